@@ -1,0 +1,134 @@
+"""Append-only, hash-chained audit log, written in the same transaction as the change it records.
+
+``hash_n = sha256(hash_{n-1} + canonical_json(event_n))``; the first event chains from 64 zeros. ``verify`` recomputes
+the chain and reports the first broken link: an edited row (its hash no longer matches), a deleted row (a gap in
+``seq``) or a reordered row (``prev_hash`` no longer the hash before it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from publisher.credentials import redact
+from publisher.schema import audit_events
+
+GENESIS = "0" * 64
+
+
+def _canonical(event: dict[str, Any]) -> str:
+    return json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _digest(prev_hash: str, event: dict[str, Any]) -> str:
+    return hashlib.sha256((prev_hash + _canonical(event)).encode("utf-8")).hexdigest()
+
+
+def _event_fields(seq: int, at: datetime, actor: str, action: str, post_id: str | None, delivery_id: str | None,
+                  account: str | None, details: str) -> dict[str, Any]:
+    return {
+        "seq": seq,
+        "at": at.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds"),
+        "actor": actor,
+        "action": action,
+        "post_id": post_id,
+        "delivery_id": delivery_id,
+        "account": account,
+        "details": details,
+    }
+
+
+@dataclass
+class Event:
+    action: str
+    post_id: str | None = None
+    delivery_id: str | None = None
+    account: str | None = None
+    details: dict[str, Any] | None = None
+
+
+def _head(conn: Connection) -> tuple[int, str]:
+    row = conn.execute(
+        select(audit_events.c.seq, audit_events.c.hash).order_by(audit_events.c.seq.desc()).limit(1)
+    ).first()
+    return (row[0], row[1]) if row else (0, GENESIS)
+
+
+def append(conn: Connection, actor: str, events: list[Event], at: datetime | None = None) -> None:
+    """Append ``events`` in order. The caller's transaction must hold the store's write lock (``Store.tx``)."""
+    if not events:
+        return
+    at = at or datetime.now(UTC)
+    seq, prev = _head(conn)
+    rows = []
+    for ev in events:
+        seq += 1
+        details = redact(_canonical(ev.details or {}))
+        fields = _event_fields(seq, at, actor, ev.action, ev.post_id, ev.delivery_id, ev.account, details)
+        digest = _digest(prev, fields)
+        rows.append({**fields, "at": at, "prev_hash": prev, "hash": digest})
+        prev = digest
+    conn.execute(audit_events.insert(), rows)
+
+
+def record(conn: Connection, actor: str, action: str, **kw: Any) -> None:
+    append(conn, actor, [Event(action=action, **kw)])
+
+
+def rows(conn: Connection, post_id: str | None = None, delivery_ids: list[str] | None = None,
+         batch: int = 5000) -> Iterator[dict[str, Any]]:
+    """Events in sequence order, streamed in batches (the log may be large)."""
+    last = 0
+    while True:
+        q = select(audit_events).where(audit_events.c.seq > last).order_by(audit_events.c.seq).limit(batch)
+        if post_id is not None:
+            cond = audit_events.c.post_id == post_id
+            if delivery_ids:
+                cond = cond | audit_events.c.delivery_id.in_(delivery_ids)
+            q = q.where(cond)
+        chunk = conn.execute(q).mappings().all()
+        if not chunk:
+            return
+        for r in chunk:
+            yield dict(r)
+        last = chunk[-1]["seq"]
+
+
+@dataclass
+class Verification:
+    ok: bool
+    checked: int
+    first_bad_seq: int | None = None
+    reason: str = ""
+
+
+def verify(conn: Connection) -> Verification:
+    prev_hash, expected_seq, n = GENESIS, 1, 0
+    for r in rows(conn):
+        n += 1
+        if r["seq"] != expected_seq:
+            return Verification(False, n - 1, expected_seq,
+                                f"event {expected_seq} is missing (next present is {r['seq']}): a row was deleted or reordered")
+        if r["prev_hash"] != prev_hash:
+            return Verification(False, n - 1, r["seq"], f"event {r['seq']} does not chain from event {r['seq'] - 1}: rows were reordered or replaced")
+        fields = _event_fields(r["seq"], r["at"], r["actor"], r["action"], r["post_id"], r["delivery_id"],
+                               r["account"], r["details"])
+        if _digest(prev_hash, fields) != r["hash"]:
+            return Verification(False, n - 1, r["seq"], f"event {r['seq']} was edited: its content no longer matches its hash")
+        prev_hash = r["hash"]
+        expected_seq += 1
+    return Verification(True, n)
+
+
+def export_jsonl(conn: Connection) -> Iterator[str]:
+    for r in rows(conn):
+        r = dict(r)
+        r["at"] = r["at"].isoformat()
+        r["details"] = json.loads(r["details"])
+        yield json.dumps(r, ensure_ascii=False, sort_keys=True)

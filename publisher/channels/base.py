@@ -1,0 +1,101 @@
+"""The channel adapter contract. The docstrings are the contract.
+
+An adapter translates: a delivery in, a receipt out. Scheduling, persistence, retries, rate budgets and the audit
+log stay outside it. Adapters raise, never return False:
+
+=====================  ====================================================================================
+outcome                 meaning for the publish actor
+=====================  ====================================================================================
+``Receipt`` returned    published; store remote id and URL
+``RateLimited(at)``     nothing sent; wait (``retry_wait``) until ``at``, no sleeping in the worker
+``TransientError``      nothing sent (connect refused, DNS, 503 before processing); retry after backoff
+``PermanentError``      refused for good (validation, permission, duplicate that reconcile could not match)
+``AuthExpired``         credentials expired/revoked; the delivery is held until ``accounts verify`` passes
+``OutcomeUnknown``      maybe applied (timeout after send, reset, 5xx on create): ``reconcile`` decides
+=====================  ====================================================================================
+
+Platform SDKs are imported inside methods, never at module import, so accepting a post stays cheap.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+from publisher.errors import ContentTooLong, InputError, ReconcileUnsupported
+from publisher.models import Content, DeliveryRef, Payload, Receipt
+from publisher.settings import AccountConfig
+from publisher.textlength import ChannelLimits, split_thread
+
+
+class Channel(ABC):
+    """Base class of every adapter.
+
+    Construction is cheap and offline: ``Channel(account, credentials)``. ``credentials`` maps the account's
+    credential names to resolved values (see ``publisher.credentials``); an adapter must never log them, put them
+    in exception messages, or return them. ``account.base_url`` (None = the real platform) is where requests go.
+    """
+
+    #: channel name as used in configuration and as the Dramatiq queue name
+    name: ClassVar[str]
+    #: limits as data; tone checks read the same object
+    limits: ClassVar[ChannelLimits]
+
+    def __init__(self, account: AccountConfig, credentials: dict[str, str] | None = None) -> None:
+        self.account = account
+        self.credentials = credentials or {}
+
+    # -- rendering (runs at enqueue; must not import SDKs or touch the network) --
+
+    def limits_for(self) -> ChannelLimits:
+        """Limits for this account (an adapter may read e.g. Mastodon's instance ``max_characters`` from options)."""
+        return self.limits
+
+    def render(self, content: Content) -> list[Payload]:
+        """Render ``content`` into what will be sent, exactly.
+
+        Returns one payload, or several when the account's ``long_text`` is ``split`` and the text is too long
+        (a numbered thread, each part fitting the limit, never split mid-word or inside a URL).
+        Raises ContentTooLong when the account rejects long text; InputError for content the channel cannot carry.
+        """
+        text = content.text.strip()
+        if content.link and content.link not in text:
+            text = f"{text} {content.link}"
+        if not text:
+            raise InputError("the post text is empty", hint="give the text to publish as the last argument")
+        limits = self.limits_for()
+        if limits.fits(text):
+            return [Payload(text=text, link=content.link, language=content.language)]
+        if self.account.long_text == "reject":
+            raise ContentTooLong(self.name, limits.max_length, limits.measure(text), limits.unit)
+        try:
+            parts = split_thread(text, limits)
+        except ValueError as e:
+            raise InputError(f"cannot split the text for {self.name}: {e}", hint="shorten the text") from None
+        return [Payload(text=p, link=content.link if content.link and content.link in p else None,
+                        language=content.language) for p in parts]
+
+    # -- publishing (runs in a worker) --
+
+    @abstractmethod
+    def publish(self, delivery: DeliveryRef, parent: Receipt | None) -> Receipt:
+        """Publish ``delivery.payload``; when ``parent`` is given, as a reply to it (a thread continuation).
+
+        ``parent`` is the receipt of the nearest published predecessor in the thread; adapters that need the
+        thread root (Bluesky strong refs, Facebook comments on the first post) carry it forward in
+        ``Receipt.data``. Returns the new post's receipt. Raises one of the outcome errors in the module docstring.
+        """
+
+    def reconcile(self, delivery: DeliveryRef) -> Receipt:
+        """Find out whether a delivery whose outcome was unknown was in fact published.
+
+        Returns its receipt if the platform has it; raises NotPublished if the platform definitively has no
+        such post (the delivery may then be sent again); raises ReconcileUnsupported (or RateLimited /
+        TransientError / AuthExpired) when it cannot tell yet. Default: cannot tell.
+        """
+        raise ReconcileUnsupported(f"{self.name} cannot look up posts; check the account and `publisher retry` or cancel")
+
+    def verify(self) -> str:
+        """Call the cheapest identity endpoint; return the identity (handle, page name). Raises AuthExpired or
+        PermanentError (permission missing)."""
+        return self.account.name

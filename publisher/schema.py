@@ -1,0 +1,117 @@
+"""Tables (SQLAlchemy Core). Migrations in publisher/migrations mirror this file; a test keeps them in step."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, returns aware UTC. Rejects naive input so a local time can never slip in."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; pass an aware UTC datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=UTC)
+
+
+metadata = MetaData()
+
+posts = Table(
+    "posts",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("link", Text),
+    Column("language", String(16)),
+    Column("variables", JSON, nullable=False, default=dict),
+    Column("scheduled_at", UTCDateTime, nullable=False),
+    Column("not_after", UTCDateTime),
+    Column("thread_key", String(200)),
+    Column("thread_seq", Integer),
+    Column("idem_scope", String(500)),
+    Column("idem_key", String(500)),
+    Column("overrides", JSON, nullable=False, default=list),
+    Column("created_by", String(100), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("thread_key", "thread_seq", name="uq_posts_thread_seq"),
+    UniqueConstraint("idem_scope", "idem_key", name="uq_posts_idempotency"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("post_id", String(32), ForeignKey("posts.id"), nullable=False),
+    Column("account", String(100), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("part", Integer, nullable=False, default=1),
+    Column("payload", JSON, nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("not_after", UTCDateTime),
+    Column("prev_id", String(32)),
+    Column("thread_key", String(200)),
+    Column("lease_until", UTCDateTime),
+    Column("attempt_id", String(32)),
+    Column("message_id", String(64)),
+    Column("enqueued_at", UTCDateTime),
+    Column("remote_id", String(300)),
+    Column("remote_url", Text),
+    Column("receipt", JSON),
+    Column("last_error", Text),
+    Column("published_at", UTCDateTime),
+    Column("updated_at", UTCDateTime, nullable=False),
+    # the scheduler's "due" query: state + time, so 1M future rows cost an index range scan, not a table scan
+    Index("ix_deliveries_state_due", "state", "due_at"),
+    Index("ix_deliveries_prev", "prev_id"),
+    Index("ix_deliveries_post", "post_id"),
+    Index("ix_deliveries_account_state", "account", "state"),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("post_id", String(32)),
+    Column("delivery_id", String(32)),
+    Column("account", String(100)),
+    Column("details", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_post", "post_id"),
+    Index("ix_audit_delivery", "delivery_id"),
+)

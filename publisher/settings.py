@@ -1,0 +1,214 @@
+"""Configuration: loaded and validated once, then passed around. The only reader of environment variables.
+
+Sources, later wins: embedded defaults -> ``$PUBLISHER_HOME/config.yaml`` (or ``PUBLISHER_CONFIG``) -> environment.
+Credentials are references only (``env:NAME`` or ``file:/path/secrets.yaml#key``), resolved by
+``publisher.credentials`` in the worker that needs them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from publisher.errors import ConfigError
+from publisher.models import CHANNELS, AccountKind
+
+_REF = re.compile(r"^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+#[A-Za-z0-9_.\-]+)$")
+
+
+class PolicyConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    quiet_hours: tuple[str, str] | None = None  # ("22:00", "07:00") in the account's zone
+    max_per_day: int | None = Field(default=None, ge=1)
+    min_gap_seconds: int = Field(default=0, ge=0)
+
+
+class AccountConfig(BaseModel):
+    """One account: a channel, a kind, credentials by reference, an optional base URL, tone profile, policy."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = ""
+    channel: str
+    kind: AccountKind = AccountKind.PERSONAL
+    display: str | None = None
+    #: API base URL; None means the real platform. Point it at `publisher sandbox` for rehearsals.
+    base_url: str | None = None
+    #: credential name -> reference ("env:VAR" or "file:/path#key"); never the secret itself
+    credentials: dict[str, str] = Field(default_factory=dict)
+    timezone: str = "UTC"
+    languages: list[str] = Field(default_factory=lambda: ["en"])
+    profile: str | None = None  # tone profile; default: the one matching `kind`
+    long_text: Literal["reject", "split"] = "reject"
+    posters: list[str] | None = None  # OS users allowed to post; None = anyone
+    approvers: list[str] | None = None
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    #: channel-specific options (page id, author URN, graph version, dry-run scripts, ...)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("channel")
+    @classmethod
+    def _known_channel(cls, v: str) -> str:
+        if v not in CHANNELS:
+            raise ValueError(f"unknown channel {v!r}; use one of {', '.join(CHANNELS)}")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as e:
+            raise ValueError(f"unknown IANA time zone {v!r} (for example Europe/Oslo)") from e
+        return v
+
+    @field_validator("credentials")
+    @classmethod
+    def _references_only(cls, v: dict[str, str]) -> dict[str, str]:
+        for key, ref in v.items():
+            if not _REF.match(ref):
+                raise ValueError(
+                    f"credential {key!r} must be a reference like 'env:NAME' or 'file:/path/secrets.yaml#key', "
+                    "never the secret itself"
+                )
+        return v
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def profile_name(self) -> str:
+        return self.profile or str(self.kind)
+
+
+class FileConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    accounts: dict[str, AccountConfig] = Field(default_factory=dict)
+    profiles: dict[str, Any] = Field(default_factory=dict)  # tone profiles, validated by publisher.tone
+    scheduler: dict[str, float] = Field(default_factory=dict)
+
+
+DEFAULT_ACCOUNTS: dict[str, dict[str, Any]] = {
+    "noc": {"channel": "dryrun", "kind": "organisation", "timezone": "Europe/Oslo", "display": "NOC (dry run)"},
+    "andrew": {"channel": "dryrun", "kind": "personal", "timezone": "Europe/Oslo", "display": "Andrew (dry run)"},
+    "comms": {"channel": "dryrun", "kind": "organisation", "timezone": "Europe/Oslo", "display": "Comms (dry run)"},
+}
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    tick_seconds: float = 0.25  # how often the scheduler looks for due deliveries
+    horizon_seconds: float = 2.0  # claim deliveries due within this window; send with delay to the exact time
+    batch: int = 500  # max deliveries claimed per tick
+    lease_seconds: float = 60.0  # a `publishing` claim older than this becomes `unknown`
+    lost_after_seconds: float = 3.0  # a `queued` delivery this far past due, missing from the broker, is re-sent
+    reconcile_every_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    database_url: str
+    redis_url: str | None
+    accounts: dict[str, AccountConfig]
+    profiles: dict[str, Any] = field(default_factory=dict)
+    scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
+    config_path: Path | None = None
+    log_level: str = "INFO"
+    actor: str = "unknown"
+    env: dict[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def valkey_dir(self) -> Path:
+        return self.home / "valkey"
+
+    def account(self, name: str) -> AccountConfig:
+        try:
+            return self.accounts[name]
+        except KeyError:
+            known = ", ".join(sorted(self.accounts)) or "(none configured)"
+            raise ConfigError(
+                f"unknown account {name!r}", hint=f"use one of: {known}; `publisher accounts list` shows them"
+            ) from None
+
+
+def default_home(env: dict[str, str]) -> Path:
+    if env.get("PUBLISHER_HOME"):
+        return Path(env["PUBLISHER_HOME"]).expanduser()
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("publisher", appauthor=False))
+
+
+def _os_user(env: dict[str, str]) -> str:
+    if env.get("PUBLISHER_ACTOR"):
+        return env["PUBLISHER_ACTOR"]
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (ImportError, KeyError):  # pragma: no cover - non-POSIX
+        return env.get("USER") or env.get("USERNAME") or "unknown"
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}:{where} is not valid YAML", hint="fix the syntax; config/publisher.example.yaml is a template") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read {path}: {e.strerror}", hint="check the path and its permissions") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must be a mapping with an 'accounts:' key", hint="see config/publisher.example.yaml")
+    return data
+
+
+def _explain(e: ValidationError, path: Path | None) -> ConfigError:
+    first = e.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"])
+    msg = first["msg"].removeprefix("Value error, ")
+    where = f"{path}: " if path else ""
+    return ConfigError(f"{where}{loc}: {msg}", hint="fix this entry; `publisher config check` validates the whole file")
+
+
+def load(env: dict[str, str] | None = None) -> Settings:
+    """Load settings from the environment (default ``os.environ``) and the config file it points to."""
+    env = dict(os.environ if env is None else env)
+    home = default_home(env)
+    config_path: Path | None = None
+    if env.get("PUBLISHER_CONFIG"):
+        config_path = Path(env["PUBLISHER_CONFIG"]).expanduser()
+        if not config_path.exists():
+            raise ConfigError(f"PUBLISHER_CONFIG points to {config_path}, which does not exist", hint="create it or unset the variable")
+    elif (home / "config.yaml").exists():
+        config_path = home / "config.yaml"
+    raw: dict[str, Any] = _read_yaml(config_path) if config_path else {"accounts": DEFAULT_ACCOUNTS}
+    try:
+        fc = FileConfig.model_validate(raw)
+    except ValidationError as e:
+        raise _explain(e, config_path) from None
+    accounts = {name: acc.model_copy(update={"name": name}) for name, acc in fc.accounts.items()}
+    sched = SchedulerSettings(**{k: v for k, v in fc.scheduler.items() if k in SchedulerSettings.__dataclass_fields__})  # type: ignore[arg-type]
+    db_url = env.get("PUBLISHER_DATABASE_URL") or f"sqlite:///{home / 'publisher.sqlite'}"
+    return Settings(
+        home=home,
+        database_url=db_url,
+        redis_url=env.get("PUBLISHER_REDIS_URL") or None,
+        accounts=accounts,
+        profiles=fc.profiles,
+        scheduler=sched,
+        config_path=config_path,
+        log_level=env.get("PUBLISHER_LOG_LEVEL", "INFO").upper(),
+        actor=_os_user(env),
+        env=env,
+    )
