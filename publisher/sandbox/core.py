@@ -1,0 +1,160 @@
+"""Sandbox building blocks: request/response values, the per-platform emulator base, shared state and faults.
+
+Each platform lives under its own path prefix on one server: ``/x``, ``/facebook``, ``/linkedin``, ``/mastodon``,
+``/bluesky``. An account points at the sandbox with ``base_url: http://127.0.0.1:PORT/<platform>``.
+The control API lives under ``/_sandbox`` (see server.py).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+
+@dataclass
+class Request:
+    method: str
+    path: str  # path below the platform prefix, e.g. "/2/tweets"
+    query: dict[str, list[str]]
+    headers: dict[str, str]  # lower-cased names
+    body: bytes = b""
+
+    def json(self) -> Any:
+        return json.loads(self.body.decode("utf-8") or "null")
+
+    def form(self) -> dict[str, list[str]]:
+        return parse_qs(self.body.decode("utf-8"), keep_blank_values=True)
+
+    def bearer(self) -> str | None:
+        auth = self.headers.get("authorization", "")
+        return auth[7:] if auth.lower().startswith("bearer ") else None
+
+
+@dataclass
+class Response:
+    status: int
+    body: Any = None  # dict/list -> JSON; bytes/str -> as is; None -> empty
+    headers: dict[str, str] = field(default_factory=dict)
+    #: "accepted, then the connection dropped": the server closes the socket without answering
+    drop: bool = False
+
+    def encoded(self) -> bytes:
+        if self.body is None:
+            return b""
+        if isinstance(self.body, bytes):
+            return self.body
+        if isinstance(self.body, str):
+            return self.body.encode("utf-8")
+        return json.dumps(self.body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+@dataclass
+class Faults:
+    """Faults for one platform, set through ``POST /_sandbox/faults``. Counters count down per request."""
+
+    latency_ms: int = 0
+    error_rate: float = 0.0  # share of create requests answered 503 *before* anything is created
+    burst_429: int = 0  # the next N requests get 429 with reset headers
+    burst_reset_seconds: int = 30
+    expire_tokens: bool = False  # every token is treated as expired
+    drop_after_accept: int = 0  # the next N creates are stored, then the connection is dropped
+    error_after_accept: int = 0  # the next N creates are stored, then answered 500
+    #: per-account posting limit: R posts per window, enforced like the platform (429 + reset headers)
+    rate_limit: int | None = None
+    rate_window_seconds: int = 900
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Sandbox:
+    """State shared by every platform emulator: the ledger of accepted posts, faults, rate windows."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        self.lock = threading.RLock()
+        self.ledger: list[dict[str, Any]] = []
+        self.faults: dict[str, Faults] = {}
+        self.windows: dict[tuple[str, str], list[float]] = {}
+        self.counters: dict[str, int] = {"requests": 0, "429": 0}
+        self.random = random.Random(seed)
+
+    def reset(self) -> None:
+        with self.lock:
+            self.ledger.clear()
+            self.faults.clear()
+            self.windows.clear()
+            self.counters = {"requests": 0, "429": 0}
+
+    def faults_for(self, platform: str) -> Faults:
+        with self.lock:
+            return self.faults.setdefault(platform, Faults())
+
+    def set_faults(self, platform: str, **values: Any) -> Faults:
+        with self.lock:
+            current = self.faults_for(platform)
+            for k, v in values.items():
+                if not hasattr(current, k):
+                    raise ValueError(f"unknown fault {k!r}")
+                setattr(current, k, v)
+            return current
+
+    def take(self, platform: str, counter: str) -> bool:
+        """Consume one unit of a count-down fault; True if it fired."""
+        with self.lock:
+            f = self.faults_for(platform)
+            n = getattr(f, counter)
+            if n > 0:
+                setattr(f, counter, n - 1)
+                return True
+            return False
+
+    def roll_error(self, platform: str) -> bool:
+        f = self.faults_for(platform)
+        return f.error_rate > 0 and self.random.random() < f.error_rate
+
+    def rate_check(self, platform: str, account: str) -> tuple[bool, int, int, float]:
+        """Sliding-window per-account limit: (allowed, limit, remaining, reset_epoch). Counts the call if allowed."""
+        f = self.faults_for(platform)
+        now = time.time()
+        if f.rate_limit is None:
+            return True, 10_000, 10_000, now + f.rate_window_seconds
+        with self.lock:
+            hits = [t for t in self.windows.get((platform, account), []) if t > now - f.rate_window_seconds]
+            if len(hits) >= f.rate_limit:
+                self.windows[(platform, account)] = hits
+                self.counters["429"] += 1
+                return False, f.rate_limit, 0, hits[0] + f.rate_window_seconds
+            hits.append(now)
+            self.windows[(platform, account)] = hits
+            reset = hits[0] + f.rate_window_seconds
+            return True, f.rate_limit, f.rate_limit - len(hits), reset
+
+    def record(self, platform: str, account: str, remote_id: str, text: str, **extra: Any) -> dict[str, Any]:
+        with self.lock:
+            entry = {"seq": len(self.ledger) + 1, "platform": platform, "account": account, "remote_id": remote_id,
+                     "text": text, "at": time.time(), **extra}
+            self.ledger.append(entry)
+            return entry
+
+    def posts(self, platform: str | None = None) -> list[dict[str, Any]]:
+        with self.lock:
+            return [dict(e) for e in self.ledger if platform is None or e["platform"] == platform]
+
+
+class Platform(ABC):
+    """One platform's emulation. ``handle`` answers every request under the platform's prefix."""
+
+    name: str
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+
+    @abstractmethod
+    def handle(self, req: Request) -> Response:
+        """Answer ``req`` exactly as the platform would (status, body, headers of PLATFORMS.md)."""
