@@ -20,12 +20,23 @@ Platform SDKs are imported inside methods, never at module import, so accepting 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
 from typing import ClassVar
 
 from publisher.errors import ContentTooLong, InputError, ReconcileUnsupported
 from publisher.models import Content, DeliveryRef, Payload, Receipt
 from publisher.settings import AccountConfig
 from publisher.textlength import ChannelLimits, split_thread
+
+
+@dataclass(frozen=True)
+class RateInfo:
+    """What the platform's response headers said about the account's posting budget."""
+
+    limit: int | None
+    remaining: int | None
+    reset_at: datetime | None  # UTC
 
 
 class Channel(ABC):
@@ -41,9 +52,15 @@ class Channel(ABC):
     #: limits as data; tone checks read the same object
     limits: ClassVar[ChannelLimits]
 
+    #: documented default posting budget per account: (posts, window seconds); None = no known limit.
+    #: The shared Redis budget (publisher.budget) starts from this and is corrected by ``last_rate``.
+    default_rate: ClassVar[tuple[int, int] | None] = None
+
     def __init__(self, account: AccountConfig, credentials: dict[str, str] | None = None) -> None:
         self.account = account
         self.credentials = credentials or {}
+        #: set by publish/reconcile/verify from the last response's rate headers (None if none were sent)
+        self.last_rate: RateInfo | None = None
 
     # -- rendering (runs at enqueue; must not import SDKs or touch the network) --
 
