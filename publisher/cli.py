@@ -1,0 +1,100 @@
+"""The `publisher` command line: parse, call, render. Thin by design; its output and exit codes are its API.
+
+Exit codes: 0 ok, 1 error, 2 bad input or usage, 3 blocked by tone/policy, 4 not permitted, 5 not found.
+Subcommands are imported lazily so `publisher ticket update` never pays for SDKs, sentiment models or Dramatiq.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from publisher.errors import EXIT_ERROR, EXIT_USAGE, PublisherError
+
+LAZY: dict[str, tuple[str, str]] = {
+    "post": ("publisher.commands.posting", "post"),
+    "ticket": ("publisher.commands.posting", "ticket"),
+    "cancel": ("publisher.commands.posting", "cancel"),
+    "retry": ("publisher.commands.posting", "retry"),
+    "list": ("publisher.commands.reading", "list_cmd"),
+    "show": ("publisher.commands.reading", "show"),
+    "audit": ("publisher.commands.reading", "audit"),
+    "accounts": ("publisher.commands.admin", "accounts"),
+    "config": ("publisher.commands.admin", "config"),
+    "run": ("publisher.commands.running", "run"),
+    "worker": ("publisher.commands.running", "worker"),
+    "scheduler": ("publisher.commands.running", "scheduler"),
+    "broker": ("publisher.commands.running", "broker_cmd"),
+    "demo": ("publisher.commands.demo", "demo"),
+    "sandbox": ("publisher.sandbox.cli", "sandbox"),
+    "check": ("publisher.tone_cli", "check"),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(LAZY)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in LAZY:
+            return None
+        module_name, attr = LAZY[cmd_name]
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as e:
+            if e.name == module_name:
+                return None
+            raise
+        cmd: click.Command = getattr(module, attr)
+        return cmd
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(package_name="publisher")
+def cli() -> None:
+    """Schedule and publish posts to X, Facebook Pages, LinkedIn, Mastodon and Bluesky: nothing lost, nothing
+    twice, threads in order, every action audited.
+
+    \b
+    Examples:
+      publisher ticket open INC-4711 --account noc "Fibre cut Oslo-Stockholm, traffic rerouted"
+      publisher post --account andrew --at +2h "New blog post: ..."
+      publisher list --state scheduled
+      publisher demo
+
+    \b
+    Exit codes: 0 ok, 1 error, 2 bad input, 3 blocked by policy, 4 not permitted, 5 not found.
+    """
+
+
+def _fail(message: str, code: int) -> None:
+    from publisher.logs import scrub
+
+    click.echo(f"error: {scrub(message)}", err=True)
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    try:
+        return cli.main(args=argv, prog_name="publisher", standalone_mode=False)
+    except PublisherError as e:
+        _fail(str(e), e.exit_code)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(EXIT_USAGE if isinstance(e, click.UsageError | click.BadParameter) else e.exit_code)
+    except click.exceptions.Abort:
+        _fail("aborted", EXIT_ERROR)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    except Exception as e:  # noqa: BLE001 - no traceback reaches a user
+        _fail(f"unexpected {type(e).__name__}: {e}\n  -> this is a bug; rerun with PUBLISHER_LOG_LEVEL=DEBUG "
+              "and report it with the output", EXIT_ERROR)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""accounts list|verify, config check."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from publisher.commands import app, echo_json
+from publisher.errors import EXIT_ERROR, ChannelError, ConfigError, PublisherError
+
+
+@click.group()
+def accounts() -> None:
+    """Configured accounts.
+
+    \b
+    Examples:
+      publisher accounts list
+      publisher accounts verify noc
+    """
+
+
+@accounts.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
+def accounts_list(as_json: bool) -> None:
+    """List accounts (credentials are shown as references, never values)."""
+    s = app().settings
+    rows = [{"name": a.name, "channel": a.channel, "kind": str(a.kind), "timezone": a.timezone,
+             "profile": a.profile_name, "base_url": a.base_url, "credentials": a.credentials} for a in s.accounts.values()]
+    if as_json:
+        echo_json(rows)
+        return
+    for r in rows:
+        click.echo(f"{r['name']:<16} {r['channel']:<9} {r['kind']:<13} {r['timezone']:<16} profile={r['profile']}"
+                   + (f" base_url={r['base_url']}" if r["base_url"] else ""))
+
+
+@accounts.command(name="verify")
+@click.argument("names", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
+def accounts_verify(names: tuple[str, ...], as_json: bool) -> None:
+    """Call each account's cheapest identity endpoint: ok / auth expired / permission missing. Releases deliveries
+    held for expired credentials on accounts that pass."""
+    from publisher import channels
+    from publisher.errors import AuthExpired
+    from publisher.models import State
+    from publisher.schema import deliveries
+    from publisher.store import transition
+
+    s = app().settings
+    selected = [s.account(n) for n in names] if names else list(s.accounts.values())
+    results, failed = [], False
+    for account in selected:
+        try:
+            identity = channels.for_publishing(account, s).verify()
+            status, detail = "ok", identity
+        except AuthExpired as e:
+            status, detail, failed = "auth expired", e.message, True
+        except (ChannelError, ConfigError) as e:
+            status, detail, failed = ("permission missing" if "permission" in e.message.lower() else "error"), e.message, True
+        released = 0
+        if status == "ok":
+            with app().store.tx() as conn:
+                held = conn.execute(deliveries.select().where(deliveries.c.account == account.name,
+                                                              deliveries.c.state == State.HELD.value)).mappings().all()
+                for d in held:
+                    if "accounts verify" in (d["last_error"] or "") and transition(
+                            conn, s.actor, dict(d), [State.HELD], State.SCHEDULED, "released", details={"by": "accounts verify"}):
+                        released += 1
+        results.append({"account": account.name, "status": status, "detail": detail, "released": released})
+    if as_json:
+        echo_json(results)
+    else:
+        for r in results:
+            extra = f"; released {r['released']} held deliveries" if r["released"] else ""
+            click.echo(f"{r['account']:<16} {r['status']:<18} {r['detail']}{extra}")
+    if failed:
+        sys.exit(EXIT_ERROR)
+
+
+@click.group()
+def config() -> None:
+    """Configuration.
+
+    \b
+    Example:
+      PUBLISHER_CONFIG=config/publisher.example.yaml publisher config check
+    """
+
+
+@config.command(name="check")
+@click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
+def config_check(as_json: bool) -> None:
+    """Validate the configuration: accounts, credential references, tone profiles, channel-specific rules."""
+    from publisher import channels, credentials
+
+    s = app().settings
+    problems: list[str] = []
+    for account in s.accounts.values():
+        try:
+            credentials.resolve(account, s.env)
+        except ConfigError as e:
+            problems.append(e.message)
+        try:
+            module = importlib.import_module(channels.ADAPTERS[account.channel].partition(":")[0])
+            check = getattr(module, "config_problems", None)
+            if check:
+                problems.extend(f"account {account.name!r}: {p}" for p in check(account))
+        except ModuleNotFoundError:
+            problems.append(f"account {account.name!r}: the {account.channel} adapter is not installed")
+    try:
+        from publisher import tone
+
+        loader = getattr(tone, "load_profiles", None)
+        if loader:
+            loader(s.profiles)
+    except PublisherError as e:
+        problems.append(e.message)
+    where = str(s.config_path) if s.config_path else "embedded defaults"
+    if as_json:
+        echo_json({"config": where, "accounts": len(s.accounts), "ok": not problems, "problems": problems})
+    elif problems:
+        click.echo(f"{where}: {len(problems)} problem(s)", err=True)
+        for p in problems:
+            click.echo(f"  - {p}", err=True)
+    else:
+        click.echo(f"{where}: ok ({len(s.accounts)} accounts)")
+    if problems:
+        sys.exit(EXIT_ERROR)

@@ -1,0 +1,191 @@
+"""post, ticket open|update|resolve, cancel, retry."""
+
+from __future__ import annotations
+
+import re
+import sys
+from datetime import UTC, datetime
+
+import click
+
+from publisher.commands import app, echo_json, fmt_time
+from publisher.errors import InputError, ToneBlocked
+from publisher.models import Finding, PostKind
+
+_TICKET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$")
+TICKET_TEMPLATES = {"open": "{ticket}: {text}", "update": "{ticket} update: {text}", "resolve": "{ticket} resolved: {text}"}
+
+
+def _text(text: str) -> str:
+    if text == "-":
+        text = sys.stdin.read()
+    if not text.strip():
+        raise InputError("the post text is empty", hint="give the text as the last argument, or - to read stdin")
+    return text.strip()
+
+
+def _allow(allow: tuple[str, ...], reason: str | None) -> dict[str, str]:
+    if allow and not (reason and reason.strip()):
+        raise InputError("--allow needs --reason", hint='say why, e.g. --allow shouting --reason "acronyms in a ticket"')
+    return {rule: (reason or "").strip() for rule in allow}
+
+
+def _print_findings(findings: list[Finding], err: bool = True) -> None:
+    for f in findings:
+        where = f" [{f.start}:{f.end}]" if f.end > f.start else ""
+        chan = f" ({f.channel})" if f.channel else ""
+        click.echo(f"  {f.severity:5} {f.rule}{chan}{where}: {f.message}", err=err)
+        if f.suggestion:
+            click.echo(f"        -> {f.suggestion}", err=err)
+
+
+def _submit(text: str, accounts: tuple[str, ...], at: str, tz: str | None, not_after: str | None, kind: PostKind,
+            link: str | None, language: str | None, thread: str | None, idem: str | None, allow: dict[str, str],
+            as_json: bool) -> None:
+    from publisher import service, timeparse
+
+    a = app()
+    settings = a.settings
+    if not accounts:
+        raise InputError("no account given", hint="add --account NAME (`publisher accounts list` shows them)")
+    first = settings.account(accounts[0])
+    zone = timeparse.zone(tz) if tz else first.zone
+    now = datetime.now(UTC)
+    when = timeparse.parse_time(at, zone, now)
+    until = timeparse.parse_time(not_after, zone, now, what="--not-after") if not_after else None
+    new = service.NewPost(text=text, accounts=list(dict.fromkeys(accounts)), at=when, kind=kind, link=link,
+                          language=language, not_after=until, thread_key=thread, idempotency_key=idem, allow=allow)
+    try:
+        result = service.accept(settings, a.store, new)
+    except ToneBlocked as e:
+        if as_json:
+            echo_json({"error": e.message, "findings": [f.to_dict() for f in e.findings]})
+        else:
+            click.echo(f"blocked: {e.message}", err=True)
+            _print_findings(e.findings)
+        raise
+    if as_json:
+        echo_json({"post_id": result.post_id, "existing": result.existing,
+                   "deliveries": [{k: d[k] for k in ("id", "account", "channel", "part", "state", "due_at", "prev_id")}
+                                  for d in result.deliveries],
+                   "findings": [f.to_dict() for f in result.findings]})
+        return
+    if result.existing:
+        click.echo(f"already accepted as {result.post_id} (same idempotency key); nothing new stored")
+    else:
+        n = len(result.deliveries)
+        click.echo(f"scheduled {result.post_id} for {', '.join(new.accounts)} at {fmt_time(when)} ({n} deliver{'y' if n == 1 else 'ies'})")
+    warn = [f for f in result.findings if f.severity == "warn"]
+    if warn:
+        click.echo("warnings:", err=True)
+        _print_findings(warn)
+
+
+_common = [
+    click.option("--account", "-a", "accounts", multiple=True, required=True, help="Account name (repeatable)."),
+    click.option("--at", default="now", show_default=True, help="now, +90m, +2h, +3d, ISO with offset, or local time."),
+    click.option("--tz", default=None, help="IANA zone for a local --at (default: the account's zone)."),
+    click.option("--not-after", default=None, help="Expire instead of publishing after this time."),
+    click.option("--idempotency-key", "idem", default=None, help="A repeat with the same key returns the existing post."),
+    click.option("--link", default=None, help="A link to append (counted as the platform counts URLs)."),
+    click.option("--lang", "language", default=None, help="Language code, e.g. en, nb."),
+    click.option("--allow", multiple=True, help="Override one blocking tone rule for this post (audited)."),
+    click.option("--reason", default=None, help="Why the override is right (required with --allow)."),
+    click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout."),
+]
+
+
+def common(f):  # type: ignore[no-untyped-def]
+    for opt in reversed(_common):
+        f = opt(f)
+    return f
+
+
+@click.command()
+@common
+@click.option("--kind", type=click.Choice([k.value for k in PostKind]), default="note", show_default=True)
+@click.option("--thread", default=None, help="Thread key: posts with the same key reply to each other in order.")
+@click.argument("text")
+def post(accounts: tuple[str, ...], at: str, tz: str | None, not_after: str | None, idem: str | None,
+         link: str | None, language: str | None, allow: tuple[str, ...], reason: str | None, as_json: bool,
+         kind: str, thread: str | None, text: str) -> None:
+    """Schedule a post (TEXT, or - to read stdin) for one or more accounts.
+
+    \b
+    Examples:
+      publisher post --account noc --at "2026-12-01 09:00" --tz Europe/Oslo "Planned maintenance tonight 22:00-23:00"
+      publisher post --account andrew --at +2h --not-after 2026-12-24 "We are hiring: ..."
+    """
+    _submit(_text(text), accounts, at, tz, not_after, PostKind(kind), link, language, thread, idem,
+            _allow(allow, reason), as_json)
+
+
+@click.group()
+def ticket() -> None:
+    """Trouble-ticket updates, threaded under the ticket's first post, in order, each published once.
+
+    \b
+    Examples:
+      publisher ticket open INC-4711 --account noc "Fibre cut Oslo-Stockholm, traffic rerouted, latency +8 ms"
+      publisher ticket update INC-4711 --account noc --update-id 2 "Splice crew on site, ETA 14:00 CET"
+      publisher ticket resolve INC-4711 --account noc "Repaired 13:41 CET, primary path restored"
+    """
+
+
+def _ticket_cmd(action: str) -> click.Command:
+    @click.command(name=action, help=f"{action.capitalize()} a ticket thread post.\n\n\b\nExample:\n  publisher ticket {action} INC-4711 --account noc \"...\"")
+    @common
+    @click.option("--update-id", default=None, help="The source's id for this update; a repeat publishes once.")
+    @click.argument("ticket_id")
+    @click.argument("text")
+    def cmd(accounts: tuple[str, ...], at: str, tz: str | None, not_after: str | None, idem: str | None,
+            link: str | None, language: str | None, allow: tuple[str, ...], reason: str | None, as_json: bool,
+            update_id: str | None, ticket_id: str, text: str) -> None:
+        if not _TICKET.match(ticket_id):
+            raise InputError(f"invalid ticket id {ticket_id!r}", hint="use letters, digits and . _ : - (e.g. INC-4711)")
+        body = TICKET_TEMPLATES[action].format(ticket=ticket_id, text=_text(text))
+        key = idem
+        if key is None and update_id:
+            key = f"ticket:{ticket_id}:{action}:{update_id}"
+        elif key is None and action in ("open", "resolve"):
+            key = f"ticket:{ticket_id}:{action}"
+        _submit(body, accounts, at, tz, not_after, PostKind.TICKET, link, language, f"ticket:{ticket_id}", key,
+                _allow(allow, reason), as_json)
+
+    return cmd
+
+
+for _action in TICKET_TEMPLATES:
+    ticket.add_command(_ticket_cmd(_action))
+
+
+@click.command()
+@click.argument("ident")
+@click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
+def cancel(ident: str, as_json: bool) -> None:
+    """Cancel a post (all its deliveries) or one delivery, if not yet published.
+
+    \b
+    Example:
+      publisher cancel p-1a2b3c4d5e
+    """
+    from publisher import service
+
+    ids = service.cancel(app().settings, app().store, ident)
+    echo_json({"cancelled": ids}) if as_json else click.echo(f"cancelled {', '.join(ids)}")
+
+
+@click.command()
+@click.argument("ident")
+@click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
+def retry(ident: str, as_json: bool) -> None:
+    """Send a failed, held or unknown delivery again now (for unknown: after you checked it is not published).
+
+    \b
+    Example:
+      publisher retry d-0f1e2d3c4b5a6978
+    """
+    from publisher import service
+
+    ids = service.retry(app().settings, app().store, ident)
+    echo_json({"retried": ids}) if as_json else click.echo(f"rescheduled {', '.join(ids)} for now")

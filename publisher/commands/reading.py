@@ -1,0 +1,159 @@
+"""list, show, audit log|verify|export."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from sqlalchemy import select
+
+from publisher.commands import app, echo_json, fmt_time
+from publisher.errors import EXIT_ERROR
+from publisher.models import State
+from publisher.schema import deliveries, posts
+
+
+@click.command(name="list")
+@click.option("--state", type=click.Choice([s.value for s in State]), default=None)
+@click.option("--account", default=None)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100000))
+@click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
+def list_cmd(state: str | None, account: str | None, limit: int, as_json: bool) -> None:
+    """List deliveries, most recent due time first.
+
+    \b
+    Example:
+      publisher list --state scheduled --account noc --json
+    """
+    q = (select(deliveries.c.id, deliveries.c.post_id, deliveries.c.account, deliveries.c.channel,
+                deliveries.c.state, deliveries.c.due_at, deliveries.c.attempts, deliveries.c.remote_url,
+                deliveries.c.payload, deliveries.c.last_error)
+         .order_by(deliveries.c.due_at.desc(), deliveries.c.id).limit(limit))
+    if state:
+        q = q.where(deliveries.c.state == state)
+    if account:
+        app().settings.account(account)
+        q = q.where(deliveries.c.account == account)
+    with app().store.read() as conn:
+        rows = [dict(r) for r in conn.execute(q).mappings()]
+    if as_json:
+        echo_json([{**{k: v for k, v in r.items() if k != "payload"}, "text": r["payload"]["text"]} for r in rows])
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("delivery", "post", "account", "state", "due (UTC)", "text", box=None)
+    for r in rows:
+        text = r["payload"]["text"]
+        table.add_row(r["id"], r["post_id"], r["account"], r["state"], fmt_time(r["due_at"]),
+                      text if len(text) <= 50 else text[:49] + "…")
+    Console().print(table) if rows else click.echo("no deliveries match")
+
+
+@click.command()
+@click.argument("ident")
+@click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
+def show(ident: str, as_json: bool) -> None:
+    """Show a post or delivery: each delivery's exact payload, state, attempts, remote URL, and the audit trail.
+
+    \b
+    Example:
+      publisher show p-1a2b3c4d5e --json
+    """
+    from publisher import audit, service
+
+    post, ds = service.resolve_ids(app().store, ident)
+    with app().store.read() as conn:
+        trail = list(audit.rows(conn, post_id=post.get("id"), delivery_ids=[d["id"] for d in ds]))
+    for e in trail:
+        e["details"] = json.loads(e["details"])
+    if as_json:
+        echo_json({"post": post, "deliveries": ds, "audit": trail})
+        return
+    click.echo(f"post {post['id']}  kind={post['kind']}  by={post['created_by']}  scheduled={fmt_time(post['scheduled_at'])}"
+               + (f"  not_after={fmt_time(post['not_after'])}" if post["not_after"] else "")
+               + (f"  thread={post['thread_key']}#{post['thread_seq']}" if post["thread_key"] else ""))
+    for d in ds:
+        click.echo(f"\n  delivery {d['id']}  {d['account']} ({d['channel']})  state={d['state']}  attempts={d['attempts']}"
+                   f"  due={fmt_time(d['due_at'])}")
+        click.echo(f"    payload: {json.dumps(d['payload'], ensure_ascii=False)}")
+        if d["prev_id"]:
+            click.echo(f"    replies to delivery: {d['prev_id']}")
+        if d["remote_id"]:
+            click.echo(f"    remote: {d['remote_id']}  {d['remote_url'] or ''}")
+        if d["last_error"]:
+            click.echo(f"    note: {d['last_error']}")
+    click.echo("\n  audit:")
+    for e in trail:
+        click.echo(f"    #{e['seq']} {fmt_time(e['at'])} {e['actor']} {e['action']} {e['delivery_id'] or ''}")
+
+
+@click.group()
+def audit() -> None:
+    """The tamper-evident audit log.
+
+    \b
+    Examples:
+      publisher audit log --post p-1a2b3c4d5e
+      publisher audit verify
+      publisher audit export --format jsonl > audit.jsonl
+    """
+
+
+@audit.command(name="log")
+@click.option("--post", "post_id", default=None)
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10_000_000))
+@click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
+def audit_log(post_id: str | None, limit: int, as_json: bool) -> None:
+    """Print audit events (oldest first)."""
+    from publisher import audit as audit_mod
+
+    with app().store.read() as conn:
+        ids = None
+        if post_id:
+            if conn.execute(select(posts.c.id).where(posts.c.id == post_id)).first() is None:
+                from publisher.errors import NotFound
+
+                raise NotFound(f"no post {post_id!r}", hint="`publisher list` shows post ids")
+            ids = [r[0] for r in conn.execute(select(deliveries.c.id).where(deliveries.c.post_id == post_id))]
+        events = []
+        for e in audit_mod.rows(conn, post_id=post_id, delivery_ids=ids):
+            events.append(e)
+            if len(events) >= limit:
+                break
+    if as_json:
+        echo_json([{**e, "details": json.loads(e["details"])} for e in events])
+        return
+    for e in events:
+        click.echo(f"#{e['seq']} {fmt_time(e['at'])} {e['actor']:<20} {e['action']:<18} "
+                   f"{e['post_id'] or '-'} {e['delivery_id'] or '-'} {e['details']}")
+
+
+@audit.command(name="verify")
+@click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
+def audit_verify(as_json: bool) -> None:
+    """Recompute the hash chain; exit 1 and name the first broken link if anything was edited, deleted or reordered."""
+    from publisher import audit as audit_mod
+
+    with app().store.read() as conn:
+        v = audit_mod.verify(conn)
+    if as_json:
+        echo_json({"ok": v.ok, "checked": v.checked, "first_bad_seq": v.first_bad_seq, "reason": v.reason})
+    elif v.ok:
+        click.echo(f"audit log intact: {v.checked} events, hash chain verified")
+    else:
+        click.echo(f"audit log BROKEN at event {v.first_bad_seq}: {v.reason} ({v.checked} events before it verified)", err=True)
+    if not v.ok:
+        sys.exit(EXIT_ERROR)
+
+
+@audit.command(name="export")
+@click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True)
+def audit_export(fmt: str) -> None:
+    """Write every event as JSON lines to stdout."""
+    from publisher import audit as audit_mod
+
+    with app().store.read() as conn:
+        for line in audit_mod.export_jsonl(conn):
+            click.echo(line)

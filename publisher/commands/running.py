@@ -1,0 +1,165 @@
+"""run (scheduler + worker threads in one process), worker (Dramatiq processes), scheduler, broker stop."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+import click
+
+from publisher.commands import app
+from publisher.settings import Settings
+
+log = logging.getLogger("publisher.run")
+
+
+def run_inprocess(settings: Settings, *, threads: int = 4, until: Callable[[], bool] | None = None,
+                  timeout: float | None = None, stop: threading.Event | None = None) -> None:
+    """Embedded broker (if no Redis URL) + scheduler thread + Dramatiq worker threads, in this process."""
+    from publisher.workers import broker, embedded, runtime
+
+    runtime.configure(settings)
+    handle = broker.setup(settings)
+    import dramatiq
+
+    import publisher.workers.actors  # noqa: F401 - declares the actors
+
+    worker = dramatiq.Worker(handle.broker, worker_threads=threads, worker_timeout=100)  # type: ignore[arg-type]
+    stop = stop or threading.Event()
+    scheduler = runtime.scheduler()
+    sched_thread = threading.Thread(target=scheduler.run, args=(stop,), name="scheduler", daemon=True)
+    worker.start()
+    sched_thread.start()
+    deadline = time.monotonic() + timeout if timeout else None
+    try:
+        while not stop.is_set():
+            if until is not None and until():
+                break
+            if deadline and time.monotonic() > deadline:
+                log.warning("run: stopping after %.0f s", timeout)
+                break
+            stop.wait(0.2)
+    finally:
+        stop.set()
+        sched_thread.join(timeout=10)
+        worker.stop(timeout=10_000)
+        handle.broker.close()  # type: ignore[attr-defined]
+        if handle.started_embedded:
+            embedded.stop(settings.valkey_dir)
+
+
+def _signals(stop: threading.Event) -> None:
+    def handler(signum: int, _frame: object) -> None:
+        click.echo(f"received signal {signum}, stopping after in-flight deliveries", err=True)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+@click.command()
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64))
+@click.option("--duration", default=None, type=float, help="Stop after this many seconds (default: run until stopped).")
+def run(threads: int, duration: float | None) -> None:
+    """Scheduler and worker threads in one process, on the embedded defaults (or the configured Redis/database).
+
+    \b
+    Example:
+      publisher run --threads 8
+    """
+    from publisher import logs
+
+    s = app().settings
+    logs.setup(s.log_level)
+    stop = threading.Event()
+    _signals(stop)
+    click.echo(f"publisher run: {threads} worker threads + scheduler; store {s.database_url.split('://')[0]}; "
+               f"broker {'redis' if s.redis_url else 'embedded valkey'} (Ctrl-C stops)", err=True)
+    run_inprocess(s, threads=threads, timeout=duration, stop=stop)
+
+
+@click.command()
+@click.option("--queues", "-Q", multiple=True, help="Only these channel queues (default: all).")
+@click.option("--processes", "-p", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--threads", "-t", default=8, show_default=True, type=click.IntRange(1, 256))
+def worker(queues: tuple[str, ...], processes: int, threads: int) -> None:
+    """Dramatiq worker processes for the publish actors (one queue per channel).
+
+    \b
+    Examples:
+      publisher worker --processes 2 --threads 8
+      publisher worker --queues x --queues mastodon
+    """
+    from publisher.workers.broker import QUEUES
+
+    bad = [q for q in queues if q not in QUEUES]
+    if bad:
+        from publisher.errors import InputError
+
+        raise InputError(f"unknown queue(s): {', '.join(bad)}", hint=f"use one of {', '.join(QUEUES)}")
+    app().settings  # validate the configuration before forking
+    args = [sys.executable, "-m", "dramatiq", "publisher.workers.actors", "--processes", str(processes),
+            "--threads", str(threads), "--worker-shutdown-timeout", "30000"]
+    if queues:
+        args += ["--queues", *queues]
+    env = dict(os.environ)
+    env["dramatiq_queue_prefetch"] = str(threads)  # no messages parked in a process beyond what it runs now
+    sys.stdout.flush()
+    os.execve(sys.executable, args, env)
+
+
+@click.command()
+def scheduler() -> None:
+    """The scheduler/sweeper loop alone (run any number; claims are conditional).
+
+    \b
+    Example:
+      publisher scheduler
+    """
+    from publisher import logs
+    from publisher.workers import runtime
+
+    s = app().settings
+    logs.setup(s.log_level)
+    runtime.configure(s)
+    stop = threading.Event()
+    _signals(stop)
+    click.echo("publisher scheduler running (Ctrl-C stops)", err=True)
+    runtime.scheduler().run(stop)
+
+
+@click.group(name="broker")
+def broker_cmd() -> None:
+    """The embedded broker (a Valkey server in the data directory).
+
+    \b
+    Example:
+      publisher broker stop
+    """
+
+
+@broker_cmd.command(name="stop")
+def broker_stop() -> None:
+    """Stop the embedded broker (its append-only file keeps queued messages)."""
+    from publisher.workers import embedded
+
+    stopped = embedded.stop(app().settings.valkey_dir)
+    click.echo("embedded broker stopped" if stopped else "embedded broker was not running")
+
+
+@broker_cmd.command(name="status")
+def broker_status() -> None:
+    """Say which broker is in use and whether it answers."""
+    from publisher.workers import embedded
+
+    s = app().settings
+    if s.redis_url:
+        click.echo("using Redis from PUBLISHER_REDIS_URL")
+        return
+    url = embedded.running_url(s.valkey_dir)
+    click.echo(f"embedded broker running at {url}" if url else "embedded broker not running (starts on demand)")

@@ -1,0 +1,76 @@
+"""Structured logging with secrets redacted.
+
+Every handler gets a filter that renders the record, replaces each known secret (publisher.credentials) and
+anything shaped like a bearer token or ``access_token=`` parameter with ``***``. The loggers of tweepy,
+requests-oauthlib, oauthlib and urllib3 (which log tokens and secret-bearing URLs at DEBUG) are pinned to WARNING.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from datetime import UTC, datetime
+
+from publisher.credentials import redact
+
+PINNED = ("tweepy", "requests_oauthlib", "oauthlib", "urllib3", "facebook", "mastodon", "dramatiq.Actor")
+_PATTERNS = [
+    (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=\-]{8,}"), r"\1***"),
+    (re.compile(r"(?i)((?:access_token|refresh_token|client_secret|password|app_password|oauth_signature|oauth_token)[\"']?\s*[=:]\s*[\"']?)[^&\s\"',}]+"), r"\1***"),
+]
+
+
+def scrub(text: str) -> str:
+    text = redact(text)
+    for pattern, repl in _PATTERNS:
+        text = pattern.sub(repl, text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a broken format string must not break logging
+            message = str(record.msg)
+        record.msg = scrub(message)
+        record.args = None
+        if record.exc_info and record.exc_info[1] is not None:
+            # tracebacks only at DEBUG, and scrubbed
+            record.exc_text = scrub(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        data = {"at": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+                "level": record.levelname.lower(), "logger": record.name, "msg": record.getMessage()}
+        if record.exc_text:
+            data["exc"] = record.exc_text
+        return json.dumps(data, ensure_ascii=False)
+
+
+def setup(level: str = "INFO", fmt: str = "text", stream: object = None) -> None:
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        if getattr(h, "_publisher", False):
+            root.removeHandler(h)
+    handler = logging.StreamHandler(stream or sys.stderr)  # type: ignore[arg-type]
+    handler._publisher = True  # type: ignore[attr-defined]
+    handler.addFilter(RedactingFilter())
+    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(level)
+    pin()
+
+
+def pin() -> None:
+    for name in PINNED:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    # every handler anywhere (pytest's caplog, a host application's) gets the filter too
+    for h in logging.getLogger().handlers:
+        if not any(isinstance(f, RedactingFilter) for f in h.filters):
+            h.addFilter(RedactingFilter())

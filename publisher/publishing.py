@@ -1,0 +1,295 @@
+"""The publish state machine for one delivery: what the publish actor runs for each message.
+
+Every step re-reads the store and changes state with a conditional update, so duplicate or late messages are
+no-ops. See the table in publisher/channels/base.py for how each adapter outcome maps to a state.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from publisher import channels, tone
+from publisher.channels.base import Channel
+from publisher.errors import (
+    AuthExpired,
+    ConfigError,
+    NotPublished,
+    OutcomeUnknown,
+    PermanentError,
+    RateLimited,
+    ReconcileUnsupported,
+    TransientError,
+)
+from publisher.models import SKIPPABLE, DeliveryRef, Payload, PostKind, Receipt, State
+from publisher.schema import deliveries
+from publisher.settings import Settings
+from publisher.store import Store, get_delivery, get_post, new_id, transition, utcnow
+
+log = logging.getLogger("publisher.publishing")
+
+MAX_TRANSIENT_ATTEMPTS = 8
+#: sender(channel, delivery_id, delay_ms) -> broker message id
+Sender = Callable[[str, str, int], str | None]
+
+
+def backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(2 ** max(attempts - 1, 0) * 5, 900))
+
+
+class Publisher:
+    """Runs deliveries through the state machine. Thread-safe; one per worker process."""
+
+    def __init__(self, settings: Settings, store: Store, sender: Sender | None = None, budget: Any = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.sender = sender
+        self.budget = budget
+        self.actor = f"worker:{settings.actor}"
+        self._adapters: dict[str, Channel] = {}
+        self._lock = threading.Lock()
+        self._crash_at = settings.env.get("PUBLISHER_CRASH_AT", "")
+
+    # -- helpers --
+
+    def _crash_point(self, name: str) -> None:
+        if self._crash_at == name:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def adapter(self, account_name: str) -> Channel:
+        with self._lock:
+            if account_name not in self._adapters:
+                account = self.settings.account(account_name)
+                self._adapters[account_name] = channels.for_publishing(account, self.settings)
+            return self._adapters[account_name]
+
+    def _ref(self, d: dict[str, Any], attempt: int) -> DeliveryRef:
+        return DeliveryRef(id=d["id"], post_id=d["post_id"], account=d["account"], channel=d["channel"],
+                           payload=Payload.from_dict(d["payload"]), attempt=attempt, created_at=d["updated_at"])
+
+    def _move(self, d: dict[str, Any], frm: list[State], to: State, action: str, *, values: dict[str, Any] | None = None,
+              details: dict[str, Any] | None = None, attempt_id: str | None = None) -> bool:
+        extra = deliveries.c.attempt_id == attempt_id if attempt_id else None
+        with self.store.tx() as conn:
+            return transition(conn, self.actor, d, frm, to, action, values=values, details=details, extra_where=extra)
+
+    def _parent(self, d: dict[str, Any]) -> tuple[Receipt | None, str | None]:
+        """The receipt to reply to, or the reason the delivery must wait for its predecessor."""
+        prev_id = d["prev_id"]
+        with self.store.read() as conn:
+            while prev_id:
+                prev = get_delivery(conn, prev_id)
+                if prev is None:
+                    return None, None
+                state = State(prev["state"])
+                if state == State.PUBLISHED:
+                    return Receipt.from_dict(prev["receipt"]), None
+                if state in SKIPPABLE:
+                    prev_id = prev["prev_id"]
+                    continue
+                return None, f"waiting for predecessor {prev['id']} ({state.value})"
+        return None, None
+
+    # -- entry point --
+
+    def handle(self, delivery_id: str) -> str:
+        with self.store.read() as conn:
+            d = get_delivery(conn, delivery_id)
+        if d is None:
+            return "missing"
+        state = State(d["state"])
+        if state == State.UNKNOWN:
+            return self.reconcile(d)
+        if state != State.QUEUED:
+            return "duplicate"
+        now = utcnow()
+        if d["not_after"] and now > d["not_after"]:
+            self._move(d, [State.QUEUED], State.EXPIRED, "expired", details={"not_after": d["not_after"].isoformat()})
+            return "expired"
+        if d["due_at"] > now + timedelta(milliseconds=50):
+            if self.sender:  # early (clock skew between scheduler and worker): wait for the exact time, no call
+                self.sender(d["channel"], d["id"], int((d["due_at"] - now).total_seconds() * 1000))
+            return "early"
+        parent, waiting = self._parent(d)
+        if waiting:
+            self._move(d, [State.QUEUED], State.SCHEDULED, "waiting", values={"last_error": waiting},
+                       details={"reason": waiting})
+            return "waiting"
+        try:
+            self.settings.account(d["account"])
+        except ConfigError as e:
+            self._move(d, [State.QUEUED], State.HELD, "held", values={"last_error": e.message}, details={"reason": e.message})
+            return "held"
+        held = self._tone_recheck(d)
+        if held:
+            return held
+        return self._publish(d, parent, now)
+
+    def _tone_recheck(self, d: dict[str, Any]) -> str | None:
+        account = self.settings.account(d["account"])
+        with self.store.read() as conn:
+            post = get_post(conn, d["post_id"]) or {}
+        kind = PostKind(post.get("kind", "note"))
+        findings = tone.check(d["payload"]["text"], account, channel=d["channel"], kind=kind,
+                              profiles=self.settings.profiles)
+        allowed = [o["rule"] for o in post.get("overrides") or []]
+        blocked = tone.blocking(findings, allowed)
+        if not blocked:
+            return None
+        reason = "tone check now blocks: " + "; ".join(f"{f.rule}: {f.message}" for f in blocked)
+        self._move(d, [State.QUEUED], State.HELD, "held", values={"last_error": reason},
+                   details={"reason": "tone", "findings": [f.to_dict() for f in blocked]})
+        return "held"
+
+    def _publish(self, d: dict[str, Any], parent: Receipt | None, now: datetime) -> str:
+        try:
+            adapter = self.adapter(d["account"])
+        except ConfigError as e:
+            self._move(d, [State.QUEUED], State.HELD, "held", values={"last_error": e.message}, details={"reason": e.message})
+            return "held"
+        if self.budget is not None:
+            retry_at = self.budget.acquire(d["account"], adapter.default_rate if "rate_limit" not in adapter.account.options
+                                           else tuple(adapter.account.options["rate_limit"]))
+            if retry_at is not None:
+                self._move(d, [State.QUEUED], State.RETRY_WAIT, "rate_budget", values={"due_at": retry_at},
+                           details={"retry_at": retry_at.isoformat(), "source": "shared budget"})
+                return "budget"
+        attempt_id = new_id("a")
+        attempt = d["attempts"] + 1
+        lease = now + timedelta(seconds=self.settings.scheduler.lease_seconds)
+        if not self._move(d, [State.QUEUED], State.PUBLISHING, "publishing",
+                          values={"attempts": attempt, "attempt_id": attempt_id, "lease_until": lease},
+                          details={"attempt": attempt, "attempt_id": attempt_id,
+                                   "reply_to": parent.remote_id if parent else None}):
+            return "lost-claim"
+        d = {**d, "state": State.PUBLISHING.value, "attempts": attempt}
+        self._crash_point("after_claim_commit")
+        ref = self._ref(d, attempt)
+        try:
+            receipt = adapter.publish(ref, parent)
+        except RateLimited as e:
+            self._feed_budget(adapter, d["account"], e.retry_at)
+            self._move(d, [State.PUBLISHING], State.RETRY_WAIT, "rate_limited", attempt_id=attempt_id,
+                       values={"due_at": e.retry_at, "last_error": e.message}, details={"retry_at": e.retry_at.isoformat()})
+            return "rate_limited"
+        except TransientError as e:
+            if attempt >= MAX_TRANSIENT_ATTEMPTS:
+                self._move(d, [State.PUBLISHING], State.FAILED, "failed", attempt_id=attempt_id,
+                           values={"last_error": f"gave up after {attempt} attempts: {e.message}"},
+                           details={"error": e.message, "class": "transient"})
+                return "failed"
+            due = utcnow() + backoff(attempt)
+            self._move(d, [State.PUBLISHING], State.RETRY_WAIT, "transient_error", attempt_id=attempt_id,
+                       values={"due_at": due, "last_error": e.message}, details={"error": e.message, "retry_at": due.isoformat()})
+            return "transient"
+        except AuthExpired as e:
+            msg = f"{e.message} - run `publisher accounts verify {d['account']}` after renewing the token"
+            self._move(d, [State.PUBLISHING], State.HELD, "auth_expired", attempt_id=attempt_id,
+                       values={"last_error": msg}, details={"error": e.message})
+            return "held"
+        except PermanentError as e:
+            self._move(d, [State.PUBLISHING], State.FAILED, "failed", attempt_id=attempt_id,
+                       values={"last_error": e.message}, details={"error": e.message, "class": "permanent"})
+            return "failed"
+        except OutcomeUnknown as e:
+            hint = e.existing.to_dict() if e.existing else None
+            self._move(d, [State.PUBLISHING], State.UNKNOWN, "unknown", attempt_id=attempt_id,
+                       values={"last_error": e.message, "due_at": utcnow(), "receipt": {"hint": hint} if hint else None},
+                       details={"error": e.message})
+            return self.reconcile({**d, "state": State.UNKNOWN.value})
+        except Exception as e:  # noqa: BLE001 - an unclassified failure may have sent: never retry blindly
+            log.warning("unclassified error publishing %s: %s", d["id"], type(e).__name__)
+            self._move(d, [State.PUBLISHING], State.UNKNOWN, "unknown", attempt_id=attempt_id,
+                       values={"last_error": f"unclassified error: {type(e).__name__}", "due_at": utcnow()},
+                       details={"error": type(e).__name__})
+            return "unknown"
+        self._crash_point("after_api_success_before_db")
+        self._feed_budget(adapter, d["account"], None)
+        return self._record_published(d, receipt, attempt_id)
+
+    def _feed_budget(self, adapter: Channel, account: str, retry_at: datetime | None) -> None:
+        if self.budget is None:
+            return
+        rate = adapter.last_rate
+        if retry_at is not None:
+            self.budget.block_until(account, retry_at)
+        elif rate and rate.remaining == 0 and rate.reset_at:
+            self.budget.block_until(account, rate.reset_at)
+
+    def _record_published(self, d: dict[str, Any], receipt: Receipt, attempt_id: str | None) -> str:
+        values = {"remote_id": receipt.remote_id, "remote_url": receipt.url, "receipt": receipt.to_dict(),
+                  "published_at": utcnow(), "last_error": None, "lease_until": None}
+        details = {"remote_id": receipt.remote_id, "url": receipt.url}
+        if not self._move(d, [State.PUBLISHING], State.PUBLISHED, "published", attempt_id=attempt_id,
+                          values=values, details=details):
+            # the lease was lost (sweeper made it unknown): the post exists, so record it anyway
+            if not self._move(d, [State.UNKNOWN, State.RECONCILING], State.PUBLISHED, "published",
+                              values=values, details={**details, "late": True}):
+                log.error("delivery %s published as %s but its state changed meanwhile", d["id"], receipt.remote_id)
+                return "orphan"
+        self._wake_successors(d["id"])
+        return "published"
+
+    def _wake_successors(self, delivery_id: str) -> None:
+        """A thread successor waiting on this delivery can go now: queue it without waiting for a scheduler tick."""
+        if self.sender is None:
+            return
+        now = utcnow()
+        with self.store.tx() as conn:
+            from sqlalchemy import select
+
+            rows = conn.execute(select(deliveries).where(deliveries.c.prev_id == delivery_id,
+                                                         deliveries.c.state == State.SCHEDULED.value,
+                                                         deliveries.c.due_at <= now)).mappings().all()
+            woken = [dict(r) for r in rows if transition(conn, self.actor, dict(r), [State.SCHEDULED], State.QUEUED,
+                                                        "queued", values={"enqueued_at": now}, details={"woken_by": delivery_id})]
+        for r in woken:
+            mid = self.sender(r["channel"], r["id"], 0)
+            with self.store.tx() as conn:
+                conn.execute(deliveries.update().where(deliveries.c.id == r["id"]).values(message_id=mid))
+
+    # -- reconciliation of unknown outcomes --
+
+    def reconcile(self, d: dict[str, Any]) -> str:
+        with self.store.read() as conn:
+            d = get_delivery(conn, d["id"]) or d
+        lease = utcnow() + timedelta(seconds=self.settings.scheduler.lease_seconds)
+        attempt_id = new_id("r")
+        if not self._move(d, [State.UNKNOWN], State.RECONCILING, "reconciling",
+                          values={"lease_until": lease, "attempt_id": attempt_id}):
+            return "duplicate"
+        d = {**d, "state": State.RECONCILING.value}
+        hint = (d.get("receipt") or {}).get("hint") if isinstance(d.get("receipt"), dict) else None
+        try:
+            adapter = self.adapter(d["account"])
+            receipt = Receipt.from_dict(hint) if hint else adapter.reconcile(self._ref(d, d["attempts"]))
+        except NotPublished as e:
+            self._move(d, [State.RECONCILING], State.RETRY_WAIT, "reconciled_not_published", attempt_id=attempt_id,
+                       values={"due_at": utcnow(), "last_error": e.message}, details={"result": "not published"})
+            return "not-published"
+        except (ReconcileUnsupported, ConfigError) as e:
+            msg = (f"outcome unknown and {d['channel']} cannot confirm it: check the account, then "
+                   f"`publisher retry {d['id']}` (if missing) or `publisher cancel {d['id']}`")
+            self._move(d, [State.RECONCILING], State.UNKNOWN, "needs_human", attempt_id=attempt_id,
+                       values={"last_error": msg, "due_at": utcnow() + timedelta(days=365)}, details={"error": e.message})
+            return "needs-human"
+        except (RateLimited, TransientError, AuthExpired, OutcomeUnknown, PermanentError) as e:
+            due = e.retry_at if isinstance(e, RateLimited) else utcnow() + timedelta(seconds=self.settings.scheduler.reconcile_every_seconds)
+            self._move(d, [State.RECONCILING], State.UNKNOWN, "reconcile_deferred", attempt_id=attempt_id,
+                       values={"due_at": due, "last_error": e.message}, details={"error": e.message})
+            return "deferred"
+        return self._record_reconciled(d, receipt, attempt_id)
+
+    def _record_reconciled(self, d: dict[str, Any], receipt: Receipt, attempt_id: str) -> str:
+        values = {"remote_id": receipt.remote_id, "remote_url": receipt.url, "receipt": receipt.to_dict(),
+                  "published_at": utcnow(), "last_error": None, "lease_until": None}
+        if self._move(d, [State.RECONCILING], State.PUBLISHED, "published", attempt_id=attempt_id, values=values,
+                      details={"remote_id": receipt.remote_id, "url": receipt.url, "reconciled": True}):
+            self._wake_successors(d["id"])
+            return "reconciled"
+        return "duplicate"

@@ -1,0 +1,130 @@
+"""The scheduler tick and the sweeper. They enqueue; they never publish.
+
+tick:   claim deliveries due within the horizon (scheduled | retry_wait -> queued, conditional, audited) and
+        send one message each with a delay to the exact due time. Far-future deliveries never enter the broker.
+sweep:  - ``publishing``/``reconciling`` whose lease expired -> ``unknown`` (a worker died mid-call);
+        - ``unknown`` due for reconciliation -> message to the actor (which reconciles, never republishes blindly);
+        - ``queued`` past due whose message is gone from the broker (wiped, lost) -> send again;
+        - anything waiting past its ``not_after`` -> ``expired``.
+Any number of schedulers may run: every claim is a conditional update, so none double-enqueues.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from publisher.models import State
+from publisher.publishing import Sender
+from publisher.schema import deliveries
+from publisher.settings import Settings
+from publisher.store import (
+    Store,
+    claim_due,
+    due_unknown,
+    expired_leases,
+    stale_queued,
+    touch_enqueued,
+    transition,
+    utcnow,
+)
+
+log = logging.getLogger("publisher.scheduler")
+#: present(channel, message_id) -> is the message still in the broker?
+Present = Callable[[str, str | None], bool]
+
+
+class Scheduler:
+    def __init__(self, settings: Settings, store: Store, sender: Sender, present: Present) -> None:
+        self.settings = settings
+        self.store = store
+        self.sender = sender
+        self.present = present
+        self.cfg = settings.scheduler
+        self.actor = f"scheduler:{settings.actor}"
+        self._last_sweep = 0.0
+
+    def tick(self, now: datetime | None = None) -> int:
+        """Claim and send what is due within the horizon. Returns how many were sent."""
+        now = now or utcnow()
+        with self.store.tx() as conn:
+            claimed = claim_due(conn, self.actor, now, timedelta(seconds=self.cfg.horizon_seconds), int(self.cfg.batch))
+        if not claimed:
+            return 0
+        ids: dict[str, str] = {}
+        for c in claimed:
+            delay = max(0, int((c["due_at"] - utcnow()).total_seconds() * 1000))
+            mid = self.sender(c["channel"], c["id"], delay)
+            if mid:
+                ids[c["id"]] = mid
+        with self.store.tx() as conn:
+            for did, mid in ids.items():
+                conn.execute(deliveries.update().where(deliveries.c.id == did).values(message_id=mid))
+        return len(claimed)
+
+    def sweep(self, now: datetime | None = None) -> dict[str, int]:
+        now = now or utcnow()
+        counts = {"leases": 0, "reconcile": 0, "resent": 0, "expired": 0}
+        with self.store.tx() as conn:
+            for d in expired_leases(conn, now):
+                if transition(conn, self.actor, d, [State(d["state"])], State.UNKNOWN, "lease_expired",
+                              values={"due_at": now, "last_error": "worker stopped mid-publish; reconciling"},
+                              details={"lease_until": d["lease_until"].isoformat()}):
+                    counts["leases"] += 1
+        with self.store.tx() as conn:
+            for d in due_unknown(conn, now):
+                retry = now + timedelta(seconds=self.cfg.reconcile_every_seconds)
+                conn.execute(deliveries.update().where(deliveries.c.id == d["id"], deliveries.c.state == State.UNKNOWN.value)
+                             .values(due_at=retry))
+                self.sender(d["channel"], d["id"], 0)
+                counts["reconcile"] += 1
+        lost_after = timedelta(seconds=self.cfg.lost_after_seconds)
+        with self.store.read() as conn:
+            stale = stale_queued(conn, now, lost_after)
+        for d in stale:
+            if self.present(d["channel"], d["message_id"]):
+                continue
+            with self.store.tx() as conn:
+                if not touch_enqueued(conn, d["id"], now, None):
+                    continue
+            mid = self.sender(d["channel"], d["id"], 0)
+            with self.store.tx() as conn:
+                touch_enqueued(conn, d["id"], now, mid)
+            log.warning("re-sent delivery %s: its broker message was lost", d["id"])
+            counts["resent"] += 1
+        counts["expired"] = self._expire(now)
+        return counts
+
+    def _expire(self, now: datetime) -> int:
+        waiting = [State.SCHEDULED.value, State.RETRY_WAIT.value, State.HELD.value, State.QUEUED.value]
+        n = 0
+        with self.store.tx() as conn:
+            rows = conn.execute(select(deliveries).where(deliveries.c.state.in_(waiting), deliveries.c.not_after.is_not(None),
+                                                         deliveries.c.not_after < now).limit(1000)).mappings().all()
+            for r in rows:
+                d: dict[str, Any] = dict(r)
+                if transition(conn, self.actor, d, [State(d["state"])], State.EXPIRED, "expired",
+                              details={"not_after": d["not_after"].isoformat()}):
+                    n += 1
+        return n
+
+    def run(self, stop: threading.Event) -> None:
+        """Tick every ``tick_seconds``; sweep every second. Survives database hiccups (logs and carries on)."""
+        import time
+
+        while not stop.is_set():
+            try:
+                sent = self.tick()
+                if time.monotonic() - self._last_sweep >= 1.0:
+                    self.sweep()
+                    self._last_sweep = time.monotonic()
+            except Exception as e:  # noqa: BLE001 - a loop that must not die; the next tick retries
+                log.error("scheduler tick failed: %s", type(e).__name__, exc_info=log.isEnabledFor(logging.DEBUG))
+                sent = 0
+            if sent < self.cfg.batch:
+                stop.wait(self.cfg.tick_seconds)

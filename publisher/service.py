@@ -1,0 +1,234 @@
+"""Accepting and managing posts: validate, render per channel, tone-check, store with audit, in one transaction.
+
+The CLI is a thin shell over these functions; feed pollers and campaign imports call the same ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from publisher import audit, channels, tone
+from publisher.errors import InputError, InvalidState, NotFound, NotPermitted, ToneBlocked
+from publisher.models import CANCELLABLE, Content, Finding, Payload, PostKind, State
+from publisher.schema import deliveries, posts
+from publisher.settings import AccountConfig, Settings
+from publisher.store import Store, get_delivery, get_post, new_id, transition, utcnow
+
+
+@dataclass
+class NewPost:
+    text: str
+    accounts: list[str]
+    at: datetime
+    kind: PostKind = PostKind.NOTE
+    link: str | None = None
+    language: str | None = None
+    not_after: datetime | None = None
+    thread_key: str | None = None
+    idempotency_key: str | None = None
+    allow: dict[str, str] = field(default_factory=dict)  # rule id -> reason (audited override)
+    variables: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Accepted:
+    post_id: str
+    existing: bool
+    deliveries: list[dict[str, Any]]
+    findings: list[Finding]
+
+
+def payload_hash(payload: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+
+
+def _check_permitted(account: AccountConfig, actor: str) -> None:
+    if account.posters is not None and actor not in account.posters:
+        raise NotPermitted(f"{actor!r} may not post to account {account.name!r}",
+                           hint=f"ask an admin to add you to accounts.{account.name}.posters in the config")
+
+
+def render_and_check(settings: Settings, new: NewPost) -> tuple[dict[str, list[Payload]], list[Finding]]:
+    """Render for every account and run the tone checks. Raises ToneBlocked when a finding blocks."""
+    content = Content(text=new.text, kind=new.kind, link=new.link, language=new.language, variables=new.variables)
+    rendered: dict[str, list[Payload]] = {}
+    for name in new.accounts:
+        account = settings.account(name)
+        rendered[name] = channels.for_rendering(account, settings).render(content)
+    variants = {settings.account(n).channel: " ".join(p.text for p in ps) for n, ps in rendered.items()}
+    findings: list[Finding] = []
+    for name, parts in rendered.items():
+        account = settings.account(name)
+        for part in parts:
+            findings.extend(tone.check(part.text, account, channel=account.channel, kind=new.kind,
+                                       profiles=settings.profiles, variants=variants))
+    unknown = set(new.allow) - {f.rule for f in findings}
+    if unknown:
+        raise InputError(f"--allow names rule(s) that did not trigger: {', '.join(sorted(unknown))}",
+                         hint="only override a rule that blocks this post; `publisher check` lists the findings")
+    blocked = tone.blocking(findings, new.allow)
+    if blocked:
+        raise ToneBlocked(f"{len(blocked)} blocking finding(s); nothing was stored", findings,
+                          hint="fix the text, or override one rule with --allow RULE_ID --reason \"why\"")
+    return rendered, findings
+
+
+def _last_in_thread(conn: Any, thread_key: str, account: str) -> str | None:
+    q = (select(deliveries.c.id).join(posts, posts.c.id == deliveries.c.post_id)
+         .where(deliveries.c.thread_key == thread_key, deliveries.c.account == account)
+         .order_by(posts.c.thread_seq.desc(), deliveries.c.part.desc()).limit(1))
+    return conn.execute(q).scalar()
+
+
+def _existing(conn: Any, scope: str, key: str) -> dict[str, Any] | None:
+    row = conn.execute(select(posts).where(posts.c.idem_scope == scope, posts.c.idem_key == key)).mappings().first()
+    return dict(row) if row else None
+
+
+def accept(settings: Settings, store: Store, new: NewPost) -> Accepted:
+    """Store a post and its deliveries (state ``scheduled``) with audit events, or return the existing one."""
+    if not new.accounts:
+        raise InputError("no account given", hint="add --account NAME (see `publisher accounts list`)")
+    if new.not_after is not None and new.not_after <= new.at:
+        raise InputError("--not-after must be later than --at", hint="give a closing time after the publish time")
+    for name in new.accounts:
+        _check_permitted(settings.account(name), settings.actor)
+    scope = ",".join(sorted(set(new.accounts)))
+    if new.idempotency_key:
+        with store.read() as conn:
+            found = _existing(conn, scope, new.idempotency_key)
+        if found:
+            return _accepted_existing(store, found)
+    rendered, findings = render_and_check(settings, new)
+    for _attempt in range(5):
+        try:
+            return _insert(settings, store, new, scope, rendered, findings)
+        except IntegrityError:
+            # a concurrent call stored the same idempotency key, or took the same thread position: look again
+            if new.idempotency_key:
+                with store.read() as conn:
+                    found = _existing(conn, scope, new.idempotency_key)
+                if found:
+                    return _accepted_existing(store, found)
+    raise InvalidState("could not store the post after 5 attempts (heavy contention on its thread)",
+                       hint="run the command again")
+
+
+def _accepted_existing(store: Store, post: dict[str, Any]) -> Accepted:
+    with store.read() as conn:
+        ds = conn.execute(select(deliveries).where(deliveries.c.post_id == post["id"])).mappings().all()
+    return Accepted(post_id=post["id"], existing=True, deliveries=[dict(d) for d in ds], findings=[])
+
+
+def _insert(settings: Settings, store: Store, new: NewPost, scope: str, rendered: dict[str, list[Payload]],
+            findings: list[Finding]) -> Accepted:
+    now = utcnow()
+    post_id = new_id("p")
+    actor = settings.actor
+    with store.tx() as conn:
+        if new.idempotency_key:
+            found = _existing(conn, scope, new.idempotency_key)
+            if found:
+                ds = conn.execute(select(deliveries).where(deliveries.c.post_id == found["id"])).mappings().all()
+                return Accepted(found["id"], True, [dict(d) for d in ds], [])
+        seq = None
+        if new.thread_key:
+            q = select(posts.c.thread_seq).where(posts.c.thread_key == new.thread_key).order_by(posts.c.thread_seq.desc()).limit(1)
+            seq = (conn.execute(q).scalar() or 0) + 1
+        conn.execute(posts.insert().values(
+            id=post_id, kind=new.kind.value, text=new.text, link=new.link, language=new.language,
+            variables=new.variables, scheduled_at=new.at, not_after=new.not_after, thread_key=new.thread_key,
+            thread_seq=seq, idem_scope=scope if new.idempotency_key else None, idem_key=new.idempotency_key,
+            overrides=[{"rule": r, "reason": why, "by": actor} for r, why in sorted(new.allow.items())],
+            created_by=actor, created_at=now,
+        ))
+        events = [audit.Event("post.accepted", post_id=post_id, details={
+            "accounts": sorted(rendered), "kind": new.kind.value, "scheduled_at": new.at.isoformat(),
+            "not_after": new.not_after.isoformat() if new.not_after else None, "thread": new.thread_key,
+            "thread_seq": seq, "idempotency_key": new.idempotency_key,
+            "findings": [f.to_dict() for f in findings if f.severity != "info"]})]
+        for rule, why in sorted(new.allow.items()):
+            events.append(audit.Event("tone.override", post_id=post_id, details={"rule": rule, "reason": why, "by": actor}))
+        rows = []
+        for name, parts in rendered.items():
+            account = settings.account(name)
+            prev = _last_in_thread(conn, new.thread_key, name) if new.thread_key else None
+            for i, payload in enumerate(parts, 1):
+                did = new_id("d")
+                data = payload.to_dict()
+                rows.append(dict(
+                    id=did, post_id=post_id, account=name, channel=account.channel, part=i, payload=data,
+                    state=State.SCHEDULED.value, attempts=0, due_at=new.at, not_after=new.not_after, prev_id=prev,
+                    thread_key=new.thread_key or (f"split:{post_id}:{name}" if len(parts) > 1 else None),
+                    updated_at=now,
+                ))
+                events.append(audit.Event("scheduled", post_id=post_id, delivery_id=did, account=name, details={
+                    "to": "scheduled", "part": i, "parts": len(parts), "prev": prev, "payload_sha256": payload_hash(data)}))
+                prev = did
+        conn.execute(deliveries.insert(), rows)
+        audit.append(conn, actor, events, at=now)
+    return Accepted(post_id=post_id, existing=False, deliveries=rows, findings=findings)
+
+
+# -- managing posts --
+
+
+def resolve_ids(store: Store, ident: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A post id or a delivery id -> (post, its deliveries or the one delivery)."""
+    with store.read() as conn:
+        post = get_post(conn, ident)
+        if post:
+            ds = conn.execute(select(deliveries).where(deliveries.c.post_id == ident)
+                              .order_by(deliveries.c.account, deliveries.c.part)).mappings().all()
+            return post, [dict(d) for d in ds]
+        d = get_delivery(conn, ident)
+        if d:
+            return get_post(conn, d["post_id"]) or {}, [d]
+    raise NotFound(f"no post or delivery with id {ident!r}", hint="`publisher list` shows ids")
+
+
+def cancel(settings: Settings, store: Store, ident: str) -> list[str]:
+    _post, ds = resolve_ids(store, ident)
+    cancelled, refused = [], []
+    with store.tx() as conn:
+        for d in ds:
+            current = get_delivery(conn, d["id"]) or d
+            if State(current["state"]) in CANCELLABLE and transition(
+                conn, settings.actor, current, list(CANCELLABLE), State.CANCELLED, "cancelled",
+                details={"by": settings.actor}):
+                cancelled.append(d["id"])
+            else:
+                refused.append(f"{d['id']} is {current['state']}")
+    if not cancelled:
+        raise InvalidState(f"nothing to cancel: {', '.join(refused)}",
+                           hint="only scheduled, queued, waiting or held deliveries can be cancelled")
+    return cancelled
+
+
+RETRYABLE = (State.FAILED, State.UNKNOWN, State.HELD, State.RETRY_WAIT)
+
+
+def retry(settings: Settings, store: Store, ident: str) -> list[str]:
+    """Send failed, unknown (after a human checked the platform), held or waiting deliveries again, now."""
+    _post, ds = resolve_ids(store, ident)
+    moved, refused = [], []
+    now = utcnow()
+    with store.tx() as conn:
+        for d in ds:
+            current = get_delivery(conn, d["id"]) or d
+            if transition(conn, settings.actor, current, list(RETRYABLE), State.SCHEDULED, "retry",
+                          values={"due_at": now, "last_error": None}, details={"by": settings.actor}):
+                moved.append(d["id"])
+            else:
+                refused.append(f"{d['id']} is {current['state']}")
+    if not moved:
+        raise InvalidState(f"nothing to retry: {', '.join(refused)}",
+                           hint="only failed, unknown, held or retry_wait deliveries can be retried")
+    return moved

@@ -1,0 +1,1 @@
+"""Dramatiq plumbing: the broker (Redis or embedded Valkey) and the publish actors."""

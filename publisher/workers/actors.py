@@ -1,0 +1,30 @@
+"""The publish actors: one per channel queue, so a slow channel never blocks another.
+
+Messages carry a delivery id and nothing else. ``max_retries=0``: the store, not Dramatiq, decides retries.
+Importing this module sets up the broker first (publisher.workers.broker), as Dramatiq requires.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from publisher import logs
+from publisher.workers import broker, runtime
+
+_handle = broker.setup(runtime.settings())  # before any actor is declared
+
+import dramatiq  # noqa: E402
+
+log = logging.getLogger("publisher.worker")
+
+
+def publish(delivery_id: str) -> None:
+    outcome = runtime.publisher().handle(delivery_id)
+    log.debug("delivery %s: %s", delivery_id, outcome)
+
+
+ACTORS: dict[str, dramatiq.Actor] = {  # type: ignore[type-arg]
+    q: dramatiq.actor(publish, actor_name=f"publish_{q}", queue_name=q, max_retries=0)  # type: ignore[call-overload]
+    for q in broker.QUEUES
+}
+logs.pin()

@@ -1,0 +1,80 @@
+"""Per-process wiring: settings -> store -> broker -> publisher/scheduler. Built lazily, once."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from publisher import settings as settings_mod
+from publisher.publishing import Publisher
+from publisher.scheduling import Scheduler
+from publisher.settings import Settings
+from publisher.store import Store
+
+_lock = threading.RLock()
+_state: dict[str, Any] = {}
+
+
+def configure(settings: Settings) -> None:
+    """Use these settings for this process (``publisher run``/``demo``/tests); call before importing actors."""
+    with _lock:
+        _state.clear()
+        _state["settings"] = settings
+
+
+def settings() -> Settings:
+    with _lock:
+        if "settings" not in _state:
+            _state["settings"] = settings_mod.load()
+        return _state["settings"]  # type: ignore[no-any-return]
+
+
+def store() -> Store:
+    with _lock:
+        if "store" not in _state:
+            _state["store"] = Store(settings().database_url)
+        return _state["store"]  # type: ignore[no-any-return]
+
+
+def send(channel: str, delivery_id: str, delay_ms: int) -> str | None:
+    from publisher.workers.actors import ACTORS
+
+    message = ACTORS[channel].send_with_options(args=(delivery_id,), delay=delay_ms or None)
+    return str(message.options.get("redis_message_id") or message.message_id)
+
+
+def present(channel: str, message_id: str | None) -> bool:
+    from publisher.workers import broker
+
+    handle = broker.current()
+    return handle is not None and broker.message_present(handle.broker, channel, message_id)
+
+
+def budget() -> Any:
+    with _lock:
+        if "budget" not in _state:
+            from publisher.budget import Budget
+            from publisher.workers import broker
+
+            handle = broker.setup(settings())
+            _state["budget"] = Budget(handle.broker.client)  # type: ignore[attr-defined]
+        return _state["budget"]
+
+
+def publisher() -> Publisher:
+    with _lock:
+        if "publisher" not in _state:
+            _state["publisher"] = Publisher(settings(), store(), sender=send, budget=budget())
+        return _state["publisher"]  # type: ignore[no-any-return]
+
+
+def scheduler() -> Scheduler:
+    with _lock:
+        if "scheduler" not in _state:
+            from publisher.workers import broker
+
+            broker.setup(settings())
+            import publisher.workers.actors  # noqa: F401 - declares the actors on the broker
+
+            _state["scheduler"] = Scheduler(settings(), store(), send, present)
+        return _state["scheduler"]  # type: ignore[no-any-return]
