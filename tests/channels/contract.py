@@ -36,6 +36,8 @@ Class attributes a subclass may set:
     False if the platform cannot look a post up: reconcile must then raise ReconcileUnsupported.
 ``rate_reset_from_headers``
     False if the platform sends no reset information with a 429.
+``rate_reset_granularity``
+    seconds of rounding in the platform's reset information (Facebook sends minutes: 60).
 """
 
 from __future__ import annotations
@@ -95,6 +97,7 @@ class ChannelContract:
     error_rate_outcomes: ClassVar[tuple[type[ChannelError], ...]] = (OutcomeUnknown,)
     reconcile_supported: ClassVar[bool] = True
     rate_reset_from_headers: ClassVar[bool] = True
+    rate_reset_granularity: ClassVar[int] = 1
 
     # -- helpers --
 
@@ -159,7 +162,7 @@ class ChannelContract:
         assert retry_at.tzinfo is not None
         if self.rate_reset_from_headers:
             low = before + timedelta(seconds=BURST_RESET_SECONDS - 1)
-            high = after + timedelta(seconds=BURST_RESET_SECONDS + 1)
+            high = after + timedelta(seconds=BURST_RESET_SECONDS + self.rate_reset_granularity)
             assert low <= retry_at <= high
         else:
             assert retry_at > after

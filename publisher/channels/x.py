@@ -1,0 +1,246 @@
+"""X (Twitter) API v2 through tweepy's ``Client`` (PLATFORMS.md section 1).
+
+Credentials (resolved names): OAuth 1.0a user context ``consumer_key``, ``consumer_secret``, ``access_token``,
+``access_token_secret``; or an OAuth 2.0 *user* token ``bearer_token``. Options: ``username`` (for receipt URLs;
+``i`` when unknown), ``user_id`` (saves a ``/2/users/me`` call when reconciling), ``timeout`` (read seconds).
+
+tweepy hard-codes ``https://api.twitter.com``; a transport adapter mounted on ``client.session`` sends the requests
+to ``account.base_url`` instead, enforces timeouts, and signs them. tweepy itself only ever holds a placeholder
+token, because it logs its request headers at DEBUG; the real Authorization header is added by the adapter.
+``wait_on_rate_limit`` is never enabled: a 429 becomes ``RateLimited`` and the scheduler waits, not the worker.
+
+Outcomes of ``POST /2/tweets``: 429 -> RateLimited (latest applicable reset, 24-hour caps included); 401 ->
+AuthExpired; 402 credits depleted, 400, other 403, 404 -> PermanentError; 403 duplicate content -> the user's
+recent posts are searched: found -> OutcomeUnknown(existing=receipt), not found -> PermanentError; 5xx, reset or
+read timeout -> OutcomeUnknown; connect refused/DNS/connect timeout -> TransientError.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import time
+import unicodedata
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar, NoReturn
+
+import requests
+
+from publisher.channels._transport import as_int, epoch, failed_before_sending, session_for
+from publisher.channels.base import Channel, RateInfo
+from publisher.errors import (
+    AuthExpired,
+    NotPublished,
+    OutcomeUnknown,
+    PermanentError,
+    RateLimited,
+    TransientError,
+)
+from publisher.models import DeliveryRef, Receipt
+from publisher.textlength import ChannelLimits, urls
+
+ORIGIN = "https://api.twitter.com"
+_PLACEHOLDER = "publisher-redacted"  # what tweepy sees (and logs) instead of the token
+_OAUTH1 = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
+_URL_RE = re.compile(r"https?://\S+")
+
+
+def normalise(text: str) -> str:
+    """Text as X stores it, for matching: entities decoded, URLs (t.co-shortened by X) masked, spaces collapsed."""
+    text = unicodedata.normalize("NFC", html.unescape(text))
+    for start, end, _ in reversed(urls(text)):
+        text = text[:start] + "<url>" + text[end:]
+    text = _URL_RE.sub("<url>", text)
+    return " ".join(text.split())
+
+
+def oauth1_header(request: requests.PreparedRequest, creds: dict[str, str]) -> str:
+    """RFC 5849 HMAC-SHA1 Authorization header, built without oauthlib's Client (which logs the base string)."""
+    from oauthlib.oauth1.rfc5849 import signature, utils
+
+    oauth = [
+        ("oauth_consumer_key", creds["consumer_key"]),
+        ("oauth_nonce", uuid.uuid4().hex),
+        ("oauth_signature_method", "HMAC-SHA1"),
+        ("oauth_timestamp", str(int(time.time()))),
+        ("oauth_token", creds["access_token"]),
+        ("oauth_version", "1.0"),
+    ]
+    url = request.url or ""
+    query = url.partition("?")[2]
+    params = oauth + signature.collect_parameters(uri_query=query, exclude_oauth_signature=True)
+    base = signature.signature_base_string(request.method or "GET", signature.base_string_uri(url),
+                                           signature.normalize_parameters(params))
+    sig = signature.sign_hmac_sha1(base, creds["consumer_secret"], creds["access_token_secret"])
+    fields = [*oauth, ("oauth_signature", sig)]
+    return "OAuth " + ", ".join(f'{k}="{utils.escape(v)}"' for k, v in fields)
+
+
+class XChannel(Channel):
+    name: ClassVar[str] = "x"
+    limits: ClassVar[ChannelLimits] = ChannelLimits(max_length=280, counting="twitter")
+    default_rate: ClassVar[tuple[int, int] | None] = (100, 900)  # POST /2/tweets: 100 per 15 min per user
+
+    _client: Any = None
+    _me: dict[str, Any] | None = None
+
+    # -- plumbing --
+
+    def _sign(self, request: requests.PreparedRequest) -> None:
+        if all(self.credentials.get(k) for k in _OAUTH1):
+            request.headers["Authorization"] = oauth1_header(request, self.credentials)
+        elif self.credentials.get("bearer_token"):
+            request.headers["Authorization"] = f"Bearer {self.credentials['bearer_token']}"
+        else:
+            request.headers.pop("Authorization", None)
+
+    def client(self) -> Any:
+        if self._client is None:
+            import tweepy
+
+            if not (self.credentials.get("bearer_token") or all(self.credentials.get(k) for k in _OAUTH1)):
+                raise AuthExpired(
+                    f"X account {self.account.name!r} has no usable credentials",
+                    hint="configure bearer_token (OAuth 2.0 user token) or the four OAuth 1.0a credentials",
+                )
+            client = tweepy.Client(bearer_token=_PLACEHOLDER, return_type=requests.Response,
+                                   wait_on_rate_limit=False)
+            read = float(self.account.options.get("timeout", 30))
+            session_for(ORIGIN, self.account.base_url, timeout=(5.0, read), sign=self._sign, session=client.session)
+            self._client = client
+        return self._client
+
+    def _note_rate(self, response: requests.Response | None) -> None:
+        if response is None:
+            return
+        h = response.headers
+        if "x-rate-limit-limit" in h or "x-rate-limit-remaining" in h:
+            self.last_rate = RateInfo(as_int(h.get("x-rate-limit-limit")), as_int(h.get("x-rate-limit-remaining")),
+                                      epoch(h.get("x-rate-limit-reset")))
+
+    def _call(self, what: str, fn: Any, *args: Any, creating: bool = False, **kwargs: Any) -> requests.Response:
+        import tweepy
+
+        try:
+            response: requests.Response = fn(*args, user_auth=False, **kwargs)
+        except tweepy.HTTPException as e:
+            self._note_rate(e.response)
+            self._raise_http(what, e, creating=creating)
+        except requests.RequestException as e:
+            if failed_before_sending(e):
+                raise TransientError(f"X: could not connect to send {what} ({type(e).__name__}); nothing was sent") from None
+            if creating:
+                raise OutcomeUnknown(f"X: the connection failed after {what} was sent ({type(e).__name__})") from None
+            raise TransientError(f"X: {what} failed in transit ({type(e).__name__})") from None
+        self._note_rate(response)
+        return response
+
+    def _raise_http(self, what: str, e: Any, *, creating: bool) -> NoReturn:
+        import tweepy
+
+        status = e.response.status_code
+        detail = "; ".join(e.api_messages) or _detail(e.response) or f"HTTP {status}"
+        if isinstance(e, tweepy.TooManyRequests):
+            raise RateLimited(f"X rate limit reached for {what}: {detail}", retry_at=rate_reset(e.response.headers))
+        if isinstance(e, tweepy.Unauthorized):
+            raise AuthExpired(f"X rejected the credentials of account {self.account.name!r}: {detail}",
+                              hint="renew the tokens, then run `publisher accounts verify`")
+        if status == 402:
+            raise PermanentError("X refused the post: the app's pay-per-use credits are depleted (402)",
+                                 hint="buy credits in the X developer console, then `publisher retry`")
+        if isinstance(e, tweepy.Forbidden):
+            if "duplicate content" in detail.lower():
+                raise _Duplicate(detail)
+            raise PermanentError(f"X refused {what} (403 permission): {detail}",
+                                 hint="check the app has read-write access and the account may post")
+        if isinstance(e, tweepy.TwitterServerError):
+            if creating:
+                raise OutcomeUnknown(f"X answered {status} to {what}; the post may exist: {detail}")
+            raise TransientError(f"X answered {status} to {what}: {detail}")
+        raise PermanentError(f"X refused {what} ({status}): {detail}", hint="fix the post; retrying cannot help")
+
+    # -- the contract --
+
+    def publish(self, delivery: DeliveryRef, parent: Receipt | None) -> Receipt:
+        client = self.client()
+        kwargs: dict[str, Any] = {"text": delivery.payload.text}
+        if parent is not None:
+            kwargs["in_reply_to_tweet_id"] = parent.remote_id
+        try:
+            response = self._call("the post", client.create_tweet, creating=True, **kwargs)
+        except _Duplicate as dup:
+            self._duplicate(delivery, dup.detail)
+        data = _json(response).get("data") or {}
+        if not data.get("id"):
+            raise OutcomeUnknown(f"X answered {response.status_code} without a post id")
+        return self._receipt(str(data["id"]), parent)
+
+    def _duplicate(self, delivery: DeliveryRef, detail: str) -> NoReturn:
+        """403 duplicate: perhaps our own earlier attempt landed. Look before declaring anything."""
+        try:
+            found = self.reconcile(delivery)
+        except NotPublished:
+            raise PermanentError(f"X refused the text as a duplicate of an older post: {detail}",
+                                 hint="no recent post of this account matches; change the text") from None
+        except (RateLimited, TransientError, AuthExpired, OutcomeUnknown):
+            raise OutcomeUnknown(f"X refused the text as a duplicate ({detail}); reconcile later") from None
+        raise OutcomeUnknown(f"X refused the text as a duplicate; it is already published as {found.remote_id}",
+                             existing=found)
+
+    def _receipt(self, tweet_id: str, parent: Receipt | None) -> Receipt:
+        username = self.account.options.get("username") or (self._me or {}).get("username") or "i"
+        root = parent.data.get("root", parent.remote_id) if parent else tweet_id
+        return Receipt(remote_id=tweet_id, url=f"https://x.com/{username}/status/{tweet_id}", data={"root": root})
+
+    def me(self) -> dict[str, Any]:
+        if self._me is None:
+            response = self._call("the identity lookup", self.client().get_me)
+            self._me = dict(_json(response).get("data") or {})
+        return self._me
+
+    def reconcile(self, delivery: DeliveryRef) -> Receipt:
+        user_id = self.account.options.get("user_id") or self.me().get("id")
+        params: dict[str, Any] = {"max_results": 100, "tweet_fields": ["created_at"]}
+        if delivery.created_at is not None:
+            start = delivery.created_at.astimezone(UTC) - timedelta(minutes=5)
+            params["start_time"] = start.strftime("%Y-%m-%dT%H:%M:%SZ")
+        response = self._call("the timeline lookup", self.client().get_users_tweets, user_id, **params)
+        wanted = normalise(delivery.payload.text)
+        for tweet in _json(response).get("data") or []:  # newest first
+            if normalise(str(tweet.get("text", ""))) == wanted:
+                return self._receipt(str(tweet["id"]), None)
+        raise NotPublished("X: no recent post of this account has the delivery's text")
+
+    def verify(self) -> str:
+        me = self.me()
+        return f"@{me.get('username') or me.get('id')}"
+
+
+class _Duplicate(Exception):
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+def rate_reset(headers: Any) -> datetime:
+    """When a 429 ends: the latest of the 15-minute reset and any exhausted 24-hour (user or app) reset."""
+    resets = [epoch(headers.get("x-rate-limit-reset"))]
+    for scope in ("x-user-limit-24hour", "x-app-limit-24hour"):
+        if headers.get(f"{scope}-remaining") == "0":
+            resets.append(epoch(headers.get(f"{scope}-reset")))
+    known = [r for r in resets if r is not None]
+    return max(known) if known else datetime.now(UTC) + timedelta(minutes=15)
+
+
+def _json(response: requests.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _detail(response: requests.Response) -> str:
+    body = _json(response)
+    return str(body.get("detail") or body.get("title") or "")
