@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 
-class State(str, enum.Enum):
+class State(enum.StrEnum):
     """Delivery states (the one place they are defined).
 
     draft -> pending_approval -> scheduled -> queued -> publishing -> published
@@ -45,7 +45,7 @@ CANCELLABLE = frozenset({State.DRAFT, State.PENDING_APPROVAL, State.SCHEDULED, S
 SKIPPABLE = frozenset({State.CANCELLED, State.EXPIRED})
 
 
-class PostKind(str, enum.Enum):
+class PostKind(enum.StrEnum):
     TICKET = "ticket"
     BLOG = "blog"
     VACANCY = "vacancy"
@@ -56,7 +56,7 @@ class PostKind(str, enum.Enum):
         return self.value
 
 
-class AccountKind(str, enum.Enum):
+class AccountKind(enum.StrEnum):
     PERSONAL = "personal"
     ORGANISATION = "organisation"
 

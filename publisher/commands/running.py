@@ -65,7 +65,8 @@ def _signals(stop: threading.Event) -> None:
 @click.command()
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64))
 @click.option("--duration", default=None, type=float, help="Stop after this many seconds (default: run until stopped).")
-def run(threads: int, duration: float | None) -> None:
+@click.option("--until-done", is_flag=True, help="Stop once no delivery is waiting to be published (scripts, tests).")
+def run(threads: int, duration: float | None, until_done: bool) -> None:
     """Scheduler and worker threads in one process, on the embedded defaults (or the configured Redis/database).
 
     \b
@@ -80,7 +81,19 @@ def run(threads: int, duration: float | None) -> None:
     _signals(stop)
     click.echo(f"publisher run: {threads} worker threads + scheduler; store {s.database_url.split('://')[0]}; "
                f"broker {'redis' if s.redis_url else 'embedded valkey'} (Ctrl-C stops)", err=True)
-    run_inprocess(s, threads=threads, timeout=duration, stop=stop)
+    until = None
+    if until_done:
+        from publisher.store import Store, counts_by_state
+
+        store = Store(s.database_url)
+        busy = ("scheduled", "queued", "publishing", "retry_wait", "reconciling")
+
+        def until() -> bool:
+            with store.read() as conn:
+                counts = counts_by_state(conn)
+            return not any(counts.get(b) for b in busy)
+
+    run_inprocess(s, threads=threads, timeout=duration, stop=stop, until=until)
 
 
 @click.command()
@@ -102,7 +115,7 @@ def worker(queues: tuple[str, ...], processes: int, threads: int) -> None:
         from publisher.errors import InputError
 
         raise InputError(f"unknown queue(s): {', '.join(bad)}", hint=f"use one of {', '.join(QUEUES)}")
-    app().settings  # validate the configuration before forking
+    _ = app().settings  # validate the configuration before forking
     args = [sys.executable, "-m", "dramatiq", "publisher.workers.actors", "--processes", str(processes),
             "--threads", str(threads), "--worker-shutdown-timeout", "30000"]
     if queues:

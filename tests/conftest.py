@@ -1,0 +1,136 @@
+"""Shared fixtures: a fresh data directory per test, the real store (SQLite, or PostgreSQL when
+PUBLISHER_TEST_DATABASE_URL is set: one schema per test) and the real broker (embedded Valkey, or Redis when
+PUBLISHER_TEST_REDIS_URL is set: flushed per test)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from publisher import settings as settings_mod
+from publisher.settings import Settings
+from publisher.store import Store
+
+PG = os.environ.get("PUBLISHER_TEST_DATABASE_URL")
+REDIS = os.environ.get("PUBLISHER_TEST_REDIS_URL")
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str | None]:
+    if not PG:
+        yield None
+        return
+    import psycopg
+
+    schema = f"t_{secrets.token_hex(6)}"
+    base = PG.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in base else "?"
+    yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str | None]:
+    if not REDIS:
+        yield None
+        return
+    import redis
+
+    client = redis.Redis.from_url(REDIS)
+    client.flushdb()
+    yield REDIS
+    client.flushdb()
+    client.close()
+
+
+class Env:
+    """A publisher installation for one test: data dir, config file, environment for subprocesses."""
+
+    def __init__(self, home: Path, db_url: str | None, redis_url: str | None) -> None:
+        self.home = home
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")}
+        self.env["PUBLISHER_HOME"] = str(home)
+        self.env["PUBLISHER_LOG_LEVEL"] = "INFO"
+        if db_url:
+            self.env["PUBLISHER_DATABASE_URL"] = db_url
+        if redis_url:
+            self.env["PUBLISHER_REDIS_URL"] = redis_url
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.config: dict[str, Any] = {}
+
+    def write_config(self, accounts: dict[str, Any], scheduler: dict[str, float] | None = None, **extra: Any) -> None:
+        self.config = {"accounts": accounts, "scheduler": {"tick_seconds": 0.1, "lease_seconds": 5,
+                                                           "lost_after_seconds": 1.5, **(scheduler or {})}, **extra}
+        (self.home / "config.yaml").write_text(yaml.safe_dump(self.config))
+
+    def settings(self) -> Settings:
+        return settings_mod.load(self.env)
+
+    def store(self) -> Store:
+        return Store(self.settings().database_url)
+
+    def cli(self, *args: str, input: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "publisher.cli", *args], env=self.env, capture_output=True,
+                              text=True, input=input, timeout=timeout)
+
+    def spawn(self, *args: str, log: str = "proc") -> subprocess.Popen[bytes]:
+        out = open(self.home / f"{log}.log", "ab")  # noqa: SIM115 - closed with the process
+        p = subprocess.Popen([sys.executable, "-m", "publisher.cli", *args], env=self.env, stdout=out,
+                             stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs.append(p)
+        return p
+
+    def stop_all(self) -> None:
+        import signal
+
+        for p in self.procs:
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for p in self.procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+        self.procs.clear()
+
+
+DRYRUN = {"noc": {"channel": "dryrun", "kind": "organisation", "timezone": "Europe/Oslo"},
+          "andrew": {"channel": "dryrun", "kind": "personal", "timezone": "Europe/Oslo"}}
+
+
+@pytest.fixture
+def env(tmp_path: Path, pg_url: str | None, redis_url: str | None) -> Iterator[Env]:
+    home = tmp_path / "home"
+    home.mkdir()
+    e = Env(home, pg_url, redis_url)
+    e.write_config(DRYRUN)
+    yield e
+    e.stop_all()
+    from publisher.workers import embedded
+
+    embedded.stop(home / "valkey")
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 60, every: float = 0.1, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")

@@ -1,0 +1,163 @@
+"""End to end through real processes: `publisher run`, and separate `publisher worker` + `publisher scheduler`,
+with the real broker (embedded Valkey or Redis) and the real store (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+import pytest
+
+from tests.conftest import Env, wait_for
+from tests.helpers import all_deliveries, check_invariants, states
+
+
+def _ticket_thread(env: Env, ticket: str = "INC-4711") -> None:
+    assert env.cli("ticket", "open", ticket, "--account", "noc", "Fibre cut Oslo-Stockholm, traffic rerouted").returncode == 0
+    assert env.cli("ticket", "update", ticket, "--account", "noc", "--update-id", "2", "Splice crew on site, ETA 14:00 CET").returncode == 0
+    assert env.cli("ticket", "update", ticket, "--account", "noc", "--update-id", "3", "Splicing, 60% done").returncode == 0
+    assert env.cli("ticket", "resolve", ticket, "--account", "noc", "Repaired 13:41 CET, primary path restored").returncode == 0
+
+
+def test_ticket_thread_publishes_in_order_through_publisher_run(env: Env) -> None:
+    _ticket_thread(env)
+    r = env.cli("run", "--until-done", "--duration", "60")
+    assert r.returncode == 0, r.stderr
+    store = env.store()
+    assert states(store) == {"published": 4}
+    result = check_invariants(store, env.home / "dryrun-ledger.sqlite")
+    texts = [row["text"] for row in result["ledger"]]
+    assert texts[0].startswith("INC-4711: Fibre cut") and texts[-1].startswith("INC-4711 resolved")
+    assert env.cli("audit", "verify").returncode == 0
+
+
+def test_separate_worker_and_scheduler_processes_publish_everything_once(env: Env) -> None:
+    for i in range(10):
+        assert env.cli("post", "--account", "andrew", f"note number {i}").returncode == 0
+    _ticket_thread(env, "INC-1")
+    env.spawn("worker", "--processes", "1", "--threads", "4", log="worker")
+    env.spawn("scheduler", log="scheduler")
+    store = env.store()
+    wait_for(lambda: states(store).get("published", 0) == 14, timeout=90, what="14 published")
+    check_invariants(store, env.home / "dryrun-ledger.sqlite")
+
+
+def test_idempotent_ticket_update_is_stored_and_published_once(env: Env) -> None:
+    first = env.cli("ticket", "update", "INC-9", "--account", "noc", "--update-id", "7", "Crew on site", "--json")
+    second = env.cli("ticket", "update", "INC-9", "--account", "noc", "--update-id", "7", "Crew on site", "--json")
+    assert first.returncode == 0 and second.returncode == 0, second.stderr
+    a, b = json.loads(first.stdout), json.loads(second.stdout)
+    assert a["post_id"] == b["post_id"] and b["existing"] is True and a["existing"] is False
+    third = env.cli("post", "--account", "andrew", "--idempotency-key", "feed:42", "hello", "--json")
+    fourth = env.cli("post", "--account", "andrew", "--idempotency-key", "feed:42", "hello", "--json")
+    assert json.loads(third.stdout)["post_id"] == json.loads(fourth.stdout)["post_id"]
+    assert len(all_deliveries(env.store())) == 2
+    assert env.cli("run", "--until-done", "--duration", "60").returncode == 0
+    check_invariants(env.store(), env.home / "dryrun-ledger.sqlite")
+
+
+def test_cancelled_queued_delivery_is_never_published(env: Env) -> None:
+    out = json.loads(env.cli("post", "--account", "andrew", "cancel me", "--json").stdout)
+    env.spawn("scheduler", log="scheduler")  # no worker: the delivery gets queued and waits in the broker
+    store = env.store()
+    wait_for(lambda: states(store).get("queued") == 1, timeout=30, what="queued")
+    r = env.cli("cancel", out["post_id"])
+    assert r.returncode == 0, r.stderr
+    env.spawn("worker", "--processes", "1", "--threads", "2", log="worker")
+    time.sleep(3)
+    assert states(store) == {"cancelled": 1}
+    assert check_invariants(store, env.home / "dryrun-ledger.sqlite")["ledger"] == []
+
+
+def test_post_past_its_not_after_expires_visibly(env: Env) -> None:
+    env.write_config({"jobs": {"channel": "dryrun", "kind": "organisation",
+                               "options": {"fail": [{"match": "hiring", "outcome": "rate_limited", "times": 9, "retry_after": 30}]}}})
+    r = env.cli("post", "--account", "jobs", "--kind", "vacancy", "--not-after", "+3s", "We are hiring")
+    assert r.returncode == 0, r.stderr
+    assert env.cli("run", "--until-done", "--duration", "30").returncode == 0
+    store = env.store()
+    assert states(store) == {"expired": 1}
+    show = json.loads(env.cli("show", all_deliveries(store)[0]["post_id"], "--json").stdout)
+    actions = [e["action"] for e in show["audit"]]
+    assert "rate_limited" in actions and actions[-1] == "expired"
+
+
+def test_worker_killed_mid_publish_ends_published_exactly_once(env: Env) -> None:
+    env.write_config({"slow": {"channel": "dryrun", "kind": "personal", "options": {"latency_ms": 2500}}},
+                     scheduler={"lease_seconds": 4})
+    for i in range(6):
+        assert env.cli("post", "--account", "slow", f"slow post {i}").returncode == 0
+    store = env.store()
+    env.spawn("scheduler", log="scheduler")
+    worker = env.spawn("worker", "--processes", "1", "--threads", "3", log="worker")
+    wait_for(lambda: states(store).get("publishing", 0) >= 2, timeout=60, what="deliveries publishing")
+    os.killpg(worker.pid, signal.SIGKILL)  # the worker process and its Dramatiq children, mid-call
+    worker.wait()
+    killed = [d["id"] for d in all_deliveries(store) if d["state"] == "publishing"]
+    assert killed
+    env.spawn("worker", "--processes", "1", "--threads", "3", log="worker2")
+    wait_for(lambda: states(store) == {"published": 6}, timeout=120, what="all published")
+    result = check_invariants(store, env.home / "dryrun-ledger.sqlite")
+    assert len(result["ledger"]) == 6
+    for did in killed:  # the killed ones went through unknown -> reconciled, not a blind retry
+        show = json.loads(env.cli("show", did, "--json").stdout)
+        actions = [e["action"] for e in show["audit"] if e["delivery_id"] == did]
+        assert "lease_expired" in actions and "reconciling" in actions, actions
+
+
+def _broker_client(env: Env):  # type: ignore[no-untyped-def]
+    import redis
+
+    from publisher.workers import embedded
+
+    url = env.env.get("PUBLISHER_REDIS_URL") or embedded.running_url(env.home / "valkey")
+    assert url
+    return redis.Redis.from_url(url)
+
+
+def test_broker_wiped_with_queued_deliveries_still_publishes_each_once(env: Env) -> None:
+    for i in range(8):
+        assert env.cli("post", "--account", "andrew", f"survive the wipe {i}").returncode == 0
+    store = env.store()
+    sched = env.spawn("scheduler", log="scheduler")
+    wait_for(lambda: states(store).get("queued") == 8, timeout=30, what="8 queued")
+    client = _broker_client(env)
+    assert any(k.endswith(b".msgs") for k in client.keys("publisher:*"))
+    client.flushall()
+    env.spawn("worker", "--processes", "1", "--threads", "4", log="worker")
+    wait_for(lambda: states(store) == {"published": 8}, timeout=60, what="all published after the wipe")
+    check_invariants(store, env.home / "dryrun-ledger.sqlite")
+    assert sched.poll() is None
+
+
+@pytest.mark.slow
+def test_fifty_tickets_of_five_updates_publish_in_order_with_two_processes(env: Env) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import UTC, datetime
+
+    from publisher import service
+    from publisher.models import PostKind
+
+    settings = env.settings()
+    store = env.store()
+
+    def ticket(n: int) -> None:
+        for u in range(5):
+            service.accept(settings, store, service.NewPost(
+                text=f"INC-{n} update {u}", accounts=["noc"], at=datetime.now(UTC), kind=PostKind.TICKET,
+                thread_key=f"ticket:INC-{n}", idempotency_key=f"INC-{n}:{u}"))
+
+    env.spawn("worker", "--processes", "2", "--threads", "8", log="worker")
+    env.spawn("scheduler", log="scheduler")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(ticket, range(50)))
+    wait_for(lambda: states(store).get("published", 0) == 250, timeout=240, every=0.5, what="250 published")
+    result = check_invariants(store, env.home / "dryrun-ledger.sqlite")
+    by_thread: dict[str, list[int]] = {}
+    for d in sorted(result["deliveries"].values(), key=lambda d: next(
+            r["seq"] for r in result["ledger"] if r["delivery_id"] == d["id"])):
+        by_thread.setdefault(d["thread_key"], []).append(d["thread_seq"])
+    assert len(by_thread) == 50
+    assert all(seqs == [1, 2, 3, 4, 5] for seqs in by_thread.values()), by_thread
