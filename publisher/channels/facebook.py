@@ -1,0 +1,259 @@
+"""Facebook Pages through facebook-sdk 3.1.0's ``GraphAPI`` (PLATFORMS.md section 2).
+
+Credential ``page_token`` (a Page access token with pages_manage_posts + pages_read_engagement). Options:
+``page_id`` (required), ``graph_version`` (default ``v26.0``), ``timeout`` (read seconds), ``target`` (only
+``page``; ``group`` is refused by ``config_problems``: posting to Groups was removed on 2024-04-22).
+
+facebook-sdk 3.1.0 accepts only versions 2.8-3.1, so the client is built with ``version="3.1"`` and the real version
+is used in the request paths. The SDK's host is a module constant; a session with a mounted transport adapter
+(per account, never the global) sends requests to ``account.base_url``. The token travels in an
+``Authorization: OAuth`` header added by that adapter, never in a query string (urllib3 logs URLs at DEBUG).
+The SDK ignores HTTP status and headers, so a response hook keeps them for classification and ``last_rate``.
+
+Thread continuations are comments on the thread's first post (``Receipt.data["root"]``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar, NoReturn
+
+import requests
+
+from publisher.channels._transport import failed_before_sending, session_for
+from publisher.channels.base import Channel, RateInfo
+from publisher.errors import (
+    AuthExpired,
+    NotPublished,
+    OutcomeUnknown,
+    PermanentError,
+    RateLimited,
+    ReconcileUnsupported,
+    TransientError,
+)
+from publisher.models import DeliveryRef, Receipt
+from publisher.settings import AccountConfig
+from publisher.textlength import ChannelLimits
+
+ORIGIN = "https://graph.facebook.com"
+DEFAULT_VERSION = "v26.0"
+RATE_CODES = frozenset({4, 17, 32, 613, 80001})
+DEFAULT_RATE_WAIT = timedelta(hours=1)
+_VERSION = re.compile(r"^v\d+\.\d+$")
+_PERMISSION_HINT = ("the Page token needs pages_manage_posts and pages_read_engagement, and the user the "
+                    "CREATE_CONTENT task on the Page; renew it, then `publisher accounts verify`")
+
+
+def config_problems(account: AccountConfig) -> list[str]:
+    """What is wrong with a Facebook account's configuration (``publisher config check`` reports these)."""
+    problems: list[str] = []
+    target = str(account.options.get("target", "page")).lower()
+    if target == "group":
+        problems.append("posting to Facebook Groups was removed from the Graph API on 2024-04-22 "
+                        "(publish_to_groups is gone); post to a Page instead (options.target: page)")
+    elif target != "page":
+        problems.append(f"options.target {target!r} is not supported; use 'page'")
+    if not account.options.get("page_id"):
+        problems.append("options.page_id is required (the numeric id of the Page to post to)")
+    version = str(account.options.get("graph_version", DEFAULT_VERSION))
+    if not _VERSION.match(version):
+        problems.append(f"options.graph_version {version!r} must look like 'v26.0'")
+    if "page_token" not in account.credentials:
+        problems.append("credentials.page_token is required (a reference such as env:FB_PAGE_TOKEN)")
+    return problems
+
+
+def usage_wait(headers: Any, now: datetime | None = None) -> tuple[datetime | None, int | None]:
+    """(regain-access time, highest usage percentage) from X-Business-Use-Case-Usage / X-App-Usage."""
+    now = now or datetime.now(UTC)
+    minutes: list[int] = []
+    pcts: list[int] = []
+    for name in ("x-business-use-case-usage", "x-app-usage", "x-page-usage"):
+        raw = headers.get(name)
+        if not raw:
+            continue
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            continue
+        entries = [e for v in data.values() for e in v] if name == "x-business-use-case-usage" else [data]
+        for e in entries:
+            if not isinstance(e, dict):
+                continue
+            minutes.append(int(e.get("estimated_time_to_regain_access") or 0))
+            pcts.extend(int(e[k]) for k in ("call_count", "total_time", "total_cputime") if isinstance(e.get(k), int))
+    wait = max(minutes, default=0)
+    return (now + timedelta(minutes=wait) if wait else None), max(pcts, default=None)
+
+
+class FacebookChannel(Channel):
+    name: ClassVar[str] = "facebook"
+    limits: ClassVar[ChannelLimits] = ChannelLimits(max_length=63206)
+    default_rate: ClassVar[tuple[int, int] | None] = None  # BUC budget depends on engaged users; headers correct it
+
+    _graph: Any = None
+    _status: int | None = None
+    _headers: Any = None
+
+    # -- plumbing --
+
+    @property
+    def page_id(self) -> str:
+        page = self.account.options.get("page_id")
+        if not page:
+            raise PermanentError(f"Facebook account {self.account.name!r} has no options.page_id",
+                                 hint="set the Page id; `publisher config check` lists what is missing")
+        return str(page)
+
+    @property
+    def version(self) -> str:
+        return str(self.account.options.get("graph_version", DEFAULT_VERSION))
+
+    def _sign(self, request: requests.PreparedRequest) -> None:
+        request.headers["Authorization"] = f"OAuth {self.credentials.get('page_token', '')}"
+
+    def _hook(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self._status, self._headers = response.status_code, response.headers
+        limit_at, pct = usage_wait(response.headers)
+        if pct is not None:
+            self.last_rate = RateInfo(limit=100, remaining=max(100 - pct, 0), reset_at=limit_at)
+
+    def graph(self) -> Any:
+        if self._graph is None:
+            import facebook
+
+            if not self.credentials.get("page_token"):
+                raise AuthExpired(f"Facebook account {self.account.name!r} has no page_token",
+                                  hint="configure credentials.page_token, then `publisher accounts verify`")
+            read = float(self.account.options.get("timeout", 30))
+            session = session_for(ORIGIN, self.account.base_url, timeout=(5.0, read), sign=self._sign)
+            session.hooks["response"].append(self._hook)
+            graph = facebook.GraphAPI(access_token=None, timeout=read, version="3.1", session=session)
+            graph.version = self.version  # the SDK validates only 2.8-3.1 (PLATFORMS.md 2.6)
+            self._graph = graph
+        return self._graph
+
+    def _request(self, what: str, path: str, *, post: dict[str, str] | None = None,
+                 args: dict[str, Any] | None = None, creating: bool = False) -> dict[str, Any]:
+        import facebook
+
+        graph = self.graph()
+        self._status, self._headers = None, {}
+        try:
+            result = graph.request(f"{self.version}/{path}", args=args, post_args=post)
+        except facebook.GraphAPIError as e:
+            self._raise_graph(what, e, creating=creating)
+        except requests.RequestException as e:
+            if failed_before_sending(e):
+                raise TransientError(f"Facebook: could not connect to send {what} ({type(e).__name__})") from None
+            if creating:
+                raise OutcomeUnknown(f"Facebook: the connection failed after {what} was sent ({type(e).__name__})") from None
+            raise TransientError(f"Facebook: {what} failed in transit ({type(e).__name__})") from None
+        except (KeyError, ValueError):  # no content-type / not JSON: the SDK cannot read the answer
+            self._raise_unreadable(what, creating)
+        if self._status is not None and self._status >= 500:
+            self._raise_unreadable(what, creating)
+        return result if isinstance(result, dict) else {}
+
+    def _raise_unreadable(self, what: str, creating: bool) -> NoReturn:
+        msg = f"Facebook answered {self._status} with an unreadable body to {what}"
+        raise (OutcomeUnknown(msg) if creating else TransientError(msg))
+
+    def _raise_graph(self, what: str, e: Any, *, creating: bool) -> NoReturn:
+        error = e.result.get("error", {}) if isinstance(e.result, dict) else {}
+        code = error.get("code") if isinstance(error, dict) else None
+        message = str(error.get("message") or e.message) if isinstance(error, dict) and error else str(e.message)
+        if code is None:
+            self._raise_unreadable(what, creating)
+        if code == 190 or code == 102:
+            raise AuthExpired(f"Facebook rejected the Page token of account {self.account.name!r}: {message}",
+                              hint="get a new Page access token, then `publisher accounts verify`")
+        if code in RATE_CODES:
+            regain, _ = usage_wait(self._headers or {})
+            raise RateLimited(f"Facebook rate limit (#{code}) for {what}: {message}",
+                              retry_at=regain or datetime.now(UTC) + DEFAULT_RATE_WAIT)
+        if code == 506:
+            raise _Duplicate(message)
+        if code == 368:
+            raise PermanentError(f"Facebook blocked {what} for policy reasons (#368): {message}",
+                                 hint="the Page is temporarily blocked from posting; wait (often 24 h or more), "
+                                      "review the Page quality, then `publisher retry`")
+        if code == 100 or 200 <= code <= 299:
+            raise PermanentError(f"Facebook refused {what} (#{code}): {message}", hint=_PERMISSION_HINT)
+        if code in (1, 2) or (self._status or 0) >= 500:
+            if creating:
+                raise OutcomeUnknown(f"Facebook answered #{code} to {what}; the post may exist: {message}")
+            raise TransientError(f"Facebook answered #{code} to {what}: {message}")
+        raise PermanentError(f"Facebook refused {what} (#{code}): {message}", hint="fix the post; retrying cannot help")
+
+    # -- the contract --
+
+    def publish(self, delivery: DeliveryRef, parent: Receipt | None) -> Receipt:
+        text = delivery.payload.text
+        if parent is None:
+            post = {"message": text}
+            if delivery.payload.link:
+                post["link"] = delivery.payload.link
+            path, what = f"{self.page_id}/feed", "the post"
+        else:
+            root = str(parent.data.get("root", parent.remote_id))
+            post, path, what = {"message": text}, f"{root}/comments", "the comment"
+        try:
+            result = self._request(what, path, post=post, creating=True)
+        except _Duplicate as dup:
+            self._duplicate(delivery, dup.message)
+        if not result.get("id"):
+            raise OutcomeUnknown(f"Facebook answered {self._status} without a post id")
+        return self._receipt(str(result["id"]), None if parent is None else str(parent.data.get("root", parent.remote_id)))
+
+    def _duplicate(self, delivery: DeliveryRef, message: str) -> NoReturn:
+        try:
+            found = self.reconcile(delivery)
+        except NotPublished:
+            raise PermanentError(f"Facebook refused the text as a duplicate (#506): {message}",
+                                 hint="no recent post of the Page matches; change the text") from None
+        except (RateLimited, TransientError, AuthExpired, OutcomeUnknown, ReconcileUnsupported):
+            raise OutcomeUnknown("Facebook refused the text as a duplicate (#506); reconcile later") from None
+        raise OutcomeUnknown(f"Facebook says duplicate; already published as {found.remote_id}", existing=found)
+
+    def _receipt(self, remote_id: str, root: str | None) -> Receipt:
+        page, _, post = (root or remote_id).partition("_")
+        url = f"https://www.facebook.com/{page}/posts/{post or page}"
+        if root is not None:
+            url += f"?comment_id={remote_id.rpartition('_')[2]}"
+        return Receipt(remote_id=remote_id, url=url, data={"root": root or remote_id})
+
+    def _recent(self, path: str, since: datetime | None, limit: int) -> list[dict[str, Any]]:
+        args: dict[str, Any] = {"fields": "id,message,created_time", "limit": str(limit)}
+        if since is not None:
+            args["since"] = str(math.floor((since - timedelta(minutes=5)).timestamp()))
+        data = self._request("the lookup", path, args=args).get("data") or []
+        return [d for d in data if isinstance(d, dict)]
+
+    def reconcile(self, delivery: DeliveryRef) -> Receipt:
+        wanted = " ".join(delivery.payload.text.split())
+        posts = self._recent(f"{self.page_id}/feed", delivery.created_at if delivery.thread_seq == 1 else None, 50)
+        if delivery.thread_seq == 1:
+            for p in posts:
+                if " ".join(str(p.get("message", "")).split()) == wanted:
+                    return self._receipt(str(p["id"]), None)
+            raise NotPublished("Facebook: no recent post of the Page has the delivery's text")
+        for p in posts[:10]:  # a continuation is a comment on its thread's first post
+            for c in self._recent(f"{p['id']}/comments", delivery.created_at, 100):
+                if " ".join(str(c.get("message", "")).split()) == wanted:
+                    return self._receipt(str(c["id"]), str(p["id"]))
+        raise ReconcileUnsupported("Facebook: no comment with this text under the Page's 10 latest posts; "
+                                   "check the thread on the Page, then `publisher retry` or cancel")
+
+    def verify(self) -> str:
+        page = self._request("the Page lookup", self.page_id, args={"fields": "id,name"})
+        return str(page.get("name") or page.get("id") or self.page_id)
+
+
+class _Duplicate(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message

@@ -1,0 +1,241 @@
+"""LinkedIn Posts API through requests (PLATFORMS.md section 3).
+
+Credential ``access_token``. Options: ``author_urn`` (``urn:li:person:...`` for a personal account,
+``urn:li:organization:...`` for an organisation; checked against ``account.kind``), ``linkedin_version``
+(``YYYYMM``, default ``DEFAULT_VERSION``; LinkedIn answers 426 once a version is sunset, about 12 months after
+release), ``visibility`` (default ``PUBLIC``), ``timeout`` (read seconds).
+
+``commentary`` is in LinkedIn's "little" text format: the reserved characters are backslash-escaped here, because
+LinkedIn silently truncates the post at the first unescaped one while still answering 201. Comment text is plain
+text and is sent as is. Thread continuations are comments on the thread's first post.
+
+A 429 carries no documented reset information; the delivery waits one hour, or until midnight UTC (when the
+daily quotas reset) if that is sooner. A ``Retry-After`` header, if LinkedIn ever sends one, wins.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar, NoReturn
+from urllib.parse import quote
+
+import requests
+
+from publisher.channels._transport import failed_before_sending, session_for
+from publisher.channels.base import Channel
+from publisher.errors import (
+    AuthExpired,
+    NotPublished,
+    OutcomeUnknown,
+    PermanentError,
+    RateLimited,
+    ReconcileUnsupported,
+    TransientError,
+)
+from publisher.models import AccountKind, DeliveryRef, Receipt
+from publisher.settings import AccountConfig
+from publisher.textlength import ChannelLimits
+
+ORIGIN = "https://api.linkedin.com"
+DEFAULT_VERSION = "202610"
+RESERVED = "\\|{}@[]()<>#*_~"
+_ESCAPE = re.compile("([" + re.escape(RESERVED) + "])")
+_URN = re.compile(r"urn:li:(?:share|ugcPost):\d+")
+_AUTHOR = {AccountKind.PERSONAL: "urn:li:person:", AccountKind.ORGANISATION: "urn:li:organization:"}
+
+
+def escape_little(text: str) -> str:
+    """Backslash-escape every reserved character of the little text format."""
+    return _ESCAPE.sub(r"\\\1", text)
+
+
+def config_problems(account: AccountConfig) -> list[str]:
+    """What is wrong with a LinkedIn account's configuration (``publisher config check`` reports these)."""
+    problems: list[str] = []
+    author = str(account.options.get("author_urn") or "")
+    prefix = _AUTHOR[account.kind]
+    if not author:
+        problems.append(f"options.author_urn is required ({prefix}<id>)")
+    elif not author.startswith(prefix) or not author[len(prefix):]:
+        problems.append(f"options.author_urn {author!r} does not fit a {account.kind} account; use {prefix}<id>")
+    version = str(account.options.get("linkedin_version", DEFAULT_VERSION))
+    if not re.fullmatch(r"20\d\d(0[1-9]|1[0-2])", version):
+        problems.append(f"options.linkedin_version {version!r} must be YYYYMM, e.g. {DEFAULT_VERSION}")
+    if "access_token" not in account.credentials:
+        problems.append("credentials.access_token is required (a reference such as env:LINKEDIN_TOKEN)")
+    return problems
+
+
+def rate_wait(headers: Any, now: datetime | None = None) -> datetime:
+    now = now or datetime.now(UTC)
+    retry_after = headers.get("retry-after")
+    if retry_after and str(retry_after).isdigit():
+        return now + timedelta(seconds=int(retry_after))
+    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return min(now + timedelta(hours=1), midnight)
+
+
+class LinkedInChannel(Channel):
+    name: ClassVar[str] = "linkedin"
+    limits: ClassVar[ChannelLimits] = ChannelLimits(max_length=3000)
+    default_rate: ClassVar[tuple[int, int] | None] = (150, 86400)  # unpublished; a conservative daily member budget
+
+    _session: requests.Session | None = None
+
+    # -- plumbing --
+
+    @property
+    def base(self) -> str:
+        return (self.account.base_url or ORIGIN).rstrip("/")
+
+    @property
+    def author(self) -> str:
+        problems = [p for p in config_problems(self.account) if "author_urn" in p or "linkedin_version" in p]
+        if problems:
+            raise PermanentError(f"LinkedIn account {self.account.name!r}: {problems[0]}",
+                                 hint="fix the account options; `publisher config check` lists every problem")
+        return str(self.account.options["author_urn"])
+
+    def _sign(self, request: requests.PreparedRequest) -> None:
+        request.headers["Authorization"] = f"Bearer {self.credentials.get('access_token', '')}"
+
+    def session(self) -> requests.Session:
+        if self._session is None:
+            if not self.credentials.get("access_token"):
+                raise AuthExpired(f"LinkedIn account {self.account.name!r} has no access_token",
+                                  hint="configure credentials.access_token, then `publisher accounts verify`")
+            read = float(self.account.options.get("timeout", 30))
+            session = session_for(self.base, None, timeout=(5.0, read), sign=self._sign)
+            session.headers.update({
+                "LinkedIn-Version": str(self.account.options.get("linkedin_version", DEFAULT_VERSION)),
+                "X-Restli-Protocol-Version": "2.0.0",
+            })
+            self._session = session
+        return self._session
+
+    def _call(self, what: str, method: str, path: str, *, body: Any = None, params: dict[str, Any] | None = None,
+              creating: bool = False) -> requests.Response:
+        session = self.session()
+        try:
+            response = session.request(method, self.base + path, json=body, params=params)
+        except requests.RequestException as e:
+            if failed_before_sending(e):
+                raise TransientError(f"LinkedIn: could not connect to send {what} ({type(e).__name__})") from None
+            if creating:
+                raise OutcomeUnknown(f"LinkedIn: the connection failed after {what} was sent ({type(e).__name__})") from None
+            raise TransientError(f"LinkedIn: {what} failed in transit ({type(e).__name__})") from None
+        if response.status_code >= 400:
+            self._raise_http(what, response, creating=creating)
+        return response
+
+    def _raise_http(self, what: str, response: requests.Response, *, creating: bool) -> NoReturn:
+        status = response.status_code
+        body = _json(response)
+        code = str(body.get("code") or "")
+        input_codes = [str(e.get("code")) for e in (body.get("errorDetails") or {}).get("inputErrors") or []
+                       if isinstance(e, dict)]
+        message = str(body.get("message") or response.reason or f"HTTP {status}")
+        if status == 401:
+            raise AuthExpired(f"LinkedIn rejected the token of account {self.account.name!r}: {code or message}",
+                              hint="LinkedIn tokens last 60 days; renew it, then `publisher accounts verify`")
+        if status == 429:
+            raise RateLimited(f"LinkedIn throttled {what}: {message}", retry_at=rate_wait(response.headers))
+        if status == 422 and "DUPLICATE_POST" in input_codes:
+            m = _URN.search(message)
+            existing = self._receipt(m.group(0), None) if m else None
+            raise OutcomeUnknown(f"LinkedIn says the text duplicates {m.group(0) if m else 'an earlier post'}",
+                                 existing=existing)
+        if status == 426:
+            version = self.session().headers.get("LinkedIn-Version")
+            raise PermanentError(f"LinkedIn no longer serves API version {version} (426 {code}): {message}",
+                                 hint=f"change option linkedin_version to a recent YYYYMM, e.g. {DEFAULT_VERSION}")
+        if status == 403:
+            raise PermanentError(f"LinkedIn refused {what} (403 {code}): {message}",
+                                 hint="the app needs w_member_social (person) or w_organization_social and a page "
+                                      "admin role (organisation); re-authorise, then `publisher accounts verify`")
+        if status >= 500:
+            if creating:
+                raise OutcomeUnknown(f"LinkedIn answered {status} to {what}; the post may exist")
+            raise TransientError(f"LinkedIn answered {status} to {what}")
+        raise PermanentError(f"LinkedIn refused {what} ({status} {code or ','.join(input_codes)}): {message}",
+                             hint="fix the post; retrying cannot help")
+
+    # -- the contract --
+
+    def publish(self, delivery: DeliveryRef, parent: Receipt | None) -> Receipt:
+        author, text = self.author, delivery.payload.text
+        if parent is not None:
+            root = str(parent.data.get("root", parent.remote_id))
+            response = self._call("the comment", "POST", f"/rest/socialActions/{quote(root, safe='')}/comments",
+                                  body={"actor": author, "object": root, "message": {"text": text}}, creating=True)
+            urn = str(response.headers.get("x-restli-id") or _json(response).get("commentUrn") or "")
+            if not urn:
+                raise OutcomeUnknown(f"LinkedIn answered {response.status_code} without a comment URN")
+            return self._receipt(urn, root)
+        body = {
+            "author": author,
+            "commentary": escape_little(text),
+            "visibility": str(self.account.options.get("visibility", "PUBLIC")),
+            "distribution": {"feedDistribution": "MAIN_FEED", "targetEntities": [], "thirdPartyDistributionChannels": []},
+            "lifecycleState": "PUBLISHED",
+            "isReshareDisabledByAuthor": False,
+        }
+        response = self._call("the post", "POST", "/rest/posts", body=body, creating=True)
+        urn = str(response.headers.get("x-restli-id") or "")
+        if not urn:
+            raise OutcomeUnknown(f"LinkedIn answered {response.status_code} without an x-restli-id")
+        return self._receipt(urn, None)
+
+    @staticmethod
+    def _receipt(urn: str, root: str | None) -> Receipt:
+        url = f"https://www.linkedin.com/feed/update/{root or urn}/"
+        if root is not None:
+            url += f"?commentUrn={quote(urn, safe='')}"
+        return Receipt(remote_id=urn, url=url, data={"root": root or urn})
+
+    def _elements(self, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        try:
+            response = self._call("the lookup", "GET", path, params=params)
+        except PermanentError as e:  # reading posts needs r_*_social, which member apps rarely have
+            raise ReconcileUnsupported(f"LinkedIn cannot list the posts: {e.message}; check the profile or page, "
+                                       "then `publisher retry` or cancel") from None
+        return [e for e in _json(response).get("elements") or [] if isinstance(e, dict)]
+
+    def reconcile(self, delivery: DeliveryRef) -> Receipt:
+        author = self.author
+        posts = self._elements("/rest/posts", {"q": "author", "author": author, "count": 50, "sortBy": "LAST_MODIFIED"})
+        if delivery.thread_seq == 1:
+            wanted = escape_little(delivery.payload.text)
+            for p in posts:
+                if p.get("commentary") == wanted:
+                    return self._receipt(str(p["id"]), None)
+            raise NotPublished("LinkedIn: no recent post of the author has the delivery's text")
+        for p in posts[:10]:
+            root = str(p["id"])
+            for c in self._elements(f"/rest/socialActions/{quote(root, safe='')}/comments", {"count": 100}):
+                if (c.get("message") or {}).get("text") == delivery.payload.text:
+                    return self._receipt(str(c.get("commentUrn") or c.get("$URN") or c.get("id")), root)
+        raise ReconcileUnsupported("LinkedIn: no comment with this text under the author's 10 latest posts; "
+                                   "check the thread, then `publisher retry` or cancel")
+
+    def verify(self) -> str:
+        author = self.author
+        if author.startswith("urn:li:person:"):
+            info = _json(self._call("the identity lookup", "GET", "/v2/userinfo"))
+            sub = str(info.get("sub") or "")
+            if sub and sub != author.rpartition(":")[2]:
+                raise PermanentError(f"LinkedIn token of account {self.account.name!r} belongs to another member "
+                                     f"than {author}", hint=f"set options.author_urn to urn:li:person:{sub}")
+            return str(info.get("name") or sub)
+        org_id = author.rpartition(":")[2]
+        org = _json(self._call("the organisation lookup", "GET", f"/rest/organizations/{org_id}"))
+        return str(org.get("localizedName") or org_id)
+
+
+def _json(response: requests.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
