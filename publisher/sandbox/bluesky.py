@@ -1,0 +1,297 @@
+"""Bluesky PDS emulator (PLATFORMS.md section 5), served under ``/bluesky``: sessions, records, handles, rate headers.
+
+* ``com.atproto.server.createSession``: any identifier and any non-empty password, except passwords containing
+  "expired", "revoked" or "wrong" (401 ``AuthenticationRequired``). Logins are limited to 30 per 5 minutes per
+  identifier. Tokens look like JWTs; access tokens live ``access_ttl_seconds`` (default 7200), refresh tokens
+  ``refresh_ttl_seconds``. A stale access token answers 400 ``ExpiredToken``; ``expire_access_tokens()`` expires
+  every access token issued so far (until refreshed); ``Faults.expire_tokens`` treats every token, access and refresh,
+  as expired while set.
+* ``refreshSession`` rotates both tokens (the old refresh token is revoked), ``getSession`` names the account.
+* ``com.atproto.repo.createRecord`` validates ``app.bsky.feed.post`` (300 graphemes, 3000 bytes, at most 3 langs,
+  facets whose byte ranges index the UTF-8 text on character boundaries without overlap, strong refs in replies,
+  a TID record key) and answers 200 ``{uri,cid,commit,validationStatus}``; a record key already taken answers 500
+  ``InternalServerError`` as the real PDS does. ``getRecord`` (400 ``RecordNotFound``), ``deleteRecord``,
+  ``identity.resolveHandle`` (handles containing "unknown" or "nobody" do not resolve).
+* Every answer carries ``RateLimit-Limit/Remaining/Reset/Policy`` (reset in unix seconds); 429 adds ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import math
+import re
+import secrets
+import time
+from typing import Any
+
+from publisher.channels.bluesky_tid import is_tid, now_tid
+from publisher.sandbox.core import Platform, Request, Response, Sandbox
+from publisher.textlength import graphemes
+
+PLATFORM = "bluesky"
+POST = "app.bsky.feed.post"
+_HANDLE = re.compile(r"^([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
+_BAD_SECRET = ("expired", "revoked", "wrong")
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def did_for(handle: str) -> str:
+    return "did:plc:" + base64.b32encode(hashlib.sha256(handle.lower().encode()).digest()).decode().lower()[:24]
+
+
+def cid_for(value: Any) -> str:
+    digest = hashlib.sha256(json.dumps(value, sort_keys=True, ensure_ascii=False).encode()).digest()
+    return "bafyrei" + base64.b32encode(digest).decode().lower().rstrip("=")[:52]
+
+
+class BlueskyPlatform(Platform):
+    name = PLATFORM
+    access_ttl_seconds: float = 7200.0
+    refresh_ttl_seconds: float = 90 * 86400.0
+    login_limit = (30, 300)  # createSession: 30 per 5 minutes per identifier
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        super().__init__(sandbox)
+        self.tokens: dict[str, dict[str, Any]] = {}  # jwt -> {did, scope, exp, revoked}
+        self.handles: dict[str, str] = {}  # did -> handle
+        self.repos: dict[str, dict[str, dict[str, Any]]] = {}  # did -> rkey -> {uri, cid, value}
+        self.logins: dict[str, list[float]] = {}  # identifier -> createSession times
+        self.calls: dict[str, int] = {}  # xrpc method -> number of calls (tests read this)
+
+    # -- tokens --
+
+    def _mint(self, did: str, scope: str, ttl: float) -> str:
+        now = time.time()
+        header = {"typ": "at+jwt" if scope == "com.atproto.access" else "refresh+jwt", "alg": "ES256K"}
+        claims = {"scope": scope, "sub": did, "aud": "did:web:sandbox.bsky.test", "iat": int(now),
+                  "exp": int(now + ttl), "jti": secrets.token_hex(8)}
+        token = ".".join(_b64(json.dumps(p).encode()) for p in (header, claims)) + "." + _b64(secrets.token_bytes(32))
+        self.tokens[token] = {"did": did, "scope": scope, "exp": now + ttl, "revoked": False}
+        return token
+
+    def _session_body(self, did: str, host: str) -> dict[str, Any]:
+        handle = self.handles[did]
+        return {"did": did, "didDoc": {
+            "@context": ["https://www.w3.org/ns/did/v1"], "id": did, "alsoKnownAs": [f"at://{handle}"],
+            "service": [{"id": "#atproto_pds", "type": "AtprotoPersonalDataServer",
+                         "serviceEndpoint": f"http://{host}/bluesky"}]},
+            "handle": handle, "email": f"{handle.split('.')[0]}@example.com", "emailConfirmed": True,
+            "emailAuthFactor": False, "active": True}
+
+    def expire_access_tokens(self) -> None:
+        """Make every access token issued so far stale (a session left idle for hours); refreshing fixes it."""
+        with self.sandbox.lock:
+            for info in self.tokens.values():
+                if info["scope"] == "com.atproto.access":
+                    info["exp"] = time.time() - 1
+
+    def _auth(self, req: Request, scope: str) -> str | Response:
+        """The DID behind a valid token of ``scope``, else the error answer."""
+        token = req.bearer()
+        if not token:
+            return self._answer(401, {"error": "AuthenticationRequired", "message": "Authentication Required"})
+        info = self.tokens.get(token)
+        if info is None or info["scope"] != scope:
+            return self._answer(400, {"error": "InvalidToken", "message": "Token could not be verified"})
+        if info["revoked"]:
+            return self._answer(400, {"error": "ExpiredToken", "message": "Token has been revoked"})
+        if info["exp"] < time.time() or self.sandbox.faults_for(PLATFORM).expire_tokens:
+            return self._answer(400, {"error": "ExpiredToken", "message": "Token has expired"})
+        return str(info["did"])
+
+    # -- dispatch --
+
+    def handle(self, req: Request) -> Response:
+        nsid = req.path.removeprefix("/xrpc/").strip("/")
+        with self.sandbox.lock:
+            self.calls[nsid] = self.calls.get(nsid, 0) + 1
+            if self.sandbox.take(PLATFORM, "burst_429"):
+                reset = time.time() + self.sandbox.faults_for(PLATFORM).burst_reset_seconds
+                return self._answer(429, {"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"},
+                                    (3000, 0, reset, 300))
+            route = {
+                "com.atproto.server.createSession": self._create_session,
+                "com.atproto.server.refreshSession": self._refresh_session,
+                "com.atproto.server.getSession": self._get_session,
+                "com.atproto.repo.createRecord": self._create_record,
+                "com.atproto.repo.getRecord": self._get_record,
+                "com.atproto.repo.deleteRecord": self._delete_record,
+                "com.atproto.identity.resolveHandle": self._resolve_handle,
+            }.get(nsid)
+            if route is None:
+                return self._answer(501, {"error": "MethodNotImplemented", "message": "Method Not Implemented"})
+            return route(req)
+
+    def _answer(self, status: int, body: Any, rate: tuple[int, int, float, int] | None = None) -> Response:
+        limit, remaining, reset, window = rate or (3000, 2999, (time.time() // 300 + 1) * 300, 300)
+        headers = {"content-type": "application/json; charset=utf-8", "RateLimit-Limit": str(limit),
+                   "RateLimit-Remaining": str(max(0, remaining)), "RateLimit-Reset": str(int(reset)),
+                   "RateLimit-Policy": f"{limit};w={window}", "Access-Control-Allow-Origin": "*",
+                   "Access-Control-Expose-Headers": "RateLimit-Limit,RateLimit-Remaining,RateLimit-Reset,RateLimit-Policy"}
+        if status == 429:
+            headers["Retry-After"] = str(max(1, math.ceil(reset - time.time())))
+        return Response(status, body, headers)
+
+    # -- sessions --
+
+    def _create_session(self, req: Request) -> Response:
+        data = req.json() or {}
+        identifier, password = str(data.get("identifier") or "").lower(), str(data.get("password") or "")
+        now = time.time()
+        limit, window = self.login_limit
+        recent = [t for t in self.logins.get(identifier, []) if t > now - window]
+        rate = (limit, limit - len(recent) - 1, (recent[0] if recent else now) + window, window)
+        if len(recent) >= limit:
+            return self._answer(429, {"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"}, rate)
+        self.logins[identifier] = [*recent, now]
+        if not identifier or not password or any(w in password for w in _BAD_SECRET):
+            return self._answer(401, {"error": "AuthenticationRequired", "message": "Invalid identifier or password"},
+                                rate)
+        if identifier.startswith("did:"):
+            if identifier not in self.handles:
+                return self._answer(401, {"error": "AuthenticationRequired",
+                                          "message": "Invalid identifier or password"}, rate)
+            did = identifier
+        else:
+            handle = identifier if "." in identifier else f"{identifier}.bsky.social"
+            did = did_for(handle)
+            self.handles.setdefault(did, handle)
+        body = self._session_body(did, req.headers.get("host", "127.0.0.1"))
+        body.update(accessJwt=self._mint(did, "com.atproto.access", self.access_ttl_seconds),
+                    refreshJwt=self._mint(did, "com.atproto.refresh", self.refresh_ttl_seconds))
+        return self._answer(200, body, rate)
+
+    def _refresh_session(self, req: Request) -> Response:
+        did = self._auth(req, "com.atproto.refresh")
+        if isinstance(did, Response):
+            return did
+        self.tokens[req.bearer() or ""]["revoked"] = True
+        body = self._session_body(did, req.headers.get("host", "127.0.0.1"))
+        body.update(accessJwt=self._mint(did, "com.atproto.access", self.access_ttl_seconds),
+                    refreshJwt=self._mint(did, "com.atproto.refresh", self.refresh_ttl_seconds))
+        return self._answer(200, body)
+
+    def _get_session(self, req: Request) -> Response:
+        did = self._auth(req, "com.atproto.access")
+        if isinstance(did, Response):
+            return did
+        return self._answer(200, self._session_body(did, req.headers.get("host", "127.0.0.1")))
+
+    def _resolve_handle(self, req: Request) -> Response:
+        handle = (req.query.get("handle") or [""])[0].lower()
+        if not _HANDLE.match(handle):
+            return self._answer(400, {"error": "InvalidRequest", "message": "Error: handle must be a valid handle"})
+        if "unknown" in handle or "nobody" in handle:
+            return self._answer(400, {"error": "InvalidRequest", "message": "Unable to resolve handle"})
+        return self._answer(200, {"did": did_for(handle)})
+
+    # -- records --
+
+    def _repo_did(self, repo: str) -> str | None:
+        if repo.startswith("did:"):
+            return repo
+        return next((d for d, h in self.handles.items() if h == repo.lower()), None)
+
+    def _create_record(self, req: Request) -> Response:
+        did = self._auth(req, "com.atproto.access")
+        if isinstance(did, Response):
+            return did
+        if self.sandbox.roll_error(PLATFORM):
+            return self._answer(503, {"error": "InternalServerError", "message": "Service Unavailable"})
+        data = req.json() or {}
+        if self._repo_did(str(data.get("repo") or "")) != did:
+            return self._answer(401, {"error": "AuthenticationRequired", "message": "Authentication Required"})
+        collection, record, rkey = data.get("collection"), data.get("record"), data.get("rkey")
+        problem = validate_post(record) if collection == POST else "sandbox: only app.bsky.feed.post is emulated"
+        if problem is None and rkey is not None and not is_tid(str(rkey)):
+            problem = "Invalid record key: must be a TID"
+        if problem is not None or not isinstance(record, dict):
+            return self._answer(400, {"error": "InvalidRequest", "message": problem or "Invalid record"})
+        allowed, limit, remaining, reset = self.sandbox.rate_check(PLATFORM, did)
+        faults = self.sandbox.faults_for(PLATFORM)
+        rate = (limit, remaining, reset, faults.rate_window_seconds) if faults.rate_limit is not None else None
+        if not allowed:
+            return self._answer(429, {"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"}, rate)
+        repo = self.repos.setdefault(did, {})
+        rkey = str(rkey or now_tid())
+        if rkey in repo:  # bluesky-social/atproto#3718: a taken key is an unhandled 500
+            return self._answer(500, {"error": "InternalServerError", "message": "Internal Server Error"}, rate)
+        uri = f"at://{did}/{POST}/{rkey}"
+        repo[rkey] = {"uri": uri, "cid": cid_for(record), "value": record}
+        reply = record.get("reply") or {}
+        self.sandbox.record(PLATFORM, did, uri, record["text"], in_reply_to=(reply.get("parent") or {}).get("uri"),
+                            rkey=rkey, facets=record.get("facets") or [])
+        if self.sandbox.take(PLATFORM, "drop_after_accept"):
+            return Response(200, drop=True)
+        if self.sandbox.take(PLATFORM, "error_after_accept"):
+            return self._answer(500, {"error": "InternalServerError", "message": "Internal Server Error"}, rate)
+        return self._answer(200, {"uri": uri, "cid": repo[rkey]["cid"],
+                                  "commit": {"cid": cid_for([uri, time.time()]), "rev": now_tid()},
+                                  "validationStatus": "valid"}, rate)
+
+    def _get_record(self, req: Request) -> Response:
+        q = {k: v[0] for k, v in req.query.items() if v}
+        did = self._repo_did(q.get("repo", ""))
+        found = self.repos.get(did or "", {}).get(q.get("rkey", "")) if q.get("collection") == POST else None
+        if found is None:
+            where = f"at://{q.get('repo', '')}/{q.get('collection', '')}/{q.get('rkey', '')}"
+            return self._answer(400, {"error": "RecordNotFound", "message": f"Could not locate record: {where}"})
+        return self._answer(200, dict(found))
+
+    def _delete_record(self, req: Request) -> Response:
+        did = self._auth(req, "com.atproto.access")
+        if isinstance(did, Response):
+            return did
+        data = req.json() or {}
+        if self._repo_did(str(data.get("repo") or "")) != did:
+            return self._answer(401, {"error": "AuthenticationRequired", "message": "Authentication Required"})
+        self.repos.get(did, {}).pop(str(data.get("rkey") or ""), None)
+        return self._answer(200, {"commit": {"cid": cid_for([did, time.time()]), "rev": now_tid()}})
+
+
+def _strong_ref(ref: Any) -> bool:
+    return isinstance(ref, dict) and str(ref.get("uri", "")).startswith("at://") and bool(ref.get("cid"))
+
+
+def validate_post(record: Any) -> str | None:
+    """What the PDS's lexicon validation would say about an app.bsky.feed.post record, or None if valid."""
+    prefix = "Invalid app.bsky.feed.post record: "
+    if not isinstance(record, dict) or record.get("$type", POST) != POST:
+        return prefix + "Record/$type must be app.bsky.feed.post"
+    text = record.get("text")
+    if not isinstance(text, str):
+        return prefix + 'Record must have the property "text"'
+    if not isinstance(record.get("createdAt"), str):
+        return prefix + 'Record must have the property "createdAt"'
+    if graphemes(text) > 300:
+        return prefix + "Record/text must not be longer than 300 graphemes"
+    raw = text.encode("utf-8")
+    if len(raw) > 3000:
+        return prefix + "Record/text must not be longer than 3000 characters"
+    if len(record.get("langs") or []) > 3:
+        return prefix + "Record/langs must not have more than 3 elements"
+    reply = record.get("reply")
+    if reply is not None and not (isinstance(reply, dict) and _strong_ref(reply.get("root"))
+                                  and _strong_ref(reply.get("parent"))):
+        return prefix + "Record/reply must have strong refs root and parent (uri and cid)"
+    end_of_last = 0
+    for i, facet in enumerate(sorted(record.get("facets") or [], key=lambda f: f.get("index", {}).get("byteStart", 0))):
+        index = facet.get("index") or {}
+        start, end = index.get("byteStart"), index.get("byteEnd")
+        if not isinstance(start, int) or not isinstance(end, int) or not 0 <= start < end <= len(raw):
+            return prefix + f"Record/facets/{i}/index must be a byte range inside the UTF-8 text"
+        try:
+            raw[start:end].decode("utf-8")
+        except UnicodeDecodeError:
+            return prefix + f"Record/facets/{i}/index does not fall on UTF-8 character boundaries"
+        if start < end_of_last:
+            return prefix + f"Record/facets/{i} overlaps another facet"
+        end_of_last = end
+        if not facet.get("features"):
+            return prefix + f"Record/facets/{i}/features must not be empty"
+    return None
