@@ -1,0 +1,150 @@
+"""What every rule shares: the options base model, the analysed text (``Doc``) and the check context (``Ctx``).
+
+A rule is a small function ``rule(doc, ctx, opts) -> list[Finding]``. ``Doc`` computes what several rules need
+(URLs, e-mail addresses, hashtags, words, a masked copy of the text) once and only when a rule asks for it; offsets
+are always Python string indices into the checked text, so a finding's span can be quoted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from publisher.models import Finding, PostKind
+from publisher.settings import AccountConfig
+
+Severity = Literal["block", "warn", "info", "off"]
+
+_URL = re.compile(r"\bhttps?://[^\s<>\"'\u00bb\u201d]+[^\s<>\"'.,;:!?)\]\u00bb\u201d]", re.IGNORECASE)
+#: scheme-less links such as bit.ly/3xYz or www.example.com/jobs (only used to spot shorteners and plain www links)
+_BARE_LINK = re.compile(
+    r"(?<![\w@/.:-])(?:www\.)?(?:[a-z0-9-]+\.)+[a-z]{2,}(?:/[^\s<>\"']*[^\s<>\"'.,;:!?)\]])",
+    re.IGNORECASE,
+)
+_EMAIL = re.compile(r"(?<![\w@.+%-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
+_MENTION = re.compile(r"(?<![\w@])@[A-Za-z0-9_]+(?:@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)?")
+_HASHTAG = re.compile(r"(?<![\w#&/])#(\w*[^\W\d_]\w*)")
+_WORD = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*")
+
+
+class RuleOptions(BaseModel):
+    """Options every rule has. Subclasses add thresholds; unknown keys are errors (typos must not pass silently)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    severity: Severity = "off"
+
+
+#: rule id -> (rule function, options model); every rule module exports one as RULES
+RuleTable = dict[str, tuple[Callable[..., list[Finding]], type[RuleOptions]]]
+
+
+@dataclass
+class Ctx:
+    """Who publishes where: the account, the channel, the post kind and the other channels' variants."""
+
+    account: AccountConfig
+    channel: str
+    kind: PostKind
+    variants: Mapping[str, str] = field(default_factory=dict)
+    #: every active rule's options for this check (rules may read a sibling's, e.g. consistency reads required tags)
+    options: Mapping[str, RuleOptions] = field(default_factory=dict)
+
+    def finding(
+        self,
+        rule: str,
+        opts: RuleOptions,
+        message: str,
+        start: int = 0,
+        end: int = 0,
+        suggestion: str = "",
+        severity: str | None = None,
+    ) -> Finding:
+        return Finding(
+            rule=rule,
+            severity=severity or opts.severity,
+            message=message,
+            start=start,
+            end=end,
+            suggestion=suggestion,
+            channel=self.channel,
+        )
+
+
+class Doc:
+    """The checked text and what rules derive from it, each computed at most once."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.cache: dict[Any, Any] = {}
+
+    @cached_property
+    def urls(self) -> list[tuple[int, int, str]]:
+        if "://" not in self.text:
+            return []
+        return [(m.start(), m.end(), m.group(0)) for m in _URL.finditer(self.text)]
+
+    @cached_property
+    def bare_links(self) -> list[tuple[int, int, str]]:
+        """Scheme-less links (``bit.ly/x``) that do not lie inside an http(s) URL."""
+        if "/" not in self.text:
+            return []
+        taken = self.urls
+        out = []
+        for m in _BARE_LINK.finditer(self.text):
+            if not any(s <= m.start() < e for s, e, _ in taken):
+                out.append((m.start(), m.end(), m.group(0)))
+        return out
+
+    @cached_property
+    def emails(self) -> list[tuple[int, int, str]]:
+        if "@" not in self.text:
+            return []
+        return [(m.start(), m.end(), m.group(0)) for m in _EMAIL.finditer(self.text) if not self._in_url(m.start())]
+
+    @cached_property
+    def mentions(self) -> list[tuple[int, int, str]]:
+        if "@" not in self.text:
+            return []
+        return [(m.start(), m.end(), m.group(0)) for m in _MENTION.finditer(self.text)]
+
+    @cached_property
+    def hashtags(self) -> list[tuple[int, int, str]]:
+        """(start, end, tag without '#') for every hashtag outside URLs."""
+        if "#" not in self.text:
+            return []
+        return [(m.start(), m.end(), m.group(1)) for m in _HASHTAG.finditer(self.text) if not self._in_url(m.start())]
+
+    @cached_property
+    def prose(self) -> str:
+        """The text with URLs, links, e-mail addresses, mentions and hashtags blanked out (same length)."""
+        spans = [*self.urls, *self.bare_links, *self.emails, *self.mentions, *self.hashtags]
+        if not spans:
+            return self.text
+        chars = list(self.text)
+        for start, end, _ in spans:
+            chars[start:end] = " " * (end - start)
+        return "".join(chars)
+
+    @cached_property
+    def words(self) -> list[tuple[int, int, str]]:
+        """(start, end, word) for every run of letters in ``prose``."""
+        return [(m.start(), m.end(), m.group(0)) for m in _WORD.finditer(self.prose)]
+
+    @cached_property
+    def letter_count(self) -> int:
+        return sum(e - s for s, e, _ in self.words)
+
+    def _in_url(self, pos: int) -> bool:
+        return any(s <= pos < e for s, e, _ in self.urls)
+
+
+def quote(text: str, start: int, end: int, width: int = 60) -> str:
+    """The span as a short quotable string."""
+    span = text[start:end]
+    return span if len(span) <= width else span[: width - 1] + "\u2026"

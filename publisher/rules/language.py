@@ -1,0 +1,114 @@
+"""``language``: the text is written in one of the account's declared languages.
+
+Detection uses lingua (made for short texts), restricted to a small candidate set and built lazily, once per
+process per set. Below ``min_letters`` letters of prose the rule says nothing: short texts are guessed, not known.
+Norwegian is one family: ``no``, ``nb`` and ``nn`` accept each other.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from pydantic import Field
+
+from publisher.models import Finding
+from publisher.rules.base import Ctx, Doc, RuleOptions, RuleTable
+
+DEFAULT_CANDIDATES = ("en", "nb", "nn", "de", "fr", "es")
+NAMES = {"en": "English", "no": "Norwegian", "de": "German", "fr": "French", "es": "Spanish", "sv": "Swedish",
+         "da": "Danish", "nl": "Dutch", "fi": "Finnish", "it": "Italian", "pt": "Portuguese"}
+_SAMPLE = 200  # letters of prose fed to the detector; more does not change the verdict, it only costs time
+
+
+class LanguageOptions(RuleOptions):
+    #: say nothing below this many letters of prose
+    min_letters: int = Field(default=40, ge=1)
+    #: flag only when the detected language has at least this confidence (0..1)
+    min_confidence: float = Field(default=0.8, gt=0, le=1)
+    #: languages the detector chooses between (ISO 639-1); the account's languages are always added
+    candidates: list[str] = Field(default_factory=lambda: list(DEFAULT_CANDIDATES))
+
+
+def family(code: str) -> str:
+    code = code.lower()
+    return "no" if code in ("nb", "nn", "no") else code
+
+
+def _lingua_codes(code: str) -> tuple[str, ...]:
+    return ("nb", "nn") if family(code) == "no" else (code.lower(),)
+
+
+@lru_cache(maxsize=8)
+def detector(codes: tuple[str, ...]) -> Any:
+    """A lingua detector for these ISO 639-1 codes (built once per process per set)."""
+    from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
+
+    languages = []
+    for code in codes:
+        for c in _lingua_codes(code):
+            try:
+                languages.append(Language.from_iso_code_639_1(IsoCode639_1.from_str(c)))
+            except ValueError:
+                continue
+    if len(set(languages)) < 2:
+        languages.append(Language.ENGLISH if Language.ENGLISH not in languages else Language.GERMAN)
+    return LanguageDetectorBuilder.from_languages(*set(languages)).build()
+
+
+def detect(doc: Doc, candidates: tuple[str, ...], min_letters: int) -> list[tuple[str, float]]:
+    """[(language family, confidence), ...] best first, or [] when the text is too short to tell."""
+    key = ("language", candidates, min_letters)
+    if key in doc.cache:
+        return doc.cache[key]  # type: ignore[no-any-return]
+    result: list[tuple[str, float]] = []
+    if doc.letter_count >= min_letters:
+        sample = " ".join(w for _, _, w in doc.words)[: _SAMPLE + 40]
+        totals: dict[str, float] = {}
+        for cv in detector(tuple(sorted(set(candidates)))).compute_language_confidence_values(sample):
+            fam = family(cv.language.iso_code_639_1.name)
+            totals[fam] = totals.get(fam, 0.0) + cv.value
+        result = sorted(totals.items(), key=lambda kv: -kv[1])
+    doc.cache[key] = result
+    return result
+
+
+def candidates_for(ctx: Ctx, opts: LanguageOptions | None = None) -> tuple[str, ...]:
+    base = opts.candidates if opts is not None else list(DEFAULT_CANDIDATES)
+    return tuple(sorted({*base, *ctx.account.languages}))
+
+
+def text_language(doc: Doc, ctx: Ctx) -> str | None:
+    """The language family of ``doc`` for rules that depend on it (sentiment, register), or None if unknown.
+
+    Uses the language rule's settings when it is active; a text too short to detect is taken to be in the
+    account's language when the account declares exactly one.
+    """
+    opts = ctx.options.get("language")
+    lopts = opts if isinstance(opts, LanguageOptions) else LanguageOptions()
+    ranked = detect(doc, candidates_for(ctx, lopts), lopts.min_letters)
+    if ranked and ranked[0][1] >= 0.5:
+        return ranked[0][0]
+    declared = {family(c) for c in ctx.account.languages}
+    return declared.pop() if len(declared) == 1 else None
+
+
+def language(doc: Doc, ctx: Ctx, opts: LanguageOptions) -> list[Finding]:
+    ranked = detect(doc, candidates_for(ctx, opts), opts.min_letters)
+    if not ranked:
+        return []
+    best, conf = ranked[0]
+    declared = {family(c) for c in ctx.account.languages}
+    if best in declared or conf < opts.min_confidence:
+        return []
+    name = NAMES.get(best, best)
+    wanted = ", ".join(sorted(NAMES.get(d, d) for d in declared))
+    start, end = doc.words[0][0], doc.words[-1][1]
+    return [ctx.finding(
+        "language", opts, f"the text reads as {name} ({conf:.0%}); account {ctx.account.name!r} posts in {wanted}",
+        start, end,
+        f"write it in {wanted}, or add {best!r} to accounts.{ctx.account.name}.languages if the account posts in {name}",
+    )]
+
+
+RULES: RuleTable = {"language": (language, LanguageOptions)}

@@ -1,0 +1,204 @@
+"""Privacy: ``privacy.email``, ``privacy.phone`` and ``privacy.pattern`` (IDs, account and card numbers).
+
+Phone numbers are found by libphonenumber's ``PhoneNumberMatcher`` (leniency VALID: real numbering plans, not a
+digit-count guess), in the regions of the account's languages unless configured. A cheap exact pre-filter skips the
+library when the text has no run of five digits (no valid number is shorter). Each rule has an allow-list for
+public contact points (the NOC's address, the switchboard).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from functools import lru_cache
+
+from pydantic import Field, field_validator
+
+from publisher.models import Finding
+from publisher.rules.base import Ctx, Doc, RuleOptions, RuleTable
+
+_DIGIT_RUN = re.compile(r"\d(?:[\s\u00a0().\-/]{0,3}\d){4,}")
+_REGIONS = {"en": "GB", "no": "NO", "nb": "NO", "nn": "NO", "de": "DE", "fr": "FR", "es": "ES", "sv": "SE",
+            "da": "DK"}
+_MASK = re.compile(r"\d")
+
+BUILTIN_PATTERNS: dict[str, str] = {
+    # Norwegian national identity number (fødselsnummer): 11 digits, validated by its two check digits
+    "no-national-id": r"(?<![\d-])\d{6}[ ]?\d{5}(?![\d-])",
+    # IBAN, validated by mod 97
+    "iban": r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b",
+    # payment card numbers, validated by the Luhn check
+    "card": r"(?<![\d-])(?:\d{4}[ -]?){3}\d{1,7}(?![\d-])",
+}
+
+
+class EmailOptions(RuleOptions):
+    #: addresses to allow; shell patterns work (``*@status.example.no``)
+    allow: list[str] = Field(default_factory=list)
+
+
+class PhoneOptions(RuleOptions):
+    #: ISO 3166 regions for numbers written without a country code; default: from the account's languages
+    regions: list[str] | None = None
+    #: numbers to allow, in any format (compared as E.164)
+    allow: list[str] = Field(default_factory=list)
+
+
+class PatternOptions(RuleOptions):
+    #: built-in validated detectors to use: no-national-id, iban, card
+    builtin: list[str] = Field(default_factory=lambda: list(BUILTIN_PATTERNS))
+    #: name -> regular expression for your own identifiers (customer numbers, internal hostnames, ...)
+    patterns: dict[str, str] = Field(default_factory=dict)
+    #: exact strings to allow (your organisation's own IBAN for donations)
+    allow: list[str] = Field(default_factory=list)
+
+    @field_validator("builtin")
+    @classmethod
+    def _known(cls, v: list[str]) -> list[str]:
+        unknown = set(v) - set(BUILTIN_PATTERNS)
+        if unknown:
+            raise ValueError(f"unknown built-in pattern(s) {sorted(unknown)}; use {sorted(BUILTIN_PATTERNS)}")
+        return v
+
+    @field_validator("patterns")
+    @classmethod
+    def _compiles(cls, v: dict[str, str]) -> dict[str, str]:
+        for name, pattern in v.items():
+            try:
+                re.compile(pattern)
+            except re.error as e:
+                raise ValueError(f"pattern {name!r} is not a valid regular expression: {e}") from None
+        return v
+
+
+def _mask(value: str) -> str:
+    """Show enough to find it, not enough to repeat it in logs: digits but the last two become '•'."""
+    digits = [i for i, c in enumerate(value) if c.isdigit()]
+    keep = set(digits[-2:])
+    return "".join("\u2022" if c.isdigit() and i not in keep else c for i, c in enumerate(value))
+
+
+def email(doc: Doc, ctx: Ctx, opts: EmailOptions) -> list[Finding]:
+    out = []
+    allow = [a.lower() for a in opts.allow]
+    for start, end, addr in doc.emails:
+        if any(fnmatch.fnmatchcase(addr.lower(), a) for a in allow):
+            continue
+        out.append(ctx.finding(
+            "privacy.email", opts, "an e-mail address in a public post", start, end,
+            "link to a contact page instead, or add the address to the profile's privacy.email allow list "
+            "if it is a public contact address",
+        ))
+    return out
+
+
+@lru_cache(maxsize=64)
+def _e164(number: str, region: str) -> str | None:
+    import phonenumbers
+
+    try:
+        return str(phonenumbers.format_number(phonenumbers.parse(number, region),
+                                              phonenumbers.PhoneNumberFormat.E164))
+    except phonenumbers.NumberParseException:
+        return None
+
+
+def phone(doc: Doc, ctx: Ctx, opts: PhoneOptions) -> list[Finding]:
+    prose = doc.prose  # URLs (status pages, ids), mentions and hashtags are blanked out
+    if not _DIGIT_RUN.search(prose):
+        return []
+    import phonenumbers
+
+    regions = opts.regions or sorted({_REGIONS.get(c.lower(), "NO") for c in ctx.account.languages}) or ["NO"]
+    allowed = {_e164(a, regions[0]) for a in opts.allow} - {None}
+    seen: set[tuple[int, int]] = set()
+    out = []
+    for region in regions:
+        for match in phonenumbers.PhoneNumberMatcher(prose, region, leniency=phonenumbers.Leniency.VALID):
+            span = (match.start, match.end)
+            if span in seen:
+                continue
+            seen.add(span)
+            e164 = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
+            if e164 in allowed:
+                continue
+            out.append(ctx.finding(
+                "privacy.phone", opts, f"a phone number in a public post ({_mask(match.raw_string)})",
+                match.start, match.end,
+                "remove it, or add it to the profile's privacy.phone allow list if it is a public contact number",
+            ))
+    return sorted(out, key=lambda f: f.start)
+
+
+def _fnr_ok(digits: str) -> bool:
+    d = [int(c) for c in digits]
+    k1 = 11 - sum(a * b for a, b in zip((3, 7, 6, 1, 8, 9, 4, 5, 2), d[:9], strict=True)) % 11
+    k2 = 11 - sum(a * b for a, b in zip((5, 4, 3, 2, 7, 6, 5, 4, 3, 2), d[:10], strict=True)) % 11
+    k1, k2 = (0 if k1 == 11 else k1), (0 if k2 == 11 else k2)
+    return k1 == d[9] and k2 == d[10] and int(digits[2:4]) % 40 <= 12
+
+
+def _iban_ok(value: str) -> bool:
+    s = value.replace(" ", "")
+    if not 15 <= len(s) <= 34:
+        return False
+    moved = s[4:] + s[:4]
+    return int("".join(str(int(c, 36)) for c in moved)) % 97 == 1
+
+
+def _luhn_ok(digits: str) -> bool:
+    if not 13 <= len(digits) <= 19:
+        return False
+    total = 0
+    for i, c in enumerate(reversed(digits)):
+        n = int(c)
+        if i % 2:
+            n = n * 2 - 9 if n > 4 else n * 2
+        total += n
+    return total % 10 == 0
+
+
+_VALIDATORS = {
+    "no-national-id": lambda v: _fnr_ok(re.sub(r"\D", "", v)),
+    "iban": _iban_ok,
+    "card": lambda v: _luhn_ok(re.sub(r"\D", "", v)),
+}
+_LABELS = {"no-national-id": "a national identity number", "iban": "a bank account number (IBAN)",
+           "card": "a payment card number"}
+
+
+@lru_cache(maxsize=64)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def pattern(doc: Doc, ctx: Ctx, opts: PatternOptions) -> list[Finding]:
+    text = doc.prose
+    has_digit = any(c.isdigit() for c in text)
+    out = []
+    for name in opts.builtin:
+        if not has_digit:
+            break
+        for m in _compiled(BUILTIN_PATTERNS[name]).finditer(text):
+            if m.group(0) in opts.allow or not _VALIDATORS[name](m.group(0)):
+                continue
+            out.append(ctx.finding(
+                "privacy.pattern", opts, f"{_LABELS[name]} in a public post ({_mask(m.group(0))})", m.start(), m.end(),
+                "remove it; if it is your organisation's own public number, add it to privacy.pattern allow",
+            ))
+    for name, rx in opts.patterns.items():
+        for m in _compiled(rx).finditer(doc.text):
+            if m.group(0) in opts.allow:
+                continue
+            out.append(ctx.finding(
+                "privacy.pattern", opts, f"matches the private pattern {name!r}", m.start(), m.end(),
+                f"remove {m.group(0)!r} or replace it with a public reference",
+            ))
+    return sorted(out, key=lambda f: f.start)
+
+
+RULES: RuleTable = {
+    "privacy.email": (email, EmailOptions),
+    "privacy.phone": (phone, PhoneOptions),
+    "privacy.pattern": (pattern, PatternOptions),
+}

@@ -1,0 +1,114 @@
+"""Register: ``register.first-person`` (organisational accounts speak as "we") and ``register.informal`` (slang).
+
+First-person words are language-specific ("mes" is French "my" but Spanish "month", "min" is Norwegian "my" but also
+"minutes"), so only the words of the text's language are used (the detected language, or the account's languages
+when the text is too short to detect). Quoted speech is skipped: a quote from a customer may say "I".
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import Field
+
+from publisher.models import Finding
+from publisher.rules.base import Ctx, Doc, RuleOptions, RuleTable
+from publisher.rules.language import family, text_language
+
+FIRST_PERSON: dict[str, frozenset[str]] = {
+    "en": frozenset({"i", "me", "my", "mine", "myself", "i'm", "i've", "i'll", "i'd", "i\u2019m", "i\u2019ve",
+                     "i\u2019ll", "i\u2019d"}),
+    "no": frozenset({"jeg", "meg", "min", "mitt", "mine", "eg", "mi"}),
+    "de": frozenset({"ich", "mich", "mir", "mein", "meine", "meinen", "meinem", "meiner", "meines"}),
+    "fr": frozenset({"je", "moi", "mon", "ma", "mes", "me"}),
+    "es": frozenset({"yo", "me", "mi", "mis", "conmigo", "m\u00edo", "m\u00eda"}),
+}
+_FR_ELIDED = re.compile(r"^[jm]['\u2019]", re.IGNORECASE)
+#: "Phase I", "World War I": a Roman numeral, not a pronoun
+_ROMAN_BEFORE = frozenset({"phase", "part", "chapter", "level", "tier", "type", "class", "war", "stage", "step",
+                           "act", "vol", "volume", "section", "fase", "del", "teil", "grad"})
+_QUOTED = re.compile(r"\"[^\"]*\"|\u201c[^\u201d]*\u201d|\u00ab[^\u00bb]*\u00bb|\u201e[^\u201c\u201d]*[\u201c\u201d]")
+
+INFORMAL = frozenset(
+    """
+    gonna wanna gotta kinda sorta lol lmao lmfao rofl omg btw imo imho tbh idk thx pls plz yeah yep nope dude dudes
+    guys y'all ain't digg diggt dritbra drittkult geil krass chillig mdr ptdr ouf ouais kiffe kiffer mola guay jaja
+    jajaja porfa finde xd
+    """.split()
+)
+
+
+class FirstPersonOptions(RuleOptions):
+    #: words to accept even so (e.g. a product called "My Page": list "my")
+    allow: list[str] = Field(default_factory=list)
+
+
+class InformalOptions(RuleOptions):
+    #: extra informal words or phrases for this profile
+    words: list[str] = Field(default_factory=list)
+    #: built-in informal words to accept
+    allow: list[str] = Field(default_factory=list)
+
+
+def _quoted_spans(text: str) -> list[tuple[int, int]]:
+    if '"' not in text and "\u201c" not in text and "\u00ab" not in text and "\u201e" not in text:
+        return []
+    return [(m.start(), m.end()) for m in _QUOTED.finditer(text)]
+
+
+def _pronouns(doc: Doc, ctx: Ctx) -> frozenset[str]:
+    lang = text_language(doc, ctx)
+    langs = {lang} if lang else {family(c) for c in ctx.account.languages}
+    out: frozenset[str] = frozenset()
+    for code in langs:
+        out |= FIRST_PERSON.get(code, frozenset())
+    return out
+
+
+def first_person(doc: Doc, ctx: Ctx, opts: FirstPersonOptions) -> list[Finding]:
+    pronouns = _pronouns(doc, ctx) - {a.lower() for a in opts.allow}
+    if not pronouns:
+        return []
+    text = doc.text
+    quoted = _quoted_spans(text)
+    out = []
+    words = doc.words
+    for i, (start, end, word) in enumerate(words):
+        low = word.lower()
+        if low not in pronouns and not ("je" in pronouns and _FR_ELIDED.match(word)):
+            continue
+        if low == "i" and word != "I":
+            continue
+        if word == "I" and (text[end:end + 1] in ("/", ".") or (i and words[i - 1][2].lower() in _ROMAN_BEFORE)):
+            continue
+        if low == "min" and re.search(r"\d\s*$", text[max(0, start - 4):start]):
+            continue  # "15 min" is minutes
+        if any(s <= start < e for s, e in quoted):
+            continue
+        out.append(ctx.finding(
+            "register.first-person", opts, f"{word!r} speaks as one person; an organisational account speaks as we",
+            start, end, "rewrite with we/us/our (or the team's name)",
+        ))
+    return out
+
+
+def informal(doc: Doc, ctx: Ctx, opts: InformalOptions) -> list[Finding]:
+    words = (INFORMAL | {w.lower() for w in opts.words}) - {a.lower() for a in opts.allow}
+    out = []
+    for start, end, word in doc.words:
+        if word.lower() in words:
+            out.append(ctx.finding("register.informal", opts, f"informal: {word!r}", start, end,
+                                   f"use a plain, neutral word instead of {word!r}"))
+    low = doc.prose.lower()
+    for phrase in opts.words:
+        if " " in phrase:
+            for m in re.finditer(r"(?<!\w)" + re.escape(phrase.lower()) + r"(?!\w)", low):
+                out.append(ctx.finding("register.informal", opts, f"informal: {doc.text[m.start():m.end()]!r}",
+                                       m.start(), m.end(), "use plain, neutral words"))
+    return out
+
+
+RULES: RuleTable = {
+    "register.first-person": (first_person, FirstPersonOptions),
+    "register.informal": (informal, InformalOptions),
+}

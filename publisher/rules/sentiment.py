@@ -1,0 +1,75 @@
+"""``sentiment``: the VADER compound score stays within bounds.
+
+VADER is an English model (in German "die" is an article, for VADER a strong negative), so the rule only speaks
+about English text. The analyser is built once per process, on first use. Per-kind exceptions live in the profile:
+the built-in profiles turn the lower bound off for incident tickets, which may report bad news.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from publisher.models import Finding
+from publisher.rules.base import Ctx, Doc, RuleOptions, RuleTable, quote
+from publisher.rules.language import text_language
+
+
+class SentimentOptions(RuleOptions):
+    #: lowest acceptable compound score (-1..1); None = no lower bound
+    min: float | None = Field(default=-0.5, ge=-1, le=1)
+    #: highest acceptable compound score; None = no upper bound (set e.g. 0.95 to catch hype)
+    max: float | None = Field(default=None, ge=-1, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SentimentOptions:
+        if self.min is not None and self.max is not None and self.min >= self.max:
+            raise ValueError("min must be lower than max")
+        return self
+
+
+@lru_cache(maxsize=1)
+def analyser() -> Any:
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    return SentimentIntensityAnalyzer()
+
+
+def compound(doc: Doc) -> float:
+    if "sentiment" not in doc.cache:
+        doc.cache["sentiment"] = float(analyser().polarity_scores(doc.prose)["compound"])
+    return float(doc.cache["sentiment"])
+
+
+def _charged_words(doc: Doc, sign: int) -> list[tuple[int, int, str]]:
+    lexicon = analyser().lexicon
+    return [w for w in doc.words if sign * lexicon.get(w[2].lower(), 0.0) > 0]
+
+
+def sentiment(doc: Doc, ctx: Ctx, opts: SentimentOptions) -> list[Finding]:
+    if opts.min is None and opts.max is None:
+        return []
+    if text_language(doc, ctx) != "en":
+        return []
+    score = compound(doc)
+    if opts.min is not None and score < opts.min:
+        words = _charged_words(doc, -1) or doc.words
+        start, end = words[0][0], words[-1][1]
+        listed = ", ".join(repr(w) for _, _, w in words[:5])
+        return [ctx.finding(
+            "sentiment", opts, f"reads as negative (VADER compound {score:.2f}, lowest allowed {opts.min:.2f})",
+            start, end, f"state the facts without the charged words ({listed}): what happened, impact, next step",
+        )]
+    if opts.max is not None and score > opts.max:
+        words = _charged_words(doc, 1) or doc.words
+        start, end = words[0][0], words[-1][1]
+        return [ctx.finding(
+            "sentiment", opts, f"reads as hype (VADER compound {score:.2f}, highest allowed {opts.max:.2f})",
+            start, end, f"tone down {quote(doc.text, start, end)!r}: fewer superlatives, more specifics",
+        )]
+    return []
+
+
+RULES: RuleTable = {"sentiment": (sentiment, SentimentOptions)}

@@ -1,0 +1,143 @@
+"""Calm writing: ``shouting`` (capitals), ``exclamation`` (exclamation marks), ``emoji`` (emoji density).
+
+Incident tickets use these with stricter per-kind settings in the built-in profiles: a ticket may report bad news,
+but calmly.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import Field
+
+from publisher.models import Finding
+from publisher.rules.base import Ctx, Doc, RuleOptions, RuleTable, quote
+
+#: all-caps words that are names, not shouting (extend per profile with ``acronyms``)
+ACRONYMS = frozenset(
+    """
+    API APIS AS ASA AWS BGP CDN CEO CET CEST CFO CSS CTO CPU DDOS DNS DB EU FAQ GB GDPR GMT HR HTML HTTP HTTPS ID IP
+    IPV IPV4 IPV6 IT KPI LAN LTE MB MFA NOC NASA NATO NAV OK OSLO PDF PR Q1 Q2 Q3 Q4 RAM SLA SMS SSD SSL SSO TCP TLS
+    TV UDP UI UK UN UPS URL US USA UTC UX VPN WAN WIFI XML AI ML GPU ETA RFC IOT SAAS CRM ERP QA NB FYI MTU
+    """.split()
+)
+
+_EXCL = re.compile(r"[!\u203c\u2757\u2755]+")
+# pictographic emoji and the modifiers/joiners that belong to them
+_EMOJI = re.compile(
+    "(?:[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\u2300-\u23ff\u2190-\u21ff\u3297\u3299\u303d\u3030]"
+    "|[\U0001f1e6-\U0001f1ff]{2})"
+    "(?:[\ufe0f\u200d\U0001f3fb-\U0001f3ff\u20e3]+[\U0001f000-\U0001faff\u2600-\u27bf]?)*"
+)
+
+
+class ShoutingOptions(RuleOptions):
+    #: at least this many letters (outside acronyms) before the share of capitals means anything
+    min_letters: int = Field(default=20, ge=1)
+    #: share of capital letters above which the whole text is shouting
+    max_ratio: float = Field(default=0.5, gt=0, le=1)
+    #: this many consecutive all-caps words (outside acronyms) are shouting even in a calm text
+    max_caps_words: int = Field(default=3, ge=2)
+    acronyms: list[str] = Field(default_factory=list)
+
+
+class ExclamationOptions(RuleOptions):
+    #: exclamation marks allowed in one post
+    max: int = Field(default=1, ge=0)
+
+
+class EmojiOptions(RuleOptions):
+    max_count: int = Field(default=3, ge=0)
+    #: emoji per word above which the post reads as decoration
+    max_ratio: float = Field(default=0.25, gt=0)
+
+
+def _caps_words(doc: Doc, acronyms: frozenset[str]) -> list[tuple[int, int, str]]:
+    return [w for w in doc.words if len(w[2]) >= 2 and w[2].isupper() and w[2] not in acronyms]
+
+
+def shouting(doc: Doc, ctx: Ctx, opts: ShoutingOptions) -> list[Finding]:
+    acronyms = ACRONYMS | {a.upper() for a in opts.acronyms}
+    words = [w for w in doc.words if w[2] not in acronyms]
+    letters = sum(e - s for s, e, _ in words)
+    if letters == 0:
+        return []
+    caps = [w for w in _caps_words(doc, acronyms)]
+    if not caps:
+        return []
+    upper = sum(1 for _, _, w in words for c in w if c.isupper())
+    text = doc.text
+    if letters >= opts.min_letters and upper / letters > opts.max_ratio:
+        start, end = words[0][0], words[-1][1]
+        return [ctx.finding(
+            "shouting", opts, f"{upper * 100 // letters}% of the letters are capitals", start, end,
+            "write it in sentence case: " + repr(quote(text[start:end].capitalize(), 0, 200)),
+        )]
+    # runs of consecutive all-caps words
+    out: list[Finding] = []
+    run: list[tuple[int, int, str]] = []
+    for w in [*words, (len(text), len(text), "")]:
+        if w[2] and w in caps and (not run or not text[run[-1][1]:w[0]].strip(" ,-:")):
+            run.append(w)
+            continue
+        if len(run) >= opts.max_caps_words:
+            start, end = run[0][0], run[-1][1]
+            out.append(ctx.finding(
+                "shouting", opts, f"{len(run)} words in capitals: {quote(text, start, end)!r}", start, end,
+                f"write {quote(text, start, end)!r} in lower case; use words, not capitals, for emphasis",
+            ))
+        run = [w] if w[2] and w in caps else []
+    return out
+
+
+def exclamation(doc: Doc, ctx: Ctx, opts: ExclamationOptions) -> list[Finding]:
+    text = doc.text
+    if "!" not in text and "\u203c" not in text and "\u2757" not in text:
+        return []
+    prose = doc.prose
+    marks = [m for m in _EXCL.finditer(prose)]
+    count = sum(len(m.group(0)) for m in marks)
+    if count <= opts.max:
+        return []
+    out = []
+    allowed = opts.max
+    for m in marks:
+        n = len(m.group(0))
+        if n == 1 and allowed > 0:
+            allowed -= 1
+            continue
+        if n > 1:
+            msg, tip = f"{n} exclamation marks in a row", "use at most one, or a full stop"
+        elif opts.max == 0:
+            msg, tip = "no exclamation marks in this kind of post; keep it calm and factual", "end with a full stop"
+        else:
+            msg, tip = f"more than {opts.max} exclamation mark(s)", "end this sentence with a full stop"
+        out.append(ctx.finding("exclamation", opts, msg, m.start(), m.end(), tip))
+    return out
+
+
+def emoji(doc: Doc, ctx: Ctx, opts: EmojiOptions) -> list[Finding]:
+    text = doc.text
+    if text.isascii():
+        return []
+    found = [(m.start(), m.end()) for m in _EMOJI.finditer(text)]
+    if not found:
+        return []
+    words = max(1, len(doc.words))
+    count = len(found)
+    if count <= opts.max_count and count / words <= opts.max_ratio:
+        return []
+    start, end = found[opts.max_count][0] if count > opts.max_count else found[0][0], found[-1][1]
+    reason = f"{count} emoji (at most {opts.max_count})" if count > opts.max_count else \
+        f"{count} emoji for {words} words"
+    return [ctx.finding(
+        "emoji", opts, reason, start, end,
+        f"keep at most {opts.max_count} emoji that add meaning; screen readers read every one aloud",
+    )]
+
+
+RULES: RuleTable = {
+    "shouting": (shouting, ShoutingOptions),
+    "exclamation": (exclamation, ExclamationOptions),
+    "emoji": (emoji, EmojiOptions),
+}
