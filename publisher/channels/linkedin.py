@@ -79,7 +79,7 @@ def rate_wait(headers: Any, now: datetime | None = None) -> datetime:
 class LinkedInChannel(Channel):
     name: ClassVar[str] = "linkedin"
     limits: ClassVar[ChannelLimits] = ChannelLimits(max_length=3000)
-    default_rate: ClassVar[tuple[int, int] | None] = (150, 86400)  # unpublished; a conservative daily member budget
+    default_rate: ClassVar[tuple[int, int] | None] = None  # daily limits exist but are not published (PLATFORMS 3.4)
 
     _session: requests.Session | None = None
 
