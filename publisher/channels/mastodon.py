@@ -216,14 +216,16 @@ class MastodonChannel(Channel):
             if resp.status_code != 200:
                 self._raise_for(resp, creating=False)
             statuses = httpcall.body_json(resp)
-            if not isinstance(statuses, list) or not statuses:
+            if not isinstance(statuses, list):
                 break
             for status in statuses:
                 if plain_text(str(status.get("content") or "")) == want:
                     return self._receipt(status)
-            oldest = httpcall.parse_iso(str(statuses[-1].get("created_at") or ""))
-            if since is not None and oldest is not None and oldest < since - timedelta(minutes=1):
-                raise NotPublished("mastodon: no status with this text since the delivery was created")
+            oldest = httpcall.parse_iso(str(statuses[-1].get("created_at") or "")) if statuses else None
+            if len(statuses) < int(params["limit"]) or (
+                since is not None and oldest is not None and oldest < since - timedelta(minutes=1)
+            ):  # the listing reached past the delivery (or the account's first status): the lookup was complete
+                raise NotPublished("mastodon: the account has no status with this text")
             params["max_id"] = str(statuses[-1]["id"])
         raise ReconcileUnsupported(
             "mastodon: the idempotency window has passed and the post is not among the account's recent statuses; "
