@@ -77,7 +77,10 @@ class BlueskyPlatform(Platform):
     def _session_body(self, did: str, host: str) -> dict[str, Any]:
         handle = self.handles[did]
         return {"did": did, "didDoc": {
-            "@context": ["https://www.w3.org/ns/did/v1"], "id": did, "alsoKnownAs": [f"at://{handle}"],
+            "@context": ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/multikey/v1"], "id": did,
+            "alsoKnownAs": [f"at://{handle}"],
+            "verificationMethod": [{"id": f"{did}#atproto", "type": "Multikey", "controller": did,
+                                    "publicKeyMultibase": "zQ3sh" + did_for(did)[8:]}],
             "service": [{"id": "#atproto_pds", "type": "AtprotoPersonalDataServer",
                          "serviceEndpoint": f"http://{host}/bluesky"}]},
             "handle": handle, "email": f"{handle.split('.')[0]}@example.com", "emailConfirmed": True,

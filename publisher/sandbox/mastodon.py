@@ -165,7 +165,8 @@ class MastodonPlatform(Platform):
             return self._create(req, account)
         if req.method == "GET" and path == "/api/v1/accounts/verify_credentials":
             source = {"privacy": "public", "sensitive": False, "language": None, "note": "", "fields": [],
-                      "follow_requests_count": 0}
+                      "follow_requests_count": 0, "hide_collections": None, "discoverable": True,
+                      "indexable": True, "attribution_domains": [], "quote_policy": "public"}
             return self._api(aid, 200, {**account, "source": source})
         m = re.fullmatch(r"/api/v1/accounts/(\d+)/statuses", path)
         if req.method == "GET" and m:
