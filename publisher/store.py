@@ -8,6 +8,7 @@ audit chain needs it: SQLite ``BEGIN IMMEDIATE``; PostgreSQL a transaction-scope
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -45,6 +46,9 @@ class Store:
         self.url = normalise_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
         self.engine = self._engine()
+        # SQLite allows one writer; threads of one process queue on this lock instead of SQLite's busy handler,
+        # whose sleep-and-retry backoff (up to 100 ms a step) would dominate publish latency.
+        self._write_lock = threading.Lock() if self.is_sqlite else None
         if migrate:
             self.migrate()
 
@@ -101,6 +105,10 @@ class Store:
     @contextmanager
     def tx(self) -> Iterator[Connection]:
         """A write transaction. Holds the audit-chain lock for its whole life."""
+        if self._write_lock is not None:
+            with self._write_lock, self.engine.begin() as conn:
+                yield conn
+            return
         with self.engine.begin() as conn:
             if not self.is_sqlite:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK_KEY})

@@ -50,6 +50,7 @@ CREATE TABLE IF NOT EXISTS ledger (
 CREATE INDEX IF NOT EXISTS ledger_delivery ON ledger(delivery_id);
 """
 _local = threading.local()
+_write_lock = threading.Lock()  # one writer per process at a time; avoids SQLite's sleeping busy handler
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -71,7 +72,9 @@ def ledger_rows(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     conn = _connect(path)
-    cur = conn.execute("SELECT seq, remote_id, delivery_id, account, text, in_reply_to, at FROM ledger ORDER BY seq")
+    cur = conn.execute(
+        "SELECT seq, remote_id, delivery_id, account, text, in_reply_to, at FROM ledger ORDER BY seq"
+    )
     cols = [c[0] for c in cur.description]
     return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
 
@@ -86,7 +89,9 @@ class DryRunChannel(Channel):
 
     def _scripted(self, delivery: DeliveryRef) -> str | None:
         for rule in self.account.options.get("fail", []) or []:
-            if rule.get("match", "") in delivery.payload.text and delivery.attempt <= int(rule.get("times", 1)):
+            if rule.get("match", "") in delivery.payload.text and delivery.attempt <= int(
+                rule.get("times", 1)
+            ):
                 outcome = str(rule["outcome"])
                 if outcome == "rate_limited":
                     retry = datetime.now(UTC) + timedelta(seconds=float(rule.get("retry_after", 1)))
@@ -108,18 +113,19 @@ class DryRunChannel(Channel):
 
         remote_id = f"dry-{delivery.id}-{delivery.attempt}-{time.time_ns()}"
         conn = _connect(self.ledger_path)
-        conn.execute(
-            "INSERT INTO ledger(remote_id, delivery_id, account, text, in_reply_to, payload, at) VALUES (?,?,?,?,?,?,?)",
-            (
-                remote_id,
-                delivery.id,
-                delivery.account,
-                delivery.payload.text,
-                parent.remote_id if parent else None,
-                json.dumps(delivery.payload.to_dict(), ensure_ascii=False),
-                datetime.now(UTC).isoformat(),
-            ),
-        )
+        with _write_lock:
+            conn.execute(
+                "INSERT INTO ledger(remote_id, delivery_id, account, text, in_reply_to, payload, at) VALUES (?,?,?,?,?,?,?)",
+                (
+                    remote_id,
+                    delivery.id,
+                    delivery.account,
+                    delivery.payload.text,
+                    parent.remote_id if parent else None,
+                    json.dumps(delivery.payload.to_dict(), ensure_ascii=False),
+                    datetime.now(UTC).isoformat(),
+                ),
+            )
         latency = float(self.account.options.get("latency_ms", 0)) / 1000
         if latency:
             time.sleep(latency)
@@ -129,12 +135,17 @@ class DryRunChannel(Channel):
 
     def _receipt(self, remote_id: str, parent: Receipt | None) -> Receipt:
         root = parent.data.get("root", parent.remote_id) if parent else remote_id
-        return Receipt(remote_id=remote_id, url=f"https://dryrun.invalid/{self.account.name}/{remote_id}", data={"root": root})
+        return Receipt(
+            remote_id=remote_id,
+            url=f"https://dryrun.invalid/{self.account.name}/{remote_id}",
+            data={"root": root},
+        )
 
     def reconcile(self, delivery: DeliveryRef) -> Receipt:
         conn = _connect(self.ledger_path)
         row = conn.execute(
-            "SELECT remote_id, in_reply_to FROM ledger WHERE delivery_id=? ORDER BY seq LIMIT 1", (delivery.id,)
+            "SELECT remote_id, in_reply_to FROM ledger WHERE delivery_id=? ORDER BY seq LIMIT 1",
+            (delivery.id,),
         ).fetchone()
         if row is None:
             raise NotPublished("dry run: no post in the ledger for this delivery")

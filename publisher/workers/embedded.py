@@ -125,11 +125,14 @@ def stop(directory: Path, timeout: float = 10.0) -> bool:
         return False
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:  # our own child: reap it, or it lingers as a zombie
+                break
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
             break
-        time.sleep(0.05)
+        time.sleep(0.02)
     pid_file.unlink(missing_ok=True)
     _url_file(directory).unlink(missing_ok=True)
     return True
