@@ -15,7 +15,7 @@ from publisher.rules.base import Ctx, Doc, RuleOptions, RuleTable
 from publisher.rules.hashtags import RequiredOptions as RequiredTags
 
 _TICKET = re.compile(r"\b[A-Z][A-Z0-9]{1,9}-\d{1,7}\b")
-_TIME = re.compile(r"(?<![\d:.])([01]?\d|2[0-3]):([0-5]\d)(?![\d:])|\bkl\.?\s*([01]?\d|2[0-3])[.:]([0-5]\d)\b",
+_TIME = re.compile(r"(?<![\d:.])([01]?\d|2[0-3]):([0-5]\d)(?!\d|:\d)|\bkl\.?\s*([01]?\d|2[0-3])[.:]([0-5]\d)\b",
                    re.IGNORECASE)
 _UNITS: dict[str, tuple[str, ...]] = {
     "ms": ("ms", "millisecond", "milliseconds", "millisekunder", "millisekunden"),

@@ -1,7 +1,7 @@
 """Privacy: ``privacy.email``, ``privacy.phone`` and ``privacy.pattern`` (IDs, account and card numbers).
 
 Phone numbers are found by libphonenumber's ``PhoneNumberMatcher`` (leniency VALID: real numbering plans, not a
-digit-count guess), in the regions of the account's languages unless configured. A cheap exact pre-filter skips the
+digit-count guess), read in the account's time zone's country and its languages' countries unless configured. A cheap exact pre-filter skips the
 library when the text has no run of five digits (no valid number is shorter). Each rule has an allow-list for
 public contact points (the NOC's address, the switchboard).
 """
@@ -92,6 +92,36 @@ def email(doc: Doc, ctx: Ctx, opts: EmailOptions) -> list[Finding]:
     return out
 
 
+@lru_cache(maxsize=1)
+def _zone_regions() -> dict[str, str]:
+    """IANA zone -> ISO 3166 country, from the tz database's zone.tab (shipped by the tzdata package)."""
+    out: dict[str, str] = {}
+    try:
+        from importlib.resources import files
+
+        tab = files("tzdata").joinpath("zoneinfo", "zone.tab").read_text(encoding="utf-8")
+    except (ImportError, OSError):
+        return out
+    for line in tab.splitlines():
+        if line and not line.startswith("#"):
+            parts = line.split("\t")
+            if len(parts) >= 3:
+                out[parts[2]] = parts[0]
+    return out
+
+
+def regions_for(ctx: Ctx, opts: PhoneOptions) -> list[str]:
+    """Where numbers without a country code are read: configured, else the account's time zone's country and the
+    countries of its languages."""
+    if opts.regions:
+        return [r.upper() for r in opts.regions]
+    found = {_REGIONS[c.lower()] for c in ctx.account.languages if c.lower() in _REGIONS}
+    zone_region = _zone_regions().get(ctx.account.timezone)
+    if zone_region:
+        found.add(zone_region)
+    return sorted(found) or ["NO"]
+
+
 @lru_cache(maxsize=64)
 def _e164(number: str, region: str) -> str | None:
     import phonenumbers
@@ -109,7 +139,7 @@ def phone(doc: Doc, ctx: Ctx, opts: PhoneOptions) -> list[Finding]:
         return []
     import phonenumbers
 
-    regions = opts.regions or sorted({_REGIONS.get(c.lower(), "NO") for c in ctx.account.languages}) or ["NO"]
+    regions = regions_for(ctx, opts)
     allowed = {_e164(a, regions[0]) for a in opts.allow} - {None}
     seen: set[tuple[int, int]] = set()
     out = []

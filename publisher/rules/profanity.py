@@ -29,6 +29,9 @@ _LEET: dict[str, str] = {
 _TOKEN = re.compile(r"[\w@$*!+]*\w[\w@$*!+]*|[@$][\w@$*!+]+")
 _SPACED = re.compile(r"(?<![\w.*-])(?:\w[ .*_-]){2,}\w(?![\w.*-])")
 _MAX_VARIANTS = 256
+#: roots so strong that any word built on them is profanity ("shitshow", "clusterfuck"); not the list's job
+_ROOTS = ("fuck", "shit", "cunt")
+_ROOT_EXCEPTIONS = ("shitake", "shiitake")
 
 
 class ProfanityOptions(RuleOptions):
@@ -67,7 +70,10 @@ def _spellings(token: str) -> Iterable[str]:
 def _is_profane(token: str, words: frozenset[str]) -> bool:
     if token in words:
         return True
-    return any(s in words for s in _spellings(token))
+    for s in _spellings(token):
+        if s in words or (len(s) > 4 and any(r in s for r in _ROOTS) and not s.startswith(_ROOT_EXCEPTIONS)):
+            return True
+    return False
 
 
 def _innocent_for(languages: Iterable[str]) -> frozenset[str]:

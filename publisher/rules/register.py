@@ -56,6 +56,11 @@ def _quoted_spans(text: str) -> list[tuple[int, int]]:
     return [(m.start(), m.end()) for m in _QUOTED.finditer(text)]
 
 
+def _mid_sentence(text: str, start: int) -> bool:
+    before = text[:start].rstrip()
+    return bool(before) and before[-1] not in ".!?:\n\"\u201c("
+
+
 def _pronouns(doc: Doc, ctx: Ctx) -> frozenset[str]:
     lang = text_language(doc, ctx)
     langs = {lang} if lang else {family(c) for c in ctx.account.languages}
@@ -81,6 +86,8 @@ def first_person(doc: Doc, ctx: Ctx, opts: FirstPersonOptions) -> list[Finding]:
             continue
         if word == "I" and (text[end:end + 1] in ("/", ".") or (i and words[i - 1][2].lower() in _ROMAN_BEFORE)):
             continue
+        if word == "My" and i + 1 < len(words) and words[i + 1][2][:1].isupper() and _mid_sentence(text, start):
+            continue  # "log in to My Page": a product name
         if low == "min" and re.search(r"\d\s*$", text[max(0, start - 4):start]):
             continue  # "15 min" is minutes
         if any(s <= start < e for s, e in quoted):
