@@ -27,6 +27,18 @@ DEMO_CONFIG = {
     },
     "scheduler": {"tick_seconds": 0.1},
 }
+#: the five platforms, through `publisher sandbox` (started in-process on a free loopback port)
+SANDBOX_ACCOUNTS = {
+    "org-x": {"channel": "x", "kind": "organisation", "credentials": {"bearer_token": "env:DEMO_X_TOKEN"}},
+    "org-fb": {"channel": "facebook", "kind": "organisation", "credentials": {"page_token": "env:DEMO_FB_TOKEN"},
+               "options": {"page_id": "1647395831"}},
+    "org-li": {"channel": "linkedin", "kind": "organisation", "credentials": {"access_token": "env:DEMO_LI_TOKEN"},
+               "options": {"author_urn": "urn:li:organization:2414183"}},
+    "org-masto": {"channel": "mastodon", "kind": "organisation", "credentials": {"access_token": "env:DEMO_MASTO_TOKEN"}},
+    "org-bsky": {"channel": "bluesky", "kind": "organisation",
+                 "credentials": {"identifier": "env:DEMO_BSKY_HANDLE", "app_password": "env:DEMO_BSKY_PASSWORD"}},
+}
+SANDBOX_PATHS = {"x": "x", "facebook": "facebook", "linkedin": "linkedin", "mastodon": "mastodon", "bluesky": "bluesky"}
 
 
 @click.command()
@@ -45,14 +57,22 @@ def demo(home: Path | None) -> None:
     from publisher import audit, service, settings
     from publisher.channels.dryrun import ledger_rows
     from publisher.commands.running import run_inprocess
+    from publisher.sandbox.server import SandboxServer
     from publisher.store import Store
 
     console = Console()
     home = home or Path(tempfile.mkdtemp(prefix="publisher-demo-"))
     home.mkdir(parents=True, exist_ok=True)
-    (home / "config.yaml").write_text(yaml.safe_dump(DEMO_CONFIG))
+    sandbox = SandboxServer("127.0.0.1", 0).start()
+    config = {**DEMO_CONFIG, "accounts": dict(DEMO_CONFIG["accounts"])}  # type: ignore[call-overload]
+    for name, acc in SANDBOX_ACCOUNTS.items():
+        if acc["channel"] in sandbox.platforms:
+            config["accounts"][name] = {**acc, "base_url": sandbox.base_url(SANDBOX_PATHS[acc["channel"]])}
+    (home / "config.yaml").write_text(yaml.safe_dump(config))
     env = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")}
-    env["PUBLISHER_HOME"] = str(home)
+    env.update({"PUBLISHER_HOME": str(home), "DEMO_X_TOKEN": "demo-x-user-token", "DEMO_FB_TOKEN": "demo-page-token",
+                "DEMO_LI_TOKEN": "demo-li-token", "DEMO_MASTO_TOKEN": "demo-masto-token",
+                "DEMO_BSKY_HANDLE": "demo.bsky.social", "DEMO_BSKY_PASSWORD": "demo-app-password"})
     s = settings.load(env)
     store = Store(s.database_url)
     now = datetime.now(UTC)
@@ -74,6 +94,17 @@ def demo(home: Path | None) -> None:
         add("We are hiring a network engineer in Oslo, apply by today", "jobs", now,
             kind=PostKind.VACANCY, not_after=now + timedelta(seconds=3)),
     ]
+    five = [n for n in config["accounts"] if n in SANDBOX_ACCOUNTS]
+    if five:
+        ids.append(service.accept(s, store, service.NewPost(
+                       text="INC-4712: Packet loss on the Bergen ring, engineers investigating", accounts=five, at=now,
+            kind=t, thread_key="ticket:INC-4712")).post_id)
+        ids.append(service.accept(s, store, service.NewPost(
+            text="INC-4712 resolved: Bergen ring stable since 10:12 CET", accounts=five, at=now, kind=t,
+            thread_key="ticket:INC-4712")).post_id)
+        ids.append(service.accept(s, store, service.NewPost(
+            text="Our status page explains the Bergen ring incident", accounts=five, at=now, kind=PostKind.BLOG,
+            link="https://status.example.org/incidents/4712")).post_id)
     console.print(f"accepted {len(ids)} posts; publishing (the blog post is scheduled 4 s ahead, the vacancy closes in 3 s)")
 
     def done() -> bool:
@@ -98,6 +129,14 @@ def demo(home: Path | None) -> None:
         table.add_row(str(row["seq"]), row["account"], row["delivery_id"],
                       remote_to_delivery.get(row["in_reply_to"] or "", "-"), row["text"])
     console.print(table)
+    remote = Table(title=f"published to the five platforms (sandbox at {sandbox.url}), in order")
+    for col in ("#", "platform", "remote id", "replies to", "text"):
+        remote.add_column(col)
+    for p in sandbox.sandbox.posts():
+        remote.add_row(str(p["seq"]), p["platform"], str(p["remote_id"])[-24:], str(p.get("in_reply_to") or "-")[-24:],
+                       p["text"][:70])
+    console.print(remote)
+    sandbox.stop()
     states = Table(title="every delivery")
     for col in ("post", "account", "state", "note"):
         states.add_column(col)
