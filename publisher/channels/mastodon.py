@@ -12,10 +12,10 @@ connection refused / DNS / TLS              TransientError
 =========================================  ===========================
 
 Every create carries ``Idempotency-Key: <delivery.idempotency_key>``; Mastodon keeps the key per account for one
-hour and answers a repeat with the original status, creating nothing. ``reconcile`` therefore re-sends the same
-request while the key is provably still alive (the first attempt was made by this process less than 55 minutes
-ago, or the delivery was created less than 55 minutes ago and is not a reply); otherwise it looks the post up among
-the account's recent statuses (verify_credentials + /api/v1/accounts/:id/statuses) by its text.
+hour and answers a repeat with the original status, creating nothing, so a retried publish is safe within the hour.
+``reconcile`` re-sends the key with an empty text (found -> the original; 422 -> nothing under the key, which is
+definitive while the key is provably alive); after that it looks the post up among the account's recent statuses
+(verify_credentials + /api/v1/accounts/:id/statuses) by its text.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, ClassVar
 
 import requests
@@ -81,8 +81,8 @@ class MastodonChannel(Channel):
         self.base_url = (account.base_url or DEFAULT_BASE_URL).rstrip("/")
         self.timeout = httpcall.timeout_from(account.options)
         self._session: requests.Session | None = None
-        # delivery id -> (monotonic time of the first send, parent status id); lets reconcile re-send exactly
-        self._sent: OrderedDict[str, tuple[float, str | None]] = OrderedDict()
+        # delivery id -> monotonic time this adapter first sent it (bounds the idempotency key's age)
+        self._sent: OrderedDict[str, float] = OrderedDict()
 
     # -- rendering --
 
@@ -178,38 +178,38 @@ class MastodonChannel(Channel):
         return Receipt(remote_id=str(status["id"]), url=status.get("url") or status.get("uri"), data=data)
 
     def publish(self, delivery: DeliveryRef, parent: Receipt | None) -> Receipt:
-        in_reply_to = parent.remote_id if parent else None
-        if delivery.id not in self._sent:
-            self._sent[delivery.id] = (time.monotonic(), in_reply_to)
-            while len(self._sent) > 1000:
-                self._sent.popitem(last=False)
-        return self._post_status(delivery, in_reply_to)
+        self._sent.setdefault(delivery.id, time.monotonic())
+        while len(self._sent) > 1000:
+            self._sent.popitem(last=False)
+        return self._post_status(delivery, parent.remote_id if parent else None)
 
     # -- reconciliation --
 
-    def _key_alive(self, delivery: DeliveryRef) -> tuple[bool, str | None]:
-        """(the idempotency key surely still holds the first attempt, the parent id to re-send with)."""
-        sent = self._sent.get(delivery.id)
-        if sent is not None:
-            return time.monotonic() - sent[0] < KEY_WINDOW.total_seconds(), sent[1]
-        created = delivery.created_at
-        if created is not None and delivery.thread_seq == 1:
-            created = created if created.tzinfo else created.replace(tzinfo=UTC)
-            return datetime.now(UTC) - created < KEY_WINDOW, None
-        return False, None
-
     def reconcile(self, delivery: DeliveryRef) -> Receipt:
-        alive, in_reply_to = self._key_alive(delivery)
-        if alive:
-            # the same key within the hour returns the original status and creates nothing new
-            return self._post_status(delivery, in_reply_to)
+        """Ask the idempotency key first, then the account's recent statuses.
+
+        The probe re-sends the delivery's key with an empty text: Mastodon answers a known key with the original
+        status before it validates anything (PostStatusService), and an unknown key with 422 "Text can't be blank",
+        so the probe can never create a post, however old the attempt. A 422 is definitive only while the key would
+        still be stored: when this adapter itself sent the first attempt less than 55 minutes ago.
+        """
+        resp = self._call("POST", "/api/v1/statuses", data={"status": ""},
+                          headers={"Idempotency-Key": delivery.idempotency_key})
+        if resp.status_code == 200:
+            body = httpcall.body_json(resp)
+            if isinstance(body, dict) and body.get("id") is not None:
+                return self._receipt(body)
+        if resp.status_code != 422:
+            self._raise_for(resp, creating=False)
+        sent = self._sent.get(delivery.id)
+        if sent is not None and time.monotonic() - sent < KEY_WINDOW.total_seconds():
+            raise NotPublished("mastodon holds no status under this delivery's idempotency key")
         return self._lookup(delivery)
 
     def _lookup(self, delivery: DeliveryRef, pages: int = 3) -> Receipt:
-        """Find the delivery among the account's recent statuses by its text."""
+        """Find the delivery among the account's recent statuses by its text (the key window has passed)."""
         me = self._verify_credentials()
         want = comparable(delivery.payload.text)
-        since = delivery.created_at.replace(tzinfo=delivery.created_at.tzinfo or UTC) if delivery.created_at else None
         params: dict[str, str] = {"limit": "40", "exclude_reblogs": "true"}
         for _ in range(pages):
             resp = self._call("GET", f"/api/v1/accounts/{me['id']}/statuses", params=params)
@@ -221,10 +221,7 @@ class MastodonChannel(Channel):
             for status in statuses:
                 if plain_text(str(status.get("content") or "")) == want:
                     return self._receipt(status)
-            oldest = httpcall.parse_iso(str(statuses[-1].get("created_at") or "")) if statuses else None
-            if len(statuses) < int(params["limit"]) or (
-                since is not None and oldest is not None and oldest < since - timedelta(minutes=1)
-            ):  # the listing reached past the delivery (or the account's first status): the lookup was complete
+            if len(statuses) < int(params["limit"]):  # the listing reached the account's first status
                 raise NotPublished("mastodon: the account has no status with this text")
             params["max_id"] = str(statuses[-1]["id"])
         raise ReconcileUnsupported(

@@ -6,7 +6,8 @@ import json
 import logging
 import re
 import time
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,9 @@ import responses
 import yaml
 
 from publisher.channels.mastodon import MastodonChannel, comparable, plain_text
-from publisher.errors import NotPublished, OutcomeUnknown, PermanentError
+from publisher.errors import NotPublished, OutcomeUnknown, PermanentError, ReconcileUnsupported
 from publisher.models import DeliveryRef, Payload, Receipt
+from publisher.sandbox.core import Request
 from publisher.sandbox.mastodon import MastodonPlatform, to_html
 from publisher.sandbox.server import SandboxServer
 from publisher.settings import AccountConfig
@@ -72,9 +74,8 @@ def test_publishing_the_same_delivery_twice_within_the_hour_creates_one_status(s
     assert len(sandbox.sandbox.posts("mastodon")) == 1
 
 
-def test_reconcile_in_another_process_resends_the_key_and_gets_the_original(sandbox: SandboxServer) -> None:
-    d = DeliveryRef(id="m-drop-2", post_id="p", account="acme", channel="mastodon",
-                    payload=Payload(text=unique_text("drop")), created_at=datetime.now(UTC))
+def test_reconcile_in_another_process_asks_the_key_and_gets_the_original(sandbox: SandboxServer) -> None:
+    d = ref(unique_text("drop"))
     sandbox.sandbox.set_faults("mastodon", drop_after_accept=1)
     with pytest.raises(OutcomeUnknown):
         mastodon(sandbox.base_url("mastodon")).publish(d, None)
@@ -83,12 +84,33 @@ def test_reconcile_in_another_process_resends_the_key_and_gets_the_original(sand
     assert found.remote_id == post["remote_id"]
 
 
-def test_reconcile_of_a_reply_after_the_key_window_finds_it_among_the_account_statuses(sandbox: SandboxServer) -> None:
+def test_reconcile_after_a_503_says_not_published_and_creates_nothing(sandbox: SandboxServer) -> None:
+    adapter = mastodon(sandbox.base_url("mastodon"))
+    d = ref(unique_text("503"))
+    sandbox.sandbox.set_faults("mastodon", error_rate=1.0)
+    with pytest.raises(OutcomeUnknown):
+        adapter.publish(d, None)
+    sandbox.sandbox.set_faults("mastodon", error_rate=0.0)
+    with pytest.raises(NotPublished):
+        adapter.reconcile(d)  # this adapter sent it seconds ago, so an empty key is definitive
+    assert sandbox.sandbox.posts("mastodon") == []
+
+
+@pytest.fixture
+def short_key_life(sandbox: SandboxServer) -> Iterator[None]:
+    """Idempotency keys that expire at once, as if the reconciliation came more than an hour later."""
+    platform(sandbox).idempotency_ttl_seconds = 0.0
+    yield
+    platform(sandbox).idempotency_ttl_seconds = 3600.0
+
+
+def test_reconcile_of_a_reply_after_the_key_expired_finds_it_among_the_account_statuses(
+    sandbox: SandboxServer, short_key_life: None
+) -> None:
     adapter = mastodon(sandbox.base_url("mastodon"))
     parent = adapter.publish(ref(unique_text("root")), None)
     text = f"Update: see https://status.example.com/incidents/42?x=1 cc @ops@infosec.exchange\n\n{unique_text('u')}"
-    d = DeliveryRef(id="m-old-3", post_id="p", account="acme", channel="mastodon", payload=Payload(text=text),
-                    thread_seq=2, created_at=datetime.now(UTC) - timedelta(hours=2))
+    d = ref(text, seq=2)
     sandbox.sandbox.set_faults("mastodon", drop_after_accept=1)
     with pytest.raises(OutcomeUnknown):
         adapter.publish(d, parent)
@@ -98,14 +120,24 @@ def test_reconcile_of_a_reply_after_the_key_window_finds_it_among_the_account_st
     assert found.data["in_reply_to_id"] == parent.remote_id
 
 
-def test_reconcile_says_not_published_when_the_account_has_no_such_status(sandbox: SandboxServer) -> None:
+def test_reconcile_after_the_key_expired_never_creates_a_post(sandbox: SandboxServer, short_key_life: None) -> None:
     adapter = mastodon(sandbox.base_url("mastodon"), token="fresh-account-token-1")
     adapter.publish(ref(unique_text("other")), None)
-    d = DeliveryRef(id="m-never-4", post_id="p", account="acme", channel="mastodon",
-                    payload=Payload(text=unique_text("never")), created_at=datetime.now(UTC) - timedelta(hours=3))
-    with pytest.raises(NotPublished):
-        adapter.reconcile(d)
+    with pytest.raises(NotPublished):  # the account's whole history was listed
+        mastodon(sandbox.base_url("mastodon"), token="fresh-account-token-1").reconcile(ref(unique_text("never")))
     assert len(sandbox.sandbox.posts("mastodon")) == 1
+
+
+def test_reconcile_cannot_tell_when_the_recent_statuses_do_not_reach_back_far_enough(
+    sandbox: SandboxServer, short_key_life: None
+) -> None:
+    for i in range(125):  # straight into the emulator: 125 loopback round trips would only cost time
+        platform(sandbox).handle(Request("POST", "/api/v1/statuses", {}, {
+            "authorization": "Bearer busy-account-token-1", "content-type": "application/x-www-form-urlencoded"},
+            f"status=busy+{i}".encode()))
+    with pytest.raises(ReconcileUnsupported):
+        mastodon(sandbox.base_url("mastodon"), token="busy-account-token-1").reconcile(ref(unique_text("old")))
+    assert len(sandbox.sandbox.posts("mastodon")) == 125
 
 
 def test_a_timeout_after_sending_is_unknown_and_reconcile_finds_the_single_post(sandbox: SandboxServer) -> None:
