@@ -53,6 +53,8 @@ DEFAULT_BASE_URL = "https://mastodon.social"
 DEFAULT_MAX_CHARACTERS = 500
 #: Mastodon stores idempotency keys for 3600 s; stay well inside that window
 KEY_WINDOW = timedelta(minutes=55)
+#: how long after sending an empty key is trusted: a slow server may still be saving the status
+SETTLE_SECONDS = 60.0
 _REMOTE_MENTION = re.compile(r"(?<![\w@])(@[A-Za-z0-9_]+)@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
 
 _instance_lock = threading.Lock()
@@ -191,7 +193,7 @@ class MastodonChannel(Channel):
         The probe re-sends the delivery's key with an empty text: Mastodon answers a known key with the original
         status before it validates anything (PostStatusService), and an unknown key with 422 "Text can't be blank",
         so the probe can never create a post, however old the attempt. A 422 is definitive only while the key would
-        still be stored: when this adapter itself sent the first attempt less than 55 minutes ago.
+        still be stored and the first attempt has settled: this adapter sent it between 60 s and 55 minutes ago.
         """
         resp = self._call("POST", "/api/v1/statuses", data={"status": ""},
                           headers={"Idempotency-Key": delivery.idempotency_key})
@@ -203,6 +205,10 @@ class MastodonChannel(Channel):
             self._raise_for(resp, creating=False)
         sent = self._sent.get(delivery.id)
         if sent is not None and time.monotonic() - sent < KEY_WINDOW.total_seconds():
+            if time.monotonic() - sent < max(SETTLE_SECONDS, 2 * self.timeout[1]):
+                # Mastodon stores the key only after the status is saved (mastodon#21840): a request still in
+                # flight on a slow server would be missed, and re-sending it could then post twice
+                raise TransientError("mastodon: too early to tell whether the status was created; ask again shortly")
             raise NotPublished("mastodon holds no status under this delivery's idempotency key")
         return self._lookup(delivery)
 

@@ -16,7 +16,13 @@ import responses
 import yaml
 
 from publisher.channels.mastodon import MastodonChannel, comparable, plain_text
-from publisher.errors import NotPublished, OutcomeUnknown, PermanentError, ReconcileUnsupported
+from publisher.errors import (
+    NotPublished,
+    OutcomeUnknown,
+    PermanentError,
+    ReconcileUnsupported,
+    TransientError,
+)
 from publisher.models import DeliveryRef, Payload, Receipt
 from publisher.sandbox.core import Request
 from publisher.sandbox.mastodon import MastodonPlatform, to_html
@@ -84,15 +90,18 @@ def test_reconcile_in_another_process_asks_the_key_and_gets_the_original(sandbox
     assert found.remote_id == post["remote_id"]
 
 
-def test_reconcile_after_a_503_says_not_published_and_creates_nothing(sandbox: SandboxServer) -> None:
+def test_reconcile_after_a_503_waits_for_the_attempt_to_settle_then_says_not_published(sandbox: SandboxServer) -> None:
     adapter = mastodon(sandbox.base_url("mastodon"))
     d = ref(unique_text("503"))
     sandbox.sandbox.set_faults("mastodon", error_rate=1.0)
     with pytest.raises(OutcomeUnknown):
         adapter.publish(d, None)
     sandbox.sandbox.set_faults("mastodon", error_rate=0.0)
+    with pytest.raises(TransientError, match="too early"):
+        adapter.reconcile(d)  # a slow server might still be saving it: ask again later
+    adapter._sent[d.id] -= 120  # two minutes later, well inside the key's hour
     with pytest.raises(NotPublished):
-        adapter.reconcile(d)  # this adapter sent it seconds ago, so an empty key is definitive
+        adapter.reconcile(d)
     assert sandbox.sandbox.posts("mastodon") == []
 
 
