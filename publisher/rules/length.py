@@ -75,6 +75,16 @@ def measure(text: str, limits: ChannelLimits) -> int:
     return limits.measure(text)
 
 
+def _upper_bound(text: str, counting: str) -> int:
+    """A cheap exact upper bound of the platform length: graphemes never outnumber code points, a URL counts 23
+    on X and Mastodon, and X weighs nothing more than 2."""
+    if counting in ("chars", "graphemes"):
+        return len(text)
+    if counting == "mastodon":
+        return len(text) + 23 * text.count("://")
+    return 2 * len(text) + 23 * text.count(".")
+
+
 def _overflow_start(text: str, limits: ChannelLimits, max_length: int) -> int:
     """The first index whose inclusion makes the text too long (binary search over prefixes)."""
     lo, hi = 0, len(text)
@@ -91,8 +101,7 @@ def length(doc: Doc, ctx: Ctx, opts: LengthOptions) -> list[Finding]:
     limits = limits_for(ctx.channel)
     max_length = opts.max_length or limits.max_length
     text = doc.text
-    # cheap exact exits: no platform counts more than 2 per code point, plus 23 for a short URL
-    if len(text) * 2 + 23 * text.count(".") <= max_length and (
+    if _upper_bound(text, limits.counting) <= max_length and (
         limits.max_bytes is None or len(text.encode("utf-8")) <= limits.max_bytes
     ):
         return []

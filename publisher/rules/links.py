@@ -78,7 +78,7 @@ def shortener(doc: Doc, ctx: Ctx, opts: ShortenerOptions) -> list[Finding]:
                 "links.shortener", opts, f"URL shortener {host}: readers cannot see where it goes", start, end,
                 "use the full destination URL; every platform shortens links itself",
             ))
-    return out
+    return sorted(out, key=lambda f: f.start)
 
 
 def max_links(doc: Doc, ctx: Ctx, opts: MaxOptions) -> list[Finding]:

@@ -20,7 +20,7 @@ from publisher.rules.base import Ctx, Doc, RuleOptions, RuleTable
 _DIGIT_RUN = re.compile(r"\d(?:[\s\u00a0().\-/]{0,3}\d){4,}")
 _REGIONS = {"en": "GB", "no": "NO", "nb": "NO", "nn": "NO", "de": "DE", "fr": "FR", "es": "ES", "sv": "SE",
             "da": "DK"}
-_MASK = re.compile(r"\d")
+_NON_DIGIT = re.compile(r"\D+")
 
 BUILTIN_PATTERNS: dict[str, str] = {
     # Norwegian national identity number (fødselsnummer): 11 digits, validated by its two check digits
@@ -140,7 +140,7 @@ def phone(doc: Doc, ctx: Ctx, opts: PhoneOptions) -> list[Finding]:
     import phonenumbers
 
     regions = regions_for(ctx, opts)
-    allowed = {_e164(a, regions[0]) for a in opts.allow} - {None}
+    allowed = {_e164(a, r) for a in opts.allow for r in regions} - {None}
     seen: set[tuple[int, int]] = set()
     out = []
     for region in regions:
@@ -204,10 +204,11 @@ def _compiled(pattern: str) -> re.Pattern[str]:
 
 def pattern(doc: Doc, ctx: Ctx, opts: PatternOptions) -> list[Finding]:
     text = doc.prose
-    has_digit = any(c.isdigit() for c in text)
+    # every built-in identifier has at least 10 digits (IBAN, card, national id)
+    enough_digits = len(_NON_DIGIT.sub("", text)) >= 10
     out = []
     for name in opts.builtin:
-        if not has_digit:
+        if not enough_digits:
             break
         for m in _compiled(BUILTIN_PATTERNS[name]).finditer(text):
             if m.group(0) in opts.allow or not _VALIDATORS[name](m.group(0)):

@@ -26,6 +26,9 @@ _LEET: dict[str, str] = {
     "@": "ao", "4": "a", "*": "aioue", "1": "il", "l": "li", "0": "o", "u": "uv", "v": "vu", "3": "e",
     "$": "s", "5": "s", "7": "t", "!": "i", "+": "t",
 }
+#: list letter -> letters that may stand for it in text (better-profanity: i -> l, u -> v, v -> u)
+_LETTER_FORWARD = {"i": "il", "u": "uv", "v": "vu"}
+_SYMBOLIC = re.compile(r"[@4*1035$7!+]")
 _TOKEN = re.compile(r"[\w@$*!+]*\w[\w@$*!+]*|[@$][\w@$*!+]+")
 _SPACED = re.compile(r"(?<![\w.*-])(?:\w[ .*_-]){2,}\w(?![\w.*-])")
 _MAX_VARIANTS = 256
@@ -52,16 +55,32 @@ def wordset(extra: tuple[str, ...] = (), allow: tuple[str, ...] = (), innocent: 
     for extras in EXTRA.values():
         words.update(extras)
     words.update(w.lower() for w in extra)
-    return frozenset(words - {w.lower() for w in allow} - innocent)
+    words -= {w.lower() for w in allow} | innocent
+    # letter-for-letter disguises (i -> l, u <-> v) are added here once, so tokens made only of letters need
+    # one set lookup; tokens with digits or symbols ($, @, 1, 0, ...) are expanded at check time
+    for w in list(words):
+        choices = [_LETTER_FORWARD.get(c, c) for c in w]
+        if 1 < _product(choices) <= 64:
+            words.update("".join(p) for p in itertools.product(*choices))
+    return frozenset(words)
+
+
+def _product(choices: list[str]) -> int:
+    n = 1
+    for c in choices:
+        n *= len(c)
+    return n
 
 
 def _spellings(token: str) -> Iterable[str]:
-    choices = [_LEET.get(c, c) for c in token]
+    if not _SYMBOLIC.search(token):
+        return (token,)
+    choices = [_LEET.get(c, c) if not c.isalpha() else c for c in token]
     count = 1
     for c in choices:
         count *= len(c)
     if count == 1:
-        return (token,)
+        return ("".join(choices),)
     if count > _MAX_VARIANTS:
         return (token,)
     return ("".join(p) for p in itertools.product(*choices))
@@ -71,9 +90,15 @@ def _is_profane(token: str, words: frozenset[str]) -> bool:
     if token in words:
         return True
     for s in _spellings(token):
-        if s in words or (len(s) > 4 and any(r in s for r in _ROOTS) and not s.startswith(_ROOT_EXCEPTIONS)):
+        if s in words or (len(s) > 4 and (s.startswith(_ROOTS) or s.endswith(_ROOTS))
+                          and not s.startswith(_ROOT_EXCEPTIONS)):
             return True
     return False
+
+
+@lru_cache(maxsize=16)
+def _phrase_starts(words: frozenset[str]) -> frozenset[str]:
+    return frozenset(w.split(" ", 1)[0] for w in words if " " in w)
 
 
 def _innocent_for(languages: Iterable[str]) -> frozenset[str]:
@@ -94,6 +119,8 @@ def find(text: str, words: frozenset[str]) -> list[tuple[int, int]]:
             hits.append((start, end))
             continue
         # two- and three-word phrases ("bull shit", "fils de pute", "fy faen")
+        if tok not in _phrase_starts(words):
+            continue
         for n in (2, 3):
             if i + n <= len(tokens):
                 phrase = " ".join(t for _, _, t in tokens[i:i + n])

@@ -37,6 +37,31 @@ def analyser() -> Any:
     return SentimentIntensityAnalyzer()
 
 
+@lru_cache(maxsize=1)
+def _negative_triggers() -> frozenset[str]:
+    """Every token that can make a VADER sum negative: negative lexicon entries, negations, dampening boosters,
+    and the idioms that turn a positive word negative ("yeah right", "kiss of death", "least")."""
+    from vaderSentiment import vaderSentiment as v
+
+    words = {w for w, val in analyser().lexicon.items() if val < 0}
+    words |= {w.lower() for w in v.NEGATE} | {w for w, scale in v.BOOSTER_DICT.items() if scale < 0}
+    return frozenset(words | {"least", "yeah", "kiss"})
+
+
+def could_be_negative(doc: Doc) -> bool:
+    """False only when VADER's compound score is provably >= 0 (then VADER need not run for a lower bound)."""
+    text = doc.prose
+    if not text.isascii():
+        emojis = analyser().emojis
+        if any(c in emojis for c in text if ord(c) > 127):
+            return True
+    low = text.lower()
+    if "n't" in low or "n\u2019t" in low:
+        return True
+    triggers = _negative_triggers()
+    return any(t in triggers for t in low.split()) or any(w.lower() in triggers for _, _, w in doc.words)
+
+
 def compound(doc: Doc) -> float:
     if "sentiment" not in doc.cache:
         doc.cache["sentiment"] = float(analyser().polarity_scores(doc.prose)["compound"])
@@ -53,6 +78,8 @@ def sentiment(doc: Doc, ctx: Ctx, opts: SentimentOptions) -> list[Finding]:
         return []
     if text_language(doc, ctx) != "en":
         return []
+    if opts.max is None and not could_be_negative(doc):
+        return []  # exact shortcut: without a negative token the compound score cannot be below 0
     score = compound(doc)
     if opts.min is not None and score < opts.min:
         words = _charged_words(doc, -1) or doc.words
