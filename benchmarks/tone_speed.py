@@ -88,6 +88,13 @@ def main() -> None:
                         languages=["en", "nb"])
     rows.append(("all rules, organisation profile, ticket, mastodon",
                  median_ms(lambda t: tone.check(t, acc, kind=PostKind.TICKET), texts, args.rounds)))
+    from tests.tone_labelled import load
+
+    labelled, lprofiles = load()
+    cases = [(text, post, ch) for post in labelled for ch, text in post.variants.items()]
+    rows.append((f"labelled set as published ({len(cases)} texts, 5 languages, own profiles)", median_ms(
+        lambda c: tone.check(c[0], c[1].account, channel=c[2], kind=c[1].kind, profiles=lprofiles), cases,
+        args.rounds)))
     prof = tone.profile_for(acc)
     for rule, fn, opts in prof.active[PostKind.NOTE]:
         def one(t: str, fn=fn, opts=opts) -> None:  # type: ignore[no-untyped-def]

@@ -136,6 +136,11 @@ def _explain(e: ValidationError, where: str) -> ConfigError:
 def _normalise(rule: str, value: Any, where: str) -> Raw:
     if value is None:
         return {}
+    if value is False:  # YAML reads a bare `off` as false
+        return {"severity": "off"}
+    if value is True:
+        raise ConfigError(f"{where}: YAML read this as true; write a severity",
+                          hint="use block, warn, info or off (a bare on/yes means true in YAML)")
     if isinstance(value, str):
         return {"severity": value}
     if not isinstance(value, Mapping):

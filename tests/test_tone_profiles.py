@@ -117,3 +117,22 @@ def test_rules_that_are_off_never_import_their_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_example_config_is_valid_and_bare_no_gets_a_clear_error() -> None:
+    from pathlib import Path
+
+    import yaml
+
+    raw = yaml.safe_load((Path(__file__).parent.parent / "config" / "tone-profiles.example.yaml").read_text())
+    assert {"noc", "campaign-spring", "employee"} <= set(tone.load_profiles(raw["profiles"]))
+    with pytest.raises(ConfigError, match="YAML reads a bare NO as false"):
+        tone.load_profiles(yaml.safe_load("p: {rules: {privacy.phone: {regions: [NO]}}}"))
+
+
+def test_a_bare_yaml_off_turns_a_rule_off() -> None:
+    import yaml
+
+    raw = yaml.safe_load("p: {extends: organisation, rules: {emoji: off, shouting: {severity: off}}}")
+    prof = tone.load_profiles(raw)["p"]
+    assert prof.severity("emoji") == "off" and prof.severity("shouting") == "off"

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from publisher.models import Finding, PostKind
 from publisher.settings import AccountConfig
@@ -38,6 +38,11 @@ class RuleOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     severity: Severity = "off"
+
+    @field_validator("severity", mode="before")
+    @classmethod
+    def _yaml_off(cls, v: object) -> object:
+        return "off" if v is False else v  # YAML reads a bare `off` as false
 
 
 #: rule id -> (rule function, options model); every rule module exports one as RULES

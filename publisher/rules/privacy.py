@@ -44,6 +44,14 @@ class PhoneOptions(RuleOptions):
     allow: list[str] = Field(default_factory=list)
 
 
+    @field_validator("regions", mode="before")
+    @classmethod
+    def _yaml_norway(cls, v: object) -> object:
+        if isinstance(v, list) and any(isinstance(r, bool) for r in v):
+            raise ValueError('write region codes in quotes: YAML reads a bare NO as false (regions: ["NO"])')
+        return v
+
+
 class PatternOptions(RuleOptions):
     #: built-in validated detectors to use: no-national-id, iban, card
     builtin: list[str] = Field(default_factory=lambda: list(BUILTIN_PATTERNS))
