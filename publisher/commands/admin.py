@@ -116,6 +116,13 @@ def config_check(as_json: bool) -> None:
         loader = getattr(tone, "load_profiles", None)
         if loader:
             loader(s.profiles)
+        for_account = getattr(tone, "profile_for", None)
+        if for_account:
+            for account in s.accounts.values():
+                try:
+                    for_account(account, s.profiles)
+                except PublisherError as e:
+                    problems.append(f"account {account.name!r}: {e.message}")
     except PublisherError as e:
         problems.append(e.message)
     where = str(s.config_path) if s.config_path else "embedded defaults"
