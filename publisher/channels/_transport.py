@@ -5,6 +5,7 @@
   and adds the credential headers at the last moment, so the SDKs and their DEBUG logs only ever see placeholders.
 * ``failed_before_sending``: tells "nothing was sent" (connect refused, DNS, connect timeout) from "maybe applied"
   (reset, read timeout after the request went out).
+* ``transport_error``: the outcome error for a transport failure, by that rule (every adapter uses it).
 """
 
 from __future__ import annotations
@@ -73,6 +74,20 @@ def failed_before_sending(exc: BaseException) -> bool:
         todo.extend([e.__cause__, e.__context__, reason if isinstance(reason, BaseException) else None])
         todo.extend(a for a in e.args if isinstance(a, BaseException))
     return False
+
+
+def transport_error(exc: requests.RequestException, channel: str, what: str, *, creating: bool) -> Exception:
+    """The outcome for a failed HTTP call: nothing sent -> TransientError; sent, then no answer -> OutcomeUnknown
+    for a create (it may have been applied), TransientError for a read. Raise it ``from None``."""
+    from publisher.credentials import redact
+    from publisher.errors import OutcomeUnknown, TransientError
+
+    kind = type(exc).__name__
+    if failed_before_sending(exc):
+        return TransientError(redact(f"{channel}: could not connect to send {what} ({kind}); nothing was sent"))
+    if creating:
+        return OutcomeUnknown(redact(f"{channel}: {what} was sent but no answer came back ({kind}); it may have been applied"))
+    return TransientError(redact(f"{channel}: {what} failed in transit ({kind})"))
 
 
 def epoch(value: str | None) -> datetime | None:

@@ -23,7 +23,7 @@ from typing import Any, ClassVar, NoReturn
 
 import requests
 
-from publisher.channels._transport import failed_before_sending, session_for
+from publisher.channels._transport import session_for, transport_error
 from publisher.channels.base import Channel, RateInfo
 from publisher.errors import (
     AuthExpired,
@@ -147,11 +147,7 @@ class FacebookChannel(Channel):
         except facebook.GraphAPIError as e:
             self._raise_graph(what, e, creating=creating)
         except requests.RequestException as e:
-            if failed_before_sending(e):
-                raise TransientError(f"Facebook: could not connect to send {what} ({type(e).__name__})") from None
-            if creating:
-                raise OutcomeUnknown(f"Facebook: the connection failed after {what} was sent ({type(e).__name__})") from None
-            raise TransientError(f"Facebook: {what} failed in transit ({type(e).__name__})") from None
+            raise transport_error(e, "Facebook", what, creating=creating) from None
         except (KeyError, ValueError):  # no content-type / not JSON: the SDK cannot read the answer
             self._raise_unreadable(what, creating)
         if self._status is not None and self._status >= 500:

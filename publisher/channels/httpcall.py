@@ -20,10 +20,8 @@ from urllib.parse import urlsplit
 
 import requests
 
-from publisher.channels._transport import DEFAULT_TIMEOUT, as_int, epoch, failed_before_sending
+from publisher.channels._transport import DEFAULT_TIMEOUT, as_int, epoch, transport_error
 from publisher.channels.base import RateInfo
-from publisher.credentials import redact
-from publisher.errors import OutcomeUnknown, TransientError
 
 __all__ = ["as_int", "body_json", "epoch", "parse_iso", "rate_info", "retry_time", "send", "timeout_from"]
 
@@ -45,14 +43,7 @@ def send(session: requests.Session, channel: str, method: str, url: str, *, muta
     try:
         return session.request(method, url, timeout=timeout, allow_redirects=False, **kwargs)
     except requests.RequestException as e:
-        if failed_before_sending(e):
-            raise TransientError(redact(f"{channel}: could not connect to {host} ({type(e).__name__}); nothing was sent")) from None
-        if mutating:
-            raise OutcomeUnknown(redact(
-                f"{channel}: the request to {host} was sent but no answer came back ({type(e).__name__}); "
-                "it may have been applied"
-            )) from None
-        raise TransientError(redact(f"{channel}: no answer from {host} ({type(e).__name__})")) from None
+        raise transport_error(e, channel, f"the request to {host}", creating=mutating) from None
 
 
 def body_json(resp: requests.Response) -> Any:

@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 import requests
 
-from publisher.channels._transport import failed_before_sending, session_for
+from publisher.channels._transport import session_for, transport_error
 from publisher.channels.base import Channel
 from publisher.errors import (
     AuthExpired,
@@ -120,11 +120,7 @@ class LinkedInChannel(Channel):
         try:
             response = session.request(method, self.base + path, json=body, params=params)
         except requests.RequestException as e:
-            if failed_before_sending(e):
-                raise TransientError(f"LinkedIn: could not connect to send {what} ({type(e).__name__})") from None
-            if creating:
-                raise OutcomeUnknown(f"LinkedIn: the connection failed after {what} was sent ({type(e).__name__})") from None
-            raise TransientError(f"LinkedIn: {what} failed in transit ({type(e).__name__})") from None
+            raise transport_error(e, "LinkedIn", what, creating=creating) from None
         if response.status_code >= 400:
             self._raise_http(what, response, creating=creating)
         return response

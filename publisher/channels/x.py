@@ -27,7 +27,7 @@ from typing import Any, ClassVar, NoReturn
 
 import requests
 
-from publisher.channels._transport import as_int, epoch, failed_before_sending, session_for
+from publisher.channels._transport import as_int, epoch, session_for, transport_error
 from publisher.channels.base import Channel, RateInfo
 from publisher.errors import (
     AuthExpired,
@@ -128,11 +128,7 @@ class XChannel(Channel):
             self._note_rate(e.response)
             self._raise_http(what, e, creating=creating)
         except requests.RequestException as e:
-            if failed_before_sending(e):
-                raise TransientError(f"X: could not connect to send {what} ({type(e).__name__}); nothing was sent") from None
-            if creating:
-                raise OutcomeUnknown(f"X: the connection failed after {what} was sent ({type(e).__name__})") from None
-            raise TransientError(f"X: {what} failed in transit ({type(e).__name__})") from None
+            raise transport_error(e, "X", what, creating=creating) from None
         self._note_rate(response)
         return response
 
