@@ -14,6 +14,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
+
 from publisher import channels, tone
 from publisher.channels.base import Channel
 from publisher.errors import (
@@ -29,7 +31,7 @@ from publisher.errors import (
 from publisher.models import SKIPPABLE, DeliveryRef, Payload, PostKind, Receipt, State
 from publisher.schema import deliveries
 from publisher.settings import Settings
-from publisher.store import Store, get_delivery, get_post, new_id, transition, utcnow
+from publisher.store import Store, get_delivery, get_post, new_id, set_message_ids, transition, utcnow
 
 log = logging.getLogger("publisher.publishing")
 
@@ -241,17 +243,15 @@ class Publisher:
             return
         now = utcnow()
         with self.store.tx() as conn:
-            from sqlalchemy import select
-
             rows = conn.execute(select(deliveries).where(deliveries.c.prev_id == delivery_id,
                                                          deliveries.c.state == State.SCHEDULED.value,
                                                          deliveries.c.due_at <= now)).mappings().all()
             woken = [dict(r) for r in rows if transition(conn, self.actor, dict(r), [State.SCHEDULED], State.QUEUED,
                                                         "queued", values={"enqueued_at": now}, details={"woken_by": delivery_id})]
-        for r in woken:
-            mid = self.sender(r["channel"], r["id"], 0)
+        ids = {r["id"]: self.sender(r["channel"], r["id"], 0) for r in woken}
+        if ids:
             with self.store.tx() as conn:
-                conn.execute(deliveries.update().where(deliveries.c.id == r["id"]).values(message_id=mid))
+                set_message_ids(conn, {k: v for k, v in ids.items() if v})
 
     # -- reconciliation of unknown outcomes --
 

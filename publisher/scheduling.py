@@ -28,6 +28,7 @@ from publisher.store import (
     claim_due,
     due_unknown,
     expired_leases,
+    set_message_ids,
     stale_queued,
     touch_enqueued,
     transition,
@@ -63,8 +64,7 @@ class Scheduler:
             if mid:
                 ids[c["id"]] = mid
         with self.store.tx() as conn:
-            for did, mid in ids.items():
-                conn.execute(deliveries.update().where(deliveries.c.id == did).values(message_id=mid))
+            set_message_ids(conn, ids)
         return len(claimed)
 
     def sweep(self, now: datetime | None = None) -> dict[str, int]:

@@ -19,7 +19,7 @@ from publisher.errors import InputError, InvalidState, NotFound, NotPermitted, T
 from publisher.models import CANCELLABLE, Content, Finding, Payload, PostKind, State
 from publisher.schema import deliveries, posts
 from publisher.settings import AccountConfig, Settings
-from publisher.store import Store, get_delivery, get_post, new_id, transition, utcnow
+from publisher.store import Store, deliveries_of, get_delivery, get_post, new_id, transition, utcnow
 
 
 @dataclass
@@ -123,8 +123,7 @@ def accept(settings: Settings, store: Store, new: NewPost) -> Accepted:
 
 def _accepted_existing(store: Store, post: dict[str, Any]) -> Accepted:
     with store.read() as conn:
-        ds = conn.execute(select(deliveries).where(deliveries.c.post_id == post["id"])).mappings().all()
-    return Accepted(post_id=post["id"], existing=True, deliveries=[dict(d) for d in ds], findings=[])
+        return Accepted(post_id=post["id"], existing=True, deliveries=deliveries_of(conn, post["id"]), findings=[])
 
 
 def _insert(settings: Settings, store: Store, new: NewPost, scope: str, rendered: dict[str, list[Payload]],
@@ -136,8 +135,7 @@ def _insert(settings: Settings, store: Store, new: NewPost, scope: str, rendered
         if new.idempotency_key:
             found = _existing(conn, scope, new.idempotency_key)
             if found:
-                ds = conn.execute(select(deliveries).where(deliveries.c.post_id == found["id"])).mappings().all()
-                return Accepted(found["id"], True, [dict(d) for d in ds], [])
+                return Accepted(found["id"], True, deliveries_of(conn, found["id"]), [])
         seq = None
         if new.thread_key:
             q = select(posts.c.thread_seq).where(posts.c.thread_key == new.thread_key).order_by(posts.c.thread_seq.desc()).limit(1)
@@ -185,31 +183,34 @@ def resolve_ids(store: Store, ident: str) -> tuple[dict[str, Any], list[dict[str
     with store.read() as conn:
         post = get_post(conn, ident)
         if post:
-            ds = conn.execute(select(deliveries).where(deliveries.c.post_id == ident)
-                              .order_by(deliveries.c.account, deliveries.c.part)).mappings().all()
-            return post, [dict(d) for d in ds]
+            return post, deliveries_of(conn, ident)
         d = get_delivery(conn, ident)
         if d:
             return get_post(conn, d["post_id"]) or {}, [d]
     raise NotFound(f"no post or delivery with id {ident!r}", hint="`publisher list` shows ids")
 
 
-def cancel(settings: Settings, store: Store, ident: str) -> list[str]:
+def _move_all(settings: Settings, store: Store, ident: str, from_states: list[State], to: State, action: str,
+              values: dict[str, Any], verb: str, allowed: str) -> list[str]:
+    """Move every delivery of ``ident`` (post or delivery id) that is in ``from_states``; audited per delivery."""
     _post, ds = resolve_ids(store, ident)
-    cancelled, refused = [], []
+    moved, refused = [], []
     with store.tx() as conn:
         for d in ds:
             current = get_delivery(conn, d["id"]) or d
-            if State(current["state"]) in CANCELLABLE and transition(
-                conn, settings.actor, current, list(CANCELLABLE), State.CANCELLED, "cancelled",
-                details={"by": settings.actor}):
-                cancelled.append(d["id"])
+            if transition(conn, settings.actor, current, from_states, to, action, values=values,
+                          details={"by": settings.actor}):
+                moved.append(d["id"])
             else:
                 refused.append(f"{d['id']} is {current['state']}")
-    if not cancelled:
-        raise InvalidState(f"nothing to cancel: {', '.join(refused)}",
-                           hint="only scheduled, queued, waiting or held deliveries can be cancelled")
-    return cancelled
+    if not moved:
+        raise InvalidState(f"nothing to {verb}: {', '.join(refused)}", hint=f"only {allowed} deliveries can be {verb}ed")
+    return moved
+
+
+def cancel(settings: Settings, store: Store, ident: str) -> list[str]:
+    return _move_all(settings, store, ident, list(CANCELLABLE), State.CANCELLED, "cancelled", {}, "cancel",
+                     "scheduled, queued, waiting or held")
 
 
 RETRYABLE = (State.FAILED, State.UNKNOWN, State.HELD, State.RETRY_WAIT)
@@ -217,18 +218,5 @@ RETRYABLE = (State.FAILED, State.UNKNOWN, State.HELD, State.RETRY_WAIT)
 
 def retry(settings: Settings, store: Store, ident: str) -> list[str]:
     """Send failed, unknown (after a human checked the platform), held or waiting deliveries again, now."""
-    _post, ds = resolve_ids(store, ident)
-    moved, refused = [], []
-    now = utcnow()
-    with store.tx() as conn:
-        for d in ds:
-            current = get_delivery(conn, d["id"]) or d
-            if transition(conn, settings.actor, current, list(RETRYABLE), State.SCHEDULED, "retry",
-                          values={"due_at": now, "last_error": None}, details={"by": settings.actor}):
-                moved.append(d["id"])
-            else:
-                refused.append(f"{d['id']} is {current['state']}")
-    if not moved:
-        raise InvalidState(f"nothing to retry: {', '.join(refused)}",
-                           hint="only failed, unknown, held or retry_wait deliveries can be retried")
-    return moved
+    return _move_all(settings, store, ident, list(RETRYABLE), State.SCHEDULED, "retry",
+                     {"due_at": utcnow(), "last_error": None}, "retry", "failed, unknown, held or retry_wait")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 
 _URL = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]", re.IGNORECASE)
 _REMOTE_MENTION = re.compile(r"(?<![\w@])(@[A-Za-z0-9_]+)@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
@@ -72,11 +71,6 @@ COUNTERS: dict[str, Callable[[str], int]] = {
 def urls(text: str) -> list[tuple[int, int, str]]:
     """(start, end, url) for every http(s) URL in ``text`` (string indices)."""
     return [(m.start(), m.end(), m.group(0)) for m in _URL.finditer(text)]
-
-
-@lru_cache(maxsize=64)
-def _limits_key(max_length: int, counting: str) -> ChannelLimits:
-    return ChannelLimits(max_length=max_length, counting=counting)
 
 
 def split_thread(text: str, limits: ChannelLimits) -> list[str]:

@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from publisher import settings as settings_mod
+from publisher.sandbox.server import SandboxServer
 from publisher.settings import Settings
 from publisher.store import Store
 
@@ -134,3 +135,19 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 60, every: float = 
             return
         time.sleep(every)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[SandboxServer]:
+    """One real loopback sandbox server for the whole session (adapter and emulator tests)."""
+    server = SandboxServer(port=0).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_server: SandboxServer) -> Iterator[SandboxServer]:
+    """The running sandbox server with an empty ledger and no faults."""
+    sandbox_server.sandbox.reset()
+    yield sandbox_server
+    sandbox_server.sandbox.reset()
