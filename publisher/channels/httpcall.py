@@ -54,6 +54,12 @@ def body_json(resp: requests.Response) -> Any:
         return None
 
 
+def body_object(resp: requests.Response) -> dict[str, Any]:
+    """The response body when it is a JSON object, else an empty dict."""
+    data = body_json(resp)
+    return data if isinstance(data, dict) else {}
+
+
 def parse_iso(value: str | None) -> datetime | None:
     """An ISO 8601 timestamp (with or without microseconds, 'Z' or an offset) as an aware UTC datetime."""
     if not value:

@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 import requests
 
+from publisher.channels import httpcall
 from publisher.channels._transport import session_for, transport_error
 from publisher.channels.base import Channel
 from publisher.errors import (
@@ -127,7 +128,7 @@ class LinkedInChannel(Channel):
 
     def _raise_http(self, what: str, response: requests.Response, *, creating: bool) -> NoReturn:
         status = response.status_code
-        body = _json(response)
+        body = httpcall.body_object(response)
         code = str(body.get("code") or "")
         input_codes = [str(e.get("code")) for e in (body.get("errorDetails") or {}).get("inputErrors") or []
                        if isinstance(e, dict)]
@@ -143,7 +144,8 @@ class LinkedInChannel(Channel):
             raise OutcomeUnknown(f"LinkedIn says the text duplicates {m.group(0) if m else 'an earlier post'}",
                                  existing=existing)
         if status == 426:
-            version = self.session().headers.get("LinkedIn-Version")
+            header = self.session().headers.get("LinkedIn-Version")
+            version = header.decode() if isinstance(header, bytes) else header
             raise PermanentError(f"LinkedIn no longer serves API version {version} (426 {code}): {message}",
                                  hint=f"change option linkedin_version to a recent YYYYMM, e.g. {DEFAULT_VERSION}")
         if status == 403:
@@ -165,7 +167,7 @@ class LinkedInChannel(Channel):
             root = str(parent.data.get("root", parent.remote_id))
             response = self._call("the comment", "POST", f"/rest/socialActions/{quote(root, safe='')}/comments",
                                   body={"actor": author, "object": root, "message": {"text": text}}, creating=True)
-            urn = str(response.headers.get("x-restli-id") or _json(response).get("commentUrn") or "")
+            urn = str(response.headers.get("x-restli-id") or httpcall.body_object(response).get("commentUrn") or "")
             if not urn:
                 raise OutcomeUnknown(f"LinkedIn answered {response.status_code} without a comment URN")
             return self._receipt(urn, root)
@@ -196,7 +198,7 @@ class LinkedInChannel(Channel):
         except PermanentError as e:  # reading posts needs r_*_social, which member apps rarely have
             raise ReconcileUnsupported(f"LinkedIn cannot list the posts: {e.message}; check the profile or page, "
                                        "then `publisher retry` or cancel") from None
-        return [e for e in _json(response).get("elements") or [] if isinstance(e, dict)]
+        return [e for e in httpcall.body_object(response).get("elements") or [] if isinstance(e, dict)]
 
     def reconcile(self, delivery: DeliveryRef) -> Receipt:
         author = self.author
@@ -218,20 +220,12 @@ class LinkedInChannel(Channel):
     def verify(self) -> str:
         author = self.author
         if author.startswith("urn:li:person:"):
-            info = _json(self._call("the identity lookup", "GET", "/v2/userinfo"))
+            info = httpcall.body_object(self._call("the identity lookup", "GET", "/v2/userinfo"))
             sub = str(info.get("sub") or "")
             if sub and sub != author.rpartition(":")[2]:
                 raise PermanentError(f"LinkedIn token of account {self.account.name!r} belongs to another member "
                                      f"than {author}", hint=f"set options.author_urn to urn:li:person:{sub}")
             return str(info.get("name") or sub)
         org_id = author.rpartition(":")[2]
-        org = _json(self._call("the organisation lookup", "GET", f"/rest/organizations/{org_id}"))
+        org = httpcall.body_object(self._call("the organisation lookup", "GET", f"/rest/organizations/{org_id}"))
         return str(org.get("localizedName") or org_id)
-
-
-def _json(response: requests.Response) -> dict[str, Any]:
-    try:
-        data = response.json()
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}

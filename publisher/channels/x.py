@@ -27,6 +27,7 @@ from typing import Any, ClassVar, NoReturn
 
 import requests
 
+from publisher.channels import httpcall
 from publisher.channels._transport import as_int, epoch, session_for, transport_error
 from publisher.channels.base import Channel, RateInfo
 from publisher.errors import (
@@ -167,7 +168,7 @@ class XChannel(Channel):
             response = self._call("the post", client.create_tweet, creating=True, **kwargs)
         except _Duplicate as dup:
             self._duplicate(delivery, dup.detail)
-        data = _json(response).get("data") or {}
+        data = httpcall.body_object(response).get("data") or {}
         if not data.get("id"):
             raise OutcomeUnknown(f"X answered {response.status_code} without a post id")
         return self._receipt(str(data["id"]), parent)
@@ -192,7 +193,7 @@ class XChannel(Channel):
     def me(self) -> dict[str, Any]:
         if self._me is None:
             response = self._call("the identity lookup", self.client().get_me)
-            self._me = dict(_json(response).get("data") or {})
+            self._me = dict(httpcall.body_object(response).get("data") or {})
         return self._me
 
     def reconcile(self, delivery: DeliveryRef) -> Receipt:
@@ -203,7 +204,7 @@ class XChannel(Channel):
             params["start_time"] = start.strftime("%Y-%m-%dT%H:%M:%SZ")
         response = self._call("the timeline lookup", self.client().get_users_tweets, user_id, **params)
         wanted = normalise(delivery.payload.text)
-        for tweet in _json(response).get("data") or []:  # newest first
+        for tweet in httpcall.body_object(response).get("data") or []:  # newest first
             if normalise(str(tweet.get("text", ""))) == wanted:
                 return self._receipt(str(tweet["id"]), None)
         raise NotPublished("X: no recent post of this account has the delivery's text")
@@ -229,14 +230,6 @@ def rate_reset(headers: Any) -> datetime:
     return max(known) if known else datetime.now(UTC) + timedelta(minutes=15)
 
 
-def _json(response: requests.Response) -> dict[str, Any]:
-    try:
-        data = response.json()
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def _detail(response: requests.Response) -> str:
-    body = _json(response)
+    body = httpcall.body_object(response)
     return str(body.get("detail") or body.get("title") or "")

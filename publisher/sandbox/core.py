@@ -79,17 +79,33 @@ class Sandbox:
     def __init__(self, seed: int | None = None) -> None:
         self.lock = threading.RLock()
         self.ledger: list[dict[str, Any]] = []
+        #: indexes of the ledger, so a create costs the same with 10 or 100,000 posts in it (benchmarks)
+        self._by_id: dict[tuple[str, str], dict[str, Any]] = {}
+        self._texts: set[tuple[str, str, str, bool]] = set()  # (platform, account, text, is_reply)
+        self._per_platform: dict[str, int] = {}
         self.faults: dict[str, Faults] = {}
         self.windows: dict[tuple[str, str], list[float]] = {}
+        #: "requests" and "429" over all platforms, plus "<platform>:<status>" per answer (see ``count``)
         self.counters: dict[str, int] = {"requests": 0, "429": 0}
         self.random = random.Random(seed)
 
     def reset(self) -> None:
         with self.lock:
             self.ledger.clear()
+            self._by_id.clear()
+            self._texts.clear()
+            self._per_platform.clear()
             self.faults.clear()
             self.windows.clear()
             self.counters = {"requests": 0, "429": 0}
+
+    def count_answer(self, platform: str, status: int) -> None:
+        """Count one answer the server sent (every 429 included, whatever produced it: window, burst)."""
+        with self.lock:
+            if status == 429:
+                self.counters["429"] += 1
+            key = f"{platform}:{status}"
+            self.counters[key] = self.counters.get(key, 0) + 1
 
     def faults_for(self, platform: str) -> Faults:
         with self.lock:
@@ -128,7 +144,6 @@ class Sandbox:
             hits = [t for t in self.windows.get((platform, account), []) if t > now - f.rate_window_seconds]
             if len(hits) >= f.rate_limit:
                 self.windows[(platform, account)] = hits
-                self.counters["429"] += 1
                 return False, f.rate_limit, 0, hits[0] + f.rate_window_seconds
             hits.append(now)
             self.windows[(platform, account)] = hits
@@ -140,7 +155,26 @@ class Sandbox:
             entry = {"seq": len(self.ledger) + 1, "platform": platform, "account": account, "remote_id": remote_id,
                      "text": text, "at": time.time(), **extra}
             self.ledger.append(entry)
+            self._by_id[(platform, str(remote_id))] = entry
+            self._texts.add((platform, account, text, bool(entry.get("in_reply_to"))))
+            self._per_platform[platform] = self._per_platform.get(platform, 0) + 1
             return entry
+
+    def find(self, platform: str, remote_id: str) -> dict[str, Any] | None:
+        """The ledger entry of one accepted post, or None."""
+        with self.lock:
+            entry = self._by_id.get((platform, str(remote_id)))
+            return dict(entry) if entry else None
+
+    def has_text(self, platform: str, account: str, text: str, *, replies: bool) -> bool:
+        """Did ``account`` already post exactly ``text`` (top-level posts; replies too if ``replies``)?"""
+        with self.lock:
+            return (platform, account, text, False) in self._texts or (
+                replies and (platform, account, text, True) in self._texts)
+
+    def post_count(self, platform: str) -> int:
+        with self.lock:
+            return self._per_platform.get(platform, 0)
 
     def posts(self, platform: str | None = None) -> list[dict[str, Any]]:
         with self.lock:

@@ -149,15 +149,14 @@ class FacebookPlatform(Platform):
         if len(message) > MAX_MESSAGE:
             return self.answer(400, graph_error(100, f"(#100) Param message must be at most {MAX_MESSAGE} "
                                                 "characters long"), version, page=page)
-        posts = self.sandbox.posts(self.name)
         if edge == "comments":
-            if not any(p["remote_id"] == target for p in posts):
+            if self.sandbox.find(self.name, target) is None:
                 return self.answer(400, graph_error(100, f"Unsupported post request. Object with ID '{target}' "
                                                     "does not exist", "GraphMethodException"), version)
             remote_id = f"{target.partition('_')[2] or target}_{next(self._ids)}"
             parent: str | None = target
         else:
-            if any(p["page"] == page and p["text"] == message and not p.get("in_reply_to") for p in posts):
+            if self.sandbox.has_text(self.name, page, message, replies=False):
                 return self.answer(400, graph_error(506, "(#506) Duplicate status message"), version, page=page)
             remote_id, parent = f"{page}_{next(self._ids)}", None
         published = form.get("published", "true").lower() not in ("false", "0")

@@ -170,10 +170,11 @@ class LinkedInPlatform(Platform):
             return input_error(400, f"ShareCommentary text length ({length} characters) exceeded the maximum allowed "
                                     f"({MAX_COMMENTARY} characters)", "FIELD_ARRAY_SIZE_TOO_HIGH",
                                "Size of array cannot be higher than the maxLength")
-        for p in self.sandbox.posts(self.name):
-            if p.get("author") == author and not p.get("in_reply_to") and p["text"] == shown:
-                return input_error(422, f"Content is a duplicate of {p['remote_id']}", "DUPLICATE_POST",
-                                   "Duplicate post is detected")
+        if self.sandbox.has_text(self.name, author, shown, replies=False):
+            first = next(p for p in self.sandbox.posts(self.name)
+                         if p["account"] == author and not p.get("in_reply_to") and p["text"] == shown)
+            return input_error(422, f"Content is a duplicate of {first['remote_id']}", "DUPLICATE_POST",
+                               "Duplicate post is detected")
         urn = f"urn:li:share:{next(self._ids)}"
         self.sandbox.record(self.name, author, urn, shown, author=author, commentary=stored, in_reply_to=None,
                             visibility=body["visibility"], member=member_id(token))
@@ -202,7 +203,7 @@ class LinkedInPlatform(Platform):
         text = (body.get("message") or {}).get("text")
         if not _AUTHOR.match(actor) or not isinstance(text, str) or not text:
             return error(422, "UNPROCESSABLE_ENTITY", "ERROR :: /actor or /message/text :: missing or invalid")
-        if not any(p["remote_id"] == root for p in self.sandbox.posts(self.name)):
+        if self.sandbox.find(self.name, root) is None:
             return error(404, "NOT_FOUND", f"Not found: {root}")
         gated = self._gate(token, actor, "partnerApiSocialActions")
         if gated:

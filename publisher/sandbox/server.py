@@ -4,7 +4,10 @@ Control API (JSON):
   GET  /_sandbox/posts[?platform=x]   every accepted post, in order
   POST /_sandbox/faults               {"platform": "x" | "*", "latency_ms": 50, "burst_429": 3, ...}
   GET  /_sandbox/faults
-  POST /_sandbox/reset                forget posts, faults and rate windows
+  POST /_sandbox/reset                forget posts, faults, rate windows and counters
+  GET  /_sandbox/stats                {"requests": N, "429": N, "x:201": N, "x:429": N, ...}: every answer sent,
+                                      by platform and status (429s counted whatever produced them; status 0 =
+                                      connection dropped after accepting)
   GET  /_sandbox/health
 """
 
@@ -83,6 +86,8 @@ class _Handler(BaseHTTPRequestHandler):
                 resp = Response(500, {"error": "sandbox internal error"})
         else:
             resp = Response(404, {"error": f"no platform at /{prefix}; use one of {sorted(self.server.platforms)}"})
+        if prefix in self.server.platforms:
+            sandbox.count_answer(prefix, 0 if resp.drop else resp.status)
         self._send(resp)
 
     def _send(self, resp: Response) -> None:
@@ -146,6 +151,9 @@ class SandboxServer(ThreadingHTTPServer):
         if req.path == "/reset" and req.method == "POST":
             sb.reset()
             return Response(200, {"ok": True})
+        if req.path == "/stats" and req.method == "GET":
+            with sb.lock:
+                return Response(200, dict(sb.counters))
         if req.path == "/health":
             return Response(200, {"ok": True, "platforms": sorted(self.platforms), "counters": dict(sb.counters)})
         return Response(404, {"error": "unknown control endpoint; see publisher/sandbox/server.py"})

@@ -73,7 +73,7 @@ class XPlatform(Platform):
         }
         if post:
             day = int(time.time()) + 86_400
-            posted = len(self.sandbox.posts(self.name))
+            posted = self.sandbox.post_count(self.name)
             h.update({
                 "x-user-limit-24hour-limit": str(DAILY_USER_LIMIT),
                 "x-user-limit-24hour-remaining": str(max(DAILY_USER_LIMIT - posted, 0)),
@@ -150,11 +150,10 @@ class XPlatform(Platform):
         if twitter_weighted(text) > 280:
             return self.reply(400, invalid("text", text, _TOO_LONG), headers)
         parent = ((body.get("reply") or {}).get("in_reply_to_tweet_id"))
-        posts = self.sandbox.posts(self.name)
-        if parent is not None and not any(p["remote_id"] == str(parent) for p in posts):
+        if parent is not None and self.sandbox.find(self.name, str(parent)) is None:
             return self.reply(400, invalid("reply.in_reply_to_tweet_id", parent,
                                            "Invalid Request: the Tweet you are replying to does not exist."), headers)
-        if any(p["user_id"] == user["id"] and p["text"] == text for p in posts):
+        if self.sandbox.has_text(self.name, user["username"], text, replies=True):
             return self.reply(403, problem(403, "Forbidden",
                                            "You are not allowed to create a Tweet with duplicate content."), headers)
         tweet_id = str(next(self._ids))
