@@ -10,21 +10,32 @@ The contract (stable; the rule set behind it grows):
     Validates the configuration's ``profiles:`` section; raises ConfigError naming the key and the fix.
 ``profile_for(account, profiles) -> Profile``
     The account's profile (named, or the built-in matching its kind) with its ``options.tone`` overrides.
+``check_delivery(store, delivery, account, kind, settings) -> list[Finding]``
+    The pre-publish check of one stored delivery: its exact payload, under the tone configuration as the config
+    file says *now* (a long-running worker re-reads it when it changed), with the other accounts' payloads of the
+    same post as variants (so the consistency rule runs before publishing too).
 
 Rules live in ``publisher.rules`` (one module per family), profiles in ``publisher.tone_profiles``.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
+from publisher.errors import ConfigError
 from publisher.models import Finding, PostKind
 from publisher.rules import REGISTRY, Ctx, Doc
-from publisher.settings import AccountConfig
+from publisher.settings import AccountConfig, Settings
 from publisher.tone_profiles import BUILTIN, Profile, load_profiles, profile_for
 
-__all__ = ["BUILTIN", "REGISTRY", "Profile", "blocking", "check", "load_profiles", "profile_for", "rule_ids"]
+__all__ = ["BUILTIN", "REGISTRY", "Profile", "blocking", "check", "check_delivery", "current_config",
+           "load_profiles", "profile_for", "rule_ids", "variants_of"]
+
+log = logging.getLogger("publisher.tone")
 
 SEVERITY_ORDER = {"block": 0, "warn": 1, "info": 2}
 
@@ -42,7 +53,8 @@ def check(
     """Return every finding for ``text`` as ``account`` would publish it on ``channel``.
 
     ``profiles`` is the configuration's ``profiles:`` mapping (or ``load_profiles``' result); ``variants`` maps
-    channel -> that channel's full rendered text of the same post (for the consistency rule); ``overrides`` is one
+    account name (or channel) -> that account's full rendered text of the same post, the checked text's own
+    included (for the consistency rule); ``overrides`` is one
     more layer of rule settings for this post only, e.g. ``{"hashtags.required": {"tags": ["Launch2026"]}}``.
     Raises ConfigError for an invalid profile or override.
     """
@@ -66,3 +78,90 @@ def blocking(findings: Iterable[Finding], allowed: Iterable[str] = ()) -> list[F
 
 def rule_ids() -> list[str]:
     return list(REGISTRY)
+
+
+# -- before publishing --
+
+_FRESH: dict[Path, tuple[tuple[int, int], Settings]] = {}
+_FRESH_LOCK = threading.Lock()
+
+
+def current_config(settings: Settings, account: AccountConfig) -> tuple[Mapping[str, Any], AccountConfig]:
+    """The tone profiles and ``account``'s settings as the configuration file says now.
+
+    A worker loads its settings once, but profiles change while posts wait (a phrase is banned today for a post
+    scheduled yesterday). The file is re-read when its modification time or size changed (one ``stat`` per
+    delivery otherwise). A file that no longer loads, or whose profiles no longer validate, is logged and the
+    last configuration that did is used, so a half-saved edit neither stops publishing nor loosens the rules
+    below what was last valid.
+    """
+    path = settings.config_path
+    if path is None:
+        return settings.profiles, account
+    try:
+        st = path.stat()
+    except OSError as e:
+        log.warning("cannot read %s for the pre-publish tone check (%s); using the loaded configuration",
+                    path, e.strerror)
+        return _last_good(settings, path, account)
+    stamp = (st.st_mtime_ns, st.st_size)
+    with _FRESH_LOCK:
+        hit = _FRESH.get(path)
+        if hit is None or hit[0] != stamp:
+            from publisher import settings as settings_mod
+
+            try:
+                fresh = settings_mod.load(settings.env)
+                for acc in fresh.accounts.values():
+                    profile_for(acc, fresh.profiles)  # validates the profiles each account uses
+            except ConfigError as e:
+                log.warning("%s changed but does not load (%s); the pre-publish tone check keeps the last valid "
+                            "configuration until it is fixed", path, e.message)
+                _FRESH[path] = (stamp, hit[1] if hit else settings)
+            else:
+                _FRESH[path] = (stamp, fresh)
+    return _last_good(settings, path, account)
+
+
+def _last_good(settings: Settings, path: Path, account: AccountConfig) -> tuple[Mapping[str, Any], AccountConfig]:
+    hit = _FRESH.get(path)
+    fresh = hit[1] if hit else settings
+    return fresh.profiles, fresh.accounts.get(account.name or "", account)
+
+
+_NOT_SENT = frozenset({"cancelled", "expired"})
+
+
+def variants_of(deliveries: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """account name -> the full text that account publishes (its parts joined), from a post's stored deliveries;
+    cancelled and expired deliveries are left out (their text is never published)."""
+    parts: dict[str, list[tuple[int, str]]] = {}
+    for d in deliveries:
+        if d["state"] in _NOT_SENT:
+            continue
+        parts.setdefault(d["account"], []).append((d["part"], d["payload"]["text"]))
+    return {name: " ".join(t for _, t in sorted(ps)) for name, ps in parts.items()}
+
+
+def check_delivery(store: Any, delivery: Mapping[str, Any], account: AccountConfig, kind: PostKind | str,
+                   settings: Settings, siblings: list[dict[str, Any]] | None = None) -> list[Finding]:
+    """The findings for one stored delivery just before it is published (see ``current_config`` and
+    ``variants_of``). The caller applies the post's audited ``--allow`` overrides with ``blocking``.
+
+    The other accounts' payloads (``siblings``: the post's deliveries, when the caller already read them) are read
+    (one indexed query) only when the consistency rule blocks for this account and kind: the pre-publish check acts
+    on blocking findings only, so a warning needs no read.
+    """
+    profiles, account = current_config(settings, account)
+    post_kind = PostKind(kind)
+    variants = None
+    if profile_for(account, profiles).severity("consistency", post_kind) == "block":
+        if siblings is None:
+            from publisher.store import deliveries_of
+
+            with store.read() as conn:
+                siblings = deliveries_of(conn, delivery["post_id"])
+        found = variants_of(siblings)
+        variants = found if len(found) > 1 else None
+    return check(delivery["payload"]["text"], account, channel=delivery["channel"], kind=post_kind,
+                 profiles=profiles, variants=variants)

@@ -73,9 +73,17 @@ def test_profanity_catches_swearing_and_leetspeak(word: str) -> None:
     "Penetration testing found no critical issues.", "Proud of our queer and trans colleagues.",
     "Stroke awareness week: know the signs.", "The kill switch worked as designed.", "Lykke og hell!",
     "Magna cum laude in computer science.", "Scunthorpe office opens Monday.", "Hell of a sunset tonight.",
+    # numbers are not leetspeak: "455" once read as "ass" and blocked a NOC update (found by the channel benchmark)
+    "455 customers affected in Bergen.", "Error 455 on the API since 14:05.", "Call 5318008 for help.",
+    "Uptime 99.55% this quarter.",
 ])
 def test_profanity_leaves_ordinary_words_alone(text: str) -> None:
     assert not found(text, rule="profanity")
+
+
+def test_leetspeak_with_a_letter_or_symbols_is_still_caught() -> None:
+    for text, word in [("What an a55.", "a55"), ("Such an @$$.", "@$$")]:
+        assert spans(text, found(text, rule="profanity")) == [word]
 
 
 def test_spaced_out_profanity_is_one_finding() -> None:
@@ -302,6 +310,19 @@ def test_later_parts_of_a_split_thread_do_not_repeat_the_finding() -> None:
     assert not found("part two 2/2", rule="consistency", channel="x", variants=variants)
 
 
+def test_variants_keyed_by_account_compare_accounts_on_the_same_channel() -> None:
+    """Two accounts on mastodon with their own wording: keyed by channel one would overwrite the other."""
+    noc_b = ORG.model_copy(update={"name": "noc-b"})
+    variants = {"noc": "INC-4750: mobile data down in Bodø since 08:10, fix expected by 10:00.",
+                "noc-b": "INC-4750: mobile data is down in Bodø since 08:10.",
+                "noc-x": "INC-4750: mobile data down in Bodø, fix by 10:00. Next update 09:00."}
+    got = found(variants["noc-b"], noc_b, rule="consistency", variants=variants)
+    assert [f.message for f in got] == ["the noc, noc-x variants state '10:00', this noc-b variant does not",
+                                        "the noc-x variant states '09:00', this noc-b variant does not"]
+    assert [f.message for f in found(variants["noc"], rule="consistency", variants=variants)] == \
+        ["the noc-x variant states '09:00', this noc variant does not"]
+
+
 def test_blocking_respects_allowed_rules() -> None:
     findings = tone.check("Call 412 34 567!!", ORG, kind=PostKind.TICKET)
     assert {f.rule for f in tone.blocking(findings)} == {"privacy.phone", "exclamation"}
@@ -313,3 +334,14 @@ def test_limits_fall_back_for_an_unknown_adapter() -> None:
 
     assert isinstance(limits_for("bluesky"), ChannelLimits)
     assert limits_for("bluesky").max_length == 300
+
+
+def test_vader_fast_path_equals_polarity_scores() -> None:
+    """sentiment.polarity skips VADER's emoji copy when there is no emoji; the score must not change."""
+    from publisher.rules.sentiment import analyser, polarity
+    from tests.tone_labelled import iter_texts, load
+
+    samples = [*iter_texts(load()[0]), "kind of bad", "NOT good at all!!", "The service is good, but the support is awful.",
+               "least helpful day ever", "no problems, no worries", " padded text ", "", "Great \U0001F600 day"]
+    for text in samples:
+        assert polarity(text) == analyser().polarity_scores(text)["compound"], text

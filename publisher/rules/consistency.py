@@ -1,8 +1,10 @@
-"""``consistency``: every channel's variant of one post states the same facts.
+"""``consistency``: every variant of one post (per account, or per channel) states the same facts.
 
 Facts are links, the profile's required hashtags, ticket ids (INC-4711), clock times (14:00, kl. 14.00) and
 figures with a unit (8 ms, 99.9 %, 15 minutes). A fact stated in another channel's variant but missing here is a
-finding: a shortened X variant must not drop the ETA the Mastodon variant gives. Units are compared by meaning
+finding: a shortened X variant must not drop the ETA the Mastodon variant gives. Variants are keyed by account name
+(one campaign to several accounts on the same platform, each with its own wording) or, in older callers and the
+labelled set, by channel; ``own_key`` tells which entry is the checked text's own. Units are compared by meaning
 ("15 min" = "15 minutes" = "15 minutter"), numbers by value ("99,9 %" = "99.9%").
 """
 
@@ -60,11 +62,19 @@ def facts(text: str, required_tags: tuple[str, ...] = ()) -> dict[str, str]:
     return out
 
 
+def own_key(ctx: Ctx) -> str:
+    """The key of the checked text's own variant: its account's name when variants are keyed by account (as the
+    service and the pre-publish check key them), else its channel (a per-channel variant)."""
+    name = ctx.account.name
+    return name if name and name in ctx.variants else ctx.channel
+
+
 def consistency(doc: Doc, ctx: Ctx, opts: RuleOptions) -> list[Finding]:
-    others = {ch: t for ch, t in ctx.variants.items() if ch != ctx.channel and t}
+    me = own_key(ctx)
+    others = {key: t for key, t in ctx.variants.items() if key != me and t}
     if not others:
         return []
-    own = ctx.variants.get(ctx.channel)
+    own = ctx.variants.get(me)
     if own and own != doc.text and not own.startswith(doc.text):
         return []  # a later part of a split thread: the first part reports for the whole channel
     req = ctx.options.get("hashtags.required")
@@ -73,19 +83,19 @@ def consistency(doc: Doc, ctx: Ctx, opts: RuleOptions) -> list[Finding]:
     if own and own != doc.text:
         mine.update(facts(own, tags))
     missing: dict[str, tuple[str, list[str]]] = {}
-    for channel in sorted(others):
-        for key, written in facts(others[channel], tags).items():
+    for other in sorted(others):
+        for key, written in facts(others[other], tags).items():
             if key not in mine:
-                missing.setdefault(key, (written, []))[1].append(channel)
+                missing.setdefault(key, (written, []))[1].append(other)
     end = len(doc.text)
     return [
         ctx.finding(
             "consistency", opts,
-            f"the {', '.join(chs)} variant{'s' if len(chs) > 1 else ''} state{'' if len(chs) > 1 else 's'} "
-            f"{written!r}, this {ctx.channel} variant does not",
-            end, end, f"add {written!r} so every channel says the same",
+            f"the {', '.join(keys)} variant{'s' if len(keys) > 1 else ''} state{'' if len(keys) > 1 else 's'} "
+            f"{written!r}, this {me} variant does not",
+            end, end, f"add {written!r} so every variant says the same",
         )
-        for key, (written, chs) in missing.items()
+        for key, (written, keys) in missing.items()
     ]
 
 

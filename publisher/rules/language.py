@@ -92,21 +92,47 @@ def detect(doc: Doc, candidates: tuple[str, ...], min_letters: int, expected: fr
     return result
 
 
-def _quick(doc: Doc, candidates: tuple[str, ...]) -> str | None:
-    """A language family when function words leave no doubt (>= 4 hits, no other language above 1), else None.
+#: letters that occur in one candidate language's spelling and not in English: a word with one is evidence for it
+_LETTERS: dict[str, frozenset[str]] = {
+    "no": frozenset("æøå"),
+    "de": frozenset("ßäöü"),
+    "es": frozenset("ñ¿¡áíóú"),
+    "fr": frozenset("çœèêàùûëïîôâ"),
+}
+#: function word -> the languages it is a function word of
+_WORD_LANGS: dict[str, tuple[str, ...]] = {}
+for _lang, _words in _STOPWORDS.items():
+    for _w in _words:
+        _WORD_LANGS[_w] = (*_WORD_LANGS.get(_w, ()), _lang)
 
-    Only used to confirm a text is in an expected language; every doubtful case goes to lingua."""
-    hits = dict.fromkeys({family(c) for c in candidates} & set(_STOPWORDS), 0)
-    if len(hits) < 1:
+
+def _quick(doc: Doc, candidates: tuple[str, ...]) -> str | None:
+    """A language family when the text leaves no doubt, else None (then lingua decides).
+
+    Evidence for a language: its distinctive function words, and words spelled with its distinctive letters
+    (ø, ß, ñ, ç, ...). No doubt: >= 4 pieces for one language and <= 1 for any other, or >= 2 for one language
+    and none at all for any other. Only used to confirm a text is in an expected language; every doubtful case
+    goes to lingua. ``tests/test_tone_eval.py`` checks it agrees with lingua on every labelled text and prefix.
+    """
+    families = {family(c) for c in candidates} & set(_STOPWORDS)
+    if not families:
         return None
+    hits = dict.fromkeys(families, 0)
     for _, _, w in doc.words:
         low = w.lower()
-        for lang in hits:
-            if low in _STOPWORDS[lang]:
-                hits[lang] += 1
+        langs = _WORD_LANGS.get(low)
+        if langs is not None:
+            for lang in langs:
+                if lang in hits:
+                    hits[lang] += 1
+        elif not low.isascii():
+            for lang, letters in _LETTERS.items():
+                if lang in hits and not letters.isdisjoint(low):
+                    hits[lang] += 1
     ranked = sorted(hits.items(), key=lambda kv: -kv[1])
     best, n = ranked[0]
-    if n >= 4 and all(m <= 1 for _, m in ranked[1:]):
+    second = ranked[1][1] if len(ranked) > 1 else 0
+    if (n >= 4 and second <= 1) or (n >= 2 and second == 0):
         return best
     return None
 

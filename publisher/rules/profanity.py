@@ -86,9 +86,15 @@ def _spellings(token: str) -> Iterable[str]:
     return ("".join(p) for p in itertools.product(*choices))
 
 
+#: a number ("455 customers", "error 5318008", "+8", "99.9%") is never leetspeak for a word
+_NUMBER = re.compile(r"[\d.,:+%/-]+")
+
+
 def _is_profane(token: str, words: frozenset[str]) -> bool:
     if token in words:
         return True
+    if _NUMBER.fullmatch(token):
+        return False
     for s in _spellings(token):
         if s in words or (len(s) > 4 and (s.startswith(_ROOTS) or s.endswith(_ROOTS))
                           and not s.startswith(_ROOT_EXCEPTIONS)):
@@ -113,13 +119,19 @@ def find(text: str, words: frozenset[str]) -> list[tuple[int, int]]:
     low = text.lower()
     hits: list[tuple[int, int]] = []
     tokens = [(m.start(), m.end(), m.group(0)) for m in _TOKEN.finditer(low)]
+    starts = _phrase_starts(words)
     for i, (start, end, tok) in enumerate(tokens):
-        core = tok.strip("!+*") or tok
-        if _is_profane(tok, words) or (core != tok and _is_profane(core, words)):
+        if tok.isalpha():  # most tokens: no leetspeak to expand (the same test as _is_profane, without the calls)
+            profane = tok in words or (len(tok) > 4 and (tok.startswith(_ROOTS) or tok.endswith(_ROOTS))
+                                       and not tok.startswith(_ROOT_EXCEPTIONS))
+        else:
+            core = tok.strip("!+*") or tok
+            profane = _is_profane(tok, words) or (core != tok and _is_profane(core, words))
+        if profane:
             hits.append((start, end))
             continue
         # two- and three-word phrases ("bull shit", "fils de pute", "fy faen")
-        if tok not in _phrase_starts(words):
+        if tok not in starts:
             continue
         for n in (2, 3):
             if i + n <= len(tokens):

@@ -70,7 +70,21 @@ def _pronouns(doc: Doc, ctx: Ctx) -> frozenset[str]:
     return out
 
 
+#: every word that is a first-person pronoun in some language: a text without one needs no language detection
+_ANY_PRONOUN = frozenset().union(*FIRST_PERSON.values())
+
+
+def _may_speak_as_one(doc: Doc) -> bool:
+    """False only when no word of ``doc`` is a first-person word in any language (exact pre-filter)."""
+    low = {w.lower() for _, _, w in doc.words}
+    if not _ANY_PRONOUN.isdisjoint(low):
+        return True
+    return any(_FR_ELIDED.match(w) for w in low if "'" in w or "\u2019" in w)
+
+
 def first_person(doc: Doc, ctx: Ctx, opts: FirstPersonOptions) -> list[Finding]:
+    if not _may_speak_as_one(doc):
+        return []
     pronouns = _pronouns(doc, ctx) - {a.lower() for a in opts.allow}
     if not pronouns:
         return []

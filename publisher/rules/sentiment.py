@@ -62,9 +62,35 @@ def could_be_negative(doc: Doc) -> bool:
     return any(t in triggers for t in low.split()) or any(w.lower() in triggers for _, _, w in doc.words)
 
 
+def polarity(text: str) -> float:
+    """VADER's compound score for ``text``, exactly as ``polarity_scores`` computes it.
+
+    ``polarity_scores`` first copies the text character by character to replace emoji by their descriptions
+    (about a fifth of its time on a 280-character post); without an emoji that copy is the text itself, so the
+    rest of ``polarity_scores`` runs here on the text directly. ``tests/test_tone_rules.py`` checks equality.
+    """
+    a = analyser()
+    if not a.emojis.keys().isdisjoint(set(text)):
+        return float(a.polarity_scores(text)["compound"])
+    from vaderSentiment.vaderSentiment import BOOSTER_DICT, SentiText
+
+    text = text.strip()
+    sentitext = SentiText(text)
+    words = sentitext.words_and_emoticons
+    sentiments: list[float] = []
+    for i, item in enumerate(words):
+        low = item.lower()
+        if low in BOOSTER_DICT or (low == "kind" and i < len(words) - 1 and words[i + 1].lower() == "of"):
+            sentiments.append(0)
+            continue
+        sentiments = a.sentiment_valence(0, sentitext, item, i, sentiments)
+    sentiments = a._but_check(words, sentiments)
+    return float(a.score_valence(sentiments, text)["compound"])
+
+
 def compound(doc: Doc) -> float:
     if "sentiment" not in doc.cache:
-        doc.cache["sentiment"] = float(analyser().polarity_scores(doc.prose)["compound"])
+        doc.cache["sentiment"] = polarity(doc.prose)
     return float(doc.cache["sentiment"])
 
 
@@ -76,10 +102,10 @@ def _charged_words(doc: Doc, sign: int) -> list[tuple[int, int, str]]:
 def sentiment(doc: Doc, ctx: Ctx, opts: SentimentOptions) -> list[Finding]:
     if opts.min is None and opts.max is None:
         return []
-    if text_language(doc, ctx) != "en":
-        return []
     if opts.max is None and not could_be_negative(doc):
         return []  # exact shortcut: without a negative token the compound score cannot be below 0
+    if text_language(doc, ctx) != "en":
+        return []  # asked second: detecting the language (lingua) costs more than looking for negative tokens
     score = compound(doc)
     if opts.min is not None and score < opts.min:
         words = _charged_words(doc, -1) or doc.words

@@ -57,7 +57,7 @@ def _caps_words(doc: Doc, acronyms: frozenset[str]) -> list[tuple[int, int, str]
 
 
 def shouting(doc: Doc, ctx: Ctx, opts: ShoutingOptions) -> list[Finding]:
-    acronyms = ACRONYMS | {a.upper() for a in opts.acronyms}
+    acronyms = ACRONYMS | {a.upper() for a in opts.acronyms} if opts.acronyms else ACRONYMS
     words = [w for w in doc.words if w[2] not in acronyms]
     letters = sum(e - s for s, e, _ in words)
     if letters == 0:
@@ -65,7 +65,7 @@ def shouting(doc: Doc, ctx: Ctx, opts: ShoutingOptions) -> list[Finding]:
     caps = [w for w in _caps_words(doc, acronyms)]
     if not caps:
         return []
-    upper = sum(1 for _, _, w in words for c in w if c.isupper())
+    upper = sum(map(str.isupper, "".join(w for _, _, w in words)))
     text = doc.text
     if letters >= opts.min_letters and upper / letters > opts.max_ratio:
         start, end = words[0][0], words[-1][1]
