@@ -53,10 +53,13 @@ class Event:
     details: dict[str, Any] | None = None
 
 
+HEAD_KEY = "publisher_audit_head"
+_HEAD = select(audit_events.c.seq, audit_events.c.hash).order_by(audit_events.c.seq.desc()).limit(1)
+_INSERT = audit_events.insert()
+
+
 def _head(conn: Connection) -> tuple[int, str]:
-    row = conn.execute(
-        select(audit_events.c.seq, audit_events.c.hash).order_by(audit_events.c.seq.desc()).limit(1)
-    ).first()
+    row = conn.execute(_HEAD).first()
     return (row[0], row[1]) if row else (0, GENESIS)
 
 
@@ -65,7 +68,8 @@ def append(conn: Connection, actor: str, events: list[Event], at: datetime | Non
     if not events:
         return
     at = at or datetime.now(UTC)
-    seq, prev = _head(conn)
+    # the head is read once per transaction (Store.tx clears it at BEGIN; it holds the chain lock until COMMIT)
+    seq, prev = conn.info.get(HEAD_KEY) or _head(conn)
     rows = []
     for ev in events:
         seq += 1
@@ -74,7 +78,8 @@ def append(conn: Connection, actor: str, events: list[Event], at: datetime | Non
         digest = _digest(prev, fields)
         rows.append({**fields, "at": at, "prev_hash": prev, "hash": digest})
         prev = digest
-    conn.execute(audit_events.insert(), rows)
+    conn.execute(_INSERT, rows)
+    conn.info[HEAD_KEY] = (seq, prev)
 
 
 def record(conn: Connection, actor: str, action: str, **kw: Any) -> None:

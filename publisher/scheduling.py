@@ -36,16 +36,16 @@ from publisher.store import (
 )
 
 log = logging.getLogger("publisher.scheduler")
-#: present(channel, message_id) -> is the message still in the broker?
-Present = Callable[[str, str | None], bool]
+#: missing([(channel, delivery_id, message_id)]) -> the delivery ids whose message is no longer in the broker
+Missing = Callable[[list[tuple[str, str, str | None]]], set[str]]
 
 
 class Scheduler:
-    def __init__(self, settings: Settings, store: Store, sender: Sender, present: Present) -> None:
+    def __init__(self, settings: Settings, store: Store, sender: Sender, missing: Missing) -> None:
         self.settings = settings
         self.store = store
         self.sender = sender
-        self.present = present
+        self.missing = missing
         self.cfg = settings.scheduler
         self.actor = f"scheduler:{settings.actor}"
         self._last_sweep = 0.0
@@ -86,8 +86,9 @@ class Scheduler:
         lost_after = timedelta(seconds=self.cfg.lost_after_seconds)
         with self.store.read() as conn:
             stale = stale_queued(conn, now, lost_after)
+        lost = self.missing([(d["channel"], d["id"], d["message_id"]) for d in stale]) if stale else set()
         for d in stale:
-            if self.present(d["channel"], d["message_id"]):
+            if d["id"] not in lost:
                 continue
             with self.store.tx() as conn:
                 if not touch_enqueued(conn, d["id"], now, None):
@@ -101,7 +102,8 @@ class Scheduler:
         return counts
 
     def _expire(self, now: datetime) -> int:
-        waiting = [State.SCHEDULED.value, State.RETRY_WAIT.value, State.HELD.value, State.QUEUED.value]
+        waiting = [State.SCHEDULED.value, State.RETRY_WAIT.value, State.HELD.value, State.QUEUED.value,
+                   State.PENDING_APPROVAL.value]
         n = 0
         with self.store.tx() as conn:
             rows = conn.execute(select(deliveries).where(deliveries.c.state.in_(waiting), deliveries.c.not_after.is_not(None),

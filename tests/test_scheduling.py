@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -29,7 +30,7 @@ def test_two_schedulers_racing_never_enqueue_a_delivery_twice(env: Env) -> None:
             sent.append(delivery_id)
         return delivery_id
 
-    schedulers = [Scheduler(settings, env.store(), sender, lambda c, m: True) for _ in range(2)]
+    schedulers = [Scheduler(settings, env.store(), sender, lambda items: set()) for _ in range(2)]
     threads = [threading.Thread(target=lambda s=s: [s.tick() for _ in range(5)]) for s in schedulers]
     for t in threads:
         t.start()
@@ -46,5 +47,46 @@ def test_far_future_posts_are_not_sent_to_the_broker(env: Env) -> None:
     store = env.store()
     service.accept(settings, store, service.NewPost(text="later", accounts=["noc"], at=datetime.now(UTC) + timedelta(days=30)))
     sent: list[str] = []
-    Scheduler(settings, store, lambda c, d, ms: sent.append(d) or d, lambda c, m: True).tick()
+    Scheduler(settings, store, lambda c, d, ms: sent.append(d) or d, lambda items: set()).tick()
     assert sent == [] and states(store) == {"scheduled": 1}
+
+
+def test_a_promoted_delayed_message_is_not_taken_for_lost_but_a_wiped_one_is(env: Env) -> None:
+    """Dramatiq gives a delayed message a new Redis id when a worker moves it to the ready queue; under backlog the
+    sweeper used to miss it and send a duplicate. A real Dramatiq worker does the promotion here."""
+    import dramatiq
+    from dramatiq.brokers.redis import RedisBroker
+
+    from publisher.workers import broker as broker_mod
+    from publisher.workers import embedded
+
+    url = env.settings().redis_url or embedded.ensure(env.settings().valkey_dir)[0]
+    b = RedisBroker(url=url, namespace="publisher")
+    b.add_middleware(broker_mod._promotions())
+    started, release = threading.Event(), threading.Event()
+
+    def publish(delivery_id: str) -> None:
+        started.set()
+        release.wait(30)
+
+    actor = dramatiq.actor(publish, broker=b, actor_name="publish_dryrun", queue_name="dryrun", max_retries=0)
+    sent = actor.send_with_options(args=("d-promoted",), delay=200, **{broker_mod.DELAYED_OPTION: True})
+    first_id = sent.options["redis_message_id"]
+    worker = dramatiq.Worker(b, worker_threads=1, worker_timeout=50)
+    worker.start()
+    try:
+        assert started.wait(20), "the worker never promoted and ran the delayed message"
+        # Dramatiq enqueues the promoted copy before it acks the delayed one, so the actor can start before the
+        # stored id leaves the delay queue: the sweeper must find the message in either place meanwhile.
+        deadline = time.monotonic() + 10
+        while b.client.hexists("publisher:dryrun.DQ.msgs", first_id) and time.monotonic() < deadline:
+            assert broker_mod.missing_messages(b, [("dryrun", "d-promoted", first_id)]) == set()
+            time.sleep(0.01)
+        assert not b.client.hexists("publisher:dryrun.DQ.msgs", first_id)  # the id we stored is gone ...
+        assert broker_mod.missing_messages(b, [("dryrun", "d-promoted", first_id)]) == set()  # ... yet not lost
+        b.client.flushdb()
+        assert broker_mod.missing_messages(b, [("dryrun", "d-promoted", first_id)]) == {"d-promoted"}
+    finally:
+        release.set()
+        worker.stop(timeout=5000)
+        b.close()

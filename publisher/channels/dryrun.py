@@ -33,6 +33,7 @@ from publisher.errors import (
     RateLimited,
     TransientError,
 )
+from publisher.filelock import ProcessFileLock
 from publisher.models import DeliveryRef, Receipt
 from publisher.textlength import ChannelLimits
 
@@ -51,6 +52,13 @@ CREATE INDEX IF NOT EXISTS ledger_delivery ON ledger(delivery_id);
 """
 _local = threading.local()
 _write_lock = threading.Lock()  # one writer per process at a time; avoids SQLite's sleeping busy handler
+
+
+_file_locks: dict[Path, ProcessFileLock] = {}
+
+
+def _file_lock(path: Path) -> ProcessFileLock:
+    return _file_locks.setdefault(path, ProcessFileLock(f"{path}.writelock"))
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -113,7 +121,7 @@ class DryRunChannel(Channel):
 
         remote_id = f"dry-{delivery.id}-{delivery.attempt}-{time.time_ns()}"
         conn = _connect(self.ledger_path)
-        with _write_lock:
+        with _write_lock, _file_lock(self.ledger_path).hold():
             conn.execute(
                 "INSERT INTO ledger(remote_id, delivery_id, account, text, in_reply_to, payload, at) VALUES (?,?,?,?,?,?,?)",
                 (

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from publisher.settings import Settings
 
@@ -41,7 +42,11 @@ def setup(settings: Settings) -> BrokerHandle:
             from publisher.workers import embedded
 
             url, started = embedded.ensure(settings.valkey_dir)
-        broker = RedisBroker(url=url, namespace="publisher")
+        # A worker process that dies (SIGKILL, OOM) leaves the messages it had fetched, running or prefetched, in its
+        # unacked set; Dramatiq hands them to live workers once its heartbeat is older than heartbeat_timeout (60 s by
+        # default). Live processes heartbeat on every poll (their idle and delay-queue consumers poll every <= 100 ms),
+        # so 15 s is safe, and a duplicate hand-over is a no-op for the actor anyway (it re-reads the store).
+        broker = RedisBroker(url=url, namespace="publisher", heartbeat_timeout=15_000, maintenance_chance=10_000)
         # The store owns retries and age: no blind Dramatiq retries, no silent AgeLimit drops, no async
         # exceptions injected mid-HTTP-call (all of which would turn a publish into an unknown outcome).
         for mw in list(broker.middleware):
@@ -50,6 +55,7 @@ def setup(settings: Settings) -> BrokerHandle:
             elif isinstance(mw, Retries):
                 mw.max_retries = 0
         broker.add_middleware(CurrentMessage())
+        broker.add_middleware(_promotions())
         for q in QUEUES:
             broker.declare_queue(q)
         dramatiq.set_broker(broker)
@@ -61,13 +67,41 @@ def current() -> BrokerHandle | None:
     return _handle
 
 
-def message_present(broker: object, queue: str, redis_message_id: str | None) -> bool:
-    """Is the message still in the broker (ready, delayed or leased)? False means it was lost."""
-    if not redis_message_id:
-        return False
-    client = broker.client  # type: ignore[attr-defined]
-    ns = broker.namespace  # type: ignore[attr-defined]
-    for q in (queue, f"{queue}.DQ"):
-        if client.hexists(f"{ns}:{q}.msgs", redis_message_id):
-            return True
-    return False
+#: message option set on messages sent with a delay, so their promotion to the ready queue can be recognised
+DELAYED_OPTION = "publisher_delayed"
+
+
+def _promotions() -> Any:
+    """Middleware: when a worker promotes a delayed message to its ready queue, Dramatiq gives it a new Redis id.
+    Remember the new id under the delivery id, so the sweeper does not take the message for lost and send a
+    duplicate (a no-op for the actor, but a flood of extra work under backlog)."""
+    from dramatiq import Middleware
+
+    class Promotions(Middleware):  # type: ignore[misc]
+        def after_enqueue(self, broker: Any, message: Any, delay: int | None) -> None:
+            if delay is None and message.options.get(DELAYED_OPTION) and message.args:
+                broker.client.set(f"{broker.namespace}:promoted:{message.args[0]}",
+                                  message.options["redis_message_id"], ex=PROMOTION_TTL_SECONDS)
+
+    return Promotions()
+
+
+PROMOTION_TTL_SECONDS = 7 * 86400
+
+
+def missing_messages(broker: Any, items: list[tuple[str, str, str | None]]) -> set[str]:
+    """Of ``(queue, delivery_id, redis_message_id)``, the delivery ids whose message is in the broker neither as
+    sent (ready, delayed or leased) nor as promoted from the delay queue: lost (for example a wiped broker)."""
+    client, ns = broker.client, broker.namespace
+    pipe = client.pipeline(transaction=False)
+    for queue, delivery_id, mid in items:
+        pipe.hexists(f"{ns}:{queue}.msgs", mid or "-")
+        pipe.hexists(f"{ns}:{queue}.DQ.msgs", mid or "-")
+        pipe.get(f"{ns}:promoted:{delivery_id}")
+    res = pipe.execute()
+    unsure = [(q, d, res[3 * i + 2]) for i, (q, d, _) in enumerate(items) if not (res[3 * i] or res[3 * i + 1])]
+    pipe = client.pipeline(transaction=False)
+    for queue, _, promoted in unsure:
+        pipe.hexists(f"{ns}:{queue}.msgs", promoted or "-")
+    found = pipe.execute() if unsure else []
+    return {d for (_, d, _), ok in zip(unsure, found, strict=True) if not ok}

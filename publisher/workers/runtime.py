@@ -38,16 +38,21 @@ def store() -> Store:
 
 def send(channel: str, delivery_id: str, delay_ms: int) -> str | None:
     from publisher.workers.actors import ACTORS
+    from publisher.workers.broker import DELAYED_OPTION
 
-    message = ACTORS[channel].send_with_options(args=(delivery_id,), delay=delay_ms or None)
+    options: dict[str, Any] = {DELAYED_OPTION: True} if delay_ms else {}
+    message = ACTORS[channel].send_with_options(args=(delivery_id,), delay=delay_ms or None, **options)
     return str(message.options.get("redis_message_id") or message.message_id)
 
 
-def present(channel: str, message_id: str | None) -> bool:
+def missing(items: list[tuple[str, str, str | None]]) -> set[str]:
+    """Of (channel, delivery_id, message_id), the delivery ids whose broker message is gone."""
     from publisher.workers import broker
 
     handle = broker.current()
-    return handle is not None and broker.message_present(handle.broker, channel, message_id)
+    if handle is None:
+        return set()
+    return broker.missing_messages(handle.broker, items)
 
 
 def budget() -> Any:
@@ -76,5 +81,5 @@ def scheduler() -> Scheduler:
             broker.setup(settings())
             import publisher.workers.actors  # noqa: F401 - declares the actors on the broker
 
-            _state["scheduler"] = Scheduler(settings(), store(), send, present)
+            _state["scheduler"] = Scheduler(settings(), store(), send, missing)
         return _state["scheduler"]  # type: ignore[no-any-return]
