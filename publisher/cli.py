@@ -18,6 +18,7 @@ LAZY: dict[str, tuple[str, str]] = {
     "post": ("publisher.commands.posting", "post"),
     "ticket": ("publisher.commands.posting", "ticket"),
     "cancel": ("publisher.commands.posting", "cancel"),
+    "approve": ("publisher.commands.posting", "approve"),
     "retry": ("publisher.commands.posting", "retry"),
     "list": ("publisher.commands.reading", "list_cmd"),
     "show": ("publisher.commands.reading", "show"),

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from publisher import channels, tone
 from publisher.channels.base import Channel
@@ -29,15 +29,30 @@ from publisher.errors import (
     TransientError,
 )
 from publisher.models import SKIPPABLE, DeliveryRef, Payload, PostKind, Receipt, State
+from publisher.policy import Cadence
 from publisher.schema import deliveries
 from publisher.settings import Settings
-from publisher.store import Store, get_delivery, get_post, new_id, set_message_ids, transition, utcnow
+from publisher.store import (
+    Store,
+    deliveries_of,
+    get_delivery,
+    get_post,
+    new_id,
+    set_message_ids,
+    transition,
+    utcnow,
+)
 
 log = logging.getLogger("publisher.publishing")
 
 MAX_TRANSIENT_ATTEMPTS = 8
 #: sender(channel, delivery_id, delay_ms) -> broker message id
 Sender = Callable[[str, str, int], str | None]
+
+
+_WAITING_SUCCESSORS = select(deliveries).where(deliveries.c.prev_id == bindparam("prev"),
+                                               deliveries.c.state == State.SCHEDULED.value,
+                                               deliveries.c.due_at <= bindparam("now"))
 
 
 def backoff(attempts: int) -> timedelta:
@@ -47,11 +62,13 @@ def backoff(attempts: int) -> timedelta:
 class Publisher:
     """Runs deliveries through the state machine. Thread-safe; one per worker process."""
 
-    def __init__(self, settings: Settings, store: Store, sender: Sender | None = None, budget: Any = None) -> None:
+    def __init__(self, settings: Settings, store: Store, sender: Sender | None = None, budget: Any = None,
+                 cadence: Cadence | None = None) -> None:
         self.settings = settings
         self.store = store
         self.sender = sender
         self.budget = budget
+        self.cadence = cadence or Cadence(getattr(budget, "client", None))
         self.actor = f"worker:{settings.actor}"
         self._adapters: dict[str, Channel] = {}
         self._lock = threading.Lock()
@@ -70,54 +87,61 @@ class Publisher:
                 self._adapters[account_name] = channels.for_publishing(account, self.settings)
             return self._adapters[account_name]
 
+    def forget_adapter(self, account_name: str) -> None:
+        with self._lock:
+            self._adapters.pop(account_name, None)
+
     def _ref(self, d: dict[str, Any], attempt: int) -> DeliveryRef:
         return DeliveryRef(id=d["id"], post_id=d["post_id"], account=d["account"], channel=d["channel"],
                            payload=Payload.from_dict(d["payload"]), attempt=attempt, created_at=d["updated_at"])
 
     def _move(self, d: dict[str, Any], frm: list[State], to: State, action: str, *, values: dict[str, Any] | None = None,
               details: dict[str, Any] | None = None, attempt_id: str | None = None) -> bool:
-        extra = deliveries.c.attempt_id == attempt_id if attempt_id else None
-        with self.store.tx() as conn:
-            return transition(conn, self.actor, d, frm, to, action, values=values, details=details, extra_where=extra)
+        return self.store.grouped(lambda conn: transition(conn, self.actor, d, frm, to, action, values=values,
+                                                          details=details, attempt_id=attempt_id))
 
-    def _parent(self, d: dict[str, Any]) -> tuple[Receipt | None, str | None]:
+    @staticmethod
+    def _parent(conn: Any, d: dict[str, Any]) -> tuple[Receipt | None, str | None]:
         """The receipt to reply to, or the reason the delivery must wait for its predecessor."""
         prev_id = d["prev_id"]
-        with self.store.read() as conn:
-            while prev_id:
-                prev = get_delivery(conn, prev_id)
-                if prev is None:
-                    return None, None
-                state = State(prev["state"])
-                if state == State.PUBLISHED:
-                    return Receipt.from_dict(prev["receipt"]), None
-                if state in SKIPPABLE:
-                    prev_id = prev["prev_id"]
-                    continue
-                return None, f"waiting for predecessor {prev['id']} ({state.value})"
+        while prev_id:
+            prev = get_delivery(conn, prev_id)
+            if prev is None:
+                return None, None
+            state = State(prev["state"])
+            if state == State.PUBLISHED:
+                return Receipt.from_dict(prev["receipt"]), None
+            if state in SKIPPABLE:
+                prev_id = prev["prev_id"]
+                continue
+            return None, f"waiting for predecessor {prev['id']} ({state.value})"
         return None, None
 
     # -- entry point --
 
     def handle(self, delivery_id: str) -> str:
-        with self.store.read() as conn:
+        now = utcnow()
+        with self.store.read() as conn:  # one read for everything the decision needs
             d = get_delivery(conn, delivery_id)
-        if d is None:
-            return "missing"
-        state = State(d["state"])
+            if d is None:
+                return "missing"
+            state = State(d["state"])
+            ready = (state == State.QUEUED and not (d["not_after"] and now > d["not_after"])
+                     and d["due_at"] <= now + timedelta(milliseconds=50))
+            post = (get_post(conn, d["post_id"]) or {}) if ready else {}
+            siblings = deliveries_of(conn, d["post_id"]) if ready else []
+            parent, waiting = self._parent(conn, d) if ready else (None, None)
         if state == State.UNKNOWN:
             return self.reconcile(d)
         if state != State.QUEUED:
             return "duplicate"
-        now = utcnow()
         if d["not_after"] and now > d["not_after"]:
             self._move(d, [State.QUEUED], State.EXPIRED, "expired", details={"not_after": d["not_after"].isoformat()})
             return "expired"
-        if d["due_at"] > now + timedelta(milliseconds=50):
+        if not ready:
             if self.sender:  # early (clock skew between scheduler and worker): wait for the exact time, no call
                 self.sender(d["channel"], d["id"], int((d["due_at"] - now).total_seconds() * 1000))
             return "early"
-        parent, waiting = self._parent(d)
         if waiting:
             self._move(d, [State.QUEUED], State.SCHEDULED, "waiting", values={"last_error": waiting},
                        details={"reason": waiting})
@@ -127,18 +151,27 @@ class Publisher:
         except ConfigError as e:
             self._move(d, [State.QUEUED], State.HELD, "held", values={"last_error": e.message}, details={"reason": e.message})
             return "held"
-        held = self._tone_recheck(d)
+        held = self._tone_recheck(d, post, siblings)
         if held:
             return held
-        return self._publish(d, parent, now)
+        return self._publish(d, parent, now, str(post.get("kind", "note")))
 
-    def _tone_recheck(self, d: dict[str, Any]) -> str | None:
+    def _policy_wait(self, d: dict[str, Any], kind: str, now: datetime) -> bool:
+        """The account's cadence (quiet hours, minimum gap, maximum per day) says not yet: retry_wait until then.
+        The continuation parts of a split post belong to its first part: they follow it, never a gap behind."""
+        if (d.get("part") or 1) > 1:
+            return False
+        wait = self.cadence.wait_until(self.settings.account(d["account"]), kind, now)
+        if wait is None:
+            return False
+        self._move(d, [State.QUEUED], State.RETRY_WAIT, "policy_wait", values={"due_at": wait.until, "last_error": wait.reason},
+                   details={"rule": wait.rule, "retry_at": wait.until.isoformat()})
+        return True
+
+    def _tone_recheck(self, d: dict[str, Any], post: dict[str, Any], siblings: list[dict[str, Any]]) -> str | None:
         account = self.settings.account(d["account"])
-        with self.store.read() as conn:
-            post = get_post(conn, d["post_id"]) or {}
         kind = PostKind(post.get("kind", "note"))
-        findings = tone.check(d["payload"]["text"], account, channel=d["channel"], kind=kind,
-                              profiles=self.settings.profiles)
+        findings = tone.check_delivery(self.store, d, account, kind, self.settings, siblings=siblings)
         allowed = [o["rule"] for o in post.get("overrides") or []]
         blocked = tone.blocking(findings, allowed)
         if not blocked:
@@ -148,7 +181,7 @@ class Publisher:
                    details={"reason": "tone", "findings": [f.to_dict() for f in blocked]})
         return "held"
 
-    def _publish(self, d: dict[str, Any], parent: Receipt | None, now: datetime) -> str:
+    def _publish(self, d: dict[str, Any], parent: Receipt | None, now: datetime, kind: str = "note") -> str:
         try:
             adapter = self.adapter(d["account"])
         except ConfigError as e:
@@ -161,6 +194,8 @@ class Publisher:
                 self._move(d, [State.QUEUED], State.RETRY_WAIT, "rate_budget", values={"due_at": retry_at},
                            details={"retry_at": retry_at.isoformat(), "source": "shared budget"})
                 return "budget"
+        if self._policy_wait(d, kind, now):  # after the platform budget: a cadence slot is never spent on a 429
+            return "policy"
         attempt_id = new_id("a")
         attempt = d["attempts"] + 1
         lease = now + timedelta(seconds=self.settings.scheduler.lease_seconds)
@@ -190,6 +225,7 @@ class Publisher:
                        values={"due_at": due, "last_error": e.message}, details={"error": e.message, "retry_at": due.isoformat()})
             return "transient"
         except AuthExpired as e:
+            self.forget_adapter(d["account"])  # the renewed token (secrets file) is read when the delivery is released
             msg = f"{e.message} - run `publisher accounts verify {d['account']}` after renewing the token"
             self._move(d, [State.PUBLISHING], State.HELD, "auth_expired", attempt_id=attempt_id,
                        values={"last_error": msg}, details={"error": e.message})
@@ -227,31 +263,37 @@ class Publisher:
         values = {"remote_id": receipt.remote_id, "remote_url": receipt.url, "receipt": receipt.to_dict(),
                   "published_at": utcnow(), "last_error": None, "lease_until": None}
         details = {"remote_id": receipt.remote_id, "url": receipt.url}
-        if not self._move(d, [State.PUBLISHING], State.PUBLISHED, "published", attempt_id=attempt_id,
-                          values=values, details=details):
-            # the lease was lost (sweeper made it unknown): the post exists, so record it anyway
-            if not self._move(d, [State.UNKNOWN, State.RECONCILING], State.PUBLISHED, "published",
-                              values=values, details={**details, "late": True}):
-                log.error("delivery %s published as %s but its state changed meanwhile", d["id"], receipt.remote_id)
-                return "orphan"
-        self._wake_successors(d["id"])
+
+        def record(conn: Any) -> tuple[bool, list[dict[str, Any]]]:  # the result and the wake-up of a successor
+            moved = transition(conn, self.actor, d, [State.PUBLISHING], State.PUBLISHED, "published",
+                               values=values, details=details, attempt_id=attempt_id)
+            # else the lease was lost (sweeper made it unknown): the post exists, so record it anyway
+            moved = moved or transition(conn, self.actor, d, [State.UNKNOWN, State.RECONCILING], State.PUBLISHED,
+                                        "published", values=values, details={**details, "late": True})
+            return moved, self._wake_successors(conn, d["id"]) if moved else []
+
+        moved, woken = self.store.grouped(record)
+        if not moved:
+            log.error("delivery %s published as %s but its state changed meanwhile", d["id"], receipt.remote_id)
+            return "orphan"
+        self._send_woken(woken)
         return "published"
 
-    def _wake_successors(self, delivery_id: str) -> None:
+    def _wake_successors(self, conn: Any, delivery_id: str) -> list[dict[str, Any]]:
         """A thread successor waiting on this delivery can go now: queue it without waiting for a scheduler tick."""
         if self.sender is None:
-            return
+            return []
         now = utcnow()
-        with self.store.tx() as conn:
-            rows = conn.execute(select(deliveries).where(deliveries.c.prev_id == delivery_id,
-                                                         deliveries.c.state == State.SCHEDULED.value,
-                                                         deliveries.c.due_at <= now)).mappings().all()
-            woken = [dict(r) for r in rows if transition(conn, self.actor, dict(r), [State.SCHEDULED], State.QUEUED,
-                                                        "queued", values={"enqueued_at": now}, details={"woken_by": delivery_id})]
+        rows = conn.execute(_WAITING_SUCCESSORS, {"prev": delivery_id, "now": now}).mappings().all()
+        return [dict(r) for r in rows if transition(conn, self.actor, dict(r), [State.SCHEDULED], State.QUEUED,
+                                                    "queued", values={"enqueued_at": now}, details={"woken_by": delivery_id})]
+
+    def _send_woken(self, woken: list[dict[str, Any]]) -> None:
+        if not woken or self.sender is None:
+            return
         ids = {r["id"]: self.sender(r["channel"], r["id"], 0) for r in woken}
-        if ids:
-            with self.store.tx() as conn:
-                set_message_ids(conn, {k: v for k, v in ids.items() if v})
+        with self.store.tx() as conn:
+            set_message_ids(conn, {k: v for k, v in ids.items() if v})
 
     # -- reconciliation of unknown outcomes --
 
@@ -288,8 +330,12 @@ class Publisher:
     def _record_reconciled(self, d: dict[str, Any], receipt: Receipt, attempt_id: str) -> str:
         values = {"remote_id": receipt.remote_id, "remote_url": receipt.url, "receipt": receipt.to_dict(),
                   "published_at": utcnow(), "last_error": None, "lease_until": None}
-        if self._move(d, [State.RECONCILING], State.PUBLISHED, "published", attempt_id=attempt_id, values=values,
-                      details={"remote_id": receipt.remote_id, "url": receipt.url, "reconciled": True}):
-            self._wake_successors(d["id"])
-            return "reconciled"
-        return "duplicate"
+        with self.store.tx() as conn:
+            moved = transition(conn, self.actor, d, [State.RECONCILING], State.PUBLISHED, "published",
+                               attempt_id=attempt_id, values=values,
+                               details={"remote_id": receipt.remote_id, "url": receipt.url, "reconciled": True})
+            woken = self._wake_successors(conn, d["id"]) if moved else []
+        if not moved:
+            return "duplicate"
+        self._send_woken(woken)
+        return "reconciled"

@@ -35,6 +35,8 @@ class NewPost:
     idempotency_key: str | None = None
     allow: dict[str, str] = field(default_factory=dict)  # rule id -> reason (audited override)
     variables: dict[str, Any] = field(default_factory=dict)
+    #: account name or channel -> this post's own wording there (an account's variant wins over its channel's)
+    variants: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -55,14 +57,34 @@ def _check_permitted(account: AccountConfig, actor: str) -> None:
                            hint=f"ask an admin to add you to accounts.{account.name}.posters in the config")
 
 
+def text_for(settings: Settings, new: NewPost, name: str) -> str:
+    """The text ``name`` publishes: its own variant, else its channel's variant, else the post's text."""
+    account = settings.account(name)
+    return new.variants.get(name) or new.variants.get(account.channel) or new.text
+
+
+def _check_variant_targets(settings: Settings, new: NewPost) -> None:
+    targets = set(new.accounts) | {settings.account(n).channel for n in new.accounts}
+    unknown = sorted(set(new.variants) - targets)
+    if unknown:
+        raise InputError(f"--variant names {', '.join(map(repr, unknown))}, which is neither an account of this post "
+                         "nor the channel of one", hint=f"use one of: {', '.join(sorted(targets))}")
+
+
 def render_and_check(settings: Settings, new: NewPost) -> tuple[dict[str, list[Payload]], list[Finding]]:
-    """Render for every account and run the tone checks. Raises ToneBlocked when a finding blocks."""
-    content = Content(text=new.text, kind=new.kind, link=new.link, language=new.language, variables=new.variables)
+    """Render for every account (with its own wording, if given) and run the tone checks.
+
+    Raises ToneBlocked when a finding blocks. The consistency rule compares every account's full text with every
+    other account's, keyed by account: two accounts on one platform with different wording are two variants.
+    """
+    _check_variant_targets(settings, new)
     rendered: dict[str, list[Payload]] = {}
     for name in new.accounts:
         account = settings.account(name)
+        content = Content(text=text_for(settings, new, name), kind=new.kind, link=new.link, language=new.language,
+                          variables=new.variables)
         rendered[name] = channels.for_rendering(account, settings).render(content)
-    variants = {settings.account(n).channel: " ".join(p.text for p in ps) for n, ps in rendered.items()}
+    variants = {n: " ".join(p.text for p in ps) for n, ps in rendered.items()}
     findings: list[Finding] = []
     for name, parts in rendered.items():
         account = settings.account(name)
@@ -150,25 +172,26 @@ def _insert(settings: Settings, store: Store, new: NewPost, scope: str, rendered
         events = [audit.Event("post.accepted", post_id=post_id, details={
             "accounts": sorted(rendered), "kind": new.kind.value, "scheduled_at": new.at.isoformat(),
             "not_after": new.not_after.isoformat() if new.not_after else None, "thread": new.thread_key,
-            "thread_seq": seq, "idempotency_key": new.idempotency_key,
+            "thread_seq": seq, "idempotency_key": new.idempotency_key, "variants": sorted(new.variants),
             "findings": [f.to_dict() for f in findings if f.severity != "info"]})]
         for rule, why in sorted(new.allow.items()):
             events.append(audit.Event("tone.override", post_id=post_id, details={"rule": rule, "reason": why, "by": actor}))
         rows = []
         for name, parts in rendered.items():
             account = settings.account(name)
+            first = State.PENDING_APPROVAL if account.approvers else State.SCHEDULED  # two-person rule, if configured
             prev = _last_in_thread(conn, new.thread_key, name) if new.thread_key else None
             for i, payload in enumerate(parts, 1):
                 did = new_id("d")
                 data = payload.to_dict()
                 rows.append(dict(
                     id=did, post_id=post_id, account=name, channel=account.channel, part=i, payload=data,
-                    state=State.SCHEDULED.value, attempts=0, due_at=new.at, not_after=new.not_after, prev_id=prev,
+                    state=first.value, attempts=0, due_at=new.at, not_after=new.not_after, prev_id=prev,
                     thread_key=new.thread_key or (f"split:{post_id}:{name}" if len(parts) > 1 else None),
                     updated_at=now,
                 ))
-                events.append(audit.Event("scheduled", post_id=post_id, delivery_id=did, account=name, details={
-                    "to": "scheduled", "part": i, "parts": len(parts), "prev": prev, "payload_sha256": payload_hash(data)}))
+                events.append(audit.Event(first.value, post_id=post_id, delivery_id=did, account=name, details={
+                    "to": first.value, "part": i, "parts": len(parts), "prev": prev, "payload_sha256": payload_hash(data)}))
                 prev = did
         conn.execute(deliveries.insert(), rows)
         audit.append(conn, actor, events, at=now)
@@ -206,6 +229,25 @@ def _move_all(settings: Settings, store: Store, ident: str, from_states: list[St
     if not moved:
         raise InvalidState(f"nothing to {verb}: {', '.join(refused)}", hint=f"only {allowed} deliveries can be {verb}ed")
     return moved
+
+
+def approve(settings: Settings, store: Store, ident: str) -> list[str]:
+    """Approve a post's (or one delivery's) deliveries waiting for approval: pending_approval -> scheduled.
+    Only a listed approver of the delivery's account may, and never the person who wrote the post."""
+    post, ds = resolve_ids(store, ident)
+    who = settings.actor
+    for d in ds:
+        if d["state"] != State.PENDING_APPROVAL.value:
+            continue
+        approvers = settings.account(d["account"]).approvers or []
+        if who not in approvers:
+            raise NotPermitted(f"{who!r} may not approve posts to account {d['account']!r}",
+                               hint=f"ask one of {', '.join(approvers) or 'the approvers'} (accounts.{d['account']}.approvers)")
+        if who == post.get("created_by"):
+            raise NotPermitted(f"{who!r} wrote this post and cannot also approve it (two-person rule)",
+                               hint=f"ask another approver: {', '.join(a for a in approvers if a != who) or 'none is configured'}")
+    return _move_all(settings, store, ident, [State.PENDING_APPROVAL], State.SCHEDULED, "approved", {}, "approve",
+                     "pending_approval")
 
 
 def cancel(settings: Settings, store: Store, ident: str) -> list[str]:

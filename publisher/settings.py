@@ -18,16 +18,41 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from publisher.errors import ConfigError
-from publisher.models import CHANNELS, AccountKind
+from publisher.models import CHANNELS, AccountKind, PostKind
 
+_HHMM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 _REF = re.compile(r"^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+#[A-Za-z0-9_.\-]+)$")
 
 
 class PolicyConfig(BaseModel):
+    """An account's cadence, enforced before publishing (publisher/policy.py)."""
+
     model_config = ConfigDict(extra="forbid")
-    quiet_hours: tuple[str, str] | None = None  # ("22:00", "07:00") in the account's zone
-    max_per_day: int | None = Field(default=None, ge=1)
+    quiet_hours: tuple[str, str] | None = None  # ("22:00", "07:00") in the account's zone; may span midnight
+    max_per_day: int | None = Field(default=None, ge=1)  # per local calendar day of the account
     min_gap_seconds: int = Field(default=0, ge=0)
+    exempt_kinds: list[str] = Field(default_factory=lambda: ["ticket"])  # incident updates never wait
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _hh_mm(cls, v: tuple[str, str] | None) -> tuple[str, str] | None:
+        if v is None:
+            return v
+        for item in v:
+            if not _HHMM.fullmatch(item):
+                raise ValueError(f"quiet_hours {item!r} is not HH:MM (24-hour), e.g. [\"22:00\", \"07:00\"]")
+        if v[0] == v[1]:
+            raise ValueError("quiet_hours start and end are the same; remove quiet_hours or give a real period")
+        return v
+
+    @field_validator("exempt_kinds")
+    @classmethod
+    def _kinds(cls, v: list[str]) -> list[str]:
+        known = [k.value for k in PostKind]
+        for k in v:
+            if k not in known:
+                raise ValueError(f"unknown post kind {k!r} in exempt_kinds; use {', '.join(known)}")
+        return v
 
 
 class AccountConfig(BaseModel):
@@ -94,6 +119,8 @@ class FileConfig(BaseModel):
     accounts: dict[str, AccountConfig] = Field(default_factory=dict)
     profiles: dict[str, Any] = Field(default_factory=dict)  # tone profiles, validated by publisher.tone
     scheduler: dict[str, float] = Field(default_factory=dict)
+    #: OS users (for example a web front end's service user) allowed to name the acting person in PUBLISHER_ACTOR
+    delegators: list[str] = Field(default_factory=list)
 
 
 DEFAULT_ACCOUNTS: dict[str, dict[str, Any]] = {
@@ -148,15 +175,27 @@ def default_home(env: dict[str, str]) -> Path:
     return Path(user_data_dir("publisher", appauthor=False))
 
 
-def _os_user(env: dict[str, str]) -> str:
-    if env.get("PUBLISHER_ACTOR"):
-        return env["PUBLISHER_ACTOR"]
+def os_user(env: dict[str, str]) -> str:
+    """The real OS user (from the uid, not from environment variables anyone can set)."""
     try:
         import pwd
 
         return pwd.getpwuid(os.getuid()).pw_name
     except (ImportError, KeyError):  # pragma: no cover - non-POSIX
         return env.get("USER") or env.get("USERNAME") or "unknown"
+
+
+def _actor(env: dict[str, str], delegators: list[str]) -> str:
+    """Who acts: the OS user, or the person a trusted delegator names in PUBLISHER_ACTOR. Posting rights and the
+    two-person approval rule rest on this, so an ordinary user cannot claim to be someone else."""
+    real = os_user(env)
+    named = env.get("PUBLISHER_ACTOR")
+    if not named:
+        return real
+    if real not in delegators:
+        raise ConfigError(f"PUBLISHER_ACTOR is set, but OS user {real!r} may not act for others",
+                          hint=f"unset PUBLISHER_ACTOR, or add {real!r} to `delegators:` in the config")
+    return named
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -209,6 +248,6 @@ def load(env: dict[str, str] | None = None) -> Settings:
         scheduler=sched,
         config_path=config_path,
         log_level=env.get("PUBLISHER_LOG_LEVEL", "INFO").upper(),
-        actor=_os_user(env),
+        actor=_actor(env, fc.delegators),
         env=env,
     )

@@ -73,7 +73,8 @@ class Env:
 
     def write_config(self, accounts: dict[str, Any], scheduler: dict[str, float] | None = None, **extra: Any) -> None:
         self.config = {"accounts": accounts, "scheduler": {"tick_seconds": 0.1, "lease_seconds": 5,
-                                                           "lost_after_seconds": 1.5, **(scheduler or {})}, **extra}
+                                                           "lost_after_seconds": 1.5, **(scheduler or {})},
+                       "delegators": [settings_mod.os_user(self.env)], **extra}  # tests act as named people
         (self.home / "config.yaml").write_text(yaml.safe_dump(self.config))
 
     def settings(self) -> Settings:

@@ -47,7 +47,7 @@ def accounts_verify(names: tuple[str, ...], as_json: bool) -> None:
     from publisher.errors import AuthExpired
     from publisher.models import State
     from publisher.schema import deliveries
-    from publisher.store import transition
+    from publisher.store import hold_reasons, transition
 
     s = app().settings
     selected = [s.account(n) for n in names] if names else list(s.accounts.values())
@@ -65,9 +65,11 @@ def accounts_verify(names: tuple[str, ...], as_json: bool) -> None:
             with app().store.tx() as conn:
                 held = conn.execute(deliveries.select().where(deliveries.c.account == account.name,
                                                               deliveries.c.state == State.HELD.value)).mappings().all()
+                why = hold_reasons(conn, [d["id"] for d in held])
                 for d in held:
-                    if "accounts verify" in (d["last_error"] or "") and transition(
-                            conn, s.actor, dict(d), [State.HELD], State.SCHEDULED, "released", details={"by": "accounts verify"}):
+                    if why.get(d["id"]) == "credentials" and transition(
+                            conn, s.actor, dict(d), [State.HELD], State.SCHEDULED, "released",
+                            values={"last_error": None}, details={"by": "accounts verify"}):
                         released += 1
         results.append({"account": account.name, "status": status, "detail": detail, "released": released})
     if as_json:

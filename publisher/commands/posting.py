@@ -30,6 +30,17 @@ def _allow(allow: tuple[str, ...], reason: str | None) -> dict[str, str]:
     return {rule: (reason or "").strip() for rule in allow}
 
 
+def _variants(variants: tuple[str, ...], template: str = "{text}") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in variants:
+        target, sep, text = item.partition("=")
+        if not sep or not target.strip() or not text.strip():
+            raise InputError(f"--variant {item!r} is not TARGET=TEXT",
+                             hint='e.g. --variant noc-x="Short text for X" (TARGET: an account or a channel)')
+        out[target.strip()] = template.format(text=text.strip())
+    return out
+
+
 def _print_findings(findings: list[Finding], err: bool = True) -> None:
     for f in findings:
         where = f" [{f.start}:{f.end}]" if f.end > f.start else ""
@@ -41,7 +52,7 @@ def _print_findings(findings: list[Finding], err: bool = True) -> None:
 
 def _submit(text: str, accounts: tuple[str, ...], at: str, tz: str | None, not_after: str | None, kind: PostKind,
             link: str | None, language: str | None, thread: str | None, idem: str | None, allow: dict[str, str],
-            as_json: bool) -> None:
+            as_json: bool, variants: dict[str, str] | None = None) -> None:
     from publisher import service, timeparse
 
     a = app()
@@ -54,7 +65,8 @@ def _submit(text: str, accounts: tuple[str, ...], at: str, tz: str | None, not_a
     when = timeparse.parse_time(at, zone, now)
     until = timeparse.parse_time(not_after, zone, now, what="--not-after") if not_after else None
     new = service.NewPost(text=text, accounts=list(dict.fromkeys(accounts)), at=when, kind=kind, link=link,
-                          language=language, not_after=until, thread_key=thread, idempotency_key=idem, allow=allow)
+                          language=language, not_after=until, thread_key=thread, idempotency_key=idem, allow=allow,
+                          variants=variants or {})
     try:
         result = service.accept(settings, a.store, new)
     except ToneBlocked as e:
@@ -75,6 +87,9 @@ def _submit(text: str, accounts: tuple[str, ...], at: str, tz: str | None, not_a
     else:
         n = len(result.deliveries)
         click.echo(f"scheduled {result.post_id} for {', '.join(new.accounts)} at {fmt_time(when)} ({n} deliver{'y' if n == 1 else 'ies'})")
+        pending = sorted({d["account"] for d in result.deliveries if d["state"] == "pending_approval"})
+        if pending:
+            click.echo(f"waiting for approval ({', '.join(pending)}): an approver runs `publisher approve {result.post_id}`")
     warn = [f for f in result.findings if f.severity == "warn"]
     if warn:
         click.echo("warnings:", err=True)
@@ -89,6 +104,8 @@ _common = [
     click.option("--idempotency-key", "idem", default=None, help="A repeat with the same key returns the existing post."),
     click.option("--link", default=None, help="A link to append (counted as the platform counts URLs)."),
     click.option("--lang", "language", default=None, help="Language code, e.g. en, nb."),
+    click.option("--variant", "variants", multiple=True, metavar="TARGET=TEXT",
+                 help="Own wording for one account or channel (repeatable; an account's wins over its channel's)."),
     click.option("--allow", multiple=True, help="Override one blocking tone rule for this post (audited)."),
     click.option("--reason", default=None, help="Why the override is right (required with --allow)."),
     click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout."),
@@ -107,17 +124,18 @@ def common(f):  # type: ignore[no-untyped-def]
 @click.option("--thread", default=None, help="Thread key: posts with the same key reply to each other in order.")
 @click.argument("text")
 def post(accounts: tuple[str, ...], at: str, tz: str | None, not_after: str | None, idem: str | None,
-         link: str | None, language: str | None, allow: tuple[str, ...], reason: str | None, as_json: bool,
-         kind: str, thread: str | None, text: str) -> None:
+         link: str | None, language: str | None, variants: tuple[str, ...], allow: tuple[str, ...],
+         reason: str | None, as_json: bool, kind: str, thread: str | None, text: str) -> None:
     """Schedule a post (TEXT, or - to read stdin) for one or more accounts.
 
     \b
     Examples:
       publisher post --account noc --at "2026-12-01 09:00" --tz Europe/Oslo "Planned maintenance tonight 22:00-23:00"
       publisher post --account andrew --at +2h --not-after 2026-12-24 "We are hiring: ..."
+      publisher post -a comms-li -a comms-x --variant comms-x="Short text for X" "Longer text for the others"
     """
     _submit(_text(text), accounts, at, tz, not_after, PostKind(kind), link, language, thread, idem,
-            _allow(allow, reason), as_json)
+            _allow(allow, reason), as_json, _variants(variants))
 
 
 @click.group()
@@ -139,8 +157,8 @@ def _ticket_cmd(action: str) -> click.Command:
     @click.argument("ticket_id")
     @click.argument("text")
     def cmd(accounts: tuple[str, ...], at: str, tz: str | None, not_after: str | None, idem: str | None,
-            link: str | None, language: str | None, allow: tuple[str, ...], reason: str | None, as_json: bool,
-            update_id: str | None, ticket_id: str, text: str) -> None:
+            link: str | None, language: str | None, variants: tuple[str, ...], allow: tuple[str, ...],
+            reason: str | None, as_json: bool, update_id: str | None, ticket_id: str, text: str) -> None:
         if not _TICKET.match(ticket_id):
             raise InputError(f"invalid ticket id {ticket_id!r}", hint="use letters, digits and . _ : - (e.g. INC-4711)")
         body = TICKET_TEMPLATES[action].format(ticket=ticket_id, text=_text(text))
@@ -149,8 +167,9 @@ def _ticket_cmd(action: str) -> click.Command:
             key = f"ticket:{ticket_id}:{action}:{update_id}"
         elif key is None and action in ("open", "resolve"):
             key = f"ticket:{ticket_id}:{action}"
+        own = _variants(variants, TICKET_TEMPLATES[action].replace("{ticket}", ticket_id))
         _submit(body, accounts, at, tz, not_after, PostKind.TICKET, link, language, f"ticket:{ticket_id}", key,
-                _allow(allow, reason), as_json)
+                _allow(allow, reason), as_json, own)
 
     return cmd
 
@@ -167,12 +186,29 @@ def cancel(ident: str, as_json: bool) -> None:
 
     \b
     Example:
-      publisher cancel p-1a2b3c4d5e
+      publisher cancel p-1a2b3c4d5e6f7a8b
     """
     from publisher import service
 
     ids = service.cancel(app().settings, app().store, ident)
     echo_json({"cancelled": ids}) if as_json else click.echo(f"cancelled {', '.join(ids)}")
+
+
+@click.command()
+@click.argument("ident")
+@click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
+def approve(ident: str, as_json: bool) -> None:
+    """Approve a post waiting for approval (accounts with `approvers:`); the author cannot approve their own post.
+
+    \b
+    Example:
+      publisher list --state pending_approval
+      publisher approve p-1a2b3c4d5e6f7a8b
+    """
+    from publisher import service
+
+    ids = service.approve(app().settings, app().store, ident)
+    echo_json({"approved": ids}) if as_json else click.echo(f"approved {', '.join(ids)}: scheduled for their time")
 
 
 @click.command()
