@@ -45,6 +45,13 @@ class Budget:
         until = float(res.decode() if isinstance(res, bytes) else res)
         return None if until == 0 else datetime.fromtimestamp(until, UTC)
 
+    def blocked_until(self, account: str, now: float | None = None) -> datetime | None:
+        """For an account with no posts-per-window budget: None = go, or the time the platform said to wait for."""
+        now = time.time() if now is None else now
+        value = self.client.get(f"{self.namespace}:{account}:blocked")
+        until = float(value) if value is not None else 0.0
+        return datetime.fromtimestamp(until, UTC) if until > now else None
+
     def block_until(self, account: str, until: datetime) -> None:
         """The platform said the account is out of budget until ``until`` (a 429, or remaining == 0)."""
         ts = until.timestamp()

@@ -10,7 +10,9 @@ import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,23 +36,29 @@ from publisher.schema import deliveries
 from publisher.settings import Settings
 from publisher.store import (
     Store,
-    deliveries_of,
+    Transition,
+    deliveries_of_posts,
+    get_deliveries,
     get_delivery,
-    get_post,
+    get_posts,
     new_id,
     set_message_ids,
     transition,
+    transitions,
     utcnow,
 )
 
 log = logging.getLogger("publisher.publishing")
 
 MAX_TRANSIENT_ATTEMPTS = 8
-#: sender(channel, delivery_id, delay_ms) -> broker message id
-Sender = Callable[[str, str, int], str | None]
+#: a batch claims this many deliveries at a time, right before their calls: a worker killed mid-batch leaves at
+#: most this many ``publishing`` (to be reconciled, which costs a platform lookup each) and the rest ``queued``
+CLAIM_CHUNK = 10
+#: sender(channel, delivery_ids, delay_ms) -> broker message id: one message carries one or more delivery ids
+Sender = Callable[[str, list[str], int], str | None]
 
 
-_WAITING_SUCCESSORS = select(deliveries).where(deliveries.c.prev_id == bindparam("prev"),
+_WAITING_SUCCESSORS = select(deliveries).where(deliveries.c.prev_id.in_(bindparam("prev", expanding=True)),
                                                deliveries.c.state == State.SCHEDULED.value,
                                                deliveries.c.due_at <= bindparam("now"))
 
@@ -59,8 +67,34 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(2 ** max(attempts - 1, 0) * 5, 900))
 
 
+#: a conditional transition decided now and applied later, in one transaction with the rest of its batch
+Move = Transition
+
+
+@dataclass
+class _Go:
+    """A delivery cleared to be published: claimed, then sent, then recorded."""
+
+    d: dict[str, Any]
+    parent: Receipt | None
+    adapter: Channel
+    attempt_id: str = ""
+    attempt: int = 0
+    outcome: str = ""
+    result: Move | None = None
+    receipt: Receipt | None = None
+
+
 class Publisher:
-    """Runs deliveries through the state machine. Thread-safe; one per worker process."""
+    """Runs deliveries through the state machine. Thread-safe; one per worker process.
+
+    ``handle_many`` takes the delivery ids of one broker message and does, for all of them together, what
+    ``DESIGN.md`` describes for one: one read; a decision each (duplicate, expired, early, waiting for the thread
+    predecessor, held, rate budget, cadence); then, ``CLAIM_CHUNK`` cleared deliveries at a time: one transaction
+    that claims them (``publishing``, with a lease; the first also records the decisions), the platform calls one
+    after another, each only while its lease has at least half its time left, and one transaction that records
+    every outcome and wakes waiting thread successors.
+    """
 
     def __init__(self, settings: Settings, store: Store, sender: Sender | None = None, budget: Any = None,
                  cadence: Cadence | None = None) -> None:
@@ -97,8 +131,8 @@ class Publisher:
 
     def _move(self, d: dict[str, Any], frm: list[State], to: State, action: str, *, values: dict[str, Any] | None = None,
               details: dict[str, Any] | None = None, attempt_id: str | None = None) -> bool:
-        return self.store.grouped(lambda conn: transition(conn, self.actor, d, frm, to, action, values=values,
-                                                          details=details, attempt_id=attempt_id))
+        move = Move(d, frm, to, action, values, details, attempt_id)
+        return self.store.grouped(lambda conn: transitions(conn, self.actor, [move])[0])
 
     @staticmethod
     def _parent(conn: Any, d: dict[str, Any]) -> tuple[Receipt | None, str | None]:
@@ -117,58 +151,124 @@ class Publisher:
             return None, f"waiting for predecessor {prev['id']} ({state.value})"
         return None, None
 
-    # -- entry point --
+    # -- entry points --
 
     def handle(self, delivery_id: str) -> str:
+        return self.handle_many([delivery_id])[delivery_id]
+
+    def handle_many(self, delivery_ids: list[str]) -> dict[str, str]:
+        """Run each delivery of one broker message through the state machine; the outcome of each, by id."""
         now = utcnow()
-        with self.store.read() as conn:  # one read for everything the decision needs
-            d = get_delivery(conn, delivery_id)
+        ids = list(dict.fromkeys(delivery_ids))
+        with self.store.read() as conn:  # one read for everything the decisions need
+            rows = get_deliveries(conn, ids)
+            ready = {i: d for i, d in rows.items() if self._ready(d, now)}
+            post_ids = list({d["post_id"] for d in ready.values()})
+            posts, siblings = get_posts(conn, post_ids), deliveries_of_posts(conn, post_ids)
+            parents = {i: self._parent(conn, d) for i, d in ready.items()}
+        outcomes: dict[str, str] = {}
+        moves: list[tuple[str, Move]] = []
+        cleared: list[_Go] = []
+        unknown: list[dict[str, Any]] = []
+        blocked: dict[str, datetime | None] = {}  # per account, for accounts without a posts-per-window budget
+        for i in ids:
+            d = rows.get(i)
             if d is None:
-                return "missing"
-            state = State(d["state"])
-            ready = (state == State.QUEUED and not (d["not_after"] and now > d["not_after"])
-                     and d["due_at"] <= now + timedelta(milliseconds=50))
-            post = (get_post(conn, d["post_id"]) or {}) if ready else {}
-            siblings = deliveries_of(conn, d["post_id"]) if ready else []
-            parent, waiting = self._parent(conn, d) if ready else (None, None)
-        if state == State.UNKNOWN:
-            return self.reconcile(d)
-        if state != State.QUEUED:
-            return "duplicate"
+                outcomes[i] = "missing"
+            elif State(d["state"]) == State.UNKNOWN:
+                unknown.append(d)
+            elif State(d["state"]) != State.QUEUED:
+                outcomes[i] = "duplicate"
+            else:
+                post = posts.get(d["post_id"]) or {}
+                decided = self._decide(d, now, i in ready, post, siblings.get(d["post_id"], []), parents.get(i),
+                                       blocked)
+                if isinstance(decided, _Go):
+                    cleared.append(decided)
+                elif isinstance(decided, tuple):
+                    moves.append(decided)
+                else:
+                    outcomes[i] = decided
+        done: list[_Go] = []
+        for start in range(0, max(len(cleared), 1), CLAIM_CHUNK):  # the decided moves go with the first claim
+            claimed = self._claim(moves if start == 0 else [], cleared[start:start + CLAIM_CHUNK], outcomes)
+            if claimed:
+                self._crash_point("after_claim_commit")
+                self._send_all(claimed)
+                self._record(claimed, outcomes)
+                done.extend(claimed)
+        for d in unknown:
+            outcomes[d["id"]] = self.reconcile(d)
+        for g in done:
+            if g.outcome == "unknown-reconcile":
+                outcomes[g.d["id"]] = self.reconcile({**g.d, "state": State.UNKNOWN.value})
+        return outcomes
+
+    @staticmethod
+    def _ready(d: dict[str, Any], now: datetime) -> bool:
+        return (d["state"] == State.QUEUED.value and not (d["not_after"] and now > d["not_after"])
+                and d["due_at"] <= now + timedelta(milliseconds=50))
+
+    def _decide(self, d: dict[str, Any], now: datetime, ready: bool, post: dict[str, Any],
+                siblings: list[dict[str, Any]], parent: tuple[Receipt | None, str | None] | None,
+                blocked: dict[str, datetime | None]) -> str | tuple[str, Move] | _Go:
+        """What to do with one queued delivery: an outcome with nothing to record, an outcome with the transition
+        that records it, or the delivery cleared for its platform call."""
         if d["not_after"] and now > d["not_after"]:
-            self._move(d, [State.QUEUED], State.EXPIRED, "expired", details={"not_after": d["not_after"].isoformat()})
-            return "expired"
+            return "expired", Move(d, [State.QUEUED], State.EXPIRED, "expired",
+                                   details={"not_after": d["not_after"].isoformat()})
         if not ready:
             if self.sender:  # early (clock skew between scheduler and worker): wait for the exact time, no call
-                self.sender(d["channel"], d["id"], int((d["due_at"] - now).total_seconds() * 1000))
+                self.sender(d["channel"], [d["id"]], int((d["due_at"] - now).total_seconds() * 1000))
             return "early"
+        receipt, waiting = parent or (None, None)
         if waiting:
-            self._move(d, [State.QUEUED], State.SCHEDULED, "waiting", values={"last_error": waiting},
-                       details={"reason": waiting})
-            return "waiting"
+            return "waiting", Move(d, [State.QUEUED], State.SCHEDULED, "waiting", values={"last_error": waiting},
+                                   details={"reason": waiting})
         try:
             self.settings.account(d["account"])
+            adapter = self.adapter(d["account"])
         except ConfigError as e:
-            self._move(d, [State.QUEUED], State.HELD, "held", values={"last_error": e.message}, details={"reason": e.message})
-            return "held"
+            return "held", Move(d, [State.QUEUED], State.HELD, "held", values={"last_error": e.message},
+                                details={"reason": e.message})
         held = self._tone_recheck(d, post, siblings)
         if held:
-            return held
-        return self._publish(d, parent, now, str(post.get("kind", "note")))
+            return "held", held
+        kind = str(post.get("kind", "note"))
+        retry_at = self._budget_wait(adapter, d["account"], blocked)
+        if retry_at is not None:
+            return "budget", Move(d, [State.QUEUED], State.RETRY_WAIT, "rate_budget", values={"due_at": retry_at},
+                                  details={"retry_at": retry_at.isoformat(), "source": "shared budget"})
+        policy = self._policy_wait(d, kind, now)  # after the platform budget: a cadence slot is never spent on a 429
+        if policy is not None:
+            return "policy", policy
+        return _Go(d, receipt, adapter)
 
-    def _policy_wait(self, d: dict[str, Any], kind: str, now: datetime) -> bool:
+    def _budget_wait(self, adapter: Channel, account: str, blocked: dict[str, datetime | None]) -> datetime | None:
+        """None to go, or when the account's shared budget frees a slot. An account with no posts-per-window
+        budget is only ever blocked by what the platform said (a 429, remaining 0): looked up once per batch."""
+        if self.budget is None:
+            return None
+        rate = (tuple(adapter.account.options["rate_limit"]) if "rate_limit" in adapter.account.options
+                else adapter.default_rate)
+        if rate is not None:
+            return self.budget.acquire(account, rate)  # type: ignore[no-any-return]
+        if account not in blocked:
+            blocked[account] = self.budget.blocked_until(account)
+        return blocked[account]
+
+    def _policy_wait(self, d: dict[str, Any], kind: str, now: datetime) -> Move | None:
         """The account's cadence (quiet hours, minimum gap, maximum per day) says not yet: retry_wait until then.
         The continuation parts of a split post belong to its first part: they follow it, never a gap behind."""
         if (d.get("part") or 1) > 1:
-            return False
+            return None
         wait = self.cadence.wait_until(self.settings.account(d["account"]), kind, now)
         if wait is None:
-            return False
-        self._move(d, [State.QUEUED], State.RETRY_WAIT, "policy_wait", values={"due_at": wait.until, "last_error": wait.reason},
-                   details={"rule": wait.rule, "retry_at": wait.until.isoformat()})
-        return True
+            return None
+        return Move(d, [State.QUEUED], State.RETRY_WAIT, "policy_wait", values={"due_at": wait.until, "last_error": wait.reason},
+                    details={"rule": wait.rule, "retry_at": wait.until.isoformat()})
 
-    def _tone_recheck(self, d: dict[str, Any], post: dict[str, Any], siblings: list[dict[str, Any]]) -> str | None:
+    def _tone_recheck(self, d: dict[str, Any], post: dict[str, Any], siblings: list[dict[str, Any]]) -> Move | None:
         account = self.settings.account(d["account"])
         kind = PostKind(post.get("kind", "note"))
         findings = tone.check_delivery(self.store, d, account, kind, self.settings, siblings=siblings)
@@ -177,78 +277,132 @@ class Publisher:
         if not blocked:
             return None
         reason = "tone check now blocks: " + "; ".join(f"{f.rule}: {f.message}" for f in blocked)
-        self._move(d, [State.QUEUED], State.HELD, "held", values={"last_error": reason},
-                   details={"reason": "tone", "findings": [f.to_dict() for f in blocked]})
-        return "held"
+        return Move(d, [State.QUEUED], State.HELD, "held", values={"last_error": reason},
+                    details={"reason": "tone", "findings": [f.to_dict() for f in blocked]})
 
-    def _publish(self, d: dict[str, Any], parent: Receipt | None, now: datetime, kind: str = "note") -> str:
+    # -- claim, call, record --
+
+    def _claim(self, moves: list[tuple[str, Move]], cleared: list[_Go], outcomes: dict[str, str]) -> list[_Go]:
+        """One transaction: the decided transitions, and ``publishing`` with a lease for every cleared delivery."""
+        lease = utcnow() + timedelta(seconds=self.settings.scheduler.lease_seconds)
+        claims = []
+        for g in cleared:
+            g.attempt_id, g.attempt = new_id("a"), g.d["attempts"] + 1
+            claims.append(Move(g.d, [State.QUEUED], State.PUBLISHING, "publishing",
+                               values={"attempts": g.attempt, "attempt_id": g.attempt_id, "lease_until": lease},
+                               details={"attempt": g.attempt, "attempt_id": g.attempt_id,
+                                        "reply_to": g.parent.remote_id if g.parent else None}))
+        if not moves and not claims:
+            return []
+        done = self.store.grouped(lambda conn: transitions(conn, self.actor, [*(m for _, m in moves), *claims]))
+        for label, m in moves:
+            outcomes[m.delivery["id"]] = label
+        won = []
+        for g, ok in zip(cleared, done[len(moves):], strict=True):
+            if ok:
+                g.d = {**g.d, "state": State.PUBLISHING.value, "attempts": g.attempt}
+                won.append(g)
+            else:
+                outcomes[g.d["id"]] = "lost-claim"
+        return won
+
+    def _send_all(self, claimed: list[_Go]) -> None:
+        """The platform calls, in order. A call starts only while its lease has half its time left: past that, the
+        rest go back to ``queued`` unsent (and are sent again as messages), so a lease never expires on a delivery
+        that was not sent yet and the sweeper can never make an unsent delivery ``unknown`` under a live call."""
+        deadline = time.monotonic() + self.settings.scheduler.lease_seconds / 2
+        for g in claimed:
+            if time.monotonic() > deadline:
+                g.outcome = "released"
+                g.result = Move(g.d, [State.PUBLISHING], State.QUEUED, "released", attempt_id=g.attempt_id,
+                                values={"attempts": g.attempt - 1, "lease_until": None, "enqueued_at": utcnow()},
+                                details={"reason": "batch ran past half the lease before this call"})
+                continue
+            self._call(g)
+
+    def _call(self, g: _Go) -> None:
+        """Publish one claimed delivery and decide the transition that records the outcome."""
+        d, attempt, attempt_id, adapter = g.d, g.attempt, g.attempt_id, g.adapter
+
+        def to(state: State, action: str, outcome: str, values: dict[str, Any], details: dict[str, Any]) -> None:
+            g.outcome, g.result = outcome, Move(d, [State.PUBLISHING], state, action, values, details, attempt_id)
+
         try:
-            adapter = self.adapter(d["account"])
-        except ConfigError as e:
-            self._move(d, [State.QUEUED], State.HELD, "held", values={"last_error": e.message}, details={"reason": e.message})
-            return "held"
-        if self.budget is not None:
-            retry_at = self.budget.acquire(d["account"], adapter.default_rate if "rate_limit" not in adapter.account.options
-                                           else tuple(adapter.account.options["rate_limit"]))
-            if retry_at is not None:
-                self._move(d, [State.QUEUED], State.RETRY_WAIT, "rate_budget", values={"due_at": retry_at},
-                           details={"retry_at": retry_at.isoformat(), "source": "shared budget"})
-                return "budget"
-        if self._policy_wait(d, kind, now):  # after the platform budget: a cadence slot is never spent on a 429
-            return "policy"
-        attempt_id = new_id("a")
-        attempt = d["attempts"] + 1
-        lease = now + timedelta(seconds=self.settings.scheduler.lease_seconds)
-        if not self._move(d, [State.QUEUED], State.PUBLISHING, "publishing",
-                          values={"attempts": attempt, "attempt_id": attempt_id, "lease_until": lease},
-                          details={"attempt": attempt, "attempt_id": attempt_id,
-                                   "reply_to": parent.remote_id if parent else None}):
-            return "lost-claim"
-        d = {**d, "state": State.PUBLISHING.value, "attempts": attempt}
-        self._crash_point("after_claim_commit")
-        ref = self._ref(d, attempt)
-        try:
-            receipt = adapter.publish(ref, parent)
+            g.receipt = adapter.publish(self._ref(d, attempt), g.parent)
         except RateLimited as e:
             self._feed_budget(adapter, d["account"], e.retry_at)
-            self._move(d, [State.PUBLISHING], State.RETRY_WAIT, "rate_limited", attempt_id=attempt_id,
-                       values={"due_at": e.retry_at, "last_error": e.message}, details={"retry_at": e.retry_at.isoformat()})
-            return "rate_limited"
+            to(State.RETRY_WAIT, "rate_limited", "rate_limited", {"due_at": e.retry_at, "last_error": e.message},
+               {"retry_at": e.retry_at.isoformat()})
         except TransientError as e:
             if attempt >= MAX_TRANSIENT_ATTEMPTS:
-                self._move(d, [State.PUBLISHING], State.FAILED, "failed", attempt_id=attempt_id,
-                           values={"last_error": f"gave up after {attempt} attempts: {e.message}"},
-                           details={"error": e.message, "class": "transient"})
-                return "failed"
-            due = utcnow() + backoff(attempt)
-            self._move(d, [State.PUBLISHING], State.RETRY_WAIT, "transient_error", attempt_id=attempt_id,
-                       values={"due_at": due, "last_error": e.message}, details={"error": e.message, "retry_at": due.isoformat()})
-            return "transient"
+                to(State.FAILED, "failed", "failed", {"last_error": f"gave up after {attempt} attempts: {e.message}"},
+                   {"error": e.message, "class": "transient"})
+            else:
+                due = utcnow() + backoff(attempt)
+                to(State.RETRY_WAIT, "transient_error", "transient", {"due_at": due, "last_error": e.message},
+                   {"error": e.message, "retry_at": due.isoformat()})
         except AuthExpired as e:
             self.forget_adapter(d["account"])  # the renewed token (secrets file) is read when the delivery is released
             msg = f"{e.message} - run `publisher accounts verify {d['account']}` after renewing the token"
-            self._move(d, [State.PUBLISHING], State.HELD, "auth_expired", attempt_id=attempt_id,
-                       values={"last_error": msg}, details={"error": e.message})
-            return "held"
+            to(State.HELD, "auth_expired", "held", {"last_error": msg}, {"error": e.message})
         except PermanentError as e:
-            self._move(d, [State.PUBLISHING], State.FAILED, "failed", attempt_id=attempt_id,
-                       values={"last_error": e.message}, details={"error": e.message, "class": "permanent"})
-            return "failed"
+            to(State.FAILED, "failed", "failed", {"last_error": e.message}, {"error": e.message, "class": "permanent"})
         except OutcomeUnknown as e:
             hint = e.existing.to_dict() if e.existing else None
-            self._move(d, [State.PUBLISHING], State.UNKNOWN, "unknown", attempt_id=attempt_id,
-                       values={"last_error": e.message, "due_at": utcnow(), "receipt": {"hint": hint} if hint else None},
-                       details={"error": e.message})
-            return self.reconcile({**d, "state": State.UNKNOWN.value})
+            to(State.UNKNOWN, "unknown", "unknown-reconcile",
+               {"last_error": e.message, "due_at": utcnow(), "receipt": {"hint": hint} if hint else None},
+               {"error": e.message})
         except Exception as e:  # noqa: BLE001 - an unclassified failure may have sent: never retry blindly
             log.warning("unclassified error publishing %s: %s", d["id"], type(e).__name__)
-            self._move(d, [State.PUBLISHING], State.UNKNOWN, "unknown", attempt_id=attempt_id,
-                       values={"last_error": f"unclassified error: {type(e).__name__}", "due_at": utcnow()},
-                       details={"error": type(e).__name__})
-            return "unknown"
-        self._crash_point("after_api_success_before_db")
-        self._feed_budget(adapter, d["account"], None)
-        return self._record_published(d, receipt, attempt_id)
+            to(State.UNKNOWN, "unknown", "unknown", {"last_error": f"unclassified error: {type(e).__name__}",
+                                                     "due_at": utcnow()}, {"error": type(e).__name__})
+        else:
+            self._crash_point("after_api_success_before_db")
+            self._feed_budget(adapter, d["account"], None)
+            g.outcome = "published"
+
+    def _record(self, claimed: list[_Go], outcomes: dict[str, str]) -> None:
+        """One transaction: every call's outcome, and the wake-up of thread successors waiting on the published."""
+        at = utcnow()
+
+        def record(conn: Any) -> tuple[list[bool], list[dict[str, Any]]]:
+            moved = transitions(conn, self.actor, [self._result(g, at) for g in claimed])
+            # a published delivery whose lease was lost (the sweeper made it unknown): the post exists, so record it
+            late = [i for i, (g, ok) in enumerate(zip(claimed, moved, strict=True)) if g.receipt is not None and not ok]
+            if late:
+                again = transitions(conn, self.actor, [self._result(claimed[i], at, late=True) for i in late])
+                for i, ok in zip(late, again, strict=True):
+                    moved[i] = ok
+            published = [g.d["id"] for g, ok in zip(claimed, moved, strict=True) if ok and g.receipt is not None]
+            return moved, self._wake_successors(conn, published)
+
+        moved, woken = self.store.grouped(record)
+        for g, ok in zip(claimed, moved, strict=True):
+            if g.receipt is not None and not ok:
+                log.error("delivery %s published as %s but its state changed meanwhile", g.d["id"], g.receipt.remote_id)
+                g.outcome = "orphan"
+            outcomes[g.d["id"]] = g.outcome
+        self._send_woken(woken)
+        released = [g.d["id"] for g, ok in zip(claimed, moved, strict=True) if ok and g.outcome == "released"]
+        if released and self.sender:
+            mid = self.sender(claimed[0].d["channel"], released, 0)
+            if mid:
+                with self.store.tx() as conn:
+                    set_message_ids(conn, dict.fromkeys(released, mid))
+
+    @staticmethod
+    def _result(g: _Go, at: datetime, late: bool = False) -> Move:
+        if g.receipt is None:
+            assert g.result is not None  # every call that did not publish decided its transition
+            return g.result
+        r = g.receipt
+        values = {"remote_id": r.remote_id, "remote_url": r.url, "receipt": r.to_dict(), "published_at": at,
+                  "last_error": None, "lease_until": None}
+        details: dict[str, Any] = {"remote_id": r.remote_id, "url": r.url}
+        if late:
+            return Move(g.d, [State.UNKNOWN, State.RECONCILING], State.PUBLISHED, "published", values,
+                        {**details, "late": True})
+        return Move(g.d, [State.PUBLISHING], State.PUBLISHED, "published", values, details, g.attempt_id)
 
     def _feed_budget(self, adapter: Channel, account: str, retry_at: datetime | None) -> None:
         if self.budget is None:
@@ -259,39 +413,20 @@ class Publisher:
         elif rate and rate.remaining == 0 and rate.reset_at:
             self.budget.block_until(account, rate.reset_at)
 
-    def _record_published(self, d: dict[str, Any], receipt: Receipt, attempt_id: str | None) -> str:
-        values = {"remote_id": receipt.remote_id, "remote_url": receipt.url, "receipt": receipt.to_dict(),
-                  "published_at": utcnow(), "last_error": None, "lease_until": None}
-        details = {"remote_id": receipt.remote_id, "url": receipt.url}
-
-        def record(conn: Any) -> tuple[bool, list[dict[str, Any]]]:  # the result and the wake-up of a successor
-            moved = transition(conn, self.actor, d, [State.PUBLISHING], State.PUBLISHED, "published",
-                               values=values, details=details, attempt_id=attempt_id)
-            # else the lease was lost (sweeper made it unknown): the post exists, so record it anyway
-            moved = moved or transition(conn, self.actor, d, [State.UNKNOWN, State.RECONCILING], State.PUBLISHED,
-                                        "published", values=values, details={**details, "late": True})
-            return moved, self._wake_successors(conn, d["id"]) if moved else []
-
-        moved, woken = self.store.grouped(record)
-        if not moved:
-            log.error("delivery %s published as %s but its state changed meanwhile", d["id"], receipt.remote_id)
-            return "orphan"
-        self._send_woken(woken)
-        return "published"
-
-    def _wake_successors(self, conn: Any, delivery_id: str) -> list[dict[str, Any]]:
-        """A thread successor waiting on this delivery can go now: queue it without waiting for a scheduler tick."""
-        if self.sender is None:
+    def _wake_successors(self, conn: Any, delivery_ids: list[str]) -> list[dict[str, Any]]:
+        """Thread successors waiting on these deliveries can go now: queue them without waiting for a tick."""
+        if self.sender is None or not delivery_ids:
             return []
         now = utcnow()
-        rows = conn.execute(_WAITING_SUCCESSORS, {"prev": delivery_id, "now": now}).mappings().all()
+        rows = conn.execute(_WAITING_SUCCESSORS, {"prev": delivery_ids, "now": now}).mappings().all()
         return [dict(r) for r in rows if transition(conn, self.actor, dict(r), [State.SCHEDULED], State.QUEUED,
-                                                    "queued", values={"enqueued_at": now}, details={"woken_by": delivery_id})]
+                                                    "queued", values={"enqueued_at": now},
+                                                    details={"woken_by": r["prev_id"]})]
 
     def _send_woken(self, woken: list[dict[str, Any]]) -> None:
         if not woken or self.sender is None:
             return
-        ids = {r["id"]: self.sender(r["channel"], r["id"], 0) for r in woken}
+        ids = {r["id"]: self.sender(r["channel"], [r["id"]], 0) for r in woken}
         with self.store.tx() as conn:
             set_message_ids(conn, {k: v for k, v in ids.items() if v})
 
@@ -334,7 +469,7 @@ class Publisher:
             moved = transition(conn, self.actor, d, [State.RECONCILING], State.PUBLISHED, "published",
                                attempt_id=attempt_id, values=values,
                                details={"remote_id": receipt.remote_id, "url": receipt.url, "reconciled": True})
-            woken = self._wake_successors(conn, d["id"]) if moved else []
+            woken = self._wake_successors(conn, [d["id"]]) if moved else []
         if not moved:
             return "duplicate"
         self._send_woken(woken)

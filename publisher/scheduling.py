@@ -1,7 +1,8 @@
 """The scheduler tick and the sweeper. They enqueue; they never publish.
 
 tick:   claim deliveries due within the horizon (scheduled | retry_wait -> queued, conditional, audited) and
-        send one message each with a delay to the exact due time. Far-future deliveries never enter the broker.
+        send them with a delay to the exact due time: one message each, or, under load, up to ``message_batch``
+        ids of one channel due at the same instant in one message. Far-future deliveries never enter the broker.
 sweep:  - ``publishing``/``reconciling`` whose lease expired -> ``unknown`` (a worker died mid-call);
         - ``unknown`` due for reconciliation -> message to the actor (which reconciles, never republishes blindly);
         - ``queued`` past due whose message is gone from the broker (wiped, lost) -> send again;
@@ -38,6 +39,8 @@ from publisher.store import (
 log = logging.getLogger("publisher.scheduler")
 #: missing([(channel, delivery_id, message_id)]) -> the delivery ids whose message is no longer in the broker
 Missing = Callable[[list[tuple[str, str, str | None]]], set[str]]
+#: deliveries due this close together may share a message (delayed to the latest of them)
+SAME_INSTANT = timedelta(milliseconds=20)
 
 
 class Scheduler:
@@ -58,14 +61,34 @@ class Scheduler:
         if not claimed:
             return 0
         ids: dict[str, str] = {}
-        for c in claimed:
-            delay = max(0, int((c["due_at"] - utcnow()).total_seconds() * 1000))
-            mid = self.sender(c["channel"], c["id"], delay)
+        for channel, chunk in self.messages(claimed):
+            delay = max(0, int((chunk[-1]["due_at"] - utcnow()).total_seconds() * 1000))
+            mid = self.sender(channel, [c["id"] for c in chunk], delay)
             if mid:
-                ids[c["id"]] = mid
+                ids.update(dict.fromkeys((c["id"] for c in chunk), mid))
         with self.store.tx() as conn:
             set_message_ids(conn, ids)
         return len(claimed)
+
+    def messages(self, claimed: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+        """Group claimed deliveries into broker messages: one channel each, due within ``SAME_INSTANT`` of each other
+        (the message is delayed to the latest of them, so none is early), at most ``message_batch`` ids, and at
+        least ``spread`` messages when there are that many deliveries, so a burst still reaches every worker
+        thread: a handful due together travel one per message, exactly as before."""
+        by_channel: dict[str, list[dict[str, Any]]] = {}
+        for c in sorted(claimed, key=lambda c: c["due_at"]):
+            by_channel.setdefault(c["channel"], []).append(c)
+        size = max(1, min(int(self.cfg.message_batch), len(claimed) // max(1, int(self.cfg.spread))))
+        out: list[tuple[str, list[dict[str, Any]]]] = []
+        for channel, items in by_channel.items():
+            chunk: list[dict[str, Any]] = []
+            for c in items:
+                if chunk and (len(chunk) >= size or c["due_at"] - chunk[0]["due_at"] > SAME_INSTANT):
+                    out.append((channel, chunk))
+                    chunk = []
+                chunk.append(c)
+            out.append((channel, chunk))
+        return out
 
     def sweep(self, now: datetime | None = None) -> dict[str, int]:
         now = now or utcnow()
@@ -81,7 +104,7 @@ class Scheduler:
                 retry = now + timedelta(seconds=self.cfg.reconcile_every_seconds)
                 conn.execute(deliveries.update().where(deliveries.c.id == d["id"], deliveries.c.state == State.UNKNOWN.value)
                              .values(due_at=retry))
-                self.sender(d["channel"], d["id"], 0)
+                self.sender(d["channel"], [d["id"]], 0)
                 counts["reconcile"] += 1
         lost_after = timedelta(seconds=self.cfg.lost_after_seconds)
         with self.store.read() as conn:
@@ -93,7 +116,7 @@ class Scheduler:
             with self.store.tx() as conn:
                 if not touch_enqueued(conn, d["id"], now, None):
                     continue
-            mid = self.sender(d["channel"], d["id"], 0)
+            mid = self.sender(d["channel"], [d["id"]], 0)
             with self.store.tx() as conn:
                 touch_enqueued(conn, d["id"], now, mid)
             log.warning("re-sent delivery %s: its broker message was lost", d["id"])

@@ -135,6 +135,8 @@ class SchedulerSettings:
     tick_seconds: float = 0.25  # how often the scheduler looks for due deliveries
     horizon_seconds: float = 2.0  # claim deliveries due within this window; send with delay to the exact time
     batch: int = 500  # max deliveries claimed per tick
+    message_batch: int = 50  # max delivery ids in one broker message (those due at the same instant, one channel)
+    spread: int = 16  # split what one tick claims into at least this many messages, so every worker thread gets some
     lease_seconds: float = 60.0  # a `publishing` claim older than this becomes `unknown`
     lost_after_seconds: float = 3.0  # a `queued` delivery this far past due, missing from the broker, is re-sent
     reconcile_every_seconds: float = 10.0

@@ -13,6 +13,7 @@ import secrets
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -205,6 +206,10 @@ _DELIVERY_BY_ID = select(deliveries).where(deliveries.c.id == bindparam("id"))
 _POST_BY_ID = select(posts).where(posts.c.id == bindparam("id"))
 _DELIVERIES_OF = (select(deliveries).where(deliveries.c.post_id == bindparam("post_id"))
                   .order_by(deliveries.c.account, deliveries.c.part))
+_DELIVERIES_BY_IDS = select(deliveries).where(deliveries.c.id.in_(bindparam("ids", expanding=True)))
+_POSTS_BY_IDS = select(posts).where(posts.c.id.in_(bindparam("ids", expanding=True)))
+_DELIVERIES_OF_POSTS = (select(deliveries).where(deliveries.c.post_id.in_(bindparam("ids", expanding=True)))
+                        .order_by(deliveries.c.account, deliveries.c.part))
 _SET_MESSAGE_ID = update(deliveries).where(deliveries.c.id == bindparam("_id")).values(message_id=bindparam("_mid"))
 
 
@@ -222,12 +227,64 @@ def deliveries_of(conn: Connection, post_id: str) -> list[dict[str, Any]]:
     return [dict(r) for r in conn.execute(_DELIVERIES_OF, {"post_id": post_id}).mappings()]
 
 
+def get_deliveries(conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The deliveries with these ids (one query), by id; ids not found are absent."""
+    if not ids:
+        return {}
+    return {r["id"]: dict(r) for r in conn.execute(_DELIVERIES_BY_IDS, {"ids": list(ids)}).mappings()}
+
+
+def get_posts(conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    if not ids:
+        return {}
+    return {r["id"]: dict(r) for r in conn.execute(_POSTS_BY_IDS, {"ids": list(ids)}).mappings()}
+
+
+def deliveries_of_posts(conn: Connection, post_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    """Every delivery of each post (one query), by post id, in the order ``deliveries_of`` gives."""
+    out: dict[str, list[dict[str, Any]]] = {p: [] for p in post_ids}
+    if post_ids:
+        for r in conn.execute(_DELIVERIES_OF_POSTS, {"ids": list(post_ids)}).mappings():
+            out[r["post_id"]].append(dict(r))
+    return out
+
+
 @functools.cache
-def _transition_stmt(columns: tuple[str, ...], by_attempt: bool) -> Update:
-    cond = and_(deliveries.c.id == bindparam("_id"), deliveries.c.state.in_(bindparam("_from", expanding=True)))
+def _transition_stmt(columns: tuple[str, ...], by_attempt: bool, from_states: tuple[str, ...] | None = None) -> Update:
+    states = (deliveries.c.state.in_(bindparam("_from", expanding=True)) if from_states is None
+              else or_(*(deliveries.c.state == v for v in from_states)))  # fixed states: usable with executemany
+    cond = and_(deliveries.c.id == bindparam("_id"), states)
     if by_attempt:
         cond = and_(cond, deliveries.c.attempt_id == bindparam("_attempt"))
     return update(deliveries).where(cond).values({c: bindparam(f"v_{c}") for c in ("state", "updated_at", *columns)})
+
+
+@dataclass
+class Transition:
+    """Move ``delivery`` to ``to`` if it is still in one of ``frm`` (and, given ``attempt_id``, still that attempt's)."""
+
+    delivery: dict[str, Any]
+    frm: list[State]
+    to: State
+    action: str
+    values: dict[str, Any] | None = None
+    details: dict[str, Any] | None = None
+    attempt_id: str | None = None
+
+    def _key(self) -> tuple[tuple[str, ...], bool, tuple[str, ...], str]:
+        return tuple(sorted(self.values or {})), self.attempt_id is not None, tuple(s.value for s in self.frm), self.to.value
+
+    def _params(self, now: datetime) -> dict[str, Any]:
+        params: dict[str, Any] = {"_id": self.delivery["id"], "v_state": self.to.value, "v_updated_at": now}
+        params.update({f"v_{k}": v for k, v in (self.values or {}).items()})
+        if self.attempt_id is not None:
+            params["_attempt"] = self.attempt_id
+        return params
+
+    def _event(self) -> audit.Event:
+        d = self.delivery
+        return audit.Event(self.action, post_id=d["post_id"], delivery_id=d["id"], account=d["account"],
+                           details={"from": d["state"], "to": self.to.value, **(self.details or {})})
 
 
 def transition(
@@ -243,18 +300,36 @@ def transition(
 ) -> bool:
     """Move ``delivery`` to ``to_state`` if it is still in one of ``from_states`` (and, given ``attempt_id``, still
     that attempt's); audit it. True if it moved."""
-    values = values or {}
-    stmt = _transition_stmt(tuple(sorted(values)), attempt_id is not None)
-    params: dict[str, Any] = {"_id": delivery["id"], "_from": [s.value for s in from_states],
-                              "v_state": to_state.value, "v_updated_at": utcnow()}
-    params.update({f"v_{k}": v for k, v in values.items()})
-    if attempt_id is not None:
-        params["_attempt"] = attempt_id
-    if conn.execute(stmt, params).rowcount != 1:
-        return False
-    audit.record(conn, actor, action, post_id=delivery["post_id"], delivery_id=delivery["id"],
-                 account=delivery["account"], details={"from": delivery["state"], "to": to_state.value, **(details or {})})
-    return True
+    t = Transition(delivery, list(from_states), to_state, action, values, details, attempt_id)
+    return transitions(conn, actor, [t])[0]
+
+
+def transitions(conn: Connection, actor: str, moves: Sequence[Transition]) -> list[bool]:
+    """``transition`` for many deliveries at once, each still conditional: which of them moved, in order; their
+    audit events are appended in that order. Moves of the same shape run as one executemany inside a savepoint;
+    if any of them did not apply (its delivery changed meanwhile), the savepoint is rolled back and that shape's
+    moves run one by one, so every answer is exact."""
+    now = utcnow()
+    moved = [False] * len(moves)
+    shapes: dict[tuple[tuple[str, ...], bool, tuple[str, ...], str], list[int]] = {}
+    for i, m in enumerate(moves):
+        shapes.setdefault(m._key(), []).append(i)
+    for (columns, by_attempt, frm, _to), idx in shapes.items():
+        if len(idx) > 1:
+            stmt = _transition_stmt(columns, by_attempt, frm)
+            nested = conn.begin_nested()
+            if conn.execute(stmt, [moves[i]._params(now) for i in idx]).rowcount == len(idx):
+                nested.commit()
+                for i in idx:
+                    moved[i] = True
+                continue
+            nested.rollback()
+        stmt = _transition_stmt(columns, by_attempt)
+        for i in idx:
+            params = {**moves[i]._params(now), "_from": list(frm)}
+            moved[i] = conn.execute(stmt, params).rowcount == 1
+    audit.append(conn, actor, [m._event() for m, ok in zip(moves, moved, strict=True) if ok], at=now)
+    return moved
 
 
 def claim_due(conn: Connection, actor: str, now: datetime, horizon: timedelta, batch: int) -> list[dict[str, Any]]:

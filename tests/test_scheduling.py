@@ -25,10 +25,10 @@ def test_two_schedulers_racing_never_enqueue_a_delivery_twice(env: Env) -> None:
     sent: list[str] = []
     lock = threading.Lock()
 
-    def sender(channel: str, delivery_id: str, delay: int) -> str:
+    def sender(channel: str, delivery_ids: list[str], delay: int) -> str:
         with lock:
-            sent.append(delivery_id)
-        return delivery_id
+            sent.extend(delivery_ids)
+        return delivery_ids[0]
 
     schedulers = [Scheduler(settings, env.store(), sender, lambda items: set()) for _ in range(2)]
     threads = [threading.Thread(target=lambda s=s: [s.tick() for _ in range(5)]) for s in schedulers]
@@ -47,7 +47,7 @@ def test_far_future_posts_are_not_sent_to_the_broker(env: Env) -> None:
     store = env.store()
     service.accept(settings, store, service.NewPost(text="later", accounts=["noc"], at=datetime.now(UTC) + timedelta(days=30)))
     sent: list[str] = []
-    Scheduler(settings, store, lambda c, d, ms: sent.append(d) or d, lambda items: set()).tick()
+    Scheduler(settings, store, lambda c, d, ms: sent.extend(d) or d[0], lambda items: set()).tick()
     assert sent == [] and states(store) == {"scheduled": 1}
 
 

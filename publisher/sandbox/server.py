@@ -14,6 +14,7 @@ Control API (JSON):
 from __future__ import annotations
 
 import importlib
+import io
 import json
 import logging
 import socket
@@ -99,16 +100,22 @@ class _Handler(BaseHTTPRequestHandler):
                 pass
             return
         payload = resp.encoded()
-        self.send_response(resp.status)
-        headers = {k.lower(): v for k, v in resp.headers.items()}
-        if "content-type" not in headers and isinstance(resp.body, dict | list):
-            self.send_header("content-type", "application/json; charset=utf-8")
-        for k, v in resp.headers.items():
-            self.send_header(k, v)
-        self.send_header("content-length", str(len(payload)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(payload)
+        # status line, headers and body in one write (one segment for a small answer): end_headers() would send the
+        # headers and then the body as a second segment
+        sock, head = self.wfile, io.BytesIO()
+        self.wfile = head
+        try:
+            self.send_response(resp.status)
+            headers = {k.lower(): v for k, v in resp.headers.items()}
+            if "content-type" not in headers and isinstance(resp.body, dict | list):
+                self.send_header("content-type", "application/json; charset=utf-8")
+            for k, v in resp.headers.items():
+                self.send_header(k, v)
+            self.send_header("content-length", str(len(payload)))
+            self.end_headers()
+        finally:
+            self.wfile = sock
+        sock.write(head.getvalue() + payload if self.command != "HEAD" else head.getvalue())
 
     do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _dispatch
 

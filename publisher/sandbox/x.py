@@ -31,6 +31,15 @@ DAILY_USER_LIMIT = 2400
 DAILY_APP_LIMIT = 10_000
 
 
+def weighted_length(text: str) -> int:
+    """twitter-text's weighted length. ASCII with no dot and no carriage return has no URL (twitter-text needs a dot
+    in one), no emoji and no line ending to normalise, so it weighs exactly one per character: the shortcut skips
+    twitter-text's emoji and URL scans (0.1-2.5 ms of CPU per create, most of the emulator's own time)."""
+    if text.isascii() and "." not in text and "\r" not in text:
+        return len(text)
+    return twitter_weighted(text)
+
+
 def problem(status: int, title: str, detail: str, type_: str = "about:blank", **extra: Any) -> dict[str, Any]:
     return {"detail": detail, "type": type_, "title": title, "status": status, **extra}
 
@@ -40,6 +49,7 @@ class XPlatform(Platform):
 
     def __init__(self, sandbox: Sandbox) -> None:
         super().__init__(sandbox)
+        twitter_weighted("")  # import twitter-text now (~0.4 s), not in the first create, which every thread waits on
         self._ids = itertools.count(1874732600935198942 + int(time.time()) % 100_000 * 1_000_000)
 
     # -- helpers --
@@ -147,7 +157,7 @@ class XPlatform(Platform):
         if not isinstance(text, str) or not text.strip():
             return self.reply(400, invalid("text", text, "The `text` field is required and must not be empty."),
                               headers)
-        if twitter_weighted(text) > 280:
+        if weighted_length(text) > 280:
             return self.reply(400, invalid("text", text, _TOO_LONG), headers)
         parent = ((body.get("reply") or {}).get("in_reply_to_tweet_id"))
         if parent is not None and self.sandbox.find(self.name, str(parent)) is None:

@@ -1,6 +1,6 @@
 """The publish actors: one per channel queue, so a slow channel never blocks another.
 
-Messages carry a delivery id and nothing else. ``max_retries=0``: the store, not Dramatiq, decides retries.
+Messages carry delivery ids and nothing else. ``max_retries=0``: the store, not Dramatiq, decides retries.
 Importing this module sets up the broker first (publisher.workers.broker), as Dramatiq requires.
 """
 
@@ -18,9 +18,11 @@ import dramatiq  # noqa: E402
 log = logging.getLogger("publisher.worker")
 
 
-def publish(delivery_id: str) -> None:
-    outcome = runtime.publisher().handle(delivery_id)
-    log.debug("delivery %s: %s", delivery_id, outcome)
+def publish(delivery_ids: str | list[str]) -> None:
+    """One message: one delivery id, or several due at the same instant (the scheduler batches under load)."""
+    ids = [delivery_ids] if isinstance(delivery_ids, str) else list(delivery_ids)
+    for delivery_id, outcome in runtime.publisher().handle_many(ids).items():
+        log.debug("delivery %s: %s", delivery_id, outcome)
 
 
 ACTORS: dict[str, dramatiq.Actor] = {  # type: ignore[type-arg]

@@ -80,8 +80,12 @@ def _promotions() -> Any:
     class Promotions(Middleware):  # type: ignore[misc]
         def after_enqueue(self, broker: Any, message: Any, delay: int | None) -> None:
             if delay is None and message.options.get(DELAYED_OPTION) and message.args:
-                broker.client.set(f"{broker.namespace}:promoted:{message.args[0]}",
-                                  message.options["redis_message_id"], ex=PROMOTION_TTL_SECONDS)
+                ids = message.args[0] if isinstance(message.args[0], list) else [message.args[0]]
+                new_id = message.options["redis_message_id"]
+                pipe = broker.client.pipeline(transaction=False)
+                for delivery_id in ids:
+                    pipe.set(f"{broker.namespace}:promoted:{delivery_id}", new_id, ex=PROMOTION_TTL_SECONDS)
+                pipe.execute()
 
     return Promotions()
 

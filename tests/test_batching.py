@@ -1,0 +1,123 @@
+"""Batched messages and batched transitions: under load one broker message carries several delivery ids and one
+transaction moves many deliveries. Each delivery must still move only from the state it was read in, be audited
+once, and be sent once; these tests drive the real store (SQLite or PostgreSQL) and the real publisher."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+
+from publisher import audit, service
+from publisher.channels.dryrun import ledger_rows
+from publisher.models import State
+from publisher.publishing import Publisher
+from publisher.scheduling import Scheduler
+from publisher.schema import audit_events, deliveries
+from publisher.store import Transition, get_deliveries, transitions
+from tests.conftest import Env
+from tests.helpers import states
+
+
+def _accept(env: Env, n: int, at: datetime | None = None) -> list[str]:
+    settings, store = env.settings(), env.store()
+    ids = []
+    for i in range(n):
+        result = service.accept(settings, store, service.NewPost(text=f"batch {i}", accounts=["noc"],
+                                                                 at=at or datetime.now(UTC)))
+        ids.extend(d["id"] for d in result.deliveries)
+    return ids
+
+
+def _queue(env: Env, ids: list[str]) -> None:
+    with env.store().tx() as conn:
+        conn.execute(update(deliveries).where(deliveries.c.id.in_(ids)).values(state=State.QUEUED.value))
+
+
+def test_batched_transitions_move_only_what_is_still_in_its_state_and_audit_each_once(env: Env) -> None:
+    ids = _accept(env, 6)
+    store = env.store()
+    with store.tx() as conn:  # one of them was cancelled meanwhile: its move must not apply
+        conn.execute(update(deliveries).where(deliveries.c.id == ids[3]).values(state=State.CANCELLED.value))
+    with store.read() as conn:
+        rows = get_deliveries(conn, ids)
+    stale = {**rows[ids[3]], "state": State.SCHEDULED.value}  # as read before the cancel
+    moves = [Transition(stale if i == ids[3] else rows[i], [State.SCHEDULED], State.QUEUED, "queued",
+                        values={"enqueued_at": datetime.now(UTC)}) for i in ids]
+    with store.tx() as conn:
+        moved = transitions(conn, "test", moves)
+    assert moved == [True, True, True, False, True, True]
+    assert states(store) == Counter({"queued": 5, "cancelled": 1})
+    with store.read() as conn:
+        queued = Counter(r[0] for r in conn.execute(select(audit_events.c.delivery_id)
+                                                      .where(audit_events.c.action == "queued")))
+        assert queued == Counter({i: 1 for i in ids if i != ids[3]})
+        assert audit.verify(conn).ok
+
+
+def test_batched_transitions_of_one_shape_all_apply_in_one_statement_and_keep_their_own_values(env: Env) -> None:
+    ids = _accept(env, 4)
+    store = env.store()
+    with store.read() as conn:
+        rows = get_deliveries(conn, ids)
+    moves = [Transition(rows[i], [State.SCHEDULED], State.QUEUED, "queued", values={"message_id": f"m-{k}"})
+             for k, i in enumerate(ids)]
+    with store.tx() as conn:
+        assert transitions(conn, "test", moves) == [True] * 4
+    with store.read() as conn:
+        after = get_deliveries(conn, ids)
+    assert [after[i]["message_id"] for i in ids] == ["m-0", "m-1", "m-2", "m-3"]
+
+
+def test_the_scheduler_batches_a_burst_but_sends_a_few_due_together_one_per_message(env: Env) -> None:
+    env.write_config({"noc": {"channel": "dryrun", "kind": "organisation"}},
+                     scheduler={"message_batch": 10, "spread": 4})
+    settings, store = env.settings(), env.store()
+    now = datetime.now(UTC)
+    _accept(env, 3, at=now)
+    messages: list[list[str]] = []
+    scheduler = Scheduler(settings, store, lambda c, ids, ms: messages.append(list(ids)) or f"m{len(messages)}",
+                          lambda items: set())
+    assert scheduler.tick() == 3
+    assert sorted(len(m) for m in messages) == [1, 1, 1]
+    messages.clear()
+    _accept(env, 100, at=now + timedelta(milliseconds=500))
+    assert scheduler.tick() == 100
+    assert sorted(len(m) for m in messages) == [10] * 10  # never more than message_batch, at least spread messages
+    assert len({i for m in messages for i in m}) == 100
+
+
+def test_a_batch_publishes_each_delivery_once_and_a_duplicate_message_is_a_no_op(env: Env) -> None:
+    ids = _accept(env, 12)
+    _queue(env, ids)
+    settings, store = env.settings(), env.store()
+    publisher = Publisher(settings, store)
+    outcomes = publisher.handle_many(ids)
+    assert set(outcomes.values()) == {"published"}
+    assert publisher.handle_many(ids) == dict.fromkeys(ids, "duplicate")
+    ledger = Counter(r["delivery_id"] for r in ledger_rows(settings.home / "dryrun-ledger.sqlite"))
+    assert ledger == Counter(dict.fromkeys(ids, 1))
+    with store.read() as conn:
+        assert audit.verify(conn).ok
+
+
+def test_a_batch_that_runs_past_half_its_lease_sends_the_rest_back_unsent(env: Env) -> None:
+    env.write_config({"noc": {"channel": "dryrun", "kind": "organisation", "options": {"latency_ms": 400}}},
+                     scheduler={"lease_seconds": 1.0})
+    ids = _accept(env, 4)
+    _queue(env, ids)
+    settings, store = env.settings(), env.store()
+    resent: list[list[str]] = []
+    publisher = Publisher(settings, store, sender=lambda c, d, ms: resent.append(list(d)) or "m-again")
+    outcomes = publisher.handle_many(ids)
+    published = [i for i in ids if outcomes[i] == "published"]
+    released = [i for i in ids if outcomes[i] == "released"]
+    assert published == ids[:2] and released == ids[2:], outcomes  # 0.4 s each: the third would start past 0.5 s
+    assert resent == [released]
+    with store.read() as conn:
+        rows = get_deliveries(conn, ids)
+    assert all(rows[i]["state"] == "queued" and rows[i]["attempts"] == 0 and rows[i]["message_id"] == "m-again"
+               for i in released)
+    sent = {r["delivery_id"] for r in ledger_rows(settings.home / "dryrun-ledger.sqlite")}
+    assert sent == set(published)
