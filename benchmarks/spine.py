@@ -64,10 +64,12 @@ def cold(n: int = 15) -> None:
     print(f"cold ticket update: median {a * 1000:.0f} ms; python -c pass: {b * 1000:.0f} ms; ratio {a / b:.1f}x (goal <= 25x)")
 
 
-def _bulk(store, n: int, due: datetime) -> None:  # type: ignore[no-untyped-def]
-    """Insert n posts + deliveries directly (bulk), with their audit events, as accept() would."""
+def _bulk(store, n: int, due: datetime, settings) -> None:  # type: ignore[no-untyped-def]
+    """Insert n posts + deliveries directly (bulk), with their audit events and tone keys, as accept() would."""
     from publisher import audit
+    from publisher.models import Payload, PostKind
     from publisher.schema import deliveries, posts
+    from publisher.service import tone_keys
     from publisher.store import new_id
 
     now = datetime.now(UTC)
@@ -77,8 +79,10 @@ def _bulk(store, n: int, due: datetime) -> None:  # type: ignore[no-untyped-def]
             pid, did = new_id("p"), new_id("d")
             ps.append(dict(id=pid, kind="note", text="bench", variables={}, scheduled_at=due, overrides=[],
                            created_by="bench", created_at=now))
-            ds.append(dict(id=did, post_id=pid, account="noc", channel="dryrun", part=1, payload={"text": f"bench post {start + k}"},
-                           state="scheduled", attempts=0, due_at=due, updated_at=now))
+            text = f"bench post {start + k}"
+            key = tone_keys(settings, PostKind.NOTE, {"noc": [Payload(text=text)]})[("noc", 1)]
+            ds.append(dict(id=did, post_id=pid, account="noc", channel="dryrun", part=1, payload={"text": text},
+                           state="scheduled", attempts=0, due_at=due, updated_at=now, tone_key=key))
             evs.append(audit.Event("scheduled", post_id=pid, delivery_id=did, account="noc", details={"to": "scheduled"}))
         with store.tx() as conn:
             conn.execute(posts.insert(), ps)
@@ -99,7 +103,7 @@ def throughput(n: int = 2000) -> None:
     home, env = _home()
     s = settings_mod.load(env)
     store = Store(s.database_url)
-    _bulk(store, n, datetime.now(UTC))
+    _bulk(store, n, datetime.now(UTC), s)
 
     def done() -> bool:
         with store.read() as conn:
@@ -152,7 +156,7 @@ def lateness(n: int = 10_000) -> None:
     s = settings_mod.load(env)
     store = Store(s.database_url)
     due = datetime.now(UTC) + timedelta(seconds=40)
-    _bulk(store, n, due)
+    _bulk(store, n, due, s)
 
     def done() -> bool:
         with store.read() as conn:
@@ -187,7 +191,7 @@ def rss(n: int = 1_000_000, naive_n: int = 100_000) -> None:
     s = settings_mod.load(env)
     store = Store(s.database_url)
     t = time.perf_counter()
-    _bulk(store, n, datetime.now(UTC) + timedelta(days=30))
+    _bulk(store, n, datetime.now(UTC) + timedelta(days=30), s)
     insert = time.perf_counter() - t
     due_ms = _due_query_ms(store)
     worker = subprocess.Popen([sys.executable, "-m", "publisher.cli", "worker", "-p", "1", "-t", "8"], env=env,
@@ -252,7 +256,7 @@ def procs(n: int = 5000, processes: int = 2, threads: int = 8) -> None:
     store = Store(s.database_url)
     lead = 15 + n / 2000  # time to insert and to start the processes before the deliveries fall due
     due = datetime.now(UTC) + timedelta(seconds=lead)
-    _bulk(store, n, due)
+    _bulk(store, n, due, s)
     spawned = [subprocess.Popen([sys.executable, "-m", "publisher.cli", *args], env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, start_new_session=True)
                for args in (["worker", "-p", str(processes), "-t", str(threads)], ["scheduler"])]

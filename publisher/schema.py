@@ -92,6 +92,8 @@ deliveries = Table(
     Column("last_error", Text),
     Column("published_at", UTCDateTime),
     Column("updated_at", UTCDateTime, nullable=False),
+    # digest of every input of the tone check that this payload passed at enqueue (publisher.tone.tone_key)
+    Column("tone_key", String(64)),
     # the scheduler's "due" query: state + time, so 1M future rows cost an index range scan, not a table scan
     Index("ix_deliveries_state_due", "state", "due_at"),
     Index("ix_deliveries_prev", "prev_id"),

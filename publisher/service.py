@@ -102,6 +102,19 @@ def render_and_check(settings: Settings, new: NewPost) -> tuple[dict[str, list[P
     return rendered, findings
 
 
+def tone_keys(settings: Settings, kind: PostKind, rendered: dict[str, list[Payload]]) -> dict[tuple[str, int], str]:
+    """(account, part) -> the digest of what the tone check saw for that payload (see ``tone.tone_key``), with the
+    variants the pre-publish check will compare it with."""
+    texts = {n: " ".join(p.text for p in ps) for n, ps in rendered.items()}
+    out = {}
+    for name, parts in rendered.items():
+        account = settings.account(name)
+        variants = tone.consistency_variants(account, settings.profiles, kind, texts)
+        for i, part in enumerate(parts, 1):
+            out[(name, i)] = tone.tone_key(part.text, account, account.channel, kind, settings.profiles, variants)
+    return out
+
+
 def _last_in_thread(conn: Any, thread_key: str, account: str) -> str | None:
     q = (select(deliveries.c.id).join(posts, posts.c.id == deliveries.c.post_id)
          .where(deliveries.c.thread_key == thread_key, deliveries.c.account == account)
@@ -177,6 +190,7 @@ def _insert(settings: Settings, store: Store, new: NewPost, scope: str, rendered
         for rule, why in sorted(new.allow.items()):
             events.append(audit.Event("tone.override", post_id=post_id, details={"rule": rule, "reason": why, "by": actor}))
         rows = []
+        keys = tone_keys(settings, new.kind, rendered)
         for name, parts in rendered.items():
             account = settings.account(name)
             first = State.PENDING_APPROVAL if account.approvers else State.SCHEDULED  # two-person rule, if configured
@@ -188,7 +202,7 @@ def _insert(settings: Settings, store: Store, new: NewPost, scope: str, rendered
                     id=did, post_id=post_id, account=name, channel=account.channel, part=i, payload=data,
                     state=first.value, attempts=0, due_at=new.at, not_after=new.not_after, prev_id=prev,
                     thread_key=new.thread_key or (f"split:{post_id}:{name}" if len(parts) > 1 else None),
-                    updated_at=now,
+                    updated_at=now, tone_key=keys[(name, i)],
                 ))
                 events.append(audit.Event(first.value, post_id=post_id, delivery_id=did, account=name, details={
                     "to": first.value, "part": i, "parts": len(parts), "prev": prev, "payload_sha256": payload_hash(data)}))

@@ -14,6 +14,9 @@ The contract (stable; the rule set behind it grows):
     The pre-publish check of one stored delivery: its exact payload, under the tone configuration as the config
     file says *now* (a long-running worker re-reads it when it changed), with the other accounts' payloads of the
     same post as variants (so the consistency rule runs before publishing too).
+``unchanged_since_enqueue(store, delivery, account, kind, settings) -> bool``
+    True when nothing the check depends on changed since the payload passed at enqueue (``tone_key``), so the
+    pre-publish check can be skipped with the same result.
 
 Rules live in ``publisher.rules`` (one module per family), profiles in ``publisher.tone_profiles``.
 """
@@ -32,7 +35,8 @@ from publisher.rules import REGISTRY, Ctx, Doc
 from publisher.settings import AccountConfig, Settings
 from publisher.tone_profiles import BUILTIN, Profile, load_profiles, profile_for
 
-__all__ = ["BUILTIN", "REGISTRY", "Profile", "blocking", "check", "check_delivery", "current_config",
+__all__ = ["BUILTIN", "REGISTRY", "Profile", "blocking", "check", "check_delivery", "consistency_variants",
+           "current_config", "tone_key", "unchanged_since_enqueue",
            "load_profiles", "profile_for", "rule_ids", "variants_of"]
 
 log = logging.getLogger("publisher.tone")
@@ -143,15 +147,9 @@ def variants_of(deliveries: Iterable[Mapping[str, Any]]) -> dict[str, str]:
     return {name: " ".join(t for _, t in sorted(ps)) for name, ps in parts.items()}
 
 
-def check_delivery(store: Any, delivery: Mapping[str, Any], account: AccountConfig, kind: PostKind | str,
-                   settings: Settings, siblings: list[dict[str, Any]] | None = None) -> list[Finding]:
-    """The findings for one stored delivery just before it is published (see ``current_config`` and
-    ``variants_of``). The caller applies the post's audited ``--allow`` overrides with ``blocking``.
-
-    The other accounts' payloads (``siblings``: the post's deliveries, when the caller already read them) are read
-    (one indexed query) only when the consistency rule blocks for this account and kind: the pre-publish check acts
-    on blocking findings only, so a warning needs no read.
-    """
+def _current_inputs(store: Any, delivery: Mapping[str, Any], account: AccountConfig, kind: PostKind | str,
+                    settings: Settings, siblings: list[dict[str, Any]] | None
+                    ) -> tuple[Mapping[str, Any], AccountConfig, PostKind, Mapping[str, str] | None]:
     profiles, account = current_config(settings, account)
     post_kind = PostKind(kind)
     variants = None
@@ -161,7 +159,68 @@ def check_delivery(store: Any, delivery: Mapping[str, Any], account: AccountConf
 
             with store.read() as conn:
                 siblings = deliveries_of(conn, delivery["post_id"])
-        found = variants_of(siblings)
-        variants = found if len(found) > 1 else None
+        variants = consistency_variants(account, profiles, post_kind, variants_of(siblings))
+    return profiles, account, post_kind, variants
+
+
+def consistency_variants(account: AccountConfig, profiles: Mapping[str, Any] | None, kind: PostKind,
+                         found: Mapping[str, str]) -> Mapping[str, str] | None:
+    """The variants the pre-publish check compares: every account's text, when the consistency rule blocks for this
+    account and kind and the post goes to more than one account; else None."""
+    if len(found) > 1 and profile_for(account, profiles).severity("consistency", kind) == "block":
+        return found
+    return None
+
+
+def check_delivery(store: Any, delivery: Mapping[str, Any], account: AccountConfig, kind: PostKind | str,
+                   settings: Settings, siblings: list[dict[str, Any]] | None = None) -> list[Finding]:
+    """The findings for one stored delivery just before it is published (see ``current_config`` and
+    ``variants_of``). The caller applies the post's audited ``--allow`` overrides with ``blocking``.
+
+    The other accounts' payloads (``siblings``: the post's deliveries, when the caller already read them) are read
+    (one indexed query) only when the consistency rule blocks for this account and kind: the pre-publish check acts
+    on blocking findings only, so a warning needs no read.
+    """
+    profiles, account, post_kind, variants = _current_inputs(store, delivery, account, kind, settings, siblings)
     return check(delivery["payload"]["text"], account, channel=delivery["channel"], kind=post_kind,
                  profiles=profiles, variants=variants)
+
+
+def unchanged_since_enqueue(store: Any, delivery: Mapping[str, Any], account: AccountConfig, kind: PostKind | str,
+                            settings: Settings, siblings: list[dict[str, Any]] | None = None) -> bool:
+    """True when the delivery's ``tone_key``, written at enqueue when its payload passed the checks, still matches
+    every input of the check: the exact payload, the channel, the kind, the other accounts' texts, the account's
+    tone configuration as the file says now, and the rule code (publisher's version and rule ids). The checks are
+    pure functions of those, so they would find exactly what they found then: nothing the post's overrides do not
+    allow. Any difference (a rule tightened in the file, a sibling cancelled, an edited payload) means a full check."""
+    stored = delivery.get("tone_key")
+    if not stored:
+        return False
+    profiles, account, post_kind, variants = _current_inputs(store, delivery, account, kind, settings, siblings)
+    return bool(stored == tone_key(delivery["payload"]["text"], account, delivery["channel"], post_kind, profiles,
+                                   variants))
+
+
+_DIGESTS: dict[tuple[int, int], tuple[AccountConfig, Any, str]] = {}
+
+
+def tone_key(text: str, account: AccountConfig, channel: str, kind: PostKind, profiles: Mapping[str, Any] | None,
+             variants: Mapping[str, str] | None) -> str:
+    """A digest of everything ``check`` depends on. The library versions behind some rules (word lists, VADER,
+    lingua) are not in it: reading them costs ~70 ms, too much for the CLI; upgrading them with posts queued
+    keeps the enqueue-time verdict for those posts."""
+    import hashlib
+    import json
+
+    hit = _DIGESTS.get((id(account), id(profiles)))
+    if hit is None or hit[0] is not account or hit[1] is not profiles:
+        from publisher import __version__
+
+        config = json.dumps([__version__, sorted(REGISTRY), account.model_dump(mode="json"), profiles or {}],
+                            sort_keys=True, default=str)
+        hit = (account, profiles, hashlib.sha256(config.encode()).hexdigest())
+        if len(_DIGESTS) > 256:
+            _DIGESTS.clear()
+        _DIGESTS[(id(account), id(profiles))] = hit
+    parts = json.dumps([hit[2], channel, kind.value, text, dict(variants or {})], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(parts.encode()).hexdigest()

@@ -34,3 +34,28 @@ def test_reopening_an_existing_store_keeps_scheduled_posts_and_their_audit(env: 
     assert again.current_revision() == SCHEMA_HEAD
     assert states(again) == {"scheduled": 5}
     assert env.cli("audit", "verify").returncode == 0
+
+
+def test_upgrading_a_0001_store_keeps_its_scheduled_posts_with_no_tone_key_so_they_get_the_full_check(env: Env) -> None:
+    from sqlalchemy import insert, select
+
+    from publisher.migrations import upgrade
+    from publisher.schema import deliveries, posts
+
+    settings = env.settings()
+    old = Store(settings.database_url, migrate=False)
+    upgrade(old.engine, "0001")  # the store as the first release left it
+    now = datetime.now(UTC)
+    later = now + timedelta(days=3)
+    with old.engine.begin() as conn:
+        conn.execute(insert(posts).values(id="p-old", kind="note", text="planned before the upgrade", variables={},
+                                          scheduled_at=later, overrides=[], created_by="ops", created_at=now))
+        conn.execute(insert(deliveries).values(id="d-old", post_id="p-old", account="noc", channel="dryrun", part=1,
+                                               payload={"text": "planned before the upgrade"}, state="scheduled",
+                                               attempts=0, due_at=later, updated_at=now))  # 0001's columns only
+    old.dispose()
+    upgraded = Store(settings.database_url)
+    assert upgraded.current_revision() == SCHEMA_HEAD
+    with upgraded.read() as conn:
+        row = conn.execute(select(deliveries).where(deliveries.c.id == "d-old")).mappings().one()
+    assert row["state"] == "scheduled" and row["due_at"] == later and row["tone_key"] is None
