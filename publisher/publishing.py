@@ -53,7 +53,7 @@ log = logging.getLogger("publisher.publishing")
 MAX_TRANSIENT_ATTEMPTS = 8
 #: a batch claims this many deliveries at a time, right before their calls: a worker killed mid-batch leaves at
 #: most this many ``publishing`` (to be reconciled, which costs a platform lookup each) and the rest ``queued``
-CLAIM_CHUNK = 10
+CLAIM_CHUNK = 25
 #: sender(channel, delivery_ids, delay_ms) -> broker message id: one message carries one or more delivery ids
 Sender = Callable[[str, list[str], int], str | None]
 
@@ -271,6 +271,8 @@ class Publisher:
     def _tone_recheck(self, d: dict[str, Any], post: dict[str, Any], siblings: list[dict[str, Any]]) -> Move | None:
         account = self.settings.account(d["account"])
         kind = PostKind(post.get("kind", "note"))
+        if tone.unchanged_since_enqueue(self.store, d, account, kind, self.settings, siblings=siblings):
+            return None  # this exact payload passed these exact rules at enqueue: the same check finds the same
         findings = tone.check_delivery(self.store, d, account, kind, self.settings, siblings=siblings)
         allowed = [o["rule"] for o in post.get("overrides") or []]
         blocked = tone.blocking(findings, allowed)
@@ -311,14 +313,23 @@ class Publisher:
         rest go back to ``queued`` unsent (and are sent again as messages), so a lease never expires on a delivery
         that was not sent yet and the sweeper can never make an unsent delivery ``unknown`` under a live call."""
         deadline = time.monotonic() + self.settings.scheduler.lease_seconds / 2
+        limited: dict[str, datetime] = {}  # accounts the platform rate-limited during this batch: no more calls
         for g in claimed:
             if time.monotonic() > deadline:
                 g.outcome = "released"
                 g.result = Move(g.d, [State.PUBLISHING], State.QUEUED, "released", attempt_id=g.attempt_id,
                                 values={"attempts": g.attempt - 1, "lease_until": None, "enqueued_at": utcnow()},
                                 details={"reason": "batch ran past half the lease before this call"})
-                continue
-            self._call(g)
+            elif g.d["account"] in limited:
+                retry_at = limited[g.d["account"]]
+                g.outcome = "budget"
+                g.result = Move(g.d, [State.PUBLISHING], State.RETRY_WAIT, "rate_budget", attempt_id=g.attempt_id,
+                                values={"attempts": g.attempt - 1, "lease_until": None, "due_at": retry_at},
+                                details={"retry_at": retry_at.isoformat(), "source": "rate limited earlier in this batch"})
+            else:
+                self._call(g)
+                if g.outcome == "rate_limited" and g.result is not None and g.result.values:
+                    limited[g.d["account"]] = g.result.values["due_at"]
 
     def _call(self, g: _Go) -> None:
         """Publish one claimed delivery and decide the transition that records the outcome."""

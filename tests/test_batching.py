@@ -121,3 +121,21 @@ def test_a_batch_that_runs_past_half_its_lease_sends_the_rest_back_unsent(env: E
                for i in released)
     sent = {r["delivery_id"] for r in ledger_rows(settings.home / "dryrun-ledger.sqlite")}
     assert sent == set(published)
+
+
+def test_after_a_rate_limit_answer_the_batch_makes_no_more_calls_for_that_account(env: Env) -> None:
+    env.write_config({"noc": {"channel": "dryrun", "kind": "organisation", "options": {
+        "fail": [{"match": "first", "outcome": "rate_limited", "retry_after": 60}]}}})
+    settings, store = env.settings(), env.store()
+    ids = [d["id"] for d in service.accept(settings, store, service.NewPost(
+        text="first of the burst", accounts=["noc"], at=datetime.now(UTC))).deliveries]
+    ids += _accept(env, 4)
+    _queue(env, ids)
+    outcomes = Publisher(settings, store).handle_many(ids)
+    assert outcomes[ids[0]] == "rate_limited" and {outcomes[i] for i in ids[1:]} == {"budget"}
+    assert ledger_rows(settings.home / "dryrun-ledger.sqlite") == []  # the platform saw one request, not five
+    with store.read() as conn:
+        rows = get_deliveries(conn, ids)
+    assert {r["state"] for r in rows.values()} == {"retry_wait"}
+    assert all(r["attempts"] == 0 for i, r in rows.items() if i != ids[0])
+    assert min(r["due_at"] for r in rows.values()) > datetime.now(UTC) + timedelta(seconds=50)
