@@ -222,6 +222,21 @@ def _explain(e: ValidationError, path: Path | None) -> ConfigError:
     return ConfigError(f"{where}{loc}: {msg}", hint="fix this entry; `publisher config check` validates the whole file")
 
 
+def _scheduler_settings(raw: dict[str, float], path: Path | None) -> SchedulerSettings:
+    known = SchedulerSettings.__dataclass_fields__
+    for key, value in raw.items():
+        if key not in known:
+            import difflib
+
+            close = difflib.get_close_matches(key, known, n=1)
+            raise ConfigError(f"{path or 'configuration'}: scheduler.{key} is not a setting",
+                              hint=f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known)}")
+        if value < 0 or (value == 0 and key != "horizon_seconds"):
+            raise ConfigError(f"{path or 'configuration'}: scheduler.{key} must be positive, not {value}",
+                              hint="see config/publisher.example.yaml for sensible values")
+    return SchedulerSettings(**raw)  # type: ignore[arg-type]
+
+
 def load(env: dict[str, str] | None = None) -> Settings:
     """Load settings from the environment (default ``os.environ``) and the config file it points to."""
     env = dict(os.environ if env is None else env)
@@ -239,7 +254,7 @@ def load(env: dict[str, str] | None = None) -> Settings:
     except ValidationError as e:
         raise _explain(e, config_path) from None
     accounts = {name: acc.model_copy(update={"name": name}) for name, acc in fc.accounts.items()}
-    sched = SchedulerSettings(**{k: v for k, v in fc.scheduler.items() if k in SchedulerSettings.__dataclass_fields__})  # type: ignore[arg-type]
+    sched = _scheduler_settings(fc.scheduler, config_path)
     db_url = env.get("PUBLISHER_DATABASE_URL") or f"sqlite:///{home / 'publisher.sqlite'}"
     return Settings(
         home=home,
