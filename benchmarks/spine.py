@@ -4,6 +4,7 @@
   python benchmarks/spine.py throughput [N]    dry-run deliveries/s through scheduler->actor->store+audit, and bare Dramatiq
   python benchmarks/spine.py lateness [N]      N deliveries due in the same second: p50/p99 lateness
   python benchmarks/spine.py rss [N]           worker RSS with N future deliveries in the store, vs naive delay= messages
+  python benchmarks/spine.py handle [N [B]]     the actor alone: Publisher.handle_many, B deliveries per call, one thread
   python benchmarks/spine.py procs N P T       N deliveries due at one instant through `publisher worker -p P -t T` +
                                                `publisher scheduler` processes: deliveries/s and p50/p99 lateness
   BENCH_PG=postgresql://127.0.0.1:5432/test BENCH_REDIS=redis://127.0.0.1:6379/14 python benchmarks/spine.py procs ...
@@ -281,7 +282,35 @@ def procs(n: int = 5000, processes: int = 2, threads: int = 8) -> None:
           f"none early: {late[0] >= 0}")
 
 
+def handle(n: int = 5000, batch: int = 50) -> None:
+    """The actor's own cost per delivery: ``Publisher.handle_many`` over queued deliveries, ``batch`` at a time, in
+    one thread, with no broker and no Dramatiq (the dry-run channel, SQLite store)."""
+    from sqlalchemy import select, update
+
+    from publisher import settings as settings_mod
+    from publisher.publishing import Publisher
+    from publisher.schema import deliveries
+    from publisher.store import Store
+
+    home, env = _home()
+    s = settings_mod.load(env)
+    store = Store(s.database_url)
+    _bulk(store, n, datetime.now(UTC), s)
+    with store.tx() as conn:
+        conn.execute(update(deliveries).values(state="queued"))
+    with store.read() as conn:
+        ids = [r[0] for r in conn.execute(select(deliveries.c.id))]
+    publisher = Publisher(s, store)
+    publisher.handle_many(ids[:batch])  # warm-up: adapter, statements, tone profile
+    t = time.perf_counter()
+    for i in range(batch, n, batch):
+        publisher.handle_many(ids[i:i + batch])
+    elapsed = time.perf_counter() - t
+    print(f"handle: {n - batch} deliveries, {batch} per call, one thread, no broker: {(n - batch) / elapsed:.0f}/s = "
+          f"{elapsed / (n - batch) * 1000:.3f} ms per delivery")
+
+
 if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else "cold"
     arg = [int(a) for a in sys.argv[2:5]]
-    {"cold": cold, "throughput": throughput, "lateness": lateness, "rss": rss, "procs": procs}[what](*arg)
+    {"cold": cold, "throughput": throughput, "lateness": lateness, "rss": rss, "procs": procs, "handle": handle}[what](*arg)
