@@ -107,6 +107,41 @@ def test_worker_killed_mid_publish_ends_published_exactly_once(env: Env) -> None
         assert "lease_expired" in actions and "reconciling" in actions, actions
 
 
+def test_worker_killed_mid_batch_ends_every_delivery_published_exactly_once(env: Env) -> None:
+    """Under load one message carries a batch: killed mid-batch, the claimed ones are reconciled, the rest of the
+    message is handed to a live worker, and a chunk that ran past half its lease went back unsent."""
+    from datetime import UTC, datetime, timedelta
+
+    from publisher import service
+
+    env.write_config({"slow": {"channel": "dryrun", "kind": "personal", "options": {"latency_ms": 150}}},
+                     scheduler={"lease_seconds": 6, "message_batch": 30, "spread": 4})
+    settings, store = env.settings(), env.store()
+    due = datetime.now(UTC) + timedelta(seconds=3)
+    for i in range(120):
+        service.accept(settings, store, service.NewPost(text=f"burst post {i}", accounts=["slow"], at=due))
+    env.spawn("scheduler", log="scheduler")
+    wait_for(lambda: states(store).get("queued") == 120, timeout=30, what="120 queued")
+    messages = {d["message_id"] for d in all_deliveries(store)}
+    assert len(messages) == 4, f"expected 4 messages of 30 ids, got {len(messages)}"
+    worker = env.spawn("worker", "--processes", "1", "--threads", "2", log="worker")
+    wait_for(lambda: states(store).get("published", 0) >= 45 and states(store).get("publishing", 0) >= 2,
+             timeout=60, what="a second chunk publishing")
+    os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait()
+    killed = [d["id"] for d in all_deliveries(store) if d["state"] == "publishing"]
+    assert killed
+    env.spawn("worker", "--processes", "1", "--threads", "2", log="worker2")
+    wait_for(lambda: states(store) == {"published": 120}, timeout=150, what="all 120 published")
+    result = check_invariants(store, env.home / "dryrun-ledger.sqlite")
+    assert len(result["ledger"]) == 120
+    export = env.cli("audit", "export", "--format", "jsonl")
+    assert export.returncode == 0
+    acted = {(e["delivery_id"], e["action"]) for e in map(json.loads, export.stdout.splitlines())}
+    assert all((did, "lease_expired") in acted and (did, "reconciling") in acted for did in killed)
+    assert any(a == "released" for _, a in acted), "a chunk of 25 x 150 ms runs past half a 6 s lease"
+
+
 def _broker_client(env: Env):  # type: ignore[no-untyped-def]
     import redis
 
