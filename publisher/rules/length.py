@@ -9,7 +9,6 @@ the library when the answer cannot differ (see ``measure``).
 from __future__ import annotations
 
 import re
-import unicodedata
 from functools import lru_cache
 
 from pydantic import Field
@@ -28,12 +27,8 @@ FALLBACK_LIMITS: dict[str, ChannelLimits] = {
     "dryrun": ChannelLimits(max_length=5000, counting="chars", unit="characters"),
 }
 
-# Characters twitter-text weighs 1 are U+0000..U+10FF (plus a few punctuation ranges); (c) and (R) may be emoji.
-_HEAVY_FOR_X = re.compile("[^\x00-\u10ff]|[\xa9\xae]")
 # A grapheme cluster can only span several code points if one of them is >= U+0300 (combining marks, ZWJ, ...).
 _CLUSTERING = re.compile("[^\x00-\u02ff]|\r\n")
-# twitter-text only recognises URLs with a dot between two non-space characters.
-_URL_CANDIDATE = re.compile(r"[^\s.]\.[^\s.]")
 
 
 class LengthOptions(RuleOptions):
@@ -65,14 +60,7 @@ def measure(text: str, limits: ChannelLimits) -> int:
         return len(text)
     if counting == "graphemes" and not _CLUSTERING.search(text):
         return len(text)
-    if counting == "twitter" and not _HEAVY_FOR_X.search(text) and unicodedata.is_normalized("NFC", text):
-        n = text.replace("\r\n", "\n")
-        if not _URL_CANDIDATE.search(n):
-            return len(n)
-        from twitter_text import extract_urls_with_indices
-
-        return len(n) + sum(23 - (u["indices"][1] - u["indices"][0]) for u in extract_urls_with_indices(n))
-    return limits.measure(text)
+    return limits.measure(text)  # X: textlength.twitter_weighted has the same kind of exact shortcut
 
 
 def _upper_bound(text: str, counting: str) -> int:
