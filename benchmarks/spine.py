@@ -91,6 +91,14 @@ def _bulk(store, n: int, due: datetime, settings) -> None:  # type: ignore[no-un
             audit.append(conn, "bench", evs, at=now)
 
 
+def _stop_embedded(settings) -> None:  # type: ignore[no-untyped-def]
+    """`publisher worker`/`scheduler` leave the embedded broker running on purpose (others may share it)."""
+    if not settings.redis_url:
+        from publisher.workers import embedded
+
+        embedded.stop(settings.valkey_dir)
+
+
 def _settled(counts: dict[str, int]) -> int:
     """Deliveries that will not move again without a human (so a held one cannot hang a run)."""
     return sum(counts.get(k, 0) for k in ("published", "failed", "held", "expired", "cancelled"))
@@ -204,6 +212,7 @@ def rss(n: int = 1_000_000, naive_n: int = 100_000) -> None:
     for p in (worker, sched):
         os.killpg(p.pid, 15)
         p.wait()
+    _stop_embedded(s)
     naive = _naive_rss(naive_n)
     print(f"due query (a scheduler tick that finds nothing due) with {n} rows: median {due_ms:.2f} ms")
     print(f"rss: {n} future deliveries in the store (inserted in {insert:.0f} s): worker {ours_worker} MB, "
@@ -272,6 +281,7 @@ def procs(n: int = 5000, processes: int = 2, threads: int = 8) -> None:
         for p in spawned:
             os.killpg(p.pid, 15)
             p.wait()
+        _stop_embedded(s)
     with store.read() as conn:
         late = sorted((r[0] - r[1]).total_seconds() for r in conn.execute(select(deliveries.c.published_at, deliveries.c.due_at)
                                                              .where(deliveries.c.published_at.is_not(None))))
