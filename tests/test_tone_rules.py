@@ -336,12 +336,152 @@ def test_limits_fall_back_for_an_unknown_adapter() -> None:
     assert limits_for("bluesky").max_length == 300
 
 
-def test_vader_fast_path_equals_polarity_scores() -> None:
-    """sentiment.polarity skips VADER's emoji copy when there is no emoji; the score must not change."""
-    from publisher.rules.sentiment import analyser, polarity
+# -- the VADER port (publisher.rules.vader) against the library --
+
+_PIECES = [
+    "The outage is over.", "not", "NOT", "never", "Never so good", "never this bad", "without doubt", "Without a doubt",
+    "no", "No", "NO", "or", "nor", "no problems or worries", "but", "But", "BUT", "kind of", "Kind Of", "sort of",
+    "just enough", "least", "at least", "very least", "the least helpful", "very", "VERY", "extremely", "barely",
+    "slightly", "so", "this", "isn't", "don't", "can't", "aint", "won\u2019t", "yeah right", "kiss of death",
+    "to die for", "the shit", "the bomb", "bad ass", "badass", "bus stop", "beating heart", "cut the mustard",
+    "good", "GOOD", "great", "bad", "BAD", "terrible", "faulty", "cut", "affected", "not affected", "broken",
+    "happy", "sad", "love", "hate", "doubt", "problem", "fix", "fixed", "restored", "thanks", "sorry", "fail",
+    "okay", "ok", "lol", "sux", ":)", ":(", ":D", ":-D", ":P", "<3", "(:", "!", "!!", "!!!!!", "?", "??", "????",
+    "...", ",", "\"great\"", "(bad)", "good,", "bad.", "--", "'", "a", "I", "we", "customers", "DNS", "Bergen",
+    "INC-4711", "14:05", "https://status.example.org/x", "Troms\u00f8", "\u03a3\u039f\u03a3", "caf\u00e9",
+    "\U0001F600", "\U0001F622", "\U0001F525", "\u2764", "\u2764\ufe0f", "\U0001F44D\U0001F3FD", "#fail", "@noc",
+    "kind", "of", "kinda", "sorta", "fucking", "FUCKING", "hardly", "almost", "despite", "nothing", "none",
+    "rarely", "nope", "uh-uh", "n't", "die", "bomb", "shit", "ass", "stop", "heart", "yeah", "right", "death",
+]
+
+
+def _library_valences(analyser: Any, text: str) -> list[float]:
+    """The per-word valences as polarity_scores computes them (its own loop, on the emoji-free stripped text)."""
+    from vaderSentiment.vaderSentiment import BOOSTER_DICT, SentiText
+
+    sentitext = SentiText(text)
+    words = sentitext.words_and_emoticons
+    values: list[float] = []
+    for i, item in enumerate(words):
+        if item.lower() in BOOSTER_DICT or (i < len(words) - 1 and item.lower() == "kind"
+                                            and words[i + 1].lower() == "of"):
+            values.append(0)
+            continue
+        values = analyser.sentiment_valence(0, sentitext, item, i, values)
+    return list(analyser._but_check(words, values))
+
+
+def _random_mixes(n: int, seed: int) -> list[str]:
+    import random
+
+    from benchmarks.tone_speed import SENTENCES
+
+    rnd = random.Random(seed)
+    out = []
+    for _ in range(n):
+        parts = []
+        for _ in range(rnd.randint(0, 40)):
+            piece = rnd.choice(_PIECES) if rnd.random() < 0.8 else rnd.choice(SENTENCES)
+            r = rnd.random()
+            piece = piece.upper() if r < 0.1 else piece.capitalize() if r < 0.2 else piece
+            parts.append(piece)
+        sep = rnd.choice([" ", " ", "  ", "\n", ""])
+        out.append((" " if rnd.random() < 0.2 else "") + sep.join(parts) + rnd.choice(["", " ", "!", "?!", "\t"]))
+    return out
+
+
+def _port_samples() -> list[str]:
+    from benchmarks.tone_speed import posts
     from tests.tone_labelled import iter_texts, load
 
-    samples = [*iter_texts(load()[0]), "kind of bad", "NOT good at all!!", "The service is good, but the support is awful.",
-               "least helpful day ever", "no problems, no worries", " padded text ", "", "Great \U0001F600 day"]
-    for text in samples:
-        assert polarity(text) == analyser().polarity_scores(text)["compound"], text
+    return [*iter_texts(load()[0]), *posts(400), *_random_mixes(6000, seed=11),
+            *(t.upper() for t in _random_mixes(600, seed=12)),  # all capitals: no caps emphasis
+            "", " ", "  padded  ", " padded text ", "!!!", "\U0001F600", "Great \U0001F600day",
+            "Great \U0001F600 day", "\U0001F600\U0001F600 great", "kind of bad", "NOT good at all!!",
+            "least helpful day ever", "no problems, no worries", "no no no good", "good but bad but good",
+            "The service is good, but the support is awful.", "GOOD BAD", "good BAD okay", "VERY GOOD", "VERY good",
+            "NOT VERY BAD", "ALL CAPS ONLY"]
+
+
+def test_vader_port_equals_the_library() -> None:
+    """publisher.rules.vader (each word lower-cased once) gives the library's words, per-word valences and compound
+    score on the labelled set, the benchmark posts and thousands of random mixes of the constructs VADER treats
+    specially (negations, "no", "least", "but", boosters and dampeners, caps, ! and ?, emoji, idioms)."""
+    from vaderSentiment.vaderSentiment import SentiText
+
+    from publisher.rules import vader
+    from publisher.rules.sentiment import analyser, polarity
+
+    a = analyser()
+    negative = 0
+    for text in _port_samples():
+        clean = vader.without_emoji(text, a.emojis).strip()
+        assert vader.words_of(clean) == SentiText(clean).words_and_emoticons, text
+        values, scored = vader.sentiments(a, text)
+        assert scored == clean and list(map(repr, values)) == list(map(repr, _library_valences(a, clean))), text
+        expected = a.polarity_scores(text)["compound"]
+        assert polarity(text) == expected, text
+        assert str(polarity(text)) == str(expected), text  # the sign of a zero too
+        negative += expected < -0.5
+    assert negative > 500  # the samples reach the rule's default lower bound often
+
+
+def test_exact_pre_filters_change_no_finding(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The profanity token pre-filter, the ID-pattern pre-filter, the ASCII capital count and the ASCII twins of
+    the word and token patterns only save time: with them switched off, every check of the labelled set, the
+    benchmark posts and random mixes with digits, leetspeak, IDs and capitals finds the same."""
+    import random
+
+    from benchmarks.tone_speed import posts
+    from publisher.rules import base, privacy, profanity, style
+    from tests.tone_labelled import load
+
+    labelled, profiles = load()
+    cases = [(text, p.account, ch, p.kind, profiles) for p in labelled for ch, text in p.variants.items()]
+    rnd = random.Random(5)
+    pieces = ["sh1t", "f.u.c.k", "a$$hole", "fuck", "shitshow", "shiitake", "bull shit", "fy faen", "f u c k",
+              "4711", "455", "99.9%", "+8", "5318008", "12345678901", "15076500356", "4111 1111 1111 1111",
+              "NO93 8601 1117 947", "DE89370400440532013000", "INC-4711", "14:05", "calm", "words", "Hello!",
+              "@noc", "#fail", "https://x.example/shit", "d1ck", "ass", "class", "Scunthorpe", "\u00e5pen",
+              "jerk off", "gang bang", "strip club", "010190 10046", "15057610082", "2 girls 1 cup",
+              "STOP", "NOW", "FREE", "DNS", "TV", "\u00c6RLIG", "\u00e6rlig", "Stra\u00dfe", "\u0130stanbul"]
+    for _ in range(1500):
+        text = " ".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 25)))
+        cases.append((text, ORG, "mastodon", PostKind.NOTE, None))
+    cases += [(t, ORG, "mastodon", PostKind.NOTE, None) for t in [*pieces, *posts(200)]]
+
+    def run() -> list[list[Finding]]:
+        return [tone.check(t, a, channel=ch, kind=k, profiles=prof) for t, a, ch, k, prof in cases]
+
+    fast = run()
+    monkeypatch.setattr(profanity, "_plain", lambda *_: False)
+    monkeypatch.setattr(privacy, "_may_hold_id", lambda text: True)
+    monkeypatch.setattr(style, "_count_upper", lambda text: sum(map(str.isupper, text)))
+    monkeypatch.setattr(base, "_WORD_ASCII", base._WORD)
+    monkeypatch.setattr(profanity, "_TOKEN_ASCII", profanity._TOKEN)
+    monkeypatch.setattr(profanity, "_SPACED_ASCII", profanity._SPACED)
+    assert run() == fast
+    for rule in ("profanity", "privacy.pattern", "shouting"):
+        assert sum(1 for fs in fast if any(f.rule == rule for f in fs)) > 20, rule
+
+
+def test_ascii_twins_of_patterns_match_the_same_on_ascii_text() -> None:
+    """A pattern compiled with re.ASCII is used only on ASCII text, where it must find exactly what the Unicode
+    pattern finds (true for \\w, \\W and \\d; not for \\s, so no pattern with \\s has a twin)."""
+    import random
+
+    from benchmarks.tone_speed import posts
+    from publisher.rules import base, privacy, profanity
+
+    rnd = random.Random(3)
+    alphabet = [chr(c) for c in range(128)] + list("aeiou  'INC-4711.") * 3
+    texts = [*posts(100), *("".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 80))) for _ in range(3000))]
+    texts += ["".join(chr(c) for c in range(128)), "f u c k", "s.h.i.t a$$ sh1t", "NO93 8601 1117 947", "it's"]
+    twins = [(base._WORD, base._WORD_ASCII), (profanity._TOKEN, profanity._TOKEN_ASCII),
+             (profanity._SPACED, profanity._SPACED_ASCII), (privacy._ANY_ID, privacy._ANY_ID_ASCII)]
+    for unicode_rx, ascii_rx in twins:
+        assert ascii_rx.pattern == unicode_rx.pattern and "\\s" not in unicode_rx.pattern
+        for text in texts:
+            assert [m.span() for m in ascii_rx.finditer(text)] == [m.span() for m in unicode_rx.finditer(text)], text
+    for text in texts:
+        assert sum(map(text.count, "0123456789")) == len(privacy._NON_DIGIT.sub("", text))

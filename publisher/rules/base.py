@@ -30,6 +30,8 @@ _EMAIL = re.compile(r"(?<![\w@.+%-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?
 _MENTION = re.compile(r"(?<![\w@])@[A-Za-z0-9_]+(?:@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)?")
 _HASHTAG = re.compile(r"(?<![\w#&/])#(\w*[^\W\d_]\w*)")
 _WORD = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*")
+#: the same pattern for ASCII text, where \w, \W and \d mean the same in both modes (faster: no Unicode lookups)
+_WORD_ASCII = re.compile(_WORD.pattern, re.ASCII)
 
 
 class RuleOptions(BaseModel):
@@ -139,7 +141,14 @@ class Doc:
     @cached_property
     def words(self) -> list[tuple[int, int, str]]:
         """(start, end, word) for every run of letters in ``prose``."""
-        return [(m.start(), m.end(), m.group(0)) for m in _WORD.finditer(self.prose)]
+        prose = self.prose
+        pattern = _WORD_ASCII if prose.isascii() else _WORD
+        return [(m.start(), m.end(), m.group(0)) for m in pattern.finditer(prose)]
+
+    @cached_property
+    def lower_words(self) -> frozenset[str]:
+        """Every word of ``words``, lower-cased (for exact "no word is one of ..." pre-filters)."""
+        return frozenset([w.lower() for _, _, w in self.words])
 
     @cached_property
     def letter_count(self) -> int:

@@ -196,6 +196,18 @@ def _luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
+#: a piece every built-in pattern's match contains: 4 + 4 digits (national id: 6 + 5; card: 4 + 4 + 4 + 1..7),
+#: two capitals and two digits (IBAN); a text without one needs none of the three searches
+_ANY_ID = re.compile(r"\d{4}[ -]?\d{4}|[A-Z]{2}\d{2}")
+_ANY_ID_ASCII = re.compile(_ANY_ID.pattern, re.ASCII)  # for ASCII text: the same matches, faster
+
+
+def _may_hold_id(text: str) -> bool:
+    """False when no built-in pattern can match: fewer than 10 digits, or no ``_ANY_ID`` piece."""
+    if text.isascii():
+        return sum(map(text.count, "0123456789")) >= 10 and _ANY_ID_ASCII.search(text) is not None
+    return len(_NON_DIGIT.sub("", text)) >= 10 and _ANY_ID.search(text) is not None
+
 _VALIDATORS = {
     "no-national-id": lambda v: _fnr_ok(re.sub(r"\D", "", v)),
     "iban": _iban_ok,
@@ -212,11 +224,11 @@ def _compiled(pattern: str) -> re.Pattern[str]:
 
 def pattern(doc: Doc, ctx: Ctx, opts: PatternOptions) -> list[Finding]:
     text = doc.prose
-    # every built-in identifier has at least 10 digits (IBAN, card, national id)
-    enough_digits = len(_NON_DIGIT.sub("", text)) >= 10
+    # every built-in identifier has at least 10 digits (IBAN, card, national id) and one of the _ANY_ID pieces
+    may_match = _may_hold_id(text)
     out = []
     for name in opts.builtin:
-        if not enough_digits:
+        if not may_match:
             break
         for m in _compiled(BUILTIN_PATTERNS[name]).finditer(text):
             if m.group(0) in opts.allow or not _VALIDATORS[name](m.group(0)):

@@ -31,6 +31,9 @@ _LETTER_FORWARD = {"i": "il", "u": "uv", "v": "vu"}
 _SYMBOLIC = re.compile(r"[@4*1035$7!+]")
 _TOKEN = re.compile(r"[\w@$*!+]*\w[\w@$*!+]*|[@$][\w@$*!+]+")
 _SPACED = re.compile(r"(?<![\w.*-])(?:\w[ .*_-]){2,}\w(?![\w.*-])")
+#: the same patterns for ASCII text (\w means the same there in both modes), faster
+_TOKEN_ASCII = re.compile(_TOKEN.pattern, re.ASCII)
+_SPACED_ASCII = re.compile(_SPACED.pattern, re.ASCII)
 _MAX_VARIANTS = 256
 #: roots so strong that any word built on them is profanity ("shitshow", "clusterfuck"); not the list's job
 _ROOTS = ("fuck", "shit", "cunt")
@@ -114,12 +117,31 @@ def _innocent_for(languages: Iterable[str]) -> frozenset[str]:
     return frozenset(out)
 
 
+def _plain(tokens: set[str], words: frozenset[str], starts: frozenset[str]) -> bool:
+    """True when no token can be profane or start a phrase: each is a word of letters that is not in the list and
+    not built on a root, or ASCII digits not in the list (``_is_profane`` is False for a number). Exact pre-filter
+    for the token loop of ``find``."""
+    if not tokens.isdisjoint(words) or not tokens.isdisjoint(starts):
+        return False
+    for tok in tokens:
+        if tok.isalpha():
+            if len(tok) > 4 and (tok.startswith(_ROOTS) or tok.endswith(_ROOTS)) \
+                    and not tok.startswith(_ROOT_EXCEPTIONS):
+                return False
+        elif not (tok.isascii() and tok.isdigit()):
+            return False
+    return True
+
+
 def find(text: str, words: frozenset[str]) -> list[tuple[int, int]]:
     """Spans of profane words and phrases in ``text``."""
     low = text.lower()
     hits: list[tuple[int, int]] = []
-    tokens = [(m.start(), m.end(), m.group(0)) for m in _TOKEN.finditer(low)]
     starts = _phrase_starts(words)
+    ascii_text = low.isascii()
+    token_rx, spaced_rx = (_TOKEN_ASCII, _SPACED_ASCII) if ascii_text else (_TOKEN, _SPACED)
+    plain = _plain(set(token_rx.findall(low)), words, starts)
+    tokens = [] if plain else [(m.start(), m.end(), m.group(0)) for m in token_rx.finditer(low)]
     for i, (start, end, tok) in enumerate(tokens):
         if tok.isalpha():  # most tokens: no leetspeak to expand (the same test as _is_profane, without the calls)
             profane = tok in words or (len(tok) > 4 and (tok.startswith(_ROOTS) or tok.endswith(_ROOTS))
@@ -139,7 +161,7 @@ def find(text: str, words: frozenset[str]) -> list[tuple[int, int]]:
                 if phrase in words:
                     hits.append((start, tokens[i + n - 1][1]))
                     break
-    for m in _SPACED.finditer(low):  # "f u c k", "s.h.i.t"
+    for m in spaced_rx.finditer(low):  # "f u c k", "s.h.i.t"
         joined = re.sub(r"[ .*_-]", "", m.group(0))
         if _is_profane(joined, words) and not any(s <= m.start() < e for s, e in hits):
             hits.append((m.start(), m.end()))

@@ -8,6 +8,7 @@ when the text is too short to detect). Quoted speech is skipped: a quote from a 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from pydantic import Field
 
@@ -76,7 +77,7 @@ _ANY_PRONOUN = frozenset().union(*FIRST_PERSON.values())
 
 def _may_speak_as_one(doc: Doc) -> bool:
     """False only when no word of ``doc`` is a first-person word in any language (exact pre-filter)."""
-    low = {w.lower() for _, _, w in doc.words}
+    low = doc.lower_words
     if not _ANY_PRONOUN.isdisjoint(low):
         return True
     return any(_FR_ELIDED.match(w) for w in low if "'" in w or "\u2019" in w)
@@ -113,19 +114,25 @@ def first_person(doc: Doc, ctx: Ctx, opts: FirstPersonOptions) -> list[Finding]:
     return out
 
 
+@lru_cache(maxsize=32)
+def _informal_words(extra: tuple[str, ...], allow: tuple[str, ...]) -> frozenset[str]:
+    return (INFORMAL | {w.lower() for w in extra}) - {a.lower() for a in allow}
+
+
 def informal(doc: Doc, ctx: Ctx, opts: InformalOptions) -> list[Finding]:
-    words = (INFORMAL | {w.lower() for w in opts.words}) - {a.lower() for a in opts.allow}
+    words = _informal_words(tuple(opts.words), tuple(opts.allow))
     out = []
-    for start, end, word in doc.words:
-        if word.lower() in words:
-            out.append(ctx.finding("register.informal", opts, f"informal: {word!r}", start, end,
-                                   f"use a plain, neutral word instead of {word!r}"))
-    low = doc.prose.lower()
-    for phrase in opts.words:
-        if " " in phrase:
-            for m in re.finditer(r"(?<!\w)" + re.escape(phrase.lower()) + r"(?!\w)", low):
-                out.append(ctx.finding("register.informal", opts, f"informal: {doc.text[m.start():m.end()]!r}",
-                                       m.start(), m.end(), "use plain, neutral words"))
+    if not words.isdisjoint(doc.lower_words):  # exact pre-filter: most texts have no informal word
+        for start, end, word in doc.words:
+            if word.lower() in words:
+                out.append(ctx.finding("register.informal", opts, f"informal: {word!r}", start, end,
+                                       f"use a plain, neutral word instead of {word!r}"))
+    phrases = [phrase for phrase in opts.words if " " in phrase]
+    low = doc.prose.lower() if phrases else ""
+    for phrase in phrases:
+        for m in re.finditer(r"(?<!\w)" + re.escape(phrase.lower()) + r"(?!\w)", low):
+            out.append(ctx.finding("register.informal", opts, f"informal: {doc.text[m.start():m.end()]!r}",
+                                   m.start(), m.end(), "use plain, neutral words"))
     return out
 
 

@@ -59,33 +59,15 @@ def could_be_negative(doc: Doc) -> bool:
     if "n't" in low or "n\u2019t" in low:
         return True
     triggers = _negative_triggers()
-    return any(t in triggers for t in low.split()) or any(w.lower() in triggers for _, _, w in doc.words)
+    return not triggers.isdisjoint(low.split()) or not triggers.isdisjoint(doc.lower_words)
 
 
 def polarity(text: str) -> float:
-    """VADER's compound score for ``text``, exactly as ``polarity_scores`` computes it.
+    """VADER's compound score for ``text``, exactly as ``polarity_scores`` computes it (``publisher.rules.vader``:
+    the same steps with each word lower-cased once; ``tests/test_tone_rules.py`` checks equality)."""
+    from publisher.rules import vader
 
-    ``polarity_scores`` first copies the text character by character to replace emoji by their descriptions
-    (about a fifth of its time on a 280-character post); without an emoji that copy is the text itself, so the
-    rest of ``polarity_scores`` runs here on the text directly. ``tests/test_tone_rules.py`` checks equality.
-    """
-    a = analyser()
-    if not a.emojis.keys().isdisjoint(set(text)):
-        return float(a.polarity_scores(text)["compound"])
-    from vaderSentiment.vaderSentiment import BOOSTER_DICT, SentiText
-
-    text = text.strip()
-    sentitext = SentiText(text)
-    words = sentitext.words_and_emoticons
-    sentiments: list[float] = []
-    for i, item in enumerate(words):
-        low = item.lower()
-        if low in BOOSTER_DICT or (low == "kind" and i < len(words) - 1 and words[i + 1].lower() == "of"):
-            sentiments.append(0)
-            continue
-        sentiments = a.sentiment_valence(0, sentitext, item, i, sentiments)
-    sentiments = a._but_check(words, sentiments)
-    return float(a.score_valence(sentiments, text)["compound"])
+    return vader.compound(analyser(), text)
 
 
 def compound(doc: Doc) -> float:

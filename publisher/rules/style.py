@@ -52,20 +52,30 @@ class EmojiOptions(RuleOptions):
     max_ratio: float = Field(default=0.25, gt=0)
 
 
+_ASCII_UPPER = bytes(range(ord("A"), ord("Z") + 1))
+
+
+def _count_upper(text: str) -> int:
+    """``sum(map(str.isupper, text))``; for ASCII text (where only A-Z are upper case) by deleting A-Z in C."""
+    if text.isascii():
+        raw = text.encode("ascii")
+        return len(raw) - len(raw.translate(None, _ASCII_UPPER))
+    return sum(map(str.isupper, text))
+
+
 def _caps_words(doc: Doc, acronyms: frozenset[str]) -> list[tuple[int, int, str]]:
     return [w for w in doc.words if len(w[2]) >= 2 and w[2].isupper() and w[2] not in acronyms]
 
 
 def shouting(doc: Doc, ctx: Ctx, opts: ShoutingOptions) -> list[Finding]:
     acronyms = ACRONYMS | {a.upper() for a in opts.acronyms} if opts.acronyms else ACRONYMS
-    words = [w for w in doc.words if w[2] not in acronyms]
-    letters = sum(e - s for s, e, _ in words)
-    if letters == 0:
-        return []
-    caps = [w for w in _caps_words(doc, acronyms)]
+    caps = _caps_words(doc, acronyms)
     if not caps:
-        return []
-    upper = sum(map(str.isupper, "".join(w for _, _, w in words)))
+        return []  # also when no letters are left outside acronyms
+    words = [w for w in doc.words if w[2] not in acronyms]
+    joined = "".join([w for _, _, w in words])
+    letters = len(joined)
+    upper = _count_upper(joined)
     text = doc.text
     if letters >= opts.min_letters and upper / letters > opts.max_ratio:
         start, end = words[0][0], words[-1][1]
@@ -73,6 +83,8 @@ def shouting(doc: Doc, ctx: Ctx, opts: ShoutingOptions) -> list[Finding]:
             "shouting", opts, f"{upper * 100 // letters}% of the letters are capitals", start, end,
             "write it in sentence case: " + repr(quote(text[start:end].capitalize(), 0, 200)),
         )]
+    if len(caps) < opts.max_caps_words:
+        return []  # a run is made of capitalised words only
     # runs of consecutive all-caps words
     out: list[Finding] = []
     run: list[tuple[int, int, str]] = []
