@@ -34,16 +34,17 @@ SENTENCES = [
 ]
 
 
-def posts(n: int, seed: int = 7) -> list[str]:
+def posts(n: int, seed: int = 7, length: int = 280) -> list[str]:
+    """n distinct NOC-style posts of whole words, each at most ``length`` characters (a few fewer, not to cut a word)."""
     rnd = random.Random(seed)
     out = []
     for i in range(n):
         words = []
         while len(" ".join(words)) < 300:
             words.extend(rnd.choice(SENTENCES).split())
-        text = " ".join(words)[:262].rsplit(" ", 1)[0]
-        text = f"{text} INC-{4700 + i}"
-        out.append(text[:280])
+        suffix = f" INC-{4700 + i}"
+        head = " ".join(words)[: length - len(suffix) + 1].rsplit(" ", 1)[0]  # whole words only
+        out.append(head + suffix)
     return out
 
 
