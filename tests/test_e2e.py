@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import time
 
 import pytest
@@ -84,6 +85,22 @@ def test_post_past_its_not_after_expires_visibly(env: Env) -> None:
     assert "rate_limited" in actions and actions[-1] == "expired"
 
 
+def _kill_and_restart(env: Env, worker: subprocess.Popen[bytes], threads: str, published: int,
+                      timeout: float) -> list[str]:
+    """SIGKILL the worker process group mid-call, start a new worker, wait until all ``published`` are published
+    once each (checked against the dry-run ledger); the ids that were ``publishing`` when it died."""
+    store = env.store()
+    os.killpg(worker.pid, signal.SIGKILL)  # the worker process and its Dramatiq children, mid-call
+    worker.wait()
+    killed = [d["id"] for d in all_deliveries(store) if d["state"] == "publishing"]
+    assert killed
+    env.spawn("worker", "--processes", "1", "--threads", threads, log="worker2")
+    wait_for(lambda: states(store) == {"published": published}, timeout=timeout, what=f"all {published} published")
+    result = check_invariants(store, env.home / "dryrun-ledger.sqlite")
+    assert len(result["ledger"]) == published
+    return killed
+
+
 def test_worker_killed_mid_publish_ends_published_exactly_once(env: Env) -> None:
     env.write_config({"slow": {"channel": "dryrun", "kind": "personal", "options": {"latency_ms": 2500}}},
                      scheduler={"lease_seconds": 4})
@@ -93,14 +110,7 @@ def test_worker_killed_mid_publish_ends_published_exactly_once(env: Env) -> None
     env.spawn("scheduler", log="scheduler")
     worker = env.spawn("worker", "--processes", "1", "--threads", "3", log="worker")
     wait_for(lambda: states(store).get("publishing", 0) >= 2, timeout=60, what="deliveries publishing")
-    os.killpg(worker.pid, signal.SIGKILL)  # the worker process and its Dramatiq children, mid-call
-    worker.wait()
-    killed = [d["id"] for d in all_deliveries(store) if d["state"] == "publishing"]
-    assert killed
-    env.spawn("worker", "--processes", "1", "--threads", "3", log="worker2")
-    wait_for(lambda: states(store) == {"published": 6}, timeout=120, what="all published")
-    result = check_invariants(store, env.home / "dryrun-ledger.sqlite")
-    assert len(result["ledger"]) == 6
+    killed = _kill_and_restart(env, worker, "3", published=6, timeout=120)
     for did in killed:  # the killed ones went through unknown -> reconciled, not a blind retry
         show = json.loads(env.cli("show", did, "--json").stdout)
         actions = [e["action"] for e in show["audit"] if e["delivery_id"] == did]
@@ -127,14 +137,7 @@ def test_worker_killed_mid_batch_ends_every_delivery_published_exactly_once(env:
     worker = env.spawn("worker", "--processes", "1", "--threads", "2", log="worker")
     wait_for(lambda: states(store).get("published", 0) >= 45 and states(store).get("publishing", 0) >= 2,
              timeout=60, what="a second chunk publishing")
-    os.killpg(worker.pid, signal.SIGKILL)
-    worker.wait()
-    killed = [d["id"] for d in all_deliveries(store) if d["state"] == "publishing"]
-    assert killed
-    env.spawn("worker", "--processes", "1", "--threads", "2", log="worker2")
-    wait_for(lambda: states(store) == {"published": 120}, timeout=150, what="all 120 published")
-    result = check_invariants(store, env.home / "dryrun-ledger.sqlite")
-    assert len(result["ledger"]) == 120
+    killed = _kill_and_restart(env, worker, "2", published=120, timeout=150)
     export = env.cli("audit", "export", "--format", "jsonl")
     assert export.returncode == 0
     acted = {(e["delivery_id"], e["action"]) for e in map(json.loads, export.stdout.splitlines())}
