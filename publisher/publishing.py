@@ -67,10 +67,6 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(2 ** max(attempts - 1, 0) * 5, 900))
 
 
-#: a conditional transition decided now and applied later, in one transaction with the rest of its batch
-Move = Transition
-
-
 @dataclass
 class _Go:
     """A delivery cleared to be published: claimed, then sent, then recorded."""
@@ -81,7 +77,7 @@ class _Go:
     attempt_id: str = ""
     attempt: int = 0
     outcome: str = ""
-    result: Move | None = None
+    result: Transition | None = None
     receipt: Receipt | None = None
 
 
@@ -131,7 +127,7 @@ class Publisher:
 
     def _move(self, d: dict[str, Any], frm: list[State], to: State, action: str, *, values: dict[str, Any] | None = None,
               details: dict[str, Any] | None = None, attempt_id: str | None = None) -> bool:
-        move = Move(d, frm, to, action, values, details, attempt_id)
+        move = Transition(d, frm, to, action, values, details, attempt_id)
         return self.store.grouped(lambda conn: transitions(conn, self.actor, [move])[0])
 
     @staticmethod
@@ -167,7 +163,7 @@ class Publisher:
             posts, siblings = get_posts(conn, post_ids), deliveries_of_posts(conn, post_ids)
             parents = {i: self._parent(conn, d) for i, d in ready.items()}
         outcomes: dict[str, str] = {}
-        moves: list[tuple[str, Move]] = []
+        moves: list[tuple[str, Transition]] = []
         cleared: list[_Go] = []
         unknown: list[dict[str, Any]] = []
         blocked: dict[str, datetime | None] = {}  # per account, for accounts without a posts-per-window budget
@@ -211,11 +207,11 @@ class Publisher:
 
     def _decide(self, d: dict[str, Any], now: datetime, ready: bool, post: dict[str, Any],
                 siblings: list[dict[str, Any]], parent: tuple[Receipt | None, str | None] | None,
-                blocked: dict[str, datetime | None]) -> str | tuple[str, Move] | _Go:
+                blocked: dict[str, datetime | None]) -> str | tuple[str, Transition] | _Go:
         """What to do with one queued delivery: an outcome with nothing to record, an outcome with the transition
         that records it, or the delivery cleared for its platform call."""
         if d["not_after"] and now > d["not_after"]:
-            return "expired", Move(d, [State.QUEUED], State.EXPIRED, "expired",
+            return "expired", Transition(d, [State.QUEUED], State.EXPIRED, "expired",
                                    details={"not_after": d["not_after"].isoformat()})
         if not ready:
             if self.sender:  # early (clock skew between scheduler and worker): wait for the exact time, no call
@@ -223,13 +219,13 @@ class Publisher:
             return "early"
         receipt, waiting = parent or (None, None)
         if waiting:
-            return "waiting", Move(d, [State.QUEUED], State.SCHEDULED, "waiting", values={"last_error": waiting},
+            return "waiting", Transition(d, [State.QUEUED], State.SCHEDULED, "waiting", values={"last_error": waiting},
                                    details={"reason": waiting})
         try:
             self.settings.account(d["account"])
             adapter = self.adapter(d["account"])
         except ConfigError as e:
-            return "held", Move(d, [State.QUEUED], State.HELD, "held", values={"last_error": e.message},
+            return "held", Transition(d, [State.QUEUED], State.HELD, "held", values={"last_error": e.message},
                                 details={"reason": e.message})
         held = self._tone_recheck(d, post, siblings)
         if held:
@@ -237,7 +233,7 @@ class Publisher:
         kind = str(post.get("kind", "note"))
         retry_at = self._budget_wait(adapter, d["account"], blocked)
         if retry_at is not None:
-            return "budget", Move(d, [State.QUEUED], State.RETRY_WAIT, "rate_budget", values={"due_at": retry_at},
+            return "budget", Transition(d, [State.QUEUED], State.RETRY_WAIT, "rate_budget", values={"due_at": retry_at},
                                   details={"retry_at": retry_at.isoformat(), "source": "shared budget"})
         policy = self._policy_wait(d, kind, now)  # after the platform budget: a cadence slot is never spent on a 429
         if policy is not None:
@@ -257,7 +253,7 @@ class Publisher:
             blocked[account] = self.budget.blocked_until(account)
         return blocked[account]
 
-    def _policy_wait(self, d: dict[str, Any], kind: str, now: datetime) -> Move | None:
+    def _policy_wait(self, d: dict[str, Any], kind: str, now: datetime) -> Transition | None:
         """The account's cadence (quiet hours, minimum gap, maximum per day) says not yet: retry_wait until then.
         The continuation parts of a split post belong to its first part: they follow it, never a gap behind."""
         if (d.get("part") or 1) > 1:
@@ -265,10 +261,10 @@ class Publisher:
         wait = self.cadence.wait_until(self.settings.account(d["account"]), kind, now)
         if wait is None:
             return None
-        return Move(d, [State.QUEUED], State.RETRY_WAIT, "policy_wait", values={"due_at": wait.until, "last_error": wait.reason},
+        return Transition(d, [State.QUEUED], State.RETRY_WAIT, "policy_wait", values={"due_at": wait.until, "last_error": wait.reason},
                     details={"rule": wait.rule, "retry_at": wait.until.isoformat()})
 
-    def _tone_recheck(self, d: dict[str, Any], post: dict[str, Any], siblings: list[dict[str, Any]]) -> Move | None:
+    def _tone_recheck(self, d: dict[str, Any], post: dict[str, Any], siblings: list[dict[str, Any]]) -> Transition | None:
         account = self.settings.account(d["account"])
         kind = PostKind(post.get("kind", "note"))
         if tone.unchanged_since_enqueue(self.store, d, account, kind, self.settings, siblings=siblings):
@@ -279,18 +275,18 @@ class Publisher:
         if not blocked:
             return None
         reason = "tone check now blocks: " + "; ".join(f"{f.rule}: {f.message}" for f in blocked)
-        return Move(d, [State.QUEUED], State.HELD, "held", values={"last_error": reason},
+        return Transition(d, [State.QUEUED], State.HELD, "held", values={"last_error": reason},
                     details={"reason": "tone", "findings": [f.to_dict() for f in blocked]})
 
     # -- claim, call, record --
 
-    def _claim(self, moves: list[tuple[str, Move]], cleared: list[_Go], outcomes: dict[str, str]) -> list[_Go]:
+    def _claim(self, moves: list[tuple[str, Transition]], cleared: list[_Go], outcomes: dict[str, str]) -> list[_Go]:
         """One transaction: the decided transitions, and ``publishing`` with a lease for every cleared delivery."""
         lease = utcnow() + timedelta(seconds=self.settings.scheduler.lease_seconds)
         claims = []
         for g in cleared:
             g.attempt_id, g.attempt = new_id("a"), g.d["attempts"] + 1
-            claims.append(Move(g.d, [State.QUEUED], State.PUBLISHING, "publishing",
+            claims.append(Transition(g.d, [State.QUEUED], State.PUBLISHING, "publishing",
                                values={"attempts": g.attempt, "attempt_id": g.attempt_id, "lease_until": lease},
                                details={"attempt": g.attempt, "attempt_id": g.attempt_id,
                                         "reply_to": g.parent.remote_id if g.parent else None}))
@@ -317,13 +313,13 @@ class Publisher:
         for g in claimed:
             if time.monotonic() > deadline:
                 g.outcome = "released"
-                g.result = Move(g.d, [State.PUBLISHING], State.QUEUED, "released", attempt_id=g.attempt_id,
+                g.result = Transition(g.d, [State.PUBLISHING], State.QUEUED, "released", attempt_id=g.attempt_id,
                                 values={"attempts": g.attempt - 1, "lease_until": None, "enqueued_at": utcnow()},
                                 details={"reason": "batch ran past half the lease before this call"})
             elif g.d["account"] in limited:
                 retry_at = limited[g.d["account"]]
                 g.outcome = "budget"
-                g.result = Move(g.d, [State.PUBLISHING], State.RETRY_WAIT, "rate_budget", attempt_id=g.attempt_id,
+                g.result = Transition(g.d, [State.PUBLISHING], State.RETRY_WAIT, "rate_budget", attempt_id=g.attempt_id,
                                 values={"attempts": g.attempt - 1, "lease_until": None, "due_at": retry_at},
                                 details={"retry_at": retry_at.isoformat(), "source": "rate limited earlier in this batch"})
             else:
@@ -336,7 +332,7 @@ class Publisher:
         d, attempt, attempt_id, adapter = g.d, g.attempt, g.attempt_id, g.adapter
 
         def to(state: State, action: str, outcome: str, values: dict[str, Any], details: dict[str, Any]) -> None:
-            g.outcome, g.result = outcome, Move(d, [State.PUBLISHING], state, action, values, details, attempt_id)
+            g.outcome, g.result = outcome, Transition(d, [State.PUBLISHING], state, action, values, details, attempt_id)
 
         try:
             g.receipt = adapter.publish(self._ref(d, attempt), g.parent)
@@ -402,7 +398,7 @@ class Publisher:
                     set_message_ids(conn, dict.fromkeys(released, mid))
 
     @staticmethod
-    def _result(g: _Go, at: datetime, late: bool = False) -> Move:
+    def _result(g: _Go, at: datetime, late: bool = False) -> Transition:
         if g.receipt is None:
             assert g.result is not None  # every call that did not publish decided its transition
             return g.result
@@ -411,9 +407,9 @@ class Publisher:
                   "last_error": None, "lease_until": None}
         details: dict[str, Any] = {"remote_id": r.remote_id, "url": r.url}
         if late:
-            return Move(g.d, [State.UNKNOWN, State.RECONCILING], State.PUBLISHED, "published", values,
+            return Transition(g.d, [State.UNKNOWN, State.RECONCILING], State.PUBLISHED, "published", values,
                         {**details, "late": True})
-        return Move(g.d, [State.PUBLISHING], State.PUBLISHED, "published", values, details, g.attempt_id)
+        return Transition(g.d, [State.PUBLISHING], State.PUBLISHED, "published", values, details, g.attempt_id)
 
     def _feed_budget(self, adapter: Channel, account: str, retry_at: datetime | None) -> None:
         if self.budget is None:

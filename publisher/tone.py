@@ -23,6 +23,8 @@ Rules live in ``publisher.rules`` (one module per family), profiles in ``publish
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import threading
 from collections.abc import Iterable, Mapping
@@ -209,9 +211,6 @@ def tone_key(text: str, account: AccountConfig, channel: str, kind: PostKind, pr
     """A digest of everything ``check`` depends on. The library versions behind some rules (word lists, VADER,
     lingua) are not in it: reading them costs ~70 ms, too much for the CLI; upgrading them with posts queued
     keeps the enqueue-time verdict for those posts."""
-    import hashlib
-    import json
-
     hit = _DIGESTS.get((id(account), id(profiles)))
     if hit is None or hit[0] is not account or hit[1] is not profiles:
         from publisher import __version__
