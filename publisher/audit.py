@@ -7,6 +7,7 @@ the chain and reports the first broken link: an edited row (its hash no longer m
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from publisher import rawsql
 from publisher.credentials import redact
 from publisher.schema import audit_events
 
@@ -54,13 +56,19 @@ class Event:
 
 
 HEAD_KEY = "publisher_audit_head"
-_HEAD = select(audit_events.c.seq, audit_events.c.hash).order_by(audit_events.c.seq.desc()).limit(1)
-_INSERT = audit_events.insert()
+_HEAD_SQL = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"
+_COLUMNS = ("seq", "at", "actor", "action", "post_id", "delivery_id", "account", "details", "prev_hash", "hash")
+
+
+@functools.cache
+def _insert_sql(sqlite: bool) -> str:
+    d = rawsql.dialect(sqlite)
+    return f"INSERT INTO audit_events ({', '.join(_COLUMNS)}) VALUES ({', '.join(d.param(c) for c in _COLUMNS)})"
 
 
 def _head(conn: Connection) -> tuple[int, str]:
-    row = conn.execute(_HEAD).first()
-    return (row[0], row[1]) if row else (0, GENESIS)
+    row = rawsql.fetch_one(conn, _HEAD_SQL)
+    return (int(row[0]), str(row[1])) if row else (0, GENESIS)
 
 
 def append(conn: Connection, actor: str, events: list[Event], at: datetime | None = None) -> None:
@@ -68,6 +76,8 @@ def append(conn: Connection, actor: str, events: list[Event], at: datetime | Non
     if not events:
         return
     at = at or datetime.now(UTC)
+    d = rawsql.dialect_of(conn)
+    at_db = d.binders(audit_events)["at"](at)
     # the head is read once per transaction (Store.tx clears it at BEGIN; it holds the chain lock until COMMIT)
     seq, prev = conn.info.get(HEAD_KEY) or _head(conn)
     rows = []
@@ -76,9 +86,9 @@ def append(conn: Connection, actor: str, events: list[Event], at: datetime | Non
         details = redact(_canonical(ev.details or {}))
         fields = _event_fields(seq, at, actor, ev.action, ev.post_id, ev.delivery_id, ev.account, details)
         digest = _digest(prev, fields)
-        rows.append({**fields, "at": at, "prev_hash": prev, "hash": digest})
+        rows.append({**fields, "at": at_db, "prev_hash": prev, "hash": digest})
         prev = digest
-    conn.execute(_INSERT, rows)
+    rawsql.execute_many(conn, _insert_sql(d.sqlite), rows)
     conn.info[HEAD_KEY] = (seq, prev)
 
 

@@ -20,7 +20,6 @@ from typing import Any, TypeVar
 from sqlalchemy import (
     Connection,
     Engine,
-    and_,
     bindparam,
     create_engine,
     event,
@@ -31,9 +30,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import OperationalError, ProgrammingError
-from sqlalchemy.sql import Update
 
-from publisher import audit
+from publisher import audit, rawsql
 from publisher.errors import ConfigError
 from publisher.filelock import ProcessFileLock
 from publisher.models import State
@@ -200,63 +198,57 @@ class Store:
 # -- queries and conditional transitions (each takes the caller's connection) --
 
 
-# The hot path builds each statement once: constructing and cache-keying a Core expression per call cost more than
-# running it (measured: 3.9 ms per delivery before, see benchmarks/RESULTS-spine.md).
-_DELIVERY_BY_ID = select(deliveries).where(deliveries.c.id == bindparam("id"))
-_POST_BY_ID = select(posts).where(posts.c.id == bindparam("id"))
-_DELIVERIES_OF = (select(deliveries).where(deliveries.c.post_id == bindparam("post_id"))
-                  .order_by(deliveries.c.account, deliveries.c.part))
-_DELIVERIES_BY_IDS = select(deliveries).where(deliveries.c.id.in_(bindparam("ids", expanding=True)))
-_POSTS_BY_IDS = select(posts).where(posts.c.id.in_(bindparam("ids", expanding=True)))
-_DELIVERIES_OF_POSTS = (select(deliveries).where(deliveries.c.post_id.in_(bindparam("ids", expanding=True)))
-                        .order_by(deliveries.c.account, deliveries.c.part))
+# The hot path's reads and transitions run as plain SQL on the driver (publisher.rawsql): SQLAlchemy's
+# per-statement machinery cost more than SQLite itself there (benchmarks/RESULTS-spine.md).
 _SET_MESSAGE_ID = update(deliveries).where(deliveries.c.id == bindparam("_id")).values(message_id=bindparam("_mid"))
+_BY_ACCOUNT_PART = "account, part"
 
 
 def get_delivery(conn: Connection, delivery_id: str) -> dict[str, Any] | None:
-    row = conn.execute(_DELIVERY_BY_ID, {"id": delivery_id}).mappings().first()
-    return dict(row) if row else None
+    rows = rawsql.select_where_in(conn, deliveries, "id", [delivery_id])
+    return rows[0] if rows else None
 
 
 def get_post(conn: Connection, post_id: str) -> dict[str, Any] | None:
-    row = conn.execute(_POST_BY_ID, {"id": post_id}).mappings().first()
-    return dict(row) if row else None
+    rows = rawsql.select_where_in(conn, posts, "id", [post_id])
+    return rows[0] if rows else None
 
 
 def deliveries_of(conn: Connection, post_id: str) -> list[dict[str, Any]]:
-    return [dict(r) for r in conn.execute(_DELIVERIES_OF, {"post_id": post_id}).mappings()]
+    return rawsql.select_where_in(conn, deliveries, "post_id", [post_id], order_by=_BY_ACCOUNT_PART)
 
 
 def get_deliveries(conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """The deliveries with these ids (one query), by id; ids not found are absent."""
-    if not ids:
-        return {}
-    return {r["id"]: dict(r) for r in conn.execute(_DELIVERIES_BY_IDS, {"ids": list(ids)}).mappings()}
+    return {r["id"]: r for r in rawsql.select_where_in(conn, deliveries, "id", list(ids))}
 
 
 def get_posts(conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-    if not ids:
-        return {}
-    return {r["id"]: dict(r) for r in conn.execute(_POSTS_BY_IDS, {"ids": list(ids)}).mappings()}
+    return {r["id"]: r for r in rawsql.select_where_in(conn, posts, "id", list(ids))}
 
 
 def deliveries_of_posts(conn: Connection, post_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
     """Every delivery of each post (one query), by post id, in the order ``deliveries_of`` gives."""
     out: dict[str, list[dict[str, Any]]] = {p: [] for p in post_ids}
-    if post_ids:
-        for r in conn.execute(_DELIVERIES_OF_POSTS, {"ids": list(post_ids)}).mappings():
-            out[r["post_id"]].append(dict(r))
+    for r in rawsql.select_where_in(conn, deliveries, "post_id", list(post_ids), order_by=_BY_ACCOUNT_PART):
+        out[r["post_id"]].append(r)
     return out
 
 
+Shape = tuple[tuple[str, ...], bool, tuple[str, ...], str]
+
+
 @functools.cache
-def _transition_stmt(columns: tuple[str, ...], by_attempt: bool, from_states: tuple[str, ...] | None = None) -> Update:
-    states = (deliveries.c.state.in_(bindparam("_from", expanding=True)) if from_states is None
-              else or_(*(deliveries.c.state == v for v in from_states)))  # fixed states: usable with executemany
-    cond = and_(deliveries.c.id == bindparam("_id"), states)
+def _transition_sql(sqlite: bool, columns: tuple[str, ...], by_attempt: bool, from_states: tuple[str, ...]) -> str:
+    """``UPDATE deliveries SET state, updated_at, columns... WHERE id = ? AND state IN from_states [AND attempt_id
+    = ?]``. The states are literals of the State enum, so one statement serves executemany and single rows."""
+    d = rawsql.dialect(sqlite)
+    sets = ", ".join(f"{c} = {d.param('v_' + c)}" for c in ("state", "updated_at", *columns))
+    states = " OR ".join(f"state = '{State(s).value}'" for s in from_states)
+    where = f"id = {d.param('_id')} AND ({states})"
     if by_attempt:
-        cond = and_(cond, deliveries.c.attempt_id == bindparam("_attempt"))
-    return update(deliveries).where(cond).values({c: bindparam(f"v_{c}") for c in ("state", "updated_at", *columns)})
+        where += f" AND attempt_id = {d.param('_attempt')}"
+    return f"UPDATE deliveries SET {sets} WHERE {where}"
 
 
 @dataclass
@@ -271,12 +263,13 @@ class Transition:
     details: dict[str, Any] | None = None
     attempt_id: str | None = None
 
-    def _key(self) -> tuple[tuple[str, ...], bool, tuple[str, ...], str]:
+    def _key(self) -> Shape:
         return tuple(sorted(self.values or {})), self.attempt_id is not None, tuple(s.value for s in self.frm), self.to.value
 
-    def _params(self, now: datetime) -> dict[str, Any]:
-        params: dict[str, Any] = {"_id": self.delivery["id"], "v_state": self.to.value, "v_updated_at": now}
-        params.update({f"v_{k}": v for k, v in (self.values or {}).items()})
+    def _params(self, now_db: Any, binders: dict[str, rawsql.Convert]) -> dict[str, Any]:
+        params: dict[str, Any] = {"_id": self.delivery["id"], "v_state": self.to.value, "v_updated_at": now_db}
+        for k, v in (self.values or {}).items():
+            params[f"v_{k}"] = binders[k](v)
         if self.attempt_id is not None:
             params["_attempt"] = self.attempt_id
         return params
@@ -310,24 +303,28 @@ def transitions(conn: Connection, actor: str, moves: Sequence[Transition]) -> li
     if any of them did not apply (its delivery changed meanwhile), the savepoint is rolled back and that shape's
     moves run one by one, so every answer is exact."""
     now = utcnow()
+    d = rawsql.dialect_of(conn)
+    binders = d.binders(deliveries)
+    now_db = binders["updated_at"](now)
     moved = [False] * len(moves)
-    shapes: dict[tuple[tuple[str, ...], bool, tuple[str, ...], str], list[int]] = {}
+    shapes: dict[Shape, list[int]] = {}
     for i, m in enumerate(moves):
         shapes.setdefault(m._key(), []).append(i)
     for (columns, by_attempt, frm, _to), idx in shapes.items():
+        sql = _transition_sql(d.sqlite, columns, by_attempt, frm)
+        params = [moves[i]._params(now_db, binders) for i in idx]
         if len(idx) > 1:
-            stmt = _transition_stmt(columns, by_attempt, frm)
-            nested = conn.begin_nested()
-            if conn.execute(stmt, [moves[i]._params(now) for i in idx]).rowcount == len(idx):
-                nested.commit()
+            rawsql.execute(conn, "SAVEPOINT publisher_moves")
+            applied = rawsql.execute_many(conn, sql, params) == len(idx)
+            if not applied:
+                rawsql.execute(conn, "ROLLBACK TO SAVEPOINT publisher_moves")
+            rawsql.execute(conn, "RELEASE SAVEPOINT publisher_moves")
+            if applied:
                 for i in idx:
                     moved[i] = True
                 continue
-            nested.rollback()
-        stmt = _transition_stmt(columns, by_attempt)
-        for i in idx:
-            params = {**moves[i]._params(now), "_from": list(frm)}
-            moved[i] = conn.execute(stmt, params).rowcount == 1
+        for i, p in zip(idx, params, strict=True):
+            moved[i] = rawsql.execute_many(conn, sql, [p]) == 1
     audit.append(conn, actor, [m._event() for m, ok in zip(moves, moved, strict=True) if ok], at=now)
     return moved
 

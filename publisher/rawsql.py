@@ -1,0 +1,177 @@
+"""The hot path's statements, run on the DBAPI connection under SQLAlchemy's transaction.
+
+SQLAlchemy's per-statement machinery (compiling, cache keys, bind and result processors) cost more than SQLite
+itself on the publish path (benchmarks/RESULTS-spine.md). These few statements are therefore plain SQL text per
+dialect, with values converted exactly as the column types in ``publisher.schema`` would convert them, so rows
+written here read back the same through SQLAlchemy and the other way round (``tests/test_rawsql.py`` checks both
+directions on SQLite and PostgreSQL). Only column names and state literals from code ever go into the SQL text;
+every value is a bound parameter.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Connection, Table
+
+from publisher.schema import UTCDateTime
+
+Convert = Callable[[Any], Any]
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _sqlite_dt_in(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the store; pass an aware UTC datetime")
+    # the text SQLAlchemy's SQLite DATETIME stores: "2026-12-01 09:00:00.000000", naive UTC
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _pg_dt_in(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the store; pass an aware UTC datetime")
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def _sqlite_dt_out(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def _pg_dt_out(value: datetime | None) -> datetime | None:
+    return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _sqlite_json_in(value: Any) -> str:
+    return json.dumps(value)  # as SQLAlchemy's JSON type: None is stored as JSON null
+
+
+def _sqlite_json_out(value: str | None) -> Any:
+    return None if value is None else json.loads(value)
+
+
+def _pg_json_in(value: Any) -> Any:
+    from psycopg.types.json import Json
+
+    return Json(value)
+
+
+class Dialect:
+    """Placeholders and value conversions of one DBAPI driver: sqlite3 or psycopg."""
+
+    def __init__(self, sqlite: bool) -> None:
+        self.sqlite = sqlite
+        self._dt_in: Convert = _sqlite_dt_in if sqlite else _pg_dt_in
+        self._dt_out: Convert = _sqlite_dt_out if sqlite else _pg_dt_out
+        self._json_in: Convert = _sqlite_json_in if sqlite else _pg_json_in
+        self._json_out: Convert = _sqlite_json_out if sqlite else _identity
+
+    def param(self, name: str) -> str:
+        return f":{name}" if self.sqlite else f"%({name})s"
+
+    @functools.cache  # noqa: B019 - two instances for the life of the process
+    def binders(self, table: Table) -> dict[str, Convert]:
+        return {c.name: self._convert(c.type, into=True) for c in table.columns}
+
+    @functools.cache  # noqa: B019
+    def readers(self, table: Table) -> tuple[tuple[str, Convert], ...]:
+        return tuple((c.name, self._convert(c.type, into=False)) for c in table.columns)
+
+    def _convert(self, type_: Any, *, into: bool) -> Convert:
+        if isinstance(type_, UTCDateTime):
+            return self._dt_in if into else self._dt_out
+        if isinstance(type_, JSON):
+            return self._json_in if into else self._json_out
+        return _identity
+
+    def rows(self, table: Table, fetched: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
+        """Rows of ``SELECT <every column of table>`` as the dicts SQLAlchemy's ``.mappings()`` would give."""
+        readers = self.readers(table)
+        plain = [i for i, (_, f) in enumerate(readers) if f is _identity]
+        conv = [(i, n, f) for i, (n, f) in enumerate(readers) if f is not _identity]
+        names = [n for n, _ in readers]
+        out = []
+        for r in fetched:
+            row = {names[i]: r[i] for i in plain}
+            for i, n, f in conv:
+                row[n] = f(r[i])
+            out.append(row)
+        return out
+
+
+_DIALECTS = {True: Dialect(True), False: Dialect(False)}
+
+
+def dialect(sqlite: bool) -> Dialect:
+    return _DIALECTS[sqlite]
+
+
+def dialect_of(conn: Connection) -> Dialect:
+    return _DIALECTS[conn.dialect.name == "sqlite"]
+
+
+def cursor(conn: Connection) -> Any:
+    """A DBAPI cursor inside ``conn``'s transaction."""
+    return conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+
+
+def select_where_in(conn: Connection, table: Table, column: str, values: Sequence[Any],
+                    order_by: str = "") -> list[dict[str, Any]]:
+    """``SELECT * FROM table WHERE column IN values [ORDER BY ...]``, converted as SQLAlchemy would."""
+    if not values:
+        return []
+    d = dialect_of(conn)
+    cols = ", ".join(c.name for c in table.columns)
+    params: list[Any]
+    if d.sqlite:
+        cond, params = f"{column} IN ({', '.join('?' * len(values))})", list(values)
+    else:
+        cond, params = f"{column} = ANY(%s)", [list(values)]
+    sql = f"SELECT {cols} FROM {table.name} WHERE {cond}" + (f" ORDER BY {order_by}" if order_by else "")
+    cur = cursor(conn)
+    try:
+        cur.execute(sql, params)
+        return d.rows(table, cur.fetchall())
+    finally:
+        cur.close()
+
+
+def execute_many(conn: Connection, sql: str, params: list[dict[str, Any]]) -> int:
+    """One executemany on the driver; the total number of rows it changed."""
+    cur = cursor(conn)
+    try:
+        if len(params) == 1:
+            cur.execute(sql, params[0])
+        else:
+            cur.executemany(sql, params)
+        return int(cur.rowcount)
+    finally:
+        cur.close()
+
+
+def fetch_one(conn: Connection, sql: str) -> tuple[Any, ...] | None:
+    cur = cursor(conn)
+    try:
+        cur.execute(sql)
+        row = cur.fetchone()
+        return tuple(row) if row is not None else None
+    finally:
+        cur.close()
+
+
+def execute(conn: Connection, sql: str) -> None:
+    cur = cursor(conn)
+    try:
+        cur.execute(sql)
+    finally:
+        cur.close()

@@ -1,0 +1,94 @@
+"""The hot path's driver-level SQL (publisher.rawsql) must write and read exactly what SQLAlchemy's column types do,
+on SQLite and on PostgreSQL: a row written by one reads back equal through the other, for every column type
+(aware datetimes, JSON including JSON null, text, integers, SQL NULL)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from publisher import audit, rawsql
+from publisher.models import State
+from publisher.schema import audit_events, deliveries, posts
+from publisher.store import Transition, get_deliveries, get_delivery, transitions
+from tests.conftest import Env
+
+AT = datetime(2026, 3, 29, 0, 59, 59, 999_999, tzinfo=UTC)
+
+
+def _post(pid: str) -> dict[str, object]:
+    return dict(id=pid, kind="note", text="grüße 🚀", link=None, language="de", variables={"a": [1, "ß"]},
+                scheduled_at=AT, not_after=None, thread_key=None, thread_seq=None, idem_scope=None, idem_key=None,
+                overrides=[], created_by="test", created_at=AT)
+
+
+def _delivery(did: str, pid: str, **kw: object) -> dict[str, object]:
+    row: dict[str, object] = dict(id=did, post_id=pid, account="noc", channel="dryrun", part=1,
+                                  payload={"text": "grüße 🚀", "reply": None, "n": 1.5}, state="queued", attempts=0,
+                                  due_at=AT, not_after=AT + timedelta(days=1), prev_id=None, thread_key=None,
+                                  lease_until=None, attempt_id=None, message_id=None, enqueued_at=None,
+                                  remote_id=None, remote_url=None, receipt=None, last_error=None, published_at=None,
+                                  updated_at=AT, tone_key=None)
+    row.update(kw)
+    return row
+
+
+def test_rows_written_by_sqlalchemy_read_back_equal_through_the_driver(env: Env) -> None:
+    store = env.store()
+    with store.tx() as conn:
+        conn.execute(posts.insert(), [_post("p-1")])
+        conn.execute(deliveries.insert(), [_delivery("d-1", "p-1", receipt={"root": "x"}),
+                                           _delivery("d-2", "p-1", part=2, lease_until=AT.replace(microsecond=0))])
+    with store.read() as conn:
+        orm = [dict(r) for r in conn.execute(select(deliveries).order_by(deliveries.c.id)).mappings()]
+        raw = rawsql.select_where_in(conn, deliveries, "id", ["d-1", "d-2", "d-missing"], order_by="id")
+        raw_post = rawsql.select_where_in(conn, posts, "id", ["p-1"])
+        orm_post = [dict(r) for r in conn.execute(select(posts)).mappings()]
+    assert raw == orm
+    assert raw_post == orm_post
+    assert raw[0]["due_at"] == AT and raw[0]["due_at"].tzinfo is UTC
+    assert raw[1]["receipt"] is None and raw[0]["receipt"] == {"root": "x"}
+
+
+def test_transitions_written_through_the_driver_read_back_equal_through_sqlalchemy(env: Env) -> None:
+    store = env.store()
+    with store.tx() as conn:
+        conn.execute(posts.insert(), [_post("p-1")])
+        conn.execute(deliveries.insert(), [_delivery(f"d-{i}", "p-1", part=i) for i in range(1, 4)])
+    with store.read() as conn:
+        rows = get_deliveries(conn, ["d-1", "d-2", "d-3"])
+    values = {"remote_id": "r-ü", "receipt": {"remote_id": "r-ü", "data": {"root": None}}, "published_at": AT,
+              "lease_until": None, "last_error": None}
+    with store.tx() as conn:  # one shape of three: one executemany; then a single move of another shape
+        moved = transitions(conn, "test", [Transition(rows[i], [State.QUEUED], State.PUBLISHED, "published", values)
+                                           for i in ("d-1", "d-2")])
+        moved += transitions(conn, "test", [Transition(rows["d-3"], [State.QUEUED], State.FAILED, "failed",
+                                                       {"last_error": "no", "receipt": None})])
+    assert moved == [True, True, True]
+    with store.read() as conn:
+        orm = {r["id"]: dict(r) for r in conn.execute(select(deliveries)).mappings()}
+        assert get_delivery(conn, "d-1") == orm["d-1"]
+        events = [dict(r) for r in conn.execute(select(audit_events).order_by(audit_events.c.seq)).mappings()]
+        assert audit.verify(conn).ok
+    assert orm["d-1"]["state"] == "published" and orm["d-1"]["published_at"] == AT
+    assert orm["d-2"]["receipt"] == values["receipt"] and orm["d-2"]["lease_until"] is None
+    assert orm["d-3"]["state"] == "failed" and orm["d-3"]["receipt"] is None and orm["d-3"]["remote_id"] is None
+    assert [e["delivery_id"] for e in events] == ["d-1", "d-2", "d-3"]
+    assert all(e["at"].tzinfo is UTC for e in events)
+
+
+def test_the_driver_refuses_a_naive_datetime_as_the_column_type_does(env: Env) -> None:
+    store = env.store()
+    with store.tx() as conn:
+        conn.execute(posts.insert(), [_post("p-1")])
+        conn.execute(deliveries.insert(), [_delivery("d-1", "p-1")])
+    with store.read() as conn:
+        row = get_delivery(conn, "d-1")
+    assert row is not None
+    with pytest.raises(ValueError, match="naive datetime"), store.tx() as conn:
+        transitions(conn, "test", [Transition(row, [State.QUEUED], State.RETRY_WAIT, "x",
+                                              {"due_at": datetime(2026, 1, 1)})])
+    with store.read() as conn:
+        assert get_delivery(conn, "d-1") == row  # nothing changed
