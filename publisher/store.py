@@ -11,6 +11,7 @@ import functools
 import json
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,10 +43,13 @@ _AUDIT_LOCK_KEY = 0x70756231  # "pub1"
 
 
 def new_id(prefix: str) -> str:
-    """Short, random, URL-safe ids (``p-1a2b3c4d5e6f7a8b``); random so a Mastodon Idempotency-Key never repeats.
-    64 bits: 40 bits collided within 1,000,000 posts (found by the 1M benchmark); 64 bits make a collision within
-    10 million ids about a one-in-370,000 chance."""
-    return f"{prefix}-{secrets.token_hex(8)}"
+    """Short, URL-safe ids that sort by creation time (``d-19ad1b2c3d4e5f60718293a4``: the millisecond in 11 hex
+    digits, then 48 random bits), like UUIDv7. Time order keeps the index entries of deliveries created together
+    on neighbouring pages: with random ids every audit event of a burst dirtied an index page of its own (about
+    70 WAL frames per 25 transitions, 24 with time-ordered ids; benchmarks/RESULTS-spine.md). Only ids made in
+    the same millisecond can collide: one chance in about 560 million for a thousand of them in one millisecond;
+    random enough that a Mastodon Idempotency-Key never repeats."""
+    return f"{prefix}-{time.time_ns() // 1_000_000:011x}{secrets.token_hex(6)}"
 
 
 def utcnow() -> datetime:
