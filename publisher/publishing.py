@@ -86,10 +86,10 @@ class Publisher:
 
     ``handle_many`` takes the delivery ids of one broker message and does, for all of them together, what
     ``DESIGN.md`` describes for one: one read; a decision each (duplicate, expired, early, waiting for the thread
-    predecessor, held, rate budget, cadence); then, ``CLAIM_CHUNK`` cleared deliveries at a time: one transaction
-    that claims them (``publishing``, with a lease; the first also records the decisions), the platform calls one
-    after another, each only while its lease has at least half its time left, and one transaction that records
-    every outcome and wakes waiting thread successors.
+    predecessor, held, rate budget, cadence); then, ``CLAIM_CHUNK`` cleared deliveries at a time: a claim
+    (``publishing``, with a lease; the first also records the decisions) and the platform calls one after another,
+    each only while its lease has at least half its time left. The transaction that records a chunk's outcomes
+    (and wakes waiting thread successors) also claims the next chunk: one commit per chunk.
     """
 
     def __init__(self, settings: Settings, store: Store, sender: Sender | None = None, budget: Any = None,
@@ -185,14 +185,18 @@ class Publisher:
                     moves.append(decided)
                 else:
                     outcomes[i] = decided
+        # Pipelined: the transaction that records chunk k's outcomes also claims chunk k+1, so each claim is still
+        # durable right before its own calls, at one commit per chunk instead of two.
+        chunks = [cleared[i:i + CLAIM_CHUNK] for i in range(0, len(cleared), CLAIM_CHUNK)]
+        claimed = self._step([], moves, chunks[0] if chunks else [], outcomes)
         done: list[_Go] = []
-        for start in range(0, max(len(cleared), 1), CLAIM_CHUNK):  # the decided moves go with the first claim
-            claimed = self._claim(moves if start == 0 else [], cleared[start:start + CLAIM_CHUNK], outcomes)
+        for k in range(len(chunks)):
             if claimed:
                 self._crash_point("after_claim_commit")
                 self._send_all(claimed)
-                self._record(claimed, outcomes)
-                done.extend(claimed)
+            nxt = chunks[k + 1] if k + 1 < len(chunks) else []
+            done.extend(claimed)
+            claimed = self._step(claimed, [], nxt, outcomes)
         for d in unknown:
             outcomes[d["id"]] = self.reconcile(d)
         for g in done:
@@ -280,19 +284,35 @@ class Publisher:
 
     # -- claim, call, record --
 
-    def _claim(self, moves: list[tuple[str, Transition]], cleared: list[_Go], outcomes: dict[str, str]) -> list[_Go]:
-        """One transaction: the decided transitions, and ``publishing`` with a lease for every cleared delivery."""
+    def _claims(self, cleared: list[_Go]) -> list[Transition]:
+        """``publishing`` with a lease and a new attempt id for each cleared delivery."""
         lease = utcnow() + timedelta(seconds=self.settings.scheduler.lease_seconds)
         claims = []
         for g in cleared:
             g.attempt_id, g.attempt = new_id("a"), g.d["attempts"] + 1
             claims.append(Transition(g.d, [State.QUEUED], State.PUBLISHING, "publishing",
-                               values={"attempts": g.attempt, "attempt_id": g.attempt_id, "lease_until": lease},
-                               details={"attempt": g.attempt, "attempt_id": g.attempt_id,
-                                        "reply_to": g.parent.remote_id if g.parent else None}))
-        if not moves and not claims:
+                                     values={"attempts": g.attempt, "attempt_id": g.attempt_id, "lease_until": lease},
+                                     details={"attempt": g.attempt, "attempt_id": g.attempt_id,
+                                              "reply_to": g.parent.remote_id if g.parent else None}))
+        return claims
+
+    def _step(self, sent: list[_Go], moves: list[tuple[str, Transition]], cleared: list[_Go],
+              outcomes: dict[str, str]) -> list[_Go]:
+        """One transaction: the outcomes of the ``sent`` calls (and the wake-up of thread successors waiting on the
+        published ones), the decided ``moves``, and the claim of the next ``cleared`` deliveries. Returns the
+        cleared deliveries this worker won."""
+        claims = self._claims(cleared)
+        if not sent and not moves and not claims:
             return []
-        done = self.store.grouped(lambda conn: transitions(conn, self.actor, [*(m for _, m in moves), *claims]))
+        at = utcnow()
+
+        def work(conn: Any) -> tuple[list[bool], list[dict[str, Any]], list[bool]]:
+            moved, woken = self._record(conn, sent, at) if sent else ([], [])
+            return moved, woken, transitions(conn, self.actor, [*(m for _, m in moves), *claims])
+
+        moved, woken, done = self.store.grouped(work)
+        if sent:
+            self._recorded(sent, moved, woken, outcomes)
         for label, m in moves:
             outcomes[m.delivery["id"]] = label
         won = []
@@ -368,22 +388,21 @@ class Publisher:
             self._feed_budget(adapter, d["account"], None)
             g.outcome = "published"
 
-    def _record(self, claimed: list[_Go], outcomes: dict[str, str]) -> None:
-        """One transaction: every call's outcome, and the wake-up of thread successors waiting on the published."""
-        at = utcnow()
+    def _record(self, conn: Any, claimed: list[_Go], at: datetime) -> tuple[list[bool], list[dict[str, Any]]]:
+        """Every call's outcome, and the wake-up of thread successors waiting on the published ones."""
+        moved = transitions(conn, self.actor, [self._result(g, at) for g in claimed])
+        # a published delivery whose lease was lost (the sweeper made it unknown): the post exists, so record it
+        late = [i for i, (g, ok) in enumerate(zip(claimed, moved, strict=True)) if g.receipt is not None and not ok]
+        if late:
+            again = transitions(conn, self.actor, [self._result(claimed[i], at, late=True) for i in late])
+            for i, ok in zip(late, again, strict=True):
+                moved[i] = ok
+        published = [g.d["id"] for g, ok in zip(claimed, moved, strict=True) if ok and g.receipt is not None]
+        return moved, self._wake_successors(conn, published)
 
-        def record(conn: Any) -> tuple[list[bool], list[dict[str, Any]]]:
-            moved = transitions(conn, self.actor, [self._result(g, at) for g in claimed])
-            # a published delivery whose lease was lost (the sweeper made it unknown): the post exists, so record it
-            late = [i for i, (g, ok) in enumerate(zip(claimed, moved, strict=True)) if g.receipt is not None and not ok]
-            if late:
-                again = transitions(conn, self.actor, [self._result(claimed[i], at, late=True) for i in late])
-                for i, ok in zip(late, again, strict=True):
-                    moved[i] = ok
-            published = [g.d["id"] for g, ok in zip(claimed, moved, strict=True) if ok and g.receipt is not None]
-            return moved, self._wake_successors(conn, published)
-
-        moved, woken = self.store.grouped(record)
+    def _recorded(self, claimed: list[_Go], moved: list[bool], woken: list[dict[str, Any]],
+                  outcomes: dict[str, str]) -> None:
+        """After the commit: outcomes, messages for woken successors and for deliveries released unsent."""
         for g, ok in zip(claimed, moved, strict=True):
             if g.receipt is not None and not ok:
                 log.error("delivery %s published as %s but its state changed meanwhile", g.d["id"], g.receipt.remote_id)
