@@ -96,7 +96,7 @@ def test_a_batch_publishes_each_delivery_once_and_a_duplicate_message_is_a_no_op
     outcomes = publisher.handle_many(ids)
     assert set(outcomes.values()) == {"published"}
     assert publisher.handle_many(ids) == dict.fromkeys(ids, "duplicate")
-    ledger = Counter(r["delivery_id"] for r in ledger_rows(settings.home / "dryrun-ledger.sqlite"))
+    ledger = Counter(r["delivery_id"] for r in ledger_rows(settings.home / "dryrun-ledger.jsonl"))
     assert ledger == Counter(dict.fromkeys(ids, 1))
     with store.read() as conn:
         assert audit.verify(conn).ok
@@ -119,7 +119,7 @@ def test_a_batch_that_runs_past_half_its_lease_sends_the_rest_back_unsent(env: E
         rows = get_deliveries(conn, ids)
     assert all(rows[i]["state"] == "queued" and rows[i]["attempts"] == 0 and rows[i]["message_id"] == "m-again"
                for i in released)
-    sent = {r["delivery_id"] for r in ledger_rows(settings.home / "dryrun-ledger.sqlite")}
+    sent = {r["delivery_id"] for r in ledger_rows(settings.home / "dryrun-ledger.jsonl")}
     assert sent == set(published)
 
 
@@ -133,7 +133,7 @@ def test_after_a_rate_limit_answer_the_batch_makes_no_more_calls_for_that_accoun
     _queue(env, ids)
     outcomes = Publisher(settings, store).handle_many(ids)
     assert outcomes[ids[0]] == "rate_limited" and {outcomes[i] for i in ids[1:]} == {"budget"}
-    assert ledger_rows(settings.home / "dryrun-ledger.sqlite") == []  # the platform saw one request, not five
+    assert ledger_rows(settings.home / "dryrun-ledger.jsonl") == []  # the platform saw one request, not five
     with store.read() as conn:
         rows = get_deliveries(conn, ids)
     assert {r["state"] for r in rows.values()} == {"retry_wait"}

@@ -28,7 +28,7 @@ def test_ticket_thread_publishes_in_order_through_publisher_run(env: Env) -> Non
     assert r.returncode == 0, r.stderr
     store = env.store()
     assert states(store) == {"published": 4}
-    result = check_invariants(store, env.home / "dryrun-ledger.sqlite")
+    result = check_invariants(store, env.home / "dryrun-ledger.jsonl")
     texts = [row["text"] for row in result["ledger"]]
     assert texts[0].startswith("INC-4711: Fibre cut") and texts[-1].startswith("INC-4711 resolved")
     assert env.cli("audit", "verify").returncode == 0
@@ -42,7 +42,7 @@ def test_separate_worker_and_scheduler_processes_publish_everything_once(env: En
     env.spawn("scheduler", log="scheduler")
     store = env.store()
     wait_for(lambda: states(store).get("published", 0) == 14, timeout=90, what="14 published")
-    check_invariants(store, env.home / "dryrun-ledger.sqlite")
+    check_invariants(store, env.home / "dryrun-ledger.jsonl")
 
 
 def test_idempotent_ticket_update_is_stored_and_published_once(env: Env) -> None:
@@ -56,7 +56,7 @@ def test_idempotent_ticket_update_is_stored_and_published_once(env: Env) -> None
     assert json.loads(third.stdout)["post_id"] == json.loads(fourth.stdout)["post_id"]
     assert len(all_deliveries(env.store())) == 2
     assert env.cli("run", "--until-done", "--duration", "60").returncode == 0
-    check_invariants(env.store(), env.home / "dryrun-ledger.sqlite")
+    check_invariants(env.store(), env.home / "dryrun-ledger.jsonl")
 
 
 def test_cancelled_queued_delivery_is_never_published(env: Env) -> None:
@@ -69,7 +69,7 @@ def test_cancelled_queued_delivery_is_never_published(env: Env) -> None:
     env.spawn("worker", "--processes", "1", "--threads", "2", log="worker")
     time.sleep(3)
     assert states(store) == {"cancelled": 1}
-    assert check_invariants(store, env.home / "dryrun-ledger.sqlite")["ledger"] == []
+    assert check_invariants(store, env.home / "dryrun-ledger.jsonl")["ledger"] == []
 
 
 def test_post_past_its_not_after_expires_visibly(env: Env) -> None:
@@ -96,7 +96,7 @@ def _kill_and_restart(env: Env, worker: subprocess.Popen[bytes], threads: str, p
     assert killed
     env.spawn("worker", "--processes", "1", "--threads", threads, log="worker2")
     wait_for(lambda: states(store) == {"published": published}, timeout=timeout, what=f"all {published} published")
-    result = check_invariants(store, env.home / "dryrun-ledger.sqlite")
+    result = check_invariants(store, env.home / "dryrun-ledger.jsonl")
     assert len(result["ledger"]) == published
     return killed
 
@@ -166,7 +166,7 @@ def test_broker_wiped_with_queued_deliveries_still_publishes_each_once(env: Env)
     client.flushall()
     env.spawn("worker", "--processes", "1", "--threads", "4", log="worker")
     wait_for(lambda: states(store) == {"published": 8}, timeout=60, what="all published after the wipe")
-    check_invariants(store, env.home / "dryrun-ledger.sqlite")
+    check_invariants(store, env.home / "dryrun-ledger.jsonl")
     assert sched.poll() is None
 
 
@@ -192,7 +192,7 @@ def test_fifty_tickets_of_five_updates_publish_in_order_with_two_processes(env: 
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(ticket, range(50)))
     wait_for(lambda: states(store).get("published", 0) == 250, timeout=240, every=0.5, what="250 published")
-    result = check_invariants(store, env.home / "dryrun-ledger.sqlite")
+    result = check_invariants(store, env.home / "dryrun-ledger.jsonl")
     by_thread: dict[str, list[int]] = {}
     for d in sorted(result["deliveries"].values(), key=lambda d: next(
             r["seq"] for r in result["ledger"] if r["delivery_id"] == d["id"])):

@@ -52,7 +52,7 @@ def _show(env: Env, ident: str) -> dict[str, Any]:
 
 
 def _ledger_texts(env: Env) -> dict[str, str]:
-    return {r["delivery_id"]: r["text"] for r in ledger_rows(env.home / "dryrun-ledger.sqlite")}
+    return {r["delivery_id"]: r["text"] for r in ledger_rows(env.home / "dryrun-ledger.jsonl")}
 
 
 def _accept_three(env: Env, at: str = "+2s") -> tuple[str, str, str]:
@@ -105,7 +105,7 @@ def test_profile_made_stricter_before_due_holds_the_delivery_visibly_and_respect
     held_id = _assert_held_visibly(env, seamless, "phrases.banned", "seamless")
     assert [d["state"] for d in _show(env, calm)["deliveries"]] == ["published"]
     _assert_override_respected(env, overridden)
-    check_invariants(store, env.home / "dryrun-ledger.sqlite")
+    check_invariants(store, env.home / "dryrun-ledger.jsonl")
 
     # never dropped: once the wording is accepted again, a human releases it and it is published once
     env.write_config(ACCOUNTS, profiles=PROFILE)
@@ -113,7 +113,7 @@ def test_profile_made_stricter_before_due_holds_the_delivery_visibly_and_respect
     assert env.cli("run", "--until-done", "--duration", "60").returncode == 0
     assert states(store) == {"published": 3}
     assert _ledger_texts(env)[held_id] == SEAMLESS
-    check_invariants(store, env.home / "dryrun-ledger.sqlite")
+    check_invariants(store, env.home / "dryrun-ledger.jsonl")
     assert env.cli("audit", "verify").returncode == 0
 
 
@@ -134,7 +134,7 @@ def test_running_worker_applies_a_profile_changed_while_it_runs(env: Env) -> Non
     _assert_override_respected(env, overridden)
     assert [d["state"] for d in _show(env, first)["deliveries"] + _show(env, calm)["deliveries"]] == \
         ["published", "published"]
-    check_invariants(store, env.home / "dryrun-ledger.sqlite")
+    check_invariants(store, env.home / "dryrun-ledger.jsonl")
 
 
 # -- per-account wording --
@@ -165,7 +165,7 @@ def test_per_account_wording_on_one_platform_is_checked_for_consistency_and_publ
     assert [ledger[by_account[a]] for a in ("comms-a", "comms-b", "comms-c")] == [MAINT, MAINT_B, fixed]
     accepted = next(e for e in _show(env, out["post_id"])["audit"] if e["action"] == "post.accepted")
     assert accepted["details"]["variants"] == ["comms-b", "comms-c", "dryrun"]
-    check_invariants(env.store(), env.home / "dryrun-ledger.sqlite")
+    check_invariants(env.store(), env.home / "dryrun-ledger.jsonl")
 
 
 def test_ticket_variant_gets_the_ticket_template(env: Env) -> None:

@@ -37,7 +37,9 @@ def adapter_class(channel: str) -> type[Channel]:
 
 def _with_defaults(account: AccountConfig, settings: Settings) -> AccountConfig:
     if account.channel == "dryrun" and "ledger" not in account.options:
-        options = {**account.options, "ledger": str(settings.home / "dryrun-ledger.sqlite")}
+        from publisher.channels.dryrun import LEDGER_NAME
+
+        options = {**account.options, "ledger": str(settings.home / LEDGER_NAME)}
         return account.model_copy(update={"options": options})
     return account
 

@@ -55,7 +55,7 @@ def demo(home: Path | None) -> None:
     from rich.table import Table
 
     from publisher import audit, service, settings
-    from publisher.channels.dryrun import ledger_rows
+    from publisher.channels.dryrun import LEDGER_NAME, ledger_rows
     from publisher.commands.running import run_inprocess
     from publisher.sandbox.server import SandboxServer
     from publisher.store import Store
@@ -124,7 +124,7 @@ def demo(home: Path | None) -> None:
     for col in ("#", "account", "delivery", "replies to", "text"):
         table.add_column(col)
     remote_to_delivery = {}
-    for row in ledger_rows(home / "dryrun-ledger.sqlite"):
+    for row in ledger_rows(home / LEDGER_NAME):
         remote_to_delivery[row["remote_id"]] = row["delivery_id"]
         table.add_row(str(row["seq"]), row["account"], row["delivery_id"],
                       remote_to_delivery.get(row["in_reply_to"] or "", "-"), row["text"])
