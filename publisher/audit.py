@@ -7,7 +7,6 @@ the chain and reports the first broken link: an edited row (its hash no longer m
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 from collections.abc import Iterator
@@ -24,8 +23,12 @@ from publisher.schema import audit_events
 GENESIS = "0" * 64
 
 
+_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode
+_STRING: Any = json.encoder.encode_basestring  # type: ignore[attr-defined]  # what _ENCODE does to a str
+
+
 def _canonical(event: dict[str, Any]) -> str:
-    return json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _ENCODE(event)
 
 
 def _digest(prev_hash: str, event: dict[str, Any]) -> str:
@@ -55,15 +58,31 @@ class Event:
     details: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """An event rendered ahead of its transaction, outside the write lock: its canonical text around the two
+    fields only the transaction knows (``at`` and ``seq``; "seq" sorts last, "at" between "actor" and
+    "delivery_id"), and its row. Appended by ``append_pending``, it chains exactly as ``append`` would chain it."""
+
+    head: str
+    tail: str
+    row: tuple[str, str, str | None, str | None, str | None, str]  # actor, action, post_id, delivery_id, account, details
+
+
+def pending(actor: str, ev: Event) -> Pending:
+    details = redact(_canonical(ev.details or {}))
+
+    def s(v: str | None) -> str:
+        return "null" if v is None else str(_STRING(v))
+
+    head = f'{{"account":{s(ev.account)},"action":{s(ev.action)},"actor":{s(actor)},"at":'
+    tail = f',"delivery_id":{s(ev.delivery_id)},"details":{s(details)},"post_id":{s(ev.post_id)},"seq":'
+    return Pending(head, tail, (actor, ev.action, ev.post_id, ev.delivery_id, ev.account, details))
+
+
 HEAD_KEY = "publisher_audit_head"
 _HEAD_SQL = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"
 _COLUMNS = ("seq", "at", "actor", "action", "post_id", "delivery_id", "account", "details", "prev_hash", "hash")
-
-
-@functools.cache
-def _insert_sql(sqlite: bool) -> str:
-    d = rawsql.dialect(sqlite)
-    return f"INSERT INTO audit_events ({', '.join(_COLUMNS)}) VALUES ({', '.join(d.param(c) for c in _COLUMNS)})"
 
 
 def _head(conn: Connection) -> tuple[int, str]:
@@ -73,22 +92,26 @@ def _head(conn: Connection) -> tuple[int, str]:
 
 def append(conn: Connection, actor: str, events: list[Event], at: datetime | None = None) -> None:
     """Append ``events`` in order. The caller's transaction must hold the store's write lock (``Store.tx``)."""
+    append_pending(conn, [pending(actor, ev) for ev in events], at)
+
+
+def append_pending(conn: Connection, events: list[Pending], at: datetime | None = None) -> None:
+    """Append events rendered beforehand: inside the lock only the chain itself is computed."""
     if not events:
         return
     at = at or datetime.now(UTC)
     d = rawsql.dialect_of(conn)
     at_db = d.binders(audit_events)["at"](at)
+    at_text = _STRING(at.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds"))
     # the head is read once per transaction (Store.tx clears it at BEGIN; it holds the chain lock until COMMIT)
     seq, prev = conn.info.get(HEAD_KEY) or _head(conn)
     rows = []
     for ev in events:
         seq += 1
-        details = redact(_canonical(ev.details or {}))
-        fields = _event_fields(seq, at, actor, ev.action, ev.post_id, ev.delivery_id, ev.account, details)
-        digest = _digest(prev, fields)
-        rows.append({**fields, "at": at_db, "prev_hash": prev, "hash": digest})
+        digest = hashlib.sha256(f"{prev}{ev.head}{at_text}{ev.tail}{seq}}}".encode()).hexdigest()
+        rows.append((seq, at_db, *ev.row, prev, digest))
         prev = digest
-    rawsql.execute_many(conn, _insert_sql(d.sqlite), rows)
+    rawsql.insert_many(conn, "audit_events", _COLUMNS, rows)
     conn.info[HEAD_KEY] = (seq, prev)
 
 

@@ -16,9 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select
-
-from publisher import channels, tone
+from publisher import channels, rawsql, tone
 from publisher.channels.base import Channel
 from publisher.errors import (
     AuthExpired,
@@ -35,13 +33,16 @@ from publisher.policy import Cadence
 from publisher.schema import deliveries
 from publisher.settings import Settings
 from publisher.store import (
+    Prepared,
     Store,
     Transition,
+    apply,
     deliveries_of_posts,
     get_deliveries,
     get_delivery,
     get_posts,
     new_id,
+    prepare,
     set_message_ids,
     transition,
     transitions,
@@ -56,11 +57,6 @@ MAX_TRANSIENT_ATTEMPTS = 8
 CLAIM_CHUNK = 25
 #: sender(channel, delivery_ids, delay_ms) -> broker message id: one message carries one or more delivery ids
 Sender = Callable[[str, list[str], int], str | None]
-
-
-_WAITING_SUCCESSORS = select(deliveries).where(deliveries.c.prev_id.in_(bindparam("prev", expanding=True)),
-                                               deliveries.c.state == State.SCHEDULED.value,
-                                               deliveries.c.due_at <= bindparam("now"))
 
 
 def backoff(attempts: int) -> timedelta:
@@ -305,10 +301,13 @@ class Publisher:
         if not sent and not moves and not claims:
             return []
         at = utcnow()
+        sqlite = self.store.is_sqlite  # statements and audit events are made ready before the write lock
+        results = prepare(self.actor, [self._result(g, at) for g in sent], sqlite)
+        claiming = prepare(self.actor, [*(m for _, m in moves), *claims], sqlite)
 
         def work(conn: Any) -> tuple[list[bool], list[dict[str, Any]], list[bool]]:
-            moved, woken = self._record(conn, sent, at) if sent else ([], [])
-            return moved, woken, transitions(conn, self.actor, [*(m for _, m in moves), *claims])
+            moved, woken = self._record(conn, sent, results, at) if sent else ([], [])
+            return moved, woken, apply(conn, claiming)
 
         moved, woken, done = self.store.grouped(work)
         if sent:
@@ -388,9 +387,10 @@ class Publisher:
             self._feed_budget(adapter, d["account"], None)
             g.outcome = "published"
 
-    def _record(self, conn: Any, claimed: list[_Go], at: datetime) -> tuple[list[bool], list[dict[str, Any]]]:
+    def _record(self, conn: Any, claimed: list[_Go], results: Prepared,
+                at: datetime) -> tuple[list[bool], list[dict[str, Any]]]:
         """Every call's outcome, and the wake-up of thread successors waiting on the published ones."""
-        moved = transitions(conn, self.actor, [self._result(g, at) for g in claimed])
+        moved = apply(conn, results)
         # a published delivery whose lease was lost (the sweeper made it unknown): the post exists, so record it
         late = [i for i, (g, ok) in enumerate(zip(claimed, moved, strict=True)) if g.receipt is not None and not ok]
         if late:
@@ -444,10 +444,10 @@ class Publisher:
         if self.sender is None or not delivery_ids:
             return []
         now = utcnow()
-        rows = conn.execute(_WAITING_SUCCESSORS, {"prev": delivery_ids, "now": now}).mappings().all()
-        return [dict(r) for r in rows if transition(conn, self.actor, dict(r), [State.SCHEDULED], State.QUEUED,
-                                                    "queued", values={"enqueued_at": now},
-                                                    details={"woken_by": r["prev_id"]})]
+        rows = [r for r in rawsql.select_where_in(conn, deliveries, "prev_id", delivery_ids)
+                if r["state"] == State.SCHEDULED.value and r["due_at"] <= now]
+        return [r for r in rows if transition(conn, self.actor, r, [State.SCHEDULED], State.QUEUED, "queued",
+                                              values={"enqueued_at": now}, details={"woken_by": r["prev_id"]})]
 
     def _send_woken(self, woken: list[dict[str, Any]]) -> None:
         if not woken or self.sender is None:

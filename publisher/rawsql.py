@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -154,6 +155,40 @@ def execute_many(conn: Connection, sql: str, params: list[dict[str, Any]]) -> in
             cur.execute(sql, params[0])
         else:
             cur.executemany(sql, params)
+        return int(cur.rowcount)
+    finally:
+        cur.close()
+
+
+#: SQLite releases the GIL for every step of a statement, and a thread that wants it back waits out the switch
+#: interval behind the worker's other threads: an executemany of 50 rows inside the write lock cost 50 such waits
+#: (py-spy of a worker under a burst). One multi-row statement is one step. UPDATE ... FROM needs SQLite 3.33.
+MULTI_ROW = sqlite3.sqlite_version_info >= (3, 33, 0)
+_MAX_ROWS = 500  # x at most ~15 columns: far below SQLite's 32,766 bound parameters
+
+
+def insert_many(conn: Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+    """``INSERT INTO table (columns) VALUES ...``: one statement per 500 rows on SQLite, executemany elsewhere."""
+    d = dialect_of(conn)
+    cols = ", ".join(columns)
+    if not d.sqlite:
+        execute_rows(conn, f"INSERT INTO {table} ({cols}) VALUES ({', '.join(['%s'] * len(columns))})", rows)
+        return
+    one = f"({', '.join('?' * len(columns))})"
+    for start in range(0, len(rows), _MAX_ROWS):
+        chunk = rows[start:start + _MAX_ROWS]
+        execute_rows(conn, f"INSERT INTO {table} ({cols}) VALUES {', '.join([one] * len(chunk))}",
+                     [tuple(v for r in chunk for v in r)])
+
+
+def execute_rows(conn: Connection, sql: str, rows: list[tuple[Any, ...]]) -> int:
+    """``execute_many`` with positional parameters."""
+    cur = cursor(conn)
+    try:
+        if len(rows) == 1:
+            cur.execute(sql, rows[0])
+        else:
+            cur.executemany(sql, rows)
         return int(cur.rowcount)
     finally:
         cur.close()

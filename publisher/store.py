@@ -255,6 +255,27 @@ def _transition_sql(sqlite: bool, columns: tuple[str, ...], by_attempt: bool, fr
     return f"UPDATE deliveries SET {sets} WHERE {where}"
 
 
+def _shape_columns(columns: tuple[str, ...], by_attempt: bool) -> list[str]:
+    """The parameters of one move of a shape, in the order the multi-row statement takes them."""
+    return ["_id", "v_state", "v_updated_at", *(f"v_{c}" for c in columns), *(["_attempt"] if by_attempt else [])]
+
+
+@functools.lru_cache(maxsize=256)
+def _update_values_sql(columns: tuple[str, ...], by_attempt: bool, from_states: tuple[str, ...], n: int) -> str:
+    """SQLite: the moves of one shape as one ``UPDATE ... FROM (VALUES ...)`` statement (one step, see
+    ``rawsql.MULTI_ROW``) with the conditions of ``_transition_sql``. It must start with UPDATE: Python's sqlite3
+    reports a rowcount only for statements that do."""
+    names = _shape_columns(columns, by_attempt)
+    col = {name: f"v.column{i}" for i, name in enumerate(names, 1)}  # a VALUES table's columns are column1...
+    values = ", ".join([f"({', '.join('?' * len(names))})"] * n)
+    sets = ", ".join(f"{c} = {col['v_' + c]}" for c in ("state", "updated_at", *columns))
+    states = " OR ".join(f"deliveries.state = '{State(s).value}'" for s in from_states)
+    where = f"deliveries.id = {col['_id']} AND ({states})"
+    if by_attempt:
+        where += f" AND deliveries.attempt_id = {col['_attempt']}"
+    return f"UPDATE deliveries SET {sets} FROM (VALUES {values}) AS v WHERE {where}"
+
+
 @dataclass
 class Transition:
     """Move ``delivery`` to ``to`` if it is still in one of ``frm`` (and, given ``attempt_id``, still that attempt's)."""
@@ -303,33 +324,59 @@ def transition(
 
 def transitions(conn: Connection, actor: str, moves: Sequence[Transition]) -> list[bool]:
     """``transition`` for many deliveries at once, each still conditional: which of them moved, in order; their
-    audit events are appended in that order. Moves of the same shape run as one executemany inside a savepoint;
+    audit events are appended in that order. Moves of the same shape run as one statement inside a savepoint;
     if any of them did not apply (its delivery changed meanwhile), the savepoint is rolled back and that shape's
     moves run one by one, so every answer is exact."""
-    now = utcnow()
-    d = rawsql.dialect_of(conn)
+    return apply(conn, prepare(actor, moves, rawsql.dialect_of(conn).sqlite))
+
+
+@dataclass
+class Prepared:
+    """Transitions made ready outside the write lock (``prepare``): statements, parameters and rendered audit
+    events, so the transaction that runs them (``apply``) holds the lock only for the database work and the hash
+    chain."""
+
+    moves: list[Transition]
+    shapes: list[tuple[list[int], str, str | None, list[dict[str, Any]], tuple[Any, ...]]]
+    events: list[audit.Pending]
+
+
+def prepare(actor: str, moves: Sequence[Transition], sqlite: bool) -> Prepared:
+    d = rawsql.dialect(sqlite)
     binders = d.binders(deliveries)
-    now_db = binders["updated_at"](now)
-    moved = [False] * len(moves)
-    shapes: dict[Shape, list[int]] = {}
+    now_db = binders["updated_at"](utcnow())
+    by_shape: dict[Shape, list[int]] = {}
     for i, m in enumerate(moves):
-        shapes.setdefault(m._key(), []).append(i)
-    for (columns, by_attempt, frm, _to), idx in shapes.items():
-        sql = _transition_sql(d.sqlite, columns, by_attempt, frm)
+        by_shape.setdefault(m._key(), []).append(i)
+    shapes = []
+    for (columns, by_attempt, frm, _to), idx in by_shape.items():
         params = [moves[i]._params(now_db, binders) for i in idx]
+        many, flat = None, ()
+        if len(idx) > 1 and sqlite and rawsql.MULTI_ROW and len(idx) <= 500:
+            names = _shape_columns(columns, by_attempt)
+            many, flat = _update_values_sql(columns, by_attempt, frm, len(idx)), tuple(p[k] for p in params for k in names)
+        shapes.append((idx, _transition_sql(sqlite, columns, by_attempt, frm), many, params, flat))
+    return Prepared(list(moves), shapes, [audit.pending(actor, m._event()) for m in moves])
+
+
+def apply(conn: Connection, prepared: Prepared) -> list[bool]:
+    """Run prepared transitions in ``conn``'s write transaction: which moved, in order (see ``transitions``)."""
+    moved = [False] * len(prepared.moves)
+    for idx, one, many, params, flat in prepared.shapes:
         if len(idx) > 1:
             rawsql.execute(conn, "SAVEPOINT publisher_moves")
-            applied = rawsql.execute_many(conn, sql, params) == len(idx)
-            if not applied:
+            changed = (rawsql.execute_rows(conn, many, [flat]) if many is not None
+                       else rawsql.execute_many(conn, one, params))
+            if changed != len(idx):
                 rawsql.execute(conn, "ROLLBACK TO SAVEPOINT publisher_moves")
             rawsql.execute(conn, "RELEASE SAVEPOINT publisher_moves")
-            if applied:
+            if changed == len(idx):
                 for i in idx:
                     moved[i] = True
                 continue
         for i, p in zip(idx, params, strict=True):
-            moved[i] = rawsql.execute_many(conn, sql, [p]) == 1
-    audit.append(conn, actor, [m._event() for m, ok in zip(moves, moved, strict=True) if ok], at=now)
+            moved[i] = rawsql.execute_many(conn, one, [p]) == 1
+    audit.append_pending(conn, [e for e, ok in zip(prepared.events, moved, strict=True) if ok], utcnow())
     return moved
 
 

@@ -64,3 +64,37 @@ def test_every_event_names_the_os_user_and_export_is_jsonl(env: Env) -> None:
     events = [json.loads(line) for line in r.stdout.splitlines()]
     assert events and all(e["actor"] == "oncall-ops" for e in events)
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+
+
+def test_events_rendered_before_the_transaction_chain_exactly_as_the_reference_canonical_form(env: Env) -> None:
+    """``audit.pending`` renders an event outside the write lock and leaves only ``at`` and ``seq`` to the
+    transaction; the hash must be the one the reference form (``_event_fields`` + ``_canonical``) gives, for any
+    text: quotes, backslashes, control characters, emoji, None."""
+    import random
+
+    from sqlalchemy import select
+
+    from publisher.schema import audit_events
+
+    rng = random.Random(7)
+    alphabet = ['"', "\\", "\n", "\x01", "ü", "🚀", "a", " ", "}", ":", ","]
+
+    def word() -> str:
+        return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6)))
+
+    events = [audit.Event(word() or "x", post_id=rng.choice([None, word()]), delivery_id=rng.choice([None, word()]),
+                          account=rng.choice([None, word()]), details={word(): [word(), None, 1.5], "n": rng.random()})
+              for _ in range(200)]
+    store = env.store()
+    with store.tx() as conn:
+        audit.append_pending(conn, [audit.pending(f'w"{i}', ev) for i, ev in enumerate(events)])
+    with store.read() as conn:
+        assert audit.verify(conn).ok
+        rows = conn.execute(select(audit_events).order_by(audit_events.c.seq)).mappings().all()
+    prev = audit.GENESIS
+    for r in rows:
+        fields = audit._event_fields(r["seq"], r["at"], r["actor"], r["action"], r["post_id"], r["delivery_id"],
+                                     r["account"], r["details"])
+        assert r["prev_hash"] == prev and r["hash"] == audit._digest(prev, fields)
+        prev = r["hash"]
+    assert len(rows) == 200

@@ -4,10 +4,13 @@ once, and be sent once; these tests drive the real store (SQLite or PostgreSQL) 
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 
 from publisher import audit, service
 from publisher.channels.dryrun import ledger_rows
@@ -63,11 +66,28 @@ def test_batched_transitions_of_one_shape_all_apply_in_one_statement_and_keep_th
         rows = get_deliveries(conn, ids)
     moves = [Transition(rows[i], [State.SCHEDULED], State.QUEUED, "queued", values={"message_id": f"m-{k}"})
              for k, i in enumerate(ids)]
-    with store.tx() as conn:
+    with store.tx() as conn, _statements(conn) as seen:
         assert transitions(conn, "test", moves) == [True] * 4
     with store.read() as conn:
         after = get_deliveries(conn, ids)
     assert [after[i]["message_id"] for i in ids] == ["m-0", "m-1", "m-2", "m-3"]
+    if seen is not None:  # SQLite: one UPDATE and one INSERT for all four (each row a statement of its own before)
+        assert [s.split()[0] for s in seen if s.split()[0] in ("UPDATE", "INSERT")] == ["UPDATE", "INSERT"]
+
+
+@contextmanager
+def _statements(conn: Connection) -> Iterator[list[str] | None]:
+    """The SQL statements SQLite runs on ``conn`` meanwhile (None on PostgreSQL, which has no trace hook)."""
+    raw = conn.connection.driver_connection
+    if not isinstance(raw, sqlite3.Connection):
+        yield None
+        return
+    seen: list[str] = []
+    raw.set_trace_callback(seen.append)
+    try:
+        yield seen
+    finally:
+        raw.set_trace_callback(None)
 
 
 def test_the_scheduler_batches_a_burst_but_sends_a_few_due_together_one_per_message(env: Env) -> None:
