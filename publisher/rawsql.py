@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -147,8 +147,8 @@ def select_where_in(conn: Connection, table: Table, column: str, values: Sequenc
         cur.close()
 
 
-def execute_many(conn: Connection, sql: str, params: list[dict[str, Any]]) -> int:
-    """One executemany on the driver; the total number of rows it changed."""
+def execute_many(conn: Connection, sql: str, params: Sequence[Mapping[str, Any]] | Sequence[tuple[Any, ...]]) -> int:
+    """One execute (one parameter set) or executemany on the driver; the total number of rows it changed."""
     cur = cursor(conn)
     try:
         if len(params) == 1:
@@ -172,26 +172,13 @@ def insert_many(conn: Connection, table: str, columns: Sequence[str], rows: list
     d = dialect_of(conn)
     cols = ", ".join(columns)
     if not d.sqlite:
-        execute_rows(conn, f"INSERT INTO {table} ({cols}) VALUES ({', '.join(['%s'] * len(columns))})", rows)
+        execute_many(conn, f"INSERT INTO {table} ({cols}) VALUES ({', '.join(['%s'] * len(columns))})", rows)
         return
     one = f"({', '.join('?' * len(columns))})"
     for start in range(0, len(rows), _MAX_ROWS):
         chunk = rows[start:start + _MAX_ROWS]
-        execute_rows(conn, f"INSERT INTO {table} ({cols}) VALUES {', '.join([one] * len(chunk))}",
+        execute_many(conn, f"INSERT INTO {table} ({cols}) VALUES {', '.join([one] * len(chunk))}",
                      [tuple(v for r in chunk for v in r)])
-
-
-def execute_rows(conn: Connection, sql: str, rows: list[tuple[Any, ...]]) -> int:
-    """``execute_many`` with positional parameters."""
-    cur = cursor(conn)
-    try:
-        if len(rows) == 1:
-            cur.execute(sql, rows[0])
-        else:
-            cur.executemany(sql, rows)
-        return int(cur.rowcount)
-    finally:
-        cur.close()
 
 
 def fetch_one(conn: Connection, sql: str) -> tuple[Any, ...] | None:

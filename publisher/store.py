@@ -242,38 +242,40 @@ def deliveries_of_posts(conn: Connection, post_ids: Sequence[str]) -> dict[str, 
 Shape = tuple[tuple[str, ...], bool, tuple[str, ...], str]
 
 
-@functools.cache
-def _transition_sql(sqlite: bool, columns: tuple[str, ...], by_attempt: bool, from_states: tuple[str, ...]) -> str:
-    """``UPDATE deliveries SET state, updated_at, columns... WHERE id = ? AND state IN from_states [AND attempt_id
-    = ?]``. The states are literals of the State enum, so one statement serves executemany and single rows."""
-    d = rawsql.dialect(sqlite)
-    sets = ", ".join(f"{c} = {d.param('v_' + c)}" for c in ("state", "updated_at", *columns))
-    states = " OR ".join(f"state = '{State(s).value}'" for s in from_states)
-    where = f"id = {d.param('_id')} AND ({states})"
-    if by_attempt:
-        where += f" AND attempt_id = {d.param('_attempt')}"
-    return f"UPDATE deliveries SET {sets} WHERE {where}"
-
-
 def _shape_columns(columns: tuple[str, ...], by_attempt: bool) -> list[str]:
     """The parameters of one move of a shape, in the order the multi-row statement takes them."""
     return ["_id", "v_state", "v_updated_at", *(f"v_{c}" for c in columns), *(["_attempt"] if by_attempt else [])]
 
 
+def _update_sql(ref: dict[str, str], columns: tuple[str, ...], by_attempt: bool, from_states: tuple[str, ...],
+                source: str = "") -> str:
+    """``UPDATE deliveries SET state, updated_at, columns... [FROM source] WHERE id = ? AND state IN from_states
+    [AND attempt_id = ?]``, each value taken from ``ref`` (a parameter, or a column of ``source``). The states
+    are literals of the State enum."""
+    sets = ", ".join(f"{c} = {ref['v_' + c]}" for c in ("state", "updated_at", *columns))
+    states = " OR ".join(f"deliveries.state = '{State(s).value}'" for s in from_states)
+    where = f"deliveries.id = {ref['_id']} AND ({states})"
+    if by_attempt:
+        where += f" AND deliveries.attempt_id = {ref['_attempt']}"
+    return f"UPDATE deliveries SET {sets}{source} WHERE {where}"
+
+
+@functools.cache
+def _transition_sql(sqlite: bool, columns: tuple[str, ...], by_attempt: bool, from_states: tuple[str, ...]) -> str:
+    """One move, with named parameters: serves executemany and single rows."""
+    d = rawsql.dialect(sqlite)
+    return _update_sql({n: d.param(n) for n in _shape_columns(columns, by_attempt)}, columns, by_attempt, from_states)
+
+
 @functools.lru_cache(maxsize=256)
 def _update_values_sql(columns: tuple[str, ...], by_attempt: bool, from_states: tuple[str, ...], n: int) -> str:
-    """SQLite: the moves of one shape as one ``UPDATE ... FROM (VALUES ...)`` statement (one step, see
-    ``rawsql.MULTI_ROW``) with the conditions of ``_transition_sql``. It must start with UPDATE: Python's sqlite3
-    reports a rowcount only for statements that do."""
+    """SQLite: the ``n`` moves of one shape as one ``UPDATE ... FROM (VALUES ...)`` statement (one step, see
+    ``rawsql.MULTI_ROW``). It must start with UPDATE: Python's sqlite3 reports a rowcount only for statements
+    that do."""
     names = _shape_columns(columns, by_attempt)
-    col = {name: f"v.column{i}" for i, name in enumerate(names, 1)}  # a VALUES table's columns are column1...
     values = ", ".join([f"({', '.join('?' * len(names))})"] * n)
-    sets = ", ".join(f"{c} = {col['v_' + c]}" for c in ("state", "updated_at", *columns))
-    states = " OR ".join(f"deliveries.state = '{State(s).value}'" for s in from_states)
-    where = f"deliveries.id = {col['_id']} AND ({states})"
-    if by_attempt:
-        where += f" AND deliveries.attempt_id = {col['_attempt']}"
-    return f"UPDATE deliveries SET {sets} FROM (VALUES {values}) AS v WHERE {where}"
+    ref = {name: f"v.column{i}" for i, name in enumerate(names, 1)}  # a VALUES table's columns are column1...
+    return _update_sql(ref, columns, by_attempt, from_states, f" FROM (VALUES {values}) AS v")
 
 
 @dataclass
@@ -365,7 +367,7 @@ def apply(conn: Connection, prepared: Prepared) -> list[bool]:
     for idx, one, many, params, flat in prepared.shapes:
         if len(idx) > 1:
             rawsql.execute(conn, "SAVEPOINT publisher_moves")
-            changed = (rawsql.execute_rows(conn, many, [flat]) if many is not None
+            changed = (rawsql.execute_many(conn, many, [flat]) if many is not None
                        else rawsql.execute_many(conn, one, params))
             if changed != len(idx):
                 rawsql.execute(conn, "ROLLBACK TO SAVEPOINT publisher_moves")
