@@ -186,7 +186,7 @@ def cancel(ident: str, as_json: bool) -> None:
 
     \b
     Example:
-      publisher cancel p-1a2b3c4d5e6f7a8b
+      publisher cancel p-1a2319248004f1c9e2b7a6d
     """
     from publisher import service
 
@@ -203,7 +203,7 @@ def approve(ident: str, as_json: bool) -> None:
     \b
     Example:
       publisher list --state pending_approval
-      publisher approve p-1a2b3c4d5e6f7a8b
+      publisher approve p-1a2319248004f1c9e2b7a6d
     """
     from publisher import service
 
@@ -219,7 +219,7 @@ def retry(ident: str, as_json: bool) -> None:
 
     \b
     Example:
-      publisher retry d-0f1e2d3c4b5a6978
+      publisher retry d-1a23192480052d8e7f1c3b9
     """
     from publisher import service
 

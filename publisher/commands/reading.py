@@ -59,7 +59,7 @@ def show(ident: str, as_json: bool) -> None:
 
     \b
     Example:
-      publisher show p-1a2b3c4d5e6f7a8b --json
+      publisher show p-1a2319248004f1c9e2b7a6d --json
     """
     from publisher import audit, service
 
@@ -95,7 +95,7 @@ def audit() -> None:
 
     \b
     Examples:
-      publisher audit log --post p-1a2b3c4d5e6f7a8b
+      publisher audit log --post p-1a2319248004f1c9e2b7a6d
       publisher audit verify
       publisher audit export --format jsonl > audit.jsonl
     """
