@@ -35,11 +35,16 @@ def _digest(prev_hash: str, event: dict[str, Any]) -> str:
     return hashlib.sha256((prev_hash + _canonical(event)).encode("utf-8")).hexdigest()
 
 
+def _at_text(at: datetime) -> str:
+    """The event time as the chain hashes it: naive UTC, microseconds."""
+    return at.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
+
+
 def _event_fields(seq: int, at: datetime, actor: str, action: str, post_id: str | None, delivery_id: str | None,
                   account: str | None, details: str) -> dict[str, Any]:
     return {
         "seq": seq,
-        "at": at.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds"),
+        "at": _at_text(at),
         "actor": actor,
         "action": action,
         "post_id": post_id,
@@ -102,7 +107,7 @@ def append_pending(conn: Connection, events: list[Pending], at: datetime | None 
     at = at or datetime.now(UTC)
     d = rawsql.dialect_of(conn)
     at_db = d.binders(audit_events)["at"](at)
-    at_text = _STRING(at.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds"))
+    at_text = _STRING(_at_text(at))
     # the head is read once per transaction (Store.tx clears it at BEGIN; it holds the chain lock until COMMIT)
     seq, prev = conn.info.get(HEAD_KEY) or _head(conn)
     rows = []

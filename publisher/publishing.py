@@ -212,7 +212,7 @@ class Publisher:
         that records it, or the delivery cleared for its platform call."""
         if d["not_after"] and now > d["not_after"]:
             return "expired", Transition(d, [State.QUEUED], State.EXPIRED, "expired",
-                                   details={"not_after": d["not_after"].isoformat()})
+                                         details={"not_after": d["not_after"].isoformat()})
         if not ready:
             if self.sender:  # early (clock skew between scheduler and worker): wait for the exact time, no call
                 self.sender(d["channel"], [d["id"]], int((d["due_at"] - now).total_seconds() * 1000))
@@ -220,13 +220,13 @@ class Publisher:
         receipt, waiting = parent or (None, None)
         if waiting:
             return "waiting", Transition(d, [State.QUEUED], State.SCHEDULED, "waiting", values={"last_error": waiting},
-                                   details={"reason": waiting})
+                                         details={"reason": waiting})
         try:
             self.settings.account(d["account"])
             adapter = self.adapter(d["account"])
         except ConfigError as e:
             return "held", Transition(d, [State.QUEUED], State.HELD, "held", values={"last_error": e.message},
-                                details={"reason": e.message})
+                                      details={"reason": e.message})
         held = self._tone_recheck(d, post, siblings)
         if held:
             return "held", held
@@ -234,7 +234,7 @@ class Publisher:
         retry_at = self._budget_wait(adapter, d["account"], blocked)
         if retry_at is not None:
             return "budget", Transition(d, [State.QUEUED], State.RETRY_WAIT, "rate_budget", values={"due_at": retry_at},
-                                  details={"retry_at": retry_at.isoformat(), "source": "shared budget"})
+                                        details={"retry_at": retry_at.isoformat(), "source": "shared budget"})
         policy = self._policy_wait(d, kind, now)  # after the platform budget: a cadence slot is never spent on a 429
         if policy is not None:
             return "policy", policy
@@ -261,8 +261,9 @@ class Publisher:
         wait = self.cadence.wait_until(self.settings.account(d["account"]), kind, now)
         if wait is None:
             return None
-        return Transition(d, [State.QUEUED], State.RETRY_WAIT, "policy_wait", values={"due_at": wait.until, "last_error": wait.reason},
-                    details={"rule": wait.rule, "retry_at": wait.until.isoformat()})
+        return Transition(d, [State.QUEUED], State.RETRY_WAIT, "policy_wait",
+                          values={"due_at": wait.until, "last_error": wait.reason},
+                          details={"rule": wait.rule, "retry_at": wait.until.isoformat()})
 
     def _tone_recheck(self, d: dict[str, Any], post: dict[str, Any], siblings: list[dict[str, Any]]) -> Transition | None:
         account = self.settings.account(d["account"])
@@ -276,7 +277,7 @@ class Publisher:
             return None
         reason = "tone check now blocks: " + "; ".join(f"{f.rule}: {f.message}" for f in blocked)
         return Transition(d, [State.QUEUED], State.HELD, "held", values={"last_error": reason},
-                    details={"reason": "tone", "findings": [f.to_dict() for f in blocked]})
+                          details={"reason": "tone", "findings": [f.to_dict() for f in blocked]})
 
     # -- claim, call, record --
 
@@ -333,14 +334,14 @@ class Publisher:
             if time.monotonic() > deadline:
                 g.outcome = "released"
                 g.result = Transition(g.d, [State.PUBLISHING], State.QUEUED, "released", attempt_id=g.attempt_id,
-                                values={"attempts": g.attempt - 1, "lease_until": None, "enqueued_at": utcnow()},
-                                details={"reason": "batch ran past half the lease before this call"})
+                                      values={"attempts": g.attempt - 1, "lease_until": None, "enqueued_at": utcnow()},
+                                      details={"reason": "batch ran past half the lease before this call"})
             elif g.d["account"] in limited:
                 retry_at = limited[g.d["account"]]
                 g.outcome = "budget"
                 g.result = Transition(g.d, [State.PUBLISHING], State.RETRY_WAIT, "rate_budget", attempt_id=g.attempt_id,
-                                values={"attempts": g.attempt - 1, "lease_until": None, "due_at": retry_at},
-                                details={"retry_at": retry_at.isoformat(), "source": "rate limited earlier in this batch"})
+                                      values={"attempts": g.attempt - 1, "lease_until": None, "due_at": retry_at},
+                                      details={"retry_at": retry_at.isoformat(), "source": "rate limited earlier in this batch"})
             else:
                 self._call(g)
                 if g.outcome == "rate_limited" and g.result is not None and g.result.values:
@@ -427,7 +428,7 @@ class Publisher:
         details: dict[str, Any] = {"remote_id": r.remote_id, "url": r.url}
         if late:
             return Transition(g.d, [State.UNKNOWN, State.RECONCILING], State.PUBLISHED, "published", values,
-                        {**details, "late": True})
+                              {**details, "late": True})
         return Transition(g.d, [State.PUBLISHING], State.PUBLISHED, "published", values, details, g.attempt_id)
 
     def _feed_budget(self, adapter: Channel, account: str, retry_at: datetime | None) -> None:
@@ -446,8 +447,10 @@ class Publisher:
         now = utcnow()
         rows = [r for r in rawsql.select_where_in(conn, deliveries, "prev_id", delivery_ids)
                 if r["state"] == State.SCHEDULED.value and r["due_at"] <= now]
-        return [r for r in rows if transition(conn, self.actor, r, [State.SCHEDULED], State.QUEUED, "queued",
-                                              values={"enqueued_at": now}, details={"woken_by": r["prev_id"]})]
+        moved = transitions(conn, self.actor, [Transition(r, [State.SCHEDULED], State.QUEUED, "queued",
+                                                          values={"enqueued_at": now}, details={"woken_by": r["prev_id"]})
+                                               for r in rows])
+        return [r for r, ok in zip(rows, moved, strict=True) if ok]
 
     def _send_woken(self, woken: list[dict[str, Any]]) -> None:
         if not woken or self.sender is None:

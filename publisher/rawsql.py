@@ -14,6 +14,7 @@ import functools
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import closing
 from datetime import UTC, datetime
 from typing import Any
 
@@ -139,32 +140,26 @@ def select_where_in(conn: Connection, table: Table, column: str, values: Sequenc
     else:
         cond, params = f"{column} = ANY(%s)", [list(values)]
     sql = f"SELECT {cols} FROM {table.name} WHERE {cond}" + (f" ORDER BY {order_by}" if order_by else "")
-    cur = cursor(conn)
-    try:
+    with closing(cursor(conn)) as cur:
         cur.execute(sql, params)
         return d.rows(table, cur.fetchall())
-    finally:
-        cur.close()
 
 
 def execute_many(conn: Connection, sql: str, params: Sequence[Mapping[str, Any]] | Sequence[tuple[Any, ...]]) -> int:
     """One execute (one parameter set) or executemany on the driver; the total number of rows it changed."""
-    cur = cursor(conn)
-    try:
+    with closing(cursor(conn)) as cur:
         if len(params) == 1:
             cur.execute(sql, params[0])
         else:
             cur.executemany(sql, params)
         return int(cur.rowcount)
-    finally:
-        cur.close()
 
 
 #: SQLite releases the GIL for every step of a statement, and a thread that wants it back waits out the switch
 #: interval behind the worker's other threads: an executemany of 50 rows inside the write lock cost 50 such waits
 #: (py-spy of a worker under a burst). One multi-row statement is one step. UPDATE ... FROM needs SQLite 3.33.
 MULTI_ROW = sqlite3.sqlite_version_info >= (3, 33, 0)
-_MAX_ROWS = 500  # x at most ~15 columns: far below SQLite's 32,766 bound parameters
+MAX_ROWS = 500  # rows per multi-row statement; x at most ~15 columns: far below SQLite's 32,766 parameters
 
 
 def insert_many(conn: Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
@@ -175,25 +170,19 @@ def insert_many(conn: Connection, table: str, columns: Sequence[str], rows: list
         execute_many(conn, f"INSERT INTO {table} ({cols}) VALUES ({', '.join(['%s'] * len(columns))})", rows)
         return
     one = f"({', '.join('?' * len(columns))})"
-    for start in range(0, len(rows), _MAX_ROWS):
-        chunk = rows[start:start + _MAX_ROWS]
+    for start in range(0, len(rows), MAX_ROWS):
+        chunk = rows[start:start + MAX_ROWS]
         execute_many(conn, f"INSERT INTO {table} ({cols}) VALUES {', '.join([one] * len(chunk))}",
                      [tuple(v for r in chunk for v in r)])
 
 
 def fetch_one(conn: Connection, sql: str) -> tuple[Any, ...] | None:
-    cur = cursor(conn)
-    try:
+    with closing(cursor(conn)) as cur:
         cur.execute(sql)
         row = cur.fetchone()
         return tuple(row) if row is not None else None
-    finally:
-        cur.close()
 
 
 def execute(conn: Connection, sql: str) -> None:
-    cur = cursor(conn)
-    try:
+    with closing(cursor(conn)) as cur:
         cur.execute(sql)
-    finally:
-        cur.close()

@@ -354,7 +354,7 @@ def prepare(actor: str, moves: Sequence[Transition], sqlite: bool) -> Prepared:
     for (columns, by_attempt, frm, _to), idx in by_shape.items():
         params = [moves[i]._params(now_db, binders) for i in idx]
         many, flat = None, ()
-        if len(idx) > 1 and sqlite and rawsql.MULTI_ROW and len(idx) <= 500:
+        if 1 < len(idx) <= rawsql.MAX_ROWS and sqlite and rawsql.MULTI_ROW:
             names = _shape_columns(columns, by_attempt)
             many, flat = _update_values_sql(columns, by_attempt, frm, len(idx)), tuple(p[k] for p in params for k in names)
         shapes.append((idx, _transition_sql(sqlite, columns, by_attempt, frm), many, params, flat))
