@@ -131,7 +131,9 @@ def test_worker_killed_mid_batch_ends_every_delivery_published_exactly_once(env:
     for i in range(120):
         service.accept(settings, store, service.NewPost(text=f"burst post {i}", accounts=["slow"], at=due))
     env.spawn("scheduler", log="scheduler")
-    wait_for(lambda: states(store).get("queued") == 120, timeout=30, what="120 queued")
+    # the tick commits the claims, then sends, then records the message ids in a second transaction: wait for both
+    wait_for(lambda: states(store).get("queued") == 120 and all(d["message_id"] for d in all_deliveries(store)),
+             timeout=30, what="120 queued with their message ids")
     messages = {d["message_id"] for d in all_deliveries(store)}
     assert len(messages) == 4, f"expected 4 messages of 30 ids, got {len(messages)}"
     worker = env.spawn("worker", "--processes", "1", "--threads", "2", log="worker")
