@@ -57,7 +57,7 @@ def twitter_weighted(text: str) -> int:
     """twitter-text's weighted length. Text that is NFC and holds only code points twitter-text weighs 1 (no emoji
     possible) is its length after twitter-text's CRLF normalisation, with every URL twitter-text finds counted 23:
     that skips ``parse_tweet``'s emoji scan (0.3-2.5 ms a text). Anything else goes to ``parse_tweet``. Checked
-    equal to the library in tests/test_tone_rules.py and tests/sandbox."""
+    equal to the library in tests/test_textlength.py and tests/test_tone_rules.py."""
     import unicodedata
 
     if not _HEAVY_FOR_X.search(text) and unicodedata.is_normalized("NFC", text):
