@@ -100,22 +100,44 @@ def append(conn: Connection, actor: str, events: list[Event], at: datetime | Non
     append_pending(conn, [pending(actor, ev) for ev in events], at)
 
 
+#: set by ``Store.tx`` for its life: the transaction's events, written together by ``flush`` just before COMMIT
+QUEUE_KEY = "publisher_audit_queue"
+
+
 def append_pending(conn: Connection, events: list[Pending], at: datetime | None = None) -> None:
-    """Append events rendered beforehand: inside the lock only the chain itself is computed."""
+    """Append events rendered beforehand: inside the lock only the chain itself is computed. In a ``Store.tx``
+    they are queued and written by ``flush`` at its end: one head read and one INSERT per transaction, however
+    many changes it records (a batch of jobs in ``Store.grouped`` records many)."""
     if not events:
         return
-    at = at or datetime.now(UTC)
+    queue = conn.info.get(QUEUE_KEY)
+    if queue is not None:
+        queue.append((events, at))
+    else:
+        _write(conn, [(events, at)])
+
+
+def flush(conn: Connection) -> None:
+    """Write the events queued in this transaction, in the order they were appended."""
+    queue = conn.info.pop(QUEUE_KEY, None)
+    if queue:
+        _write(conn, queue)
+
+
+def _write(conn: Connection, batches: list[tuple[list[Pending], datetime | None]]) -> None:
     d = rawsql.dialect_of(conn)
-    at_db = d.binders(audit_events)["at"](at)
-    at_text = _STRING(_at_text(at))
+    to_db = d.binders(audit_events)["at"]
+    now = datetime.now(UTC)
     # the head is read once per transaction (Store.tx clears it at BEGIN; it holds the chain lock until COMMIT)
     seq, prev = conn.info.get(HEAD_KEY) or _head(conn)
     rows = []
-    for ev in events:
-        seq += 1
-        digest = hashlib.sha256(f"{prev}{ev.head}{at_text}{ev.tail}{seq}}}".encode()).hexdigest()
-        rows.append((seq, at_db, *ev.row, prev, digest))
-        prev = digest
+    for events, at in batches:
+        at_db, at_text = to_db(at or now), _STRING(_at_text(at or now))
+        for ev in events:
+            seq += 1
+            digest = hashlib.sha256(f"{prev}{ev.head}{at_text}{ev.tail}{seq}}}".encode()).hexdigest()
+            rows.append((seq, at_db, *ev.row, prev, digest))
+            prev = digest
     rawsql.insert_many(conn, "audit_events", _COLUMNS, rows)
     conn.info[HEAD_KEY] = (seq, prev)
 

@@ -162,6 +162,27 @@ MULTI_ROW = sqlite3.sqlite_version_info >= (3, 33, 0)
 MAX_ROWS = 500  # rows per multi-row statement; x at most ~15 columns: far below SQLite's 32,766 parameters
 
 
+#: whether UPDATE ... RETURNING works, by "is SQLite": it does on PostgreSQL, and on SQLite from 3.35
+RETURNING = {True: sqlite3.sqlite_version_info >= (3, 35, 0), False: True}
+
+
+def returning(conn: Connection, sql: str, params: Sequence[Mapping[str, Any]] | Sequence[tuple[Any, ...]]) -> set[Any]:
+    """Run ``sql`` (ending in ``RETURNING <one column>``) once per parameter set, executemany pipelined on
+    psycopg: the values every run returned."""
+    out: set[Any] = set()
+    with closing(cursor(conn)) as cur:
+        if len(params) == 1 or isinstance(cur, sqlite3.Cursor):  # sqlite3's executemany returns no rows
+            for p in params:
+                cur.execute(sql, p)
+                out.update(r[0] for r in cur.fetchall())
+            return out
+        cur.executemany(sql, params, returning=True)
+        while True:
+            out.update(r[0] for r in cur.fetchall())
+            if not cur.nextset():
+                return out
+
+
 def insert_many(conn: Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
     """``INSERT INTO table (columns) VALUES ...``: one statement per 500 rows on SQLite, executemany elsewhere."""
     d = dialect_of(conn)

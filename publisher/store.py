@@ -42,6 +42,18 @@ SCHEMA_HEAD = "0002"
 _AUDIT_LOCK_KEY = 0x70756231  # "pub1"
 
 
+@contextmanager
+def _audited(conn: Connection) -> Iterator[None]:
+    """A write transaction's audit events are queued while it runs and written just before its COMMIT."""
+    conn.info.pop(audit.HEAD_KEY, None)
+    conn.info[audit.QUEUE_KEY] = []
+    try:
+        yield
+        audit.flush(conn)
+    finally:
+        conn.info.pop(audit.QUEUE_KEY, None)
+
+
 def new_id(prefix: str) -> str:
     """Short, URL-safe ids that sort by creation time (``d-19ad1b2c3d4e5f60718293a4``: the millisecond in 11 hex
     digits, then 48 random bits), like UUIDv7. Time order keeps the index entries of deliveries created together
@@ -145,14 +157,12 @@ class Store:
     def tx(self) -> Iterator[Connection]:
         """A write transaction. Holds the audit-chain lock for its whole life."""
         if self._write_lock is not None:
-            with self._write_lock, self._file_lock.hold(), self.engine.begin() as conn:
-                conn.info.pop(audit.HEAD_KEY, None)
+            with self._write_lock, self._file_lock.hold(), self.engine.begin() as conn, _audited(conn):
                 yield conn
             return
-        with self.engine.begin() as conn:
-            conn.info.pop(audit.HEAD_KEY, None)
+        with self.engine.begin() as conn, _audited(conn):
             if not self.is_sqlite:
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK_KEY})
+                rawsql.execute(conn, f"SELECT pg_advisory_xact_lock({_AUDIT_LOCK_KEY})")
             yield conn
 
     def grouped(self, work: Callable[[Connection], T]) -> T:
@@ -343,6 +353,9 @@ class Prepared:
     events: list[audit.Pending]
 
 
+_RETURNING = " RETURNING deliveries.id"
+
+
 def prepare(actor: str, moves: Sequence[Transition], sqlite: bool) -> Prepared:
     d = rawsql.dialect(sqlite)
     binders = d.binders(deliveries)
@@ -362,9 +375,20 @@ def prepare(actor: str, moves: Sequence[Transition], sqlite: bool) -> Prepared:
 
 
 def apply(conn: Connection, prepared: Prepared) -> list[bool]:
-    """Run prepared transitions in ``conn``'s write transaction: which moved, in order (see ``transitions``)."""
+    """Run prepared transitions in ``conn``'s write transaction: which moved, in order (see ``transitions``).
+    A shape of several moves is one statement (or one pipelined executemany) that returns the ids it moved;
+    where the database cannot return them (SQLite before 3.35), it runs in a savepoint that is rolled back to
+    move one by one if any did not apply."""
     moved = [False] * len(prepared.moves)
+    sqlite = rawsql.dialect_of(conn).sqlite
     for idx, one, many, params, flat in prepared.shapes:
+        ids = [prepared.moves[i].delivery["id"] for i in idx]
+        if len(idx) > 1 and rawsql.RETURNING[sqlite] and len(set(ids)) == len(ids):
+            done = (rawsql.returning(conn, many + _RETURNING, [flat]) if many is not None
+                    else rawsql.returning(conn, one + _RETURNING, params))
+            for i, delivery_id in zip(idx, ids, strict=True):
+                moved[i] = delivery_id in done
+            continue
         if len(idx) > 1:
             rawsql.execute(conn, "SAVEPOINT publisher_moves")
             changed = (rawsql.execute_many(conn, many, [flat]) if many is not None

@@ -10,15 +10,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, select, update
+import pytest
+from sqlalchemy import event, select, update
 
-from publisher import audit, service
+from publisher import audit, rawsql, service
 from publisher.channels.dryrun import ledger_rows
 from publisher.models import State
 from publisher.publishing import Publisher
 from publisher.scheduling import Scheduler
 from publisher.schema import audit_events, deliveries
-from publisher.store import Transition, get_deliveries, transitions
+from publisher.store import Store, Transition, get_deliveries, transitions
 from tests.conftest import Env
 from tests.helpers import states
 
@@ -38,7 +39,12 @@ def _queue(env: Env, ids: list[str]) -> None:
         conn.execute(update(deliveries).where(deliveries.c.id.in_(ids)).values(state=State.QUEUED.value))
 
 
-def test_batched_transitions_move_only_what_is_still_in_its_state_and_audit_each_once(env: Env) -> None:
+@pytest.mark.parametrize("returning", [True, False], ids=["returning", "savepoint"])
+def test_batched_transitions_move_only_what_is_still_in_its_state_and_audit_each_once(
+        env: Env, returning: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With UPDATE ... RETURNING, and without it (SQLite before 3.35: a savepoint, then one by one)."""
+    if not returning:
+        monkeypatch.setattr(rawsql, "RETURNING", {True: False, False: False})
     ids = _accept(env, 6)
     store = env.store()
     with store.tx() as conn:  # one of them was cancelled meanwhile: its move must not apply
@@ -66,28 +72,39 @@ def test_batched_transitions_of_one_shape_all_apply_in_one_statement_and_keep_th
         rows = get_deliveries(conn, ids)
     moves = [Transition(rows[i], [State.SCHEDULED], State.QUEUED, "queued", values={"message_id": f"m-{k}"})
              for k, i in enumerate(ids)]
-    with store.tx() as conn, _statements(conn) as seen:
+    with _statements(store) as seen, store.tx() as conn:
         assert transitions(conn, "test", moves) == [True] * 4
+        assert transitions(conn, "test", moves) == [False] * 4  # no longer scheduled: none moves twice
     with store.read() as conn:
         after = get_deliveries(conn, ids)
+        assert audit.verify(conn).ok
+        assert sum(r[0] == "queued" for r in conn.execute(select(audit_events.c.action))) == 4  # once each
     assert [after[i]["message_id"] for i in ids] == ["m-0", "m-1", "m-2", "m-3"]
-    if seen is not None:  # SQLite: one UPDATE and one INSERT for all four (each row a statement of its own before)
-        assert [s.split()[0] for s in seen if s.split()[0] in ("UPDATE", "INSERT")] == ["UPDATE", "INSERT"]
+    if seen is not None:
+        # SQLite: each batch of four is one UPDATE that returns the ids it moved (no savepoint, no row-by-row
+        # retry), and the transaction's audit events are one INSERT after one read of the chain's head
+        words = [s.split()[0] for s in seen]
+        assert words == ["BEGIN", "UPDATE", "UPDATE", "SELECT", "INSERT", "COMMIT"], seen
 
 
 @contextmanager
-def _statements(conn: Connection) -> Iterator[list[str] | None]:
-    """The SQL statements SQLite runs on ``conn`` meanwhile (None on PostgreSQL, which has no trace hook)."""
-    raw = conn.connection.driver_connection
-    if not isinstance(raw, sqlite3.Connection):
+def _statements(store: Store) -> Iterator[list[str] | None]:
+    """The SQL statements SQLite runs meanwhile on the store's connections, from BEGIN to COMMIT (None on
+    PostgreSQL, which has no trace hook)."""
+    if not store.is_sqlite:
         yield None
         return
     seen: list[str] = []
-    raw.set_trace_callback(seen.append)
+
+    def trace(dbapi_conn: sqlite3.Connection, _record: object, _proxy: object) -> None:
+        dbapi_conn.set_trace_callback(seen.append)
+
+    event.listen(store.engine, "checkout", trace)
     try:
         yield seen
     finally:
-        raw.set_trace_callback(None)
+        event.remove(store.engine, "checkout", trace)
+        store.engine.dispose()  # the traced connections go: none keeps tracing into this list
 
 
 def test_the_scheduler_batches_a_burst_but_sends_a_few_due_together_one_per_message(env: Env) -> None:
