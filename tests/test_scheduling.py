@@ -65,13 +65,14 @@ def test_a_promoted_delayed_message_is_not_taken_for_lost_but_a_wiped_one_is(env
     b.add_middleware(broker_mod._promotions())
     started, release = threading.Event(), threading.Event()
 
-    def publish(delivery_id: str) -> None:
+    def publish(delivery_ids: list[str]) -> None:
         started.set()
         release.wait(30)
 
     actor = dramatiq.actor(publish, broker=b, actor_name="publish_dryrun", queue_name="dryrun", max_retries=0)
-    sent = actor.send_with_options(args=("d-promoted",), delay=200, **{broker_mod.DELAYED_OPTION: True})
+    sent = actor.send_with_options(args=(["d-promoted", "d-other"],), delay=200)  # a batched message: two ids
     first_id = sent.options["redis_message_id"]
+    both = [("dryrun", "d-promoted", first_id), ("dryrun", "d-other", first_id)]
     worker = dramatiq.Worker(b, worker_threads=1, worker_timeout=50)
     worker.start()
     try:
@@ -83,9 +84,10 @@ def test_a_promoted_delayed_message_is_not_taken_for_lost_but_a_wiped_one_is(env
             assert broker_mod.missing_messages(b, [("dryrun", "d-promoted", first_id)]) == set()
             time.sleep(0.01)
         assert not b.client.hexists("publisher:dryrun.DQ.msgs", first_id)  # the id we stored is gone ...
-        assert broker_mod.missing_messages(b, [("dryrun", "d-promoted", first_id)]) == set()  # ... yet not lost
+        assert broker_mod.missing_messages(b, both) == set()  # ... yet neither delivery is lost
+        assert len(b.client.keys("publisher:promoted:*")) == 1  # one key for the message, not one per delivery
         b.client.flushdb()
-        assert broker_mod.missing_messages(b, [("dryrun", "d-promoted", first_id)]) == {"d-promoted"}
+        assert broker_mod.missing_messages(b, both) == {"d-promoted", "d-other"}
     finally:
         release.set()
         worker.stop(timeout=5000)

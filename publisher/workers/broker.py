@@ -67,25 +67,27 @@ def current() -> BrokerHandle | None:
     return _handle
 
 
-#: message option set on messages sent with a delay, so their promotion to the ready queue can be recognised
-DELAYED_OPTION = "publisher_delayed"
+#: message option a worker sets on a delayed message when it takes it into its delay queue: the message's Redis id
+#: there (the one the store recorded), which Dramatiq replaces when it promotes the message to the ready queue
+DQ_ID_OPTION = "publisher_dq_id"
 
 
 def _promotions() -> Any:
     """Middleware: when a worker promotes a delayed message to its ready queue, Dramatiq gives it a new Redis id.
-    Remember the new id under the delivery id, so the sweeper does not take the message for lost and send a
-    duplicate (a no-op for the actor, but a flood of extra work under backlog)."""
+    Remember the new id under the old one, so the sweeper does not take the message for lost and send a duplicate
+    (a no-op for the actor, but a flood of extra work under backlog). One key per message, however many delivery
+    ids it carries."""
     from dramatiq import Middleware
 
     class Promotions(Middleware):  # type: ignore[misc]
+        def before_delay_message(self, broker: Any, message: Any) -> None:
+            message.options[DQ_ID_OPTION] = message.options.get("redis_message_id")
+
         def after_enqueue(self, broker: Any, message: Any, delay: int | None) -> None:
-            if delay is None and message.options.get(DELAYED_OPTION) and message.args:
-                ids = message.args[0] if isinstance(message.args[0], list) else [message.args[0]]
-                new_id = message.options["redis_message_id"]
-                pipe = broker.client.pipeline(transaction=False)
-                for delivery_id in ids:
-                    pipe.set(f"{broker.namespace}:promoted:{delivery_id}", new_id, ex=PROMOTION_TTL_SECONDS)
-                pipe.execute()
+            old_id = message.options.get(DQ_ID_OPTION)
+            if delay is None and old_id:
+                broker.client.set(f"{broker.namespace}:promoted:{old_id}", message.options["redis_message_id"],
+                                  ex=PROMOTION_TTL_SECONDS)
 
     return Promotions()
 
@@ -98,10 +100,10 @@ def missing_messages(broker: Any, items: list[tuple[str, str, str | None]]) -> s
     sent (ready, delayed or leased) nor as promoted from the delay queue: lost (for example a wiped broker)."""
     client, ns = broker.client, broker.namespace
     pipe = client.pipeline(transaction=False)
-    for queue, delivery_id, mid in items:
+    for queue, _, mid in items:
         pipe.hexists(f"{ns}:{queue}.msgs", mid or "-")
         pipe.hexists(f"{ns}:{queue}.DQ.msgs", mid or "-")
-        pipe.get(f"{ns}:promoted:{delivery_id}")
+        pipe.get(f"{ns}:promoted:{mid or '-'}")
     res = pipe.execute()
     unsure = [(q, d, res[3 * i + 2]) for i, (q, d, _) in enumerate(items) if not (res[3 * i] or res[3 * i + 1])]
     pipe = client.pipeline(transaction=False)

@@ -39,11 +39,9 @@ def store() -> Store:
 def send(channel: str, delivery_ids: list[str], delay_ms: int) -> str | None:
     """One message carrying these delivery ids (a lone id travels as a plain string, as it always has)."""
     from publisher.workers.actors import ACTORS
-    from publisher.workers.broker import DELAYED_OPTION
 
-    options: dict[str, Any] = {DELAYED_OPTION: True} if delay_ms else {}
     arg: str | list[str] = delivery_ids[0] if len(delivery_ids) == 1 else list(delivery_ids)
-    message = ACTORS[channel].send_with_options(args=(arg,), delay=delay_ms or None, **options)
+    message = ACTORS[channel].send_with_options(args=(arg,), delay=delay_ms or None)
     return str(message.options.get("redis_message_id") or message.message_id)
 
 
