@@ -163,6 +163,7 @@ class Publisher:
         cleared: list[_Go] = []
         unknown: list[dict[str, Any]] = []
         blocked: dict[str, datetime | None] = {}  # per account, for accounts without a posts-per-window budget
+        early: list[dict[str, Any]] = []
         for i in ids:
             d = rows.get(i)
             if d is None:
@@ -181,6 +182,9 @@ class Publisher:
                     moves.append(decided)
                 else:
                     outcomes[i] = decided
+                    if decided == "early":
+                        early.append(d)
+        self._resend_early(early, now)
         # Pipelined: the transaction that records chunk k's outcomes also claims chunk k+1, so each claim is still
         # durable right before its own calls, at one commit per chunk instead of two.
         chunks = [cleared[i:i + CLAIM_CHUNK] for i in range(0, len(cleared), CLAIM_CHUNK)]
@@ -200,6 +204,19 @@ class Publisher:
                 outcomes[g.d["id"]] = self.reconcile({**g.d, "state": State.UNKNOWN.value})
         return outcomes
 
+    def _resend_early(self, early: list[dict[str, Any]], now: datetime) -> None:
+        """Queued deliveries whose message came before their time: no call; a message again, delayed to the exact
+        time. Its id is recorded, so the sweeper looks for the new message, not for the one just consumed."""
+        if not self.sender or not early:
+            return
+        ids = {}
+        for d in early:
+            mid = self.sender(d["channel"], [d["id"]], max(1, int((d["due_at"] - now).total_seconds() * 1000)))
+            if mid:
+                ids[d["id"]] = mid
+        with self.store.tx() as conn:
+            set_message_ids(conn, ids)
+
     @staticmethod
     def _ready(d: dict[str, Any], now: datetime) -> bool:
         return (d["state"] == State.QUEUED.value and not (d["not_after"] and now > d["not_after"])
@@ -214,9 +231,7 @@ class Publisher:
             return "expired", Transition(d, [State.QUEUED], State.EXPIRED, "expired",
                                          details={"not_after": d["not_after"].isoformat()})
         if not ready:
-            if self.sender:  # early (clock skew between scheduler and worker): wait for the exact time, no call
-                self.sender(d["channel"], [d["id"]], int((d["due_at"] - now).total_seconds() * 1000))
-            return "early"
+            return "early"  # clock skew between scheduler and worker: sent again for the exact time (_resend_early)
         receipt, waiting = parent or (None, None)
         if waiting:
             return "waiting", Transition(d, [State.QUEUED], State.SCHEDULED, "waiting", values={"last_error": waiting},

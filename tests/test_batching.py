@@ -176,3 +176,25 @@ def test_after_a_rate_limit_answer_the_batch_makes_no_more_calls_for_that_accoun
     assert {r["state"] for r in rows.values()} == {"retry_wait"}
     assert all(r["attempts"] == 0 for i, r in rows.items() if i != ids[0])
     assert min(r["due_at"] for r in rows.values()) > datetime.now(UTC) + timedelta(seconds=50)
+
+
+def test_a_message_that_comes_before_its_time_makes_no_call_and_is_sent_again_for_the_exact_time(env: Env) -> None:
+    """Clock skew between the scheduler's host and a worker's: the worker sees the delivery not yet due. It must
+    not publish, must send a message again delayed to the due time, and must record that message's id so the
+    sweeper does not take the delivery's message for lost."""
+    due = datetime.now(UTC) + timedelta(seconds=30)
+    [delivery_id] = _accept(env, 1, at=due)
+    _queue(env, [delivery_id])
+    store = env.store()
+    with store.tx() as conn:
+        conn.execute(update(deliveries).where(deliveries.c.id == delivery_id).values(message_id="m-consumed"))
+    sent: list[tuple[str, list[str], int]] = []
+    publisher = Publisher(env.settings(), store, sender=lambda c, ids, ms: sent.append((c, list(ids), ms)) or "m-again")
+    assert publisher.handle_many([delivery_id]) == {delivery_id: "early"}
+    assert len(sent) == 1 and sent[0][:2] == ("dryrun", [delivery_id])
+    assert 25_000 < sent[0][2] <= 30_000  # delayed to the due time
+    with store.read() as conn:
+        row = get_deliveries(conn, [delivery_id])[delivery_id]
+    assert (row["state"], row["message_id"], row["attempts"]) == ("queued", "m-again", 0)
+    ledger = env.settings().home / "dryrun-ledger.jsonl"
+    assert not ledger.exists() or ledger_rows(ledger) == []  # no call
