@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -100,8 +101,21 @@ def append(conn: Connection, actor: str, events: list[Event], at: datetime | Non
     append_pending(conn, [pending(actor, ev) for ev in events], at)
 
 
-#: set by ``Store.tx`` for its life: the transaction's events, written together by ``flush`` just before COMMIT
+#: set by ``queued`` for a transaction's life: its events, written together by ``flush`` just before COMMIT
 QUEUE_KEY = "publisher_audit_queue"
+
+
+@contextmanager
+def queued(conn: Connection) -> Iterator[None]:
+    """For ``Store.tx``: the transaction's events are queued while it runs and written when its body has
+    finished, just before COMMIT; nothing is written if the body raises."""
+    conn.info.pop(HEAD_KEY, None)
+    conn.info[QUEUE_KEY] = []
+    try:
+        yield
+        flush(conn)
+    finally:
+        conn.info.pop(QUEUE_KEY, None)
 
 
 def append_pending(conn: Connection, events: list[Pending], at: datetime | None = None) -> None:
@@ -128,7 +142,7 @@ def _write(conn: Connection, batches: list[tuple[list[Pending], datetime | None]
     d = rawsql.dialect_of(conn)
     to_db = d.binders(audit_events)["at"]
     now = datetime.now(UTC)
-    # the head is read once per transaction (Store.tx clears it at BEGIN; it holds the chain lock until COMMIT)
+    # the head is read once per transaction (``queued`` clears it at BEGIN; Store.tx holds the chain lock until COMMIT)
     seq, prev = conn.info.get(HEAD_KEY) or _head(conn)
     rows = []
     for events, at in batches:

@@ -184,7 +184,7 @@ class Publisher:
                     outcomes[i] = decided
                     if decided == "early":
                         early.append(d)
-        self._resend_early(early, now)
+        self._send_each(early, now)  # came before their time: no call, a message again for the exact time
         # Pipelined: the transaction that records chunk k's outcomes also claims chunk k+1, so each claim is still
         # durable right before its own calls, at one commit per chunk instead of two.
         chunks = [cleared[i:i + CLAIM_CHUNK] for i in range(0, len(cleared), CLAIM_CHUNK)]
@@ -204,19 +204,6 @@ class Publisher:
                 outcomes[g.d["id"]] = self.reconcile({**g.d, "state": State.UNKNOWN.value})
         return outcomes
 
-    def _resend_early(self, early: list[dict[str, Any]], now: datetime) -> None:
-        """Queued deliveries whose message came before their time: no call; a message again, delayed to the exact
-        time. Its id is recorded, so the sweeper looks for the new message, not for the one just consumed."""
-        if not self.sender or not early:
-            return
-        ids = {}
-        for d in early:
-            mid = self.sender(d["channel"], [d["id"]], max(1, int((d["due_at"] - now).total_seconds() * 1000)))
-            if mid:
-                ids[d["id"]] = mid
-        with self.store.tx() as conn:
-            set_message_ids(conn, ids)
-
     @staticmethod
     def _ready(d: dict[str, Any], now: datetime) -> bool:
         return (d["state"] == State.QUEUED.value and not (d["not_after"] and now > d["not_after"])
@@ -231,7 +218,7 @@ class Publisher:
             return "expired", Transition(d, [State.QUEUED], State.EXPIRED, "expired",
                                          details={"not_after": d["not_after"].isoformat()})
         if not ready:
-            return "early"  # clock skew between scheduler and worker: sent again for the exact time (_resend_early)
+            return "early"  # clock skew between scheduler and worker: sent again for the exact time (_send_each)
         receipt, waiting = parent or (None, None)
         if waiting:
             return "waiting", Transition(d, [State.QUEUED], State.SCHEDULED, "waiting", values={"last_error": waiting},
@@ -424,7 +411,7 @@ class Publisher:
                 log.error("delivery %s published as %s but its state changed meanwhile", g.d["id"], g.receipt.remote_id)
                 g.outcome = "orphan"
             outcomes[g.d["id"]] = g.outcome
-        self._send_woken(woken)
+        self._send_each(woken)
         released = [g.d["id"] for g, ok in zip(claimed, moved, strict=True) if ok and g.outcome == "released"]
         if released and self.sender:
             mid = self.sender(claimed[0].d["channel"], released, 0)
@@ -467,12 +454,21 @@ class Publisher:
                                                for r in rows])
         return [r for r, ok in zip(rows, moved, strict=True) if ok]
 
-    def _send_woken(self, woken: list[dict[str, Any]]) -> None:
-        if not woken or self.sender is None:
+    def _send_each(self, rows: list[dict[str, Any]], now: datetime | None = None) -> None:
+        """A message for each of these queued deliveries, delayed to its due time (none for those already due:
+        woken thread successors), and its id recorded, so the sweeper looks for that message and not for one
+        already consumed."""
+        if not rows or self.sender is None:
             return
-        ids = {r["id"]: self.sender(r["channel"], [r["id"]], 0) for r in woken}
-        with self.store.tx() as conn:
-            set_message_ids(conn, {k: v for k, v in ids.items() if v})
+        now = now or utcnow()
+        ids = {}
+        for r in rows:
+            mid = self.sender(r["channel"], [r["id"]], max(0, int((r["due_at"] - now).total_seconds() * 1000)))
+            if mid:
+                ids[r["id"]] = mid
+        if ids:
+            with self.store.tx() as conn:
+                set_message_ids(conn, ids)
 
     # -- reconciliation of unknown outcomes --
 
@@ -516,5 +512,5 @@ class Publisher:
             woken = self._wake_successors(conn, [d["id"]]) if moved else []
         if not moved:
             return "duplicate"
-        self._send_woken(woken)
+        self._send_each(woken)
         return "reconciled"

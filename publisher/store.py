@@ -42,18 +42,6 @@ SCHEMA_HEAD = "0002"
 _AUDIT_LOCK_KEY = 0x70756231  # "pub1"
 
 
-@contextmanager
-def _audited(conn: Connection) -> Iterator[None]:
-    """A write transaction's audit events are queued while it runs and written just before its COMMIT."""
-    conn.info.pop(audit.HEAD_KEY, None)
-    conn.info[audit.QUEUE_KEY] = []
-    try:
-        yield
-        audit.flush(conn)
-    finally:
-        conn.info.pop(audit.QUEUE_KEY, None)
-
-
 def new_id(prefix: str) -> str:
     """Short, URL-safe ids that sort by creation time (``d-19ad1b2c3d4e5f60718293a4``: the millisecond in 11 hex
     digits, then 48 random bits), like UUIDv7. Time order keeps the index entries of deliveries created together
@@ -157,10 +145,10 @@ class Store:
     def tx(self) -> Iterator[Connection]:
         """A write transaction. Holds the audit-chain lock for its whole life."""
         if self._write_lock is not None:
-            with self._write_lock, self._file_lock.hold(), self.engine.begin() as conn, _audited(conn):
+            with self._write_lock, self._file_lock.hold(), self.engine.begin() as conn, audit.queued(conn):
                 yield conn
             return
-        with self.engine.begin() as conn, _audited(conn):
+        with self.engine.begin() as conn, audit.queued(conn):
             if not self.is_sqlite:
                 rawsql.execute(conn, f"SELECT pg_advisory_xact_lock({_AUDIT_LOCK_KEY})")
             yield conn
@@ -336,9 +324,8 @@ def transition(
 
 def transitions(conn: Connection, actor: str, moves: Sequence[Transition]) -> list[bool]:
     """``transition`` for many deliveries at once, each still conditional: which of them moved, in order; their
-    audit events are appended in that order. Moves of the same shape run as one statement inside a savepoint;
-    if any of them did not apply (its delivery changed meanwhile), the savepoint is rolled back and that shape's
-    moves run one by one, so every answer is exact."""
+    audit events are appended in that order. Moves of the same shape run as one statement that returns the ids it
+    moved, so every answer is exact (see ``apply``)."""
     return apply(conn, prepare(actor, moves, rawsql.dialect_of(conn).sqlite))
 
 
