@@ -126,7 +126,10 @@ class Receipt:
 
 @dataclass(frozen=True)
 class DeliveryRef:
-    """The view of a delivery an adapter gets: enough to render, publish and reconcile; no store access."""
+    """The view of a delivery an adapter gets: enough to render, publish and reconcile; no store access.
+
+    Built in one place only (``publisher.publishing.delivery_ref``), which fills every field from the stored rows.
+    """
 
     id: str
     post_id: str
@@ -134,14 +137,28 @@ class DeliveryRef:
     channel: str
     payload: Payload
     attempt: int = 1
+    #: when the post was accepted (never moves)
     created_at: datetime | None = None
-    #: position in the thread (1 = the first post of its thread)
+    #: position in the thread (1 = the first post of its thread; a split post's later parts and every ticket update
+    #: after the first are > 1)
     thread_seq: int = 1
+    #: when the first platform call for this delivery was claimed (stored): every reconcile window starts here
+    first_attempt_at: datetime | None = None
+    #: when the latest attempt was claimed (stored): e.g. whether Mastodon still honours the idempotency key
+    attempt_at: datetime | None = None
+    #: the receipt of the post this delivery replies to (None: a top-level post). Publish receives it as ``parent``
+    #: too; reconcile needs it to search the parent's replies (Facebook and LinkedIn comments)
+    parent: Receipt | None = None
 
     @property
     def idempotency_key(self) -> str:
         """Stable across retries of this delivery, different for every delivery (Mastodon Idempotency-Key)."""
         return f"publisher-{self.id}"
+
+    @property
+    def window_start(self) -> datetime | None:
+        """The earliest moment this delivery can have been published: its first attempt (else its acceptance)."""
+        return self.first_attempt_at or self.created_at
 
 
 @dataclass(frozen=True)

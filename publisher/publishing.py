@@ -40,6 +40,7 @@ from publisher.store import (
     deliveries_of_posts,
     get_deliveries,
     get_delivery,
+    get_post,
     get_posts,
     new_id,
     prepare,
@@ -59,6 +60,21 @@ CLAIM_CHUNK = 25
 Sender = Callable[[str, list[str], int], str | None]
 
 
+def delivery_ref(d: dict[str, Any], post: dict[str, Any], parent: Receipt | None, attempt: int | None = None) -> DeliveryRef:
+    """The one builder of what an adapter sees of a delivery: every field from the stored rows, nothing that moves.
+
+    ``thread_seq`` is the delivery's place in its thread: the post's place among the ticket's posts, plus the part
+    (a split post's later parts follow its first); anything with a predecessor is past 1.
+    """
+    seq = (post.get("thread_seq") or 1) + (d.get("part") or 1) - 1
+    if d.get("prev_id") and seq < 2:
+        seq = 2
+    return DeliveryRef(id=d["id"], post_id=d["post_id"], account=d["account"], channel=d["channel"],
+                       payload=Payload.from_dict(d["payload"]), attempt=attempt if attempt is not None else d["attempts"],
+                       created_at=post.get("created_at"), thread_seq=seq, first_attempt_at=d.get("first_attempt_at"),
+                       attempt_at=d.get("attempt_at"), parent=parent)
+
+
 def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(2 ** max(attempts - 1, 0) * 5, 900))
 
@@ -70,6 +86,7 @@ class _Go:
     d: dict[str, Any]
     parent: Receipt | None
     adapter: Channel
+    post: dict[str, Any]
     attempt_id: str = ""
     attempt: int = 0
     outcome: str = ""
@@ -117,9 +134,6 @@ class Publisher:
         with self._lock:
             self._adapters.pop(account_name, None)
 
-    def _ref(self, d: dict[str, Any], attempt: int) -> DeliveryRef:
-        return DeliveryRef(id=d["id"], post_id=d["post_id"], account=d["account"], channel=d["channel"],
-                           payload=Payload.from_dict(d["payload"]), attempt=attempt, created_at=d["updated_at"])
 
     def _move(self, d: dict[str, Any], frm: list[State], to: State, action: str, *, values: dict[str, Any] | None = None,
               details: dict[str, Any] | None = None, attempt_id: str | None = None) -> bool:
@@ -240,7 +254,7 @@ class Publisher:
         policy = self._policy_wait(d, kind, now)  # after the platform budget: a cadence slot is never spent on a 429
         if policy is not None:
             return "policy", policy
-        return _Go(d, receipt, adapter)
+        return _Go(d, receipt, adapter, post)
 
     def _budget_wait(self, adapter: Channel, account: str, blocked: dict[str, datetime | None]) -> datetime | None:
         """None to go, or when the account's shared budget frees a slot. An account with no posts-per-window
@@ -285,12 +299,16 @@ class Publisher:
 
     def _claims(self, cleared: list[_Go]) -> list[Transition]:
         """``publishing`` with a lease and a new attempt id for each cleared delivery."""
-        lease = utcnow() + timedelta(seconds=self.settings.scheduler.lease_seconds)
+        now = utcnow()
+        lease = now + timedelta(seconds=self.settings.scheduler.lease_seconds)
         claims = []
         for g in cleared:
             g.attempt_id, g.attempt = new_id("a"), g.d["attempts"] + 1
+            first = g.d.get("first_attempt_at") or now
+            g.d = {**g.d, "first_attempt_at": first, "attempt_at": now}
             claims.append(Transition(g.d, [State.QUEUED], State.PUBLISHING, "publishing",
-                                     values={"attempts": g.attempt, "attempt_id": g.attempt_id, "lease_until": lease},
+                                     values={"attempts": g.attempt, "attempt_id": g.attempt_id, "lease_until": lease,
+                                             "first_attempt_at": first, "attempt_at": now},
                                      details={"attempt": g.attempt, "attempt_id": g.attempt_id,
                                               "reply_to": g.parent.remote_id if g.parent else None}))
         return claims
@@ -357,7 +375,7 @@ class Publisher:
             g.outcome, g.result = outcome, Transition(d, [State.PUBLISHING], state, action, values, details, attempt_id)
 
         try:
-            g.receipt = adapter.publish(self._ref(d, attempt), g.parent)
+            g.receipt = adapter.publish(delivery_ref(d, g.post, g.parent, attempt), g.parent)
         except RateLimited as e:
             self._feed_budget(adapter, d["account"], e.retry_at)
             to(State.RETRY_WAIT, "rate_limited", "rate_limited", {"due_at": e.retry_at, "last_error": e.message},
@@ -484,7 +502,7 @@ class Publisher:
         hint = (d.get("receipt") or {}).get("hint") if isinstance(d.get("receipt"), dict) else None
         try:
             adapter = self.adapter(d["account"])
-            receipt = Receipt.from_dict(hint) if hint else adapter.reconcile(self._ref(d, d["attempts"]))
+            receipt = Receipt.from_dict(hint) if hint else adapter.reconcile(self._reconcile_ref(d))
         except NotPublished as e:
             self._move(d, [State.RECONCILING], State.RETRY_WAIT, "reconciled_not_published", attempt_id=attempt_id,
                        values={"due_at": utcnow(), "last_error": e.message}, details={"result": "not published"})
@@ -501,6 +519,14 @@ class Publisher:
                        values={"due_at": due, "last_error": e.message}, details={"error": e.message})
             return "deferred"
         return self._record_reconciled(d, receipt, attempt_id)
+
+    def _reconcile_ref(self, d: dict[str, Any]) -> DeliveryRef:
+        """The reference reconcile looks with: the same builder as publishing, with the post the delivery was sent
+        in reply to (its nearest published predecessor, whose receipt does not change)."""
+        with self.store.read() as conn:
+            post = get_post(conn, d["post_id"]) or {}
+            parent, _waiting = self._parent(conn, d)
+        return delivery_ref(d, post, parent)
 
     def _record_reconciled(self, d: dict[str, Any], receipt: Receipt, attempt_id: str) -> str:
         values = {"remote_id": receipt.remote_id, "remote_url": receipt.url, "receipt": receipt.to_dict(),

@@ -63,6 +63,8 @@ posts = Table(
     Column("overrides", JSON, nullable=False, default=list),
     Column("created_by", String(100), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # seq of the newest audit event about this post: a row pointing past the chain's end shows a cut tail
+    Column("audit_seq", Integer),
     UniqueConstraint("thread_key", "thread_seq", name="uq_posts_thread_seq"),
     UniqueConstraint("idem_scope", "idem_key", name="uq_posts_idempotency"),
 )
@@ -94,6 +96,11 @@ deliveries = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     # digest of every input of the tone check that this payload passed at enqueue (publisher.tone.tone_key)
     Column("tone_key", String(64)),
+    # when the first / the latest platform call was claimed: reconcile windows are anchored here, never at updated_at
+    Column("first_attempt_at", UTCDateTime),
+    Column("attempt_at", UTCDateTime),
+    # seq of the newest audit event about this delivery (see posts.audit_seq)
+    Column("audit_seq", Integer),
     # the scheduler's "due" query: state + time, so 1M future rows cost an index range scan, not a table scan
     Index("ix_deliveries_state_due", "state", "due_at"),
     Index("ix_deliveries_prev", "prev_id"),

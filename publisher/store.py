@@ -38,7 +38,7 @@ from publisher.filelock import ProcessFileLock
 from publisher.models import State
 from publisher.schema import audit_events, deliveries, posts
 
-SCHEMA_HEAD = "0002"
+SCHEMA_HEAD = "0003"
 _AUDIT_LOCK_KEY = 0x70756231  # "pub1"
 
 
