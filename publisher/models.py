@@ -39,8 +39,10 @@ class State(enum.StrEnum):
 
 #: states a delivery never leaves on its own
 TERMINAL = frozenset({State.PUBLISHED, State.FAILED, State.CANCELLED, State.EXPIRED})
-#: states that may still be cancelled by a user
-CANCELLABLE = frozenset({State.DRAFT, State.PENDING_APPROVAL, State.SCHEDULED, State.QUEUED, State.RETRY_WAIT, State.HELD})
+#: states that may still be cancelled by a user: also ``failed`` (give up on it, so its thread successors go on) and
+#: ``unknown`` (a human checked the platform and does not want it sent again)
+CANCELLABLE = frozenset({State.DRAFT, State.PENDING_APPROVAL, State.SCHEDULED, State.QUEUED, State.RETRY_WAIT, State.HELD,
+                         State.FAILED, State.UNKNOWN})
 #: predecessor states a thread successor may skip over (it then replies to the nearest published ancestor)
 SKIPPABLE = frozenset({State.CANCELLED, State.EXPIRED})
 

@@ -25,14 +25,20 @@ from publisher.publishing import Sender
 from publisher.schema import deliveries
 from publisher.settings import Settings
 from publisher.store import (
+    HELD_BEHIND,
     Store,
+    Transition,
+    behind_text,
     claim_due,
     due_unknown,
     expired_leases,
+    held_behind_released,
     set_message_ids,
     stale_queued,
+    stalled_successors,
     touch_enqueued,
     transition,
+    transitions,
     utcnow,
 )
 
@@ -92,7 +98,7 @@ class Scheduler:
 
     def sweep(self, now: datetime | None = None) -> dict[str, int]:
         now = now or utcnow()
-        counts = {"leases": 0, "reconcile": 0, "resent": 0, "expired": 0}
+        counts = {"leases": 0, "reconcile": 0, "resent": 0, "expired": 0, "held": 0, "released": 0}
         with self.store.tx() as conn:
             for d in expired_leases(conn, now):
                 if transition(conn, self.actor, d, [State(d["state"])], State.UNKNOWN, "lease_expired",
@@ -122,7 +128,30 @@ class Scheduler:
             log.warning("re-sent delivery %s: its broker message was lost", d["id"])
             counts["resent"] += 1
         counts["expired"] = self._expire(now)
+        counts["held"], counts["released"] = self._threads(now)
         return counts
+
+    def _threads(self, now: datetime) -> tuple[int, int]:
+        """A thread never stalls silently: a due successor of a failed, held or unknown predecessor becomes ``held``,
+        naming it and what to do; once that predecessor is published, cancelled or expired, the successor goes back
+        to ``scheduled`` by itself (and is claimed at the next tick). Each pass holds one more link of a chain."""
+        held = released = 0
+        for _ in range(20):  # a chain of successors behind one stopped delivery: one link per pass
+            with self.store.tx() as conn:
+                pairs = stalled_successors(conn, now)
+                moved = transitions(conn, self.actor, [
+                    Transition(d, [State.SCHEDULED], State.HELD, HELD_BEHIND, values={"last_error": behind_text(p)},
+                               details={"reason": "predecessor", "predecessor": p["id"], "predecessor_state": p["state"]})
+                    for d, p in pairs])
+            held += sum(moved)
+            if not any(moved):
+                break
+        with self.store.tx() as conn:
+            rows = held_behind_released(conn)
+            released = sum(transitions(conn, self.actor, [
+                Transition(d, [State.HELD], State.SCHEDULED, "resumed", values={"last_error": None},
+                           details={"reason": "predecessor done", "predecessor": d["prev_id"]}) for d in rows]))
+        return held, released
 
     def _expire(self, now: datetime) -> int:
         waiting = [State.SCHEDULED.value, State.RETRY_WAIT.value, State.HELD.value, State.QUEUED.value,

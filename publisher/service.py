@@ -266,7 +266,7 @@ def approve(settings: Settings, store: Store, ident: str) -> list[str]:
 
 def cancel(settings: Settings, store: Store, ident: str) -> list[str]:
     return _move_all(settings, store, ident, list(CANCELLABLE), State.CANCELLED, "cancelled", {}, "cancel",
-                     "scheduled, queued, waiting or held")
+                     "scheduled, queued, waiting, held, failed or unknown")
 
 
 RETRYABLE = (State.FAILED, State.UNKNOWN, State.HELD, State.RETRY_WAIT)

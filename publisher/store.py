@@ -52,8 +52,22 @@ def new_id(prefix: str) -> str:
     return f"{prefix}-{time.time_ns() // 1_000_000:011x}{secrets.token_hex(6)}"
 
 
-def utcnow() -> datetime:
+def _system_clock() -> datetime:
     return datetime.now(UTC)
+
+
+_clock: Callable[[], datetime] = _system_clock
+
+
+def utcnow() -> datetime:
+    """The store's time: every state change and decision reads it here, so a test can drive time step by step."""
+    return _clock()
+
+
+def set_clock(clock: Callable[[], datetime] | None) -> None:
+    """Replace the clock (a deterministic test); ``None`` restores the system clock."""
+    global _clock
+    _clock = clock or _system_clock
 
 
 def normalise_url(url: str) -> str:
@@ -456,9 +470,56 @@ def due_unknown(conn: Connection, now: datetime, limit: int = 1000) -> list[dict
     return [dict(r) for r in conn.execute(q).mappings()]
 
 
+#: a thread predecessor in one of these states stops its successors until it is published, cancelled or expired
+STOPPING = (State.FAILED, State.HELD, State.UNKNOWN, State.RECONCILING)
+HELD_BEHIND = "held_behind"
+
+
+def behind_text(pred: dict[str, Any]) -> str:
+    """What a successor held behind ``pred`` says: which delivery stops the thread, why, and what to do."""
+    state = State(pred["state"])
+    why = {State.FAILED: "failed", State.HELD: "is held", State.UNKNOWN: "has an unknown outcome",
+           State.RECONCILING: "has an unknown outcome"}.get(state, f"is {state.value}")
+    todo = ("publisher is looking it up and this resumes by itself" if state in (State.UNKNOWN, State.RECONCILING)
+            and not (pred.get("last_error") or "").startswith("outcome unknown and") else
+            f"`publisher retry {pred['id']}` to send it again (this follows once it is published), or "
+            f"`publisher cancel {pred['id']}` to let this reply to the last published post instead")
+    return f"waiting behind {pred['id']}, which {why}: {todo}"
+
+
+def stalled_successors(conn: Connection, now: datetime, limit: int = 1000) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(successor, predecessor) for every due ``scheduled`` delivery whose thread predecessor stopped (failed, held,
+    outcome unknown): without this they would sit ``scheduled`` forever, saying nothing. Due scheduled rows with a
+    predecessor are few (everything else due is claimed within a tick), so this reads little."""
+    prev = deliveries.alias("prev")
+    q = (select(deliveries.c.id, prev.c.id.label("p_id"))
+         .select_from(deliveries.join(prev, prev.c.id == deliveries.c.prev_id))
+         .where(deliveries.c.state == State.SCHEDULED.value, deliveries.c.due_at <= now,
+                prev.c.state.in_([s.value for s in STOPPING]))
+         .limit(limit))
+    pairs = [(r[0], r[1]) for r in conn.execute(q)]
+    rows = get_deliveries(conn, [i for pair in pairs for i in pair])
+    return [(rows[a], rows[b]) for a, b in pairs if a in rows and b in rows]
+
+
+def held_behind_released(conn: Connection, limit: int = 1000) -> list[dict[str, Any]]:
+    """Deliveries held behind a predecessor that no longer stops them: published, cancelled or expired, or sent again
+    (``publisher retry``): they go back to waiting their turn, and are held again if it stops again."""
+    prev = deliveries.alias("prev")
+    q = (select(deliveries.c.id)
+         .select_from(deliveries.join(prev, prev.c.id == deliveries.c.prev_id))
+         .where(deliveries.c.state == State.HELD.value, prev.c.state.not_in([s.value for s in STOPPING]))
+         .limit(limit))
+    ids = [r[0] for r in conn.execute(q)]
+    why = hold_reasons(conn, ids)
+    rows = get_deliveries(conn, [i for i in ids if why.get(i) == "predecessor"])
+    return list(rows.values())
+
+
 def hold_reasons(conn: Connection, delivery_ids: list[str]) -> dict[str, str]:
     """Why each held delivery is held, from the audit event that held it: ``credentials`` (an expired token or a
-    credential/configuration problem: ``accounts verify`` may release it) or ``tone`` (needs a human or a retry)."""
+    credential/configuration problem: ``accounts verify`` may release it), ``tone`` (needs a human or a retry) or
+    ``predecessor`` (its thread predecessor stopped; it resumes by itself once that one is published)."""
     if not delivery_ids:
         return {}
     last = (select(func.max(audit_events.c.seq)).where(audit_events.c.delivery_id.in_(delivery_ids))
@@ -467,7 +528,9 @@ def hold_reasons(conn: Connection, delivery_ids: list[str]) -> dict[str, str]:
                         .where(audit_events.c.seq.in_(last)))
     out = {}
     for delivery_id, action, details in rows:
-        if action == "auth_expired" or (action == "held" and json.loads(details or "{}").get("reason") != "tone"):
+        if action == HELD_BEHIND:
+            out[delivery_id] = "predecessor"
+        elif action == "auth_expired" or (action == "held" and json.loads(details or "{}").get("reason") != "tone"):
             out[delivery_id] = "credentials"
         elif action == "held":
             out[delivery_id] = "tone"
