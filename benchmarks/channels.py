@@ -243,7 +243,7 @@ def _worker(env: dict[str, str], home: Path, processes: int, threads: int, tuned
         return _spawn(env, home, "worker", "-p", str(processes), "-t", str(threads))
     prefetch, timeout = tuned.split(":")
     log = open(home / "worker.log", "ab")  # noqa: SIM115 - lives as long as the process
-    return subprocess.Popen([sys.executable, "-m", "dramatiq", "publisher.workers.actors", "--processes", str(processes),
+    return subprocess.Popen([sys.executable, "-m", "dramatiq", "publisher.workers.entry", "--processes", str(processes),
                              "--threads", str(threads), "--worker-shutdown-timeout", "30000"],
                             env={**env, "dramatiq_queue_prefetch": prefetch, "dramatiq_worker_timeout": timeout}, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)

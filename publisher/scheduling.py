@@ -105,13 +105,17 @@ class Scheduler:
                               values={"due_at": now, "last_error": "worker stopped mid-publish; reconciling"},
                               details={"lease_until": d["lease_until"].isoformat()}):
                     counts["leases"] += 1
+        reconcile: list[dict[str, Any]] = []
         with self.store.tx() as conn:
             for d in due_unknown(conn, now):
                 retry = now + timedelta(seconds=self.cfg.reconcile_every_seconds)
-                conn.execute(deliveries.update().where(deliveries.c.id == d["id"], deliveries.c.state == State.UNKNOWN.value)
-                             .values(due_at=retry))
-                self.sender(d["channel"], [d["id"]], 0)
-                counts["reconcile"] += 1
+                if conn.execute(deliveries.update().where(deliveries.c.id == d["id"],
+                                                          deliveries.c.state == State.UNKNOWN.value)
+                                .values(due_at=retry)).rowcount == 1:
+                    reconcile.append(d)
+        for d in reconcile:  # after the commit: no broker message is sent while a write transaction is open
+            self.sender(d["channel"], [d["id"]], 0)
+            counts["reconcile"] += 1
         lost_after = timedelta(seconds=self.cfg.lost_after_seconds)
         with self.store.read() as conn:
             stale = stale_queued(conn, now, lost_after)

@@ -27,7 +27,9 @@ def run_inprocess(settings: Settings, *, threads: int = 4, until: Callable[[], b
     handle = broker.setup(settings)
     import dramatiq
 
-    import publisher.workers.actors  # noqa: F401 - declares the actors
+    from publisher.workers import actors
+
+    actors.declare(handle.broker)
 
     worker = dramatiq.Worker(handle.broker, worker_threads=threads, worker_timeout=100)  # type: ignore[arg-type]
     stop = stop or threading.Event()
@@ -116,7 +118,7 @@ def worker(queues: tuple[str, ...], processes: int, threads: int) -> None:
 
         raise InputError(f"unknown queue(s): {', '.join(bad)}", hint=f"use one of {', '.join(QUEUES)}")
     _ = app().settings  # validate the configuration before forking
-    args = [sys.executable, "-m", "dramatiq", "publisher.workers.actors", "--processes", str(processes),
+    args = [sys.executable, "-m", "dramatiq", "publisher.workers.entry", "--processes", str(processes),
             "--threads", str(threads), "--worker-shutdown-timeout", "30000"]
     if queues:
         args += ["--queues", *queues]

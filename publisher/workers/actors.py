@@ -1,21 +1,22 @@
 """The publish actors: one per channel queue, so a slow channel never blocks another.
 
 Messages carry delivery ids and nothing else. ``max_retries=0``: the store, not Dramatiq, decides retries.
-Importing this module sets up the broker first (publisher.workers.broker), as Dramatiq requires.
+Nothing happens at import: ``declare(broker)`` declares the actors on the broker that ``publisher.workers.broker``
+built (the worker entry module, ``publisher run`` and the tests call it). Senders never import this module: they
+enqueue by actor name (``broker.actor_name``), so the runtime and the actors do not import each other.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+from typing import Any
 
-from publisher import logs
-from publisher.workers import broker, runtime
-
-_handle = broker.setup(runtime.settings())  # before any actor is declared
-
-import dramatiq  # noqa: E402
+from publisher.workers import runtime
 
 log = logging.getLogger("publisher.worker")
+_lock = threading.Lock()
+_declared: dict[int, dict[str, Any]] = {}
 
 
 def publish(delivery_ids: str | list[str]) -> None:
@@ -25,8 +26,17 @@ def publish(delivery_ids: str | list[str]) -> None:
         log.debug("delivery %s: %s", delivery_id, outcome)
 
 
-ACTORS: dict[str, dramatiq.Actor] = {  # type: ignore[type-arg]
-    q: dramatiq.actor(publish, actor_name=f"publish_{q}", queue_name=q, max_retries=0)  # type: ignore[call-overload]
-    for q in broker.QUEUES
-}
-logs.pin()
+def declare(broker: Any) -> dict[str, Any]:
+    """Declare one publish actor per channel queue on ``broker`` (once per broker); the actors by channel."""
+    import dramatiq
+
+    from publisher.workers.broker import QUEUES, actor_name
+
+    with _lock:
+        if id(broker) not in _declared:
+            _declared[id(broker)] = {
+                q: dramatiq.actor(publish, actor_name=actor_name(q), queue_name=q, max_retries=0,  # type: ignore[call-overload]
+                                  broker=broker)
+                for q in QUEUES
+            }
+        return _declared[id(broker)]

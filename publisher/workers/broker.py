@@ -13,6 +13,12 @@ from typing import Any
 from publisher.settings import Settings
 
 QUEUES = ("dryrun", "x", "facebook", "linkedin", "mastodon", "bluesky")
+
+
+def actor_name(channel: str) -> str:
+    """The publish actor of a channel's queue: senders enqueue by this name and never import the actors."""
+    return f"publish_{channel}"
+
 _lock = threading.Lock()
 
 

@@ -37,12 +37,17 @@ def store() -> Store:
 
 
 def send(channel: str, delivery_ids: list[str], delay_ms: int) -> str | None:
-    """One message carrying these delivery ids (a lone id travels as a plain string, as it always has)."""
-    from publisher.workers.actors import ACTORS
+    """One message carrying these delivery ids (a lone id travels as a plain string, as it always has), enqueued by
+    actor name: a sender never needs the actors declared (``publisher.workers.actors``)."""
+    import dramatiq
+
+    from publisher.workers import broker
 
     arg: str | list[str] = delivery_ids[0] if len(delivery_ids) == 1 else list(delivery_ids)
-    message = ACTORS[channel].send_with_options(args=(arg,), delay=delay_ms or None)
-    return str(message.options.get("redis_message_id") or message.message_id)
+    handle = broker.setup(settings())
+    message: dramatiq.Message[Any] = dramatiq.Message(queue_name=channel, actor_name=broker.actor_name(channel), args=(arg,), kwargs={}, options={})
+    sent = handle.broker.enqueue(message, delay=delay_ms or None)  # type: ignore[attr-defined]
+    return str(sent.options.get("redis_message_id") or sent.message_id)
 
 
 def missing(items: list[tuple[str, str, str | None]]) -> set[str]:
@@ -79,7 +84,5 @@ def scheduler() -> Scheduler:
             from publisher.workers import broker
 
             broker.setup(settings())
-            import publisher.workers.actors  # noqa: F401 - declares the actors on the broker
-
             _state["scheduler"] = Scheduler(settings(), store(), send, missing)
         return _state["scheduler"]  # type: ignore[no-any-return]

@@ -9,6 +9,8 @@ The platform is the dry-run channel (its ledger is what "was published"), script
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -38,10 +40,13 @@ class StubBroker:
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
+        #: how many write transactions are open: a message sent inside one could be consumed before it commits
+        self.open_tx = 0
         self.queue: list[Message] = []
         self._seq = itertools.count(1)
 
     def send(self, channel: str, ids: list[str], delay_ms: int) -> str:
+        assert self.open_tx == 0, f"a message for {ids} was sent while a write transaction was open"
         n = next(self._seq)
         self.queue.append(Message(self.clock.now + timedelta(milliseconds=delay_ms), n, channel, list(ids), f"m{n}"))
         self.queue.sort()
@@ -83,8 +88,23 @@ class Sim:
         self.settings: Settings = env.settings()
         self.store: Store = env.store()
         self.broker = StubBroker(self.clock)
+        self._watch_transactions()
         self.scheduler = Scheduler(self.settings, self.store, self.broker.send, self.broker.missing)
         self.publisher = Publisher(self.settings, self.store, sender=self.broker.send)
+
+    def _watch_transactions(self) -> None:
+        inner = self.store.tx
+
+        @contextmanager
+        def tx() -> Iterator[Any]:
+            self.broker.open_tx += 1
+            try:
+                with inner() as conn:
+                    yield conn
+            finally:
+                self.broker.open_tx -= 1
+
+        self.store.tx = tx  # type: ignore[method-assign]
 
     def close(self) -> None:
         store_mod.set_clock(None)
