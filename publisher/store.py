@@ -478,6 +478,8 @@ HELD_BEHIND = "held_behind"
 def behind_text(pred: dict[str, Any]) -> str:
     """What a successor held behind ``pred`` says: which delivery stops the thread, why, and what to do."""
     state = State(pred["state"])
+    if state == State.HELD and (pred.get("last_error") or "").startswith("waiting behind "):
+        return f"waiting behind {pred['id']}, itself {pred['last_error']}"
     why = {State.FAILED: "failed", State.HELD: "is held", State.UNKNOWN: "has an unknown outcome",
            State.RECONCILING: "has an unknown outcome"}.get(state, f"is {state.value}")
     todo = ("publisher is looking it up and this resumes by itself" if state in (State.UNKNOWN, State.RECONCILING)

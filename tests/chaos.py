@@ -1,0 +1,206 @@
+"""The chaos run, with the sandbox as ground truth (RELIABILITY.md 7): posts and ticket threads on all five channels,
+faults on every channel (5xx before anything is created, accepted-then-connection-dropped, accepted-then-500, 429
+bursts with a reset, answers slower than the client's timeout), SIGKILL of a forked worker child, of the whole worker
+process group and of the scheduler, and one broker wipe. Then the sandbox's own record of what it accepted is
+counted: lost 0, duplicated 0, replies out of order 0, nothing stuck, the audit log verifies.
+
+Used by ``tests/test_chaos.py`` (about 300 deliveries, in CI on both paths) and ``benchmarks/chaos.py`` (2,000).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from publisher import audit, service
+from publisher.models import PostKind
+from publisher.sandbox.server import SandboxServer
+from tests.conftest import Env, wait_for
+from tests.helpers import all_deliveries
+
+CREDENTIALS = {
+    "x": {"bearer_token": "env:CHAOS_X_TOKEN"},
+    "facebook": {"page_token": "env:CHAOS_FB_TOKEN"},
+    "linkedin": {"access_token": "env:CHAOS_LI_TOKEN"},
+    "mastodon": {"access_token": "env:CHAOS_MASTO_TOKEN"},
+    "bluesky": {"identifier": "env:CHAOS_BSKY_HANDLE", "app_password": "env:CHAOS_BSKY_PASSWORD"},
+}
+SECRETS = {"CHAOS_X_TOKEN": "chaos-x-token", "CHAOS_FB_TOKEN": "chaos-fb-token", "CHAOS_LI_TOKEN": "chaos-li-token",
+           "CHAOS_MASTO_TOKEN": "chaos-masto-token", "CHAOS_BSKY_HANDLE": "chaos.bsky.social",
+           "CHAOS_BSKY_PASSWORD": "chaos-app-password"}
+OPTIONS = {"facebook": {"page_id": "1647395831"}, "linkedin": {"author_urn": "urn:li:organization:2414183"}}
+FINAL = {"published", "failed", "cancelled", "expired"}
+
+
+@dataclass
+class Report:
+    deliveries: int = 0
+    published: int = 0
+    lost: list[str] = field(default_factory=list)
+    duplicated: list[str] = field(default_factory=list)
+    out_of_order: list[str] = field(default_factory=list)
+    stuck: list[str] = field(default_factory=list)
+    audit_ok: bool = False
+    seconds: float = 0.0
+    kills: list[str] = field(default_factory=list)
+    platform_answers: dict[str, int] = field(default_factory=dict)
+
+    def ok(self) -> bool:
+        return not (self.lost or self.duplicated or self.out_of_order or self.stuck) and self.audit_ok
+
+
+def accounts(sandbox: SandboxServer, per_channel: int) -> dict[str, Any]:
+    out = {}
+    for channel, creds in CREDENTIALS.items():
+        for i in range(per_channel):
+            out[f"{channel}-{i}"] = {"channel": channel, "kind": "organisation", "timezone": "Europe/Oslo",
+                                     "base_url": sandbox.base_url(channel), "credentials": creds,
+                                     "options": {**OPTIONS.get(channel, {}), "timeout": 2}}
+    return out
+
+
+def faults(sandbox: SandboxServer, scale: int) -> None:
+    for channel in CREDENTIALS:
+        sandbox.sandbox.set_faults(channel, error_rate=0.04, drop_after_accept=2 * scale, error_after_accept=scale,
+                                   burst_429=2 * scale, burst_reset_seconds=2)
+
+
+def accept_all(env: Env, names: list[str], tickets: int, notes: int) -> int:
+    """``tickets`` threads of three posts and ``notes`` single posts on every account; the deliveries made."""
+    settings, store = env.settings(), env.store()
+    now = datetime.now(UTC)
+    made = 0
+    for t in range(tickets):
+        for step, verb in enumerate(("opened", "update", "resolved")):
+            new = service.NewPost(text=f"INC-{t} {verb}: chaos thread {t} step {step}", accounts=names, at=now,
+                                  kind=PostKind.TICKET, thread_key=f"ticket:INC-{t}")
+            made += len(service.accept(settings, store, new).deliveries)
+    for n in range(notes):
+        made += len(service.accept(settings, store, service.NewPost(text=f"Chaos note {n}: all good", accounts=names,
+                                                                   at=now)).deliveries)
+    store.dispose()
+    return made
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(c) for c in f.read().split()]
+    except OSError:
+        return []
+
+
+def _wipe_broker(env: Env) -> None:
+    import redis
+
+    from publisher.workers import embedded
+
+    url = env.env.get("PUBLISHER_REDIS_URL") or embedded.running_url(env.home / "valkey")
+    assert url, "no broker to wipe"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    client.close()
+
+
+def _published(env: Env) -> int:
+    return sum(1 for d in all_deliveries(env.store()) if d["state"] == "published")
+
+
+def run(env: Env, sandbox: SandboxServer, *, tickets: int, notes: int, per_channel: int = 1,
+        timeout: float = 300) -> Report:
+    started = time.monotonic()
+    report = Report()
+    env.env.update(SECRETS)
+    names = list(accounts(sandbox, per_channel))
+    env.write_config(accounts(sandbox, per_channel), scheduler={"lease_seconds": 10, "lost_after_seconds": 2,
+                                                                "reconcile_every_seconds": 1})
+    report.deliveries = accept_all(env, names, tickets, notes)
+    faults(sandbox, max(1, report.deliveries // 300))
+    total = report.deliveries
+
+    def start() -> tuple[subprocess.Popen[bytes], subprocess.Popen[bytes]]:
+        return (env.spawn("scheduler", log="scheduler"),
+                env.spawn("worker", "--processes", "2", "--threads", "4", log="worker"))
+
+    scheduler, worker = start()
+    # 1. a forked worker child dies mid-publish
+    wait_for(lambda: _published(env) >= total // 10, timeout=timeout, what="10 % published")
+    wait_for(lambda: bool(_children(worker.pid)), timeout=30, what="the worker's forked children")
+    child = _children(worker.pid)[0]
+    os.kill(child, signal.SIGKILL)
+    report.kills.append(f"worker child {child}")
+    worker.wait(timeout=60)  # Dramatiq's main process shuts the pool down when a child dies: a supervisor restarts it
+    worker = env.spawn("worker", "--processes", "2", "--threads", "4", log="worker")
+    # 2. a platform slower than the client's timeout for a moment
+    sandbox.sandbox.set_faults("mastodon", latency_ms=2500)
+    wait_for(lambda: _published(env) >= total // 4, timeout=timeout, what="25 % published")
+    sandbox.sandbox.set_faults("mastodon", latency_ms=0)
+    # 3. the whole worker (parent and children) and the scheduler are SIGKILLed, then the broker is wiped
+    for name, proc in (("worker group", worker), ("scheduler", scheduler)):
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        report.kills.append(name)
+    _wipe_broker(env)
+    report.kills.append("broker wipe")
+    scheduler, worker = start()
+    wait_for(lambda: _published(env) >= total // 2, timeout=timeout, what="50 % published")
+    # 4. the scheduler again, alone
+    os.killpg(scheduler.pid, signal.SIGKILL)
+    scheduler.wait()
+    report.kills.append("scheduler")
+    env.spawn("scheduler", log="scheduler")
+
+    def settled() -> bool:
+        return all(d["state"] in FINAL for d in all_deliveries(env.store()))
+
+    try:
+        wait_for(settled, timeout=timeout, every=0.5, what="every delivery final")
+    except AssertionError:
+        pass  # reported as stuck below
+    env.stop_all()
+    report.seconds = time.monotonic() - started
+    check(env, sandbox, report)
+    return report
+
+
+def check(env: Env, sandbox: SandboxServer, report: Report) -> None:
+    """Count from the sandbox's own record of what it accepted."""
+    store = env.store()
+    ds = {d["id"]: d for d in all_deliveries(store)}
+    accepted = sandbox.sandbox.posts()
+    report.platform_answers = dict(sandbox.sandbox.counters)
+    by_text = Counter((p["platform"], p["account"], p["text"]) for p in accepted)
+    report.duplicated = [f"{k[0]} {k[2]!r} x{n}" for k, n in by_text.items() if n > 1]
+    seq = {(p["platform"], str(p["remote_id"])): p for p in accepted}
+    report.published = sum(1 for d in ds.values() if d["state"] == "published")
+    for d in ds.values():
+        if d["state"] not in FINAL:
+            report.stuck.append(f"{d['id']} {d['channel']} {d['state']}: {d['last_error']}")
+            continue
+        if d["state"] != "published":
+            report.lost.append(f"{d['id']} {d['channel']} {d['state']}: {d['last_error']}")
+            continue
+        mine = seq.get((d["channel"], str(d["remote_id"])))
+        if mine is None:
+            report.lost.append(f"{d['id']} {d['channel']}: published as {d['remote_id']}, which the platform lacks")
+            continue
+        if d["prev_id"]:
+            prev = ds[d["prev_id"]]
+            theirs = seq.get((prev["channel"], str(prev["remote_id"])))
+            root = ds[d["prev_id"]]
+            while root["prev_id"]:
+                root = ds[root["prev_id"]]
+            if theirs is None or theirs["seq"] >= mine["seq"]:
+                report.out_of_order.append(f"{d['id']} {d['channel']} published before its predecessor")
+            elif str(mine.get("in_reply_to")) not in {str(prev["remote_id"]), str(root["remote_id"])}:
+                report.out_of_order.append(f"{d['id']} {d['channel']} replies to {mine.get('in_reply_to')}, "
+                                           f"not to {prev['remote_id']}")
+    with store.read() as conn:
+        report.audit_ok = audit.verify(conn).ok
+    store.dispose()
