@@ -207,23 +207,38 @@ def test_updates_with_their_own_key_are_never_merged_by_text(desk: Desk) -> None
 # -- race safety --
 
 
-def test_the_lifecycle_is_judged_again_in_the_write_transaction(desk: Desk) -> None:
-    """Another resolve commits between this resolve's early check and its transaction: the transaction refuses."""
+class _Racing(Lifecycle):
+    """Lets ``other`` store its step right after this step's early, read-only check has passed."""
+
+    other: Any = None
+    competing: str = ""
+
+    def __call__(self, conn: Any) -> Any:
+        verdict = super().__call__(conn)
+        if not self.competing:
+            self.competing = self.other()
+        return verdict
+
+
+def test_a_resolve_racing_another_is_refused_in_the_write_transaction(desk: Desk) -> None:
     desk.step("open", "Fibre cut")
-    competing: list[str] = []
-
-    class Racing(Lifecycle):
-        def __call__(self, conn: Any) -> Any:
-            verdict = super().__call__(conn)
-            if not competing:  # the early, read-only check has passed: now the other resolve gets in first
-                competing.append(desk.step("resolve", "Repaired by the other script")[0].post_id)
-            return verdict
-
+    racing = _Racing("INC-1", "resolve")
+    racing.other = lambda: desk.step("resolve", "Repaired by the other script")[0].post_id
     new = service.NewPost(text="INC-1 resolved: Repaired", accounts=["noc"], at=utcnow())
     with pytest.raises(LifecycleError) as refused:
-        tickets.accept(desk.settings, desk.store, new, Racing("INC-1", "resolve"))
-    assert f"already resolved on noc: {competing[0]}" in refused.value.message
+        tickets.accept(desk.settings, desk.store, new, racing)
+    assert f"already resolved on noc: {racing.competing}" in refused.value.message
     assert [p["text"] for p in desk.thread()] == ["INC-1: Fibre cut", "INC-1 resolved: Repaired by the other script"]
+
+
+def test_an_update_racing_the_same_update_answers_with_it_from_the_write_transaction(desk: Desk) -> None:
+    desk.step("open", "Fibre cut")
+    racing = _Racing("INC-1", "update")
+    racing.other = lambda: desk.step("update", "Crew on site")[0].post_id
+    new = service.NewPost(text="INC-1 update: Crew on site", accounts=["noc"], at=utcnow())
+    answer = tickets.accept(desk.settings, desk.store, new, racing)
+    assert answer.existing and answer.post_id == racing.competing
+    assert len(desk.thread()) == 2
 
 
 def _resolve_many(environ: dict[str, str], barrier: Any, text: str, count: int, out: Any) -> None:
