@@ -279,6 +279,7 @@ def test_two_processes_resolving_one_ticket_at_once_exactly_one_wins(env: Env, d
 # -- the CLI --
 
 
+@pytest.mark.slow
 def test_cli_exit_codes_and_messages_of_the_lifecycle(env: Env) -> None:
     unknown = env.cli("ticket", "update", "INC-5", "--account", "noc", "Crew on site")
     assert unknown.returncode == 5 and "never opened on noc" in unknown.stderr, unknown.stderr
