@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 
 from publisher import audit, channels, tone
@@ -37,6 +38,14 @@ class NewPost:
     variables: dict[str, Any] = field(default_factory=dict)
     #: account name or channel -> this post's own wording there (an account's variant wins over its channel's)
     variants: dict[str, str] = field(default_factory=dict)
+    #: a workflow's rule for storing this post (a ticket's lifecycle, publisher.workflows.tickets), see ``Guard``
+    guard: Guard | None = None
+
+
+#: Called with a connection: raises to refuse the post, or returns the id of an existing post to answer with, or the
+#: audit events (their post id filled in here) to store with the new post. It runs once read-only before the tone
+#: check (to fail fast) and again in the write transaction, just before the insert, where its answer counts.
+Guard = Callable[[Connection], "str | list[audit.Event]"]
 
 
 @dataclass
@@ -141,6 +150,11 @@ def accept(settings: Settings, store: Store, new: NewPost) -> Accepted:
             found = _existing(conn, scope, new.idempotency_key)
         if found:
             return _accepted_existing(store, found)
+    if new.guard:
+        with store.read() as conn:
+            verdict = new.guard(conn)
+        if isinstance(verdict, str):
+            return _accepted_existing(store, {"id": verdict})
     rendered, findings = render_and_check(settings, new)
     for _attempt in range(5):
         try:
@@ -171,6 +185,9 @@ def _insert(settings: Settings, store: Store, new: NewPost, scope: str, rendered
             found = _existing(conn, scope, new.idempotency_key)
             if found:
                 return Accepted(found["id"], True, deliveries_of(conn, found["id"]), [])
+        verdict = new.guard(conn) if new.guard else []
+        if isinstance(verdict, str):
+            return Accepted(verdict, True, deliveries_of(conn, verdict), [])
         seq = None
         if new.thread_key:
             q = select(posts.c.thread_seq).where(posts.c.thread_key == new.thread_key).order_by(posts.c.thread_seq.desc()).limit(1)
@@ -187,6 +204,7 @@ def _insert(settings: Settings, store: Store, new: NewPost, scope: str, rendered
             "not_after": new.not_after.isoformat() if new.not_after else None, "thread": new.thread_key,
             "thread_seq": seq, "idempotency_key": new.idempotency_key, "variants": sorted(new.variants),
             "findings": [f.to_dict() for f in findings if f.severity != "info"]})]
+        events.extend(replace(e, post_id=post_id) for e in verdict)
         for rule, why in sorted(new.allow.items()):
             events.append(audit.Event("tone.override", post_id=post_id, details={"rule": rule, "reason": why, "by": actor}))
         rows = []

@@ -46,6 +46,7 @@ def test_separate_worker_and_scheduler_processes_publish_everything_once(env: En
 
 
 def test_idempotent_ticket_update_is_stored_and_published_once(env: Env) -> None:
+    assert env.cli("ticket", "open", "INC-9", "--account", "noc", "Core switch down in Bergen").returncode == 0
     first = env.cli("ticket", "update", "INC-9", "--account", "noc", "--update-id", "7", "Crew on site", "--json")
     second = env.cli("ticket", "update", "INC-9", "--account", "noc", "--update-id", "7", "Crew on site", "--json")
     assert first.returncode == 0 and second.returncode == 0, second.stderr
@@ -54,7 +55,7 @@ def test_idempotent_ticket_update_is_stored_and_published_once(env: Env) -> None
     third = env.cli("post", "--account", "andrew", "--idempotency-key", "feed:42", "hello", "--json")
     fourth = env.cli("post", "--account", "andrew", "--idempotency-key", "feed:42", "hello", "--json")
     assert json.loads(third.stdout)["post_id"] == json.loads(fourth.stdout)["post_id"]
-    assert len(all_deliveries(env.store())) == 2
+    assert len(all_deliveries(env.store())) == 3  # the open, the update, the note
     assert env.cli("run", "--until-done", "--duration", "60").returncode == 0
     check_invariants(env.store(), env.home / "dryrun-ledger.jsonl")
 

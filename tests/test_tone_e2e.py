@@ -60,9 +60,11 @@ def _accept_three(env: Env, at: str = "+2s") -> tuple[str, str, str]:
     exclamation mark was overridden (audited) at enqueue."""
     seamless = _post(env, "post", "--account", "noc", "--at", at, SEAMLESS)["post_id"]
     calm = _post(env, "post", "--account", "noc", "--at", at, CALM)["post_id"]
-    blocked = env.cli("ticket", "update", "INC-4711", "--account", "noc", "--update-id", "5", OVERRIDDEN)
+    blocked = env.cli("ticket", "update", "INC-4711", "--account", "noc", "--update-id", "5", "--open-if-missing",
+                      OVERRIDDEN)
     assert blocked.returncode == 3 and "exclamation" in blocked.stderr, blocked.stderr
     overridden = _post(env, "ticket", "update", "INC-4711", "--account", "noc", "--update-id", "5", "--at", at,
+                       "--open-if-missing",
                        "--allow", "exclamation", "--reason", "quoting the field crew's report", OVERRIDDEN)["post_id"]
     return seamless, calm, overridden
 
@@ -171,6 +173,7 @@ def test_per_account_wording_on_one_platform_is_checked_for_consistency_and_publ
 def test_ticket_variant_gets_the_ticket_template(env: Env) -> None:
     env.write_config(ACCOUNTS)
     out = _post(env, "ticket", "update", "INC-7", "--account", "comms-a", "--account", "comms-b", "--update-id", "1",
+                "--open-if-missing",
                 "--variant", "comms-b=Crew on site, next update 15:00.", "Crew is on site; next update at 15:00.")
     texts = {d["account"]: _show(env, d["id"])["deliveries"][0]["payload"]["text"] for d in out["deliveries"]}
     assert texts == {"comms-a": "INC-7 update: Crew is on site; next update at 15:00.",
@@ -217,7 +220,7 @@ def test_cli_enqueue_imports_no_heavy_library_the_post_does_not_need(env: Env) -
                  if line.startswith("import time:")}
         return {m for m in heavy if m in names}
 
-    assert imported("ticket", "update", "INC-4711", "--account", "noc", "--update-id", "2",
+    assert imported("ticket", "update", "INC-4711", "--account", "noc", "--update-id", "2", "--open-if-missing",
                     "Splice crew on site, ETA 14:00 CET. Traffic is rerouted and the next update follows at 15:00.") \
         == set()
     # the same measurement sees a library when the post does need it (a phone number is checked)

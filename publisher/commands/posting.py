@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import re
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import click
 
 from publisher.commands import app, echo_json, fmt_time
 from publisher.errors import InputError, ToneBlocked
 from publisher.models import Finding, PostKind
+
+if TYPE_CHECKING:
+    from publisher.workflows.tickets import Lifecycle
 
 _TICKET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$")
 TICKET_TEMPLATES = {"open": "{ticket}: {text}", "update": "{ticket} update: {text}", "resolve": "{ticket} resolved: {text}"}
@@ -52,7 +56,7 @@ def _print_findings(findings: list[Finding], err: bool = True) -> None:
 
 def _submit(text: str, accounts: tuple[str, ...], at: str, tz: str | None, not_after: str | None, kind: PostKind,
             link: str | None, language: str | None, thread: str | None, idem: str | None, allow: dict[str, str],
-            as_json: bool, variants: dict[str, str] | None = None) -> None:
+            as_json: bool, variants: dict[str, str] | None = None, lifecycle: Lifecycle | None = None) -> None:
     from publisher import service, timeparse
 
     a = app()
@@ -68,7 +72,12 @@ def _submit(text: str, accounts: tuple[str, ...], at: str, tz: str | None, not_a
                           language=language, not_after=until, thread_key=thread, idempotency_key=idem, allow=allow,
                           variants=variants or {})
     try:
-        result = service.accept(settings, a.store, new)
+        if lifecycle is None:
+            result = service.accept(settings, a.store, new)
+        else:
+            from publisher.workflows import tickets
+
+            result = tickets.accept(settings, a.store, new, lifecycle)
     except ToneBlocked as e:
         if as_json:
             echo_json({"error": e.message, "findings": [f.to_dict() for f in e.findings]})
@@ -83,7 +92,8 @@ def _submit(text: str, accounts: tuple[str, ...], at: str, tz: str | None, not_a
                    "findings": [f.to_dict() for f in result.findings]})
         return
     if result.existing:
-        click.echo(f"already accepted as {result.post_id} (same idempotency key); nothing new stored")
+        why = lifecycle.reason if lifecycle and lifecycle.reason else "same idempotency key"
+        click.echo(f"already accepted as {result.post_id} ({why}); nothing new stored")
     else:
         n = len(result.deliveries)
         click.echo(f"scheduled {result.post_id} for {', '.join(new.accounts)} at {fmt_time(when)} ({n} deliver{'y' if n == 1 else 'ies'})")
@@ -142,11 +152,16 @@ def post(accounts: tuple[str, ...], at: str, tz: str | None, not_after: str | No
 def ticket() -> None:
     """Trouble-ticket updates, threaded under the ticket's first post, in order, each published once.
 
+    A ticket is opened once per account; update and resolve need it open (or --open-if-missing); an update after
+    resolve needs --reopen; a second resolve is refused (exit 2) naming the first. The same open, resolve, or
+    update (within --repeat-window) again answers with the existing post (exit 0). Unknown ticket: exit 5.
+
     \b
     Examples:
       publisher ticket open INC-4711 --account noc "Fibre cut Oslo-Stockholm, traffic rerouted, latency +8 ms"
       publisher ticket update INC-4711 --account noc --update-id 2 "Splice crew on site, ETA 14:00 CET"
       publisher ticket resolve INC-4711 --account noc "Repaired 13:41 CET, primary path restored"
+      publisher ticket update INC-4711 --account noc --reopen "Link flapping again, crew back on site"
     """
 
 
@@ -158,19 +173,30 @@ def _ticket_cmd(action: str) -> click.Command:
     @click.argument("text")
     def cmd(accounts: tuple[str, ...], at: str, tz: str | None, not_after: str | None, idem: str | None,
             link: str | None, language: str | None, variants: tuple[str, ...], allow: tuple[str, ...],
-            reason: str | None, as_json: bool, update_id: str | None, ticket_id: str, text: str) -> None:
+            reason: str | None, as_json: bool, update_id: str | None, ticket_id: str, text: str,
+            open_if_missing: bool = False, reopen: bool = False, repeat_window: int = 600) -> None:
+        from publisher.workflows.tickets import Lifecycle
+
         if not _TICKET.match(ticket_id):
             raise InputError(f"invalid ticket id {ticket_id!r}", hint="use letters, digits and . _ : - (e.g. INC-4711)")
         body = TICKET_TEMPLATES[action].format(ticket=ticket_id, text=_text(text))
         key = idem
         if key is None and update_id:
             key = f"ticket:{ticket_id}:{action}:{update_id}"
-        elif key is None and action in ("open", "resolve"):
-            key = f"ticket:{ticket_id}:{action}"
         own = _variants(variants, TICKET_TEMPLATES[action].replace("{ticket}", ticket_id))
-        _submit(body, accounts, at, tz, not_after, PostKind.TICKET, link, language, f"ticket:{ticket_id}", key,
-                _allow(allow, reason), as_json, own)
+        window = timedelta(seconds=repeat_window) if repeat_window else None
+        lifecycle = Lifecycle(ticket_id, action, open_if_missing=open_if_missing, reopen=reopen, repeat_window=window)
+        _submit(body, accounts, at, tz, not_after, PostKind.TICKET, link, language, None, key,
+                _allow(allow, reason), as_json, own, lifecycle)
 
+    if action != "open":
+        cmd = click.option("--open-if-missing", is_flag=True,
+                           help="Open the ticket with this post where it was never opened (else exit 5).")(cmd)
+    if action == "update":
+        cmd = click.option("--reopen", is_flag=True, help="Reopen a resolved ticket with this update (audited).")(cmd)
+        cmd = click.option("--repeat-window", type=click.IntRange(min=0), default=600, show_default=True,
+                           metavar="SECONDS", help="The same update (accounts, text) again within this time answers "
+                                                   "with the first instead of posting twice; 0: off.")(cmd)
     return cmd
 
 
