@@ -16,15 +16,23 @@ from publisher.channels import bluesky_session
 from publisher.channels.bluesky import BlueskyChannel
 from publisher.channels.bluesky_facets import facets
 from publisher.channels.bluesky_tid import TID_BASE_US, decode, is_tid, rkey_for
-from publisher.errors import AuthExpired, NotPublished, OutcomeUnknown, PermanentError, RateLimited
-from publisher.models import DeliveryRef, Payload, Receipt
+from publisher.errors import (
+    AuthExpired,
+    ContentTooLong,
+    InputError,
+    NotPublished,
+    OutcomeUnknown,
+    PermanentError,
+    RateLimited,
+)
+from publisher.models import Content, DeliveryRef, Payload, Receipt
 from publisher.sandbox.bluesky import BlueskyPlatform
 from publisher.sandbox.server import SandboxServer
 from publisher.settings import AccountConfig
 from tests.channels.contract import CANARY, ChannelContract, delivery, unique_text
 
 IDENTIFIER = "acme-noc.bsky.social"
-CASSETTES = Path("/work/shared/cassettes")
+CASSETTES = Path(__file__).resolve().parents[2] / ".." / "shared" / "cassettes"
 DOCS_EXAMPLE = "✨ example mentioning @atproto.com to share the URL 👨‍❤️‍👨 https://en.wikipedia.org/wiki/CBOR."
 
 
@@ -217,6 +225,39 @@ def test_text_over_300_graphemes_is_refused_for_good_even_when_under_3000_bytes(
         bluesky(sandbox.base_url("bluesky")).publish(ref("é" * 301), None)
     assert bluesky(None).limits_for().fits("👨‍❤️‍👨" * 120)  # 120 graphemes, 2400 bytes
     assert not bluesky(None).limits_for().fits("👨‍❤️‍👨" * 160)  # 160 graphemes but 3200 bytes
+
+
+KISS = "👨\u200d❤\ufe0f\u200d👨"  # one grapheme, 20 UTF-8 bytes
+
+
+def bluesky_account(base_url: str | None, long_text: str) -> BlueskyChannel:
+    account = AccountConfig(name="acme", channel="bluesky", base_url=base_url, long_text=long_text)
+    return BlueskyChannel(account, {"identifier": IDENTIFIER, "app_password": CANARY})
+
+
+def test_a_text_under_300_graphemes_but_over_3000_bytes_is_rejected_naming_the_byte_cap() -> None:
+    text = " ".join([KISS * 5] * 40)  # 239 graphemes, 4039 bytes
+    with pytest.raises(ContentTooLong) as info:
+        bluesky_account(None, "reject").render(Content(text=text))
+    assert info.value.message == "text is 4039 bytes long; bluesky allows 3000"
+    assert "shorten it by 1039 bytes" in (info.value.hint or "")
+
+
+def test_a_text_over_3000_bytes_splits_into_a_thread_the_pds_accepts(sandbox: SandboxServer) -> None:
+    adapter = bluesky_account(sandbox.base_url("bluesky"), "split")
+    parts = adapter.render(Content(text=" ".join([KISS * 5] * 40)))
+    assert len(parts) == 2 and all(len(p.text.encode()) <= 3000 for p in parts)
+    parent = None
+    for i, part in enumerate(parts, 1):
+        parent = adapter.publish(DeliveryRef(id=f"b-bytes-{i}", post_id="p", account="acme", channel="bluesky",
+                                             payload=part, thread_seq=i), parent)
+    assert [p["text"] for p in sandbox.sandbox.posts("bluesky")] == [p.text for p in parts]
+
+
+def test_a_single_word_over_3000_bytes_is_a_clear_input_error_naming_bytes() -> None:
+    with pytest.raises(InputError, match="3200 bytes, at most 3000 fit") as info:
+        bluesky_account(None, "split").render(Content(text=f"Status: {KISS * 160} resolved"))
+    assert not isinstance(info.value, ContentTooLong)
 
 
 def test_no_secret_or_minted_token_reaches_any_log_record_at_debug(
