@@ -28,12 +28,15 @@ from typing import Any
 
 from publisher.channels.bluesky_tid import is_tid, now_tid
 from publisher.sandbox.core import Platform, Request, Response, Sandbox
-from publisher.textlength import graphemes
+from publisher.textlength import ChannelLimits
 
 PLATFORM = "bluesky"
 POST = "app.bsky.feed.post"
 _HANDLE = re.compile(r"^([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
 _BAD_SECRET = ("expired", "revoked", "wrong")
+#: the lexicon's caps on Record/text (maxGraphemes 300, maxLength 3000 UTF-8 bytes), checked with the measuring
+#: function every adapter and tone check uses
+POST_TEXT = ChannelLimits(max_length=300, counting="graphemes", max_bytes=3000)
 
 
 def _b64(data: bytes) -> str:
@@ -271,11 +274,12 @@ def validate_post(record: Any) -> str | None:
         return prefix + 'Record must have the property "text"'
     if not isinstance(record.get("createdAt"), str):
         return prefix + 'Record must have the property "createdAt"'
-    if graphemes(text) > 300:
-        return prefix + "Record/text must not be longer than 300 graphemes"
+    excess = POST_TEXT.excess(text)
+    if excess is not None and excess.unit == "bytes":  # the PDS's words for the UTF-8 byte cap
+        return prefix + f"Record/text string too big (maximum {excess.limit})"
+    if excess is not None:
+        return prefix + f"Record/text must not be longer than {excess.limit} graphemes"
     raw = text.encode("utf-8")
-    if len(raw) > 3000:
-        return prefix + "Record/text must not be longer than 3000 characters"
     if len(record.get("langs") or []) > 3:
         return prefix + "Record/langs must not have more than 3 elements"
     reply = record.get("reply")

@@ -235,8 +235,15 @@ def test_bluesky_refuses_over_300_graphemes_with_the_recorded_error(sandbox: San
     code, body, _ = bluesky_recording("r_post_errors.yml", 0)
     resp = post(sandbox, login(sandbox), "a" * 301)
     assert (resp.status_code, resp.json()) == (code, body) == (400, body)
-    assert post(sandbox, login(sandbox), "👨‍❤️‍👨" * 140).status_code == 200  # 140 graphemes, 2800 bytes
-    assert post(sandbox, login(sandbox), "👨‍❤️‍👨" * 151).status_code == 400  # 151 graphemes but 3020 bytes
+    assert post(sandbox, login(sandbox), "👨‍❤️‍👨" * 150).status_code == 200  # 150 graphemes, 3000 bytes
+
+
+def test_bluesky_refuses_over_3000_bytes_with_the_pds_string_too_big_error(sandbox: SandboxServer) -> None:
+    resp = post(sandbox, login(sandbox), "👨‍❤️‍👨" * 151)  # 151 graphemes but 3020 bytes
+    assert (resp.status_code, resp.json()) == (400, {
+        "error": "InvalidRequest",
+        "message": "Invalid app.bsky.feed.post record: Record/text string too big (maximum 3000)"})
+    assert sandbox.sandbox.posts("bluesky") == []
 
 
 @pytest.mark.parametrize(("start", "end", "ok"), [(23, 35, True), (74, 108, True), (1, 35, False),
