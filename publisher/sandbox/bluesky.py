@@ -7,9 +7,11 @@
   every access token issued so far (until refreshed); ``Faults.expire_tokens`` treats every token, access and refresh,
   as expired while set.
 * ``refreshSession`` rotates both tokens (the old refresh token is revoked), ``getSession`` names the account.
-* ``com.atproto.repo.createRecord`` validates ``app.bsky.feed.post`` (300 graphemes, 3000 bytes, at most 3 langs,
-  facets whose byte ranges index the UTF-8 text on character boundaries without overlap, strong refs in replies,
-  a TID record key) and answers 200 ``{uri,cid,commit,validationStatus}``; a record key already taken answers 500
+* ``com.atproto.repo.createRecord`` validates ``app.bsky.feed.post`` as the real PDS does (300 graphemes; 3000 UTF-8
+  bytes, refused as ``string too big (maximum 3000)``; at most 3 langs; strong refs in replies; a TID record key;
+  ``createdAt`` with a timezone; facets only by the lexicon: non-negative integer byte offsets, so ranges past the
+  end, overlapping or inside a character are accepted, as the PDS accepts them) and answers 200
+  ``{uri,cid,commit,validationStatus}``; a record key already taken answers 500
   ``InternalServerError`` as the real PDS does. ``getRecord`` (400 ``RecordNotFound``), ``deleteRecord``,
   ``identity.resolveHandle`` (handles containing "unknown" or "nobody" do not resolve).
 * Every answer carries ``RateLimit-Limit/Remaining/Reset/Policy`` (reset in unix seconds); 429 adds ``Retry-After``.
@@ -24,6 +26,7 @@ import math
 import re
 import secrets
 import time
+from datetime import datetime
 from typing import Any
 
 from publisher.channels.bluesky_tid import is_tid, now_tid
@@ -36,6 +39,7 @@ _HANDLE = re.compile(r"^([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]
 _BAD_SECRET = ("expired", "revoked", "wrong")
 #: the lexicon's caps on Record/text (maxGraphemes 300, maxLength 3000 UTF-8 bytes), checked with the measuring
 #: function every adapter and tone check uses
+_DATETIME = re.compile(r"^\d{4}-[01]\d-[0-3]\dT[0-2]\d:[0-6]\d:[0-6]\d(\.\d{1,20})?(Z|[+-][0-2]\d:[0-5]\d)$")
 POST_TEXT = ChannelLimits(max_length=300, counting="graphemes", max_bytes=3000)
 
 
@@ -264,6 +268,42 @@ def _strong_ref(ref: Any) -> bool:
     return isinstance(ref, dict) and str(ref.get("uri", "")).startswith("at://") and bool(ref.get("cid"))
 
 
+def valid_datetime(value: str) -> bool:
+    """atproto's datetime syntax as the PDS enforces it on createdAt: RFC 3339 with seconds and a timezone."""
+    if len(value) > 64 or not _DATETIME.match(value) or value.endswith("-00:00"):
+        return False
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+def _facet_problem(facet: Any, path: str) -> str | None:
+    """What the lexicon says about one app.bsky.richtext.facet. Like the real PDS, byte ranges are not checked
+    against the text: past its end, overlapping or inside a character is accepted (clients then drop the facet)."""
+    if not isinstance(facet, dict):
+        return f"{path} must be an object"
+    for key in ("index", "features"):
+        if key not in facet:
+            return f'{path} must have the property "{key}"'
+    index = facet["index"]
+    if not isinstance(index, dict):
+        return f"{path}/index must be an object"
+    for key in ("byteStart", "byteEnd"):
+        if key not in index:
+            return f'{path}/index must have the property "{key}"'
+        if not isinstance(index[key], int) or isinstance(index[key], bool):
+            return f"{path}/index/{key} must be an integer"
+        if index[key] < 0:
+            return f"{path}/index/{key} can not be less than 0"
+    if not isinstance(facet["features"], list):
+        return f"{path}/features must be an array"
+    if not all(isinstance(f, dict) for f in facet["features"]):
+        return f"{path}/features must be an array of objects"
+    return None
+
+
 def validate_post(record: Any) -> str | None:
     """What the PDS's lexicon validation would say about an app.bsky.feed.post record, or None if valid."""
     prefix = "Invalid app.bsky.feed.post record: "
@@ -279,26 +319,16 @@ def validate_post(record: Any) -> str | None:
         return prefix + f"Record/text string too big (maximum {excess.limit})"
     if excess is not None:
         return prefix + f"Record/text must not be longer than {excess.limit} graphemes"
-    raw = text.encode("utf-8")
     if len(record.get("langs") or []) > 3:
         return prefix + "Record/langs must not have more than 3 elements"
     reply = record.get("reply")
     if reply is not None and not (isinstance(reply, dict) and _strong_ref(reply.get("root"))
                                   and _strong_ref(reply.get("parent"))):
         return prefix + "Record/reply must have strong refs root and parent (uri and cid)"
-    end_of_last = 0
-    for i, facet in enumerate(sorted(record.get("facets") or [], key=lambda f: f.get("index", {}).get("byteStart", 0))):
-        index = facet.get("index") or {}
-        start, end = index.get("byteStart"), index.get("byteEnd")
-        if not isinstance(start, int) or not isinstance(end, int) or not 0 <= start < end <= len(raw):
-            return prefix + f"Record/facets/{i}/index must be a byte range inside the UTF-8 text"
-        try:
-            raw[start:end].decode("utf-8")
-        except UnicodeDecodeError:
-            return prefix + f"Record/facets/{i}/index does not fall on UTF-8 character boundaries"
-        if start < end_of_last:
-            return prefix + f"Record/facets/{i} overlaps another facet"
-        end_of_last = end
-        if not facet.get("features"):
-            return prefix + f"Record/facets/{i}/features must not be empty"
+    for i, facet in enumerate(record.get("facets") or []):
+        problem = _facet_problem(facet, f"Record/facets/{i}")
+        if problem:
+            return prefix + problem
+    if not valid_datetime(record["createdAt"]):  # the PDS's stricter check after the lexicon's (prepare.ts)
+        return prefix + "createdAt must be an valid atproto datetime (both RFC-3339 and ISO-8601)"
     return None

@@ -26,7 +26,7 @@ from publisher.errors import (
     RateLimited,
 )
 from publisher.models import Content, DeliveryRef, Payload, Receipt
-from publisher.sandbox.bluesky import BlueskyPlatform
+from publisher.sandbox.bluesky import BlueskyPlatform, did_for
 from publisher.sandbox.server import SandboxServer
 from publisher.settings import AccountConfig
 from tests.channels.contract import CANARY, ChannelContract, delivery, unique_text
@@ -99,6 +99,37 @@ def test_published_record_carries_resolved_mention_facets_langs_and_created_at(s
     assert record["langs"] == ["en"] and record["createdAt"].endswith("Z")
     assert rkey == rkey_for("b-facets-1")
     assert receipt.url == f"https://bsky.app/profile/{IDENTIFIER}/post/{rkey}"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("🚨 Störung in Bodø: @noc.example.com meldet Ausfall 👨\u200d👩\u200d👧, Details https://status.example.no/inc/4711 "
+     "#Störung", ["@noc.example.com", "https://status.example.no/inc/4711", "#Störung"]),
+    ("障害発生 🔥 @ops.example.jp 対応中 https://例え.jp/パス?q=日本 #障害 終わり",
+     ["@ops.example.jp", "https://例え.jp/パス?q=日本", "#障害"]),
+    ("Привет @dev.example.org! См. https://example.org/путь, #инцидент.",
+     ["@dev.example.org", "https://example.org/путь", "#инцидент"]),
+    ("👍@a.example.com✨ #🔥 ok #tag👍 https://x.example/🙂", ["@a.example.com", "#🔥", "#tag👍", "https://x.example/🙂"]),
+])
+def test_published_facets_slice_the_utf8_text_to_exactly_the_mention_link_and_tag(
+    sandbox: SandboxServer, text: str, expected: list[str]
+) -> None:
+    """The PDS accepts any byte range (as the real one does), so the adapter's offsets are checked here: slicing the
+    stored record's UTF-8 bytes at byteStart:byteEnd must give exactly what each feature says."""
+    receipt = bluesky(sandbox.base_url("bluesky")).publish(ref(text), None)
+    record = pds(sandbox).repos[receipt.data["did"]][receipt.remote_id.rsplit("/", 1)[1]]["value"]
+    raw = record["text"].encode("utf-8")
+    sliced = []
+    for facet in record["facets"]:
+        piece = raw[facet["index"]["byteStart"]:facet["index"]["byteEnd"]].decode("utf-8")
+        [feature] = facet["features"]
+        if feature["$type"].endswith("#mention"):
+            assert feature["did"] == did_for(piece[1:])
+        elif feature["$type"].endswith("#link"):
+            assert feature["uri"] == piece
+        else:
+            assert "#" + feature["tag"] == piece
+        sliced.append(piece)
+    assert sliced == expected
 
 
 def test_an_unresolvable_mention_is_left_as_plain_text_and_the_post_still_publishes(sandbox: SandboxServer) -> None:

@@ -246,18 +246,47 @@ def test_bluesky_refuses_over_3000_bytes_with_the_pds_string_too_big_error(sandb
     assert sandbox.sandbox.posts("bluesky") == []
 
 
-@pytest.mark.parametrize(("start", "end", "ok"), [(23, 35, True), (74, 108, True), (1, 35, False),
-                                                 (54, 74, False), (74, 110, False), (40, 30, False)])
-def test_bluesky_accepts_only_facets_that_index_the_utf8_text(sandbox: SandboxServer, start: int, end: int,
-                                                              ok: bool) -> None:
+@pytest.mark.parametrize(("start", "end"), [(23, 35), (74, 108), (1, 35), (54, 74), (74, 110), (40, 30)])
+def test_bluesky_accepts_facets_the_real_pds_accepts_past_the_end_or_inside_a_character(
+    sandbox: SandboxServer, start: int, end: int
+) -> None:
+    """The PDS checks facets by the lexicon only (non-negative integers); the byte ranges are the client's job."""
     text = "✨ example mentioning @atproto.com to share the URL 👨‍❤️‍👨 https://en.wikipedia.org/wiki/CBOR."
     # 1 and 54 fall inside the sparkle's and the first man's UTF-8 bytes; the text is 109 bytes long
     facet = {"index": {"byteStart": start, "byteEnd": end},
              "features": [{"$type": "app.bsky.richtext.facet#link", "uri": "https://atproto.com"}]}
     resp = post(sandbox, login(sandbox), text, facets=[facet])
-    assert (resp.status_code == 200) is ok, resp.text
-    if not ok:
-        assert resp.json()["error"] == "InvalidRequest"
+    assert resp.status_code == 200, resp.text
+
+
+def test_bluesky_accepts_overlapping_facets_and_refuses_only_what_the_lexicon_refuses(sandbox: SandboxServer) -> None:
+    session = login(sandbox)
+    link = [{"$type": "app.bsky.richtext.facet#link", "uri": "https://atproto.com"}]
+    overlapping = [{"index": {"byteStart": 0, "byteEnd": 10}, "features": link},
+                   {"index": {"byteStart": 5, "byteEnd": 15}, "features": link}]
+    assert post(sandbox, session, "overlapping facets here", facets=overlapping).status_code == 200
+    negative = post(sandbox, session, "negative", facets=[{"index": {"byteStart": -1, "byteEnd": 3}, "features": link}])
+    assert (negative.status_code, negative.json()) == (400, {
+        "error": "InvalidRequest",
+        "message": "Invalid app.bsky.feed.post record: Record/facets/0/index/byteStart can not be less than 0"})
+    no_features = post(sandbox, session, "bare", facets=[{"index": {"byteStart": 0, "byteEnd": 3}}])
+    assert no_features.json()["message"].endswith('Record/facets/0 must have the property "features"')
+
+
+@pytest.mark.parametrize(("created_at", "ok"), [
+    ("2026-08-01T12:00:00.000Z", True), ("2026-08-01T14:00:00+02:00", True), ("2026-08-01T12:00:00.123456Z", True),
+    ("2026-08-01T12:00:00.000", False), ("2026-08-01T12:00:00", False), ("2026-08-01 12:00:00Z", False),
+    ("2026-08-01T12:00:00-00:00", False), ("2026-02-30T12:00:00Z", False),
+])
+def test_bluesky_requires_a_timezone_in_created_at_like_the_real_pds(sandbox: SandboxServer, created_at: str,
+                                                                   ok: bool) -> None:
+    resp = post(sandbox, login(sandbox), f"at {created_at}", createdAt=created_at)
+    if ok:
+        assert resp.status_code == 200, resp.text
+    else:
+        assert (resp.status_code, resp.json()) == (400, {
+            "error": "InvalidRequest", "message": "Invalid app.bsky.feed.post record: createdAt must be an valid "
+                                                  "atproto datetime (both RFC-3339 and ISO-8601)"})
 
 
 def test_a_taken_record_key_answers_500_like_the_real_pds(sandbox: SandboxServer) -> None:
