@@ -6,7 +6,10 @@
   ``refresh_ttl_seconds``. A stale access token answers 400 ``ExpiredToken``; ``expire_access_tokens()`` expires
   every access token issued so far (until refreshed); ``Faults.expire_tokens`` treats every token, access and refresh,
   as expired while set.
-* ``refreshSession`` rotates both tokens (the old refresh token is revoked), ``getSession`` names the account.
+* ``refreshSession`` rotates both tokens. As on the real PDS the old refresh token stays usable for a grace of
+  ``refresh_grace_seconds`` (2 h) from its first use, each reuse answering a new valid session (two workers
+  refreshing one session at once both go on); after it, 400 ``ExpiredToken`` "Token has been revoked".
+  ``getSession`` names the account.
 * ``com.atproto.repo.createRecord`` validates ``app.bsky.feed.post`` as the real PDS does (300 graphemes; 3000 UTF-8
   bytes, refused as ``string too big (maximum 3000)``; at most 3 langs; strong refs in replies; a TID record key;
   ``createdAt`` with a timezone; facets only by the lexicon: non-negative integer byte offsets, so ranges past the
@@ -60,6 +63,7 @@ class BlueskyPlatform(Platform):
     name = PLATFORM
     access_ttl_seconds: float = 7200.0
     refresh_ttl_seconds: float = 90 * 86400.0
+    refresh_grace_seconds: float = 7200.0  # a rotated refresh token still refreshes this long (the PDS's 2 h)
     login_limit = (30, 300)  # createSession: 30 per 5 minutes per identifier
 
     def __init__(self, sandbox: Sandbox) -> None:
@@ -78,7 +82,7 @@ class BlueskyPlatform(Platform):
         claims = {"scope": scope, "sub": did, "aud": "did:web:sandbox.bsky.test", "iat": int(now),
                   "exp": int(now + ttl), "jti": secrets.token_hex(8)}
         token = ".".join(_b64(json.dumps(p).encode()) for p in (header, claims)) + "." + _b64(secrets.token_bytes(32))
-        self.tokens[token] = {"did": did, "scope": scope, "exp": now + ttl, "revoked": False}
+        self.tokens[token] = {"did": did, "scope": scope, "exp": now + ttl, "revoked": False, "grace_until": None}
         return token
 
     def _session_body(self, did: str, host: str) -> dict[str, Any]:
@@ -180,7 +184,12 @@ class BlueskyPlatform(Platform):
         did = self._auth(req, "com.atproto.refresh")
         if isinstance(did, Response):
             return did
-        self.tokens[req.bearer() or ""]["revoked"] = True
+        info, now = self.tokens[req.bearer() or ""], time.time()
+        if info["grace_until"] is not None and info["grace_until"] < now:
+            return self._answer(400, {"error": "ExpiredToken", "message": "Token has been revoked"})
+        # rotated, not revoked: like the real PDS, the old refresh token keeps working for a grace period (each
+        # reuse answers a new valid session), so workers refreshing one session at once all go on
+        info["grace_until"] = min(info["grace_until"] or info["exp"], now + self.refresh_grace_seconds)
         body = self._session_body(did, req.headers.get("host", "127.0.0.1"))
         body.update(accessJwt=self._mint(did, "com.atproto.access", self.access_ttl_seconds),
                     refreshJwt=self._mint(did, "com.atproto.refresh", self.refresh_ttl_seconds))

@@ -198,6 +198,24 @@ def test_concurrent_posts_of_a_new_worker_share_one_login(sandbox: SandboxServer
     assert pds(sandbox).calls["com.atproto.server.createSession"] - logins == 1
 
 
+def test_two_workers_refreshing_one_inherited_session_both_publish_without_a_new_login(
+    sandbox: SandboxServer, fresh_sessions: None
+) -> None:
+    """Dramatiq forks its worker processes: a session cached before the fork is refreshed by every child with the
+    same refresh token. The real PDS accepts the reuse within its 2 h grace; nothing may fall back to a login."""
+    bluesky(sandbox.base_url("bluesky")).publish(ref(unique_text("before the fork")), None)
+    inherited = dict(bluesky_session._sessions)  # what the second worker's memory holds after the fork
+    pds(sandbox).expire_access_tokens()
+    logins, refreshes = pds(sandbox).calls["com.atproto.server.createSession"], pds(sandbox).calls.get(
+        "com.atproto.server.refreshSession", 0)
+    bluesky(sandbox.base_url("bluesky")).publish(ref(unique_text("worker one")), None)  # refreshes, rotates
+    bluesky_session._sessions.update(inherited)  # now the second worker, still holding the pre-fork session
+    bluesky(sandbox.base_url("bluesky")).publish(ref(unique_text("worker two")), None)
+    assert len(sandbox.sandbox.posts("bluesky")) == 3
+    assert pds(sandbox).calls["com.atproto.server.refreshSession"] - refreshes == 2
+    assert pds(sandbox).calls["com.atproto.server.createSession"] - logins == 0
+
+
 def test_a_failed_refresh_falls_back_to_one_new_login_and_publishes(sandbox: SandboxServer, fresh_sessions: None) -> None:
     adapter = bluesky(sandbox.base_url("bluesky"))
     adapter.publish(ref(unique_text("before")), None)

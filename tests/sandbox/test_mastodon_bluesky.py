@@ -309,9 +309,26 @@ def test_a_stale_access_token_answers_400_expired_token_until_refreshed(sandbox:
     refreshed = xrpc(sandbox, "com.atproto.server.refreshSession", session["refreshJwt"], body={})
     assert refreshed.status_code == 200
     assert post(sandbox, refreshed.json(), "fresh").status_code == 200
-    reused = xrpc(sandbox, "com.atproto.server.refreshSession", session["refreshJwt"], body={})
-    assert reused.status_code == 400  # the old refresh token was rotated out
     assert xrpc(sandbox, "com.atproto.server.getSession", "not-a-token").json()["error"] == "InvalidToken"
+
+
+def test_a_rotated_refresh_token_still_refreshes_within_the_two_hour_grace_then_is_revoked(
+    sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pds = sandbox.platforms["bluesky"]
+    assert isinstance(pds, BlueskyPlatform) and pds.refresh_grace_seconds == 2 * 3600
+    session = login(sandbox)
+    first = xrpc(sandbox, "com.atproto.server.refreshSession", session["refreshJwt"], body={})
+    reused = xrpc(sandbox, "com.atproto.server.refreshSession", session["refreshJwt"], body={})  # a second worker
+    assert first.status_code == reused.status_code == 200
+    assert reused.json()["accessJwt"] != first.json()["accessJwt"]
+    assert post(sandbox, reused.json(), "after reuse").status_code == 200
+    assert post(sandbox, first.json(), "after first").status_code == 200
+    monkeypatch.setattr(pds, "refresh_grace_seconds", -1.0)  # the next rotation's grace is already over
+    rotated = first.json()["refreshJwt"]
+    assert xrpc(sandbox, "com.atproto.server.refreshSession", rotated, body={}).status_code == 200
+    late = xrpc(sandbox, "com.atproto.server.refreshSession", rotated, body={})
+    assert (late.status_code, late.json()) == (400, {"error": "ExpiredToken", "message": "Token has been revoked"})
 
 
 def test_bluesky_rate_limits_answer_429_with_unix_reset_and_retry_after(sandbox: SandboxServer) -> None:
