@@ -17,6 +17,9 @@
   ``{uri,cid,commit,validationStatus}``; a record key already taken answers 500
   ``InternalServerError`` as the real PDS does. ``getRecord`` (400 ``RecordNotFound``), ``deleteRecord``,
   ``identity.resolveHandle`` (handles containing "unknown" or "nobody" do not resolve).
+* The ``app.bsky.*`` reads a client makes after login (``actor.getProfile``, ``actor.getProfiles``,
+  ``feed.getAuthorFeed``, ``feed.getPostThread``, ``feed.getPosts``) answer from the repositories with the lexicon's
+  view shapes (bluesky_appview.py); any other method answers 501 ``MethodNotImplemented``.
 * Every answer carries ``RateLimit-Limit/Remaining/Reset/Policy`` (reset in unix seconds); 429 adds ``Retry-After``.
 """
 
@@ -29,10 +32,11 @@ import math
 import re
 import secrets
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from publisher.channels.bluesky_tid import is_tid, now_tid
+from publisher.sandbox.bluesky_appview import AppView
 from publisher.sandbox.core import Platform, Request, Response, Sandbox
 from publisher.textlength import ChannelLimits
 
@@ -70,9 +74,11 @@ class BlueskyPlatform(Platform):
         super().__init__(sandbox)
         self.tokens: dict[str, dict[str, Any]] = {}  # jwt -> {did, scope, exp, revoked}
         self.handles: dict[str, str] = {}  # did -> handle
-        self.repos: dict[str, dict[str, dict[str, Any]]] = {}  # did -> rkey -> {uri, cid, value}
+        self.repos: dict[str, dict[str, dict[str, Any]]] = {}  # did -> rkey -> {uri, cid, value, indexedAt}
         self.logins: dict[str, list[float]] = {}  # identifier -> createSession times
         self.calls: dict[str, int] = {}  # xrpc method -> number of calls (tests read this)
+        self.joined: dict[str, str] = {}  # did -> when the account first logged in (profile createdAt)
+        self.appview = AppView(self)
 
     # -- tokens --
 
@@ -137,6 +143,16 @@ class BlueskyPlatform(Platform):
                 "com.atproto.repo.deleteRecord": self._delete_record,
                 "com.atproto.identity.resolveHandle": self._resolve_handle,
             }.get(nsid)
+            read = {
+                "app.bsky.actor.getProfile": self.appview.get_profile,
+                "app.bsky.actor.getProfiles": self.appview.get_profiles,
+                "app.bsky.feed.getAuthorFeed": self.appview.get_author_feed,
+                "app.bsky.feed.getPostThread": self.appview.get_post_thread,
+                "app.bsky.feed.getPosts": self.appview.get_posts,
+            }.get(nsid)
+            if read is not None:
+                did = self._auth(req, "com.atproto.access")
+                return did if isinstance(did, Response) else self._answer(*read(req.query))
             if route is None:
                 return self._answer(501, {"error": "MethodNotImplemented", "message": "Method Not Implemented"})
             return route(req)
@@ -175,6 +191,7 @@ class BlueskyPlatform(Platform):
             handle = identifier if "." in identifier else f"{identifier}.bsky.social"
             did = did_for(handle)
             self.handles.setdefault(did, handle)
+        self.joined.setdefault(did, _iso(now))
         body = self._session_body(did, req.headers.get("host", "127.0.0.1"))
         body.update(accessJwt=self._mint(did, "com.atproto.access", self.access_ttl_seconds),
                     refreshJwt=self._mint(did, "com.atproto.refresh", self.refresh_ttl_seconds))
@@ -241,7 +258,7 @@ class BlueskyPlatform(Platform):
         if rkey in repo:  # bluesky-social/atproto#3718: a taken key is an unhandled 500
             return self._answer(500, {"error": "InternalServerError", "message": "Internal Server Error"}, rate)
         uri = f"at://{did}/{POST}/{rkey}"
-        repo[rkey] = {"uri": uri, "cid": cid_for(record), "value": record}
+        repo[rkey] = {"uri": uri, "cid": cid_for(record), "value": record, "indexedAt": _iso(time.time())}
         reply = record.get("reply") or {}
         self.sandbox.record(PLATFORM, did, uri, record["text"], in_reply_to=(reply.get("parent") or {}).get("uri"),
                             rkey=rkey, facets=record.get("facets") or [])
@@ -260,7 +277,7 @@ class BlueskyPlatform(Platform):
         if found is None:
             where = f"at://{q.get('repo', '')}/{q.get('collection', '')}/{q.get('rkey', '')}"
             return self._answer(400, {"error": "RecordNotFound", "message": f"Could not locate record: {where}"})
-        return self._answer(200, dict(found))
+        return self._answer(200, {k: found[k] for k in ("uri", "cid", "value")})
 
     def _delete_record(self, req: Request) -> Response:
         did = self._auth(req, "com.atproto.access")
@@ -271,6 +288,10 @@ class BlueskyPlatform(Platform):
             return self._answer(401, {"error": "AuthenticationRequired", "message": "Authentication Required"})
         self.repos.get(did, {}).pop(str(data.get("rkey") or ""), None)
         return self._answer(200, {"commit": {"cid": cid_for([did, time.time()]), "rev": now_tid()}})
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _strong_ref(ref: Any) -> bool:

@@ -346,3 +346,46 @@ def test_bluesky_refuses_passwords_scripted_to_fail(sandbox: SandboxServer) -> N
     for password in ("wrong-pw", "revoked-pw", "expired-pw", ""):
         resp = xrpc(sandbox, "com.atproto.server.createSession", body={"identifier": "a.bsky.social", "password": password})
         assert resp.status_code == 401 and resp.json()["error"] == "AuthenticationRequired"
+
+
+def test_the_atproto_sdk_logs_in_posts_a_thread_and_reads_it_back_through_app_bsky(sandbox: SandboxServer) -> None:
+    """MarshalX's atproto SDK unchanged: its login fetches app.bsky.actor.getProfile (send_post needs it), then the
+    feed, thread and post reads a client makes; each answer is parsed into the SDK's lexicon models."""
+    import warnings
+
+    from atproto import Client, models
+    from atproto.exceptions import BadRequestError
+
+    client = Client(base_url=sandbox.base_url("bluesky"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the SDK warns, and leaves `me` empty, when getProfile is not served
+        me = client.login("sdk-reader.bsky.social", "app-pw")
+    assert me is not None and (me.handle, me.did) == ("sdk-reader.bsky.social", client.me.did)
+    root = client.send_post("Driftsmelding ✨ for Bodø")
+    ref = models.create_strong_ref(root)
+    reply = client.send_post("Oppdatering 2/2", reply_to=models.AppBskyFeedPost.ReplyRef(parent=ref, root=ref))
+
+    feed = client.get_author_feed(me.handle).feed
+    assert [item.post.uri for item in feed] == [reply.uri, root.uri]  # newest first
+    assert feed[0].reply is not None and feed[0].reply.parent.uri == root.uri
+    assert feed[1].post.record.text == "Driftsmelding ✨ for Bodø" and feed[1].post.reply_count == 1
+    thread = client.get_post_thread(root.uri).thread
+    assert isinstance(thread, models.AppBskyFeedDefs.ThreadViewPost)
+    assert [r.post.uri for r in thread.replies or []] == [reply.uri]
+    child = client.get_post_thread(reply.uri).thread
+    assert isinstance(child, models.AppBskyFeedDefs.ThreadViewPost) and child.parent.post.uri == root.uri
+    assert [p.cid for p in client.get_posts([root.uri, reply.uri]).posts] == [root.cid, reply.cid]
+    assert client.get_profile(me.handle).posts_count == 2
+    with pytest.raises(BadRequestError) as info:
+        client.get_post_thread(root.uri[:-3] + "zzz")
+    assert info.value.response is not None and info.value.response.content.error == "NotFound"
+
+
+def test_app_bsky_reads_need_a_valid_access_token(sandbox: SandboxServer) -> None:
+    session = login(sandbox)
+    assert xrpc(sandbox, "app.bsky.actor.getProfile", session["accessJwt"], actor=session["handle"]).status_code == 200
+    anonymous = xrpc(sandbox, "app.bsky.actor.getProfile", actor=session["handle"])
+    assert (anonymous.status_code, anonymous.json()["error"]) == (401, "AuthenticationRequired")
+    unknown = xrpc(sandbox, "app.bsky.actor.getProfile", session["accessJwt"], actor="never-seen.bsky.social")
+    assert (unknown.status_code, unknown.json()) == (400, {"error": "InvalidRequest", "message": "Profile not found"})
+    assert xrpc(sandbox, "app.bsky.feed.getTimeline", session["accessJwt"]).status_code == 501
