@@ -24,6 +24,7 @@ from publisher.errors import (
     OutcomeUnknown,
     PermanentError,
     RateLimited,
+    TransientError,
 )
 from publisher.models import Content, DeliveryRef, Payload, Receipt
 from publisher.sandbox.bluesky import BlueskyPlatform, did_for
@@ -254,6 +255,43 @@ def test_reconcile_after_a_dropped_connection_finds_the_record_and_a_resend_neve
 def test_reconcile_of_a_delivery_that_never_arrived_is_not_published(sandbox: SandboxServer) -> None:
     with pytest.raises(NotPublished):
         bluesky(sandbox.base_url("bluesky")).reconcile(ref(unique_text("never")))
+
+
+def test_reconcile_finds_the_record_by_its_key_even_behind_more_posts_than_one_listing_page(
+    sandbox: SandboxServer,
+) -> None:
+    """The record key lookup is definitive: a listing (listRecords, getAuthorFeed: 100 a page) would not see a post
+    this far back and must never be what "not published" rests on."""
+    adapter = bluesky(sandbox.base_url("bluesky"))
+    d = ref(unique_text("far back"))
+    sandbox.sandbox.set_faults("bluesky", drop_after_accept=1)
+    with pytest.raises(OutcomeUnknown):
+        adapter.publish(d, None)
+    for i in range(120):
+        adapter.publish(ref(unique_text(f"later {i}")), None)
+    calls_before = dict(pds(sandbox).calls)
+    found = adapter.reconcile(d)
+    assert found.remote_id == sandbox.sandbox.posts("bluesky")[0]["remote_id"]
+    asked = {k: v - calls_before.get(k, 0) for k, v in pds(sandbox).calls.items() if v != calls_before.get(k, 0)}
+    assert asked == {"com.atproto.repo.getRecord": 1}
+
+
+@pytest.mark.parametrize(("status", "body", "outcome"), [
+    (502, {"error": "UpstreamFailure", "message": "Upstream Failure"}, TransientError),
+    (500, {"error": "InternalServerError", "message": "Internal Server Error"}, TransientError),
+    (200, {}, TransientError),  # an answer without the record is no answer
+    (400, {"error": "InvalidRequest", "message": "Could not find repo: did:plc:5c2r73erhng4bszmxlfdtscf"},
+     PermanentError),
+])
+def test_reconcile_never_concludes_not_published_from_anything_but_record_not_found(
+    status: int, body: dict[str, Any], outcome: type[Exception], fresh_sessions: None
+) -> None:
+    with responses.RequestsMock() as rsps:
+        recorded_login(rsps)
+        rsps.get("https://bsky.social/xrpc/com.atproto.repo.getRecord", json=body, status=status)
+        with pytest.raises(outcome) as info:
+            bluesky(None, identifier="bskyr.bsky.social").reconcile(ref(unique_text("unknown")))
+    assert not isinstance(info.value, NotPublished)
 
 
 def test_a_rate_limit_reports_the_unix_reset_and_last_rate_follows_the_headers(sandbox: SandboxServer) -> None:
