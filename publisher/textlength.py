@@ -50,17 +50,17 @@ class ChannelLimits:
     max_bytes: int | None = None
     max_thread: int = 25  # longest numbered thread we will split a text into
 
-    @property
-    def length_unit(self) -> str:
-        return self.unit or UNITS.get(self.counting, "characters")
+    def __post_init__(self) -> None:
+        if not self.unit:
+            object.__setattr__(self, "unit", UNITS.get(self.counting, "characters"))
 
     def measure(self, text: str) -> int:
-        """The platform's length of ``text`` in ``length_unit`` (the byte cap is separate: see ``excess``)."""
+        """The platform's length of ``text`` in ``unit`` (the byte cap is separate: see ``excess``)."""
         return measure(text, self)
 
     def excess(self, text: str) -> Excess | None:
         """None when ``text`` fits every cap; else the cap it fails. When it fails both the length and the byte
-        cap, the one it overshoots most (relative to the cap) is named: shortening for that one is what counts."""
+        cap, the one it overshoots most (relative to its cap) is named."""
         failed: list[Excess] = []
         if self.max_bytes is not None and len(text) * 4 > self.max_bytes:  # a code point is at most 4 bytes
             size = len(text.encode("utf-8"))
@@ -69,7 +69,7 @@ class ChannelLimits:
         if _upper_bound(text, self.counting) > self.max_length:
             length = measure(text, self)
             if length > self.max_length:
-                failed.append(Excess(self.max_length, length, self.length_unit))
+                failed.append(Excess(self.max_length, length, self.unit))
         return max(failed, key=lambda e: e.measured / e.limit, default=None)
 
     def fits(self, text: str) -> bool:
