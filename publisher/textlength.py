@@ -1,4 +1,6 @@
-"""Measure text the way each platform counts it. Shared by the adapters and the tone checks.
+"""Measure text the way each platform counts it. ``ChannelLimits.excess`` is the one function that says whether a
+text fits a channel and which cap fails by how much: the adapters (render, split, reject), the tone length rule and
+the sandbox's validation all ask it.
 
 - X: twitter-text v3 weighted length (URLs 23, CJK and emoji 2, NFC), via ``twitter-text-parser``.
 - Mastodon: grapheme clusters, every URL 23, remote mentions count as the local part.
@@ -18,23 +20,85 @@ _URL = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]", re.IGNORECASE)
 _REMOTE_MENTION = re.compile(r"(?<![\w@])(@[A-Za-z0-9_]+)@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
 
 
+#: the unit a counting reports in, when the channel does not name one
+UNITS = {"twitter": "weighted characters", "mastodon": "characters", "graphemes": "graphemes", "chars": "characters"}
+
+
+@dataclass(frozen=True)
+class Excess:
+    """A cap a text goes past: it measures ``measured`` ``unit`` where the channel allows ``limit``."""
+
+    limit: int
+    measured: int
+    unit: str
+
+    @property
+    def over(self) -> int:
+        return self.measured - self.limit
+
+
 @dataclass(frozen=True)
 class ChannelLimits:
-    """A channel's limits as data. ``counting`` names the function in this module that measures a text."""
+    """Every cap a channel puts on a post's text, as data: ``max_length`` measured by ``counting`` (a function in
+    this module) and, where the platform has one, ``max_bytes`` of UTF-8 (Bluesky: 300 graphemes and 3000 bytes).
+    ``excess`` is the one place that says whether a text fits and, if not, which cap fails and by how much; the
+    adapters' render and split, the tone length rule and the sandbox all ask it."""
 
     max_length: int
     counting: str = "chars"  # "twitter" | "mastodon" | "graphemes" | "chars"
-    unit: str = "characters"
+    unit: str = ""  # "" = the counting's own unit (UNITS)
     max_bytes: int | None = None
     max_thread: int = 25  # longest numbered thread we will split a text into
 
+    def __post_init__(self) -> None:
+        if not self.unit:
+            object.__setattr__(self, "unit", UNITS.get(self.counting, "characters"))
+
     def measure(self, text: str) -> int:
-        return COUNTERS[self.counting](text)
+        """The platform's length of ``text`` in ``unit`` (the byte cap is separate: see ``excess``)."""
+        return measure(text, self)
+
+    def excess(self, text: str) -> Excess | None:
+        """None when ``text`` fits every cap; else the cap it fails. When it fails both the length and the byte
+        cap, the one it overshoots most (relative to its cap) is named."""
+        failed: list[Excess] = []
+        if self.max_bytes is not None and len(text) * 4 > self.max_bytes:  # a code point is at most 4 bytes
+            size = len(text.encode("utf-8"))
+            if size > self.max_bytes:
+                failed.append(Excess(self.max_bytes, size, "bytes"))
+        if _upper_bound(text, self.counting) > self.max_length:
+            length = measure(text, self)
+            if length > self.max_length:
+                failed.append(Excess(self.max_length, length, self.unit))
+        return max(failed, key=lambda e: e.measured / e.limit, default=None)
 
     def fits(self, text: str) -> bool:
-        if self.max_bytes is not None and len(text.encode("utf-8")) > self.max_bytes:
-            return False
-        return self.measure(text) <= self.max_length
+        return self.excess(text) is None
+
+
+# A grapheme cluster can only span several code points if one of them is >= U+0300 (combining marks, ZWJ, ...).
+_CLUSTERING = re.compile("[^\x00-\u02ff]|\r\n")
+
+
+def measure(text: str, limits: ChannelLimits) -> int:
+    """``COUNTERS[limits.counting](text)``, skipping the libraries when the answer cannot differ (checked equal in
+    tests/test_textlength.py)."""
+    counting = limits.counting
+    if counting == "chars":
+        return len(text)
+    if counting == "graphemes" and not _CLUSTERING.search(text):
+        return len(text)
+    return COUNTERS[counting](text)  # X: twitter_weighted has the same kind of exact shortcut
+
+
+def _upper_bound(text: str, counting: str) -> int:
+    """A cheap upper bound of the platform length: graphemes never outnumber code points, a URL counts 23 on X
+    and Mastodon, and X weighs nothing more than 2."""
+    if counting in ("chars", "graphemes"):
+        return len(text)
+    if counting == "mastodon":
+        return len(text) + 23 * text.count("://")
+    return 2 * len(text) + 23 * text.count(".")
 
 
 def chars(text: str) -> int:
@@ -93,25 +157,30 @@ def urls(text: str) -> list[tuple[int, int, str]]:
 
 
 def split_thread(text: str, limits: ChannelLimits) -> list[str]:
-    """Split ``text`` into numbered parts ("1/3 ...") that each fit ``limits``.
+    """Split ``text`` into numbered parts ("... 1/3") that each fit every cap of ``limits`` (``excess``).
 
-    Never splits inside a word or a URL: parts break at whitespace. A single word longer than the limit raises
-    ValueError (the caller turns it into a clear error).
+    Never splits inside a word or a URL: parts break at whitespace. A single word or URL that does not fit one
+    post with its part number raises ValueError naming the cap it fails (the caller turns it into a clear error).
     """
     if limits.fits(text):
         return [text]
     words = text.split()
     for total_guess in (9, 99):
-        suffix_len = len(f" {total_guess}/{total_guess}")
+        widest = f" {total_guess}/{total_guess}"  # the widest part number of a thread this long
         parts: list[list[str]] = [[]]
         for word in words:
             candidate = " ".join([*parts[-1], word])
-            if limits.measure(candidate) + suffix_len <= limits.max_length:
+            excess = limits.excess(candidate + widest)
+            if excess is None:
                 parts[-1].append(word)
-            elif not parts[-1]:
-                raise ValueError(f"a single word or URL is longer than {limits.max_length} {limits.unit}: {word[:40]!r}")
-            else:
+            elif parts[-1] and limits.fits(word + widest):
                 parts.append([word])
+            else:
+                alone = limits.excess(word)
+                if alone is None:
+                    raise ValueError(f"a single word or URL leaves no room for the part number: {word[:40]!r}")
+                raise ValueError(f"a single word or URL is {alone.measured} {alone.unit}, at most {alone.limit} fit "
+                                 f"in one post: {word[:40]!r}")
         if len(parts) <= total_guess:
             n = len(parts)
             if n > limits.max_thread:

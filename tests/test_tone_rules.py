@@ -10,7 +10,7 @@ from publisher import tone
 from publisher.models import Finding, PostKind
 from publisher.rules.length import FALLBACK_LIMITS, measure
 from publisher.settings import AccountConfig
-from publisher.textlength import ChannelLimits
+from publisher.textlength import COUNTERS, ChannelLimits
 
 ORG = AccountConfig(name="noc", channel="mastodon", kind="organisation", timezone="Europe/Oslo", languages=["en"])
 ORG_NO = AccountConfig(name="drift", channel="mastodon", kind="organisation", timezone="Europe/Oslo",
@@ -43,13 +43,27 @@ def test_fast_length_paths_agree_with_the_libraries() -> None:
                "emoji 👩‍👩‍👧 and é\u0301 combining", "line\r\nbreaks and example.com links", "日本語のテキスト"]
     for text in samples:
         for limits in FALLBACK_LIMITS.values():
-            assert measure(text, limits) == limits.measure(text), (text, limits.counting)
+            assert measure(text, limits) == COUNTERS[limits.counting](text), (text, limits.counting)
 
 
 def test_length_on_bluesky_counts_graphemes() -> None:
     ok = "👍" * 300
     assert not found(ok, rule="length", channel="bluesky")
     assert found(ok + "!", rule="length", channel="bluesky")
+
+
+def test_length_on_bluesky_blocks_a_text_over_3000_bytes_naming_bytes_and_the_overflowing_tail() -> None:
+    kiss = "👨\u200d❤\ufe0f\u200d👨"  # one grapheme, 20 UTF-8 bytes
+    text = kiss * 151  # 151 graphemes, 3020 bytes
+    [got] = found(text, rule="length", channel="bluesky")
+    assert got.severity == "block" and got.message == "text is 3020 bytes; bluesky allows 3000"
+    assert "by 20 bytes" in got.suggestion and (got.start, got.end) == (len(kiss) * 150, len(text))
+
+
+def test_length_on_a_bluesky_split_account_names_the_byte_cap_that_makes_it_a_thread() -> None:
+    acc = ORG.model_copy(update={"channel": "bluesky", "long_text": "split"})
+    [got] = found("👨\u200d❤\ufe0f\u200d👨 " * 160, acc, rule="length")  # 320 graphemes, 3360 bytes
+    assert got.severity == "info" and got.message.startswith("3360 bytes; bluesky allows 3000")
 
 
 def test_split_accounts_get_an_info_note_instead_of_a_block() -> None:

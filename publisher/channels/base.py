@@ -81,10 +81,11 @@ class Channel(ABC):
         if not text:
             raise InputError("the post text is empty", hint="give the text to publish as the last argument")
         limits = self.limits_for()
-        if limits.fits(text):
+        excess = limits.excess(text)
+        if excess is None:
             return [Payload(text=text, link=content.link, language=content.language)]
-        if self.account.long_text == "reject":
-            raise ContentTooLong(self.name, limits.max_length, limits.measure(text), limits.unit)
+        if self.account.long_text == "reject":  # name the cap that failed (Bluesky: graphemes or bytes)
+            raise ContentTooLong(self.name, excess.limit, excess.measured, excess.unit)
         try:
             parts = split_thread(text, limits)
         except ValueError as e:

@@ -6,12 +6,20 @@
   ``refresh_ttl_seconds``. A stale access token answers 400 ``ExpiredToken``; ``expire_access_tokens()`` expires
   every access token issued so far (until refreshed); ``Faults.expire_tokens`` treats every token, access and refresh,
   as expired while set.
-* ``refreshSession`` rotates both tokens (the old refresh token is revoked), ``getSession`` names the account.
-* ``com.atproto.repo.createRecord`` validates ``app.bsky.feed.post`` (300 graphemes, 3000 bytes, at most 3 langs,
-  facets whose byte ranges index the UTF-8 text on character boundaries without overlap, strong refs in replies,
-  a TID record key) and answers 200 ``{uri,cid,commit,validationStatus}``; a record key already taken answers 500
+* ``refreshSession`` rotates both tokens. As on the real PDS the old refresh token stays usable for a grace of
+  ``refresh_grace_seconds`` (2 h) from its first use, each reuse answering a new valid session (two workers
+  refreshing one session at once both go on); after it, 400 ``ExpiredToken`` "Token has been revoked".
+  ``getSession`` names the account.
+* ``com.atproto.repo.createRecord`` validates ``app.bsky.feed.post`` as the real PDS does (300 graphemes; 3000 UTF-8
+  bytes, refused as ``string too big (maximum 3000)``; at most 3 langs; strong refs in replies; a TID record key;
+  ``createdAt`` with a timezone; facets only by the lexicon: non-negative integer byte offsets, so ranges past the
+  end, overlapping or inside a character are accepted, as the PDS accepts them) and answers 200
+  ``{uri,cid,commit,validationStatus}``; a record key already taken answers 500
   ``InternalServerError`` as the real PDS does. ``getRecord`` (400 ``RecordNotFound``), ``deleteRecord``,
   ``identity.resolveHandle`` (handles containing "unknown" or "nobody" do not resolve).
+* The ``app.bsky.*`` reads a client makes after login (``actor.getProfile``, ``actor.getProfiles``,
+  ``feed.getAuthorFeed``, ``feed.getPostThread``, ``feed.getPosts``) answer from the repositories with the lexicon's
+  view shapes (bluesky_appview.py); any other method answers 501 ``MethodNotImplemented``.
 * Every answer carries ``RateLimit-Limit/Remaining/Reset/Policy`` (reset in unix seconds); 429 adds ``Retry-After``.
 """
 
@@ -24,16 +32,22 @@ import math
 import re
 import secrets
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from publisher.channels.bluesky_tid import is_tid, now_tid
+from publisher.sandbox.bluesky_appview import AppView
 from publisher.sandbox.core import Platform, Request, Response, Sandbox
-from publisher.textlength import graphemes
+from publisher.textlength import ChannelLimits
 
 PLATFORM = "bluesky"
 POST = "app.bsky.feed.post"
 _HANDLE = re.compile(r"^([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
 _BAD_SECRET = ("expired", "revoked", "wrong")
+#: the lexicon's caps on Record/text (maxGraphemes 300, maxLength 3000 UTF-8 bytes), checked with the measuring
+#: function every adapter and tone check uses
+_DATETIME = re.compile(r"^\d{4}-[01]\d-[0-3]\dT[0-2]\d:[0-6]\d:[0-6]\d(\.\d{1,20})?(Z|[+-][0-2]\d:[0-5]\d)$")
+POST_TEXT = ChannelLimits(max_length=300, counting="graphemes", max_bytes=3000)
 
 
 def _b64(data: bytes) -> str:
@@ -53,15 +67,18 @@ class BlueskyPlatform(Platform):
     name = PLATFORM
     access_ttl_seconds: float = 7200.0
     refresh_ttl_seconds: float = 90 * 86400.0
+    refresh_grace_seconds: float = 7200.0  # a rotated refresh token still refreshes this long (the PDS's 2 h)
     login_limit = (30, 300)  # createSession: 30 per 5 minutes per identifier
 
     def __init__(self, sandbox: Sandbox) -> None:
         super().__init__(sandbox)
         self.tokens: dict[str, dict[str, Any]] = {}  # jwt -> {did, scope, exp, revoked}
         self.handles: dict[str, str] = {}  # did -> handle
-        self.repos: dict[str, dict[str, dict[str, Any]]] = {}  # did -> rkey -> {uri, cid, value}
+        self.repos: dict[str, dict[str, dict[str, Any]]] = {}  # did -> rkey -> {uri, cid, value, indexedAt}
         self.logins: dict[str, list[float]] = {}  # identifier -> createSession times
         self.calls: dict[str, int] = {}  # xrpc method -> number of calls (tests read this)
+        self.joined: dict[str, str] = {}  # did -> when the account first logged in (profile createdAt)
+        self.appview = AppView(self)
 
     # -- tokens --
 
@@ -71,7 +88,7 @@ class BlueskyPlatform(Platform):
         claims = {"scope": scope, "sub": did, "aud": "did:web:sandbox.bsky.test", "iat": int(now),
                   "exp": int(now + ttl), "jti": secrets.token_hex(8)}
         token = ".".join(_b64(json.dumps(p).encode()) for p in (header, claims)) + "." + _b64(secrets.token_bytes(32))
-        self.tokens[token] = {"did": did, "scope": scope, "exp": now + ttl, "revoked": False}
+        self.tokens[token] = {"did": did, "scope": scope, "exp": now + ttl, "revoked": False, "grace_until": None}
         return token
 
     def _session_body(self, did: str, host: str) -> dict[str, Any]:
@@ -126,6 +143,16 @@ class BlueskyPlatform(Platform):
                 "com.atproto.repo.deleteRecord": self._delete_record,
                 "com.atproto.identity.resolveHandle": self._resolve_handle,
             }.get(nsid)
+            read = {
+                "app.bsky.actor.getProfile": self.appview.get_profile,
+                "app.bsky.actor.getProfiles": self.appview.get_profiles,
+                "app.bsky.feed.getAuthorFeed": self.appview.get_author_feed,
+                "app.bsky.feed.getPostThread": self.appview.get_post_thread,
+                "app.bsky.feed.getPosts": self.appview.get_posts,
+            }.get(nsid)
+            if read is not None:
+                did = self._auth(req, "com.atproto.access")
+                return did if isinstance(did, Response) else self._answer(*read(req.query))
             if route is None:
                 return self._answer(501, {"error": "MethodNotImplemented", "message": "Method Not Implemented"})
             return route(req)
@@ -164,6 +191,7 @@ class BlueskyPlatform(Platform):
             handle = identifier if "." in identifier else f"{identifier}.bsky.social"
             did = did_for(handle)
             self.handles.setdefault(did, handle)
+        self.joined.setdefault(did, _iso(now))
         body = self._session_body(did, req.headers.get("host", "127.0.0.1"))
         body.update(accessJwt=self._mint(did, "com.atproto.access", self.access_ttl_seconds),
                     refreshJwt=self._mint(did, "com.atproto.refresh", self.refresh_ttl_seconds))
@@ -173,7 +201,12 @@ class BlueskyPlatform(Platform):
         did = self._auth(req, "com.atproto.refresh")
         if isinstance(did, Response):
             return did
-        self.tokens[req.bearer() or ""]["revoked"] = True
+        info, now = self.tokens[req.bearer() or ""], time.time()
+        if info["grace_until"] is not None and info["grace_until"] < now:
+            return self._answer(400, {"error": "ExpiredToken", "message": "Token has been revoked"})
+        # rotated, not revoked: like the real PDS, the old refresh token keeps working for a grace period (each
+        # reuse answers a new valid session), so workers refreshing one session at once all go on
+        info["grace_until"] = min(info["grace_until"] or info["exp"], now + self.refresh_grace_seconds)
         body = self._session_body(did, req.headers.get("host", "127.0.0.1"))
         body.update(accessJwt=self._mint(did, "com.atproto.access", self.access_ttl_seconds),
                     refreshJwt=self._mint(did, "com.atproto.refresh", self.refresh_ttl_seconds))
@@ -225,7 +258,7 @@ class BlueskyPlatform(Platform):
         if rkey in repo:  # bluesky-social/atproto#3718: a taken key is an unhandled 500
             return self._answer(500, {"error": "InternalServerError", "message": "Internal Server Error"}, rate)
         uri = f"at://{did}/{POST}/{rkey}"
-        repo[rkey] = {"uri": uri, "cid": cid_for(record), "value": record}
+        repo[rkey] = {"uri": uri, "cid": cid_for(record), "value": record, "indexedAt": _iso(time.time())}
         reply = record.get("reply") or {}
         self.sandbox.record(PLATFORM, did, uri, record["text"], in_reply_to=(reply.get("parent") or {}).get("uri"),
                             rkey=rkey, facets=record.get("facets") or [])
@@ -244,7 +277,7 @@ class BlueskyPlatform(Platform):
         if found is None:
             where = f"at://{q.get('repo', '')}/{q.get('collection', '')}/{q.get('rkey', '')}"
             return self._answer(400, {"error": "RecordNotFound", "message": f"Could not locate record: {where}"})
-        return self._answer(200, dict(found))
+        return self._answer(200, {k: found[k] for k in ("uri", "cid", "value")})
 
     def _delete_record(self, req: Request) -> Response:
         did = self._auth(req, "com.atproto.access")
@@ -257,8 +290,48 @@ class BlueskyPlatform(Platform):
         return self._answer(200, {"commit": {"cid": cid_for([did, time.time()]), "rev": now_tid()}})
 
 
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def _strong_ref(ref: Any) -> bool:
     return isinstance(ref, dict) and str(ref.get("uri", "")).startswith("at://") and bool(ref.get("cid"))
+
+
+def valid_datetime(value: str) -> bool:
+    """atproto's datetime syntax as the PDS enforces it on createdAt: RFC 3339 with seconds and a timezone."""
+    if len(value) > 64 or not _DATETIME.match(value) or value.endswith("-00:00"):
+        return False
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+def _facet_problem(facet: Any, path: str) -> str | None:
+    """What the lexicon says about one app.bsky.richtext.facet. Like the real PDS, byte ranges are not checked
+    against the text: past its end, overlapping or inside a character is accepted (clients then drop the facet)."""
+    if not isinstance(facet, dict):
+        return f"{path} must be an object"
+    for key in ("index", "features"):
+        if key not in facet:
+            return f'{path} must have the property "{key}"'
+    index = facet["index"]
+    if not isinstance(index, dict):
+        return f"{path}/index must be an object"
+    for key in ("byteStart", "byteEnd"):
+        if key not in index:
+            return f'{path}/index must have the property "{key}"'
+        if not isinstance(index[key], int) or isinstance(index[key], bool):
+            return f"{path}/index/{key} must be an integer"
+        if index[key] < 0:
+            return f"{path}/index/{key} can not be less than 0"
+    if not isinstance(facet["features"], list):
+        return f"{path}/features must be an array"
+    if not all(isinstance(f, dict) for f in facet["features"]):
+        return f"{path}/features must be an array of objects"
+    return None
 
 
 def validate_post(record: Any) -> str | None:
@@ -271,30 +344,21 @@ def validate_post(record: Any) -> str | None:
         return prefix + 'Record must have the property "text"'
     if not isinstance(record.get("createdAt"), str):
         return prefix + 'Record must have the property "createdAt"'
-    if graphemes(text) > 300:
-        return prefix + "Record/text must not be longer than 300 graphemes"
-    raw = text.encode("utf-8")
-    if len(raw) > 3000:
-        return prefix + "Record/text must not be longer than 3000 characters"
+    excess = POST_TEXT.excess(text)
+    if excess is not None and excess.unit == "bytes":  # the PDS's words for the UTF-8 byte cap
+        return prefix + f"Record/text string too big (maximum {excess.limit})"
+    if excess is not None:
+        return prefix + f"Record/text must not be longer than {excess.limit} graphemes"
     if len(record.get("langs") or []) > 3:
         return prefix + "Record/langs must not have more than 3 elements"
     reply = record.get("reply")
     if reply is not None and not (isinstance(reply, dict) and _strong_ref(reply.get("root"))
                                   and _strong_ref(reply.get("parent"))):
         return prefix + "Record/reply must have strong refs root and parent (uri and cid)"
-    end_of_last = 0
-    for i, facet in enumerate(sorted(record.get("facets") or [], key=lambda f: f.get("index", {}).get("byteStart", 0))):
-        index = facet.get("index") or {}
-        start, end = index.get("byteStart"), index.get("byteEnd")
-        if not isinstance(start, int) or not isinstance(end, int) or not 0 <= start < end <= len(raw):
-            return prefix + f"Record/facets/{i}/index must be a byte range inside the UTF-8 text"
-        try:
-            raw[start:end].decode("utf-8")
-        except UnicodeDecodeError:
-            return prefix + f"Record/facets/{i}/index does not fall on UTF-8 character boundaries"
-        if start < end_of_last:
-            return prefix + f"Record/facets/{i} overlaps another facet"
-        end_of_last = end
-        if not facet.get("features"):
-            return prefix + f"Record/facets/{i}/features must not be empty"
+    for i, facet in enumerate(record.get("facets") or []):
+        problem = _facet_problem(facet, f"Record/facets/{i}")
+        if problem:
+            return prefix + problem
+    if not valid_datetime(record["createdAt"]):  # the PDS's stricter check after the lexicon's (prepare.ts)
+        return prefix + "createdAt must be an valid atproto datetime (both RFC-3339 and ISO-8601)"
     return None

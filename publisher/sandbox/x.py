@@ -23,7 +23,7 @@ from urllib.parse import unquote
 import twitter_text  # noqa: F401
 
 from publisher.sandbox.core import Platform, Request, Response, Sandbox
-from publisher.textlength import twitter_weighted
+from publisher.textlength import ChannelLimits
 
 _TOO_LONG = ("Your Tweet text is too long. For more information on how Twitter determines text length see "
              "https://github.com/twitter/twitter-text.")
@@ -32,6 +32,8 @@ _USER_TWEETS = re.compile(r"^/2/users/([^/]+)/tweets$")
 _TWEET = re.compile(r"^/2/tweets/([^/]+)$")
 DAILY_USER_LIMIT = 2400
 DAILY_APP_LIMIT = 10_000
+#: the post's text cap, checked with the measuring function every adapter and tone check uses
+TWEET_TEXT = ChannelLimits(max_length=280, counting="twitter")
 
 
 def problem(status: int, title: str, detail: str, type_: str = "about:blank", **extra: Any) -> dict[str, Any]:
@@ -150,7 +152,7 @@ class XPlatform(Platform):
         if not isinstance(text, str) or not text.strip():
             return self.reply(400, invalid("text", text, "The `text` field is required and must not be empty."),
                               headers)
-        if twitter_weighted(text) > 280:
+        if not TWEET_TEXT.fits(text):
             return self.reply(400, invalid("text", text, _TOO_LONG), headers)
         parent = ((body.get("reply") or {}).get("in_reply_to_tweet_id"))
         if parent is not None and self.sandbox.find(self.name, str(parent)) is None:

@@ -16,15 +16,24 @@ from publisher.channels import bluesky_session
 from publisher.channels.bluesky import BlueskyChannel
 from publisher.channels.bluesky_facets import facets
 from publisher.channels.bluesky_tid import TID_BASE_US, decode, is_tid, rkey_for
-from publisher.errors import AuthExpired, NotPublished, OutcomeUnknown, PermanentError, RateLimited
-from publisher.models import DeliveryRef, Payload, Receipt
-from publisher.sandbox.bluesky import BlueskyPlatform
+from publisher.errors import (
+    AuthExpired,
+    ContentTooLong,
+    InputError,
+    NotPublished,
+    OutcomeUnknown,
+    PermanentError,
+    RateLimited,
+    TransientError,
+)
+from publisher.models import Content, DeliveryRef, Payload, Receipt
+from publisher.sandbox.bluesky import BlueskyPlatform, did_for
 from publisher.sandbox.server import SandboxServer
 from publisher.settings import AccountConfig
 from tests.channels.contract import CANARY, ChannelContract, delivery, unique_text
 
 IDENTIFIER = "acme-noc.bsky.social"
-CASSETTES = Path("/work/shared/cassettes")
+CASSETTES = Path(__file__).resolve().parents[2] / ".." / "shared" / "cassettes"
 DOCS_EXAMPLE = "✨ example mentioning @atproto.com to share the URL 👨‍❤️‍👨 https://en.wikipedia.org/wiki/CBOR."
 
 
@@ -93,6 +102,37 @@ def test_published_record_carries_resolved_mention_facets_langs_and_created_at(s
     assert receipt.url == f"https://bsky.app/profile/{IDENTIFIER}/post/{rkey}"
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    ("🚨 Störung in Bodø: @noc.example.com meldet Ausfall 👨\u200d👩\u200d👧, Details https://status.example.no/inc/4711 "
+     "#Störung", ["@noc.example.com", "https://status.example.no/inc/4711", "#Störung"]),
+    ("障害発生 🔥 @ops.example.jp 対応中 https://例え.jp/パス?q=日本 #障害 終わり",
+     ["@ops.example.jp", "https://例え.jp/パス?q=日本", "#障害"]),
+    ("Привет @dev.example.org! См. https://example.org/путь, #инцидент.",
+     ["@dev.example.org", "https://example.org/путь", "#инцидент"]),
+    ("👍@a.example.com✨ #🔥 ok #tag👍 https://x.example/🙂", ["@a.example.com", "#🔥", "#tag👍", "https://x.example/🙂"]),
+])
+def test_published_facets_slice_the_utf8_text_to_exactly_the_mention_link_and_tag(
+    sandbox: SandboxServer, text: str, expected: list[str]
+) -> None:
+    """The PDS accepts any byte range (as the real one does), so the adapter's offsets are checked here: slicing the
+    stored record's UTF-8 bytes at byteStart:byteEnd must give exactly what each feature says."""
+    receipt = bluesky(sandbox.base_url("bluesky")).publish(ref(text), None)
+    record = pds(sandbox).repos[receipt.data["did"]][receipt.remote_id.rsplit("/", 1)[1]]["value"]
+    raw = record["text"].encode("utf-8")
+    sliced = []
+    for facet in record["facets"]:
+        piece = raw[facet["index"]["byteStart"]:facet["index"]["byteEnd"]].decode("utf-8")
+        [feature] = facet["features"]
+        if feature["$type"].endswith("#mention"):
+            assert feature["did"] == did_for(piece[1:])
+        elif feature["$type"].endswith("#link"):
+            assert feature["uri"] == piece
+        else:
+            assert "#" + feature["tag"] == piece
+        sliced.append(piece)
+    assert sliced == expected
+
+
 def test_an_unresolvable_mention_is_left_as_plain_text_and_the_post_still_publishes(sandbox: SandboxServer) -> None:
     receipt = bluesky(sandbox.base_url("bluesky")).publish(ref(f"ping @nobody.example.com {unique_text('m')}"), None)
     rkey = receipt.remote_id.rsplit("/", 1)[1]
@@ -159,6 +199,24 @@ def test_concurrent_posts_of_a_new_worker_share_one_login(sandbox: SandboxServer
     assert pds(sandbox).calls["com.atproto.server.createSession"] - logins == 1
 
 
+def test_two_workers_refreshing_one_inherited_session_both_publish_without_a_new_login(
+    sandbox: SandboxServer, fresh_sessions: None
+) -> None:
+    """Dramatiq forks its worker processes: a session cached before the fork is refreshed by every child with the
+    same refresh token. The real PDS accepts the reuse within its 2 h grace; nothing may fall back to a login."""
+    bluesky(sandbox.base_url("bluesky")).publish(ref(unique_text("before the fork")), None)
+    inherited = dict(bluesky_session._sessions)  # what the second worker's memory holds after the fork
+    pds(sandbox).expire_access_tokens()
+    logins, refreshes = pds(sandbox).calls["com.atproto.server.createSession"], pds(sandbox).calls.get(
+        "com.atproto.server.refreshSession", 0)
+    bluesky(sandbox.base_url("bluesky")).publish(ref(unique_text("worker one")), None)  # refreshes, rotates
+    bluesky_session._sessions.update(inherited)  # now the second worker, still holding the pre-fork session
+    bluesky(sandbox.base_url("bluesky")).publish(ref(unique_text("worker two")), None)
+    assert len(sandbox.sandbox.posts("bluesky")) == 3
+    assert pds(sandbox).calls["com.atproto.server.refreshSession"] - refreshes == 2
+    assert pds(sandbox).calls["com.atproto.server.createSession"] - logins == 0
+
+
 def test_a_failed_refresh_falls_back_to_one_new_login_and_publishes(sandbox: SandboxServer, fresh_sessions: None) -> None:
     adapter = bluesky(sandbox.base_url("bluesky"))
     adapter.publish(ref(unique_text("before")), None)
@@ -199,6 +257,43 @@ def test_reconcile_of_a_delivery_that_never_arrived_is_not_published(sandbox: Sa
         bluesky(sandbox.base_url("bluesky")).reconcile(ref(unique_text("never")))
 
 
+def test_reconcile_finds_the_record_by_its_key_even_behind_more_posts_than_one_listing_page(
+    sandbox: SandboxServer,
+) -> None:
+    """The record key lookup is definitive: a listing (listRecords, getAuthorFeed: 100 a page) would not see a post
+    this far back and must never be what "not published" rests on."""
+    adapter = bluesky(sandbox.base_url("bluesky"))
+    d = ref(unique_text("far back"))
+    sandbox.sandbox.set_faults("bluesky", drop_after_accept=1)
+    with pytest.raises(OutcomeUnknown):
+        adapter.publish(d, None)
+    for i in range(120):
+        adapter.publish(ref(unique_text(f"later {i}")), None)
+    calls_before = dict(pds(sandbox).calls)
+    found = adapter.reconcile(d)
+    assert found.remote_id == sandbox.sandbox.posts("bluesky")[0]["remote_id"]
+    asked = {k: v - calls_before.get(k, 0) for k, v in pds(sandbox).calls.items() if v != calls_before.get(k, 0)}
+    assert asked == {"com.atproto.repo.getRecord": 1}
+
+
+@pytest.mark.parametrize(("status", "body", "outcome"), [
+    (502, {"error": "UpstreamFailure", "message": "Upstream Failure"}, TransientError),
+    (500, {"error": "InternalServerError", "message": "Internal Server Error"}, TransientError),
+    (200, {}, TransientError),  # an answer without the record is no answer
+    (400, {"error": "InvalidRequest", "message": "Could not find repo: did:plc:5c2r73erhng4bszmxlfdtscf"},
+     PermanentError),
+])
+def test_reconcile_never_concludes_not_published_from_anything_but_record_not_found(
+    status: int, body: dict[str, Any], outcome: type[Exception], fresh_sessions: None
+) -> None:
+    with responses.RequestsMock() as rsps:
+        recorded_login(rsps)
+        rsps.get("https://bsky.social/xrpc/com.atproto.repo.getRecord", json=body, status=status)
+        with pytest.raises(outcome) as info:
+            bluesky(None, identifier="bskyr.bsky.social").reconcile(ref(unique_text("unknown")))
+    assert not isinstance(info.value, NotPublished)
+
+
 def test_a_rate_limit_reports_the_unix_reset_and_last_rate_follows_the_headers(sandbox: SandboxServer) -> None:
     adapter = bluesky(sandbox.base_url("bluesky"))
     adapter.verify()  # log in first so the 429 lands on createRecord
@@ -217,6 +312,39 @@ def test_text_over_300_graphemes_is_refused_for_good_even_when_under_3000_bytes(
         bluesky(sandbox.base_url("bluesky")).publish(ref("é" * 301), None)
     assert bluesky(None).limits_for().fits("👨‍❤️‍👨" * 120)  # 120 graphemes, 2400 bytes
     assert not bluesky(None).limits_for().fits("👨‍❤️‍👨" * 160)  # 160 graphemes but 3200 bytes
+
+
+KISS = "👨\u200d❤\ufe0f\u200d👨"  # one grapheme, 20 UTF-8 bytes
+
+
+def bluesky_account(base_url: str | None, long_text: str) -> BlueskyChannel:
+    account = AccountConfig(name="acme", channel="bluesky", base_url=base_url, long_text=long_text)
+    return BlueskyChannel(account, {"identifier": IDENTIFIER, "app_password": CANARY})
+
+
+def test_a_text_under_300_graphemes_but_over_3000_bytes_is_rejected_naming_the_byte_cap() -> None:
+    text = " ".join([KISS * 5] * 40)  # 239 graphemes, 4039 bytes
+    with pytest.raises(ContentTooLong) as info:
+        bluesky_account(None, "reject").render(Content(text=text))
+    assert info.value.message == "text is 4039 bytes long; bluesky allows 3000"
+    assert "shorten it by 1039 bytes" in (info.value.hint or "")
+
+
+def test_a_text_over_3000_bytes_splits_into_a_thread_the_pds_accepts(sandbox: SandboxServer) -> None:
+    adapter = bluesky_account(sandbox.base_url("bluesky"), "split")
+    parts = adapter.render(Content(text=" ".join([KISS * 5] * 40)))
+    assert len(parts) == 2 and all(len(p.text.encode()) <= 3000 for p in parts)
+    parent = None
+    for i, part in enumerate(parts, 1):
+        parent = adapter.publish(DeliveryRef(id=f"b-bytes-{i}", post_id="p", account="acme", channel="bluesky",
+                                             payload=part, thread_seq=i), parent)
+    assert [p["text"] for p in sandbox.sandbox.posts("bluesky")] == [p.text for p in parts]
+
+
+def test_a_single_word_over_3000_bytes_is_a_clear_input_error_naming_bytes() -> None:
+    with pytest.raises(InputError, match="3200 bytes, at most 3000 fit") as info:
+        bluesky_account(None, "split").render(Content(text=f"Status: {KISS * 160} resolved"))
+    assert not isinstance(info.value, ContentTooLong)
 
 
 def test_no_secret_or_minted_token_reaches_any_log_record_at_debug(

@@ -235,22 +235,58 @@ def test_bluesky_refuses_over_300_graphemes_with_the_recorded_error(sandbox: San
     code, body, _ = bluesky_recording("r_post_errors.yml", 0)
     resp = post(sandbox, login(sandbox), "a" * 301)
     assert (resp.status_code, resp.json()) == (code, body) == (400, body)
-    assert post(sandbox, login(sandbox), "👨‍❤️‍👨" * 140).status_code == 200  # 140 graphemes, 2800 bytes
-    assert post(sandbox, login(sandbox), "👨‍❤️‍👨" * 151).status_code == 400  # 151 graphemes but 3020 bytes
+    assert post(sandbox, login(sandbox), "👨‍❤️‍👨" * 150).status_code == 200  # 150 graphemes, 3000 bytes
 
 
-@pytest.mark.parametrize(("start", "end", "ok"), [(23, 35, True), (74, 108, True), (1, 35, False),
-                                                 (54, 74, False), (74, 110, False), (40, 30, False)])
-def test_bluesky_accepts_only_facets_that_index_the_utf8_text(sandbox: SandboxServer, start: int, end: int,
-                                                              ok: bool) -> None:
+def test_bluesky_refuses_over_3000_bytes_with_the_pds_string_too_big_error(sandbox: SandboxServer) -> None:
+    resp = post(sandbox, login(sandbox), "👨‍❤️‍👨" * 151)  # 151 graphemes but 3020 bytes
+    assert (resp.status_code, resp.json()) == (400, {
+        "error": "InvalidRequest",
+        "message": "Invalid app.bsky.feed.post record: Record/text string too big (maximum 3000)"})
+    assert sandbox.sandbox.posts("bluesky") == []
+
+
+@pytest.mark.parametrize(("start", "end"), [(23, 35), (74, 108), (1, 35), (54, 74), (74, 110), (40, 30)])
+def test_bluesky_accepts_facets_the_real_pds_accepts_past_the_end_or_inside_a_character(
+    sandbox: SandboxServer, start: int, end: int
+) -> None:
+    """The PDS checks facets by the lexicon only (non-negative integers); the byte ranges are the client's job."""
     text = "✨ example mentioning @atproto.com to share the URL 👨‍❤️‍👨 https://en.wikipedia.org/wiki/CBOR."
     # 1 and 54 fall inside the sparkle's and the first man's UTF-8 bytes; the text is 109 bytes long
     facet = {"index": {"byteStart": start, "byteEnd": end},
              "features": [{"$type": "app.bsky.richtext.facet#link", "uri": "https://atproto.com"}]}
     resp = post(sandbox, login(sandbox), text, facets=[facet])
-    assert (resp.status_code == 200) is ok, resp.text
-    if not ok:
-        assert resp.json()["error"] == "InvalidRequest"
+    assert resp.status_code == 200, resp.text
+
+
+def test_bluesky_accepts_overlapping_facets_and_refuses_only_what_the_lexicon_refuses(sandbox: SandboxServer) -> None:
+    session = login(sandbox)
+    link = [{"$type": "app.bsky.richtext.facet#link", "uri": "https://atproto.com"}]
+    overlapping = [{"index": {"byteStart": 0, "byteEnd": 10}, "features": link},
+                   {"index": {"byteStart": 5, "byteEnd": 15}, "features": link}]
+    assert post(sandbox, session, "overlapping facets here", facets=overlapping).status_code == 200
+    negative = post(sandbox, session, "negative", facets=[{"index": {"byteStart": -1, "byteEnd": 3}, "features": link}])
+    assert (negative.status_code, negative.json()) == (400, {
+        "error": "InvalidRequest",
+        "message": "Invalid app.bsky.feed.post record: Record/facets/0/index/byteStart can not be less than 0"})
+    no_features = post(sandbox, session, "bare", facets=[{"index": {"byteStart": 0, "byteEnd": 3}}])
+    assert no_features.json()["message"].endswith('Record/facets/0 must have the property "features"')
+
+
+@pytest.mark.parametrize(("created_at", "ok"), [
+    ("2026-08-01T12:00:00.000Z", True), ("2026-08-01T14:00:00+02:00", True), ("2026-08-01T12:00:00.123456Z", True),
+    ("2026-08-01T12:00:00.000", False), ("2026-08-01T12:00:00", False), ("2026-08-01 12:00:00Z", False),
+    ("2026-08-01T12:00:00-00:00", False), ("2026-02-30T12:00:00Z", False),
+])
+def test_bluesky_requires_a_timezone_in_created_at_like_the_real_pds(sandbox: SandboxServer, created_at: str,
+                                                                   ok: bool) -> None:
+    resp = post(sandbox, login(sandbox), f"at {created_at}", createdAt=created_at)
+    if ok:
+        assert resp.status_code == 200, resp.text
+    else:
+        assert (resp.status_code, resp.json()) == (400, {
+            "error": "InvalidRequest", "message": "Invalid app.bsky.feed.post record: createdAt must be an valid "
+                                                  "atproto datetime (both RFC-3339 and ISO-8601)"})
 
 
 def test_a_taken_record_key_answers_500_like_the_real_pds(sandbox: SandboxServer) -> None:
@@ -273,9 +309,26 @@ def test_a_stale_access_token_answers_400_expired_token_until_refreshed(sandbox:
     refreshed = xrpc(sandbox, "com.atproto.server.refreshSession", session["refreshJwt"], body={})
     assert refreshed.status_code == 200
     assert post(sandbox, refreshed.json(), "fresh").status_code == 200
-    reused = xrpc(sandbox, "com.atproto.server.refreshSession", session["refreshJwt"], body={})
-    assert reused.status_code == 400  # the old refresh token was rotated out
     assert xrpc(sandbox, "com.atproto.server.getSession", "not-a-token").json()["error"] == "InvalidToken"
+
+
+def test_a_rotated_refresh_token_still_refreshes_within_the_two_hour_grace_then_is_revoked(
+    sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pds = sandbox.platforms["bluesky"]
+    assert isinstance(pds, BlueskyPlatform) and pds.refresh_grace_seconds == 2 * 3600
+    session = login(sandbox)
+    first = xrpc(sandbox, "com.atproto.server.refreshSession", session["refreshJwt"], body={})
+    reused = xrpc(sandbox, "com.atproto.server.refreshSession", session["refreshJwt"], body={})  # a second worker
+    assert first.status_code == reused.status_code == 200
+    assert reused.json()["accessJwt"] != first.json()["accessJwt"]
+    assert post(sandbox, reused.json(), "after reuse").status_code == 200
+    assert post(sandbox, first.json(), "after first").status_code == 200
+    monkeypatch.setattr(pds, "refresh_grace_seconds", -1.0)  # the next rotation's grace is already over
+    rotated = first.json()["refreshJwt"]
+    assert xrpc(sandbox, "com.atproto.server.refreshSession", rotated, body={}).status_code == 200
+    late = xrpc(sandbox, "com.atproto.server.refreshSession", rotated, body={})
+    assert (late.status_code, late.json()) == (400, {"error": "ExpiredToken", "message": "Token has been revoked"})
 
 
 def test_bluesky_rate_limits_answer_429_with_unix_reset_and_retry_after(sandbox: SandboxServer) -> None:
@@ -293,3 +346,46 @@ def test_bluesky_refuses_passwords_scripted_to_fail(sandbox: SandboxServer) -> N
     for password in ("wrong-pw", "revoked-pw", "expired-pw", ""):
         resp = xrpc(sandbox, "com.atproto.server.createSession", body={"identifier": "a.bsky.social", "password": password})
         assert resp.status_code == 401 and resp.json()["error"] == "AuthenticationRequired"
+
+
+def test_the_atproto_sdk_logs_in_posts_a_thread_and_reads_it_back_through_app_bsky(sandbox: SandboxServer) -> None:
+    """MarshalX's atproto SDK unchanged: its login fetches app.bsky.actor.getProfile (send_post needs it), then the
+    feed, thread and post reads a client makes; each answer is parsed into the SDK's lexicon models."""
+    import warnings
+
+    from atproto import Client, models
+    from atproto.exceptions import BadRequestError
+
+    client = Client(base_url=sandbox.base_url("bluesky"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the SDK warns, and leaves `me` empty, when getProfile is not served
+        me = client.login("sdk-reader.bsky.social", "app-pw")
+    assert me is not None and (me.handle, me.did) == ("sdk-reader.bsky.social", client.me.did)
+    root = client.send_post("Driftsmelding ✨ for Bodø")
+    ref = models.create_strong_ref(root)
+    reply = client.send_post("Oppdatering 2/2", reply_to=models.AppBskyFeedPost.ReplyRef(parent=ref, root=ref))
+
+    feed = client.get_author_feed(me.handle).feed
+    assert [item.post.uri for item in feed] == [reply.uri, root.uri]  # newest first
+    assert feed[0].reply is not None and feed[0].reply.parent.uri == root.uri
+    assert feed[1].post.record.text == "Driftsmelding ✨ for Bodø" and feed[1].post.reply_count == 1
+    thread = client.get_post_thread(root.uri).thread
+    assert isinstance(thread, models.AppBskyFeedDefs.ThreadViewPost)
+    assert [r.post.uri for r in thread.replies or []] == [reply.uri]
+    child = client.get_post_thread(reply.uri).thread
+    assert isinstance(child, models.AppBskyFeedDefs.ThreadViewPost) and child.parent.post.uri == root.uri
+    assert [p.cid for p in client.get_posts([root.uri, reply.uri]).posts] == [root.cid, reply.cid]
+    assert client.get_profile(me.handle).posts_count == 2
+    with pytest.raises(BadRequestError) as info:
+        client.get_post_thread(root.uri[:-3] + "zzz")
+    assert info.value.response is not None and info.value.response.content.error == "NotFound"
+
+
+def test_app_bsky_reads_need_a_valid_access_token(sandbox: SandboxServer) -> None:
+    session = login(sandbox)
+    assert xrpc(sandbox, "app.bsky.actor.getProfile", session["accessJwt"], actor=session["handle"]).status_code == 200
+    anonymous = xrpc(sandbox, "app.bsky.actor.getProfile", actor=session["handle"])
+    assert (anonymous.status_code, anonymous.json()["error"]) == (401, "AuthenticationRequired")
+    unknown = xrpc(sandbox, "app.bsky.actor.getProfile", session["accessJwt"], actor="never-seen.bsky.social")
+    assert (unknown.status_code, unknown.json()) == (400, {"error": "InvalidRequest", "message": "Profile not found"})
+    assert xrpc(sandbox, "app.bsky.feed.getTimeline", session["accessJwt"]).status_code == 501
