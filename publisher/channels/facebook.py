@@ -8,7 +8,8 @@ facebook-sdk 3.1.0 accepts only versions 2.8-3.1, so the client is built with ``
 is used in the request paths. The SDK's host is a module constant; a session with a mounted transport adapter
 (per account, never the global) sends requests to ``account.base_url``. The token travels in an
 ``Authorization: OAuth`` header added by that adapter, never in a query string (urllib3 logs URLs at DEBUG).
-The SDK ignores HTTP status and headers, so a response hook keeps them for classification and ``last_rate``.
+The SDK ignores HTTP status and headers, so a response hook keeps them for classification and ``last_rate``, per
+thread: the hook runs in the thread that sent the request, and one adapter serves all of a worker's threads.
 
 Thread continuations are comments on the thread's first post (``Receipt.data["root"]``).
 """
@@ -95,8 +96,6 @@ class FacebookChannel(Channel):
     default_rate: ClassVar[tuple[int, int] | None] = None  # BUC budget depends on engaged users; headers correct it
 
     _graph: Any = None
-    _status: int | None = None
-    _headers: Any = None
 
     # -- plumbing --
 
@@ -115,11 +114,21 @@ class FacebookChannel(Channel):
     def _sign(self, request: requests.PreparedRequest) -> None:
         request.headers["Authorization"] = f"OAuth {self.credentials.get('page_token', '')}"
 
+    @property
+    def _status(self) -> int | None:
+        """HTTP status of this thread's latest response (the SDK does not expose it)."""
+        status: int | None = getattr(self._local, "status", None)
+        return status
+
+    @property
+    def _headers(self) -> Any:
+        """Headers of this thread's latest response."""
+        return getattr(self._local, "headers", None) or {}
+
     def _hook(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
-        self._status, self._headers = response.status_code, response.headers
+        self._local.status, self._local.headers = response.status_code, response.headers
         limit_at, pct = usage_wait(response.headers)
-        if pct is not None:
-            self.last_rate = RateInfo(limit=100, remaining=max(100 - pct, 0), reset_at=limit_at)
+        self.last_rate = None if pct is None else RateInfo(limit=100, remaining=max(100 - pct, 0), reset_at=limit_at)
 
     def graph(self) -> Any:
         if self._graph is None:
@@ -141,7 +150,7 @@ class FacebookChannel(Channel):
         import facebook
 
         graph = self.graph()
-        self._status, self._headers = None, {}
+        self._local.status, self._local.headers = None, {}
         try:
             result = graph.request(f"{self.version}/{path}", args=args, post_args=post)
         except facebook.GraphAPIError as e:
@@ -168,7 +177,7 @@ class FacebookChannel(Channel):
             raise AuthExpired(f"Facebook rejected the Page token of account {self.account.name!r}: {message}",
                               hint="get a new Page access token, then `publisher accounts verify`")
         if code in RATE_CODES:
-            regain, _ = usage_wait(self._headers or {})
+            regain, _ = usage_wait(self._headers)
             raise RateLimited(f"Facebook rate limit (#{code}) for {what}: {message}",
                               retry_at=regain or datetime.now(UTC) + DEFAULT_RATE_WAIT)
         if code == 506:

@@ -122,8 +122,7 @@ class MastodonChannel(Channel):
         info = httpcall.rate_info(httpcall.as_int(resp.headers.get("X-RateLimit-Limit")),
                                   httpcall.as_int(resp.headers.get("X-RateLimit-Remaining")),
                                   httpcall.parse_iso(resp.headers.get("X-RateLimit-Reset")))
-        if info is not None:
-            self.last_rate = info
+        self.last_rate = info
 
     def _raise_for(self, resp: requests.Response, *, creating: bool) -> None:
         """Turn a non-200 answer into its outcome class (by status code only)."""

@@ -116,9 +116,9 @@ class XChannel(Channel):
         if response is None:
             return
         h = response.headers
-        if "x-rate-limit-limit" in h or "x-rate-limit-remaining" in h:
-            self.last_rate = RateInfo(as_int(h.get("x-rate-limit-limit")), as_int(h.get("x-rate-limit-remaining")),
-                                      epoch(h.get("x-rate-limit-reset")))
+        known = "x-rate-limit-limit" in h or "x-rate-limit-remaining" in h
+        self.last_rate = RateInfo(as_int(h.get("x-rate-limit-limit")), as_int(h.get("x-rate-limit-remaining")),
+                                  epoch(h.get("x-rate-limit-reset"))) if known else None
 
     def _call(self, what: str, fn: Any, *args: Any, creating: bool = False, **kwargs: Any) -> requests.Response:
         import tweepy

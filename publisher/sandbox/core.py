@@ -62,6 +62,10 @@ class Faults:
     error_rate: float = 0.0  # share of create requests answered 503 *before* anything is created
     burst_429: int = 0  # the next N requests get 429 with reset headers
     burst_reset_seconds: int = 30
+    #: every Nth request (0 = none) also gets a 429, so rate-limit answers mix with successes
+    burst_429_every: int = 0
+    #: each further burst 429 resets this many seconds later than the one before (distinct reset times)
+    burst_reset_step_seconds: int = 0
     expire_tokens: bool = False  # every token is treated as expired
     drop_after_accept: int = 0  # the next N creates are stored, then the connection is dropped
     error_after_accept: int = 0  # the next N creates are stored, then answered 500
@@ -88,6 +92,7 @@ class Sandbox:
         #: "requests" and "429" over all platforms, plus "<platform>:<status>" per answer (see ``count``)
         self.counters: dict[str, int] = {"requests": 0, "429": 0}
         self.random = random.Random(seed)
+        self._bursts: dict[str, tuple[int, int]] = {}  # platform -> (requests seen, burst 429s answered)
 
     def reset(self) -> None:
         with self.lock:
@@ -97,6 +102,7 @@ class Sandbox:
             self._per_platform.clear()
             self.faults.clear()
             self.windows.clear()
+            self._bursts.clear()
             self.counters = {"requests": 0, "429": 0}
 
     def count_answer(self, platform: str, status: int) -> None:
@@ -129,6 +135,20 @@ class Sandbox:
                 setattr(f, counter, n - 1)
                 return True
             return False
+
+    def burst(self, platform: str) -> float | None:
+        """Seconds until the reset of a burst 429 this request gets (``burst_429`` / ``burst_429_every``), or None.
+
+        The k-th burst 429 of a platform resets ``burst_reset_seconds + k * burst_reset_step_seconds`` from now."""
+        with self.lock:
+            f = self.faults_for(platform)
+            seen, fired = self._bursts.get(platform, (0, 0))
+            seen += 1
+            hit = f.burst_429 > 0 or (f.burst_429_every > 0 and seen % f.burst_429_every == 0)
+            if f.burst_429 > 0:
+                f.burst_429 -= 1
+            self._bursts[platform] = (seen, fired + hit)
+            return float(f.burst_reset_seconds + fired * f.burst_reset_step_seconds) if hit else None
 
     def roll_error(self, platform: str) -> bool:
         f = self.faults_for(platform)

@@ -99,8 +99,9 @@ class FacebookPlatform(Platform):
         parts = m.group(2).split("/")
         faults = self.sandbox.faults_for(self.name)
         page = parts[0].split("_")[0]
-        if self.sandbox.take(self.name, "burst_429"):
-            minutes = math.ceil(faults.burst_reset_seconds / 60)
+        burst = self.sandbox.burst(self.name)
+        if burst is not None:
+            minutes = math.ceil(burst / 60)
             return self.answer(403, graph_error(80001, "(#80001) There have been too many calls to this Page account. "
                                                 "Wait a bit and try again.", is_transient=True),
                                version, page=page, pct=100, regain_minutes=minutes)

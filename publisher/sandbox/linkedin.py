@@ -90,7 +90,7 @@ class LinkedInPlatform(Platform):
 
     def handle(self, req: Request) -> Response:
         faults = self.sandbox.faults_for(self.name)
-        if self.sandbox.take(self.name, "burst_429"):
+        if self.sandbox.burst(self.name) is not None:  # LinkedIn sends no reset information
             return error(429, "TOO_MANY_REQUESTS", "Resource level throttle limit for calls to this resource is reached.", 101)
         token = req.bearer()
         if not token:

@@ -105,8 +105,9 @@ class XPlatform(Platform):
         token = self.token(req)
         user = self.user(token) if token else {"id": "0", "username": "anonymous"}
         now = time.time()
-        if self.sandbox.take(self.name, "burst_429"):
-            reset = now + faults.burst_reset_seconds
+        burst = self.sandbox.burst(self.name)
+        if burst is not None:
+            reset = now + burst
             return self.reply(429, problem(429, "Too Many Requests", "Too Many Requests"),
                               self.headers(100, 0, reset, post=post))
         if not token or faults.expire_tokens or "expired" in token or "revoked" in token:
