@@ -12,6 +12,11 @@ The SDK ignores HTTP status and headers, so a response hook keeps them for class
 thread: the hook runs in the thread that sent the request, and one adapter serves all of a worker's threads.
 
 Thread continuations are comments on the thread's first post (``Receipt.data["root"]``).
+
+``reconcile`` looks where ``publish`` posted: the Page feed for a top-level post, the root post's comments for a
+reply (``delivery.parent``), from the delivery's first attempt on (``window_start``, less a margin for clock skew),
+following the cursors to the end: a page of results never proves absence, only the end of the listing does. A
+listing longer than ``MAX_PAGES`` cannot be read to its end: then a human decides.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, NoReturn
 
@@ -43,6 +49,10 @@ ORIGIN = "https://graph.facebook.com"
 DEFAULT_VERSION = "v26.0"
 RATE_CODES = frozenset({4, 17, 32, 613, 80001})
 DEFAULT_RATE_WAIT = timedelta(hours=1)
+#: how far before the first attempt a reconcile looks (clock skew between us and the platform)
+SKEW = timedelta(minutes=5)
+PAGE_SIZE = 100
+MAX_PAGES = 20
 _VERSION = re.compile(r"^v\d+\.\d+$")
 _PERMISSION_HINT = ("the Page token needs pages_manage_posts and pages_read_engagement, and the user the "
                     "CREATE_CONTENT task on the Page; renew it, then `publisher accounts verify`")
@@ -231,27 +241,41 @@ class FacebookChannel(Channel):
             url += f"?comment_id={remote_id.rpartition('_')[2]}"
         return Receipt(remote_id=remote_id, url=url, data={"root": root or remote_id})
 
-    def _recent(self, path: str, since: datetime | None, limit: int) -> list[dict[str, Any]]:
-        args: dict[str, Any] = {"fields": "id,message,created_time", "limit": str(limit)}
+    def _listing(self, path: str, since: datetime | None, extra: dict[str, str]) -> Iterator[dict[str, Any]]:
+        """Every item of a Graph listing created since ``since`` (all of it when None), page after page.
+
+        Raises ReconcileUnsupported when the listing is longer than MAX_PAGES pages: what was not read proves
+        nothing."""
+        args: dict[str, Any] = {"fields": "id,message,created_time", "limit": str(PAGE_SIZE), **extra}
         if since is not None:
-            args["since"] = str(math.floor((since - timedelta(minutes=5)).timestamp()))
-        data = self._request("the lookup", path, args=args).get("data") or []
-        return [d for d in data if isinstance(d, dict)]
+            args["since"] = str(math.floor((since - SKEW).timestamp()))
+        for _ in range(MAX_PAGES):
+            result = self._request("the lookup", path, args=args)
+            yield from (d for d in result.get("data") or [] if isinstance(d, dict))
+            paging = result.get("paging")
+            paging = paging if isinstance(paging, dict) else {}
+            cursors = paging.get("cursors")
+            after = cursors.get("after") if isinstance(cursors, dict) else None
+            if not paging.get("next") or not after:
+                return  # the end of the listing: what was not seen is not there
+            args = {**args, "after": str(after)}
+        raise ReconcileUnsupported(f"Facebook: more than {MAX_PAGES * PAGE_SIZE} items to look through since the "
+                                   "first attempt; check the Page, then `publisher retry` or cancel")
 
     def reconcile(self, delivery: DeliveryRef) -> Receipt:
         wanted = " ".join(delivery.payload.text.split())
-        posts = self._recent(f"{self.page_id}/feed", delivery.created_at if delivery.thread_seq == 1 else None, 50)
-        if delivery.thread_seq == 1:
-            for p in posts:
+        parent = delivery.parent
+        if parent is None:
+            for p in self._listing(f"{self.page_id}/feed", delivery.window_start, {}):
                 if " ".join(str(p.get("message", "")).split()) == wanted:
                     return self._receipt(str(p["id"]), None)
-            raise NotPublished("Facebook: no recent post of the Page has the delivery's text")
-        for p in posts[:10]:  # a continuation is a comment on its thread's first post
-            for c in self._recent(f"{p['id']}/comments", delivery.created_at, 100):
-                if " ".join(str(c.get("message", "")).split()) == wanted:
-                    return self._receipt(str(c["id"]), str(p["id"]))
-        raise ReconcileUnsupported("Facebook: no comment with this text under the Page's 10 latest posts; "
-                                   "check the thread on the Page, then `publisher retry` or cancel")
+            raise NotPublished("Facebook: the Page has no post with the delivery's text since its first attempt")
+        root = str(parent.data.get("root", parent.remote_id))  # a reply is a comment on its thread's first post
+        for c in self._listing(f"{root}/comments", delivery.window_start, {"order": "reverse_chronological"}):
+            if " ".join(str(c.get("message", "")).split()) == wanted:
+                return self._receipt(str(c["id"]), root)
+        raise NotPublished("Facebook: the thread's first post has no comment with the delivery's text since its "
+                           "first attempt")
 
     def verify(self) -> str:
         page = self._request("the Page lookup", self.page_id, args={"fields": "id,name"})

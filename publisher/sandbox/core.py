@@ -181,10 +181,25 @@ class Sandbox:
             return entry
 
     def find(self, platform: str, remote_id: str) -> dict[str, Any] | None:
-        """The ledger entry of one accepted post, or None."""
+        """The ledger entry of one accepted post that was not deleted since, or None."""
         with self.lock:
             entry = self._by_id.get((platform, str(remote_id)))
-            return dict(entry) if entry else None
+            return dict(entry) if entry and not entry.get("deleted") else None
+
+    def delete(self, platform: str, remote_id: str) -> bool:
+        """Delete one post: it stays in the ledger marked ``deleted``, leaves listings and lookups, and its text no
+        longer counts as a duplicate (a platform compares with what the account still shows). False if unknown."""
+        with self.lock:
+            entry = self._by_id.get((platform, str(remote_id)))
+            if entry is None or entry.get("deleted"):
+                return False
+            entry["deleted"] = True
+            key = (platform, entry["account"], entry["text"], bool(entry.get("in_reply_to")))
+            if not any(e is not entry and not e.get("deleted") and e["platform"] == platform
+                       and e["account"] == key[1] and e["text"] == key[2] and bool(e.get("in_reply_to")) == key[3]
+                       for e in self.ledger):
+                self._texts.discard(key)
+            return True
 
     def has_text(self, platform: str, account: str, text: str, *, replies: bool) -> bool:
         """Did ``account`` already post exactly ``text`` (top-level posts; replies too if ``replies``)?"""

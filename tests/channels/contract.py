@@ -73,10 +73,19 @@ CANARY = "canary-7f3a9c1e-secret-token"
 BURST_RESET_SECONDS = 437  # distinctive, so a default back-off cannot pass for the platform's reset time
 
 
-def delivery(text: str, *, account: str = "acme", channel: str = "x", seq: int = 1, attempt: int = 1) -> DeliveryRef:
-    """A delivery carrying ``text`` exactly (no rendering)."""
-    return DeliveryRef(id=uuid.uuid4().hex[:12], post_id=uuid.uuid4().hex[:12], account=account, channel=channel,
-                       payload=Payload(text=text), attempt=attempt, thread_seq=seq)
+def delivery(text: str, *, account: str = "acme", channel: str = "x", seq: int = 1, attempt: int = 1,
+             parent: Receipt | None = None, created_at: datetime | None = None,
+             first_attempt_at: datetime | None = None, attempt_at: datetime | None = None) -> DeliveryRef:
+    """A delivery carrying ``text`` exactly (no rendering), built by the one builder publishing uses, from the
+    rows it would read: ``parent`` is the receipt it replies to; the times are what the store would hold (None:
+    not known, as for a delivery stored before they were recorded)."""
+    from publisher.publishing import delivery_ref
+
+    row = {"id": uuid.uuid4().hex[:12], "post_id": uuid.uuid4().hex[:12], "account": account, "channel": channel,
+           "payload": Payload(text=text).to_dict(), "attempts": attempt, "part": 1,
+           "prev_id": uuid.uuid4().hex[:12] if seq > 1 or parent is not None else None,
+           "first_attempt_at": first_attempt_at, "attempt_at": attempt_at}
+    return delivery_ref(row, {"created_at": created_at, "thread_seq": seq}, parent)
 
 
 def unique_text(label: str) -> str:

@@ -149,7 +149,7 @@ def test_every_thread_continuation_is_a_comment_on_the_first_post(sandbox: Sandb
 def test_a_dropped_comment_is_found_by_reconcile(sandbox: SandboxServer) -> None:
     adapter = fb(sandbox.base_url("facebook"))
     root = adapter.publish(delivery("Outage: investigating"), None)
-    ref = delivery("Update: cause found", seq=2)
+    ref = delivery("Update: cause found", seq=2, parent=root)
     sandbox.sandbox.set_faults("facebook", drop_after_accept=1)
     with pytest.raises(OutcomeUnknown):
         adapter.publish(ref, root)

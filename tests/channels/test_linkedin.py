@@ -122,7 +122,7 @@ def test_thread_continuations_are_comments_on_the_first_post(sandbox: SandboxSer
 def test_a_dropped_comment_is_found_by_reconcile(sandbox: SandboxServer) -> None:
     adapter = li(sandbox.base_url("linkedin"))
     root = adapter.publish(delivery("Outage: investigating"), None)
-    ref = delivery("Update: cause found", seq=2)
+    ref = delivery("Update: cause found", seq=2, parent=root)
     sandbox.sandbox.set_faults("linkedin", drop_after_accept=1)
     with pytest.raises(OutcomeUnknown):
         adapter.publish(ref, root)
