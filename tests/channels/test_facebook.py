@@ -29,7 +29,7 @@ from tests.channels.contract import CANARY, ChannelContract, closed_port, delive
 
 PAGE_ID = "175154750010052"
 GRAPH = "https://graph.facebook.com/v26.0"
-CASSETTES = Path("/work/shared/cassettes/python-facebook")
+CASSETTES = Path(__file__).resolve().parents[2] / ".." / "shared" / "cassettes" / "python-facebook"
 
 
 def build_facebook(base_url: str, token: str) -> tuple[AccountConfig, dict[str, str]]:

@@ -45,7 +45,7 @@ class TestMastodonContract(ChannelContract):
 
 # -- Mastodon specifics --
 
-CASSETTES = Path("/work/shared/cassettes/Mastodon.py")
+CASSETTES = Path(__file__).resolve().parents[2] / ".." / "shared" / "cassettes" / "Mastodon.py"
 RECORDED = "http://localhost:3000"
 
 

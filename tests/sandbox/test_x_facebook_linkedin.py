@@ -23,7 +23,7 @@ from publisher.sandbox.server import SandboxServer
 from publisher.settings import AccountConfig
 from tests.channels.contract import delivery
 
-CASSETTES = Path("/work/shared/cassettes")
+CASSETTES = Path(__file__).resolve().parents[2] / ".." / "shared" / "cassettes"
 TOKEN = {"Authorization": "Bearer sandbox-token"}
 CRITICAL_X_HEADERS = {"content-type", "location", "x-rate-limit-limit", "x-rate-limit-remaining", "x-rate-limit-reset",
                       "api-version", "x-access-level", "cache-control", "content-disposition"}
