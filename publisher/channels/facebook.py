@@ -53,6 +53,8 @@ DEFAULT_RATE_WAIT = timedelta(hours=1)
 SKEW = timedelta(minutes=5)
 PAGE_SIZE = 100
 MAX_PAGES = 20
+#: how long after the first attempt an unseen post may still be on its way into the listings
+LISTING_LAG = timedelta(minutes=2)
 _VERSION = re.compile(r"^v\d+\.\d+$")
 _PERMISSION_HINT = ("the Page token needs pages_manage_posts and pages_read_engagement, and the user the "
                     "CREATE_CONTENT task on the Page; renew it, then `publisher accounts verify`")
@@ -228,8 +230,12 @@ class FacebookChannel(Channel):
         try:
             found = self.reconcile(delivery)
         except NotPublished:
+            first = delivery.window_start
+            if delivery.attempt > 1 and (first is None or datetime.now(UTC) - first < LISTING_LAG):
+                raise OutcomeUnknown("Facebook refused the text as a duplicate (#506) after an earlier attempt; the "
+                                     "Page does not list it yet: reconcile later") from None
             raise PermanentError(f"Facebook refused the text as a duplicate (#506): {message}",
-                                 hint="no recent post of the Page matches; change the text") from None
+                                 hint="no post of the Page since the first attempt matches; change the text") from None
         except (RateLimited, TransientError, AuthExpired, OutcomeUnknown, ReconcileUnsupported):
             raise OutcomeUnknown("Facebook refused the text as a duplicate (#506); reconcile later") from None
         raise OutcomeUnknown(f"Facebook says duplicate; already published as {found.remote_id}", existing=found)
@@ -250,7 +256,11 @@ class FacebookChannel(Channel):
         if since is not None:
             args["since"] = str(math.floor((since - SKEW).timestamp()))
         for _ in range(MAX_PAGES):
-            result = self._request("the lookup", path, args=args)
+            try:
+                result = self._request("the lookup", path, args=args)
+            except PermanentError as e:  # e.g. the token lacks pages_read_engagement: no lookup can tell
+                raise ReconcileUnsupported(f"Facebook cannot list {path}: {e.message}; check the Page, then "
+                                           "`publisher retry` or cancel") from None
             yield from (d for d in result.get("data") or [] if isinstance(d, dict))
             paging = result.get("paging")
             paging = paging if isinstance(paging, dict) else {}

@@ -220,7 +220,11 @@ class XChannel(Channel):
             params["start_time"] = start.strftime("%Y-%m-%dT%H:%M:%SZ")
         wanted = normalise(delivery.payload.text)
         for _ in range(MAX_PAGES):
-            response = self._call("the timeline lookup", self.client().get_users_tweets, user_id, **params)
+            try:
+                response = self._call("the timeline lookup", self.client().get_users_tweets, user_id, **params)
+            except PermanentError as e:  # e.g. no read access to the timeline: no lookup can tell
+                raise ReconcileUnsupported(f"X cannot read the account's timeline: {e.message}; check the account, "
+                                           "then `publisher retry` or cancel") from None
             body = httpcall.body_object(response)
             for tweet in body.get("data") or []:  # newest first
                 if normalise(str(tweet.get("text", ""))) == wanted:

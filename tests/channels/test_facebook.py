@@ -250,3 +250,27 @@ def test_recorded_post_object_is_matched_by_reconcile() -> None:
         found = fb(None).reconcile(delivery(post["message"]))
     assert found.remote_id == post["id"]
     assert found.url == post["permalink_url"]
+
+
+def test_reconcile_without_read_permission_asks_a_human_instead_of_deferring_forever() -> None:
+    body = {"error": {"message": "(#283) Requires pages_read_engagement permission to manage the object",
+                      "type": "OAuthException", "code": 283, "fbtrace_id": "x"}}
+    with responses.RequestsMock() as rsps:
+        rsps.get(f"{GRAPH}/{PAGE_ID}/feed", **graph_json(400, body))  # type: ignore[arg-type]
+        with pytest.raises(ReconcileUnsupported, match="#283"):
+            fb(None).reconcile(delivery("Anything"))
+
+
+def test_a_duplicate_refusal_on_a_retry_soon_after_the_first_attempt_is_left_to_reconcile(
+    sandbox: SandboxServer
+) -> None:
+    """Not listed (yet) is no proof that the duplicate is an older post rather than our first attempt's."""
+    adapter = fb(sandbox.base_url("facebook"))
+    adapter.publish(delivery("Still investigating"), None)
+    sandbox.sandbox.ledger[0]["at"] -= 3600  # as if the feed did not list it since the first attempt
+    now = datetime.now(UTC)
+    with pytest.raises(PermanentError, match="#506"):
+        adapter.publish(delivery("Still investigating", created_at=now, first_attempt_at=now, attempt_at=now), None)
+    retry = delivery("Still investigating", attempt=2, created_at=now, first_attempt_at=now, attempt_at=now)
+    with pytest.raises(OutcomeUnknown, match="#506"):
+        adapter.publish(retry, None)

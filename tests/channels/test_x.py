@@ -233,3 +233,13 @@ def test_reconcile_matches_a_tco_shortened_and_entity_escaped_text() -> None:
 
 def test_verify_returns_the_account_handle(sandbox: SandboxServer) -> None:
     assert x_adapter(sandbox.base_url("x")).verify().startswith("@sandbox_")
+
+
+def test_reconcile_without_read_access_asks_a_human_instead_of_deferring_forever() -> None:
+    adapter = x_adapter(None, user_id="42")
+    with responses.RequestsMock() as rsps:
+        rsps.get("https://api.twitter.com/2/users/42/tweets", status=403, json={
+            "detail": "You are not permitted to perform this action.", "type": "about:blank", "title": "Forbidden",
+            "status": 403})
+        with pytest.raises(ReconcileUnsupported, match="not permitted"):
+            adapter.reconcile(delivery("Anything"))
