@@ -56,6 +56,7 @@ from publisher.errors import (
     AuthExpired,
     ChannelError,
     ContentTooLong,
+    NotPublished,
     OutcomeUnknown,
     PermanentError,
     RateLimited,
@@ -232,6 +233,30 @@ class ChannelContract:
         found = adapter.reconcile(ref)
         assert isinstance(found, Receipt)
         assert found.remote_id == posts[0]["remote_id"]
+
+    def test_dropped_reply_is_found_by_reconcile_where_it_was_posted(self, sandbox: SandboxServer) -> None:
+        """A reply is looked for among its parent's replies or comments (the reference carries the parent)."""
+        adapter = self.adapter(sandbox)
+        parent = adapter.publish(self.ref(adapter, unique_text("root")), None)
+        ref = self.ref(adapter, unique_text("reply"), seq=2, parent=parent)
+        self.faults(sandbox, drop_after_accept=1)
+        with pytest.raises(OutcomeUnknown):
+            adapter.publish(ref, parent)
+        posts = self.ledger(sandbox)
+        assert len(posts) == 2 and posts[1]["in_reply_to"] == parent.remote_id
+        if not self.reconcile_supported:
+            return
+        assert adapter.reconcile(ref).remote_id == posts[1]["remote_id"]
+        assert len(self.ledger(sandbox)) == 2
+
+    def test_reconcile_of_a_delivery_never_sent_is_not_published(self, sandbox: SandboxServer) -> None:
+        """A complete look (the account's whole short history) is definitive."""
+        adapter = self.adapter(sandbox)
+        adapter.publish(self.ref(adapter, unique_text("other")), None)
+        if not self.reconcile_supported:
+            return
+        with pytest.raises(NotPublished):
+            adapter.reconcile(self.ref(adapter, unique_text("never sent")))
 
     def test_invalid_request_is_permanent(self, sandbox: SandboxServer) -> None:
         """A text over the platform's limit, sent without rendering, is refused for good and not recorded."""
