@@ -126,6 +126,10 @@ class Channel(ABC):
         Returns its receipt if the platform has it; raises NotPublished if the platform definitively has no
         such post (the delivery may then be sent again); raises ReconcileUnsupported (or RateLimited /
         TransientError / AuthExpired) when it cannot tell yet. Default: cannot tell.
+
+        Look where ``publish`` posted (a reply among ``delivery.parent``'s replies or comments), from
+        ``delivery.window_start`` on. NotPublished only after a complete look: a full page of results proves
+        nothing; read on to the end of the listing or back to the window's start, else ReconcileUnsupported.
         """
         raise ReconcileUnsupported(f"{self.name} cannot look up posts; check the account and `publisher retry` or cancel")
 
