@@ -55,6 +55,8 @@ DEFAULT_MAX_CHARACTERS = 500
 KEY_WINDOW = timedelta(minutes=55)
 #: how long after sending an empty key is trusted: a slow server may still be saving the status
 SETTLE_SECONDS = 60.0
+#: the stored attempt time is the claim; the call starts at most half a lease later (30 s with the default lease)
+CLAIM_TO_SEND_SECONDS = 30.0
 #: how far before the first attempt the status lookup reads (clock skew between us and the instance)
 SKEW = timedelta(minutes=5)
 PAGE_SIZE = 40  # the most Mastodon serves per page
@@ -192,7 +194,7 @@ class MastodonChannel(Channel):
         status before it validates anything (PostStatusService), and an unknown key with 422 "Text can't be blank",
         so the probe can never create a post, however old the attempt. A 422 is definitive only while the key would
         still be stored and every attempt has settled: the first was claimed less than 55 minutes ago, the latest
-        more than 60 s ago (both times are stored with the delivery, so any process can decide).
+        more than 90 s ago (both times are stored with the delivery, so any process can decide).
         """
         resp = self._call("POST", "/api/v1/statuses", data={"status": ""},
                           headers={"Idempotency-Key": delivery.idempotency_key})
@@ -206,7 +208,7 @@ class MastodonChannel(Channel):
         latest = delivery.attempt_at or first
         if first is not None and latest is not None:
             now = datetime.now(UTC)
-            if now - latest < timedelta(seconds=max(SETTLE_SECONDS, 2 * self.timeout[1])):
+            if now - latest < timedelta(seconds=CLAIM_TO_SEND_SECONDS + max(SETTLE_SECONDS, 2 * self.timeout[1])):
                 # Mastodon stores the key only after the status is saved (mastodon#21840): a request still in
                 # flight on a slow server would be missed, and re-sending it could then post twice
                 raise TransientError("mastodon: too early to tell whether the status was created; ask again shortly")
