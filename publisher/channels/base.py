@@ -15,10 +15,14 @@ outcome                 meaning for the publish actor
 =====================  ====================================================================================
 
 Platform SDKs are imported inside methods, never at module import, so accepting a post stays cheap.
+
+One adapter serves every thread of a worker for its account: an adapter keeps no per-request state on itself.
+What a response said belongs to the call (its receipt or exception); ``last_rate`` is kept per thread.
 """
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
@@ -59,8 +63,21 @@ class Channel(ABC):
     def __init__(self, account: AccountConfig, credentials: dict[str, str] | None = None) -> None:
         self.account = account
         self.credentials = credentials or {}
-        #: set by publish/reconcile/verify from the last response's rate headers (None if none were sent)
-        self.last_rate: RateInfo | None = None
+        #: per-thread state of the call in progress (the adapter is shared by a worker's threads)
+        self._local = threading.local()
+
+    @property
+    def last_rate(self) -> RateInfo | None:
+        """The rate headers of the latest response *this thread* received through the adapter (None if none).
+
+        Set by publish/reconcile/verify; each thread reads only what its own calls received, so the publish actor
+        can read it right after its call while other threads call the same adapter."""
+        rate: RateInfo | None = getattr(self._local, "rate", None)
+        return rate
+
+    @last_rate.setter
+    def last_rate(self, value: RateInfo | None) -> None:
+        self._local.rate = value
 
     # -- rendering (runs at enqueue; must not import SDKs or touch the network) --
 
@@ -110,6 +127,10 @@ class Channel(ABC):
         Returns its receipt if the platform has it; raises NotPublished if the platform definitively has no
         such post (the delivery may then be sent again); raises ReconcileUnsupported (or RateLimited /
         TransientError / AuthExpired) when it cannot tell yet. Default: cannot tell.
+
+        Look where ``publish`` posted (a reply among ``delivery.parent``'s replies or comments), from
+        ``delivery.window_start`` on. NotPublished only after a complete look: a full page of results proves
+        nothing; read on to the end of the listing or back to the window's start, else ReconcileUnsupported.
         """
         raise ReconcileUnsupported(f"{self.name} cannot look up posts; check the account and `publisher retry` or cancel")
 

@@ -8,9 +8,15 @@ facebook-sdk 3.1.0 accepts only versions 2.8-3.1, so the client is built with ``
 is used in the request paths. The SDK's host is a module constant; a session with a mounted transport adapter
 (per account, never the global) sends requests to ``account.base_url``. The token travels in an
 ``Authorization: OAuth`` header added by that adapter, never in a query string (urllib3 logs URLs at DEBUG).
-The SDK ignores HTTP status and headers, so a response hook keeps them for classification and ``last_rate``.
+The SDK ignores HTTP status and headers, so a response hook keeps them for classification and ``last_rate``, per
+thread: the hook runs in the thread that sent the request, and one adapter serves all of a worker's threads.
 
 Thread continuations are comments on the thread's first post (``Receipt.data["root"]``).
+
+``reconcile`` looks where ``publish`` posted: the Page feed for a top-level post, the root post's comments for a
+reply (``delivery.parent``), from the delivery's first attempt on (``window_start``, less a margin for clock skew),
+following the cursors to the end: a page of results never proves absence, only the end of the listing does. A
+listing longer than ``MAX_PAGES`` cannot be read to its end: then a human decides.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, NoReturn
 
@@ -42,6 +49,12 @@ ORIGIN = "https://graph.facebook.com"
 DEFAULT_VERSION = "v26.0"
 RATE_CODES = frozenset({4, 17, 32, 613, 80001})
 DEFAULT_RATE_WAIT = timedelta(hours=1)
+#: how far before the first attempt a reconcile looks (clock skew between us and the platform)
+SKEW = timedelta(minutes=5)
+PAGE_SIZE = 100
+MAX_PAGES = 20
+#: how long after the first attempt an unseen post may still be on its way into the listings
+LISTING_LAG = timedelta(minutes=2)
 _VERSION = re.compile(r"^v\d+\.\d+$")
 _PERMISSION_HINT = ("the Page token needs pages_manage_posts and pages_read_engagement, and the user the "
                     "CREATE_CONTENT task on the Page; renew it, then `publisher accounts verify`")
@@ -95,8 +108,6 @@ class FacebookChannel(Channel):
     default_rate: ClassVar[tuple[int, int] | None] = None  # BUC budget depends on engaged users; headers correct it
 
     _graph: Any = None
-    _status: int | None = None
-    _headers: Any = None
 
     # -- plumbing --
 
@@ -115,11 +126,21 @@ class FacebookChannel(Channel):
     def _sign(self, request: requests.PreparedRequest) -> None:
         request.headers["Authorization"] = f"OAuth {self.credentials.get('page_token', '')}"
 
+    @property
+    def _status(self) -> int | None:
+        """HTTP status of this thread's latest response (the SDK does not expose it)."""
+        status: int | None = getattr(self._local, "status", None)
+        return status
+
+    @property
+    def _headers(self) -> Any:
+        """Headers of this thread's latest response."""
+        return getattr(self._local, "headers", None) or {}
+
     def _hook(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
-        self._status, self._headers = response.status_code, response.headers
+        self._local.status, self._local.headers = response.status_code, response.headers
         limit_at, pct = usage_wait(response.headers)
-        if pct is not None:
-            self.last_rate = RateInfo(limit=100, remaining=max(100 - pct, 0), reset_at=limit_at)
+        self.last_rate = None if pct is None else RateInfo(limit=100, remaining=max(100 - pct, 0), reset_at=limit_at)
 
     def graph(self) -> Any:
         if self._graph is None:
@@ -141,7 +162,7 @@ class FacebookChannel(Channel):
         import facebook
 
         graph = self.graph()
-        self._status, self._headers = None, {}
+        self._local.status, self._local.headers = None, {}
         try:
             result = graph.request(f"{self.version}/{path}", args=args, post_args=post)
         except facebook.GraphAPIError as e:
@@ -168,7 +189,7 @@ class FacebookChannel(Channel):
             raise AuthExpired(f"Facebook rejected the Page token of account {self.account.name!r}: {message}",
                               hint="get a new Page access token, then `publisher accounts verify`")
         if code in RATE_CODES:
-            regain, _ = usage_wait(self._headers or {})
+            regain, _ = usage_wait(self._headers)
             raise RateLimited(f"Facebook rate limit (#{code}) for {what}: {message}",
                               retry_at=regain or datetime.now(UTC) + DEFAULT_RATE_WAIT)
         if code == 506:
@@ -209,8 +230,12 @@ class FacebookChannel(Channel):
         try:
             found = self.reconcile(delivery)
         except NotPublished:
+            first = delivery.window_start
+            if delivery.attempt > 1 and (first is None or datetime.now(UTC) - first < LISTING_LAG):
+                raise OutcomeUnknown("Facebook refused the text as a duplicate (#506) after an earlier attempt; the "
+                                     "Page does not list it yet: reconcile later") from None
             raise PermanentError(f"Facebook refused the text as a duplicate (#506): {message}",
-                                 hint="no recent post of the Page matches; change the text") from None
+                                 hint="no post of the Page since the first attempt matches; change the text") from None
         except (RateLimited, TransientError, AuthExpired, OutcomeUnknown, ReconcileUnsupported):
             raise OutcomeUnknown("Facebook refused the text as a duplicate (#506); reconcile later") from None
         raise OutcomeUnknown(f"Facebook says duplicate; already published as {found.remote_id}", existing=found)
@@ -222,27 +247,45 @@ class FacebookChannel(Channel):
             url += f"?comment_id={remote_id.rpartition('_')[2]}"
         return Receipt(remote_id=remote_id, url=url, data={"root": root or remote_id})
 
-    def _recent(self, path: str, since: datetime | None, limit: int) -> list[dict[str, Any]]:
-        args: dict[str, Any] = {"fields": "id,message,created_time", "limit": str(limit)}
+    def _listing(self, path: str, since: datetime | None, extra: dict[str, str]) -> Iterator[dict[str, Any]]:
+        """Every item of a Graph listing created since ``since`` (all of it when None), page after page.
+
+        Raises ReconcileUnsupported when the listing is longer than MAX_PAGES pages: what was not read proves
+        nothing."""
+        args: dict[str, Any] = {"fields": "id,message,created_time", "limit": str(PAGE_SIZE), **extra}
         if since is not None:
-            args["since"] = str(math.floor((since - timedelta(minutes=5)).timestamp()))
-        data = self._request("the lookup", path, args=args).get("data") or []
-        return [d for d in data if isinstance(d, dict)]
+            args["since"] = str(math.floor((since - SKEW).timestamp()))
+        for _ in range(MAX_PAGES):
+            try:
+                result = self._request("the lookup", path, args=args)
+            except PermanentError as e:  # e.g. the token lacks pages_read_engagement: no lookup can tell
+                raise ReconcileUnsupported(f"Facebook cannot list {path}: {e.message}; check the Page, then "
+                                           "`publisher retry` or cancel") from None
+            yield from (d for d in result.get("data") or [] if isinstance(d, dict))
+            paging = result.get("paging")
+            paging = paging if isinstance(paging, dict) else {}
+            cursors = paging.get("cursors")
+            after = cursors.get("after") if isinstance(cursors, dict) else None
+            if not paging.get("next") or not after:
+                return  # the end of the listing: what was not seen is not there
+            args = {**args, "after": str(after)}
+        raise ReconcileUnsupported(f"Facebook: more than {MAX_PAGES * PAGE_SIZE} items to look through since the "
+                                   "first attempt; check the Page, then `publisher retry` or cancel")
 
     def reconcile(self, delivery: DeliveryRef) -> Receipt:
         wanted = " ".join(delivery.payload.text.split())
-        posts = self._recent(f"{self.page_id}/feed", delivery.created_at if delivery.thread_seq == 1 else None, 50)
-        if delivery.thread_seq == 1:
-            for p in posts:
+        parent = delivery.parent
+        if parent is None:
+            for p in self._listing(f"{self.page_id}/feed", delivery.window_start, {}):
                 if " ".join(str(p.get("message", "")).split()) == wanted:
                     return self._receipt(str(p["id"]), None)
-            raise NotPublished("Facebook: no recent post of the Page has the delivery's text")
-        for p in posts[:10]:  # a continuation is a comment on its thread's first post
-            for c in self._recent(f"{p['id']}/comments", delivery.created_at, 100):
-                if " ".join(str(c.get("message", "")).split()) == wanted:
-                    return self._receipt(str(c["id"]), str(p["id"]))
-        raise ReconcileUnsupported("Facebook: no comment with this text under the Page's 10 latest posts; "
-                                   "check the thread on the Page, then `publisher retry` or cancel")
+            raise NotPublished("Facebook: the Page has no post with the delivery's text since its first attempt")
+        root = str(parent.data.get("root", parent.remote_id))  # a reply is a comment on its thread's first post
+        for c in self._listing(f"{root}/comments", delivery.window_start, {"order": "reverse_chronological"}):
+            if " ".join(str(c.get("message", "")).split()) == wanted:
+                return self._receipt(str(c["id"]), root)
+        raise NotPublished("Facebook: the thread's first post has no comment with the delivery's text since its "
+                           "first attempt")
 
     def verify(self) -> str:
         page = self._request("the Page lookup", self.page_id, args={"fields": "id,name"})

@@ -9,6 +9,11 @@ release), ``visibility`` (default ``PUBLIC``), ``timeout`` (read seconds).
 LinkedIn silently truncates the post at the first unescaped one while still answering 201. Comment text is plain
 text and is sent as is. Thread continuations are comments on the thread's first post.
 
+``reconcile`` looks where ``publish`` posted: the author's posts for a top-level post (newest first, back to the
+delivery's first attempt less a margin), the root post's comments for a reply (``delivery.parent``, every page).
+Only the end of a listing proves absence; a listing too long to read to its end, or a token that may not read
+posts, leaves the decision to a human.
+
 A 429 carries no documented reset information; the delivery waits one hour, or until midnight UTC (when the
 daily quotas reset) if that is sooner. A ``Retry-After`` header, if LinkedIn ever sends one, wins.
 """
@@ -16,6 +21,7 @@ daily quotas reset) if that is sooner. A ``Retry-After`` header, if LinkedIn eve
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, NoReturn
 from urllib.parse import quote
@@ -44,6 +50,10 @@ RESERVED = "\\|{}@[]()<>#*_~"
 _ESCAPE = re.compile("([" + re.escape(RESERVED) + "])")
 _URN = re.compile(r"urn:li:(?:share|ugcPost):\d+")
 _AUTHOR = {AccountKind.PERSONAL: "urn:li:person:", AccountKind.ORGANISATION: "urn:li:organization:"}
+#: how far before the first attempt a reconcile looks (clock skew between us and the platform)
+SKEW = timedelta(minutes=5)
+PAGE_SIZE = 100
+MAX_PAGES = 20
 
 
 def escape_little(text: str) -> str:
@@ -192,30 +202,47 @@ class LinkedInChannel(Channel):
             url += f"?commentUrn={quote(urn, safe='')}"
         return Receipt(remote_id=urn, url=url, data={"root": root or urn})
 
-    def _elements(self, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-        try:
-            response = self._call("the lookup", "GET", path, params=params)
-        except PermanentError as e:  # reading posts needs r_*_social, which member apps rarely have
-            raise ReconcileUnsupported(f"LinkedIn cannot list the posts: {e.message}; check the profile or page, "
-                                       "then `publisher retry` or cancel") from None
-        return [e for e in httpcall.body_object(response).get("elements") or [] if isinstance(e, dict)]
+    def _elements(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Every element of a Rest.li collection, page after page (``start``/``count``), to its end.
+
+        Raises ReconcileUnsupported when the token may not read it or it is longer than MAX_PAGES pages: what was
+        not read proves nothing."""
+        start = 0
+        for _ in range(MAX_PAGES):
+            try:
+                response = self._call("the lookup", "GET", path, params={**params, "start": start, "count": PAGE_SIZE})
+            except PermanentError as e:  # reading posts needs r_*_social, which member apps rarely have
+                raise ReconcileUnsupported(f"LinkedIn cannot list the posts: {e.message}; check the profile or "
+                                           "page, then `publisher retry` or cancel") from None
+            body = httpcall.body_object(response)
+            elements = [e for e in body.get("elements") or [] if isinstance(e, dict)]
+            yield from elements
+            total = (body.get("paging") or {}).get("total") if isinstance(body.get("paging"), dict) else None
+            start += len(elements)
+            if len(elements) < PAGE_SIZE or (isinstance(total, int) and start >= total):
+                return  # the end of the collection: what was not seen is not there
+        raise ReconcileUnsupported(f"LinkedIn: more than {MAX_PAGES * PAGE_SIZE} items to look through; check the "
+                                   "profile or page, then `publisher retry` or cancel")
 
     def reconcile(self, delivery: DeliveryRef) -> Receipt:
         author = self.author
-        posts = self._elements("/rest/posts", {"q": "author", "author": author, "count": 50, "sortBy": "LAST_MODIFIED"})
-        if delivery.thread_seq == 1:
+        parent = delivery.parent
+        if parent is None:
             wanted = escape_little(delivery.payload.text)
-            for p in posts:
+            since = delivery.window_start
+            cutoff = int((since - SKEW).timestamp() * 1000) if since is not None else None
+            for p in self._elements("/rest/posts", {"q": "author", "author": author, "sortBy": "CREATED"}):
                 if p.get("commentary") == wanted:
                     return self._receipt(str(p["id"]), None)
-            raise NotPublished("LinkedIn: no recent post of the author has the delivery's text")
-        for p in posts[:10]:
-            root = str(p["id"])
-            for c in self._elements(f"/rest/socialActions/{quote(root, safe='')}/comments", {"count": 100}):
-                if (c.get("message") or {}).get("text") == delivery.payload.text:
-                    return self._receipt(str(c.get("commentUrn") or c.get("$URN") or c.get("id")), root)
-        raise ReconcileUnsupported("LinkedIn: no comment with this text under the author's 10 latest posts; "
-                                   "check the thread, then `publisher retry` or cancel")
+                created = p.get("createdAt")
+                if cutoff is not None and isinstance(created, int) and created < cutoff:
+                    break  # newest first: everything further is older than the first attempt
+            raise NotPublished("LinkedIn: the author has no post with the delivery's text since its first attempt")
+        root = str(parent.data.get("root", parent.remote_id))  # a reply is a comment on its thread's first post
+        for c in self._elements(f"/rest/socialActions/{quote(root, safe='')}/comments", {}):
+            if (c.get("message") or {}).get("text") == delivery.payload.text:
+                return self._receipt(str(c.get("commentUrn") or c.get("$URN") or c.get("id")), root)
+        raise NotPublished("LinkedIn: the thread's first post has no comment with the delivery's text")
 
     def verify(self) -> str:
         author = self.author

@@ -14,8 +14,10 @@ connection refused / DNS / TLS              TransientError
 Every create carries ``Idempotency-Key: <delivery.idempotency_key>``; Mastodon keeps the key per account for one
 hour and answers a repeat with the original status, creating nothing, so a retried publish is safe within the hour.
 ``reconcile`` re-sends the key with an empty text (found -> the original; 422 -> nothing under the key, which is
-definitive while the key is provably alive); after that it looks the post up among the account's recent statuses
-(verify_credentials + /api/v1/accounts/:id/statuses) by its text.
+definitive while the key is provably alive: the first attempt, stored with the delivery, was sent less than
+55 minutes ago and the latest one has settled); after that it looks the post up among the account's statuses since
+the first attempt (verify_credentials + /api/v1/accounts/:id/statuses, page after page) by its text. Everything it
+needs is in the delivery reference (stored times, deterministic key), so any process can settle an outcome.
 """
 
 from __future__ import annotations
@@ -24,9 +26,7 @@ import html
 import logging
 import re
 import threading
-import time
-from collections import OrderedDict
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import requests
@@ -55,6 +55,12 @@ DEFAULT_MAX_CHARACTERS = 500
 KEY_WINDOW = timedelta(minutes=55)
 #: how long after sending an empty key is trusted: a slow server may still be saving the status
 SETTLE_SECONDS = 60.0
+#: the stored attempt time is the claim; the call starts at most half a lease later (30 s with the default lease)
+CLAIM_TO_SEND_SECONDS = 30.0
+#: how far before the first attempt the status lookup reads (clock skew between us and the instance)
+SKEW = timedelta(minutes=5)
+PAGE_SIZE = 40  # the most Mastodon serves per page
+MAX_PAGES = 25
 _REMOTE_MENTION = re.compile(r"(?<![\w@])(@[A-Za-z0-9_]+)@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
 
 _instance_lock = threading.Lock()
@@ -83,8 +89,6 @@ class MastodonChannel(Channel):
         self.base_url = (account.base_url or DEFAULT_BASE_URL).rstrip("/")
         self.timeout = httpcall.timeout_from(account.options)
         self._session: requests.Session | None = None
-        # delivery id -> monotonic time this adapter first sent it (bounds the idempotency key's age)
-        self._sent: OrderedDict[str, float] = OrderedDict()
 
     # -- rendering --
 
@@ -122,8 +126,7 @@ class MastodonChannel(Channel):
         info = httpcall.rate_info(httpcall.as_int(resp.headers.get("X-RateLimit-Limit")),
                                   httpcall.as_int(resp.headers.get("X-RateLimit-Remaining")),
                                   httpcall.parse_iso(resp.headers.get("X-RateLimit-Reset")))
-        if info is not None:
-            self.last_rate = info
+        self.last_rate = info
 
     def _raise_for(self, resp: requests.Response, *, creating: bool) -> None:
         """Turn a non-200 answer into its outcome class (by status code only)."""
@@ -180,9 +183,6 @@ class MastodonChannel(Channel):
         return Receipt(remote_id=str(status["id"]), url=status.get("url") or status.get("uri"), data=data)
 
     def publish(self, delivery: DeliveryRef, parent: Receipt | None) -> Receipt:
-        self._sent.setdefault(delivery.id, time.monotonic())
-        while len(self._sent) > 1000:
-            self._sent.popitem(last=False)
         return self._post_status(delivery, parent.remote_id if parent else None)
 
     # -- reconciliation --
@@ -193,7 +193,8 @@ class MastodonChannel(Channel):
         The probe re-sends the delivery's key with an empty text: Mastodon answers a known key with the original
         status before it validates anything (PostStatusService), and an unknown key with 422 "Text can't be blank",
         so the probe can never create a post, however old the attempt. A 422 is definitive only while the key would
-        still be stored and the first attempt has settled: this adapter sent it between 60 s and 55 minutes ago.
+        still be stored and every attempt has settled: the first was claimed less than 55 minutes ago, the latest
+        more than 90 s ago (both times are stored with the delivery, so any process can decide).
         """
         resp = self._call("POST", "/api/v1/statuses", data={"status": ""},
                           headers={"Idempotency-Key": delivery.idempotency_key})
@@ -203,36 +204,44 @@ class MastodonChannel(Channel):
                 return self._receipt(body)
         if resp.status_code != 422:
             self._raise_for(resp, creating=False)
-        sent = self._sent.get(delivery.id)
-        if sent is not None and time.monotonic() - sent < KEY_WINDOW.total_seconds():
-            if time.monotonic() - sent < max(SETTLE_SECONDS, 2 * self.timeout[1]):
+        first = delivery.first_attempt_at or delivery.attempt_at
+        latest = delivery.attempt_at or first
+        if first is not None and latest is not None:
+            now = datetime.now(UTC)
+            if now - latest < timedelta(seconds=CLAIM_TO_SEND_SECONDS + max(SETTLE_SECONDS, 2 * self.timeout[1])):
                 # Mastodon stores the key only after the status is saved (mastodon#21840): a request still in
                 # flight on a slow server would be missed, and re-sending it could then post twice
                 raise TransientError("mastodon: too early to tell whether the status was created; ask again shortly")
-            raise NotPublished("mastodon holds no status under this delivery's idempotency key")
+            if now - first < KEY_WINDOW:
+                raise NotPublished("mastodon holds no status under this delivery's idempotency key")
         return self._lookup(delivery)
 
-    def _lookup(self, delivery: DeliveryRef, pages: int = 3) -> Receipt:
-        """Find the delivery among the account's recent statuses by its text (the key window has passed)."""
+    def _lookup(self, delivery: DeliveryRef) -> Receipt:
+        """Find the delivery among the account's statuses since its first attempt by its text (the key may be
+        gone): page back until the statuses are older than the first attempt, or the account's first status."""
         me = self._verify_credentials()
         want = comparable(delivery.payload.text)
-        params: dict[str, str] = {"limit": "40", "exclude_reblogs": "true"}
-        for _ in range(pages):
+        since = delivery.window_start
+        params: dict[str, str] = {"limit": str(PAGE_SIZE), "exclude_reblogs": "true"}
+        for _ in range(MAX_PAGES):
             resp = self._call("GET", f"/api/v1/accounts/{me['id']}/statuses", params=params)
             if resp.status_code != 200:
                 self._raise_for(resp, creating=False)
             statuses = httpcall.body_json(resp)
             if not isinstance(statuses, list):
-                break
+                raise TransientError("mastodon: the account's statuses came back unreadable")
             for status in statuses:
                 if plain_text(str(status.get("content") or "")) == want:
                     return self._receipt(status)
-            if len(statuses) < int(params["limit"]):  # the listing reached the account's first status
+            if len(statuses) < PAGE_SIZE:  # the listing reached the account's first status
                 raise NotPublished("mastodon: the account has no status with this text")
+            oldest = httpcall.parse_iso(str(statuses[-1].get("created_at") or ""))
+            if since is not None and oldest is not None and oldest < since - SKEW:
+                raise NotPublished("mastodon: no status of the account since the first attempt has this text")
             params["max_id"] = str(statuses[-1]["id"])
         raise ReconcileUnsupported(
-            "mastodon: the idempotency window has passed and the post is not among the account's recent statuses; "
-            "check the account's profile, then `publisher retry` or cancel"
+            f"mastodon: the idempotency window has passed and more than {MAX_PAGES * PAGE_SIZE} statuses were "
+            "posted since the first attempt; check the account's profile, then `publisher retry` or cancel"
         )
 
     # -- identity --

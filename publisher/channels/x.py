@@ -11,8 +11,13 @@ token, because it logs its request headers at DEBUG; the real Authorization head
 
 Outcomes of ``POST /2/tweets``: 429 -> RateLimited (latest applicable reset, 24-hour caps included); 401 ->
 AuthExpired; 402 credits depleted, 400, other 403, 404 -> PermanentError; 403 duplicate content -> the user's
-recent posts are searched: found -> OutcomeUnknown(existing=receipt), not found -> PermanentError; 5xx, reset or
-read timeout -> OutcomeUnknown; connect refused/DNS/connect timeout -> TransientError.
+posts since the first attempt are searched: found -> OutcomeUnknown(existing=receipt); not found on a first attempt
+-> PermanentError (the text repeats an older post); not found on a later attempt -> OutcomeUnknown while the
+first attempt is recent (X's timeline may lag behind a post our earlier attempt made), PermanentError after;
+5xx, reset or read timeout -> OutcomeUnknown; connect refused/DNS/connect timeout -> TransientError.
+
+``reconcile`` reads the user's timeline from the first attempt on (``start_time``), following ``next_token`` to the
+end: a full page never proves absence. A timeline too long to read to its end leaves the decision to a human.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from publisher.errors import (
     OutcomeUnknown,
     PermanentError,
     RateLimited,
+    ReconcileUnsupported,
     TransientError,
 )
 from publisher.models import DeliveryRef, Receipt
@@ -45,6 +51,12 @@ ORIGIN = "https://api.twitter.com"
 _PLACEHOLDER = "publisher-redacted"  # what tweepy sees (and logs) instead of the token
 _OAUTH1 = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
 _URL_RE = re.compile(r"https?://\S+")
+#: how far before the first attempt a reconcile looks (clock skew between us and the platform)
+SKEW = timedelta(minutes=5)
+PAGE_SIZE = 100
+MAX_PAGES = 32  # X serves a user's 3,200 most recent posts at most
+#: how long after the first attempt an unseen post may still be on its way into the timeline
+TIMELINE_LAG = timedelta(minutes=2)
 
 
 def normalise(text: str) -> str:
@@ -116,9 +128,9 @@ class XChannel(Channel):
         if response is None:
             return
         h = response.headers
-        if "x-rate-limit-limit" in h or "x-rate-limit-remaining" in h:
-            self.last_rate = RateInfo(as_int(h.get("x-rate-limit-limit")), as_int(h.get("x-rate-limit-remaining")),
-                                      epoch(h.get("x-rate-limit-reset")))
+        known = "x-rate-limit-limit" in h or "x-rate-limit-remaining" in h
+        self.last_rate = RateInfo(as_int(h.get("x-rate-limit-limit")), as_int(h.get("x-rate-limit-remaining")),
+                                  epoch(h.get("x-rate-limit-reset"))) if known else None
 
     def _call(self, what: str, fn: Any, *args: Any, creating: bool = False, **kwargs: Any) -> requests.Response:
         import tweepy
@@ -178,9 +190,13 @@ class XChannel(Channel):
         try:
             found = self.reconcile(delivery)
         except NotPublished:
+            first = delivery.window_start
+            if delivery.attempt > 1 and (first is None or datetime.now(UTC) - first < TIMELINE_LAG):
+                raise OutcomeUnknown(f"X refused the text as a duplicate ({detail}) after an earlier attempt; "
+                                     "the timeline does not show it yet: reconcile later") from None
             raise PermanentError(f"X refused the text as a duplicate of an older post: {detail}",
-                                 hint="no recent post of this account matches; change the text") from None
-        except (RateLimited, TransientError, AuthExpired, OutcomeUnknown):
+                                 hint="no post of this account since the first attempt matches; change the text") from None
+        except (RateLimited, TransientError, AuthExpired, OutcomeUnknown, ReconcileUnsupported):
             raise OutcomeUnknown(f"X refused the text as a duplicate ({detail}); reconcile later") from None
         raise OutcomeUnknown(f"X refused the text as a duplicate; it is already published as {found.remote_id}",
                              existing=found)
@@ -198,16 +214,27 @@ class XChannel(Channel):
 
     def reconcile(self, delivery: DeliveryRef) -> Receipt:
         user_id = self.account.options.get("user_id") or self.me().get("id")
-        params: dict[str, Any] = {"max_results": 100, "tweet_fields": ["created_at"]}
-        if delivery.created_at is not None:
-            start = delivery.created_at.astimezone(UTC) - timedelta(minutes=5)
+        params: dict[str, Any] = {"max_results": PAGE_SIZE, "tweet_fields": ["created_at"]}
+        if delivery.window_start is not None:
+            start = delivery.window_start.astimezone(UTC) - SKEW
             params["start_time"] = start.strftime("%Y-%m-%dT%H:%M:%SZ")
-        response = self._call("the timeline lookup", self.client().get_users_tweets, user_id, **params)
         wanted = normalise(delivery.payload.text)
-        for tweet in httpcall.body_object(response).get("data") or []:  # newest first
-            if normalise(str(tweet.get("text", ""))) == wanted:
-                return self._receipt(str(tweet["id"]), None)
-        raise NotPublished("X: no recent post of this account has the delivery's text")
+        for _ in range(MAX_PAGES):
+            try:
+                response = self._call("the timeline lookup", self.client().get_users_tweets, user_id, **params)
+            except PermanentError as e:  # e.g. no read access to the timeline: no lookup can tell
+                raise ReconcileUnsupported(f"X cannot read the account's timeline: {e.message}; check the account, "
+                                           "then `publisher retry` or cancel") from None
+            body = httpcall.body_object(response)
+            for tweet in body.get("data") or []:  # newest first
+                if normalise(str(tweet.get("text", ""))) == wanted:
+                    return self._receipt(str(tweet["id"]), delivery.parent)
+            token = (body.get("meta") or {}).get("next_token")
+            if not token:
+                raise NotPublished("X: no post of this account since the first attempt has the delivery's text")
+            params["pagination_token"] = token
+        raise ReconcileUnsupported(f"X: more than {MAX_PAGES * PAGE_SIZE} posts since the first attempt; check the "
+                                   "account's timeline, then `publisher retry` or cancel")
 
     def verify(self) -> str:
         me = self.me()

@@ -130,8 +130,9 @@ class BlueskyPlatform(Platform):
         nsid = req.path.removeprefix("/xrpc/").strip("/")
         with self.sandbox.lock:
             self.calls[nsid] = self.calls.get(nsid, 0) + 1
-            if self.sandbox.take(PLATFORM, "burst_429"):
-                reset = time.time() + self.sandbox.faults_for(PLATFORM).burst_reset_seconds
+            burst = self.sandbox.burst(PLATFORM)
+            if burst is not None:
+                reset = time.time() + burst
                 return self._answer(429, {"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"},
                                     (3000, 0, reset, 300))
             route = {

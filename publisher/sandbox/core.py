@@ -62,6 +62,10 @@ class Faults:
     error_rate: float = 0.0  # share of create requests answered 503 *before* anything is created
     burst_429: int = 0  # the next N requests get 429 with reset headers
     burst_reset_seconds: int = 30
+    #: every Nth request (0 = none) also gets a 429, so rate-limit answers mix with successes
+    burst_429_every: int = 0
+    #: each further burst 429 resets this many seconds later than the one before (distinct reset times)
+    burst_reset_step_seconds: int = 0
     expire_tokens: bool = False  # every token is treated as expired
     drop_after_accept: int = 0  # the next N creates are stored, then the connection is dropped
     error_after_accept: int = 0  # the next N creates are stored, then answered 500
@@ -88,6 +92,7 @@ class Sandbox:
         #: "requests" and "429" over all platforms, plus "<platform>:<status>" per answer (see ``count``)
         self.counters: dict[str, int] = {"requests": 0, "429": 0}
         self.random = random.Random(seed)
+        self._bursts: dict[str, tuple[int, int]] = {}  # platform -> (requests seen, burst 429s answered)
 
     def reset(self) -> None:
         with self.lock:
@@ -97,6 +102,7 @@ class Sandbox:
             self._per_platform.clear()
             self.faults.clear()
             self.windows.clear()
+            self._bursts.clear()
             self.counters = {"requests": 0, "429": 0}
 
     def count_answer(self, platform: str, status: int) -> None:
@@ -130,6 +136,20 @@ class Sandbox:
                 return True
             return False
 
+    def burst(self, platform: str) -> float | None:
+        """Seconds until the reset of a burst 429 this request gets (``burst_429`` / ``burst_429_every``), or None.
+
+        The k-th burst 429 of a platform resets ``burst_reset_seconds + k * burst_reset_step_seconds`` from now."""
+        with self.lock:
+            f = self.faults_for(platform)
+            seen, fired = self._bursts.get(platform, (0, 0))
+            seen += 1
+            hit = f.burst_429 > 0 or (f.burst_429_every > 0 and seen % f.burst_429_every == 0)
+            if f.burst_429 > 0:
+                f.burst_429 -= 1
+            self._bursts[platform] = (seen, fired + hit)
+            return float(f.burst_reset_seconds + fired * f.burst_reset_step_seconds) if hit else None
+
     def roll_error(self, platform: str) -> bool:
         f = self.faults_for(platform)
         return f.error_rate > 0 and self.random.random() < f.error_rate
@@ -161,10 +181,25 @@ class Sandbox:
             return entry
 
     def find(self, platform: str, remote_id: str) -> dict[str, Any] | None:
-        """The ledger entry of one accepted post, or None."""
+        """The ledger entry of one accepted post that was not deleted since, or None."""
         with self.lock:
             entry = self._by_id.get((platform, str(remote_id)))
-            return dict(entry) if entry else None
+            return dict(entry) if entry and not entry.get("deleted") else None
+
+    def delete(self, platform: str, remote_id: str) -> bool:
+        """Delete one post: it stays in the ledger marked ``deleted``, leaves listings and lookups, and its text no
+        longer counts as a duplicate (a platform compares with what the account still shows). False if unknown."""
+        with self.lock:
+            entry = self._by_id.get((platform, str(remote_id)))
+            if entry is None or entry.get("deleted"):
+                return False
+            entry["deleted"] = True
+            key = (platform, entry["account"], entry["text"], bool(entry.get("in_reply_to")))
+            if not any(e is not entry and not e.get("deleted") and e["platform"] == platform
+                       and e["account"] == key[1] and e["text"] == key[2] and bool(e.get("in_reply_to")) == key[3]
+                       for e in self.ledger):
+                self._texts.discard(key)
+            return True
 
     def has_text(self, platform: str, account: str, text: str, *, replies: bool) -> bool:
         """Did ``account`` already post exactly ``text`` (top-level posts; replies too if ``replies``)?"""

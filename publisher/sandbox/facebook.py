@@ -2,7 +2,10 @@
 
 Paths ``/vNN.N/...`` (``v2.8``-``v3.1`` are served as the oldest live version, v21.0, like the real Graph):
 ``POST /{page}/feed``, ``POST /{post}/comments``, ``GET /{page}/feed|posts``, ``GET /{post}/comments``,
-``GET /{page}`` or ``/me``, ``DELETE /{id}``. The token may come in the form body, the query string, or an
+``GET /{page}`` or ``/me``, ``GET /{page}_{post}`` (a post or comment; an unknown id is error #100, subcode 33),
+``DELETE /{id}`` (the post leaves listings and the duplicate check). Listings are cursor-paged like Graph's:
+``limit`` (at most 100), ``since``/``until`` (unix seconds), ``after``/``before`` cursors, ``paging.next`` only when
+more follow; feeds are newest first, comments oldest first unless ``order=reverse_chronological``. The token may come in the form body, the query string, or an
 ``Authorization: OAuth|Bearer`` header. Tokens containing "expired"/"revoked" get #190, "noperm" gets #200.
 
 Every answer has ``content-type: application/json`` (facebook-sdk 3.1.0 raises KeyError without it), errors
@@ -12,6 +15,7 @@ sit under ``"error"`` (the SDK ignores the HTTP status), and usage headers are a
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import math
@@ -20,6 +24,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from publisher.sandbox.core import Platform, Request, Response, Sandbox
 
@@ -31,6 +36,24 @@ _PERMISSION = ("(#200) If posting to a group, requires app being installed in th
                "publish_to_groups permission with user token, or both pages_read_engagement \\ and "
                "pages_manage_posts permission with page token; If posting to a page, \\ requires both "
                "pages_read_engagement and pages_manage_posts as an admin with \\ sufficient administrative permission")
+
+
+def _unknown_object(method: str, object_id: str) -> dict[str, Any]:
+    return graph_error(100, f"Unsupported {method.lower()} request. Object with ID '{object_id}' does not exist, "
+                       "cannot be loaded due to missing permissions, or does not support this operation. Please "
+                       "read the Graph API documentation at https://developers.facebook.com/docs/graph-api",
+                       "GraphMethodException", error_subcode=33)
+
+
+def _cursor(index: int) -> str:
+    return base64.urlsafe_b64encode(f"i:{index}".encode()).decode().rstrip("=")
+
+
+def _index(cursor: str) -> int:
+    try:
+        return int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().partition(":")[2])
+    except ValueError:
+        return -1
 
 
 def graph_error(code: int, message: str, type_: str = "OAuthException", **extra: Any) -> dict[str, Any]:
@@ -99,8 +122,9 @@ class FacebookPlatform(Platform):
         parts = m.group(2).split("/")
         faults = self.sandbox.faults_for(self.name)
         page = parts[0].split("_")[0]
-        if self.sandbox.take(self.name, "burst_429"):
-            minutes = math.ceil(faults.burst_reset_seconds / 60)
+        burst = self.sandbox.burst(self.name)
+        if burst is not None:
+            minutes = math.ceil(burst / 60)
             return self.answer(403, graph_error(80001, "(#80001) There have been too many calls to this Page account. "
                                                 "Wait a bit and try again.", is_transient=True),
                                version, page=page, pct=100, regain_minutes=minutes)
@@ -119,10 +143,14 @@ class FacebookPlatform(Platform):
             return self.create(req, version, parts[0], parts[1], token)
         if req.method == "GET" and len(parts) == 2 and parts[1] in ("feed", "posts", "comments"):
             return self.listing(req, version, parts[0], parts[1])
+        if req.method == "GET" and len(parts) == 1 and "_" in parts[0]:
+            return self.lookup(req, version, parts[0])
         if req.method == "GET" and len(parts) == 1:
             name = f"Sandbox Page {page}" if parts[0] != "me" else "Sandbox Page"
             return self.answer(200, {"name": name, "id": page if parts[0] != "me" else "0"}, version, page=page)
         if req.method == "DELETE" and len(parts) == 1:
+            if not self.sandbox.delete(self.name, parts[0]):
+                return self.answer(400, _unknown_object("delete", parts[0]), version)
             return self.answer(200, {"success": True}, version, page=page)
         return self.answer(400, graph_error(100, f"Unsupported {req.method.lower()} request. Object with ID "
                                             f"'{parts[0]}' does not exist, cannot be loaded due to missing "
@@ -168,23 +196,45 @@ class FacebookPlatform(Platform):
             return self.answer(500, graph_error(1, "An unknown error occurred", is_transient=True), version)
         return self.answer(200, {"id": remote_id}, version, page=page, pct=pct)
 
+    def _row(self, p: dict[str, Any], fields: set[str]) -> dict[str, Any]:
+        row = {"id": p["remote_id"]}
+        if "message" in fields:
+            row["message"] = p["text"]
+        if "created_time" in fields:
+            row["created_time"] = self.created(p["at"])
+        return row
+
+    def lookup(self, req: Request, version: str, object_id: str) -> Response:
+        """``GET /{page}_{post}`` (or a comment id): the object, or #100 for an id that does not exist."""
+        found = self.sandbox.find(self.name, object_id)
+        if found is None:
+            return self.answer(400, _unknown_object("get", object_id), version)
+        fields = set(",".join(req.query.get("fields", ["id,message,created_time"])).split(","))
+        return self.answer(200, self._row(found, fields), version, page=object_id.split("_")[0])
+
     def listing(self, req: Request, version: str, target: str, edge: str) -> Response:
         fields = set(",".join(req.query.get("fields", ["id,message,created_time"])).split(","))
-        limit = int((req.query.get("limit") or ["25"])[0])
+        limit = max(1, min(100, int((req.query.get("limit") or ["25"])[0])))
         since = float((req.query.get("since") or ["0"])[0])
-        posts = self.sandbox.posts(self.name)
+        until = float((req.query.get("until") or ["inf"])[0])
+        posts = [p for p in self.sandbox.posts(self.name) if not p.get("deleted")]
         if edge == "comments":
             items = [p for p in posts if p.get("in_reply_to") == target]
+            newest_first = (req.query.get("order") or ["chronological"])[0] == "reverse_chronological"
         else:
             items = [p for p in posts if p["page"] == target and not p.get("in_reply_to")]
-        items = [p for p in reversed(items) if p["at"] >= since][:limit]
-        data = []
-        for p in items:
-            row = {"id": p["remote_id"]}
-            if "message" in fields:
-                row["message"] = p["text"]
-            if "created_time" in fields:
-                row["created_time"] = self.created(p["at"])
-            data.append(row)
-        return self.answer(200, {"data": data, "paging": {"cursors": {"before": "QVFIUk", "after": "QVFIUl"}}},
+            newest_first = True
+        items = [p for p in (reversed(items) if newest_first else items) if since <= p["at"] <= until]
+        start = _index((req.query.get("after") or [""])[0]) + 1 if req.query.get("after") else 0
+        if req.query.get("before"):
+            start = max(0, _index(req.query["before"][0]) - limit)
+        page = items[start:start + limit]
+        paging: dict[str, Any] = {}
+        if page:
+            paging["cursors"] = {"before": _cursor(start), "after": _cursor(start + len(page) - 1)}
+        if start + limit < len(items):
+            query = {k: v[0] for k, v in req.query.items() if k not in ("after", "before", "access_token")}
+            query["after"] = paging["cursors"]["after"]
+            paging["next"] = f"https://graph.facebook.com/{version}/{target}/{edge}?{urlencode(query)}"
+        return self.answer(200, {"data": [self._row(p, fields) for p in page], "paging": paging},
                            version, page=target.split("_")[0])

@@ -1,7 +1,7 @@
 """LinkedIn Posts API emulator (PLATFORMS.md section 3 and the section 8 checklist), under ``/linkedin``.
 
-``POST /rest/posts`` (201, empty body, URN in ``x-restli-id``), ``GET /rest/posts?q=author``,
-``DELETE /rest/posts/{urn}``, ``POST|GET /rest/socialActions/{urn}/comments``, ``GET /v2/userinfo``,
+``POST /rest/posts`` (201, empty body, URN in ``x-restli-id``), ``GET /rest/posts?q=author`` (newest first,
+``start``/``count`` paging, ``paging.total``), ``DELETE /rest/posts/{urn}`` (204; the text is no longer a duplicate), ``POST|GET /rest/socialActions/{urn}/comments``, ``GET /v2/userinfo``,
 ``GET /rest/organizations/{id}``. ``/rest/`` calls need ``LinkedIn-Version`` (active: the last 12 months; else
 426 NONEXISTENT_VERSION) and ``X-Restli-Protocol-Version: 2.0.0``. Tokens containing "expired"/"revoked" get the
 401s of section 3.3, "noperm" the 403 ACCESS_DENIED. The member id behind a token is ``member_id(token)``.
@@ -90,7 +90,7 @@ class LinkedInPlatform(Platform):
 
     def handle(self, req: Request) -> Response:
         faults = self.sandbox.faults_for(self.name)
-        if self.sandbox.take(self.name, "burst_429"):
+        if self.sandbox.burst(self.name) is not None:  # LinkedIn sends no reset information
             return error(429, "TOO_MANY_REQUESTS", "Resource level throttle limit for calls to this resource is reached.", 101)
         token = req.bearer()
         if not token:
@@ -121,9 +121,10 @@ class LinkedInPlatform(Platform):
         if m and req.method == "POST":
             return self.create_comment(req, token, unquote(m.group(1)))
         if m and req.method == "GET":
-            return self.list_comments(unquote(m.group(1)))
+            return self.list_comments(unquote(m.group(1)), req)
         if req.method == "DELETE" and req.path.startswith("/rest/posts/"):
-            return Response(204)
+            urn = unquote(req.path.removeprefix("/rest/posts/"))
+            return Response(204) if self.sandbox.delete(self.name, urn) else error(404, "NOT_FOUND", f"Not found: {urn}")
         if req.method == "GET" and req.path.startswith("/rest/organizations/"):
             if "noperm" in token:
                 return error(403, "ACCESS_DENIED", "Not enough permissions to access: organizations.GET.NO_VERSION", 100)
@@ -180,17 +181,24 @@ class LinkedInPlatform(Platform):
                             visibility=body["visibility"], member=member_id(token))
         return self._after_accept() or Response(201, None, {"x-restli-id": urn, "x-linkedin-id": urn})
 
+    @staticmethod
+    def _window(req: Request, default: int) -> tuple[int, int]:
+        """(start, count) of a Rest.li collection request; count at most 100."""
+        start = int((req.query.get("start") or ["0"])[0])
+        return max(0, start), max(1, min(100, int((req.query.get("count") or [str(default)])[0])))
+
     def list_posts(self, req: Request) -> Response:
         author = (req.query.get("author") or [""])[0]
-        count = int((req.query.get("count") or ["10"])[0])
-        posts = [p for p in self.sandbox.posts(self.name) if p.get("author") == author and not p.get("in_reply_to")]
+        start, count = self._window(req, 10)
+        posts = [p for p in self.sandbox.posts(self.name) if p.get("author") == author and not p.get("in_reply_to")
+                 and not p.get("deleted")]
         elements = [{"id": p["remote_id"], "author": author, "commentary": p["commentary"],
                      "visibility": p["visibility"], "lifecycleState": "PUBLISHED",
                      "createdAt": int(p["at"] * 1000), "publishedAt": int(p["at"] * 1000),
                      "distribution": {"feedDistribution": "MAIN_FEED", "targetEntities": [],
                                       "thirdPartyDistributionChannels": []}}
-                    for p in reversed(posts)][:count]
-        return Response(200, {"paging": {"start": 0, "count": count, "links": [], "total": len(posts)},
+                    for p in reversed(posts)][start:start + count]
+        return Response(200, {"paging": {"start": start, "count": count, "links": [], "total": len(posts)},
                               "elements": elements})
 
     def create_comment(self, req: Request, token: str, root: str) -> Response:
@@ -217,9 +225,11 @@ class LinkedInPlatform(Platform):
             "created": {"actor": actor, "time": now}, "lastModified": {"actor": actor, "time": now}},
             {"x-restli-id": urn})
 
-    def list_comments(self, root: str) -> Response:
-        items = [p for p in self.sandbox.posts(self.name) if p.get("in_reply_to") == root]
+    def list_comments(self, root: str, req: Request) -> Response:
+        start, count = self._window(req, 10)
+        items = [p for p in self.sandbox.posts(self.name) if p.get("in_reply_to") == root and not p.get("deleted")]
         elements = [{"actor": p["author"], "object": root, "message": {"text": p["text"]}, "id": p["comment_id"],
                      "commentUrn": p["remote_id"], "created": {"time": int(p["at"] * 1000)}}
-                    for p in reversed(items)]
-        return Response(200, {"paging": {"start": 0, "count": len(elements), "links": []}, "elements": elements})
+                    for p in reversed(items)][start:start + count]
+        return Response(200, {"paging": {"start": start, "count": count, "links": [], "total": len(items)},
+                              "elements": elements})

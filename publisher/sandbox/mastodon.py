@@ -157,8 +157,9 @@ class MastodonPlatform(Platform):
         account = self._authenticate(req)
         if account is None:
             return Response(401, {"error": "The access token is invalid"}, self._base_headers())
-        if self.sandbox.take(PLATFORM, "burst_429"):
-            reset = time.time() + self.sandbox.faults_for(PLATFORM).burst_reset_seconds
+        burst = self.sandbox.burst(PLATFORM)
+        if burst is not None:
+            reset = time.time() + burst
             return self._answer(429, {"error": "Too many requests"}, 300, 0, reset)
         aid = account["id"]
         if req.method == "POST" and path == "/api/v1/statuses":

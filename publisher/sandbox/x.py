@@ -1,6 +1,9 @@
 """X API v2 emulator (PLATFORMS.md sections 1.2-1.7 and the section 8 checklist), served under ``/x``.
 
-Endpoints: ``POST /2/tweets``, ``DELETE /2/tweets/:id``, ``GET /2/users/me``, ``GET /2/users/:id/tweets``.
+Endpoints: ``POST /2/tweets``, ``GET /2/tweets/:id`` (an unknown or deleted id: 200 with a "Not Found Error" in
+``errors``), ``DELETE /2/tweets/:id`` (the text no longer counts as a duplicate), ``GET /2/users/me``,
+``GET /2/users/:id/tweets`` (newest first, ``max_results`` 5-100, ``start_time``, ``pagination_token`` /
+``meta.next_token`` while older posts remain).
 Auth: ``Authorization: Bearer <token>`` or OAuth 1.0a (``oauth_token="..."``; signatures are not checked). Any
 non-empty token is accepted except ones containing "expired" or "revoked" (401); tokens containing "readonly" get
 the generic 403 and tokens containing "credits-depleted" the 402 of the pay-per-use plan, so tests can script them.
@@ -107,8 +110,9 @@ class XPlatform(Platform):
         token = self.token(req)
         user = self.user(token) if token else {"id": "0", "username": "anonymous"}
         now = time.time()
-        if self.sandbox.take(self.name, "burst_429"):
-            reset = now + faults.burst_reset_seconds
+        burst = self.sandbox.burst(self.name)
+        if burst is not None:
+            reset = now + burst
             return self.reply(429, problem(429, "Too Many Requests", "Too Many Requests"),
                               self.headers(100, 0, reset, post=post))
         if not token or faults.expire_tokens or "expired" in token or "revoked" in token:
@@ -123,8 +127,13 @@ class XPlatform(Platform):
         if req.method == "GET" and m:
             return self.reply(200, self.timeline(m.group(1), req), self.headers(limit, remaining, reset))
         m = _TWEET.match(req.path)
+        if req.method == "GET" and m:
+            return self.reply(200, self.lookup(m.group(1), req), self.headers(limit, remaining, reset))
         if req.method == "DELETE" and m:
-            return self.reply(200, {"data": {"deleted": True}}, self.headers(50, 49, reset))
+            found = self.sandbox.find(self.name, m.group(1))
+            deleted = found is not None and found.get("user_id") == user["id"] and self.sandbox.delete(self.name,
+                                                                                                       m.group(1))
+            return self.reply(200, {"data": {"deleted": deleted}}, self.headers(50, 49, reset))
         return self.reply(404, problem(404, "Not Found Error", f"Could not find {req.method} {req.path}",
                                        "https://api.twitter.com/2/problems/resource-not-found"),
                           self.headers(limit, remaining, reset))
@@ -173,24 +182,42 @@ class XPlatform(Platform):
         return self.reply(201, {"data": {"edit_history_tweet_ids": [tweet_id], "id": tweet_id, "text": text}},
                           headers)
 
+    @staticmethod
+    def item(p: dict[str, Any], fields: list[str]) -> dict[str, Any]:
+        item: dict[str, Any] = {"edit_history_tweet_ids": [p["remote_id"]], "id": p["remote_id"], "text": p["text"]}
+        if "created_at" in fields:
+            item["created_at"] = p["created_at"]
+        return item
+
+    def lookup(self, tweet_id: str, req: Request) -> dict[str, Any]:
+        found = self.sandbox.find(self.name, tweet_id)
+        if found is None:
+            return {"errors": [{"value": tweet_id, "detail": f"Could not find tweet with id: [{tweet_id}].",
+                                "title": "Not Found Error", "resource_type": "tweet", "parameter": "id",
+                                "resource_id": tweet_id,
+                                "type": "https://api.twitter.com/2/problems/resource-not-found"}]}
+        return {"data": self.item(found, ",".join(req.query.get("tweet.fields", [])).split(","))}
+
     def timeline(self, user_id: str, req: Request) -> dict[str, Any]:
         fields = ",".join(req.query.get("tweet.fields", [])).split(",")
         start = (req.query.get("start_time") or [""])[0]
-        limit = int((req.query.get("max_results") or ["10"])[0])
-        tweets = [p for p in self.sandbox.posts(self.name) if p.get("user_id") == user_id]
+        limit = max(5, min(100, int((req.query.get("max_results") or ["10"])[0])))
+        tweets = [p for p in self.sandbox.posts(self.name) if p.get("user_id") == user_id and not p.get("deleted")]
         if start:
             tweets = [p for p in tweets if p["created_at"] >= start.replace("Z", ".000Z")]
-        tweets = list(reversed(tweets))[:limit]  # newest first
-        if not tweets:
+        tweets = list(reversed(tweets))  # newest first
+        token = (req.query.get("pagination_token") or [""])[0]
+        if token:
+            older = [i for i, p in enumerate(tweets) if p["remote_id"] == token]
+            tweets = tweets[older[0]:] if older else []
+        page, rest = tweets[:limit], tweets[limit:]
+        if not page:
             return {"meta": {"result_count": 0}}
-        data = []
-        for p in tweets:
-            item: dict[str, Any] = {"edit_history_tweet_ids": [p["remote_id"]], "id": p["remote_id"], "text": p["text"]}
-            if "created_at" in fields:
-                item["created_at"] = p["created_at"]
-            data.append(item)
-        return {"data": data, "meta": {"result_count": len(data), "newest_id": data[0]["id"],
-                                       "oldest_id": data[-1]["id"]}}
+        data = [self.item(p, fields) for p in page]
+        meta: dict[str, Any] = {"result_count": len(data), "newest_id": data[0]["id"], "oldest_id": data[-1]["id"]}
+        if rest:
+            meta["next_token"] = rest[0]["remote_id"]
+        return {"data": data, "meta": meta}
 
 
 def invalid(param: str, value: Any, message: str) -> dict[str, Any]:

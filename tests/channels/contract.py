@@ -56,6 +56,7 @@ from publisher.errors import (
     AuthExpired,
     ChannelError,
     ContentTooLong,
+    NotPublished,
     OutcomeUnknown,
     PermanentError,
     RateLimited,
@@ -73,10 +74,19 @@ CANARY = "canary-7f3a9c1e-secret-token"
 BURST_RESET_SECONDS = 437  # distinctive, so a default back-off cannot pass for the platform's reset time
 
 
-def delivery(text: str, *, account: str = "acme", channel: str = "x", seq: int = 1, attempt: int = 1) -> DeliveryRef:
-    """A delivery carrying ``text`` exactly (no rendering)."""
-    return DeliveryRef(id=uuid.uuid4().hex[:12], post_id=uuid.uuid4().hex[:12], account=account, channel=channel,
-                       payload=Payload(text=text), attempt=attempt, thread_seq=seq)
+def delivery(text: str, *, account: str = "acme", channel: str = "x", seq: int = 1, attempt: int = 1,
+             parent: Receipt | None = None, created_at: datetime | None = None,
+             first_attempt_at: datetime | None = None, attempt_at: datetime | None = None) -> DeliveryRef:
+    """A delivery carrying ``text`` exactly (no rendering), built by the one builder publishing uses, from the
+    rows it would read: ``parent`` is the receipt it replies to; the times are what the store would hold (None:
+    not known, as for a delivery stored before they were recorded)."""
+    from publisher.publishing import delivery_ref
+
+    row = {"id": uuid.uuid4().hex[:12], "post_id": uuid.uuid4().hex[:12], "account": account, "channel": channel,
+           "payload": Payload(text=text).to_dict(), "attempts": attempt, "part": 1,
+           "prev_id": uuid.uuid4().hex[:12] if seq > 1 or parent is not None else None,
+           "first_attempt_at": first_attempt_at, "attempt_at": attempt_at}
+    return delivery_ref(row, {"created_at": created_at, "thread_seq": seq}, parent)
 
 
 def unique_text(label: str) -> str:
@@ -223,6 +233,30 @@ class ChannelContract:
         found = adapter.reconcile(ref)
         assert isinstance(found, Receipt)
         assert found.remote_id == posts[0]["remote_id"]
+
+    def test_dropped_reply_is_found_by_reconcile_where_it_was_posted(self, sandbox: SandboxServer) -> None:
+        """A reply is looked for among its parent's replies or comments (the reference carries the parent)."""
+        adapter = self.adapter(sandbox)
+        parent = adapter.publish(self.ref(adapter, unique_text("root")), None)
+        ref = self.ref(adapter, unique_text("reply"), seq=2, parent=parent)
+        self.faults(sandbox, drop_after_accept=1)
+        with pytest.raises(OutcomeUnknown):
+            adapter.publish(ref, parent)
+        posts = self.ledger(sandbox)
+        assert len(posts) == 2 and posts[1]["in_reply_to"] == parent.remote_id
+        if not self.reconcile_supported:
+            return
+        assert adapter.reconcile(ref).remote_id == posts[1]["remote_id"]
+        assert len(self.ledger(sandbox)) == 2
+
+    def test_reconcile_of_a_delivery_never_sent_is_not_published(self, sandbox: SandboxServer) -> None:
+        """A complete look (the account's whole short history) is definitive."""
+        adapter = self.adapter(sandbox)
+        adapter.publish(self.ref(adapter, unique_text("other")), None)
+        if not self.reconcile_supported:
+            return
+        with pytest.raises(NotPublished):
+            adapter.reconcile(self.ref(adapter, unique_text("never sent")))
 
     def test_invalid_request_is_permanent(self, sandbox: SandboxServer) -> None:
         """A text over the platform's limit, sent without rendering, is refused for good and not recorded."""

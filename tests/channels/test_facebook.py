@@ -5,20 +5,31 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 import responses
 
+from publisher.channels import facebook as facebook_module
 from publisher.channels.facebook import FacebookChannel, config_problems, usage_wait
-from publisher.errors import AuthExpired, OutcomeUnknown, PermanentError, RateLimited, TransientError
+from publisher.errors import (
+    AuthExpired,
+    NotPublished,
+    OutcomeUnknown,
+    PermanentError,
+    RateLimited,
+    ReconcileUnsupported,
+    TransientError,
+)
 from publisher.models import Receipt
+from publisher.sandbox.core import Request
 from publisher.sandbox.server import SandboxServer
 from publisher.settings import AccountConfig
-from tests.channels.contract import CANARY, ChannelContract, closed_port, delivery
+from tests.channels.contract import CANARY, ChannelContract, closed_port, delivery, unique_text
 
 PAGE_ID = "175154750010052"
 GRAPH = "https://graph.facebook.com/v26.0"
-CASSETTES = Path("/work/shared/cassettes/python-facebook")
+CASSETTES = Path(__file__).resolve().parents[2] / ".." / "shared" / "cassettes" / "python-facebook"
 
 
 def build_facebook(base_url: str, token: str) -> tuple[AccountConfig, dict[str, str]]:
@@ -149,13 +160,50 @@ def test_every_thread_continuation_is_a_comment_on_the_first_post(sandbox: Sandb
 def test_a_dropped_comment_is_found_by_reconcile(sandbox: SandboxServer) -> None:
     adapter = fb(sandbox.base_url("facebook"))
     root = adapter.publish(delivery("Outage: investigating"), None)
-    ref = delivery("Update: cause found", seq=2)
+    ref = delivery("Update: cause found", seq=2, parent=root)
     sandbox.sandbox.set_faults("facebook", drop_after_accept=1)
     with pytest.raises(OutcomeUnknown):
         adapter.publish(ref, root)
     found = adapter.reconcile(ref)
     assert found.remote_id == sandbox.sandbox.posts("facebook")[1]["remote_id"]
     assert found.data["root"] == root.remote_id
+
+
+def crowd(server: SandboxServer, n: int) -> None:
+    """``n`` more posts on the Page, straight into the emulator (loopback round trips would only cost time)."""
+    for i in range(n):
+        server.platforms["facebook"].handle(Request("POST", f"/v26.0/{PAGE_ID}/feed", {}, {
+            "authorization": f"OAuth {CANARY}", "content-type": "application/x-www-form-urlencoded"},
+            urlencode({"message": unique_text(f"other {i}")}).encode()))
+
+
+def test_reconcile_reads_the_feed_past_a_full_page_to_the_first_attempt(sandbox: SandboxServer) -> None:
+    adapter = fb(sandbox.base_url("facebook"))
+    now = datetime.now(UTC)
+    ref = delivery(unique_text("page two"), created_at=now, first_attempt_at=now, attempt_at=now)
+    sandbox.sandbox.set_faults("facebook", drop_after_accept=1)
+    with pytest.raises(OutcomeUnknown):
+        adapter.publish(ref, None)
+    crowd(sandbox, 130)
+    assert adapter.reconcile(ref).remote_id == sandbox.sandbox.posts("facebook")[0]["remote_id"]
+
+
+def test_reconcile_cannot_tell_when_the_feed_is_too_long_to_read(
+    sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(facebook_module, "MAX_PAGES", 1)
+    crowd(sandbox, 105)
+    with pytest.raises(ReconcileUnsupported):
+        fb(sandbox.base_url("facebook")).reconcile(delivery(unique_text("never sent")))
+
+
+def test_reconcile_of_a_reply_says_not_published_only_after_reading_every_comment(sandbox: SandboxServer) -> None:
+    adapter = fb(sandbox.base_url("facebook"))
+    root = adapter.publish(delivery("Outage: investigating"), None)
+    for i in range(120):
+        adapter.publish(delivery(unique_text(f"comment {i}"), seq=2, parent=root), root)
+    with pytest.raises(NotPublished):
+        adapter.reconcile(delivery(unique_text("never sent"), seq=2, parent=root))
 
 
 # -- configuration --
@@ -202,3 +250,27 @@ def test_recorded_post_object_is_matched_by_reconcile() -> None:
         found = fb(None).reconcile(delivery(post["message"]))
     assert found.remote_id == post["id"]
     assert found.url == post["permalink_url"]
+
+
+def test_reconcile_without_read_permission_asks_a_human_instead_of_deferring_forever() -> None:
+    body = {"error": {"message": "(#283) Requires pages_read_engagement permission to manage the object",
+                      "type": "OAuthException", "code": 283, "fbtrace_id": "x"}}
+    with responses.RequestsMock() as rsps:
+        rsps.get(f"{GRAPH}/{PAGE_ID}/feed", **graph_json(400, body))  # type: ignore[arg-type]
+        with pytest.raises(ReconcileUnsupported, match="#283"):
+            fb(None).reconcile(delivery("Anything"))
+
+
+def test_a_duplicate_refusal_on_a_retry_soon_after_the_first_attempt_is_left_to_reconcile(
+    sandbox: SandboxServer
+) -> None:
+    """Not listed (yet) is no proof that the duplicate is an older post rather than our first attempt's."""
+    adapter = fb(sandbox.base_url("facebook"))
+    adapter.publish(delivery("Still investigating"), None)
+    sandbox.sandbox.ledger[0]["at"] -= 3600  # as if the feed did not list it since the first attempt
+    now = datetime.now(UTC)
+    with pytest.raises(PermanentError, match="#506"):
+        adapter.publish(delivery("Still investigating", created_at=now, first_attempt_at=now, attempt_at=now), None)
+    retry = delivery("Still investigating", attempt=2, created_at=now, first_attempt_at=now, attempt_at=now)
+    with pytest.raises(OutcomeUnknown, match="#506"):
+        adapter.publish(retry, None)

@@ -11,10 +11,11 @@ import responses
 
 from publisher.channels.linkedin import LinkedInChannel, config_problems, escape_little, rate_wait
 from publisher.errors import OutcomeUnknown, PermanentError, ReconcileUnsupported
+from publisher.sandbox.core import Request
 from publisher.sandbox.linkedin import member_id
 from publisher.sandbox.server import SandboxServer
 from publisher.settings import AccountConfig
-from tests.channels.contract import CANARY, ChannelContract, delivery
+from tests.channels.contract import CANARY, ChannelContract, delivery, unique_text
 
 
 def build_linkedin(base_url: str, token: str) -> tuple[AccountConfig, dict[str, str]]:
@@ -122,11 +123,28 @@ def test_thread_continuations_are_comments_on_the_first_post(sandbox: SandboxSer
 def test_a_dropped_comment_is_found_by_reconcile(sandbox: SandboxServer) -> None:
     adapter = li(sandbox.base_url("linkedin"))
     root = adapter.publish(delivery("Outage: investigating"), None)
-    ref = delivery("Update: cause found", seq=2)
+    ref = delivery("Update: cause found", seq=2, parent=root)
     sandbox.sandbox.set_faults("linkedin", drop_after_accept=1)
     with pytest.raises(OutcomeUnknown):
         adapter.publish(ref, root)
     assert adapter.reconcile(ref).remote_id == sandbox.sandbox.posts("linkedin")[1]["remote_id"]
+
+
+def test_reconcile_reads_the_author_posts_past_a_full_page_to_the_first_attempt(sandbox: SandboxServer) -> None:
+    adapter = li(sandbox.base_url("linkedin"))
+    now = datetime.now(UTC)
+    ref = delivery(unique_text("page two"), created_at=now, first_attempt_at=now, attempt_at=now)
+    sandbox.sandbox.set_faults("linkedin", drop_after_accept=1)
+    with pytest.raises(OutcomeUnknown):
+        adapter.publish(ref, None)
+    platform = sandbox.platforms["linkedin"]
+    for i in range(130):  # straight into the emulator: loopback round trips would only cost time
+        platform.handle(Request("POST", "/rest/posts", {}, {
+            "authorization": f"Bearer {CANARY}", "linkedin-version": "202610", "x-restli-protocol-version": "2.0.0",
+            "content-type": "application/json"}, json.dumps({
+                "author": adapter.author, "commentary": unique_text(f"other {i}"), "visibility": "PUBLIC",
+                "distribution": {"feedDistribution": "MAIN_FEED"}, "lifecycleState": "PUBLISHED"}).encode()))
+    assert adapter.reconcile(ref).remote_id == sandbox.sandbox.posts("linkedin")[0]["remote_id"]
 
 
 def test_reconcile_is_unsupported_when_the_token_cannot_read_posts() -> None:

@@ -6,8 +6,10 @@ import json
 import logging
 import re
 import time
+import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ import pytest
 import responses
 import yaml
 
+from publisher.channels import mastodon as mastodon_module
 from publisher.channels.mastodon import MastodonChannel, comparable, plain_text
 from publisher.errors import (
     NotPublished,
@@ -42,7 +45,7 @@ class TestMastodonContract(ChannelContract):
 
 # -- Mastodon specifics --
 
-CASSETTES = Path("/work/shared/cassettes/Mastodon.py")
+CASSETTES = Path(__file__).resolve().parents[2] / ".." / "shared" / "cassettes" / "Mastodon.py"
 RECORDED = "http://localhost:3000"
 
 
@@ -91,17 +94,19 @@ def test_reconcile_in_another_process_asks_the_key_and_gets_the_original(sandbox
 
 
 def test_reconcile_after_a_503_waits_for_the_attempt_to_settle_then_says_not_published(sandbox: SandboxServer) -> None:
-    adapter = mastodon(sandbox.base_url("mastodon"))
-    d = ref(unique_text("503"))
+    claimed = datetime.now(UTC)
+    text = unique_text("503")
+    d = ref(text, first_attempt_at=claimed, attempt_at=claimed)
     sandbox.sandbox.set_faults("mastodon", error_rate=1.0)
     with pytest.raises(OutcomeUnknown):
-        adapter.publish(d, None)
+        mastodon(sandbox.base_url("mastodon")).publish(d, None)
     sandbox.sandbox.set_faults("mastodon", error_rate=0.0)
+    # another process (a sweeper message on another worker) settles it from the stored attempt times alone
     with pytest.raises(TransientError, match="too early"):
-        adapter.reconcile(d)  # a slow server might still be saving it: ask again later
-    adapter._sent[d.id] -= 120  # two minutes later, well inside the key's hour
-    with pytest.raises(NotPublished):
-        adapter.reconcile(d)
+        mastodon(sandbox.base_url("mastodon")).reconcile(d)  # a slow server might still be saving it
+    later = replace(d, first_attempt_at=claimed - timedelta(minutes=2), attempt_at=claimed - timedelta(minutes=2))
+    with pytest.raises(NotPublished):  # two minutes later, well inside the key's hour: definitive
+        mastodon(sandbox.base_url("mastodon")).reconcile(later)
     assert sandbox.sandbox.posts("mastodon") == []
 
 
@@ -137,16 +142,55 @@ def test_reconcile_after_the_key_expired_never_creates_a_post(sandbox: SandboxSe
     assert len(sandbox.sandbox.posts("mastodon")) == 1
 
 
-def test_reconcile_cannot_tell_when_the_recent_statuses_do_not_reach_back_far_enough(
+def busy(server: SandboxServer, token: str, n: int) -> None:
+    """``n`` statuses of the account behind ``token``, straight into the emulator (loopback trips only cost time)."""
+    for i in range(n):
+        platform(server).handle(Request("POST", "/api/v1/statuses", {}, {
+            "authorization": f"Bearer {token}", "content-type": "application/x-www-form-urlencoded"},
+            f"status=busy+{i}+{uuid.uuid4().hex[:6]}".encode()))
+
+
+def test_reconcile_cannot_tell_when_the_statuses_since_the_first_attempt_are_too_many_to_read(
+    sandbox: SandboxServer, short_key_life: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mastodon_module, "MAX_PAGES", 3)  # 120 statuses; the real bound is 1,000
+    busy(sandbox, "busy-account-token-1", 125)
+    long_ago = datetime.now(UTC) - timedelta(hours=2)
+    with pytest.raises(ReconcileUnsupported):
+        mastodon(sandbox.base_url("mastodon"), token="busy-account-token-1").reconcile(
+            ref(unique_text("old"), first_attempt_at=long_ago, attempt_at=long_ago))
+    assert len(sandbox.sandbox.posts("mastodon")) == 125
+
+
+def test_a_process_that_never_sent_the_delivery_settles_an_empty_key_from_the_stored_attempt_times(
+    sandbox: SandboxServer
+) -> None:
+    """Parked as 'needs a human' before: only the sending process trusted the key, others searched 120 statuses."""
+    busy(sandbox, "busy-account-token-2", 125)
+    claimed = datetime.now(UTC) - timedelta(minutes=3)
+    d = ref(unique_text("nothing created"), first_attempt_at=claimed, attempt_at=claimed)
+    sandbox.sandbox.set_faults("mastodon", error_rate=1.0)
+    with pytest.raises(OutcomeUnknown):
+        mastodon(sandbox.base_url("mastodon"), token="busy-account-token-2").publish(d, None)
+    sandbox.sandbox.set_faults("mastodon", error_rate=0.0)
+    with pytest.raises(NotPublished):
+        mastodon(sandbox.base_url("mastodon"), token="busy-account-token-2").reconcile(d)
+    assert len(sandbox.sandbox.posts("mastodon")) == 125
+
+
+def test_reconcile_after_the_key_expired_pages_back_to_the_first_attempt(
     sandbox: SandboxServer, short_key_life: None
 ) -> None:
-    for i in range(125):  # straight into the emulator: 125 loopback round trips would only cost time
-        platform(sandbox).handle(Request("POST", "/api/v1/statuses", {}, {
-            "authorization": "Bearer busy-account-token-1", "content-type": "application/x-www-form-urlencoded"},
-            f"status=busy+{i}".encode()))
-    with pytest.raises(ReconcileUnsupported):
-        mastodon(sandbox.base_url("mastodon"), token="busy-account-token-1").reconcile(ref(unique_text("old")))
-    assert len(sandbox.sandbox.posts("mastodon")) == 125
+    """The post sits behind 125 newer statuses: more than the 120 newest the lookup used to read."""
+    token = "busy-account-token-3"
+    claimed = datetime.now(UTC) - timedelta(hours=2)
+    d = ref(unique_text("behind many"), first_attempt_at=claimed, attempt_at=claimed)
+    sandbox.sandbox.set_faults("mastodon", drop_after_accept=1)
+    with pytest.raises(OutcomeUnknown):
+        mastodon(sandbox.base_url("mastodon"), token=token).publish(d, None)
+    busy(sandbox, token, 125)
+    found = mastodon(sandbox.base_url("mastodon"), token=token).reconcile(d)
+    assert found.remote_id == sandbox.sandbox.posts("mastodon")[0]["remote_id"]
 
 
 def test_a_timeout_after_sending_is_unknown_and_reconcile_finds_the_single_post(sandbox: SandboxServer) -> None:

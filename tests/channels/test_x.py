@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from datetime import UTC, datetime, timedelta
@@ -9,11 +10,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import responses
 
+from publisher.channels import x as x_module
 from publisher.channels.x import XChannel, normalise, rate_reset
-from publisher.errors import NotPublished, OutcomeUnknown, PermanentError, RateLimited
+from publisher.errors import NotPublished, OutcomeUnknown, PermanentError, RateLimited, ReconcileUnsupported
+from publisher.sandbox.core import Request
 from publisher.sandbox.server import SandboxServer
 from publisher.settings import AccountConfig
-from tests.channels.contract import CANARY, ChannelContract, delivery
+from tests.channels.contract import CANARY, ChannelContract, delivery, unique_text
 
 
 def build_x(base_url: str, token: str) -> tuple[AccountConfig, dict[str, str]]:
@@ -98,10 +101,67 @@ def test_duplicate_of_an_old_post_not_in_the_timeline_is_permanent(sandbox: Sand
     adapter = x_adapter(sandbox.base_url("x"))
     adapter.publish(delivery("Still investigating"), None)
     sandbox.sandbox.ledger[0]["created_at"] = "2020-01-01T00:00:00.000Z"
-    ref = delivery("Still investigating")
-    ref = type(ref)(**{**ref.__dict__, "created_at": datetime.now(UTC)})
+    now = datetime.now(UTC)
     with pytest.raises(PermanentError, match="duplicate"):
+        adapter.publish(delivery("Still investigating", created_at=now, first_attempt_at=now, attempt_at=now), None)
+
+
+def crowd(server: SandboxServer, n: int, token: str = CANARY) -> None:
+    """``n`` more posts of the account, straight into the emulator (loopback round trips would only cost time)."""
+    for i in range(n):
+        server.platforms["x"].handle(Request("POST", "/2/tweets", {}, {
+            "authorization": f"Bearer {token}", "content-type": "application/json"},
+            json.dumps({"text": unique_text(f"other {i}")}).encode()))
+
+
+def test_reconcile_pages_back_past_a_full_page_to_the_first_attempt(sandbox: SandboxServer) -> None:
+    adapter = x_adapter(sandbox.base_url("x"))
+    now = datetime.now(UTC)
+    ref = delivery(unique_text("page two"), created_at=now, first_attempt_at=now, attempt_at=now)
+    sandbox.sandbox.set_faults("x", drop_after_accept=1)
+    with pytest.raises(OutcomeUnknown):
         adapter.publish(ref, None)
+    crowd(sandbox, 105)  # the account posted more than a page since
+    assert adapter.reconcile(ref).remote_id == sandbox.sandbox.posts("x")[0]["remote_id"]
+
+
+def test_a_duplicate_refusal_after_an_unknown_outcome_finds_the_original_on_page_two(sandbox: SandboxServer) -> None:
+    """Recorded failed while the tweet was live: the retry's 403 was taken as someone else's duplicate."""
+    adapter = x_adapter(sandbox.base_url("x"))
+    now = datetime.now(UTC)
+    text = unique_text("live")
+    sandbox.sandbox.set_faults("x", drop_after_accept=1)
+    with pytest.raises(OutcomeUnknown):
+        adapter.publish(delivery(text, created_at=now, first_attempt_at=now, attempt_at=now), None)
+    crowd(sandbox, 105)
+    retry = delivery(text, attempt=2, created_at=now, first_attempt_at=now, attempt_at=datetime.now(UTC))
+    with pytest.raises(OutcomeUnknown) as info:
+        adapter.publish(retry, None)
+    assert info.value.existing is not None
+    assert info.value.existing.remote_id == sandbox.sandbox.posts("x")[0]["remote_id"]
+    assert len(sandbox.sandbox.posts("x")) == 106
+
+
+def test_a_duplicate_refusal_on_a_retry_soon_after_the_first_attempt_is_left_to_reconcile(
+    sandbox: SandboxServer
+) -> None:
+    """The timeline may not show the post our first attempt made yet: not found is no proof of an older post."""
+    adapter = x_adapter(sandbox.base_url("x"))
+    adapter.publish(delivery("Still investigating"), None)
+    sandbox.sandbox.ledger[0]["created_at"] = "2020-01-01T00:00:00.000Z"  # as if the timeline lagged behind
+    now = datetime.now(UTC)
+    retry = delivery("Still investigating", attempt=2, created_at=now, first_attempt_at=now, attempt_at=now)
+    with pytest.raises(OutcomeUnknown, match="duplicate"):
+        adapter.publish(retry, None)
+
+
+def test_reconcile_cannot_tell_when_the_timeline_is_too_long_to_read(
+    sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(x_module, "MAX_PAGES", 1)
+    crowd(sandbox, 105)
+    with pytest.raises(ReconcileUnsupported):
+        x_adapter(sandbox.base_url("x")).reconcile(delivery(unique_text("never sent")))
 
 
 def test_generic_forbidden_is_a_permission_error_not_a_duplicate(sandbox: SandboxServer) -> None:
@@ -173,3 +233,13 @@ def test_reconcile_matches_a_tco_shortened_and_entity_escaped_text() -> None:
 
 def test_verify_returns_the_account_handle(sandbox: SandboxServer) -> None:
     assert x_adapter(sandbox.base_url("x")).verify().startswith("@sandbox_")
+
+
+def test_reconcile_without_read_access_asks_a_human_instead_of_deferring_forever() -> None:
+    adapter = x_adapter(None, user_id="42")
+    with responses.RequestsMock() as rsps:
+        rsps.get("https://api.twitter.com/2/users/42/tweets", status=403, json={
+            "detail": "You are not permitted to perform this action.", "type": "about:blank", "title": "Forbidden",
+            "status": 403})
+        with pytest.raises(ReconcileUnsupported, match="not permitted"):
+            adapter.reconcile(delivery("Anything"))

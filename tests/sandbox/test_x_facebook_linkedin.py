@@ -23,7 +23,7 @@ from publisher.sandbox.server import SandboxServer
 from publisher.settings import AccountConfig
 from tests.channels.contract import delivery
 
-CASSETTES = Path("/work/shared/cassettes")
+CASSETTES = Path(__file__).resolve().parents[2] / ".." / "shared" / "cassettes"
 TOKEN = {"Authorization": "Bearer sandbox-token"}
 CRITICAL_X_HEADERS = {"content-type", "location", "x-rate-limit-limit", "x-rate-limit-remaining", "x-rate-limit-reset",
                       "api-version", "x-access-level", "cache-control", "content-disposition"}
@@ -257,3 +257,101 @@ def test_linkedin_token_failures_use_the_documented_401_bodies(
 ) -> None:
     r = li_post(sandbox, "x", li_headers(Authorization=f"Bearer {token}"))
     assert r.status_code == 401 and r.json()["code"] == code and r.json()["serviceErrorCode"] == service
+
+
+# -- lookups, paging and deletion (each platform's reconcile depends on them) --
+
+def x_call(sandbox: SandboxServer, method: str, path: str, **kw: Any) -> requests.Response:
+    return requests.request(method, sandbox.base_url("x") + path, headers=TOKEN, timeout=5, **kw)
+
+
+def test_x_tweet_lookup_returns_the_post_and_a_not_found_error_for_an_unknown_id(sandbox: SandboxServer) -> None:
+    created = x_call(sandbox, "POST", "/2/tweets", json={"text": "Looked up"}).json()["data"]
+    found = x_call(sandbox, "GET", f"/2/tweets/{created['id']}", params={"tweet.fields": "created_at"})
+    assert found.status_code == 200
+    assert found.json()["data"]["id"] == created["id"] and found.json()["data"]["text"] == "Looked up"
+    assert found.json()["data"]["created_at"].endswith(".000Z")
+    missing = x_call(sandbox, "GET", "/2/tweets/1")
+    assert missing.status_code == 200  # X answers a single lookup of an unknown id with 200 and an error object
+    [error] = missing.json()["errors"]
+    assert error["title"] == "Not Found Error" and error["resource_id"] == "1" and "data" not in missing.json()
+
+
+def test_x_deleted_text_may_be_posted_again_and_leaves_the_timeline(sandbox: SandboxServer) -> None:
+    first = x_call(sandbox, "POST", "/2/tweets", json={"text": "Posted by mistake"}).json()["data"]
+    assert x_call(sandbox, "POST", "/2/tweets", json={"text": "Posted by mistake"}).status_code == 403
+    assert x_call(sandbox, "DELETE", f"/2/tweets/{first['id']}").json() == {"data": {"deleted": True}}
+    assert "errors" in x_call(sandbox, "GET", f"/2/tweets/{first['id']}").json()
+    again = x_call(sandbox, "POST", "/2/tweets", json={"text": "Posted by mistake"})
+    assert again.status_code == 201
+    user = x_call(sandbox, "GET", "/2/users/me").json()["data"]["id"]
+    listed = x_call(sandbox, "GET", f"/2/users/{user}/tweets").json()["data"]
+    assert [t["id"] for t in listed] == [again.json()["data"]["id"]]
+
+
+def test_x_timeline_pages_with_next_token_until_the_oldest_post(sandbox: SandboxServer) -> None:
+    ids = [x_call(sandbox, "POST", "/2/tweets", json={"text": f"post {i}"}).json()["data"]["id"] for i in range(12)]
+    user = x_call(sandbox, "GET", "/2/users/me").json()["data"]["id"]
+    seen: list[str] = []
+    params: dict[str, Any] = {"max_results": 5}
+    while True:
+        body = x_call(sandbox, "GET", f"/2/users/{user}/tweets", params=params).json()
+        seen.extend(t["id"] for t in body["data"])
+        if "next_token" not in body["meta"]:
+            break
+        params["pagination_token"] = body["meta"]["next_token"]
+    assert seen == list(reversed(ids))
+
+
+def test_graph_get_of_a_post_id_returns_that_post_and_error_100_for_an_unknown_id(sandbox: SandboxServer) -> None:
+    auth = {"Authorization": "OAuth t"}
+    post = graph(sandbox, "POST", "/v26.0/1/feed", data={"message": "Single post", "access_token": "t"}).json()
+    found = graph(sandbox, "GET", f"/v26.0/{post['id']}", params={"fields": "id,message,created_time"}, headers=auth)
+    assert found.status_code == 200 and found.json()["id"] == post["id"] and found.json()["message"] == "Single post"
+    missing = graph(sandbox, "GET", "/v26.0/1_999", headers=auth)
+    assert missing.status_code == 400
+    error = missing.json()["error"]
+    assert (error["code"], error["error_subcode"], error["type"]) == (100, 33, "GraphMethodException")
+    page = graph(sandbox, "GET", "/v26.0/1", params={"fields": "id,name"}, headers=auth).json()
+    assert page["id"] == "1" and "message" not in page
+
+
+def test_graph_deleted_post_may_be_posted_again_and_leaves_the_feed(sandbox: SandboxServer) -> None:
+    auth = {"Authorization": "OAuth t"}
+    post = graph(sandbox, "POST", "/v26.0/1/feed", data={"message": "Oops", "access_token": "t"}).json()
+    assert graph(sandbox, "DELETE", f"/v26.0/{post['id']}", headers=auth).json() == {"success": True}
+    assert graph(sandbox, "GET", f"/v26.0/{post['id']}", headers=auth).status_code == 400
+    again = graph(sandbox, "POST", "/v26.0/1/feed", data={"message": "Oops", "access_token": "t"})
+    assert again.status_code == 200 and "error" not in again.json()
+    feed = graph(sandbox, "GET", "/v26.0/1/feed", headers=auth).json()["data"]
+    assert [p["id"] for p in feed] == [again.json()["id"]]
+
+
+def test_graph_listings_page_with_cursors_and_next_only_while_more_follow(sandbox: SandboxServer) -> None:
+    auth = {"Authorization": "OAuth t"}
+    ids = [graph(sandbox, "POST", "/v26.0/1/feed", data={"message": f"post {i}", "access_token": "t"}).json()["id"]
+           for i in range(7)]
+    seen: list[str] = []
+    params: dict[str, str] = {"limit": "3"}
+    while True:
+        body = graph(sandbox, "GET", "/v26.0/1/feed", params=params, headers=auth).json()
+        seen.extend(p["id"] for p in body["data"])
+        if "next" not in body["paging"]:
+            break
+        assert body["paging"]["next"].startswith("https://graph.facebook.com/v26.0/1/feed?")
+        params["after"] = body["paging"]["cursors"]["after"]
+    assert seen == list(reversed(ids))
+
+
+def test_linkedin_deleted_text_may_be_posted_again_and_listings_page_by_start(sandbox: SandboxServer) -> None:
+    urn = li_post(sandbox, "Oops").headers["x-restli-id"]
+    assert li_post(sandbox, "Oops").status_code == 422
+    deleted = requests.delete(sandbox.base_url("linkedin") + "/rest/posts/" + requests.utils.quote(urn, safe=""),
+                              headers=li_headers(), timeout=5)
+    assert deleted.status_code == 204
+    assert li_post(sandbox, "Oops").status_code == 201
+    for i in range(4):
+        li_post(sandbox, f"post {i}")
+    listed = requests.get(sandbox.base_url("linkedin") + "/rest/posts", headers=li_headers(), timeout=5,
+                          params={"q": "author", "author": "urn:li:person:abc", "start": 3, "count": 3}).json()
+    assert listed["paging"]["total"] == 5 and [e["commentary"] for e in listed["elements"]] == ["post 0", "Oops"]
