@@ -21,7 +21,7 @@ from publisher.sandbox.bluesky import BlueskyPlatform
 from publisher.sandbox.mastodon import MastodonPlatform
 from publisher.sandbox.server import SandboxServer
 
-CASSETTES = Path("/work/shared/cassettes")
+CASSETTES = Path(__file__).resolve().parents[2] / ".." / "shared" / "cassettes"
 ISO_MICROS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 MASTODON_CRITICAL = {"content-type", "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "cache-control"}
 BLUESKY_CRITICAL = {"content-type", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "ratelimit-policy"}
