@@ -1,7 +1,9 @@
-"""The publish state machine for one delivery: what the publish actor runs for each message.
+"""The runner: claim -> call -> record, for the deliveries of one broker message.
 
 Every step re-reads the store and changes state with a conditional update, so duplicate or late messages are
-no-ops. See the table in publisher/channels/base.py for how each adapter outcome maps to a state.
+no-ops. What to do with a delivery is decided in ``decide`` (the parts that need only the row and the clock) and
+here (tone, rate budget, cadence); what an adapter's answer means is looked up in ``outcomes``, the one table that
+reconciling (``reconcile``) uses too.
 """
 
 from __future__ import annotations
@@ -18,18 +20,13 @@ from typing import Any
 
 from publisher import channels, rawsql, tone
 from publisher.channels.base import Channel
-from publisher.errors import (
-    AuthExpired,
-    ConfigError,
-    NotPublished,
-    OutcomeUnknown,
-    PermanentError,
-    RateLimited,
-    ReconcileUnsupported,
-    TransientError,
-)
-from publisher.models import SKIPPABLE, DeliveryRef, Payload, PostKind, Receipt, State
+from publisher.errors import AuthExpired, ConfigError, OutcomeUnknown, RateLimited
+from publisher.models import PostKind, Receipt, State
 from publisher.policy import Cadence
+from publisher.publishing import decide
+from publisher.publishing.decide import delivery_ref
+from publisher.publishing.outcomes import GIVE_UP, Label, due_at, for_publish, message
+from publisher.publishing.reconcile import Reconciling
 from publisher.schema import deliveries
 from publisher.settings import Settings
 from publisher.store import (
@@ -39,44 +36,21 @@ from publisher.store import (
     apply,
     deliveries_of_posts,
     get_deliveries,
-    get_delivery,
-    get_post,
     get_posts,
     new_id,
     prepare,
     set_message_ids,
-    transition,
     transitions,
     utcnow,
 )
 
 log = logging.getLogger("publisher.publishing")
 
-MAX_TRANSIENT_ATTEMPTS = 8
 #: a batch claims this many deliveries at a time, right before their calls: a worker killed mid-batch leaves at
 #: most this many ``publishing`` (to be reconciled, which costs a platform lookup each) and the rest ``queued``
 CLAIM_CHUNK = 25
 #: sender(channel, delivery_ids, delay_ms) -> broker message id: one message carries one or more delivery ids
 Sender = Callable[[str, list[str], int], str | None]
-
-
-def delivery_ref(d: dict[str, Any], post: dict[str, Any], parent: Receipt | None, attempt: int | None = None) -> DeliveryRef:
-    """The one builder of what an adapter sees of a delivery: every field from the stored rows, nothing that moves.
-
-    ``thread_seq`` is the delivery's place in its thread: the post's place among the ticket's posts, plus the part
-    (a split post's later parts follow its first); anything with a predecessor is past 1.
-    """
-    seq = (post.get("thread_seq") or 1) + (d.get("part") or 1) - 1
-    if d.get("prev_id") and seq < 2:
-        seq = 2
-    return DeliveryRef(id=d["id"], post_id=d["post_id"], account=d["account"], channel=d["channel"],
-                       payload=Payload.from_dict(d["payload"]), attempt=attempt if attempt is not None else d["attempts"],
-                       created_at=post.get("created_at"), thread_seq=seq, first_attempt_at=d.get("first_attempt_at"),
-                       attempt_at=d.get("attempt_at"), parent=parent)
-
-
-def backoff(attempts: int) -> timedelta:
-    return timedelta(seconds=min(2 ** max(attempts - 1, 0) * 5, 900))
 
 
 @dataclass
@@ -94,7 +68,7 @@ class _Go:
     receipt: Receipt | None = None
 
 
-class Publisher:
+class Publisher(Reconciling):
     """Runs deliveries through the state machine. Thread-safe; one per worker process.
 
     ``handle_many`` takes the delivery ids of one broker message and does, for all of them together, what
@@ -140,23 +114,6 @@ class Publisher:
         move = Transition(d, frm, to, action, values, details, attempt_id)
         return self.store.grouped(lambda conn: transitions(conn, self.actor, [move])[0])
 
-    @staticmethod
-    def _parent(conn: Any, d: dict[str, Any]) -> tuple[Receipt | None, str | None]:
-        """The receipt to reply to, or the reason the delivery must wait for its predecessor."""
-        prev_id = d["prev_id"]
-        while prev_id:
-            prev = get_delivery(conn, prev_id)
-            if prev is None:
-                return None, None
-            state = State(prev["state"])
-            if state == State.PUBLISHED:
-                return Receipt.from_dict(prev["receipt"]), None
-            if state in SKIPPABLE:
-                prev_id = prev["prev_id"]
-                continue
-            return None, f"waiting for predecessor {prev['id']} ({state.value})"
-        return None, None
-
     # -- entry points --
 
     def handle(self, delivery_id: str) -> str:
@@ -168,10 +125,10 @@ class Publisher:
         ids = list(dict.fromkeys(delivery_ids))
         with self.store.read() as conn:  # one read for everything the decisions need
             rows = get_deliveries(conn, ids)
-            ready = {i: d for i, d in rows.items() if self._ready(d, now)}
+            ready = {i: d for i, d in rows.items() if decide.ready(d, now)}
             post_ids = list({d["post_id"] for d in ready.values()})
             posts, siblings = get_posts(conn, post_ids), deliveries_of_posts(conn, post_ids)
-            parents = {i: self._parent(conn, d) for i, d in ready.items()}
+            parents = {i: decide.parent(conn, d) for i, d in ready.items()}
         outcomes: dict[str, str] = {}
         moves: list[tuple[str, Transition]] = []
         cleared: list[_Go] = []
@@ -181,11 +138,11 @@ class Publisher:
         for i in ids:
             d = rows.get(i)
             if d is None:
-                outcomes[i] = "missing"
+                outcomes[i] = Label.MISSING
             elif State(d["state"]) == State.UNKNOWN:
                 unknown.append(d)
             elif State(d["state"]) != State.QUEUED:
-                outcomes[i] = "duplicate"
+                outcomes[i] = Label.DUPLICATE
             else:
                 post = posts.get(d["post_id"]) or {}
                 decided = self._decide(d, now, i in ready, post, siblings.get(d["post_id"], []), parents.get(i),
@@ -196,7 +153,7 @@ class Publisher:
                     moves.append(decided)
                 else:
                     outcomes[i] = decided
-                    if decided == "early":
+                    if decided == Label.EARLY:
                         early.append(d)
         self._send_each(early, now)  # came before their time: no call, a message again for the exact time
         # Pipelined: the transaction that records chunk k's outcomes also claims chunk k+1, so each claim is still
@@ -214,46 +171,36 @@ class Publisher:
         for d in unknown:
             outcomes[d["id"]] = self.reconcile(d)
         for g in done:
-            if g.outcome == "unknown-reconcile":
+            if g.outcome == Label.UNKNOWN_RECONCILE:
                 outcomes[g.d["id"]] = self.reconcile({**g.d, "state": State.UNKNOWN.value})
         return outcomes
 
-    @staticmethod
-    def _ready(d: dict[str, Any], now: datetime) -> bool:
-        return (d["state"] == State.QUEUED.value and not (d["not_after"] and now > d["not_after"])
-                and d["due_at"] <= now + timedelta(milliseconds=50))
-
     def _decide(self, d: dict[str, Any], now: datetime, ready: bool, post: dict[str, Any],
                 siblings: list[dict[str, Any]], parent: tuple[Receipt | None, str | None] | None,
-                blocked: dict[str, datetime | None]) -> str | tuple[str, Transition] | _Go:
+                blocked: dict[str, datetime | None]) -> Label | tuple[Label, Transition] | _Go:
         """What to do with one queued delivery: an outcome with nothing to record, an outcome with the transition
         that records it, or the delivery cleared for its platform call."""
-        if d["not_after"] and now > d["not_after"]:
-            return "expired", Transition(d, [State.QUEUED], State.EXPIRED, "expired",
-                                         details={"not_after": d["not_after"].isoformat()})
-        if not ready:
-            return "early"  # clock skew between scheduler and worker: sent again for the exact time (_send_each)
         receipt, waiting = parent or (None, None)
-        if waiting:
-            return "waiting", Transition(d, [State.QUEUED], State.SCHEDULED, "waiting", values={"last_error": waiting},
-                                         details={"reason": waiting})
+        settled = decide.decide(d, now, ready, waiting)
+        if settled is not None:
+            return settled
         try:
             self.settings.account(d["account"])
             adapter = self.adapter(d["account"])
         except ConfigError as e:
-            return "held", Transition(d, [State.QUEUED], State.HELD, "held", values={"last_error": e.message},
+            return Label.HELD, Transition(d, [State.QUEUED], State.HELD, "held", values={"last_error": e.message},
                                       details={"reason": e.message})
         held = self._tone_recheck(d, post, siblings)
         if held:
-            return "held", held
+            return Label.HELD, held
         kind = str(post.get("kind", "note"))
         retry_at = self._budget_wait(adapter, d["account"], blocked)
         if retry_at is not None:
-            return "budget", Transition(d, [State.QUEUED], State.RETRY_WAIT, "rate_budget", values={"due_at": retry_at},
+            return Label.BUDGET, Transition(d, [State.QUEUED], State.RETRY_WAIT, "rate_budget", values={"due_at": retry_at},
                                         details={"retry_at": retry_at.isoformat(), "source": "shared budget"})
         policy = self._policy_wait(d, kind, now)  # after the platform budget: a cadence slot is never spent on a 429
         if policy is not None:
-            return "policy", policy
+            return Label.POLICY, policy
         return _Go(d, receipt, adapter, post)
 
     def _budget_wait(self, adapter: Channel, account: str, blocked: dict[str, datetime | None]) -> datetime | None:
@@ -341,7 +288,7 @@ class Publisher:
                 g.d = {**g.d, "state": State.PUBLISHING.value, "attempts": g.attempt}
                 won.append(g)
             else:
-                outcomes[g.d["id"]] = "lost-claim"
+                outcomes[g.d["id"]] = Label.LOST_CLAIM
         return won
 
     def _send_all(self, claimed: list[_Go]) -> None:
@@ -352,61 +299,55 @@ class Publisher:
         limited: dict[str, datetime] = {}  # accounts the platform rate-limited during this batch: no more calls
         for g in claimed:
             if time.monotonic() > deadline:
-                g.outcome = "released"
+                g.outcome = Label.RELEASED
                 g.result = Transition(g.d, [State.PUBLISHING], State.QUEUED, "released", attempt_id=g.attempt_id,
                                       values={"attempts": g.attempt - 1, "lease_until": None, "enqueued_at": utcnow()},
                                       details={"reason": "batch ran past half the lease before this call"})
             elif g.d["account"] in limited:
                 retry_at = limited[g.d["account"]]
-                g.outcome = "budget"
+                g.outcome = Label.BUDGET
                 g.result = Transition(g.d, [State.PUBLISHING], State.RETRY_WAIT, "rate_budget", attempt_id=g.attempt_id,
                                       values={"attempts": g.attempt - 1, "lease_until": None, "due_at": retry_at},
                                       details={"retry_at": retry_at.isoformat(), "source": "rate limited earlier in this batch"})
             else:
                 self._call(g)
-                if g.outcome == "rate_limited" and g.result is not None and g.result.values:
+                if g.outcome == Label.RATE_LIMITED and g.result is not None and g.result.values:
                     limited[g.d["account"]] = g.result.values["due_at"]
 
     def _call(self, g: _Go) -> None:
-        """Publish one claimed delivery and decide the transition that records the outcome."""
+        """Publish one claimed delivery and decide the transition that records the outcome (``outcomes.PUBLISH``)."""
         d, attempt, attempt_id, adapter = g.d, g.attempt, g.attempt_id, g.adapter
-
-        def to(state: State, action: str, outcome: str, values: dict[str, Any], details: dict[str, Any]) -> None:
-            g.outcome, g.result = outcome, Transition(d, [State.PUBLISHING], state, action, values, details, attempt_id)
-
         try:
             g.receipt = adapter.publish(delivery_ref(d, g.post, g.parent, attempt), g.parent)
-        except RateLimited as e:
-            self._feed_budget(adapter, d["account"], e.retry_at)
-            to(State.RETRY_WAIT, "rate_limited", "rate_limited", {"due_at": e.retry_at, "last_error": e.message},
-               {"retry_at": e.retry_at.isoformat()})
-        except TransientError as e:
-            if attempt >= MAX_TRANSIENT_ATTEMPTS:
-                to(State.FAILED, "failed", "failed", {"last_error": f"gave up after {attempt} attempts: {e.message}"},
-                   {"error": e.message, "class": "transient"})
-            else:
-                due = utcnow() + backoff(attempt)
-                to(State.RETRY_WAIT, "transient_error", "transient", {"due_at": due, "last_error": e.message},
-                   {"error": e.message, "retry_at": due.isoformat()})
-        except AuthExpired as e:
-            self.forget_adapter(d["account"])  # the renewed token (secrets file) is read when the delivery is released
-            msg = f"{e.message} - run `publisher accounts verify {d['account']}` after renewing the token"
-            to(State.HELD, "auth_expired", "held", {"last_error": msg}, {"error": e.message})
-        except PermanentError as e:
-            to(State.FAILED, "failed", "failed", {"last_error": e.message}, {"error": e.message, "class": "permanent"})
-        except OutcomeUnknown as e:
-            hint = e.existing.to_dict() if e.existing else None
-            to(State.UNKNOWN, "unknown", "unknown-reconcile",
-               {"last_error": e.message, "due_at": utcnow(), "receipt": {"hint": hint} if hint else None},
-               {"error": e.message})
-        except Exception as e:  # noqa: BLE001 - an unclassified failure may have sent: never retry blindly
-            log.warning("unclassified error publishing %s: %s", d["id"], type(e).__name__)
-            to(State.UNKNOWN, "unknown", "unknown", {"last_error": f"unclassified error: {type(e).__name__}",
-                                                     "due_at": utcnow()}, {"error": type(e).__name__})
+        except Exception as e:  # noqa: BLE001 - every exception is classified by the outcome table
+            out = for_publish(e, attempt)
+            now = utcnow()
+            text = message(e)
+            details: dict[str, Any] = {"error": text}
+            values: dict[str, Any] = {"last_error": text}
+            due = due_at(out, e, now, attempt, self.settings.scheduler.reconcile_every_seconds)
+            if due is not None:
+                values["due_at"] = due
+                details["retry_at"] = due.isoformat()
+            if isinstance(e, RateLimited):
+                self._feed_budget(adapter, d["account"], e.retry_at)
+            elif isinstance(e, AuthExpired):
+                self.forget_adapter(d["account"])  # the renewed token (secrets file) is read when it is released
+                values["last_error"] = f"{text} - run `publisher accounts verify {d['account']}` after renewing the token"
+            elif isinstance(e, OutcomeUnknown) and e.existing:
+                values["receipt"] = {"hint": e.existing.to_dict()}
+            if out is GIVE_UP:
+                values["last_error"] = f"gave up after {attempt} attempts: {text}"
+            if out.state == State.FAILED:
+                details["class"] = "transient" if out is GIVE_UP else "permanent"
+            if out.label == Label.UNKNOWN:
+                log.warning("unclassified error publishing %s: %s", d["id"], type(e).__name__)
+            g.outcome = out.label
+            g.result = Transition(d, [State.PUBLISHING], out.state, out.action, values, details, attempt_id)
         else:
             self._crash_point("after_api_success_before_db")
             self._feed_budget(adapter, d["account"], None)
-            g.outcome = "published"
+            g.outcome = Label.PUBLISHED
 
     def _record(self, conn: Any, claimed: list[_Go], results: Prepared,
                 at: datetime) -> tuple[list[bool], list[dict[str, Any]]]:
@@ -427,10 +368,10 @@ class Publisher:
         for g, ok in zip(claimed, moved, strict=True):
             if g.receipt is not None and not ok:
                 log.error("delivery %s published as %s but its state changed meanwhile", g.d["id"], g.receipt.remote_id)
-                g.outcome = "orphan"
+                g.outcome = Label.ORPHAN
             outcomes[g.d["id"]] = g.outcome
         self._send_each(woken)
-        released = [g.d["id"] for g, ok in zip(claimed, moved, strict=True) if ok and g.outcome == "released"]
+        released = [g.d["id"] for g, ok in zip(claimed, moved, strict=True) if ok and g.outcome == Label.RELEASED]
         if released and self.sender:
             mid = self.sender(claimed[0].d["channel"], released, 0)
             if mid:
@@ -487,56 +428,3 @@ class Publisher:
         if ids:
             with self.store.tx() as conn:
                 set_message_ids(conn, ids)
-
-    # -- reconciliation of unknown outcomes --
-
-    def reconcile(self, d: dict[str, Any]) -> str:
-        with self.store.read() as conn:
-            d = get_delivery(conn, d["id"]) or d
-        lease = utcnow() + timedelta(seconds=self.settings.scheduler.lease_seconds)
-        attempt_id = new_id("r")
-        if not self._move(d, [State.UNKNOWN], State.RECONCILING, "reconciling",
-                          values={"lease_until": lease, "attempt_id": attempt_id}):
-            return "duplicate"
-        d = {**d, "state": State.RECONCILING.value}
-        hint = (d.get("receipt") or {}).get("hint") if isinstance(d.get("receipt"), dict) else None
-        try:
-            adapter = self.adapter(d["account"])
-            receipt = Receipt.from_dict(hint) if hint else adapter.reconcile(self._reconcile_ref(d))
-        except NotPublished as e:
-            self._move(d, [State.RECONCILING], State.RETRY_WAIT, "reconciled_not_published", attempt_id=attempt_id,
-                       values={"due_at": utcnow(), "last_error": e.message}, details={"result": "not published"})
-            return "not-published"
-        except (ReconcileUnsupported, ConfigError) as e:
-            msg = (f"outcome unknown and {d['channel']} cannot confirm it: check the account, then "
-                   f"`publisher retry {d['id']}` (if missing) or `publisher cancel {d['id']}`")
-            self._move(d, [State.RECONCILING], State.UNKNOWN, "needs_human", attempt_id=attempt_id,
-                       values={"last_error": msg, "due_at": utcnow() + timedelta(days=365)}, details={"error": e.message})
-            return "needs-human"
-        except (RateLimited, TransientError, AuthExpired, OutcomeUnknown, PermanentError) as e:
-            due = e.retry_at if isinstance(e, RateLimited) else utcnow() + timedelta(seconds=self.settings.scheduler.reconcile_every_seconds)
-            self._move(d, [State.RECONCILING], State.UNKNOWN, "reconcile_deferred", attempt_id=attempt_id,
-                       values={"due_at": due, "last_error": e.message}, details={"error": e.message})
-            return "deferred"
-        return self._record_reconciled(d, receipt, attempt_id)
-
-    def _reconcile_ref(self, d: dict[str, Any]) -> DeliveryRef:
-        """The reference reconcile looks with: the same builder as publishing, with the post the delivery was sent
-        in reply to (its nearest published predecessor, whose receipt does not change)."""
-        with self.store.read() as conn:
-            post = get_post(conn, d["post_id"]) or {}
-            parent, _waiting = self._parent(conn, d)
-        return delivery_ref(d, post, parent)
-
-    def _record_reconciled(self, d: dict[str, Any], receipt: Receipt, attempt_id: str) -> str:
-        values = {"remote_id": receipt.remote_id, "remote_url": receipt.url, "receipt": receipt.to_dict(),
-                  "published_at": utcnow(), "last_error": None, "lease_until": None}
-        with self.store.tx() as conn:
-            moved = transition(conn, self.actor, d, [State.RECONCILING], State.PUBLISHED, "published",
-                               attempt_id=attempt_id, values=values,
-                               details={"remote_id": receipt.remote_id, "url": receipt.url, "reconciled": True})
-            woken = self._wake_successors(conn, [d["id"]]) if moved else []
-        if not moved:
-            return "duplicate"
-        self._send_each(woken)
-        return "reconciled"
