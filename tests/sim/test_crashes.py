@@ -75,3 +75,23 @@ def test_a_wiped_broker_loses_nothing(make_sim: MakeSim) -> None:
     sim.run(10)
     assert {sim.state(i) for i in ids} == {"published"}
     assert sorted(r["delivery_id"] for r in sim.ledger()) == sorted(ids)
+
+
+def test_an_unexpected_error_while_reconciling_defers_the_lookup_instead_of_leaving_it_reconciling(make_sim: MakeSim) -> None:
+    sim = make_sim({"noc": {**NOC["noc"], "options": {"fail": [{"match": "lost", "outcome": "unknown", "times": 1}]}}})
+    d = sim.post("lost answer").deliveries[0]["id"]
+    adapter = sim.publisher.adapter("noc")
+    real = adapter.reconcile
+
+    def broken(delivery: Any) -> Any:
+        raise ValueError("a bug in a lookup")
+
+    adapter.reconcile = broken  # type: ignore[method-assign]
+    sim.tick()
+    assert sim.deliver() == {d: "deferred"}
+    row = sim.deliveries()[d]
+    assert row["state"] == "unknown" and row["lease_until"] is None
+    assert row["due_at"] > sim.clock.now and "ValueError" in row["last_error"]
+    adapter.reconcile = real  # type: ignore[method-assign]
+    sim.run(sim.settings.scheduler.reconcile_every_seconds + 5)
+    assert sim.state(d) == "published" and len(sim.ledger()) == 1
