@@ -6,6 +6,7 @@ that only its owner may read: mode 0600, checked like OpenSSH checks private key
 
 from __future__ import annotations
 
+import re
 import stat
 import threading
 from pathlib import Path
@@ -31,13 +32,32 @@ def known_secrets() -> frozenset[str]:
         return frozenset(_known)
 
 
+#: token-shaped values, redacted even when the secret was never resolved in this process (a platform or proxy that
+#: echoes the request's Authorization header, an OAuth parameter, a JWT): (pattern, replacement)
+_SEP = r"[\"'\\]*\s*[=:]\s*[\"'\\]*"
+TOKEN_SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"(?i)\b(oauth_[a-z_]+|access_token|refresh_token|id_token|token_secret|client_secret|consumer_secret"
+                r"|consumer_key|api_key|apikey|password|app_password|accessJwt|refreshJwt|page_token|bearer_token)"
+                rf"({_SEP})[^&\s\"'\\,;}}]+"), r"\1\2***"),
+    (re.compile(rf"(?i)\b(authorization{_SEP}\s*)((?:bearer|basic|digest|token|dpop|oauth)\s+)?+(?!oauth_)"
+                r"[A-Za-z0-9._~+/=\-]+"), r"\1\2***"),
+    (re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=\-]{8,}"), r"\1***"),
+    (re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}(?:\.[A-Za-z0-9_\-]*){0,2}"), "***"),
+)
+
+
 def redact(text: str) -> str:
-    """Replace every known secret in ``text`` with ``***``."""
+    """Replace every known secret in ``text`` and every token-shaped value (``TOKEN_SHAPES``) with ``***``.
+
+    The one redaction of publisher: errors (``ChannelError``), stored notes, audit details, logs and CLI output all
+    pass through it."""
     if not text:
         return text
     for secret in sorted(known_secrets(), key=len, reverse=True):
         if secret in text:
             text = text.replace(secret, "***")
+    for pattern, repl in TOKEN_SHAPES:
+        text = pattern.sub(repl, text)
     return text
 
 
