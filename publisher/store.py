@@ -33,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from publisher import audit, rawsql
+from publisher.credentials import redact
 from publisher.errors import ConfigError
 from publisher.filelock import ProcessFileLock
 from publisher.models import State
@@ -294,6 +295,8 @@ class Transition:
     def _params(self, now_db: Any, binders: dict[str, rawsql.Convert]) -> dict[str, Any]:
         params: dict[str, Any] = {"_id": self.delivery["id"], "v_state": self.to.value, "v_updated_at": now_db}
         for k, v in (self.values or {}).items():
+            if k == "last_error" and v:
+                v = redact(v)  # platform text, already redacted where it was raised (ChannelError): a second net
             params[f"v_{k}"] = binders[k](v)
         if self.attempt_id is not None:
             params["_attempt"] = self.attempt_id
