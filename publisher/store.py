@@ -103,7 +103,9 @@ class Store:
         if path and path != ":memory:":
             from pathlib import Path
 
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            from publisher import trust
+
+            trust.prepare_sqlite(Path(path))  # a shared (setgid) directory gets group-writable files; else refuse clearly
         engine = create_engine(self.url, connect_args={"timeout": 60, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
