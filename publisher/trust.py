@@ -16,19 +16,23 @@ a personal installation her own file is fine; for a shared store it must be the 
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
 
 from publisher.errors import NotPermitted
 
 _WRITABLE_BY_OTHERS = stat.S_IWGRP | stat.S_IWOTH
+#: sqlite[+driver]:///relative/path or sqlite[+driver]:////absolute/path (query ignored)
+_SQLITE_URL = re.compile(r"^sqlite(?:\+\w+)?:///([^?]+)")
 
 
 def store_directory(home: Path, database_url: str | None) -> Path:
     """The directory whose owner owns the store: the SQLite file's directory, else the data directory."""
     url = database_url or f"sqlite:///{home / 'publisher.sqlite'}"
-    if url.startswith("sqlite:///"):
-        return Path(url.removeprefix("sqlite:///").partition("?")[0]).expanduser().parent
+    m = _SQLITE_URL.match(url)
+    if m:
+        return Path(m.group(1)).expanduser().absolute().parent
     return home
 
 

@@ -21,7 +21,7 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from publisher import service
+from publisher import service, trust
 from publisher.errors import NotPermitted
 from publisher.schema import deliveries
 from publisher.store import Store, utcnow
@@ -180,6 +180,23 @@ def test_a_user_cannot_approve_her_own_post_with_a_config_file_of_her_own(env: E
     assert "grants permissions" in r.stderr and "neither root nor the store's owner" in r.stderr
     env.env.pop("PUBLISHER_CONFIG")
     assert states(env.store()) == {"pending_approval": 1}
+
+
+@pytest.mark.parametrize("scheme", ["sqlite", "sqlite+pysqlite"])
+def test_the_store_owner_is_found_whatever_form_the_database_url_takes(tmp_path: Path, scheme: str) -> None:
+    # Given her own data directory and config file, and root's store
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    config = mine / "config.yaml"
+    _granting_config(config, "nobody")
+    for path in (mine, config):
+        os.chown(path, NOBODY.pw_uid, NOBODY.pw_gid)
+    (tmp_path / "store").mkdir()
+    # Then her file grants nothing in root's store, however she spells its URL
+    with pytest.raises(NotPermitted):
+        trust.checked(config, mine, f"{scheme}:///{tmp_path / 'store' / 'publisher.sqlite'}")
+    # and is hers to use with a store of her own
+    assert trust.checked(config, mine, None) == config
 
 
 # -- a store shared by several OS users --
