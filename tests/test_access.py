@@ -219,6 +219,7 @@ def test_a_store_in_a_setgid_directory_is_shared_by_its_group(env: Env, shared_h
     config = shared_home / "config.yaml"  # the administrator's, outside the group-writable directory
     config.write_text(yaml.safe_dump({"accounts": DRYRUN, "delegators": ["root"]}))
     env.env.update(PUBLISHER_HOME=str(data), PUBLISHER_CONFIG=str(config))
+    env.env.pop("PUBLISHER_DATABASE_URL", None)  # this is about the SQLite store
     old = os.umask(0o022)
     try:
         # When one user posts (creating the store), and another user lists and posts
@@ -244,6 +245,7 @@ def test_a_store_another_user_cannot_write_is_refused_with_the_fix(env: Env, sha
     config = shared_home / "config.yaml"
     config.write_text(yaml.safe_dump({"accounts": DRYRUN}))
     env.env.update(PUBLISHER_HOME=str(shared_home), PUBLISHER_CONFIG=str(config))
+    env.env.pop("PUBLISHER_DATABASE_URL", None)  # this is about the SQLite store
     env.env.pop("PUBLISHER_ACTOR", None)
     assert env.cli("post", "--account", "noc", "Maintenance note").returncode == 0
     with as_nobody(), pytest.raises(NotPermitted) as info:
