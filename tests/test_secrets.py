@@ -149,3 +149,28 @@ def test_a_note_a_transition_stores_is_redacted_even_if_its_error_was_not(env: E
     with store.read() as conn:
         note = (get_delivery(conn, d["id"]) or {})["last_error"]
     assert note == "proxy said: Authorization: Bearer ***"
+
+
+@pytest.mark.parametrize(("said", "kept"), [
+    ("Authorization: Bearer tok_live_8c1d2e3f4a5b", "Authorization: Bearer ***"),
+    ('{"Authorization":"OAuth EAAGm0PX4ZCpsBAKZC"}', '{"Authorization":"OAuth ***"}'),
+    ('Authorization: OAuth oauth_consumer_key="ck9f3b", oauth_token="at7c1d", oauth_signature="s%3D"',
+     'Authorization: OAuth oauth_consumer_key="***", oauth_token="***", oauth_signature="***"'),
+    ("authorization=Basic dXNlcjpwYXNzd29yZA==", "authorization=Basic ***"),
+    ("GET /v19.0/me?access_token=EAAB8d7f&fields=name", "GET /v19.0/me?access_token=***&fields=name"),
+    ('{"refresh_token": "r-77f1", "client_secret": "cs-a9"}', '{"refresh_token": "***", "client_secret": "***"}'),
+    ('accessJwt":"eyJhbGciOiJFUzI1NksifQ.eyJzY29wZSI6ImF0In0.c2ln', 'accessJwt":"***'),
+    ("token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig expired", "token *** expired"),
+], ids=["bearer", "graph-oauth", "oauth1", "basic", "query", "json", "jwt-field", "bare-jwt"])
+def test_token_shaped_values_are_redacted_without_knowing_the_secret(said: str, kept: str) -> None:
+    from publisher.credentials import redact
+
+    assert redact(said) == kept
+
+
+def test_ordinary_platform_text_is_left_as_it_was() -> None:
+    from publisher.credentials import redact
+
+    for said in ("Token has expired", "Invalid identifier or password", "You are not permitted to perform this "
+                 "action. (#200) Requires pages_manage_posts permission", "Status is a duplicate."):
+        assert redact(said) == said
