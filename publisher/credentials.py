@@ -6,6 +6,7 @@ that only its owner may read: mode 0600, checked like OpenSSH checks private key
 
 from __future__ import annotations
 
+import re
 import stat
 import threading
 from pathlib import Path
@@ -17,13 +18,17 @@ from publisher.settings import AccountConfig
 
 _lock = threading.Lock()
 _known: set[str] = set()
+_longest_first: tuple[str, ...] = ()  # _known, longest first (a secret containing another is replaced whole)
 
 
 def register_secret(value: str) -> None:
     """Remember a secret so ``redact`` removes it everywhere (tokens minted at run time too, e.g. Bluesky JWTs)."""
+    global _longest_first
     if value and len(value) >= 4:
         with _lock:
-            _known.add(value)
+            if value not in _known:
+                _known.add(value)
+                _longest_first = tuple(sorted(_known, key=len, reverse=True))
 
 
 def known_secrets() -> frozenset[str]:
@@ -31,13 +36,40 @@ def known_secrets() -> frozenset[str]:
         return frozenset(_known)
 
 
+#: token-shaped values, redacted even when the secret was never resolved in this process (a platform or proxy that
+#: echoes the request's Authorization header, an OAuth parameter, a JWT): (pattern, replacement)
+_SEP = r"[\"'\\]*\s*[=:]\s*[\"'\\]*"
+TOKEN_SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"(?i)\b(oauth_[a-z_]+|access_token|refresh_token|id_token|token_secret|client_secret|consumer_secret"
+                r"|consumer_key|api_key|apikey|password|app_password|accessJwt|refreshJwt|page_token|bearer_token)"
+                rf"({_SEP})[^&\s\"'\\,;}}]+"), r"\1\2***"),
+    (re.compile(rf"(?i)\b(authorization{_SEP}\s*)((?:bearer|basic|digest|token|dpop|oauth)\s+)?+(?!oauth_)"
+                r"[A-Za-z0-9._~+/=\-]+"), r"\1\2***"),
+    (re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=\-]{8,}"), r"\1***"),
+    (re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}(?:\.[A-Za-z0-9_\-]*){0,2}"), "***"),
+)
+#: a text without any of these (lower-cased) cannot match ``TOKEN_SHAPES``: most texts (audit details of every state
+#: change) are let through on a few substring tests instead of four regular expressions
+_SHAPE_WORDS = ("oauth_", "token", "secret", "password", "jwt", "authorization", "bearer", "api_key", "apikey",
+                "consumer_key", "eyj")
+
+
 def redact(text: str) -> str:
-    """Replace every known secret in ``text`` with ``***``."""
+    """Replace every known secret in ``text`` and every token-shaped value (``TOKEN_SHAPES``) with ``***``.
+
+    The one redaction of publisher: errors (``ChannelError``), stored notes, audit details, logs and CLI output all
+    pass through it."""
     if not text:
         return text
-    for secret in sorted(known_secrets(), key=len, reverse=True):
+    for secret in _longest_first:
         if secret in text:
             text = text.replace(secret, "***")
+    lowered = text.lower()
+    for word in _SHAPE_WORDS:
+        if word in lowered:
+            for pattern, repl in TOKEN_SHAPES:
+                text = pattern.sub(repl, text)
+            break
     return text
 
 

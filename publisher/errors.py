@@ -86,7 +86,18 @@ class BrokerError(PublisherError):
 
 
 class ChannelError(PublisherError):
-    """Root of every outcome an adapter reports other than success."""
+    """Root of every outcome an adapter reports other than success.
+
+    Its message and hint are where platform text enters publisher (and from here the store, the audit log, logs
+    and output): both are redacted here, once, against the resolved secrets and token-shaped values
+    (``credentials.redact``), whatever the adapter put in them. The library exception being handled when it was
+    raised (an SDK's error, whose text is the platform's, unredacted) is never printed with it."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        from publisher.credentials import redact
+
+        super().__init__(redact(message), redact(hint) if hint else hint)
+        self.__suppress_context__ = True
 
 
 class RateLimited(ChannelError):

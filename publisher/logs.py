@@ -1,7 +1,7 @@
 """Structured logging with secrets redacted.
 
-Every handler gets a filter that renders the record, replaces each known secret (publisher.credentials) and
-anything shaped like a bearer token or ``access_token=`` parameter with ``***``. The loggers of tweepy,
+Every handler gets a filter that renders the record and redacts it with ``credentials.redact`` (each known secret
+and anything shaped like a token: Authorization values, OAuth parameters, ``access_token=``, JWTs). The loggers of tweepy,
 requests-oauthlib, oauthlib and urllib3 (which log tokens and secret-bearing URLs at DEBUG) are pinned to WARNING.
 """
 
@@ -9,24 +9,16 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 from datetime import UTC, datetime
 
 from publisher.credentials import redact
 
 PINNED = ("tweepy", "requests_oauthlib", "oauthlib", "urllib3", "facebook", "mastodon", "dramatiq.Actor")
-_PATTERNS = [
-    (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=\-]{8,}"), r"\1***"),
-    (re.compile(r"(?i)((?:access_token|refresh_token|client_secret|password|app_password|oauth_signature|oauth_token)[\"']?\s*[=:]\s*[\"']?)[^&\s\"',}]+"), r"\1***"),
-]
 
 
 def scrub(text: str) -> str:
-    text = redact(text)
-    for pattern, repl in _PATTERNS:
-        text = pattern.sub(repl, text)
-    return text
+    return redact(text)
 
 
 class RedactingFilter(logging.Filter):

@@ -247,8 +247,11 @@ def resolve_ids(store: Store, ident: str) -> tuple[dict[str, Any], list[dict[str
 
 def _move_all(settings: Settings, store: Store, ident: str, from_states: list[State], to: State, action: str,
               values: dict[str, Any], verb: str, allowed: str) -> list[str]:
-    """Move every delivery of ``ident`` (post or delivery id) that is in ``from_states``; audited per delivery."""
-    _post, ds = resolve_ids(store, ident)
+    """Move every delivery of ``ident`` (post or delivery id) that is in ``from_states``; audited per delivery.
+    Checks first that the actor may ``verb`` every one of them (``may_change``): all or nothing."""
+    post, ds = resolve_ids(store, ident)
+    for d in ds:
+        may_change(settings, post, d, verb)
     moved, refused = [], []
     with store.tx() as conn:
         for d in ds:
@@ -259,25 +262,55 @@ def _move_all(settings: Settings, store: Store, ident: str, from_states: list[St
             else:
                 refused.append(f"{d['id']} is {current['state']}")
     if not moved:
-        raise InvalidState(f"nothing to {verb}: {', '.join(refused)}", hint=f"only {allowed} deliveries can be {verb}ed")
+        done = {"approve": "approved", "cancel": "cancelled", "retry": "retried"}.get(verb, f"{verb}ed")
+        raise InvalidState(f"nothing to {verb}: {', '.join(refused)}", hint=f"only {allowed} deliveries can be {done}")
     return moved
+
+
+def may_change(settings: Settings, post: dict[str, Any], d: dict[str, Any], verb: str) -> None:
+    """Raise NotPermitted (exit 4) unless the actor may ``verb`` delivery ``d`` of ``post``. Every command that
+    changes a post calls this (through ``_move_all``) before it changes anything; a new one (an edit) must too:
+
+    * approve: a listed approver of the account who did not write the post (two-person rule);
+    * cancel: the post's author, a poster of the account (anyone, if it lists no posters) or an approver
+      (rejecting it);
+    * retry, and any other change that may publish: a poster of the account, as for a new post (the author too
+      only while still a poster).
+    """
+    who = settings.actor
+    if verb == "approve":
+        _may_approve(settings, post, d)
+        return
+    account = settings.accounts.get(d["account"])
+    if verb == "cancel" and (who == post.get("created_by")
+                             or (account is not None and who in (account.approvers or []))):
+        return
+    if account is None:
+        raise NotPermitted(f"{who!r} may not {verb} delivery {d['id']}: its account {d['account']!r} is no longer "
+                           "configured", hint="only the post's author may cancel it now")
+    if account.posters is None or who in account.posters:
+        return
+    others = "the post's author, a poster or an approver" if verb == "cancel" else "a poster"
+    raise NotPermitted(f"{who!r} may not {verb} posts to account {account.name!r}",
+                       hint=f"ask {others} of the account (accounts.{account.name}.posters in the config)")
+
+
+def _may_approve(settings: Settings, post: dict[str, Any], d: dict[str, Any]) -> None:
+    if d["state"] != State.PENDING_APPROVAL.value:
+        return  # nothing to approve here; the move reports it
+    who = settings.actor
+    approvers = settings.account(d["account"]).approvers or []
+    if who not in approvers:
+        raise NotPermitted(f"{who!r} may not approve posts to account {d['account']!r}",
+                           hint=f"ask one of {', '.join(approvers) or 'the approvers'} (accounts.{d['account']}.approvers)")
+    if who == post.get("created_by"):
+        raise NotPermitted(f"{who!r} wrote this post and cannot also approve it (two-person rule)",
+                           hint=f"ask another approver: {', '.join(a for a in approvers if a != who) or 'none is configured'}")
 
 
 def approve(settings: Settings, store: Store, ident: str) -> list[str]:
     """Approve a post's (or one delivery's) deliveries waiting for approval: pending_approval -> scheduled.
     Only a listed approver of the delivery's account may, and never the person who wrote the post."""
-    post, ds = resolve_ids(store, ident)
-    who = settings.actor
-    for d in ds:
-        if d["state"] != State.PENDING_APPROVAL.value:
-            continue
-        approvers = settings.account(d["account"]).approvers or []
-        if who not in approvers:
-            raise NotPermitted(f"{who!r} may not approve posts to account {d['account']!r}",
-                               hint=f"ask one of {', '.join(approvers) or 'the approvers'} (accounts.{d['account']}.approvers)")
-        if who == post.get("created_by"):
-            raise NotPermitted(f"{who!r} wrote this post and cannot also approve it (two-person rule)",
-                               hint=f"ask another approver: {', '.join(a for a in approvers if a != who) or 'none is configured'}")
     return _move_all(settings, store, ident, [State.PENDING_APPROVAL], State.SCHEDULED, "approved", {}, "approve",
                      "pending_approval")
 

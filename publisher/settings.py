@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from publisher.errors import ConfigError
+from publisher import trust
+from publisher.errors import ConfigError, NotPermitted
 from publisher.models import CHANNELS, AccountKind, PostKind
 
 _HHMM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
@@ -181,10 +182,12 @@ def os_user(env: dict[str, str]) -> str:
     """The real OS user (from the uid, not from environment variables anyone can set)."""
     try:
         import pwd
-
-        return pwd.getpwuid(os.getuid()).pw_name
-    except (ImportError, KeyError):  # pragma: no cover - non-POSIX
+    except ImportError:  # pragma: no cover - non-POSIX
         return env.get("USER") or env.get("USERNAME") or "unknown"
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:  # a uid without a name (containers): the uid, never $USER, which anyone can set
+        return f"uid:{os.getuid()}"
 
 
 def _actor(env: dict[str, str], delegators: list[str]) -> str:
@@ -195,8 +198,8 @@ def _actor(env: dict[str, str], delegators: list[str]) -> str:
     if not named:
         return real
     if real not in delegators:
-        raise ConfigError(f"PUBLISHER_ACTOR is set, but OS user {real!r} may not act for others",
-                          hint=f"unset PUBLISHER_ACTOR, or add {real!r} to `delegators:` in the config")
+        raise NotPermitted(f"PUBLISHER_ACTOR is set, but OS user {real!r} may not act for others",
+                           hint=f"unset PUBLISHER_ACTOR, or add {real!r} to `delegators:` in the config")
     return named
 
 
@@ -248,6 +251,8 @@ def load(env: dict[str, str] | None = None) -> Settings:
             raise ConfigError(f"PUBLISHER_CONFIG points to {config_path}, which does not exist", hint="create it or unset the variable")
     elif (home / "config.yaml").exists():
         config_path = home / "config.yaml"
+    if config_path:  # permissions come only from a file the caller cannot have written (publisher/trust.py)
+        config_path = trust.checked(config_path, home, env.get("PUBLISHER_DATABASE_URL"))
     raw: dict[str, Any] = _read_yaml(config_path) if config_path else {"accounts": DEFAULT_ACCOUNTS}
     try:
         fc = FileConfig.model_validate(raw)

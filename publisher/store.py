@@ -33,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from publisher import audit, rawsql
+from publisher.credentials import redact
 from publisher.errors import ConfigError
 from publisher.filelock import ProcessFileLock
 from publisher.models import State
@@ -116,7 +117,9 @@ class Store:
         if path and path != ":memory:":
             from pathlib import Path
 
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            from publisher import trust
+
+            trust.prepare_sqlite(Path(path))  # a shared (setgid) directory gets group-writable files; else refuse clearly
         engine = create_engine(self.url, connect_args={"timeout": 60, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
@@ -308,6 +311,8 @@ class Transition:
     def _params(self, now_db: Any, binders: dict[str, rawsql.Convert]) -> dict[str, Any]:
         params: dict[str, Any] = {"_id": self.delivery["id"], "v_state": self.to.value, "v_updated_at": now_db}
         for k, v in (self.values or {}).items():
+            if k == "last_error" and v:
+                v = redact(v)  # platform text, already redacted where it was raised (ChannelError): a second net
             params[f"v_{k}"] = binders[k](v)
         if self.attempt_id is not None:
             params["_attempt"] = self.attempt_id

@@ -52,8 +52,15 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
+def echo(text: str, err: bool = False) -> None:
+    """Print a line of output, redacted (``credentials.redact``): stored notes and platform answers pass here."""
+    from publisher.credentials import redact
+
+    click.echo(redact(text), err=err)
+
+
 def echo_json(data: Any) -> None:
-    click.echo(json.dumps(to_jsonable(data), ensure_ascii=False, indent=2))
+    echo(json.dumps(to_jsonable(data), ensure_ascii=False, indent=2))
 
 
 def fmt_time(value: datetime | None) -> str:

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from publisher.commands import app, echo_json
+from publisher.commands import app, echo, echo_json
 from publisher.errors import EXIT_ERROR, ChannelError, ConfigError, PublisherError
 
 
@@ -77,7 +77,7 @@ def accounts_verify(names: tuple[str, ...], as_json: bool) -> None:
     else:
         for r in results:
             extra = f"; released {r['released']} held deliveries" if r["released"] else ""
-            click.echo(f"{r['account']:<16} {r['status']:<18} {r['detail']}{extra}")
+            echo(f"{r['account']:<16} {r['status']:<18} {r['detail']}{extra}")
     if failed:
         sys.exit(EXIT_ERROR)
 

@@ -8,7 +8,7 @@ import sys
 import click
 from sqlalchemy import select
 
-from publisher.commands import app, echo_json, fmt_time
+from publisher.commands import app, echo, echo_json, fmt_time
 from publisher.errors import EXIT_ERROR
 from publisher.models import State
 from publisher.schema import deliveries, posts
@@ -83,7 +83,7 @@ def show(ident: str, as_json: bool) -> None:
         if d["remote_id"]:
             click.echo(f"    remote: {d['remote_id']}  {d['remote_url'] or ''}")
         if d["last_error"]:
-            click.echo(f"    note: {d['last_error']}")
+            echo(f"    note: {d['last_error']}")
     click.echo("\n  audit:")
     for e in trail:
         click.echo(f"    #{e['seq']} {fmt_time(e['at'])} {e['actor']} {e['action']} {e['delivery_id'] or ''}")

@@ -72,6 +72,9 @@ class Faults:
     #: per-account posting limit: R posts per window, enforced like the platform (429 + reset headers)
     rate_limit: int | None = None
     rate_window_seconds: int = 900
+    #: the next N requests that carry an Authorization header are answered 400 with the platform's error shape,
+    #: its message echoing that header (as some platforms and proxies do)
+    echo_auth: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -216,6 +219,17 @@ class Sandbox:
             return [dict(e) for e in self.ledger if platform is None or e["platform"] == platform]
 
 
+#: platform -> its error body with ``message`` as the error text (PLATFORMS.md), for ``Faults.echo_auth``
+ERROR_SHAPES: dict[str, Any] = {
+    "x": lambda m: {"errors": [{"message": m}], "title": "Invalid Request", "detail": m,
+                    "type": "https://api.twitter.com/2/problems/invalid-request"},
+    "facebook": lambda m: {"error": {"message": m, "type": "OAuthException", "code": 100, "fbtrace_id": "AEcho"}},
+    "linkedin": lambda m: {"status": 400, "code": "INVALID_REQUEST", "message": m},
+    "mastodon": lambda m: {"error": m},
+    "bluesky": lambda m: {"error": "InvalidRequest", "message": m},
+}
+
+
 class Platform(ABC):
     """One platform's emulation. ``handle`` answers every request under the platform's prefix."""
 
@@ -223,6 +237,14 @@ class Platform(ABC):
 
     def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
+
+    def respond(self, req: Request, platform: str) -> Response:
+        """What the server sends: the ``echo_auth`` fault, else ``handle``'s answer."""
+        auth = req.headers.get("authorization")
+        if auth and self.sandbox.take(platform, "echo_auth"):
+            shape = ERROR_SHAPES.get(platform, lambda m: {"error": m})
+            return Response(400, shape(f"Invalid request. Received headers: Authorization: {auth}"))
+        return self.handle(req)
 
     @abstractmethod
     def handle(self, req: Request) -> Response:

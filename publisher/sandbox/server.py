@@ -81,7 +81,7 @@ class _Handler(BaseHTTPRequestHandler):
             if delay:
                 time.sleep(delay / 1000)
             try:
-                resp = self.server.platforms[prefix].handle(req)
+                resp = self.server.platforms[prefix].respond(req, prefix)
             except Exception:  # a bug in an emulator must look like a platform 500, not kill the thread
                 log.exception("sandbox %s crashed on %s %s", prefix, req.method, req.path)
                 resp = Response(500, {"error": "sandbox internal error"})

@@ -14,8 +14,10 @@ from collections.abc import Callable
 import pytest
 
 from publisher.channels.base import Channel
+from publisher.channels.bluesky import BlueskyChannel
 from publisher.channels.facebook import FacebookChannel
 from publisher.channels.linkedin import LinkedInChannel
+from publisher.channels.mastodon import MastodonChannel
 from publisher.channels.x import XChannel
 from publisher.errors import ChannelError
 from publisher.sandbox.linkedin import member_id
@@ -47,8 +49,19 @@ def linkedin(base: str, token: str) -> Channel:
                                          options={"author_urn": f"urn:li:person:{member_id(token)}"}), {"access_token": token})
 
 
+def mastodon(base: str, token: str) -> Channel:
+    return MastodonChannel(AccountConfig(name="a", channel="mastodon", base_url=base + "/mastodon"),
+                           {"access_token": token})
+
+
+def bluesky(base: str, token: str) -> Channel:
+    return BlueskyChannel(AccountConfig(name="a", channel="bluesky", base_url=base + "/bluesky"),
+                          {"identifier": "acme-noc.bsky.social", "app_password": token})
+
+
 ADAPTERS: dict[str, Callable[[str, str], Channel]] = {
     "x-bearer": x_bearer, "x-oauth1": x_oauth1, "facebook": facebook, "linkedin": linkedin}
+ALL_ADAPTERS: dict[str, Callable[[str, str], Channel]] = {**ADAPTERS, "mastodon": mastodon, "bluesky": bluesky}
 
 
 @pytest.mark.parametrize("make", ADAPTERS.values(), ids=list(ADAPTERS))
@@ -56,6 +69,8 @@ def test_canary_token_never_appears_in_debug_logs_errors_or_receipts(
     make: Callable[[str, str], Channel], sandbox: SandboxServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    for name in ("tweepy", "urllib3"):  # publisher.logs.pin() (run by any earlier test) holds them at WARNING
+        caplog.set_level(logging.DEBUG, logger=name)
     seen: list[str] = []
     adapter = make(sandbox.url, CANARY)
     ref = delivery("Canary check")
@@ -76,3 +91,31 @@ def test_canary_token_never_appears_in_debug_logs_errors_or_receipts(
         assert CANARY not in text, f"{r.name} logged a credential"
     for text in seen:
         assert CANARY not in text
+
+
+def _issued_tokens(sandbox: SandboxServer) -> list[str]:
+    """Every session token the sandbox minted (Bluesky JWTs): secrets the adapter holds that no config names."""
+    return list(getattr(sandbox.platforms["bluesky"], "tokens", {}))
+
+
+@pytest.mark.parametrize("make", ALL_ADAPTERS.values(), ids=list(ALL_ADAPTERS))
+def test_an_error_that_echoes_the_authorization_header_carries_no_credential(
+    make: Callable[[str, str], Channel], sandbox: SandboxServer
+) -> None:
+    # Given a platform that answers every authorised request with an error echoing its Authorization header
+    adapter = make(sandbox.url, CANARY)
+    platform = adapter.name
+    sandbox.sandbox.set_faults(platform, echo_auth=10)
+    seen: list[str] = []
+    # When the adapter publishes and verifies (credentials never registered: the token shapes alone must catch it)
+    for call in (lambda: adapter.publish(delivery("Echo check"), None), adapter.verify):
+        with pytest.raises(ChannelError) as info:
+            call()
+        seen += [info.value.message, str(info.value), "".join(traceback.format_exception(info.value))]
+    # Then the platform did echo the header, and no message, hint or traceback carries a credential
+    assert sandbox.sandbox.faults_for(platform).echo_auth < 10
+    assert any("Authorization" in text for text in seen), seen
+    secrets = [CANARY, *_issued_tokens(sandbox)]
+    for text in seen:
+        for secret in secrets:
+            assert secret not in text, text
