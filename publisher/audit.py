@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Table, select
 
 from publisher import rawsql
 from publisher.credentials import redact
-from publisher.schema import audit_events
+from publisher.schema import audit_events, deliveries, posts
 
 GENESIS = "0" * 64
 
@@ -153,7 +153,38 @@ def _write(conn: Connection, batches: list[tuple[list[Pending], datetime | None]
             rows.append((seq, at_db, *ev.row, prev, digest))
             prev = digest
     rawsql.insert_many(conn, "audit_events", _COLUMNS, rows)
+    _anchor(conn, d, rows)
     conn.info[HEAD_KEY] = (seq, prev)
+
+
+def _anchor(conn: Connection, d: rawsql.Dialect, rows: list[tuple[Any, ...]]) -> None:
+    """Set ``audit_seq`` of the rows these events are about to their newest event's seq: a row then points past
+    the chain's end if its tail is cut. An event with a delivery is about the delivery; one with only a post is
+    about the post. One statement per table (the publish path's events are all about deliveries: one)."""
+    about: dict[str, dict[str, int]] = {"deliveries": {}, "posts": {}}
+    for r in rows:  # seq ascending: the last one written per row wins
+        if r[5] is not None:
+            about["deliveries"][r[5]] = r[0]
+        elif r[4] is not None:
+            about["posts"][r[4]] = r[0]
+    for table, newest in about.items():
+        if newest:
+            _set_audit_seq(conn, d, table, list(newest.items()))
+
+
+def _set_audit_seq(conn: Connection, d: rawsql.Dialect, table: str, pairs: list[tuple[str, int]]) -> None:
+    if not d.sqlite:
+        rawsql.execute_many(conn, f"UPDATE {table} SET audit_seq = v.seq FROM unnest(%s::varchar[], %s::int[]) "
+                                  f"AS v(id, seq) WHERE {table}.id = v.id",
+                            [([i for i, _ in pairs], [s for _, s in pairs])])
+    elif not rawsql.MULTI_ROW:  # SQLite before 3.33: no UPDATE ... FROM
+        rawsql.execute_many(conn, f"UPDATE {table} SET audit_seq = ? WHERE id = ?", [(s, i) for i, s in pairs])
+    else:
+        for start in range(0, len(pairs), rawsql.MAX_ROWS):
+            chunk = pairs[start:start + rawsql.MAX_ROWS]
+            values = ", ".join(["(?, ?)"] * len(chunk))
+            rawsql.execute_many(conn, f"UPDATE {table} SET audit_seq = v.column2 FROM (VALUES {values}) AS v "
+                                      f"WHERE {table}.id = v.column1", [tuple(x for p in chunk for x in p)])
 
 
 def record(conn: Connection, actor: str, action: str, **kw: Any) -> None:
@@ -179,16 +210,75 @@ def rows(conn: Connection, post_id: str | None = None, delivery_ids: list[str] |
         last = chunk[-1]["seq"]
 
 
+# -- what the chain says about the rows: their content digest and their newest event --
+
+#: the detail key of an event that creates or changes a row's content: ``content_digest`` of the row as written
+DIGEST_KEY = "content_sha256"
+POST_FIELDS = ("kind", "text", "link", "language", "variables", "scheduled_at", "not_after", "thread_key",
+               "thread_seq", "idem_scope", "idem_key", "overrides", "created_by", "created_at")
+DELIVERY_FIELDS = ("post_id", "account", "channel", "part", "payload", "prev_id", "thread_key")
+
+
+def content_digest(row: Mapping[str, Any], fields: tuple[str, ...]) -> str:
+    """sha256 of a row's content fields, canonical: what ``verify`` recomputes from the table and compares with
+    the digest in the row's newest digest event. Times as the chain writes them (naive UTC, microseconds)."""
+    values = {f: _at_text(v) if isinstance(v, datetime) else v for f in fields for v in (row.get(f),)}
+    return hashlib.sha256(_canonical(values).encode("utf-8")).hexdigest()
+
+
+def post_digest(row: Mapping[str, Any]) -> str:
+    return content_digest(row, POST_FIELDS)
+
+
+def delivery_digest(row: Mapping[str, Any]) -> str:
+    return content_digest(row, DELIVERY_FIELDS)
+
+
+def head(conn: Connection) -> tuple[int, str]:
+    """The chain's newest (seq, hash): ``(0, GENESIS)`` for an empty log. Give it to a witness outside the store
+    (a log, a ticket, another machine); ``verify(expect=...)`` later proves the log still holds it."""
+    return _head(conn)
+
+
+def parse_head(text: str) -> tuple[int, str]:
+    """``SEQ:HASH`` as ``audit head`` prints it. ValueError if it is not that."""
+    seq_s, sep, hash_s = text.strip().partition(":")
+    if not sep or not seq_s.isdigit() or len(hash_s) != 64 or any(c not in "0123456789abcdef" for c in hash_s):
+        raise ValueError(f"{text!r} is not SEQ:HASH (a number, a colon, 64 lowercase hex digits)")
+    return int(seq_s), hash_s
+
+
 @dataclass
 class Verification:
     ok: bool
     checked: int
     first_bad_seq: int | None = None
     reason: str = ""
+    head: tuple[int, str] = (0, GENESIS)
+    #: what was checked: "chain", "rows" (audit_seq and content digests), "witness" (an expected head)
+    modes: list[str] = field(default_factory=list)
+    #: every finding after the chain itself verified, one sentence each, naming the row or event
+    problems: list[str] = field(default_factory=list)
+    rows: int = 0  #: posts and deliveries checked against the chain
+    unanchored: int = 0  #: rows without audit_seq (written before it existed): their tail cannot be checked
+    undigested: int = 0  #: rows whose events carry no content digest (written before digests): content unchecked
 
 
-def verify(conn: Connection) -> Verification:
+@dataclass
+class _Latest:
+    seq: int = 0
+    digest: str | None = None
+    digest_seq: int = 0
+
+
+def verify(conn: Connection, expect: list[tuple[int, str]] | None = None) -> Verification:
+    """Recompute the chain; then check each post and delivery against it (its ``audit_seq`` is its newest event,
+    which exists; its content matches the digest of its newest digest event); then, given ``expect``, that the
+    chain still holds each witnessed (seq, hash). The first chain break stops the check."""
     prev_hash, expected_seq, n = GENESIS, 1, 0
+    wanted = {s for s, _ in expect or []}
+    seen: dict[int, str] = {0: GENESIS}
+    latest: dict[str, dict[str, _Latest]] = {"posts": {}, "deliveries": {}}
     for r in rows(conn):
         n += 1
         if r["seq"] != expected_seq:
@@ -202,7 +292,71 @@ def verify(conn: Connection) -> Verification:
             return Verification(False, n - 1, r["seq"], f"event {r['seq']} was edited: its content no longer matches its hash")
         prev_hash = r["hash"]
         expected_seq += 1
-    return Verification(True, n)
+        if r["seq"] in wanted:
+            seen[r["seq"]] = r["hash"]
+        key = ("deliveries", r["delivery_id"]) if r["delivery_id"] is not None else ("posts", r["post_id"])
+        if key[1] is not None:
+            about = latest[key[0]].setdefault(key[1], _Latest())
+            about.seq = r["seq"]
+            if DIGEST_KEY in r["details"]:
+                digest = json.loads(r["details"]).get(DIGEST_KEY)
+                if digest is not None:
+                    about.digest, about.digest_seq = digest, r["seq"]
+    v = Verification(True, n, head=(n, prev_hash), modes=["chain", "rows"])
+    _check_rows(conn, v, latest)
+    if expect:
+        v.modes.append("witness")
+        for seq, want in expect:
+            if seq not in seen:
+                v.problems.append(f"event {seq}, witnessed with hash {want[:12]}..., is missing: the log ends at event "
+                                  f"{n}, so its tail was cut")
+            elif seen[seq] != want:
+                v.problems.append(f"event {seq} has hash {seen[seq][:12]}... but the witness recorded {want[:12]}...: "
+                                  f"the chain up to event {seq} was rewritten (edited and its hashes recomputed)")
+    if v.problems:
+        v.ok, v.reason = False, v.problems[0]
+    return v
+
+
+def _check_rows(conn: Connection, v: Verification, latest: dict[str, dict[str, _Latest]]) -> None:
+    end = v.head[0]
+    for name, table, fields in (("post", posts, POST_FIELDS), ("delivery", deliveries, DELIVERY_FIELDS)):
+        about = latest[str(table.name)]
+        for row in _table_rows(conn, table):
+            v.rows += 1
+            ev = about.pop(row["id"], None)
+            at = row["audit_seq"]
+            if ev is None:
+                v.problems.append(f"{name} {row['id']} has no audit event"
+                                  + (f" (it records event {at}; the log ends at {end})" if at is not None else "")
+                                  + ": its events were removed")
+                continue
+            if at is None:
+                v.unanchored += 1
+            elif at > end:
+                v.problems.append(f"{name} {row['id']} records audit event {at}, past the log's end at event {end}: "
+                                  "the log's tail was cut")
+            elif at != ev.seq:
+                v.problems.append(f"{name} {row['id']} records audit event {at} as its newest, but the newest event "
+                                  f"about it is {ev.seq}: events about it were removed or forged")
+            if ev.digest is None:
+                v.undigested += 1
+            elif content_digest(row, fields) != ev.digest:
+                v.problems.append(f"{name} {row['id']} no longer matches the content digest in event {ev.digest_seq}: "
+                                  "the row was edited outside publisher")
+        for row_id, ev in about.items():
+            v.problems.append(f"audit event {ev.seq} is about {name} {row_id}, which does not exist: the row was deleted")
+
+
+def _table_rows(conn: Connection, table: Table, batch: int = 5000) -> Iterator[dict[str, Any]]:
+    last = ""
+    while True:
+        chunk = conn.execute(select(table).where(table.c.id > last).order_by(table.c.id).limit(batch)).mappings().all()
+        if not chunk:
+            return
+        for r in chunk:
+            yield dict(r)
+        last = chunk[-1]["id"]
 
 
 def export_jsonl(conn: Connection) -> Iterator[str]:
