@@ -7,12 +7,17 @@ the chain and reports the first broken link: an edited row (its hash no longer m
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import hmac
 import json
+import os
+import stat
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Table, select
@@ -144,17 +149,60 @@ def _write(conn: Connection, batches: list[tuple[list[Pending], datetime | None]
     now = datetime.now(UTC)
     # the head is read once per transaction (``queued`` clears it at BEGIN; Store.tx holds the chain lock until COMMIT)
     seq, prev = conn.info.get(HEAD_KEY) or _head(conn)
-    rows = []
+    rows: list[tuple[Any, ...]] = []
+    key = audit_key()
+    if key is not None:  # keyed mode: the transaction's last event seals the chain up to it
+        batches = [*batches, ([_SEAL_MARK], None)]
     for events, at in batches:
         at_db, at_text = to_db(at or now), _STRING(_at_text(at or now))
         for ev in events:
             seq += 1
+            if ev is _SEAL_MARK:
+                ev = pending(rows[-1][2], Event(SEAL, details={"mac": _mac(key or b"", seq, prev)}))
             digest = hashlib.sha256(f"{prev}{ev.head}{at_text}{ev.tail}{seq}}}".encode()).hexdigest()
             rows.append((seq, at_db, *ev.row, prev, digest))
             prev = digest
     rawsql.insert_many(conn, "audit_events", _COLUMNS, rows)
     _anchor(conn, d, rows)
     conn.info[HEAD_KEY] = (seq, prev)
+
+
+# -- keyed mode: a seal no one without the key can forge --
+
+#: a file holding the audit key, readable by the service user only. When set, every write transaction ends with
+#: an ``audit.seal`` event: HMAC(key, "seq:hash of the event before it"). Rewriting the chain without the key then
+#: breaks a seal, and events appended without it are unsealed.
+KEY_FILE_ENV = "PUBLISHER_AUDIT_KEY_FILE"
+SEAL = "audit.seal"
+_SEAL_MARK = Pending("", "", ("", "", None, None, None, ""))  # where ``_write`` puts the seal
+
+
+def audit_key() -> bytes | None:
+    path = os.environ.get(KEY_FILE_ENV)
+    return _read_key(path) if path else None
+
+
+@functools.cache
+def _read_key(path: str) -> bytes:
+    from publisher.errors import ConfigError
+
+    p = Path(path).expanduser()
+    hint = f"create it readable by the service user only: `head -c 32 /dev/urandom | base64 > {p}; chmod 600 {p}`"
+    try:
+        st = p.stat()
+        if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise ConfigError(f"{KEY_FILE_ENV}: {p} is readable by others (mode {stat.S_IMODE(st.st_mode):o})",
+                              hint=f"run `chmod 600 {p}`")
+        key = p.read_bytes().strip()
+    except OSError as e:
+        raise ConfigError(f"{KEY_FILE_ENV}: cannot read {p} ({e.strerror})", hint=hint) from None
+    if len(key) < 16:
+        raise ConfigError(f"{KEY_FILE_ENV}: {p} holds fewer than 16 bytes", hint=hint)
+    return key
+
+
+def _mac(key: bytes, seq: int, prev_hash: str) -> str:
+    return hmac.new(key, f"{seq}:{prev_hash}".encode(), hashlib.sha256).hexdigest()
 
 
 def _anchor(conn: Connection, d: rawsql.Dialect, rows: list[tuple[Any, ...]]) -> None:
@@ -255,13 +303,14 @@ class Verification:
     first_bad_seq: int | None = None
     reason: str = ""
     head: tuple[int, str] = (0, GENESIS)
-    #: what was checked: "chain", "rows" (audit_seq and content digests), "witness" (an expected head)
+    #: what was checked: "chain", "rows" (audit_seq and content digests), "witness" (an expected head), "key"
     modes: list[str] = field(default_factory=list)
     #: every finding after the chain itself verified, one sentence each, naming the row or event
     problems: list[str] = field(default_factory=list)
     rows: int = 0  #: posts and deliveries checked against the chain
     unanchored: int = 0  #: rows without audit_seq (written before it existed): their tail cannot be checked
     undigested: int = 0  #: rows whose events carry no content digest (written before digests): content unchecked
+    seals: int = 0  #: seal events in the log (keyed mode); checked only when verify is given the key
 
 
 @dataclass
@@ -271,14 +320,17 @@ class _Latest:
     digest_seq: int = 0
 
 
-def verify(conn: Connection, expect: list[tuple[int, str]] | None = None) -> Verification:
+def verify(conn: Connection, expect: list[tuple[int, str]] | None = None, key: bytes | None = None,
+           check_rows: bool = True) -> Verification:
     """Recompute the chain; then check each post and delivery against it (its ``audit_seq`` is its newest event,
-    which exists; its content matches the digest of its newest digest event); then, given ``expect``, that the
-    chain still holds each witnessed (seq, hash). The first chain break stops the check."""
+    which exists; its content matches the digest of its newest digest event); given ``expect``, that the chain
+    still holds each witnessed (seq, hash); given ``key``, every seal and that the log ends with one. The first
+    chain break stops the check. ``check_rows=False`` is the plain chain alone (what it misses: docs/audit.md)."""
     prev_hash, expected_seq, n = GENESIS, 1, 0
     wanted = {s for s, _ in expect or []}
     seen: dict[int, str] = {0: GENESIS}
     latest: dict[str, dict[str, _Latest]] = {"posts": {}, "deliveries": {}}
+    seals, last_seal, bad_seals = 0, 0, []
     for r in rows(conn):
         n += 1
         if r["seq"] != expected_seq:
@@ -290,20 +342,26 @@ def verify(conn: Connection, expect: list[tuple[int, str]] | None = None) -> Ver
                                r["account"], r["details"])
         if _digest(prev_hash, fields) != r["hash"]:
             return Verification(False, n - 1, r["seq"], f"event {r['seq']} was edited: its content no longer matches its hash")
+        if r["action"] == SEAL:
+            seals, last_seal = seals + 1, r["seq"]
+            if key is not None and json.loads(r["details"]).get("mac") != _mac(key, r["seq"], prev_hash):
+                bad_seals.append(r["seq"])
         prev_hash = r["hash"]
         expected_seq += 1
         if r["seq"] in wanted:
             seen[r["seq"]] = r["hash"]
-        key = ("deliveries", r["delivery_id"]) if r["delivery_id"] is not None else ("posts", r["post_id"])
-        if key[1] is not None:
-            about = latest[key[0]].setdefault(key[1], _Latest())
+        about_key = ("deliveries", r["delivery_id"]) if r["delivery_id"] is not None else ("posts", r["post_id"])
+        if about_key[1] is not None:
+            about = latest[about_key[0]].setdefault(about_key[1], _Latest())
             about.seq = r["seq"]
             if DIGEST_KEY in r["details"]:
                 digest = json.loads(r["details"]).get(DIGEST_KEY)
                 if digest is not None:
                     about.digest, about.digest_seq = digest, r["seq"]
-    v = Verification(True, n, head=(n, prev_hash), modes=["chain", "rows"])
-    _check_rows(conn, v, latest)
+    v = Verification(True, n, head=(n, prev_hash), modes=["chain"], seals=seals)
+    if check_rows:
+        v.modes.append("rows")
+        _check_rows(conn, v, latest)
     if expect:
         v.modes.append("witness")
         for seq, want in expect:
@@ -313,6 +371,14 @@ def verify(conn: Connection, expect: list[tuple[int, str]] | None = None) -> Ver
             elif seen[seq] != want:
                 v.problems.append(f"event {seq} has hash {seen[seq][:12]}... but the witness recorded {want[:12]}...: "
                                   f"the chain up to event {seq} was rewritten (edited and its hashes recomputed)")
+    if key is not None:
+        v.modes.append("key")
+        if bad_seals:
+            v.problems.append(f"seal event {bad_seals[0]} does not match the key ({len(bad_seals)} of {seals} seals "
+                              f"fail): the events before it were rewritten without the key, or the key is another")
+        if n and last_seal != n:
+            v.problems.append(f"events {last_seal + 1} to {n} come after the last seal: written without the key "
+                              "(forged), or their seal was removed")
     if v.problems:
         v.ok, v.reason = False, v.problems[0]
     return v

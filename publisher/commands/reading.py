@@ -166,8 +166,9 @@ def _parse_heads(_ctx: click.Context, _param: click.Parameter, values: tuple[str
 @click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
 def audit_verify(expect: list[tuple[int, str]], as_json: bool) -> None:
     """Recompute the hash chain, check every post and delivery against it (its newest event exists, its content
-    matches the audited digest) and, given --expect-head, that the witnessed head is still in the chain. Exit 1 and
-    name what is wrong otherwise. See docs/audit.md for what each check detects.
+    matches the audited digest), given --expect-head that the witnessed head is still in the chain, and with
+    PUBLISHER_AUDIT_KEY_FILE set every seal. Exit 1 and name what is wrong otherwise. docs/audit.md says what
+    each check detects.
 
     \b
     Example:
@@ -175,19 +176,22 @@ def audit_verify(expect: list[tuple[int, str]], as_json: bool) -> None:
     """
     from publisher import audit as audit_mod
 
+    key = audit_mod.audit_key()
     with app().store.read() as conn:
-        v = audit_mod.verify(conn, expect)
+        v = audit_mod.verify(conn, expect, key)
     mode = "+".join(v.modes) or "chain"
     if as_json:
         echo_json({"ok": v.ok, "checked": v.checked, "first_bad_seq": v.first_bad_seq, "reason": v.reason,
                    "mode": mode, "head": f"{v.head[0]}:{v.head[1]}", "problems": v.problems, "rows": v.rows,
-                   "unanchored": v.unanchored, "undigested": v.undigested})
+                   "unanchored": v.unanchored, "undigested": v.undigested, "seals": v.seals})
     elif v.ok:
         click.echo(f"audit log intact: {v.checked} events, hash chain verified; {v.rows} posts and deliveries match "
                    f"their newest events and content digests (mode: {mode})")
         if v.unanchored or v.undigested:
             click.echo(f"note: {v.unanchored} rows predate audit_seq and {v.undigested} rows predate content digests: "
                        "those parts of them were not checked")
+        if v.seals and key is None:
+            click.echo(f"note: {v.seals} seal events not checked: no key ({audit_mod.KEY_FILE_ENV} is not set)")
         if not expect:
             click.echo(f"note: without --expect-head a cut tail or a rehashed log can pass; witness this head: "
                        f"{v.head[0]}:{v.head[1]}")
