@@ -158,7 +158,7 @@ def _write(conn: Connection, batches: list[tuple[list[Pending], datetime | None]
         for ev in events:
             seq += 1
             if ev is _SEAL_MARK:
-                ev = pending(rows[-1][2], Event(SEAL, details={"mac": _mac(key or b"", seq, prev)}))
+                ev = pending(rows[-1][2], Event(SEAL, details={"mac": _mac(key or b"", prev)}))
             digest = hashlib.sha256(f"{prev}{ev.head}{at_text}{ev.tail}{seq}}}".encode()).hexdigest()
             rows.append((seq, at_db, *ev.row, prev, digest))
             prev = digest
@@ -170,7 +170,7 @@ def _write(conn: Connection, batches: list[tuple[list[Pending], datetime | None]
 # -- keyed mode: a seal no one without the key can forge --
 
 #: a file holding the audit key, readable by the service user only. When set, every write transaction ends with
-#: an ``audit.seal`` event: HMAC(key, "seq:hash of the event before it"). Rewriting the chain without the key then
+#: an ``audit.seal`` event: HMAC(key, hash of the event before it). Rewriting the chain without the key then
 #: breaks a seal, and events appended without it are unsealed.
 KEY_FILE_ENV = "PUBLISHER_AUDIT_KEY_FILE"
 SEAL = "audit.seal"
@@ -201,8 +201,9 @@ def _read_key(path: str) -> bytes:
     return key
 
 
-def _mac(key: bytes, seq: int, prev_hash: str) -> str:
-    return hmac.new(key, f"{seq}:{prev_hash}".encode(), hashlib.sha256).hexdigest()
+def _mac(key: bytes, prev_hash: str) -> str:
+    """The seal over the chain up to the event before it: that event's hash covers its seq and all before it."""
+    return hmac.new(key, prev_hash.encode(), hashlib.sha256).hexdigest()
 
 
 def _anchor(conn: Connection, d: rawsql.Dialect, rows: list[tuple[Any, ...]]) -> None:
@@ -344,7 +345,7 @@ def verify(conn: Connection, expect: list[tuple[int, str]] | None = None, key: b
             return Verification(False, n - 1, r["seq"], f"event {r['seq']} was edited: its content no longer matches its hash")
         if r["action"] == SEAL:
             seals, last_seal = seals + 1, r["seq"]
-            if key is not None and json.loads(r["details"]).get("mac") != _mac(key, r["seq"], prev_hash):
+            if key is not None and json.loads(r["details"]).get("mac") != _mac(key, prev_hash):
                 bad_seals.append(r["seq"])
         prev_hash = r["hash"]
         expected_seq += 1
