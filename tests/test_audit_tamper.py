@@ -12,7 +12,6 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, delete, func, select, update
@@ -265,9 +264,3 @@ def test_each_row_points_at_its_newest_event(env: Env, monkeypatch: pytest.Monke
                 newest = conn.execute(select(func.max(audit_events.c.seq)).where(cond)).scalar_one()
                 assert conn.execute(select(table.c.audit_seq).where(table.c.id == row_id)).scalar_one() == newest
 
-
-def _key_file(env: Env, mode: int) -> Path:
-    path = env.home / "audit.key"
-    path.write_bytes(b"k" * 32)
-    path.chmod(mode)
-    return path
