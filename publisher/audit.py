@@ -3,6 +3,14 @@
 ``hash_n = sha256(hash_{n-1} + canonical_json(event_n))``; the first event chains from 64 zeros. ``verify`` recomputes
 the chain and reports the first broken link: an edited row (its hash no longer matches), a deleted row (a gap in
 ``seq``) or a reordered row (``prev_hash`` no longer the hash before it).
+
+A chain alone cannot see its own tail cut, nor a rewrite that recomputes every later hash (it needs no key), nor
+edits to the posts and deliveries it speaks of. So, closed from outside (docs/audit.md has the table):
+
+- rows: each flush sets ``audit_seq`` of the posts/deliveries its events are about to their newest event, and the
+  events that create a row carry its content digest; ``verify`` checks both;
+- witness: ``head`` gives (seq, hash) to keep outside the store; ``verify(expect=...)`` checks the log still has it;
+- key: with ``PUBLISHER_AUDIT_KEY_FILE`` every write transaction ends with an HMAC seal over the chain.
 """
 
 from __future__ import annotations
