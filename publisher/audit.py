@@ -324,6 +324,7 @@ class Verification:
 
 @dataclass
 class _Latest:
+    first: int
     seq: int = 0
     digest: str | None = None
     digest_seq: int = 0
@@ -340,6 +341,7 @@ def verify(conn: Connection, expect: list[tuple[int, str]] | None = None, key: b
     seen: dict[int, str] = {0: GENESIS}
     latest: dict[str, dict[str, _Latest]] = {"posts": {}, "deliveries": {}}
     seals, last_seal, bad_seals = 0, 0, []
+    since = 0  # the first event with a content digest: rows first audited after it were written by this code
     for r in rows(conn):
         n += 1
         if r["seq"] != expected_seq:
@@ -361,16 +363,19 @@ def verify(conn: Connection, expect: list[tuple[int, str]] | None = None, key: b
             seen[r["seq"]] = r["hash"]
         about_key = ("deliveries", r["delivery_id"]) if r["delivery_id"] is not None else ("posts", r["post_id"])
         if about_key[1] is not None:
-            about = latest[about_key[0]].setdefault(about_key[1], _Latest())
+            about = latest[about_key[0]].get(about_key[1])
+            if about is None:
+                about = latest[about_key[0]][about_key[1]] = _Latest(r["seq"])
             about.seq = r["seq"]
             if DIGEST_KEY in r["details"]:
                 digest = json.loads(r["details"]).get(DIGEST_KEY)
                 if digest is not None:
                     about.digest, about.digest_seq = digest, r["seq"]
+                    since = since or r["seq"]
     v = Verification(True, n, head=(n, prev_hash), modes=["chain"], seals=seals)
     if check_rows:
         v.modes.append("rows")
-        _check_rows(conn, v, latest)
+        _check_rows(conn, v, latest, since)
     if expect:
         v.modes.append("witness")
         for seq, want in expect:
@@ -393,7 +398,9 @@ def verify(conn: Connection, expect: list[tuple[int, str]] | None = None, key: b
     return v
 
 
-def _check_rows(conn: Connection, v: Verification, latest: dict[str, dict[str, _Latest]]) -> None:
+def _check_rows(conn: Connection, v: Verification, latest: dict[str, dict[str, _Latest]], since: int) -> None:
+    """``since``: the first event with a content digest. A row first audited after it was written since audit_seq
+    and digests exist: it must have both. One audited before may predate them: it is counted, not failed."""
     end = v.head[0]
     for name, table, fields in (("post", posts, POST_FIELDS), ("delivery", deliveries, DELIVERY_FIELDS)):
         about = latest[str(table.name)]
@@ -404,9 +411,13 @@ def _check_rows(conn: Connection, v: Verification, latest: dict[str, dict[str, _
             if ev is None:
                 v.problems.append(f"{name} {row['id']} has no audit event"
                                   + (f" (it records event {at}; the log ends at {end})" if at is not None else "")
-                                  + ": its events were removed")
+                                  + ": its events were removed, or the row was inserted outside publisher")
                 continue
-            if at is None:
+            new = bool(since) and ev.first >= since
+            if at is None and new:
+                v.problems.append(f"{name} {row['id']} has no audit_seq, though it was first audited at event "
+                                  f"{ev.first}, after audit_seq existed: it was cleared or the row inserted outside publisher")
+            elif at is None:
                 v.unanchored += 1
             elif at > end:
                 v.problems.append(f"{name} {row['id']} records audit event {at}, past the log's end at event {end}: "
@@ -414,7 +425,10 @@ def _check_rows(conn: Connection, v: Verification, latest: dict[str, dict[str, _
             elif at != ev.seq:
                 v.problems.append(f"{name} {row['id']} records audit event {at} as its newest, but the newest event "
                                   f"about it is {ev.seq}: events about it were removed or forged")
-            if ev.digest is None:
+            if ev.digest is None and new:
+                v.problems.append(f"{name} {row['id']} has no content digest, though it was first audited at event "
+                                  f"{ev.first}, after digests existed: the row was inserted outside publisher")
+            elif ev.digest is None:
                 v.undigested += 1
             elif content_digest(row, fields) != ev.digest:
                 v.problems.append(f"{name} {row['id']} no longer matches the content digest in event {ev.digest_seq}: "

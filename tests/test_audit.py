@@ -101,23 +101,27 @@ def test_events_rendered_before_the_transaction_chain_exactly_as_the_reference_c
     assert len(rows) == 200
 
 
+
 def test_rows_written_before_audit_seq_and_digests_existed_are_counted_not_failed(env: Env) -> None:
-    """A store upgraded from before migration 0003: its rows have no audit_seq and their events no digest. Verify
-    passes and counts what it could not check, instead of failing every old log."""
-    from sqlalchemy import select, update
+    """A store upgraded from before migration 0003: its old rows have no audit_seq and their events no digest.
+    Verify passes and counts what it could not check, instead of failing every old log; rows written since must
+    have both (see test_audit_tamper)."""
+    from datetime import UTC, datetime
 
-    from publisher.schema import deliveries, posts
+    from sqlalchemy import update
 
-    _seed(env)
+    from publisher.schema import posts
+
     store = env.store()
-    with store.tx() as conn:  # a post as the old code stored it: its event carries no content digest
-        old = dict(conn.execute(select(posts).limit(1)).mappings().one())
-        conn.execute(posts.insert().values({**old, "id": "p-old", "idem_key": None, "audit_seq": None}))
+    now = datetime.now(UTC)
+    with store.tx() as conn:  # a post as the old code stored it: its event carries no content digest ...
+        conn.execute(posts.insert().values(id="p-old", kind="note", text="old", variables={}, scheduled_at=now,
+                                           overrides=[], created_by="old-code", created_at=now))
         audit.record(conn, "old-code", "post.accepted", post_id="p-old")
-    with store.engine.begin() as conn:  # ... and no row has an audit_seq yet
-        conn.execute(update(posts).values(audit_seq=None))
-        conn.execute(update(deliveries).values(audit_seq=None))
+    with store.engine.begin() as conn:  # ... and had no audit_seq to set
+        conn.execute(update(posts).where(posts.c.id == "p-old").values(audit_seq=None))
+    _seed(env)  # then the upgraded code writes
     with store.read() as conn:
         v = audit.verify(conn)
     assert v.ok, v.problems
-    assert (v.rows, v.unanchored, v.undigested) == (7, 7, 1)
+    assert (v.rows, v.unanchored, v.undigested) == (7, 1, 1)

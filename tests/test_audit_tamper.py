@@ -18,7 +18,7 @@ from sqlalchemy import Connection, delete, func, select, update
 
 from publisher import audit, service
 from publisher.schema import audit_events, deliveries, posts
-from publisher.store import Store
+from publisher.store import Store, claim_due
 from tests.conftest import Env
 
 PLAIN = ("chain", "rows", "witness")
@@ -32,21 +32,23 @@ class Log:
     posts: list[str]
     deliveries: list[str]
     key: bytes | None
+    key_path: str | None = None
     witness: tuple[int, str] = (0, audit.GENESIS)
     first_of: dict[str, int] = field(default_factory=dict)  # post id -> seq of its post.accepted
 
 
 def _seed(env: Env, monkeypatch: pytest.MonkeyPatch, keyed: bool) -> Log:
-    key = None
+    key, key_path = None, None
     if keyed:
         path = env.home / "audit.key"
         path.write_bytes(b"k" * 32)
         path.chmod(0o600)
-        monkeypatch.setenv(audit.KEY_FILE_ENV, str(path))
+        key_path = str(path)
+        monkeypatch.setenv(audit.KEY_FILE_ENV, key_path)
         key = audit.audit_key()
     settings, store = env.settings(), env.store()
     at = datetime.now(UTC) + timedelta(days=1)
-    log = Log([], [], key)
+    log = Log([], [], key, key_path)
     for i in range(3):
         result = service.accept(settings, store, service.NewPost(text=f"post {i}", accounts=["noc"], at=at))
         log.posts.append(result.post_id)
@@ -155,6 +157,31 @@ def edit_delivery_payload(conn: Connection, log: Log) -> None:
                  .values(payload={**d, "text": "something else entirely"}))
 
 
+def truncate_and_clear_audit_seq(conn: Connection, log: Log) -> None:
+    """Cut the cancel off the tail and hide it: the cancelled delivery keeps its earlier events, loses audit_seq."""
+    cancel = conn.execute(select(audit_events.c.seq).where(audit_events.c.action == "cancelled")).scalar_one()
+    conn.execute(delete(audit_events).where(audit_events.c.seq >= cancel))
+    conn.execute(update(deliveries).where(deliveries.c.id == log.deliveries[2]).values(audit_seq=None))
+
+
+def insert_forged_post(conn: Connection, log: Log) -> None:
+    """A post row written by SQL: a worker would publish it."""
+    row = dict(conn.execute(select(posts).where(posts.c.id == log.posts[0])).mappings().one())
+    conn.execute(posts.insert().values({**row, "id": "p-forged", "text": "forged", "audit_seq": None}))
+
+
+def insert_due_delivery(conn: Connection, log: Log) -> None:
+    """A delivery row written by SQL, due now, for an existing post: the scheduler will queue it."""
+    row = dict(conn.execute(select(deliveries).where(deliveries.c.id == log.deliveries[0])).mappings().one())
+    conn.execute(deliveries.insert().values({**row, "id": "d-forged", "due_at": datetime.now(UTC), "audit_seq": None,
+                                             "payload": {**row["payload"], "text": "forged"}}))
+
+
+def scheduler_claims(store: Store, log: Log) -> None:
+    with store.tx() as conn:
+        assert [c["id"] for c in claim_due(conn, "scheduler", datetime.now(UTC), timedelta(0), 10)] == ["d-forged"]
+
+
 def truncate_and_delete_rows(conn: Connection, log: Log) -> None:
     """The cover-up of a cut tail: the rows that would point past the end go too."""
     truncate_tail(conn, log)
@@ -190,6 +217,7 @@ class Case:
     keyed: set[str]  #: ... and in a keyed one
     says: dict[str, str] = field(default_factory=dict)  #: mode -> what its reason says, wherever it detects it
     names: Callable[[Log], str] | None = None  #: the row the rows mode's reason must name
+    then: Callable[[Store, Log], None] | None = None  #: what publisher itself does next, with the key if keyed
 
 
 ALL, ALL_KEYED = set(PLAIN), set(KEYED)
@@ -219,6 +247,15 @@ CASES = {
                                       lambda log: f"delivery {log.deliveries[0]}"),
     "delete a delivery row": Case(delete_delivery_row, {"rows"}, {"rows"}, {"rows": "which does not exist"},
                                   lambda log: f"delivery {log.deliveries[1]}"),
+    "truncate the tail and clear its row's audit_seq": Case(truncate_and_clear_audit_seq, {"rows", "witness"},
+                                                            {"rows", "witness"},
+                                                            {"rows": "has no audit_seq", "witness": "tail was cut"},
+                                                            lambda log: f"delivery {log.deliveries[2]}"),
+    "insert a post row": Case(insert_forged_post, {"rows"}, {"rows"}, {"rows": "inserted outside publisher"},
+                              lambda log: "post p-forged"),
+    "insert a delivery row that publisher then queues": Case(
+        insert_due_delivery, {"rows"}, {"rows"}, {"rows": "has no content digest, though it was first audited"},
+        lambda log: "delivery d-forged", then=scheduler_claims),
     "truncate the tail and delete its rows": Case(truncate_and_delete_rows, {"witness"}, {"witness"}, CUT),
     "append a forged event and point its row at it": Case(forge_and_repoint, set(), {"key"},
                                                           {"key": "after the last seal"}),
@@ -252,6 +289,11 @@ def test_each_tamper_case_is_detected_by_exactly_the_documented_modes(
     case = CASES[name]
     with store.engine.begin() as conn:
         case.tamper(conn, log)
+    if case.then is not None:
+        if log.key_path:
+            monkeypatch.setenv(audit.KEY_FILE_ENV, log.key_path)
+        case.then(store, log)
+        monkeypatch.delenv(audit.KEY_FILE_ENV, raising=False)
     # Then exactly the documented modes detect it (and the others are blind to it, as documented), saying what
     found = _detecting_modes(store, log, modes)
     assert set(found) == (case.keyed if keyed else case.plain), found
@@ -266,7 +308,7 @@ def test_every_listed_case_but_a_repointed_forgery_is_caught_without_a_key_and_e
     assert [n for n, c in CASES.items() if not c.plain] == ["append a forged event and point its row at it"]
     assert all(c.keyed for c in CASES.values())
     assert (len(CASES), sum(bool(c.plain) for c in CASES.values()), sum("chain" in c.plain for c in CASES.values())) \
-        == (15, 14, 4)
+        == (18, 17, 4)
 
 
 def test_each_row_points_at_its_newest_event(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
