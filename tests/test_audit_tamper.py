@@ -16,9 +16,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Connection, delete, func, select, update
 
-from publisher import audit, service
+from publisher import audit, rawsql, service
+from publisher.models import State
 from publisher.schema import audit_events, deliveries, posts
-from publisher.store import Store, claim_due
+from publisher.store import Store, Transition, claim_due, get_deliveries, transitions
 from tests.conftest import Env
 
 PLAIN = ("chain", "rows", "witness")
@@ -311,13 +312,26 @@ def test_every_listed_case_but_a_repointed_forgery_is_caught_without_a_key_and_e
         == (18, 17, 4)
 
 
-def test_each_row_points_at_its_newest_event(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("how", ["one statement", "in chunks", "row by row"])
+def test_each_row_points_at_its_newest_event(env: Env, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    """However the SQLite UPDATE is shaped (``UPDATE ... FROM VALUES`` in chunks of MAX_ROWS, or one row at a time
+    before SQLite 3.33); PostgreSQL always runs one statement."""
+    if how == "in chunks":
+        monkeypatch.setattr(rawsql, "MAX_ROWS", 1)
+    if how == "row by row":
+        monkeypatch.setattr(rawsql, "MULTI_ROW", False)
     log = _seed(env, monkeypatch, keyed=False)
-    with env.store().read() as conn:
+    store = env.store()
+    with store.read() as conn:
+        rows = get_deliveries(conn, log.deliveries[:2])
+    with store.tx() as conn:  # one transaction moves several deliveries: one anchoring for all of them
+        moves = [Transition(rows[i], [State.SCHEDULED], State.QUEUED, "queued") for i in log.deliveries[:2]]
+        assert transitions(conn, "test", moves) == [True, True]
+    with store.read() as conn:
         for table, column, ids in ((posts, None, log.posts), (deliveries, audit_events.c.delivery_id, log.deliveries)):
             for row_id in ids:
                 cond = (column == row_id if column is not None
                         else (audit_events.c.post_id == row_id) & audit_events.c.delivery_id.is_(None))
                 newest = conn.execute(select(func.max(audit_events.c.seq)).where(cond)).scalar_one()
                 assert conn.execute(select(table.c.audit_seq).where(table.c.id == row_id)).scalar_one() == newest
-
+        assert audit.verify(conn).ok
