@@ -234,7 +234,7 @@ def _set_audit_seq(conn: Connection, d: rawsql.Dialect, table: str, pairs: list[
         rawsql.execute_many(conn, f"UPDATE {table} SET audit_seq = v.seq FROM unnest(%s::varchar[], %s::int[]) "
                                   f"AS v(id, seq) WHERE {table}.id = v.id",
                             [([i for i, _ in pairs], [s for _, s in pairs])])
-    elif not rawsql.MULTI_ROW:  # SQLite before 3.33: no UPDATE ... FROM
+    elif len(pairs) == 1 or not rawsql.MULTI_ROW:  # one row; or SQLite before 3.33, which has no UPDATE ... FROM
         rawsql.execute_many(conn, f"UPDATE {table} SET audit_seq = ? WHERE id = ?", [(s, i) for i, s in pairs])
     else:
         for start in range(0, len(pairs), rawsql.MAX_ROWS):
