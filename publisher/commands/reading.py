@@ -140,6 +140,10 @@ def audit_head(as_json: bool) -> None:
     A hash chain cannot see its own tail being cut, nor a log edited and rehashed from the edit on. Record this line
     somewhere the store's writers cannot change (a log, a ticket, another machine), and later run
     `publisher audit verify --expect-head SEQ:HASH`.
+
+    \b
+    Example:
+      publisher audit head | logger -t publisher-audit-head
     """
     from publisher import audit as audit_mod
 
