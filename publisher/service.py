@@ -192,14 +192,15 @@ def _insert(settings: Settings, store: Store, new: NewPost, scope: str, rendered
         if new.thread_key:
             q = select(posts.c.thread_seq).where(posts.c.thread_key == new.thread_key).order_by(posts.c.thread_seq.desc()).limit(1)
             seq = (conn.execute(q).scalar() or 0) + 1
-        conn.execute(posts.insert().values(
+        post = dict(
             id=post_id, kind=new.kind.value, text=new.text, link=new.link, language=new.language,
             variables=new.variables, scheduled_at=new.at, not_after=new.not_after, thread_key=new.thread_key,
             thread_seq=seq, idem_scope=scope if new.idempotency_key else None, idem_key=new.idempotency_key,
             overrides=[{"rule": r, "reason": why, "by": actor} for r, why in sorted(new.allow.items())],
             created_by=actor, created_at=now,
-        ))
-        events = [audit.Event("post.accepted", post_id=post_id, details={
+        )
+        conn.execute(posts.insert().values(post))
+        events = [audit.Event("post.accepted", post_id=post_id, details={audit.DIGEST_KEY: audit.post_digest(post),
             "accounts": sorted(rendered), "kind": new.kind.value, "scheduled_at": new.at.isoformat(),
             "not_after": new.not_after.isoformat() if new.not_after else None, "thread": new.thread_key,
             "thread_seq": seq, "idempotency_key": new.idempotency_key, "variants": sorted(new.variants),
@@ -223,7 +224,8 @@ def _insert(settings: Settings, store: Store, new: NewPost, scope: str, rendered
                     updated_at=now, tone_key=keys[(name, i)],
                 ))
                 events.append(audit.Event(first.value, post_id=post_id, delivery_id=did, account=name, details={
-                    "to": first.value, "part": i, "parts": len(parts), "prev": prev, "payload_sha256": payload_hash(data)}))
+                    "to": first.value, "part": i, "parts": len(parts), "prev": prev, "payload_sha256": payload_hash(data),
+                    audit.DIGEST_KEY: audit.delivery_digest(rows[-1])}))
                 prev = did
         conn.execute(deliveries.insert(), rows)
         audit.append(conn, actor, events, at=now)

@@ -89,7 +89,8 @@ def test_events_rendered_before_the_transaction_chain_exactly_as_the_reference_c
     with store.tx() as conn:
         audit.append_pending(conn, [audit.pending(f'w"{i}', ev) for i, ev in enumerate(events)])
     with store.read() as conn:
-        assert audit.verify(conn).ok
+        v = audit.verify(conn)  # the chain holds; the events are about posts and deliveries that were never stored
+        assert v.first_bad_seq is None and v.checked == 200 and all("does not exist" in p for p in v.problems)
         rows = conn.execute(select(audit_events).order_by(audit_events.c.seq)).mappings().all()
     prev = audit.GENESIS
     for r in rows:
@@ -98,3 +99,29 @@ def test_events_rendered_before_the_transaction_chain_exactly_as_the_reference_c
         assert r["prev_hash"] == prev and r["hash"] == audit._digest(prev, fields)
         prev = r["hash"]
     assert len(rows) == 200
+
+
+
+def test_rows_written_before_audit_seq_and_digests_existed_are_counted_not_failed(env: Env) -> None:
+    """A store upgraded from before migration 0003: its old rows have no audit_seq and their events no digest.
+    Verify passes and counts what it could not check, instead of failing every old log; rows written since must
+    have both (see test_audit_tamper)."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import update
+
+    from publisher.schema import posts
+
+    store = env.store()
+    now = datetime.now(UTC)
+    with store.tx() as conn:  # a post as the old code stored it: its event carries no content digest ...
+        conn.execute(posts.insert().values(id="p-old", kind="note", text="old", variables={}, scheduled_at=now,
+                                           overrides=[], created_by="old-code", created_at=now))
+        audit.record(conn, "old-code", "post.accepted", post_id="p-old")
+    with store.engine.begin() as conn:  # ... and had no audit_seq to set
+        conn.execute(update(posts).where(posts.c.id == "p-old").values(audit_seq=None))
+    _seed(env)  # then the upgraded code writes
+    with store.read() as conn:
+        v = audit.verify(conn)
+    assert v.ok, v.problems
+    assert (v.rows, v.unanchored, v.undigested) == (7, 1, 1)

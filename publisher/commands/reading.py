@@ -97,6 +97,8 @@ def audit() -> None:
     Examples:
       publisher audit log --post p-1a2319248004f1c9e2b7a6d
       publisher audit verify
+      publisher audit head            # record the printed SEQ:HASH outside the store
+      publisher audit verify --expect-head SEQ:HASH
       publisher audit export --format jsonl > audit.jsonl
     """
 
@@ -130,20 +132,81 @@ def audit_log(post_id: str | None, limit: int, as_json: bool) -> None:
                    f"{e['post_id'] or '-'} {e['delivery_id'] or '-'} {e['details']}")
 
 
-@audit.command(name="verify")
+@audit.command(name="head")
 @click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
-def audit_verify(as_json: bool) -> None:
-    """Recompute the hash chain; exit 1 and name the first broken link if anything was edited, deleted or reordered."""
+def audit_head(as_json: bool) -> None:
+    """Print the chain's newest event as SEQ:HASH, for a witness outside the store.
+
+    A hash chain cannot see its own tail being cut, nor a log edited and rehashed from the edit on. Record this line
+    somewhere the store's writers cannot change (a log, a ticket, another machine), and later run
+    `publisher audit verify --expect-head SEQ:HASH`.
+
+    \b
+    Example:
+      publisher audit head | logger -t publisher-audit-head
+    """
     from publisher import audit as audit_mod
 
     with app().store.read() as conn:
-        v = audit_mod.verify(conn)
+        seq, digest = audit_mod.head(conn)
     if as_json:
-        echo_json({"ok": v.ok, "checked": v.checked, "first_bad_seq": v.first_bad_seq, "reason": v.reason})
-    elif v.ok:
-        click.echo(f"audit log intact: {v.checked} events, hash chain verified")
+        echo_json({"seq": seq, "hash": digest, "head": f"{seq}:{digest}"})
     else:
+        click.echo(f"{seq}:{digest}")
+
+
+def _parse_heads(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> list[tuple[int, str]]:
+    from publisher import audit as audit_mod
+
+    try:
+        return [audit_mod.parse_head(v) for v in values]
+    except ValueError as e:
+        raise click.BadParameter(f"{e}; `publisher audit head` prints one") from None
+
+
+@audit.command(name="verify")
+@click.option("--expect-head", "expect", multiple=True, callback=_parse_heads, metavar="SEQ:HASH",
+              help="A head printed earlier by `audit head`: fail unless event SEQ still has HASH. Repeatable.")
+@click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
+def audit_verify(expect: list[tuple[int, str]], as_json: bool) -> None:
+    """Recompute the hash chain, check every post and delivery against it (its newest event exists, its content
+    matches the audited digest), given --expect-head that the witnessed head is still in the chain, and with
+    PUBLISHER_AUDIT_KEY_FILE set every seal. Exit 1 and name what is wrong otherwise. docs/audit.md says what
+    each check detects.
+
+    \b
+    Example:
+      publisher audit verify --expect-head 1842:3f5a...e9
+    """
+    from publisher import audit as audit_mod
+
+    key = audit_mod.audit_key()
+    with app().store.read() as conn:
+        v = audit_mod.verify(conn, expect, key)
+    mode = "+".join(v.modes) or "chain"
+    if as_json:
+        echo_json({"ok": v.ok, "checked": v.checked, "first_bad_seq": v.first_bad_seq, "reason": v.reason,
+                   "mode": mode, "head": f"{v.head[0]}:{v.head[1]}", "problems": v.problems, "rows": v.rows,
+                   "unanchored": v.unanchored, "undigested": v.undigested, "seals": v.seals})
+    elif v.ok:
+        click.echo(f"audit log intact: {v.checked} events, hash chain verified; {v.rows} posts and deliveries match "
+                   f"their newest events and content digests (mode: {mode})")
+        if v.unanchored or v.undigested:
+            click.echo(f"note: {v.unanchored} rows predate audit_seq and {v.undigested} rows predate content digests: "
+                       "those parts of them were not checked")
+        if v.seals and key is None:
+            click.echo(f"note: {v.seals} seal events not checked: no key ({audit_mod.KEY_FILE_ENV} is not set)")
+        if not expect:
+            click.echo(f"note: without --expect-head a cut tail or a rehashed log can pass; witness this head: "
+                       f"{v.head[0]}:{v.head[1]}")
+    elif v.first_bad_seq is not None:
         click.echo(f"audit log BROKEN at event {v.first_bad_seq}: {v.reason} ({v.checked} events before it verified)", err=True)
+    else:
+        click.echo(f"audit log BROKEN (mode: {mode}): {len(v.problems)} problem(s)", err=True)
+        for p in v.problems[:50]:
+            click.echo(f"  {p}", err=True)
+        if len(v.problems) > 50:
+            click.echo(f"  ... and {len(v.problems) - 50} more (--json lists all)", err=True)
     if not v.ok:
         sys.exit(EXIT_ERROR)
 
