@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 import responses
@@ -15,10 +14,11 @@ from publisher.models import Receipt
 from publisher.sandbox.server import SandboxServer
 from publisher.settings import AccountConfig
 from tests.channels.contract import CANARY, ChannelContract, closed_port, delivery
+from tests.conftest import SHARED
 
 PAGE_ID = "175154750010052"
 GRAPH = "https://graph.facebook.com/v26.0"
-CASSETTES = Path("/work/shared/cassettes/python-facebook")
+CASSETTES = SHARED / "cassettes" / "python-facebook"
 
 
 def build_facebook(base_url: str, token: str) -> tuple[AccountConfig, dict[str, str]]:

@@ -8,7 +8,6 @@ import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,6 +28,7 @@ from publisher.sandbox.mastodon import MastodonPlatform, to_html
 from publisher.sandbox.server import SandboxServer
 from publisher.settings import AccountConfig
 from tests.channels.contract import CANARY, ChannelContract, delivery, unique_text
+from tests.conftest import SHARED
 
 
 def build_mastodon(base_url: str, token: str) -> tuple[AccountConfig, dict[str, str]]:
@@ -42,7 +42,7 @@ class TestMastodonContract(ChannelContract):
 
 # -- Mastodon specifics --
 
-CASSETTES = Path("/work/shared/cassettes/Mastodon.py")
+CASSETTES = SHARED / "cassettes" / "Mastodon.py"
 RECORDED = "http://localhost:3000"
 
 
