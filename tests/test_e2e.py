@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 
 import pytest
 
@@ -60,16 +59,31 @@ def test_idempotent_ticket_update_is_stored_and_published_once(env: Env) -> None
 
 
 def test_cancelled_queued_delivery_is_never_published(env: Env) -> None:
-    out = json.loads(env.cli("post", "--account", "andrew", "cancel me", "--json").stdout)
-    env.spawn("scheduler", log="scheduler")  # no worker: the delivery gets queued and waits in the broker
+    """Given two deliveries queued in the broker with no worker running, when one is cancelled and a worker
+    starts, then the worker consumes both messages (the broker holds none, none dead-lettered, the sibling is
+    published) and publishes only the one that was not cancelled."""
+    cancelled = json.loads(env.cli("post", "--account", "andrew", "cancel me", "--json").stdout)
+    kept = json.loads(env.cli("post", "--account", "andrew", "keep me", "--json").stdout)
+    env.spawn("scheduler", log="scheduler")  # no worker: the deliveries get queued and wait in the broker
     store = env.store()
-    wait_for(lambda: states(store).get("queued") == 1, timeout=30, what="queued")
-    r = env.cli("cancel", out["post_id"])
+    # the tick commits the claims, then sends, then records the message ids: wait for the ids
+    wait_for(lambda: states(store).get("queued") == 2 and all(d["message_id"] for d in all_deliveries(store)),
+             timeout=60, what="both queued with their message ids")
+    client = _broker_client(env)
+
+    def messages(queue: str) -> int:
+        return int(client.hlen(f"publisher:{queue}.msgs"))
+
+    assert messages("dryrun") + messages("dryrun.DQ") == 2
+    r = env.cli("cancel", cancelled["post_id"])
     assert r.returncode == 0, r.stderr
     env.spawn("worker", "--processes", "1", "--threads", "2", log="worker")
-    time.sleep(3)
-    assert states(store) == {"cancelled": 1}
-    assert check_invariants(store, env.home / "dryrun-ledger.jsonl")["ledger"] == []
+    wait_for(lambda: messages("dryrun") + messages("dryrun.DQ") == 0 and states(store).get("published", 0) >= 1,
+             timeout=90, what="the worker to consume both messages")
+    assert messages("dryrun.XQ") == 0  # handled, not failed
+    assert states(store) == {"cancelled": 1, "published": 1}
+    ledger = check_invariants(store, env.home / "dryrun-ledger.jsonl")["ledger"]
+    assert [row["delivery_id"] for row in ledger] == [d["id"] for d in kept["deliveries"]]
 
 
 def test_post_past_its_not_after_expires_visibly(env: Env) -> None:
