@@ -8,16 +8,15 @@ An audited `--allow RULE --reason` override from enqueue still holds at publish 
 
 from __future__ import annotations
 
-import inspect
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 from typing import Any
 
-import pytest
-
-from publisher import publishing, service, tone
+from publisher import service, tone
 from publisher.channels.dryrun import ledger_rows
 from publisher.models import PostKind
 from publisher.store import deliveries_of
@@ -35,8 +34,9 @@ SEAMLESS = "From today the new Oslo backbone gives our customers a seamless conn
 CALM = "Planned maintenance on the Bergen core routers tonight from 23:00 to 01:00, with two short interruptions."
 OVERRIDDEN = "Splice crew reports the cable is repaired! Traffic is back on the primary path since 13:41."
 
-#: the pre-publish check reads the configuration as it is now only through tone.check_delivery
-LIVE_RECHECK = "check_delivery" in inspect.getsource(publishing.Publisher)
+#: states of a delivery that is not done yet
+WAITING = {"scheduled", "queued", "publishing", "retry_wait", "unknown", "reconciling"}
+
 
 
 def _post(env: Env, *args: str) -> dict[str, Any]:
@@ -117,19 +117,24 @@ def test_profile_made_stricter_before_due_holds_the_delivery_visibly_and_respect
     assert env.cli("audit", "verify").returncode == 0
 
 
-@pytest.mark.skipif(not LIVE_RECHECK, reason="needs Publisher._tone_recheck to call tone.check_delivery "
-                                             "(the one-line change in publisher/publishing.py)")
 def test_running_worker_applies_a_profile_changed_while_it_runs(env: Env) -> None:
+    """Given a worker that has already checked and published a post under the old profile file, when three more
+    posts are accepted and the file is made stricter (no scheduler runs meanwhile, so none can be checked
+    early), then the same worker process holds the one the new file blocks and publishes the rest."""
     env.write_config(ACCOUNTS, profiles=PROFILE)
     env.spawn("worker", "--processes", "1", "--threads", "2", log="worker")
-    env.spawn("scheduler", log="scheduler")
+    scheduler = env.spawn("scheduler", log="scheduler")
     store = env.store()
     first = _post(env, "post", "--account", "noc", CALM)["post_id"]  # the worker checks one post under the old file
     wait_for(lambda: states(store) == {"published": 1}, timeout=60, what="first post published")
-    seamless, calm, overridden = _accept_three(env, at="+15s")  # due well after the file changes (CLI ~1 s each)
+    os.killpg(scheduler.pid, signal.SIGTERM)
+    assert scheduler.wait(timeout=30) == 0
+    seamless, calm, overridden = _accept_three(env, at="now")
     env.write_config(ACCOUNTS, profiles=STRICTER)
-    assert states(store)["published"] == 1  # none of the three has been checked yet
-    wait_for(lambda: states(store) == {"published": 3, "held": 1}, timeout=60, what="3 published, 1 held")
+    assert states(store) == {"published": 1, "scheduled": 3}  # none of the three has been checked yet
+    env.spawn("scheduler", log="scheduler2")
+    wait_for(lambda: not set(states(store)) & WAITING, timeout=90, what="the three posts checked and done")
+    assert states(store) == {"published": 3, "held": 1}
     _assert_held_visibly(env, seamless, "phrases.banned", "seamless")
     _assert_override_respected(env, overridden)
     assert [d["state"] for d in _show(env, first)["deliveries"] + _show(env, calm)["deliveries"]] == \
