@@ -38,7 +38,6 @@ OVERRIDDEN = "Splice crew reports the cable is repaired! Traffic is back on the 
 WAITING = {"scheduled", "queued", "publishing", "retry_wait", "unknown", "reconciling"}
 
 
-
 def _post(env: Env, *args: str) -> dict[str, Any]:
     r = env.cli(*args, "--json")
     assert r.returncode == 0, r.stderr
