@@ -109,6 +109,8 @@ def test_post_past_its_not_after_expires_visibly(env: Env) -> None:
     show = json.loads(env.cli("show", post_id, "--json").stdout)
     actions = [e["action"] for e in show["audit"]]
     assert "rate_limited" in actions and actions[-1] == "expired", actions
+    late = datetime.fromisoformat(show["audit"][-1]["at"]) - datetime.fromisoformat(show["post"]["not_after"])
+    assert timedelta(0) <= late < timedelta(seconds=10), late  # at its closing time, not at the retry 30 s on
 
 
 def _mid_call(store: Store, at_least: int, within: float = 1.0) -> bool:
