@@ -16,6 +16,8 @@ from publisher.store import Store
 from tests.conftest import DRYRUN, Env, wait_for
 from tests.helpers import all_deliveries, check_invariants, states
 
+pytestmark = pytest.mark.slow  # worker, scheduler and broker processes
+
 
 def _ticket_thread(env: Env, ticket: str = "INC-4711") -> None:
     assert env.cli("ticket", "open", ticket, "--account", "noc", "Fibre cut Oslo-Stockholm, traffic rerouted").returncode == 0
@@ -222,7 +224,6 @@ def test_broker_wiped_with_queued_deliveries_still_publishes_each_once(env: Env)
     assert sched.poll() is None
 
 
-@pytest.mark.slow
 def test_fifty_tickets_of_five_updates_publish_in_order_with_two_processes(env: Env) -> None:
     from concurrent.futures import ThreadPoolExecutor
     from datetime import UTC, datetime

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 import twitter_text
 
 from publisher.textlength import twitter_weighted
@@ -20,6 +21,7 @@ def library(text: str) -> int:
     return int(twitter_text.parse_tweet(text).weightedLength)
 
 
+@pytest.mark.slow  # thousands of random texts
 def test_the_shortcut_equals_twitter_text_on_random_mixes() -> None:
     rnd = random.Random(20261201)
     texts = ["".join(rnd.choice(PIECES) for _ in range(rnd.randint(0, 60))) for _ in range(5000)]

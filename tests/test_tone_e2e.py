@@ -16,6 +16,8 @@ import subprocess
 import sys
 from typing import Any
 
+import pytest
+
 from publisher import service, tone
 from publisher.channels.dryrun import ledger_rows
 from publisher.models import PostKind
@@ -92,6 +94,7 @@ def _assert_override_respected(env: Env, post_id: str) -> None:
     assert show["post"]["overrides"][0]["rule"] == "exclamation"
 
 
+@pytest.mark.slow  # CLI processes and publisher run
 def test_profile_made_stricter_before_due_holds_the_delivery_visibly_and_respects_overrides(env: Env) -> None:
     env.write_config(ACCOUNTS, profiles=PROFILE)
     seamless, calm, overridden = _accept_three(env)
@@ -116,6 +119,7 @@ def test_profile_made_stricter_before_due_holds_the_delivery_visibly_and_respect
     assert env.cli("audit", "verify").returncode == 0
 
 
+@pytest.mark.slow  # worker and scheduler processes
 def test_running_worker_applies_a_profile_changed_while_it_runs(env: Env) -> None:
     """Given a worker that has already checked and published a post under the old profile file, when three more
     posts are accepted and the file is made stricter (no scheduler runs meanwhile, so none can be checked
@@ -148,6 +152,7 @@ MAINT_B = "Tonight 23:00-01:00 we upgrade the Oslo core network. Two interruptio
 MAINT_C = "Oslo core network maintenance tonight from 23:00. Two short interruptions."  # drops 01:00 and 5 minutes
 
 
+@pytest.mark.slow  # CLI processes and publisher run
 def test_per_account_wording_on_one_platform_is_checked_for_consistency_and_published_as_written(env: Env) -> None:
     env.write_config(ACCOUNTS)
     three = ["--account", "comms-a", "--account", "comms-b", "--account", "comms-c"]
@@ -172,6 +177,7 @@ def test_per_account_wording_on_one_platform_is_checked_for_consistency_and_publ
     check_invariants(env.store(), env.home / "dryrun-ledger.jsonl")
 
 
+@pytest.mark.slow  # CLI processes
 def test_ticket_variant_gets_the_ticket_template(env: Env) -> None:
     env.write_config(ACCOUNTS)
     out = _post(env, "ticket", "update", "INC-7", "--account", "comms-a", "--account", "comms-b", "--update-id", "1",
@@ -207,6 +213,7 @@ def test_pre_publish_check_compares_the_stored_variants_and_reads_the_changed_fi
     assert blocking("ingrid") == ["consistency"]  # an invalid edit keeps the last valid rules
 
 
+@pytest.mark.slow  # CLI processes
 def test_cli_enqueue_imports_no_heavy_library_the_post_does_not_need(env: Env) -> None:
     """`python -X importtime` on the enqueue path: the default organisation profile on a calm English ticket
     needs no sentiment (off for tickets), no phone-number library (no digit run), no language detector (the

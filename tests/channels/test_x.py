@@ -129,6 +129,7 @@ def test_reconcile_reports_not_published_when_the_timeline_lacks_the_text(sandbo
         x_adapter(sandbox.base_url("x")).reconcile(delivery("Never sent"))
 
 
+@pytest.mark.slow  # waits for a read timeout
 def test_read_timeout_after_sending_is_unknown_and_does_not_wait_long(sandbox: SandboxServer) -> None:
     sandbox.sandbox.set_faults("x", latency_ms=1500)
     adapter = x_adapter(sandbox.base_url("x"), timeout=0.3)
