@@ -23,6 +23,8 @@ from publisher.store import Store
 
 PG = os.environ.get("PUBLISHER_TEST_DATABASE_URL")
 REDIS = os.environ.get("PUBLISHER_TEST_REDIS_URL")
+#: the shared documents and recorded exchanges, next to the repository (``../shared``)
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 
 @pytest.fixture

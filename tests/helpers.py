@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, Select, func, select
 
 from publisher import audit
 from publisher.channels.dryrun import ledger_rows
@@ -48,3 +50,57 @@ def check_invariants(store: Store, ledger_path: Any) -> dict[str, Any]:
         v = audit.verify(conn)
     assert v.ok, v.reason
     return {"ledger": ledger, "deliveries": ds}
+
+
+@contextmanager
+def snapshot(store: Store) -> Iterator[Connection]:
+    """A read transaction that keeps seeing the database as it is now, whatever commits after: what a rival
+    scheduler or worker read just before another committed (the race every conditional update exists for).
+    SQLite: a deferred transaction in WAL mode; PostgreSQL: REPEATABLE READ."""
+    conn = store.engine.connect()
+    conn = (conn.execution_options(publisher_readonly=True) if store.is_sqlite
+            else conn.execution_options(isolation_level="REPEATABLE READ"))
+    with conn, conn.begin():
+        conn.execute(select(func.count()).select_from(deliveries))  # the snapshot is taken at the first read
+        yield conn
+
+
+class _SelectsFrom:
+    """A write connection whose SQLAlchemy SELECTs answer from ``earlier`` (how many rows each returned is
+    appended to ``stale``); everything else (UPDATEs, the audit chain, raw driver SQL) runs on the connection."""
+
+    def __init__(self, conn: Connection, earlier: Connection, stale: list[int]) -> None:
+        self._conn, self._earlier, self._stale = conn, earlier, stale
+
+    def execute(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(statement, Select):
+            frozen = self._earlier.execute(statement, *args, **kwargs).freeze()
+            self._stale.append(len(frozen().all()))
+            return frozen()
+        return self._conn.execute(statement, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
+class ReadsBefore:
+    """``store`` as seen by a rival that read before the other side committed: every read (``read()``, raw or
+    not, and the SQLAlchemy SELECTs inside its write transactions) answers from ``earlier`` (see ``snapshot``);
+    every write goes to the database as it is now. ``stale`` counts the SELECTs answered from the past inside
+    write transactions and the rows each returned, so a test can show the race really happened."""
+
+    def __init__(self, store: Store, earlier: Connection) -> None:
+        self._store, self._earlier = store, earlier
+        self.stale: list[int] = []
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        yield self._earlier
+
+    @contextmanager
+    def tx(self) -> Iterator[Any]:
+        with self._store.tx() as conn:
+            yield _SelectsFrom(conn, self._earlier, self.stale)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)

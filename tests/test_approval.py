@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.conftest import DRYRUN, Env, wait_for
 from tests.helpers import all_deliveries, states
+
+pytestmark = pytest.mark.slow  # CLI processes and a running worker
 
 
 def _as(env: Env, user: str, *args: str) -> tuple[int, str, str]:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import text
 
 from publisher import audit
 from tests.conftest import Env
+
+pytestmark = pytest.mark.slow  # CLI processes
 
 
 def _seed(env: Env) -> None:

@@ -14,11 +14,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from publisher.sandbox.server import SandboxServer
 from tests.conftest import Env, wait_for
 from tests.helpers import all_deliveries
+
+pytestmark = pytest.mark.slow  # CLI processes, a worker and the sandbox server
 
 THREAD = [("open", "Fibre cut Oslo-Stockholm, traffic rerouted"),
           ("update", "Splice crew on site, ETA 14:00 CET"),

@@ -9,6 +9,8 @@ import pytest
 from tests.conftest import Env
 from tests.helpers import all_deliveries
 
+pytestmark = pytest.mark.slow  # a CLI process per case (about 1 s each)
+
 BAD = [
     (("post", "--account", "nobody", "hello"), 1, "unknown account"),
     (("post", "--account", "noc", ""), 2, "empty"),

@@ -5,7 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import Env
+
+pytestmark = pytest.mark.slow  # the whole demo: processes and the sandbox server
 
 
 def test_demo_publishes_thread_in_order_to_dryrun_and_all_five_sandbox_platforms(env: Env) -> None:

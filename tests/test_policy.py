@@ -98,6 +98,7 @@ def _quiet_now() -> tuple[str, str]:
     return ((local - timedelta(hours=1)).strftime("%H:%M"), (local + timedelta(hours=1)).strftime("%H:%M"))
 
 
+@pytest.mark.slow  # CLI processes and a worker, waits out a gap
 def test_cadence_end_to_end_gap_between_posts_quiet_hours_wait_and_tickets_go_at_once(env: Env) -> None:
     env.write_config({
         **DRYRUN,
@@ -133,6 +134,7 @@ def test_cadence_end_to_end_gap_between_posts_quiet_hours_wait_and_tickets_go_at
     assert env.cli("audit", "verify").returncode == 0
 
 
+@pytest.mark.slow  # CLI processes and a worker
 def test_parts_of_a_split_post_follow_each_other_without_the_gap(env: Env) -> None:
     env.write_config({**DRYRUN, "essay": {"channel": "dryrun", "kind": "personal", "timezone": "Europe/Oslo",
                                           "long_text": "split", "policy": {"min_gap_seconds": 600}}})

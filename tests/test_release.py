@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from publisher import service
 from publisher.models import State
 from publisher.store import get_delivery, transition
 from tests.conftest import Env
+
+pytestmark = pytest.mark.slow  # CLI processes
 
 
 def test_accounts_verify_releases_credential_holds_and_leaves_tone_holds(env: Env) -> None:

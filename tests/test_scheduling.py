@@ -13,33 +13,40 @@ from publisher import service
 from publisher.scheduling import Scheduler
 from publisher.schema import audit_events
 from tests.conftest import Env
-from tests.helpers import states
+from tests.helpers import ReadsBefore, snapshot, states
 
 
-def test_two_schedulers_racing_never_enqueue_a_delivery_twice(env: Env) -> None:
+def test_two_schedulers_that_read_the_same_due_rows_enqueue_each_delivery_once(env: Env) -> None:
+    """Given 200 due deliveries and two schedulers, each with a store of its own (engine, locks), the second
+    having read the due rows before the first committed its claim; when both tick, then each delivery is sent and
+    queued exactly once: the claim's UPDATE re-checks the state instead of trusting what its SELECT saw.
+
+    The store serialises writers, so two schedulers ticking at once never interleave their SELECT and UPDATE;
+    the second one's reads answer from a snapshot taken before the first tick, which is that interleaving."""
     settings = env.settings()
-    store = env.store()
+    first_store, second_store = env.store(), env.store()
     now = datetime.now(UTC)
-    for i in range(200):
-        service.accept(settings, store, service.NewPost(text=f"race {i}", accounts=["noc"], at=now))
+    ids = [d["id"] for i in range(200) for d in service.accept(
+        settings, first_store, service.NewPost(text=f"race {i}", accounts=["noc"], at=now)).deliveries]
     sent: list[str] = []
-    lock = threading.Lock()
 
     def sender(channel: str, delivery_ids: list[str], delay: int) -> str:
-        with lock:
-            sent.extend(delivery_ids)
+        sent.extend(delivery_ids)
         return delivery_ids[0]
 
-    schedulers = [Scheduler(settings, env.store(), sender, lambda items: set()) for _ in range(2)]
-    threads = [threading.Thread(target=lambda s=s: [s.tick() for _ in range(5)]) for s in schedulers]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(sent) == 200 and len(set(sent)) == 200
-    with store.read() as conn:
+    with snapshot(second_store) as earlier:
+        rival = ReadsBefore(second_store, earlier)
+        first = Scheduler(settings, first_store, sender, lambda items: set())
+        second = Scheduler(settings, rival, sender, lambda items: set())  # type: ignore[arg-type]
+        assert first.tick() == 200
+        second.tick()
+        assert rival.stale[0] == 200  # the second scheduler's claim did see all 200 as due
+
+    assert sorted(sent) == sorted(ids)
+    with first_store.read() as conn:
         queued = Counter(r[0] for r in conn.execute(select(audit_events.c.delivery_id).where(audit_events.c.action == "queued")))
-    assert set(queued.values()) == {1}
+    assert queued == Counter(ids)
+    assert states(first_store) == {"queued": 200}
 
 
 def test_far_future_posts_are_not_sent_to_the_broker(env: Env) -> None:

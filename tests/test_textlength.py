@@ -24,6 +24,7 @@ def library(text: str) -> int:
     return int(twitter_text.parse_tweet(text).weightedLength)
 
 
+@pytest.mark.slow  # thousands of random texts
 def test_the_shortcut_equals_twitter_text_on_random_mixes() -> None:
     rnd = random.Random(20261201)
     texts = ["".join(rnd.choice(PIECES) for _ in range(rnd.randint(0, 60))) for _ in range(5000)]

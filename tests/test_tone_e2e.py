@@ -8,16 +8,17 @@ An audited `--allow RULE --reason` override from enqueue still holds at publish 
 
 from __future__ import annotations
 
-import inspect
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 from typing import Any
 
 import pytest
 
-from publisher import publishing, service, tone
+from publisher import service, tone
 from publisher.channels.dryrun import ledger_rows
 from publisher.models import PostKind
 from publisher.store import deliveries_of
@@ -35,8 +36,8 @@ SEAMLESS = "From today the new Oslo backbone gives our customers a seamless conn
 CALM = "Planned maintenance on the Bergen core routers tonight from 23:00 to 01:00, with two short interruptions."
 OVERRIDDEN = "Splice crew reports the cable is repaired! Traffic is back on the primary path since 13:41."
 
-#: the pre-publish check reads the configuration as it is now only through tone.check_delivery
-LIVE_RECHECK = "check_delivery" in inspect.getsource(publishing.Publisher)
+#: states of a delivery that is not done yet
+WAITING = {"scheduled", "queued", "publishing", "retry_wait", "unknown", "reconciling"}
 
 
 def _post(env: Env, *args: str) -> dict[str, Any]:
@@ -95,6 +96,7 @@ def _assert_override_respected(env: Env, post_id: str) -> None:
     assert show["post"]["overrides"][0]["rule"] == "exclamation"
 
 
+@pytest.mark.slow  # CLI processes and publisher run
 def test_profile_made_stricter_before_due_holds_the_delivery_visibly_and_respects_overrides(env: Env) -> None:
     env.write_config(ACCOUNTS, profiles=PROFILE)
     seamless, calm, overridden = _accept_three(env)
@@ -119,19 +121,25 @@ def test_profile_made_stricter_before_due_holds_the_delivery_visibly_and_respect
     assert env.cli("audit", "verify").returncode == 0
 
 
-@pytest.mark.skipif(not LIVE_RECHECK, reason="needs Publisher._tone_recheck to call tone.check_delivery "
-                                             "(the one-line change in publisher/publishing.py)")
+@pytest.mark.slow  # worker and scheduler processes
 def test_running_worker_applies_a_profile_changed_while_it_runs(env: Env) -> None:
+    """Given a worker that has already checked and published a post under the old profile file, when three more
+    posts are accepted and the file is made stricter (no scheduler runs meanwhile, so none can be checked
+    early), then the same worker process holds the one the new file blocks and publishes the rest."""
     env.write_config(ACCOUNTS, profiles=PROFILE)
     env.spawn("worker", "--processes", "1", "--threads", "2", log="worker")
-    env.spawn("scheduler", log="scheduler")
+    scheduler = env.spawn("scheduler", log="scheduler")
     store = env.store()
     first = _post(env, "post", "--account", "noc", CALM)["post_id"]  # the worker checks one post under the old file
     wait_for(lambda: states(store) == {"published": 1}, timeout=60, what="first post published")
-    seamless, calm, overridden = _accept_three(env, at="+15s")  # due well after the file changes (CLI ~1 s each)
+    os.killpg(scheduler.pid, signal.SIGTERM)
+    assert scheduler.wait(timeout=30) == 0
+    seamless, calm, overridden = _accept_three(env, at="now")
     env.write_config(ACCOUNTS, profiles=STRICTER)
-    assert states(store)["published"] == 1  # none of the three has been checked yet
-    wait_for(lambda: states(store) == {"published": 3, "held": 1}, timeout=60, what="3 published, 1 held")
+    assert states(store) == {"published": 1, "scheduled": 3}  # none of the three has been checked yet
+    env.spawn("scheduler", log="scheduler2")
+    wait_for(lambda: not set(states(store)) & WAITING, timeout=90, what="the three posts checked and done")
+    assert states(store) == {"published": 3, "held": 1}
     _assert_held_visibly(env, seamless, "phrases.banned", "seamless")
     _assert_override_respected(env, overridden)
     assert [d["state"] for d in _show(env, first)["deliveries"] + _show(env, calm)["deliveries"]] == \
@@ -146,6 +154,7 @@ MAINT_B = "Tonight 23:00-01:00 we upgrade the Oslo core network. Two interruptio
 MAINT_C = "Oslo core network maintenance tonight from 23:00. Two short interruptions."  # drops 01:00 and 5 minutes
 
 
+@pytest.mark.slow  # CLI processes and publisher run
 def test_per_account_wording_on_one_platform_is_checked_for_consistency_and_published_as_written(env: Env) -> None:
     env.write_config(ACCOUNTS)
     three = ["--account", "comms-a", "--account", "comms-b", "--account", "comms-c"]
@@ -170,6 +179,7 @@ def test_per_account_wording_on_one_platform_is_checked_for_consistency_and_publ
     check_invariants(env.store(), env.home / "dryrun-ledger.jsonl")
 
 
+@pytest.mark.slow  # CLI processes
 def test_ticket_variant_gets_the_ticket_template(env: Env) -> None:
     env.write_config(ACCOUNTS)
     out = _post(env, "ticket", "update", "INC-7", "--account", "comms-a", "--account", "comms-b", "--update-id", "1",
@@ -206,6 +216,7 @@ def test_pre_publish_check_compares_the_stored_variants_and_reads_the_changed_fi
     assert blocking("ingrid") == ["consistency"]  # an invalid edit keeps the last valid rules
 
 
+@pytest.mark.slow  # CLI processes
 def test_cli_enqueue_imports_no_heavy_library_the_post_does_not_need(env: Env) -> None:
     """`python -X importtime` on the enqueue path: the default organisation profile on a calm English ticket
     needs no sentiment (off for tickets), no phone-number library (no digit run), no language detector (the

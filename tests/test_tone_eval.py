@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from publisher.rules.base import Doc
 from publisher.rules.language import _quick, detect
 from tests.tone_labelled import blocking_rules, evaluate, load
@@ -16,6 +18,7 @@ def test_labelled_set_is_large_and_varied() -> None:
     assert {"en", "nb", "de", "fr", "es"} <= langs
 
 
+@pytest.mark.slow  # the whole labelled set
 def test_every_blocking_rule_has_precision_of_at_least_95_percent() -> None:
     posts, profiles = load()
     scores = evaluate(posts, profiles)

@@ -142,6 +142,7 @@ def test_emoji_density() -> None:
 
 # -- sentiment --
 
+@pytest.mark.slow  # loads the sentiment lexicon
 def test_negative_sentiment_warns_except_on_tickets() -> None:
     text = "Legacy billing was a terrible, broken disaster and everyone hated it."
     got = found(text, rule="sentiment", kind=PostKind.NOTE)
@@ -417,6 +418,7 @@ def _port_samples() -> list[str]:
             "NOT VERY BAD", "ALL CAPS ONLY"]
 
 
+@pytest.mark.slow  # thousands of sentences through both
 def test_vader_port_equals_the_library() -> None:
     """publisher.rules.vader (each word lower-cased once) gives the library's words, per-word valences and compound
     score on the labelled set, the benchmark posts and thousands of random mixes of the constructs VADER treats
@@ -440,6 +442,7 @@ def test_vader_port_equals_the_library() -> None:
     assert negative > 500  # the samples reach the rule's default lower bound often
 
 
+@pytest.mark.slow  # thousands of sentences twice
 def test_exact_pre_filters_change_no_finding(monkeypatch: pytest.MonkeyPatch) -> None:
     """The profanity token pre-filter, the ID-pattern pre-filter, the ASCII capital count and the ASCII twins of
     the word and token patterns only save time: with them switched off, every check of the labelled set, the

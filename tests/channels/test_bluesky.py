@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,9 +30,10 @@ from publisher.sandbox.bluesky import BlueskyPlatform, did_for
 from publisher.sandbox.server import SandboxServer
 from publisher.settings import AccountConfig
 from tests.channels.contract import CANARY, ChannelContract, delivery, unique_text
+from tests.conftest import SHARED
 
 IDENTIFIER = "acme-noc.bsky.social"
-CASSETTES = Path(__file__).resolve().parents[2] / ".." / "shared" / "cassettes"
+CASSETTES = SHARED / "cassettes"
 DOCS_EXAMPLE = "✨ example mentioning @atproto.com to share the URL 👨‍❤️‍👨 https://en.wikipedia.org/wiki/CBOR."
 
 

@@ -30,6 +30,7 @@ def _publish_many(ledger: str, prefix: str, n: int) -> None:
         channel.publish(_ref(f"{prefix}{i}", f"{prefix} {i} ü"), None)
 
 
+@pytest.mark.slow  # processes writing at once
 def test_posts_of_concurrent_processes_are_whole_lines_each_seen_by_reconcile(tmp_path: Path) -> None:
     ledger = tmp_path / "ledger.jsonl"
     reader = _channel(ledger)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -26,10 +25,11 @@ from publisher.sandbox.core import Request
 from publisher.sandbox.server import SandboxServer
 from publisher.settings import AccountConfig
 from tests.channels.contract import CANARY, ChannelContract, closed_port, delivery, unique_text
+from tests.conftest import SHARED
 
 PAGE_ID = "175154750010052"
 GRAPH = "https://graph.facebook.com/v26.0"
-CASSETTES = Path(__file__).resolve().parents[2] / ".." / "shared" / "cassettes" / "python-facebook"
+CASSETTES = SHARED / "cassettes" / "python-facebook"
 
 
 def build_facebook(base_url: str, token: str) -> tuple[AccountConfig, dict[str, str]]:

@@ -10,7 +10,6 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,6 +31,7 @@ from publisher.sandbox.mastodon import MastodonPlatform, to_html
 from publisher.sandbox.server import SandboxServer
 from publisher.settings import AccountConfig
 from tests.channels.contract import CANARY, ChannelContract, delivery, unique_text
+from tests.conftest import SHARED
 
 
 def build_mastodon(base_url: str, token: str) -> tuple[AccountConfig, dict[str, str]]:
@@ -45,7 +45,7 @@ class TestMastodonContract(ChannelContract):
 
 # -- Mastodon specifics --
 
-CASSETTES = Path(__file__).resolve().parents[2] / ".." / "shared" / "cassettes" / "Mastodon.py"
+CASSETTES = SHARED / "cassettes" / "Mastodon.py"
 RECORDED = "http://localhost:3000"
 
 

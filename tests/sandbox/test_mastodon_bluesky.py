@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,8 +19,9 @@ from publisher.channels.bluesky_tid import rkey_for
 from publisher.sandbox.bluesky import BlueskyPlatform
 from publisher.sandbox.mastodon import MastodonPlatform
 from publisher.sandbox.server import SandboxServer
+from tests.conftest import SHARED
 
-CASSETTES = Path(__file__).resolve().parents[2] / ".." / "shared" / "cassettes"
+CASSETTES = SHARED / "cassettes"
 ISO_MICROS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 MASTODON_CRITICAL = {"content-type", "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "cache-control"}
 BLUESKY_CRITICAL = {"content-type", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "ratelimit-policy"}

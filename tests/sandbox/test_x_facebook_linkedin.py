@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gzip
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,8 +21,9 @@ from publisher.sandbox.linkedin import little_text
 from publisher.sandbox.server import SandboxServer
 from publisher.settings import AccountConfig
 from tests.channels.contract import delivery
+from tests.conftest import SHARED
 
-CASSETTES = Path(__file__).resolve().parents[2] / ".." / "shared" / "cassettes"
+CASSETTES = SHARED / "cassettes"
 TOKEN = {"Authorization": "Bearer sandbox-token"}
 CRITICAL_X_HEADERS = {"content-type", "location", "x-rate-limit-limit", "x-rate-limit-remaining", "x-rate-limit-reset",
                       "api-version", "x-access-level", "cache-control", "content-disposition"}
