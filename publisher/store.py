@@ -107,6 +107,9 @@ class Store:
 
         try:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise ConfigError(f"the data directory {Path(path).parent} (or a folder above it) is a file",
+                              hint="set PUBLISHER_HOME to a directory (it holds the database)") from None
         except OSError as e:
             raise ConfigError(f"cannot create the data directory {Path(path).parent}: {e.strerror}",
                               hint="set PUBLISHER_HOME to a directory you can write (it holds the database)") from None

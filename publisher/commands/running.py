@@ -62,9 +62,18 @@ def _signals(stop: threading.Event) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
+def _finite(value: float | None) -> float | None:
+    import math
+
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a number of seconds", param_hint="'--duration'")
+    return value
+
+
 @click.command()
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64))
-@click.option("--duration", default=None, type=float, help="Stop after this many seconds (default: run until stopped).")
+@click.option("--duration", default=None, type=click.FloatRange(min=0, min_open=True, max=10**9),
+              callback=lambda _c, _p, v: _finite(v), help="Stop after this many seconds (default: run until stopped).")
 @click.option("--until-done", is_flag=True, help="Stop once no delivery is waiting to be published (scripts, tests).")
 def run(threads: int, duration: float | None, until_done: bool) -> None:
     """Scheduler and worker threads in one process, on the embedded defaults (or the configured Redis/database).

@@ -47,6 +47,7 @@ def setup(settings: Settings) -> BrokerHandle:
         # default). Live processes heartbeat on every poll (their idle and delay-queue consumers poll every <= 100 ms),
         # so 15 s is safe, and a duplicate hand-over is a no-op for the actor anyway (it re-reads the store).
         broker = RedisBroker(url=url, namespace="publisher", heartbeat_timeout=15_000, maintenance_chance=10_000)
+        _check_reachable(broker, url)
         # The store owns retries and age: no blind Dramatiq retries, no silent AgeLimit drops, no async
         # exceptions injected mid-HTTP-call (all of which would turn a publish into an unknown outcome).
         for mw in list(broker.middleware):
@@ -61,6 +62,30 @@ def setup(settings: Settings) -> BrokerHandle:
         dramatiq.set_broker(broker)
         _handle = BrokerHandle(url=url, started_embedded=started, broker=broker)
         return _handle
+
+
+def _check_reachable(broker: Any, url: str) -> None:
+    """Fail at start, with the fix, instead of workers retrying a dead connection while `run` reports success."""
+    import redis
+
+    from publisher.errors import BrokerError
+
+    try:
+        broker.client.ping()
+    except (redis.RedisError, OSError, ValueError) as e:
+        broker.close()
+        raise BrokerError(f"cannot reach the broker at {_shown(url)}: {type(e).__name__}",
+                          hint="start Redis, or fix PUBLISHER_REDIS_URL (unset it to use the embedded broker)") from None
+
+
+def _shown(url: str) -> str:
+    """The URL without its password."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=f"{parts.username or ''}:***@{parts.hostname}{f':{parts.port}' if parts.port else ''}").geturl()
 
 
 def current() -> BrokerHandle | None:
