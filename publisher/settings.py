@@ -89,6 +89,8 @@ class AccountConfig(BaseModel):
     @classmethod
     def _known_zone(cls, v: str) -> str:
         try:
+            if len(v) > 255:
+                raise ValueError("too long")
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError, OSError) as e:  # OSError: a directory such as 'Europe'
             raise ValueError(f"unknown IANA time zone {v[:80]!r} (for example Europe/Oslo)") from e
@@ -98,7 +100,7 @@ class AccountConfig(BaseModel):
     @classmethod
     def _references_only(cls, v: dict[str, str]) -> dict[str, str]:
         for key, ref in v.items():
-            if not _REF.match(ref):
+            if not _REF.fullmatch(ref):
                 raise ValueError(
                     f"credential {key!r} must be a reference like 'env:NAME' or 'file:/path/secrets.yaml#key', "
                     "never the secret itself"

@@ -13,12 +13,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from publisher.errors import InputError
 
-_REL = re.compile(r"^\+(\d+)\s*([smhdw])$")
+_REL = re.compile(r"\+(\d+) *([smhdw])")  # fullmatch: no line break before or after
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _WALL_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d")
 
 
 def zone(name: str) -> ZoneInfo:
+    if len(name) > 255:  # zoneinfo walks a path per "/": a long name is no zone, and could exhaust the stack
+        raise InputError(f"unknown time zone {_short(name)!r}", hint="use an IANA name such as Europe/Oslo or UTC")
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory ('Europe') or a too long name

@@ -111,8 +111,9 @@ def read(path: Path, *, what: str = "config file", secret: bool = False) -> Any:
         raise ConfigError(f"{what} {path} is larger than {MAX_BYTES // 1_000_000} MB",
                           hint="point to the right YAML file")
     text = _decode(raw, path, what)
-    loader = _StrictLoader(text)
+    loader: _StrictLoader | None = None
     try:
+        loader = _StrictLoader(text)  # checks every character first (NUL and other controls are refused)
         node = loader.get_single_node()
         if node is None:
             return None
@@ -123,7 +124,8 @@ def read(path: Path, *, what: str = "config file", secret: bool = False) -> Any:
     except RecursionError:
         raise ConfigError(f"{what} {path} is nested too deeply", hint=f"at most {MAX_DEPTH} levels") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _explain(e: yaml.YAMLError, path: Path, what: str, secret: bool) -> ConfigError:
