@@ -503,6 +503,7 @@ def test_the_table_is_large_enough_and_names_are_unique() -> None:
     assert len({c.name for c in CASES}) == len(CASES)
 
 
+@pytest.mark.timeout(60)  # a broken guard may mean a command that never ends (run --duration nan)
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_bad_input_gets_a_clear_error_and_changes_nothing(case: Case, world: World, tmp_path: Path) -> None:
     (world.tmp / "plain.yaml").write_bytes(GOOD)
