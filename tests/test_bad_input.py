@@ -564,11 +564,14 @@ def test_sandbox_on_a_port_in_use_is_a_clear_error(world: World) -> None:
         _process_ok(_run(world, [b"sandbox", b"--port", str(port).encode()]), EXIT_ERROR, "Address already in use")
 
 
-def test_run_until_done_with_the_broker_unreachable_fails(world: World, tmp_path: Path) -> None:
+@pytest.mark.parametrize("argv", [[b"run", b"--until-done", b"--duration", b"30"], [b"worker", b"-p", b"1"],
+                                  [b"scheduler"]], ids=["run-until-done", "worker", "scheduler"])
+def test_an_unreachable_broker_fails_at_start(world: World, tmp_path: Path, argv: list[bytes]) -> None:
     home = tmp_path / "home"
     shutil.copytree(world.home, home, ignore=shutil.ignore_patterns("*.sqlite-*", "*.writelock", "valkey"))
     before = _dump(home / "publisher.sqlite")
-    r = _run(world, [b"run", b"--until-done", b"--duration", b"30"],
-             extra={"PUBLISHER_HOME": str(home), "PUBLISHER_REDIS_URL": "redis://127.0.0.1:1/0"})
+    r = _run(world, argv, extra={"PUBLISHER_HOME": str(home), "PUBLISHER_REDIS_URL": f"redis://:{PG_PASSWORD}@127.0.0.1:1/0"},
+             timeout=45)
     _process_ok(r, EXIT_ERROR, "cannot reach the broker")
+    assert PG_PASSWORD.encode() not in r.stderr + r.stdout
     assert _dump(home / "publisher.sqlite") == before

@@ -124,7 +124,11 @@ def worker(queues: tuple[str, ...], processes: int, threads: int) -> None:
         from publisher.errors import InputError
 
         raise InputError(f"unknown queue(s): {', '.join(bad)}", hint=f"use one of {', '.join(QUEUES)}")
-    _ = app().settings  # validate the configuration before forking
+    s = app().settings  # validate the configuration (and reach the broker) before forking
+    if s.redis_url:
+        from publisher.workers.broker import check_reachable
+
+        check_reachable(s.redis_url)
     args = [sys.executable, "-m", "dramatiq", "publisher.workers.actors", "--processes", str(processes),
             "--threads", str(threads), "--worker-shutdown-timeout", "30000"]
     if queues:

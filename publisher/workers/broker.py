@@ -42,12 +42,13 @@ def setup(settings: Settings) -> BrokerHandle:
             from publisher.workers import embedded
 
             url, started = embedded.ensure(settings.valkey_dir)
+        else:
+            check_reachable(url)
         # A worker process that dies (SIGKILL, OOM) leaves the messages it had fetched, running or prefetched, in its
         # unacked set; Dramatiq hands them to live workers once its heartbeat is older than heartbeat_timeout (60 s by
         # default). Live processes heartbeat on every poll (their idle and delay-queue consumers poll every <= 100 ms),
         # so 15 s is safe, and a duplicate hand-over is a no-op for the actor anyway (it re-reads the store).
         broker = RedisBroker(url=url, namespace="publisher", heartbeat_timeout=15_000, maintenance_chance=10_000)
-        _check_reachable(broker, url)
         # The store owns retries and age: no blind Dramatiq retries, no silent AgeLimit drops, no async
         # exceptions injected mid-HTTP-call (all of which would turn a publish into an unknown outcome).
         for mw in list(broker.middleware):
@@ -64,16 +65,19 @@ def setup(settings: Settings) -> BrokerHandle:
         return _handle
 
 
-def _check_reachable(broker: Any, url: str) -> None:
+def check_reachable(url: str) -> None:
     """Fail at start, with the fix, instead of workers retrying a dead connection while `run` reports success."""
     import redis
 
     from publisher.errors import BrokerError
 
     try:
-        broker.client.ping()
+        client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
+        try:
+            client.ping()
+        finally:
+            client.close()
     except (redis.RedisError, OSError, ValueError) as e:
-        broker.close()
         raise BrokerError(f"cannot reach the broker at {_shown(url)}: {type(e).__name__}",
                           hint="start Redis, or fix PUBLISHER_REDIS_URL (unset it to use the embedded broker)") from None
 
