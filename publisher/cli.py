@@ -78,9 +78,41 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
-def main(argv: list[str] | None = None) -> Any:
+def _check_argv(args: list[str]) -> None:
+    """Arguments that were not valid UTF-8 arrive as lone surrogates; refuse them before any command runs."""
+    from publisher.errors import InputError
+
+    for i, arg in enumerate(args, 1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InputError(f"argument {i} is not valid UTF-8 text", hint="pass text and ids as UTF-8") from None
+
+
+def _stdin_as_utf8() -> None:
+    """Read standard input as UTF-8 and keep undecodable bytes (as surrogates) for the text check to name."""
     try:
-        return cli.main(args=argv, prog_name="publisher", standalone_mode=False)
+        sys.stdin.reconfigure(encoding="utf-8", errors="surrogateescape")  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):
+        pass  # no stdin, or already read from
+
+
+def _damaged_store() -> list[str]:
+    """After an unexpected failure: what, if anything, in the configured store cannot be read."""
+    try:
+        from publisher import settings, storecheck
+
+        return storecheck.problems(settings.load().database_url)
+    except Exception:  # noqa: BLE001 - best effort; the caller reports the original failure
+        return []
+
+
+def main(argv: list[str] | None = None) -> Any:
+    args = sys.argv[1:] if argv is None else list(argv)
+    try:
+        _check_argv(args)
+        _stdin_as_utf8()
+        return cli.main(args=args, prog_name="publisher", standalone_mode=False)
     except PublisherError as e:
         _fail(str(e), e.exit_code)
     except click.exceptions.Exit as e:
@@ -93,6 +125,15 @@ def main(argv: list[str] | None = None) -> Any:
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     except Exception as e:  # noqa: BLE001 - no traceback reaches a user
+        damaged = _damaged_store()
+        if damaged:
+            _fail("the store holds data publisher cannot read:\n  " + "\n  ".join(damaged) + "\n  -> restore the "
+                  "database from a backup, or repair these rows/tables by hand; `publisher audit verify` checks the "
+                  "audit chain afterwards", EXIT_ERROR)
+        if isinstance(e, OSError):
+            where = f": {e.filename}" if e.filename else ""
+            _fail(f"{e.strerror or type(e).__name__}{where}\n  -> check the path, port or permissions named here",
+                  EXIT_ERROR)
         _fail(f"unexpected {type(e).__name__}: {e}\n  -> this is a bug; rerun with PUBLISHER_LOG_LEVEL=DEBUG "
               "and report it with the output", EXIT_ERROR)
 

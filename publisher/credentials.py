@@ -11,8 +11,6 @@ import stat
 import threading
 from pathlib import Path
 
-import yaml
-
 from publisher.errors import ConfigError
 from publisher.settings import AccountConfig
 
@@ -88,10 +86,16 @@ def _from_file(spec: str, account: str, key_name: str) -> str:
             f"account {account!r}: secrets file {path} is readable by others (mode {stat.S_IMODE(st.st_mode):o})",
             hint=f"run `chmod 600 {path}`",
         )
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    from publisher import yamlfile
+
+    data = yamlfile.read(path, what="secrets file", secret=True) or {}
     if not isinstance(data, dict) or key not in data:
         raise ConfigError(f"account {account!r}: key {key!r} is missing from {path}", hint="add it to the secrets file")
-    return str(data[key])
+    value = data[key]
+    if not isinstance(value, str | int) or isinstance(value, bool) or not str(value).strip():
+        raise ConfigError(f"account {account!r}: key {key!r} in {path} is empty or not a text value",
+                          hint="put the secret after the key, quoted if needed: key: \"...\"")
+    return str(value)
 
 
 def resolve(account: AccountConfig, env: dict[str, str]) -> dict[str, str]:

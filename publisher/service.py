@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 
-from publisher import audit, channels, tone
+from publisher import audit, channels, textinput, tone
 from publisher.errors import InputError, InvalidState, NotFound, NotPermitted, ToneBlocked
 from publisher.models import CANCELLABLE, Content, Finding, Payload, PostKind, State
 from publisher.schema import deliveries, posts
@@ -138,6 +138,7 @@ def _existing(conn: Any, scope: str, key: str) -> dict[str, Any] | None:
 
 def accept(settings: Settings, store: Store, new: NewPost) -> Accepted:
     """Store a post and its deliveries (state ``scheduled``) with audit events, or return the existing one."""
+    textinput.check_post(new)
     if not new.accounts:
         raise InputError("no account given", hint="add --account NAME (see `publisher accounts list`)")
     if new.not_after is not None and new.not_after <= new.at:

@@ -7,6 +7,7 @@ Credentials are references only (``env:NAME`` or ``file:/path/secrets.yaml#key``
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -14,11 +15,10 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from publisher import trust
-from publisher.errors import ConfigError, NotPermitted
+from publisher.errors import ConfigError, NotFound, NotPermitted
 from publisher.models import CHANNELS, AccountKind, PostKind
 
 _HHMM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
@@ -90,16 +90,18 @@ class AccountConfig(BaseModel):
     @classmethod
     def _known_zone(cls, v: str) -> str:
         try:
+            if len(v) > 255:
+                raise ValueError("too long")
             ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError) as e:
-            raise ValueError(f"unknown IANA time zone {v!r} (for example Europe/Oslo)") from e
+        except (ZoneInfoNotFoundError, ValueError, OSError) as e:  # OSError: a directory such as 'Europe'
+            raise ValueError(f"unknown IANA time zone {v[:80]!r} (for example Europe/Oslo)") from e
         return v
 
     @field_validator("credentials")
     @classmethod
     def _references_only(cls, v: dict[str, str]) -> dict[str, str]:
         for key, ref in v.items():
-            if not _REF.match(ref):
+            if not _REF.fullmatch(ref):
                 raise ValueError(
                     f"credential {key!r} must be a reference like 'env:NAME' or 'file:/path/secrets.yaml#key', "
                     "never the secret itself"
@@ -165,7 +167,7 @@ class Settings:
             return self.accounts[name]
         except KeyError:
             known = ", ".join(sorted(self.accounts)) or "(none configured)"
-            raise ConfigError(
+            raise NotFound(
                 f"unknown account {name!r}", hint=f"use one of: {known}; `publisher accounts list` shows them"
             ) from None
 
@@ -204,14 +206,9 @@ def _actor(env: dict[str, str], delegators: list[str]) -> str:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{path}:{where} is not valid YAML", hint="fix the syntax; config/publisher.example.yaml is a template") from None
-    except OSError as e:
-        raise ConfigError(f"cannot read {path}: {e.strerror}", hint="check the path and its permissions") from None
+    from publisher import yamlfile
+
+    data = yamlfile.read(path) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must be a mapping with an 'accounts:' key", hint="see config/publisher.example.yaml")
     return data
@@ -234,10 +231,24 @@ def _scheduler_settings(raw: dict[str, float], path: Path | None) -> SchedulerSe
             close = difflib.get_close_matches(key, known, n=1)
             raise ConfigError(f"{path or 'configuration'}: scheduler.{key} is not a setting",
                               hint=f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known)}")
-        if value < 0 or (value == 0 and key != "horizon_seconds"):
+        if not math.isfinite(value) or value < 0 or (value == 0 and key != "horizon_seconds"):
             raise ConfigError(f"{path or 'configuration'}: scheduler.{key} must be positive, not {value}",
                               hint="see config/publisher.example.yaml for sensible values")
     return SchedulerSettings(**raw)  # type: ignore[arg-type]
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _check_env(env: dict[str, str]) -> None:
+    """Refuse environment values that would otherwise fail later, far from their cause."""
+    level = env.get("PUBLISHER_LOG_LEVEL", "INFO").upper()
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"PUBLISHER_LOG_LEVEL={level[:40]!r} is not a log level", hint=f"use one of {', '.join(LOG_LEVELS)}")
+    redis_url = env.get("PUBLISHER_REDIS_URL")
+    if redis_url and not re.match(r"(rediss?|unix)://", redis_url):
+        raise ConfigError("PUBLISHER_REDIS_URL is not a Redis URL",
+                          hint="use redis://host:6379/0, rediss://... or unix:///path/redis.sock, or unset it")
 
 
 def load(env: dict[str, str] | None = None) -> Settings:
@@ -261,6 +272,7 @@ def load(env: dict[str, str] | None = None) -> Settings:
     accounts = {name: acc.model_copy(update={"name": name}) for name, acc in fc.accounts.items()}
     sched = _scheduler_settings(fc.scheduler, config_path)
     db_url = env.get("PUBLISHER_DATABASE_URL") or f"sqlite:///{home / 'publisher.sqlite'}"
+    _check_env(env)
     return Settings(
         home=home,
         database_url=db_url,

@@ -94,6 +94,10 @@ class Store:
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         self.url = normalise_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
+        if self.is_sqlite and _in_memory(self.url):
+            raise ConfigError("the database URL names an in-memory SQLite database: every post would be lost on exit",
+                              hint="use a file, e.g. PUBLISHER_DATABASE_URL=sqlite:////var/lib/publisher/publisher.sqlite, "
+                                   "or unset it for the default in PUBLISHER_HOME")
         self.engine = self._engine()
         # SQLite allows one writer; threads of one process queue on this lock instead of SQLite's busy handler,
         # whose sleep-and-retry backoff (up to 100 ms a step) would dominate publish latency.
@@ -114,12 +118,19 @@ class Store:
                 raise ConfigError(f"cannot use database URL: {type(e).__name__}",
                                   hint="PUBLISHER_DATABASE_URL must look like postgresql://host:5432/db") from None
         path = self.url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            from pathlib import Path
+        from pathlib import Path
 
-            from publisher import trust
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise ConfigError(f"the data directory {Path(path).parent} (or a folder above it) is a file",
+                              hint="set PUBLISHER_HOME to a directory (it holds the database)") from None
+        except OSError as e:
+            raise ConfigError(f"cannot create the data directory {Path(path).parent}: {e.strerror}",
+                              hint="set PUBLISHER_HOME to a directory you can write (it holds the database)") from None
+        from publisher import trust
 
-            trust.prepare_sqlite(Path(path))  # a shared (setgid) directory gets group-writable files; else refuse clearly
+        trust.prepare_sqlite(Path(path))  # a shared (setgid) directory gets group-writable files; else refuse clearly
         engine = create_engine(self.url, connect_args={"timeout": 60, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
@@ -142,19 +153,26 @@ class Store:
     # -- schema --
 
     def current_revision(self) -> str | None:
-        try:
-            with self.engine.connect() as conn:
+        with _opening(self.url), self.engine.connect() as conn:
+            try:
                 return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        except (OperationalError, ProgrammingError):
-            return None
+            except (OperationalError, ProgrammingError):
+                return None  # a new, empty database
 
     def migrate(self) -> None:
-        """Bring the schema to head with Alembic; a no-op costing one query when already there."""
-        if self.current_revision() == SCHEMA_HEAD:
+        """Bring the schema to head with Alembic; a no-op costing one query when already there. Raises ConfigError
+        with the fix when the database cannot be opened, is not one, or is at a revision this version does not know."""
+        revision = self.current_revision()
+        if revision == SCHEMA_HEAD:
             return
-        from publisher.migrations import upgrade
+        from publisher.migrations import known_revisions, upgrade
 
-        upgrade(self.engine)
+        if revision is not None and revision not in known_revisions():
+            raise ConfigError(f"the database is at schema revision {str(revision)[:40]!r}, which this version of "
+                              f"publisher does not know (it knows up to {SCHEMA_HEAD})",
+                              hint="run the publisher version that created it, or restore a backup")
+        with _opening(self.url):
+            upgrade(self.engine)
 
     # -- transactions --
 
@@ -212,6 +230,43 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _in_memory(url: str) -> bool:
+    from sqlalchemy.engine import make_url
+
+    try:
+        u = make_url(url)
+    except Exception:  # noqa: BLE001 - any unparsable URL: let create_engine report it
+        return False
+    return u.database in (None, "", ":memory:") or "mode=memory" in url
+
+
+@contextmanager
+def _opening(url: str) -> Iterator[None]:
+    """Turn the errors of opening a database into ConfigError naming the fix (never the password)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        yield
+    except DBAPIError as e:
+        shown = make_url(url).render_as_string(hide_password=True)
+        reason = str(e.orig).splitlines()[0] if e.orig is not None else type(e).__name__
+        if url.startswith("sqlite"):
+            if "not a database" in reason:
+                raise ConfigError(f"{shown} is not a SQLite database", hint="point PUBLISHER_DATABASE_URL (or "
+                                  "PUBLISHER_HOME) at publisher's database, or move that file away") from None
+            raise ConfigError(f"cannot open the database {shown}: {reason}", hint="check that PUBLISHER_HOME is a "
+                              "directory you can write, and the database file is yours") from None
+        if e.connection_invalidated or isinstance(e, OperationalError):
+            raise ConfigError(f"cannot connect to the database {shown}",
+                              hint="check that the server runs and PUBLISHER_DATABASE_URL (host, port, user, "
+                                   "password, database) is right") from None
+        raise ConfigError(f"cannot open the database {shown}: {type(e.orig).__name__}",
+                          hint="check PUBLISHER_DATABASE_URL and the database's permissions") from None
+    except OSError as e:
+        raise ConfigError(f"cannot open the database: {e.strerror}", hint="check PUBLISHER_HOME and its permissions") from None
 
 
 # -- queries and conditional transitions (each takes the caller's connection) --

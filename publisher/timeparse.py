@@ -13,16 +13,23 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from publisher.errors import InputError
 
-_REL = re.compile(r"^\+(\d+)\s*([smhdw])$")
+_REL = re.compile(r"\+(\d+) *([smhdw])")  # fullmatch: no line break before or after
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _WALL_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d")
 
 
 def zone(name: str) -> ZoneInfo:
+    if len(name) > 255:  # zoneinfo walks a path per "/": a long name is no zone, and could exhaust the stack
+        raise InputError(f"unknown time zone {_short(name)!r}", hint="use an IANA name such as Europe/Oslo or UTC")
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InputError(f"unknown time zone {name!r}", hint="use an IANA name such as Europe/Oslo or UTC") from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory ('Europe') or a too long name
+        raise InputError(f"unknown time zone {_short(name)!r}", hint="use an IANA name such as Europe/Oslo or UTC") from None
+
+
+def _short(raw: str) -> str:
+    return raw if len(raw) <= 80 else raw[:77] + "..."
+
 
 
 def _wall(naive: datetime, tz: ZoneInfo, raw: str) -> datetime:
@@ -52,14 +59,23 @@ def _fmt(offset: timedelta | None) -> str:
 
 def parse_time(raw: str, tz: ZoneInfo, now: datetime | None = None, *, allow_past: bool = False,
                what: str = "--at") -> datetime:
-    """Parse ``raw`` into aware UTC. A time in the past is an error unless it is ``now`` or ``allow_past``."""
+    """Parse ``raw`` into aware UTC. A time in the past is an error unless it is ``now`` or ``allow_past``.
+    Every time the calendar cannot hold (year 10000, year 1 at +14:00, +99999999d) is an InputError."""
     now = now or datetime.now(UTC)
+    try:
+        return _parse(raw, tz, now, allow_past, what)
+    except (OverflowError, ValueError):
+        raise InputError(f"{what} {_short(raw)!r} is outside the calendar publisher can schedule in",
+                         hint="give a time between now and the year 9999") from None
+
+
+def _parse(raw: str, tz: ZoneInfo, now: datetime, allow_past: bool, what: str) -> datetime:
     s = raw.strip()
     if not s:
         raise InputError(f"{what} is empty", hint="give a time such as now, +2h or 2026-12-01 09:00")
     if s.lower() == "now":
         return now
-    m = _REL.match(s.lower())
+    m = _REL.fullmatch(s.lower())
     if m:
         return now + timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
     try:
@@ -74,11 +90,11 @@ def parse_time(raw: str, tz: ZoneInfo, now: datetime | None = None, *, allow_pas
                 continue
     if parsed is None:
         raise InputError(
-            f"cannot read {what} {raw!r}",
+            f"cannot read {what} {_short(raw)!r}",
             hint="use now, +90m, +2h, +3d, an ISO time with offset (2026-12-01T09:00+01:00) or a local time (2026-12-01 09:00)",
         )
     result = parsed.astimezone(UTC) if parsed.tzinfo else _wall(parsed, tz, raw)
     if not allow_past and result < now - timedelta(seconds=1):
-        raise InputError(f"{what} {raw!r} is in the past ({result:%Y-%m-%d %H:%M} UTC)",
+        raise InputError(f"{what} {_short(raw)!r} is in the past ({result:%Y-%m-%d %H:%M} UTC)",
                          hint="use --at now to publish immediately, or a future time")
     return result

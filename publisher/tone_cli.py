@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from publisher.errors import EXIT_BLOCKED, EXIT_USAGE, PublisherError
+from publisher.errors import EXIT_BLOCKED, PublisherError
 from publisher.models import CHANNELS, Finding, PostKind
 
 _STYLE = {"block": ("BLOCK", "red"), "warn": ("warn ", "yellow"), "info": ("info ", "cyan")}
@@ -15,8 +15,8 @@ _STYLE = {"block": ("BLOCK", "red"), "warn": ("warn ", "yellow"), "info": ("info
 HELP = """Check TEXT (or standard input with -) the way ACCOUNT would publish it, and list every finding.
 
 \b
-Exit codes: 0 nothing blocks, 3 something blocks, 2 bad usage (unknown account, kind,
-channel), 1 invalid configuration (e.g. a tone profile).
+Exit codes: 0 nothing blocks, 3 something blocks, 2 bad usage (kind, channel), 5 unknown account,
+1 invalid configuration (e.g. a tone profile).
 \b
 Examples:
   publisher check --account noc --kind ticket "Degraded DNS since 14:00. Next update 15:00."
@@ -73,9 +73,9 @@ def check(text: str | None, account_name: str, channel: str | None, kind: str, a
         sys.exit(e.exit_code)
     try:
         account = settings.account(account_name)
-    except PublisherError as e:  # a wrong --account is bad usage
+    except PublisherError as e:  # an unknown --account: not found (5), as in every command
         click.echo(f"error: {e}", err=True)
-        sys.exit(EXIT_USAGE)
+        sys.exit(e.exit_code)
     try:
         findings = tone.check(body, account, channel=channel, kind=PostKind(kind), profiles=settings.profiles)
     except PublisherError as e:

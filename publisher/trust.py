@@ -20,7 +20,7 @@ import re
 import stat
 from pathlib import Path
 
-from publisher.errors import NotPermitted
+from publisher.errors import ConfigError, NotPermitted
 
 _WRITABLE_BY_OTHERS = stat.S_IWGRP | stat.S_IWOTH
 #: sqlite[+driver]:///relative/path or sqlite[+driver]:////absolute/path (query ignored)
@@ -109,6 +109,10 @@ def prepare_sqlite(path: Path) -> None:
     for item in (directory, path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}.writelock")):
         if item.exists() and not os.access(item, os.R_OK | os.W_OK, effective_ids=os.access in os.supports_effective_ids):
             st = item.stat()
+            if st.st_uid == os.geteuid():  # your own store that you cannot write: a setup problem, not someone else's
+                raise ConfigError(f"the store {item} is yours but not writable (mode {stat.S_IMODE(st.st_mode):o})",
+                                  hint=f"make it writable (`chmod u+w {item}`), or set PUBLISHER_HOME to a directory "
+                                       "you can write")
             raise NotPermitted(
                 f"the store {item} belongs to {_name(st.st_uid)} (mode {stat.S_IMODE(st.st_mode):o}) and you, "
                 f"{_name(os.geteuid())}, cannot write it",

@@ -12,7 +12,7 @@ from tests.helpers import all_deliveries
 pytestmark = pytest.mark.slow  # a CLI process per case (about 1 s each)
 
 BAD = [
-    (("post", "--account", "nobody", "hello"), 1, "unknown account"),
+    (("post", "--account", "nobody", "hello"), 5, "unknown account"),
     (("post", "--account", "noc", ""), 2, "empty"),
     (("post", "--account", "noc", "--at", "yesterday at noon", "hi"), 2, "cannot read"),
     (("post", "--account", "noc", "--at", "2020-01-01 09:00", "hi"), 2, "in the past"),
@@ -30,10 +30,10 @@ BAD = [
     (("retry", "d-doesnotexist"), 5, "no post or delivery"),
     (("show", "p-doesnotexist"), 5, "no post or delivery"),
     (("list", "--state", "bogus"), 2, "bogus"),
-    (("list", "--account", "nobody"), 1, "unknown account"),
+    (("list", "--account", "nobody"), 5, "unknown account"),
     (("audit", "log", "--post", "p-nope"), 5, "no post"),
     (("audit", "export", "--format", "xml"), 2, "xml"),
-    (("accounts", "verify", "nobody"), 1, "unknown account"),
+    (("accounts", "verify", "nobody"), 5, "unknown account"),
     (("worker", "--queues", "myspace"), 2, "unknown queue"),
     (("worker", "--processes", "0"), 2, "0"),
     (("nonsense",), 2, "No such command"),

@@ -74,11 +74,16 @@ def test_channel_option_measures_for_that_channel(runner: CliRunner) -> None:
     assert result.exit_code == 3 and json.loads(result.stdout)[0]["rule"] == "length"
 
 
-@pytest.mark.parametrize("args", [["-a", "nobody", "hi"], ["-a", "noc", "-k", "tweet", "hi"], ["hi"],
-                                  ["-a", "noc", "   "]])
+@pytest.mark.parametrize("args", [["-a", "noc", "-k", "tweet", "hi"], ["hi"], ["-a", "noc", "   "]])
 def test_bad_usage_exits_2_without_a_traceback(runner: CliRunner, args: list[str]) -> None:
     result = runner.invoke(check, args)
     assert result.exit_code == 2
+    assert "Traceback" not in result.output
+
+
+def test_an_unknown_account_is_not_found_as_in_every_command(runner: CliRunner) -> None:
+    result = runner.invoke(check, ["-a", "nobody", "hi"])
+    assert result.exit_code == 5 and "unknown account" in result.stderr
     assert "Traceback" not in result.output
 
 

@@ -25,6 +25,9 @@ def _text(text: str) -> str:
         text = sys.stdin.read()
     if not text.strip():
         raise InputError("the post text is empty", hint="give the text as the last argument, or - to read stdin")
+    from publisher import textinput
+
+    textinput.check(text, "the post text", multiline=True)  # before a ticket template wraps it in visible text
     return text.strip()
 
 

@@ -32,7 +32,7 @@ def list_cmd(state: str | None, account: str | None, limit: int, as_json: bool) 
          .order_by(deliveries.c.due_at.desc(), deliveries.c.id).limit(limit))
     if state:
         q = q.where(deliveries.c.state == state)
-    if account:
+    if account is not None:
         app().settings.account(account)
         q = q.where(deliveries.c.account == account)
     with app().store.read() as conn:

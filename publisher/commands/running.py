@@ -64,9 +64,18 @@ def _signals(stop: threading.Event) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
+def _finite(value: float | None) -> float | None:
+    import math
+
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a number of seconds", param_hint="'--duration'")
+    return value
+
+
 @click.command()
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64))
-@click.option("--duration", default=None, type=float, help="Stop after this many seconds (default: run until stopped).")
+@click.option("--duration", default=None, type=click.FloatRange(min=0, min_open=True, max=10**9),
+              callback=lambda _c, _p, v: _finite(v), help="Stop after this many seconds (default: run until stopped).")
 @click.option("--until-done", is_flag=True, help="Stop once no delivery is waiting to be published (scripts, tests).")
 def run(threads: int, duration: float | None, until_done: bool) -> None:
     """Scheduler and worker threads in one process, on the embedded defaults (or the configured Redis/database).
@@ -117,7 +126,11 @@ def worker(queues: tuple[str, ...], processes: int, threads: int) -> None:
         from publisher.errors import InputError
 
         raise InputError(f"unknown queue(s): {', '.join(bad)}", hint=f"use one of {', '.join(QUEUES)}")
-    _ = app().settings  # validate the configuration before forking
+    s = app().settings  # validate the configuration (and reach the broker) before forking
+    if s.redis_url:
+        from publisher.workers.broker import check_reachable
+
+        check_reachable(s.redis_url)
     args = [sys.executable, "-m", "dramatiq", "publisher.workers.entry", "--processes", str(processes),
             "--threads", str(threads), "--worker-shutdown-timeout", "30000"]
     if queues:

@@ -20,3 +20,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     from alembic import command
 
     command.upgrade(config(engine), revision)
+
+
+def known_revisions() -> set[str]:
+    """Every revision id this version ships (file names start with it: 0001_initial.py)."""
+    return {p.name.split("_", 1)[0] for p in (Path(__file__).parent / "versions").glob("[0-9]*_*.py")}

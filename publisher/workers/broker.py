@@ -48,6 +48,8 @@ def setup(settings: Settings) -> BrokerHandle:
             from publisher.workers import embedded
 
             url, started = embedded.ensure(settings.valkey_dir)
+        else:
+            check_reachable(url)
         # A worker process that dies (SIGKILL, OOM) leaves the messages it had fetched, running or prefetched, in its
         # unacked set; Dramatiq hands them to live workers once its heartbeat is older than heartbeat_timeout (60 s by
         # default). Live processes heartbeat on every poll (their idle and delay-queue consumers poll every <= 100 ms),
@@ -67,6 +69,33 @@ def setup(settings: Settings) -> BrokerHandle:
         dramatiq.set_broker(broker)
         _handle = BrokerHandle(url=url, started_embedded=started, broker=broker)
         return _handle
+
+
+def check_reachable(url: str) -> None:
+    """Fail at start, with the fix, instead of workers retrying a dead connection while `run` reports success."""
+    import redis
+
+    from publisher.errors import BrokerError
+
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except (redis.RedisError, OSError, ValueError) as e:
+        raise BrokerError(f"cannot reach the broker at {_shown(url)}: {type(e).__name__}",
+                          hint="start Redis, or fix PUBLISHER_REDIS_URL (unset it to use the embedded broker)") from None
+
+
+def _shown(url: str) -> str:
+    """The URL without its password."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=f"{parts.username or ''}:***@{parts.hostname}{f':{parts.port}' if parts.port else ''}").geturl()
 
 
 def current() -> BrokerHandle | None:
