@@ -1,0 +1,299 @@
+"""The publish path's guards, pinned one by one on the fake clock: a result is recorded only on its own attempt
+(never over a newer one), a success that comes back after the lease was lost is still recorded, reconciliation
+records only what its own lookup found, a message handled early or late does the right nothing, and thread
+successors are woken, held and released exactly when they should be."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from publisher import service
+from publisher.errors import TransientError
+from publisher.publishing import MAX_TRANSIENT_ATTEMPTS, Publisher
+from publisher.schema import audit_events
+from tests.sim.harness import Sim
+
+MakeSim = Callable[..., Sim]
+ACCOUNT = {"channel": "dryrun", "kind": "organisation", "timezone": "Europe/Oslo"}
+
+
+def noc(*fail: dict[str, Any]) -> dict[str, Any]:
+    return {"noc": {**ACCOUNT, "options": {"fail": list(fail)}}}
+
+
+class Crash(BaseException):
+    """A worker process dies here (no except clause of the actor catches it)."""
+
+
+def worker(sim: Sim) -> Publisher:
+    """Another worker process on the same store and broker, with adapters of its own."""
+    return Publisher(sim.settings, sim.store, sender=sim.broker.send)
+
+
+def deliver_with(sim: Sim, publisher: Publisher) -> dict[str, str]:
+    outcomes: dict[str, str] = {}
+    for m in sim.broker.due():
+        outcomes.update(publisher.handle_many(m.ids))
+    return outcomes
+
+
+def crash(*_args: Any) -> Any:
+    raise Crash
+
+
+def lease(sim: Sim) -> float:
+    return sim.settings.scheduler.lease_seconds
+
+
+def audit_actions(sim: Sim, delivery_id: str) -> list[tuple[str, dict[str, Any]]]:
+    import json
+
+    with sim.store.read() as conn:
+        rows = conn.execute(select(audit_events.c.action, audit_events.c.details)
+                            .where(audit_events.c.delivery_id == delivery_id).order_by(audit_events.c.seq))
+        return [(a, json.loads(d or "{}")) for a, d in rows]
+
+
+# -- a result belongs to its attempt --
+
+
+def test_a_success_that_comes_back_after_the_lease_was_lost_is_recorded_once(make_sim: MakeSim) -> None:
+    sim = make_sim(noc())
+    d = sim.post("the platform answers slowly").deliveries[0]["id"]
+    adapter = sim.publisher.adapter("noc")
+    real = adapter.publish
+
+    def slow(delivery: Any, parent: Any) -> Any:
+        receipt = real(delivery, parent)  # the platform stored the post ...
+        sim.clock.advance(lease(sim) + 1)  # ... and answered after the lease ran out:
+        sim.sweep()  # the sweeper took the worker for dead
+        assert sim.state(d) == "unknown"
+        return receipt
+
+    adapter.publish = slow  # type: ignore[method-assign]
+    sim.tick()
+    assert sim.deliver() == {d: "published"}
+    row = sim.deliveries()[d]
+    assert row["state"] == "published" and row["remote_id"] == sim.ledger()[0]["remote_id"]
+    assert [details.get("late") for action, details in audit_actions(sim, d) if action == "published"] == [True]
+    sim.run(2)  # the reconcile message the sweeper sent finds it published
+    assert len(sim.ledger()) == 1 and sim.state(d) == "published"
+
+
+def test_a_late_success_is_recorded_while_a_reconciler_is_looking_it_up(make_sim: MakeSim) -> None:
+    sim = make_sim(noc())
+    d = sim.post("the platform answers slowly").deliveries[0]["id"]
+    adapter = sim.publisher.adapter("noc")
+    real = adapter.publish
+    other = worker(sim)
+    other.adapter("noc").reconcile = crash  # type: ignore[method-assign]
+
+    def slow(delivery: Any, parent: Any) -> Any:
+        receipt = real(delivery, parent)
+        sim.clock.advance(lease(sim) + 1)
+        sim.sweep()
+        with pytest.raises(Crash):  # another worker starts reconciling it, and dies looking
+            deliver_with(sim, other)
+        assert sim.state(d) == "reconciling"
+        return receipt
+
+    adapter.publish = slow  # type: ignore[method-assign]
+    sim.tick()
+    assert sim.deliver() == {d: "published"}
+    assert sim.state(d) == "published" and len(sim.ledger()) == 1
+
+
+def test_a_failure_reported_after_the_lease_was_lost_does_not_move_the_next_attempt(make_sim: MakeSim) -> None:
+    sim = make_sim(noc())
+    d = sim.post("sent twice over a lost lease").deliveries[0]["id"]
+    other = worker(sim)
+    other.adapter("noc").publish = crash  # type: ignore[method-assign]
+    attempts: list[str] = []
+
+    def stuck(delivery: Any, parent: Any) -> Any:
+        attempts.append(sim.deliveries()[d]["attempt_id"])
+        sim.clock.advance(lease(sim) + 1)
+        sim.sweep()  # unknown; reconciled by another worker: not published, so claimed and sent again ...
+        assert deliver_with(sim, other) == {d: "not-published"}
+        sim.tick()
+        with pytest.raises(Crash):  # ... by that worker, which is mid-call (here: dead) when this one answers
+            deliver_with(sim, other)
+        attempts.append(sim.deliveries()[d]["attempt_id"])
+        raise TransientError("connection refused")
+
+    sim.publisher.adapter("noc").publish = stuck  # type: ignore[method-assign]
+    sim.tick()
+    sim.deliver()
+    row = sim.deliveries()[d]
+    assert attempts[0] != attempts[1]
+    assert (row["state"], row["attempt_id"], row["attempts"]) == ("publishing", attempts[1], 2)
+    sim.publisher = worker(sim)
+    sim.run(lease(sim) + 3)
+    assert sim.state(d) == "published" and len(sim.ledger()) == 1
+
+
+def test_a_reconciler_that_lost_its_lease_does_not_record_over_the_one_that_took_over(make_sim: MakeSim) -> None:
+    sim = make_sim(noc({"match": "reset", "outcome": "unknown_sent", "times": 1}))
+    d = sim.post("connection reset").deliveries[0]["id"]
+    adapter = sim.publisher.adapter("noc")
+    real = adapter.reconcile
+    other = worker(sim)
+    other.adapter("noc").reconcile = crash  # type: ignore[method-assign]
+
+    def slow(delivery: Any) -> Any:
+        receipt = real(delivery)  # found it, and answers after its lease ran out
+        sim.clock.advance(lease(sim) + 1)
+        sim.sweep()
+        with pytest.raises(Crash):  # the other worker took it over and is looking it up (here: died doing so)
+            deliver_with(sim, other)
+        return receipt
+
+    adapter.reconcile = slow  # type: ignore[method-assign]
+    sim.tick()
+    assert sim.deliver() == {d: "duplicate"}
+    assert sim.state(d) == "reconciling"
+    sim.publisher = worker(sim)
+    sim.run(lease(sim) + 3)
+    row = sim.deliveries()[d]
+    assert row["state"] == "published" and row["remote_id"] == sim.ledger()[0]["remote_id"]
+    assert len(sim.ledger()) == 1
+
+
+def test_a_second_reconcile_message_finds_nothing_left_to_do(make_sim: MakeSim) -> None:
+    sim = make_sim(noc({"match": "reset", "outcome": "unknown_sent", "times": 1}))
+    d = sim.post("connection reset").deliveries[0]["id"]
+    sim.tick()
+    assert sim.deliver() == {d: "reconciled"}
+    assert sim.publisher.reconcile(sim.deliveries()[d]) == "duplicate"
+    assert [a for a, _ in audit_actions(sim, d)].count("published") == 1
+
+
+# -- attempts --
+
+
+def test_every_attempt_is_counted_and_the_first_attempt_time_is_kept(make_sim: MakeSim) -> None:
+    sim = make_sim(noc({"match": "flaky", "outcome": "transient", "times": 1}))
+    d = sim.post("flaky network").deliveries[0]["id"]
+    first_claim = sim.clock.now
+    sim.run(0.5)
+    row = sim.deliveries()[d]
+    assert (row["state"], row["attempts"], row["first_attempt_at"]) == ("retry_wait", 1, first_claim)
+    sim.run(6)
+    row = sim.deliveries()[d]
+    assert (row["state"], row["attempts"], row["first_attempt_at"]) == ("published", 2, first_claim)
+    assert row["attempt_at"] == first_claim + timedelta(seconds=5)
+
+
+def test_transient_errors_give_up_after_the_last_allowed_attempt(make_sim: MakeSim) -> None:
+    sim = make_sim(noc({"match": "down", "outcome": "transient", "times": 99}))
+    d = sim.post("platform down").deliveries[0]["id"]
+    sim.run(1000, step=5)
+    row = sim.deliveries()[d]
+    assert (row["state"], row["attempts"]) == ("failed", MAX_TRANSIENT_ATTEMPTS)
+    assert f"after {MAX_TRANSIENT_ATTEMPTS} attempts" in row["last_error"]
+    retries = [x["retry_at"] for a, x in audit_actions(sim, d) if a == "transient_error"]
+    assert len(retries) == MAX_TRANSIENT_ATTEMPTS - 1
+
+
+def test_an_unclassified_error_is_never_retried_blindly_but_looked_up(make_sim: MakeSim) -> None:
+    sim = make_sim(noc())
+    d = sim.post("odd answer").deliveries[0]["id"]
+
+    def odd(delivery: Any, parent: Any) -> Any:
+        raise RuntimeError("unexpected payload")
+
+    sim.publisher.adapter("noc").publish = odd  # type: ignore[method-assign]
+    sim.tick()
+    assert sim.deliver() == {d: "unknown"}
+    assert sim.deliveries()[d]["last_error"] == "unclassified error: RuntimeError"
+    sim.publisher = worker(sim)
+    sim.run(2)
+    assert sim.state(d) == "published" and len(sim.ledger()) == 1
+
+
+# -- early and late messages --
+
+
+def test_a_message_handled_before_its_due_time_makes_no_call(make_sim: MakeSim) -> None:
+    sim = make_sim(noc())
+    early = sim.post("not yet", at=sim.clock.now + timedelta(seconds=1)).deliveries[0]["id"]
+    close = sim.post("nearly due", at=sim.clock.now + timedelta(milliseconds=40)).deliveries[0]["id"]
+    sim.tick()
+    assert sim.publisher.handle_many([early, close]) == {early: "early", close: "published"}
+    assert [r["delivery_id"] for r in sim.ledger()] == [close]
+    sim.run(1.5)
+    assert sim.state(early) == "published"
+
+
+def test_a_message_handled_after_not_after_expires_the_delivery_without_a_call(make_sim: MakeSim) -> None:
+    sim = make_sim(noc())
+    late = sim.post("too late", not_after=sim.clock.now + timedelta(seconds=1)).deliveries[0]["id"]
+    edge = sim.post("just in time", not_after=sim.clock.now + timedelta(seconds=2)).deliveries[0]["id"]
+    sim.tick()
+    sim.clock.advance(1.5)
+    assert sim.publisher.handle_many([late]) == {late: "expired"}  # before the sweeper saw it
+    sim.clock.advance(0.5)
+    assert sim.deliver() == {late: "duplicate", edge: "published"}  # the second exactly at its not_after
+    assert (sim.state(late), sim.state(edge)) == ("expired", "published")
+    assert [r["delivery_id"] for r in sim.ledger()] == [edge]
+
+
+# -- thread successors --
+
+
+def thread(sim: Sim, *texts: str, **kw: Any) -> list[str]:
+    return [sim.post(f"INC-9: {t}", thread_key="ticket:INC-9", **kw).deliveries[0]["id"] for t in texts]
+
+
+def test_a_due_successor_is_woken_by_its_predecessor_without_waiting_for_a_tick(make_sim: MakeSim) -> None:
+    sim = make_sim(noc())
+    first, second = thread(sim, "opened", "update")
+    sim.tick()
+    sim.deliver()
+    assert (sim.state(first), sim.state(second)) == ("published", "queued")
+    sim.deliver()
+    assert sim.state(second) == "published"
+
+
+def test_a_successor_not_yet_due_is_not_woken_early(make_sim: MakeSim) -> None:
+    sim = make_sim(noc())
+    first = thread(sim, "opened")[0]
+    second = thread(sim, "update", at=sim.clock.now + timedelta(seconds=30))[0]
+    sim.run(1)
+    assert (sim.state(first), sim.state(second)) == ("published", "scheduled")
+    assert sim.broker.queue == []
+    sim.run(30)
+    assert sim.state(second) == "published"
+
+
+def test_a_successor_is_held_behind_a_failed_predecessor_only_once_it_is_due(make_sim: MakeSim) -> None:
+    sim = make_sim(noc({"match": "opened", "outcome": "permanent", "times": 1}))
+    first = thread(sim, "opened")[0]
+    second = thread(sim, "update", at=sim.clock.now + timedelta(seconds=10))[0]
+    sim.run(5)
+    assert (sim.state(first), sim.state(second)) == ("failed", "scheduled")
+    sim.run(6)
+    assert sim.state(second) == "held"
+
+
+def test_a_successor_held_for_its_own_credentials_is_not_released_by_its_predecessor(make_sim: MakeSim) -> None:
+    sim = make_sim(noc({"match": "update", "outcome": "auth", "times": 1},
+                       {"match": "opened", "outcome": "rate_limited", "times": 1, "retry_after": 5}))
+    first, second = thread(sim, "opened", "update")
+    service.cancel(sim.settings, sim.store, first)  # the successor goes on at once, and its token has expired
+    sim.run(2)
+    assert sim.state(second) == "held"
+    third = thread(sim, "follow-up")[0]
+    sim.run(2)
+    assert sim.state(third) == "held"  # behind the held one
+    assert [a for a, _ in audit_actions(sim, second)][-1] == "auth_expired"
+    sim.run(5)
+    assert (sim.state(second), sim.state(third)) == ("held", "held")  # nothing released it but a human
+    service.retry(sim.settings, sim.store, second)
+    sim.run(3)
+    assert (sim.state(second), sim.state(third)) == ("published", "published")
