@@ -5,6 +5,7 @@ successors are woken, held and released exactly when they should be."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -50,13 +51,16 @@ def lease(sim: Sim) -> float:
     return sim.settings.scheduler.lease_seconds
 
 
-def audit_actions(sim: Sim, delivery_id: str) -> list[tuple[str, dict[str, Any]]]:
-    import json
+def trail(conn: Any, delivery_id: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """The audit trail of one delivery: (actor, action, details), in order."""
+    rows = conn.execute(select(audit_events.c.actor, audit_events.c.action, audit_events.c.details)
+                        .where(audit_events.c.delivery_id == delivery_id).order_by(audit_events.c.seq))
+    return [(actor, action, json.loads(details or "{}")) for actor, action, details in rows]
 
+
+def audit_actions(sim: Sim, delivery_id: str) -> list[tuple[str, dict[str, Any]]]:
     with sim.store.read() as conn:
-        rows = conn.execute(select(audit_events.c.action, audit_events.c.details)
-                            .where(audit_events.c.delivery_id == delivery_id).order_by(audit_events.c.seq))
-        return [(a, json.loads(d or "{}")) for a, d in rows]
+        return [(action, details) for _actor, action, details in trail(conn, delivery_id)]
 
 
 # -- a result belongs to its attempt --
@@ -139,7 +143,8 @@ def test_a_failure_reported_after_the_lease_was_lost_does_not_move_the_next_atte
 
 def test_a_reconciler_that_lost_its_lease_does_not_record_over_the_one_that_took_over(make_sim: MakeSim) -> None:
     sim = make_sim(noc({"match": "reset", "outcome": "unknown_sent", "times": 1}))
-    d = sim.post("connection reset").deliveries[0]["id"]
+    d, successor = [sim.post(f"INC-3: {t}", thread_key="ticket:INC-3").deliveries[0]["id"]
+                    for t in ("connection reset", "update")]
     adapter = sim.publisher.adapter("noc")
     real = adapter.reconcile
     other = worker(sim)
@@ -156,12 +161,28 @@ def test_a_reconciler_that_lost_its_lease_does_not_record_over_the_one_that_took
     adapter.reconcile = slow  # type: ignore[method-assign]
     sim.tick()
     assert sim.deliver() == {d: "duplicate"}
-    assert sim.state(d) == "reconciling"
+    assert (sim.state(d), sim.state(successor)) == ("reconciling", "held")  # nothing recorded, nobody woken
     sim.publisher = worker(sim)
     sim.run(lease(sim) + 3)
     row = sim.deliveries()[d]
     assert row["state"] == "published" and row["remote_id"] == sim.ledger()[0]["remote_id"]
-    assert len(sim.ledger()) == 1
+    assert [r["delivery_id"] for r in sim.ledger()] == [d, successor]
+
+
+def test_a_reconciled_post_is_recorded_and_audited_and_wakes_its_successor_at_once(make_sim: MakeSim) -> None:
+    sim = make_sim(noc({"match": "reset", "outcome": "unknown_sent", "times": 1}))
+    d, successor = [sim.post(f"INC-3: {t}", thread_key="ticket:INC-3").deliveries[0]["id"]
+                    for t in ("connection reset", "update")]
+    sim.tick()
+    assert sim.deliver() == {d: "reconciled"}
+    assert sim.state(successor) == "queued" and [m.ids for m in sim.broker.queue] == [[successor]]
+    row = sim.deliveries()[d]
+    with sim.store.read() as conn:
+        last = trail(conn, d)[-1]
+    assert last == (sim.publisher.actor, "published", {"from": "reconciling", "to": "published", "reconciled": True,
+                                                        "remote_id": row["remote_id"], "url": row["remote_url"]})
+    sim.deliver()
+    assert [r["delivery_id"] for r in sim.ledger()] == [d, successor]
 
 
 def test_a_second_reconcile_message_finds_nothing_left_to_do(make_sim: MakeSim) -> None:

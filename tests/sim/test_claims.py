@@ -314,3 +314,53 @@ def test_a_message_is_not_sent_again_for_a_delivery_a_worker_took_meanwhile(make
     sim.scheduler.missing = missing
     assert sim.sweep()["resent"] == 0
     assert sim.broker.queue == [] and sim.state(d) == "published"
+
+
+def test_a_message_lost_again_is_sent_again_and_one_still_waiting_in_the_broker_is_not(make_sim: MakeSim) -> None:
+    sim = make_sim(noc())
+    lost_after = sim.settings.scheduler.lost_after_seconds
+    d = sim.post("lost twice").deliveries[0]["id"]
+    sim.tick()
+    sim.broker.wipe()
+    sim.clock.advance(lost_after)
+    assert sim.sweep()["resent"] == 1
+    resent = sim.deliveries()[d]
+    assert (resent["enqueued_at"], resent["message_id"]) == (sim.clock.now, sim.broker.queue[0].message_id)
+    sim.clock.advance(lost_after)
+    assert sim.sweep()["resent"] == 0  # its message is still there, not yet consumed
+    sim.broker.wipe()
+    assert sim.sweep()["resent"] == 1  # lost again
+    sim.broker.wipe()
+    sim.clock.advance(lost_after - 0.001)
+    assert sim.sweep()["resent"] == 0  # and again, but not for long enough since it was last sent
+    sim.clock.advance(0.001)
+    assert sim.sweep()["resent"] == 1
+    sim.deliver()
+    assert sim.state(d) == "published" and len(sim.ledger()) == 1
+
+
+def test_a_delivery_waiting_or_failed_after_its_call_is_never_taken_for_a_lost_lease(make_sim: MakeSim) -> None:
+    sim = make_sim(noc({"match": "limited", "outcome": "rate_limited", "times": 9, "retry_after": 600},
+                       {"match": "refused", "outcome": "permanent", "times": 9},
+                       {"match": "token", "outcome": "auth", "times": 9}))
+    ids = [sim.post(t).deliveries[0]["id"] for t in ("limited", "refused", "expired token")]
+    sim.run(1)
+    states = [sim.state(i) for i in ids]
+    assert states == ["retry_wait", "failed", "held"]
+    sim.clock.advance(sim.settings.scheduler.lease_seconds + 1)  # past the lease each call was claimed with
+    assert sim.sweep()["leases"] == 0
+    assert [sim.state(i) for i in ids] == states
+
+
+def test_an_expiry_is_audited_by_the_scheduler_with_the_closing_time(make_sim: MakeSim) -> None:
+    sim = make_sim(noc({"match": "limited", "outcome": "rate_limited", "times": 9, "retry_after": 600}))
+    not_after = at(sim, 1)
+    d = sim.post("limited", not_after=not_after).deliveries[0]["id"]
+    sim.run(2)
+    assert sim.state(d) == "expired"
+    with sim.store.read() as conn:
+        from tests.sim.test_attempts import trail
+
+        last = trail(conn, d)[-1]
+    assert last == (sim.scheduler.actor, "expired",
+                    {"from": "retry_wait", "to": "expired", "not_after": not_after.isoformat()})
