@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from publisher import service
+from publisher import audit, service
 from publisher.errors import TransientError
 from publisher.publishing import MAX_TRANSIENT_ATTEMPTS, Publisher
 from publisher.schema import audit_events
@@ -84,7 +84,10 @@ def test_a_success_that_comes_back_after_the_lease_was_lost_is_recorded_once(mak
     assert sim.deliver() == {d: "published"}
     row = sim.deliveries()[d]
     assert row["state"] == "published" and row["remote_id"] == sim.ledger()[0]["remote_id"]
-    assert [details.get("late") for action, details in audit_actions(sim, d) if action == "published"] == [True]
+    # ("from" is left out: it names the state the worker read, publishing, not the unknown it moved from)
+    assert [{k: v for k, v in details.items() if k != "from"}
+            for action, details in audit_actions(sim, d) if action == "published"] == [
+        {"to": "published", "remote_id": row["remote_id"], "url": row["remote_url"], "late": True}]
     sim.run(2)  # the reconcile message the sweeper sent finds it published
     assert len(sim.ledger()) == 1 and sim.state(d) == "published"
 
@@ -194,6 +197,36 @@ def test_a_second_reconcile_message_finds_nothing_left_to_do(make_sim: MakeSim) 
     assert [a for a, _ in audit_actions(sim, d)].count("published") == 1
 
 
+# -- the audit trail --
+
+
+def test_a_publish_is_audited_step_by_step_with_who_did_it_and_what_came_back(make_sim: MakeSim) -> None:
+    sim = make_sim(noc())
+    accepted = sim.post("audited")
+    d = accepted.deliveries[0]["id"]
+    due = sim.clock.now
+    sim.clock.advance(0.25)
+    sim.tick()
+    sim.clock.advance(0.25)
+    sim.deliver()
+    row = sim.deliveries()[d]
+    with sim.store.read() as conn:
+        events = [e for e in audit.rows(conn) if e["delivery_id"] == d]
+    assert [(e["actor"], e["action"], e["post_id"], e["account"]) for e in events[1:]] == [
+        (sim.scheduler.actor, "queued", accepted.post_id, "noc"),
+        (sim.publisher.actor, "publishing", accepted.post_id, "noc"),
+        (sim.publisher.actor, "published", accepted.post_id, "noc")]
+    queued, publishing, published = (json.loads(e["details"]) for e in events[1:])
+    assert events[1]["at"] == due + timedelta(seconds=0.25)
+    assert queued == {"to": "queued", "due_at": due.isoformat()}
+    assert publishing == {"from": "queued", "to": "publishing", "attempt": 1, "attempt_id": row["attempt_id"],
+                          "reply_to": None}
+    assert published == {"from": "publishing", "to": "published", "remote_id": row["remote_id"],
+                          "url": row["remote_url"]}
+    assert (row["enqueued_at"], row["published_at"], row["lease_until"]) == (due + timedelta(seconds=0.25),
+                                                                             sim.clock.now, None)
+
+
 # -- attempts --
 
 
@@ -243,12 +276,13 @@ def test_an_unclassified_error_is_never_retried_blindly_but_looked_up(make_sim: 
 def test_a_message_handled_before_its_due_time_makes_no_call(make_sim: MakeSim) -> None:
     sim = make_sim(noc())
     early = sim.post("not yet", at=sim.clock.now + timedelta(seconds=1)).deliveries[0]["id"]
-    close = sim.post("nearly due", at=sim.clock.now + timedelta(milliseconds=40)).deliveries[0]["id"]
+    close = sim.post("due within the tolerance", at=sim.clock.now + timedelta(milliseconds=50)).deliveries[0]["id"]
+    past = sim.post("just past the tolerance", at=sim.clock.now + timedelta(milliseconds=51)).deliveries[0]["id"]
     sim.tick()
-    assert sim.publisher.handle_many([early, close]) == {early: "early", close: "published"}
+    assert sim.publisher.handle_many([early, close, past]) == {early: "early", close: "published", past: "early"}
     assert [r["delivery_id"] for r in sim.ledger()] == [close]
     sim.run(1.5)
-    assert sim.state(early) == "published"
+    assert sim.state(early) == "published" and sim.state(past) == "published"
 
 
 def test_a_message_handled_after_not_after_expires_the_delivery_without_a_call(make_sim: MakeSim) -> None:
@@ -295,11 +329,14 @@ def test_a_successor_not_yet_due_is_not_woken_early(make_sim: MakeSim) -> None:
 def test_a_successor_is_held_behind_a_failed_predecessor_only_once_it_is_due(make_sim: MakeSim) -> None:
     sim = make_sim(noc({"match": "opened", "outcome": "permanent", "times": 1}))
     first = thread(sim, "opened")[0]
-    second = thread(sim, "update", at=sim.clock.now + timedelta(seconds=10))[0]
+    due = sim.clock.now + timedelta(seconds=10)
+    second = thread(sim, "update", at=due)[0]
     sim.run(5)
     assert (sim.state(first), sim.state(second)) == ("failed", "scheduled")
-    sim.run(6)
-    assert sim.state(second) == "held"
+    sim.clock.now = due - timedelta(milliseconds=1)
+    assert sim.sweep()["held"] == 0
+    sim.clock.now = due
+    assert sim.sweep()["held"] == 1 and sim.state(second) == "held"
 
 
 def test_a_successor_held_for_its_own_credentials_is_not_released_by_its_predecessor(make_sim: MakeSim) -> None:

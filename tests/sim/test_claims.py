@@ -71,7 +71,10 @@ def test_a_tick_claims_the_earliest_due_first_and_only_deliveries_still_waiting(
     assert (sim.state(done), sim.state(failed)) == ("published", "failed")
     second = sim.post("due second", at=at(sim, 1)).deliveries[0]["id"]
     first = sim.post("due first").deliveries[0]["id"]
+    sim.clock.advance(0.25)
     assert sim.tick() == 1 and sim.state(first) == "queued" and sim.state(second) == "scheduled"
+    claimed = sim.deliveries()[first]
+    assert claimed["enqueued_at"] == claimed["updated_at"] == sim.clock.now
     assert sim.tick() == 1 and sim.state(second) == "queued"
     assert sim.tick() == 0
 
