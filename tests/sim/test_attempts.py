@@ -144,6 +144,34 @@ def test_a_failure_reported_after_the_lease_was_lost_does_not_move_the_next_atte
     assert sim.state(d) == "published" and len(sim.ledger()) == 1
 
 
+def test_a_success_reported_after_the_lease_was_lost_does_not_overwrite_the_next_attempt(make_sim: MakeSim) -> None:
+    sim = make_sim(noc())
+    d = sim.post("sent over a lost lease").deliveries[0]["id"]
+    adapter = sim.publisher.adapter("noc")
+    real = adapter.publish
+    other = worker(sim)
+    other.adapter("noc").publish = crash  # type: ignore[method-assign]
+
+    def stuck(delivery: Any, parent: Any) -> Any:
+        sim.clock.advance(lease(sim) + 1)
+        sim.sweep()
+        assert deliver_with(sim, other) == {d: "not-published"}  # nothing on the platform yet
+        sim.tick()
+        with pytest.raises(Crash):  # the next attempt is claimed (and its worker dies before its call)
+            deliver_with(sim, other)
+        return real(delivery, parent)  # and now the first call lands after all
+
+    adapter.publish = stuck  # type: ignore[method-assign]
+    sim.tick()
+    assert sim.deliver() == {d: "orphan"}  # logged loudly, not recorded over the attempt that owns the row
+    row = sim.deliveries()[d]
+    assert (row["state"], row["attempts"], row["remote_id"]) == ("publishing", 2, None)
+    sim.publisher = worker(sim)
+    sim.run(lease(sim) + 3)  # that attempt's lease runs out; reconciling finds the post that landed
+    row = sim.deliveries()[d]
+    assert row["state"] == "published" and [r["remote_id"] for r in sim.ledger()] == [row["remote_id"]]
+
+
 def test_a_reconciler_that_lost_its_lease_does_not_record_over_the_one_that_took_over(make_sim: MakeSim) -> None:
     sim = make_sim(noc({"match": "reset", "outcome": "unknown_sent", "times": 1}))
     d, successor = [sim.post(f"INC-3: {t}", thread_key="ticket:INC-3").deliveries[0]["id"]
@@ -307,10 +335,36 @@ def thread(sim: Sim, *texts: str, **kw: Any) -> list[str]:
 
 def test_a_due_successor_is_woken_by_its_predecessor_without_waiting_for_a_tick(make_sim: MakeSim) -> None:
     sim = make_sim(noc())
-    first, second = thread(sim, "opened", "update")
+    first, second = thread(sim, "opened", "update")  # both due now
     sim.tick()
     sim.deliver()
     assert (sim.state(first), sim.state(second)) == ("published", "queued")
+    assert sim.deliveries()[second]["enqueued_at"] == sim.clock.now
+    assert audit_actions(sim, second)[-1] == ("queued", {"from": "scheduled", "to": "queued", "woken_by": first})
+    sim.deliver()
+    assert sim.state(second) == "published"
+
+
+def test_a_woken_successor_whose_message_is_lost_is_sent_again(make_sim: MakeSim) -> None:
+    sim = make_sim(noc())
+    first, second = thread(sim, "opened", "update")
+    sim.tick()
+    sim.deliver()
+    sim.broker.wipe()
+    sim.clock.advance(sim.settings.scheduler.lost_after_seconds)
+    assert sim.sweep()["resent"] == 1
+    sim.deliver()
+    assert sim.state(second) == "published"
+
+
+def test_a_worker_that_cannot_send_messages_leaves_the_successor_to_the_tick(make_sim: MakeSim) -> None:
+    sim = make_sim(noc())
+    first, second = thread(sim, "opened", "update")
+    sim.tick()
+    sim.broker.wipe()
+    assert Publisher(sim.settings, sim.store).handle_many([first]) == {first: "published"}
+    assert sim.state(second) == "scheduled"  # not queued without a message
+    assert sim.tick() == 1
     sim.deliver()
     assert sim.state(second) == "published"
 
