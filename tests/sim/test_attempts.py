@@ -84,6 +84,7 @@ def test_a_success_that_comes_back_after_the_lease_was_lost_is_recorded_once(mak
     assert sim.deliver() == {d: "published"}
     row = sim.deliveries()[d]
     assert row["state"] == "published" and row["remote_id"] == sim.ledger()[0]["remote_id"]
+    assert row["published_at"] == sim.clock.now
     # ("from" is left out: it names the state the worker read, publishing, not the unknown it moved from)
     assert [{k: v for k, v in details.items() if k != "from"}
             for action, details in audit_actions(sim, d) if action == "published"] == [
@@ -174,8 +175,9 @@ def test_a_success_reported_after_the_lease_was_lost_does_not_overwrite_the_next
 
 def test_a_reconciler_that_lost_its_lease_does_not_record_over_the_one_that_took_over(make_sim: MakeSim) -> None:
     sim = make_sim(noc({"match": "reset", "outcome": "unknown_sent", "times": 1}))
-    d, successor = [sim.post(f"INC-3: {t}", thread_key="ticket:INC-3").deliveries[0]["id"]
-                    for t in ("connection reset", "update")]
+    d = sim.post("INC-3: connection reset", thread_key="ticket:INC-3").deliveries[0]["id"]
+    successor = sim.post("INC-3: update", thread_key="ticket:INC-3",
+                         at=sim.clock.now + timedelta(seconds=lease(sim) + 1.5)).deliveries[0]["id"]
     adapter = sim.publisher.adapter("noc")
     real = adapter.reconcile
     other = worker(sim)
@@ -187,12 +189,13 @@ def test_a_reconciler_that_lost_its_lease_does_not_record_over_the_one_that_took
         sim.sweep()
         with pytest.raises(Crash):  # the other worker took it over and is looking it up (here: died doing so)
             deliver_with(sim, other)
+        sim.clock.advance(1)  # meanwhile the successor fell due
         return receipt
 
     adapter.reconcile = slow  # type: ignore[method-assign]
     sim.tick()
     assert sim.deliver() == {d: "duplicate"}
-    assert (sim.state(d), sim.state(successor)) == ("reconciling", "held")  # nothing recorded, nobody woken
+    assert (sim.state(d), sim.state(successor)) == ("reconciling", "scheduled")  # nothing recorded, nobody woken
     sim.publisher = worker(sim)
     sim.run(lease(sim) + 3)
     row = sim.deliveries()[d]

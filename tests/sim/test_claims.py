@@ -79,6 +79,21 @@ def test_a_tick_claims_the_earliest_due_first_and_only_deliveries_still_waiting(
     assert sim.tick() == 0
 
 
+def test_under_a_backlog_the_earliest_due_is_claimed_first_whether_scheduled_or_retrying(env: Env,
+                                                                                        make_sim: MakeSim) -> None:
+    env.write_config(noc({"match": "flaky", "outcome": "transient", "times": 1}),
+                     scheduler={"batch": 1, "horizon_seconds": 0})
+    sim = make_sim()
+    retrying = sim.post("flaky network").deliveries[0]["id"]
+    sim.tick()
+    sim.deliver()
+    assert sim.deliveries()[retrying]["due_at"] == at(sim, 5)
+    waiting = sim.post("due before the retry", at=at(sim, 4)).deliveries[0]["id"]
+    sim.clock.advance(6)  # no tick meanwhile: both are due
+    assert sim.tick() == 1 and sim.state(waiting) == "queued" and sim.state(retrying) == "retry_wait"
+    assert sim.tick() == 1 and sim.state(retrying) == "queued"
+
+
 def test_a_tick_never_claims_a_held_failed_cancelled_expired_or_unapproved_delivery(env: Env, make_sim: MakeSim) -> None:
     accounts = noc({"match": "refused", "outcome": "permanent", "times": 9},
                    {"match": "token", "outcome": "auth", "times": 9})
@@ -136,6 +151,7 @@ def test_a_successor_goes_on_past_a_cancelled_or_expired_predecessor(make_sim: M
     second = thread(sim, "update")[0]
     sim.run(1)
     assert (sim.state(first), sim.state(second)) == ("retry_wait", "scheduled")
+    assert sim.sweep()["held"] == 0  # a predecessor waiting its turn stops nothing
     if how == "cancelled":
         service.cancel(sim.settings, sim.store, first)
     sim.run(5)
