@@ -16,6 +16,7 @@ from publisher.errors import TransientError
 from publisher.publishing import Publisher
 from tests.conftest import Env
 from tests.sim.harness import Sim
+from tests.sim.test_attempts import trail
 
 MakeSim = Callable[..., Sim]
 ACCOUNT = {"channel": "dryrun", "kind": "organisation", "timezone": "Europe/Oslo"}
@@ -58,6 +59,7 @@ def test_a_tick_claims_what_is_due_within_the_horizon_and_sends_it_delayed_to_it
     assert [sim.state(i) for i in (now, edge, later)] == ["queued", "queued", "scheduled"]
     assert {m.ids[0]: m.deliver_at - start for m in sim.broker.queue} == {now: timedelta(0),
                                                                           edge: timedelta(seconds=horizon)}
+    assert {m.channel for m in sim.broker.queue} == {"dryrun"}
     assert sim.deliveries()[now]["enqueued_at"] == start
 
 
@@ -227,6 +229,13 @@ def test_a_lease_is_taken_for_lost_only_once_it_has_run_out(make_sim: MakeSim) -
     assert sim.sweep()["leases"] == 0 and sim.state(d) == "publishing"
     sim.clock.advance(0.001)
     assert sim.sweep()["leases"] == 1 and sim.state(d) == "unknown"
+    row = sim.deliveries()[d]
+    assert row["last_error"] == "worker stopped mid-publish; reconciling"
+    assert row["due_at"] == sim.clock.now + timedelta(seconds=sim.settings.scheduler.reconcile_every_seconds)
+    with sim.store.read() as conn:
+        assert trail(conn, d)[-1] == (sim.scheduler.actor, "lease_expired", {
+            "from": "publishing", "to": "unknown", "lease_until": lease_until.isoformat()})
+    assert [(m.channel, m.ids, m.deliver_at) for m in sim.broker.queue] == [("dryrun", [d], sim.clock.now)]
     sim.publisher = Publisher(sim.settings, sim.store, sender=sim.broker.send)
     sim.run(7)
     assert sim.state(d) == "published" and len(sim.ledger()) == 1
@@ -275,6 +284,8 @@ def test_an_unknown_outcome_is_looked_up_again_when_it_is_due_and_not_before(mak
     assert sim.sweep()["reconcile"] == 0
     sim.clock.now = due
     assert sim.sweep()["reconcile"] == 1
+    assert sim.sweep()["reconcile"] == 0  # one message until the next reconcile period
+    assert [(m.channel, m.ids, m.deliver_at) for m in sim.broker.queue] == [("dryrun", [d], due)]
     assert sim.deliver() == {d: "not-published"}
     sim.run(1)
     assert sim.state(d) == "published" and calls == [d, d]
@@ -289,7 +300,8 @@ def test_a_lost_message_is_sent_again_only_after_lost_after_past_its_due_time(ma
     sim.clock.advance(2 + lost_after - 0.001)
     assert sim.sweep()["resent"] == 0
     sim.clock.advance(0.001)
-    assert sim.sweep()["resent"] == 1 and len(sim.broker.queue) == 1
+    assert sim.sweep()["resent"] == 1
+    assert [(m.channel, m.ids, m.deliver_at) for m in sim.broker.queue] == [("dryrun", [d], sim.clock.now)]
     sim.deliver()
     assert sim.state(d) == "published"
 
@@ -378,8 +390,31 @@ def test_an_expiry_is_audited_by_the_scheduler_with_the_closing_time(make_sim: M
     sim.run(2)
     assert sim.state(d) == "expired"
     with sim.store.read() as conn:
-        from tests.sim.test_attempts import trail
-
         last = trail(conn, d)[-1]
     assert last == (sim.scheduler.actor, "expired",
                     {"from": "retry_wait", "to": "expired", "not_after": not_after.isoformat()})
+
+
+def test_every_unknown_outcome_due_is_sent_to_be_looked_up(make_sim: MakeSim) -> None:
+    sim = make_sim(noc())
+    ids = [sim.post(f"the worker dies mid-call {i}").deliveries[0]["id"] for i in range(2)]
+    crash_on_publish(sim.publisher)
+    sim.tick()
+    for m in sim.broker.due():
+        with pytest.raises(Crash):
+            sim.publisher.handle_many(m.ids)
+    sim.clock.advance(sim.settings.scheduler.lease_seconds + 1)
+    counts = sim.sweep()
+    assert (counts["leases"], counts["reconcile"]) == (2, 2)
+    assert sorted(i for m in sim.broker.queue for i in m.ids) == sorted(ids)
+
+
+def test_only_the_lost_message_is_sent_again_when_others_are_still_waiting(make_sim: MakeSim) -> None:
+    sim = make_sim(noc())
+    kept = sim.post("still in the broker").deliveries[0]["id"]
+    lost = sim.post("lost", at=at(sim, 0.5)).deliveries[0]["id"]
+    sim.tick()
+    sim.broker.queue = [m for m in sim.broker.queue if lost not in m.ids]
+    sim.clock.advance(sim.settings.scheduler.lost_after_seconds + 1)
+    assert sim.sweep()["resent"] == 1
+    assert sorted(m.ids[0] for m in sim.broker.queue) == sorted([kept, lost])
