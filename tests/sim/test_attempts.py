@@ -412,3 +412,25 @@ def test_a_successor_held_for_its_own_credentials_is_not_released_by_its_predece
     service.retry(sim.settings, sim.store, second)
     sim.run(3)
     assert (sim.state(second), sim.state(third)) == ("published", "published")
+
+
+def test_one_sweep_holds_a_whole_chain_behind_a_failure_and_one_releases_it_once_cancelled(make_sim: MakeSim) -> None:
+    sim = make_sim(noc({"match": "opened", "outcome": "permanent", "times": 1}))
+    first, second, third = thread(sim, "opened", "update", "resolved")
+    sim.tick()
+    sim.deliver()
+    assert sim.state(first) == "failed"
+    counts = sim.sweep()
+    assert (counts["held"], counts["released"]) == (2, 0)
+    assert audit_actions(sim, second)[-1] == ("held_behind", {
+        "from": "scheduled", "to": "held", "reason": "predecessor", "predecessor": first, "predecessor_state": "failed"})
+    assert audit_actions(sim, third)[-1][1]["predecessor"] == second
+    service.cancel(sim.settings, sim.store, first)
+    counts = sim.sweep()
+    assert (counts["held"], counts["released"]) == (0, 1)  # the second; the third follows once the second is sent
+    row = sim.deliveries()[second]
+    assert (row["state"], row["last_error"]) == ("scheduled", None)
+    assert audit_actions(sim, second)[-1] == ("resumed", {
+        "from": "held", "to": "scheduled", "reason": "predecessor done", "predecessor": first})
+    sim.run(2)
+    assert [r["delivery_id"] for r in sim.ledger()] == [second, third]
