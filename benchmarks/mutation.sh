@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Mutation testing of the guards (claim and transition conditions) with mutmut 3: see RESULTS-mutation.md.
 #
-#   benchmarks/mutation.sh            the guard functions (GUARDS below): the run RESULTS-mutation.md reports
-#   benchmarks/mutation.sh all        every function of the four files in [tool.mutmut] only_mutate (slow)
+#   benchmarks/mutation.sh            the guard functions (CONDITIONS and DECISIONS below): what RESULTS-mutation.md reports
+#   benchmarks/mutation.sh core       the CONDITIONS only (the claim and transition conditions themselves)
+#   benchmarks/mutation.sh all        every function of the four files in [tool.mutmut] only_mutate (hours here)
 #   benchmarks/mutation.sh NAME...    these mutants or globs, e.g. 'publisher.store.x_claim_due__mutmut_*'
 #
 # Configuration (files, test selection, fork server) is [tool.mutmut] in pyproject.toml. Results stay in
@@ -12,7 +13,7 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-/work/main/.venv/bin/python}
 CHILDREN=${MUTMUT_CHILDREN:-2}
 
-GUARDS=(
+CONDITIONS=(
   # store: the claim, the conditional UPDATE and the sweeper's queries
   'publisher.store.x_claim_due__mutmut_*'
   'publisher.store.x__update_sql__mutmut_*'
@@ -32,13 +33,26 @@ GUARDS=(
   'publisher.publishing.xǁPublisherǁ_wake_successors__mutmut_*'
   'publisher.publishing.xǁPublisherǁ_record_reconciled__mutmut_*'
 )
+DECISIONS=(
+  # the code around the conditions that decides which transition to make
+  'publisher.store.x_apply__mutmut_*'
+  'publisher.scheduling.xǁSchedulerǁtick__mutmut_*'
+  'publisher.scheduling.xǁSchedulerǁsweep__mutmut_*'
+  'publisher.scheduling.xǁSchedulerǁ_threads__mutmut_*'
+  'publisher.publishing.xǁPublisherǁ_decide__mutmut_*'
+  'publisher.publishing.xǁPublisherǁ_claims__mutmut_*'
+  'publisher.publishing.xǁPublisherǁ_send_all__mutmut_*'
+  'publisher.publishing.xǁPublisherǁreconcile__mutmut_*'
+)
 
 if [[ ${1:-} == all ]]; then
   names=()
+elif [[ ${1:-} == core ]]; then
+  names=("${CONDITIONS[@]}")
 elif [[ $# -gt 0 ]]; then
   names=("$@")
 else
-  names=("${GUARDS[@]}")
+  names=("${CONDITIONS[@]}" "${DECISIONS[@]}")
 fi
 
 rm -rf mutants  # a clean run: no result is carried over from an earlier one

@@ -17,6 +17,7 @@ from publisher import audit, service
 from publisher.errors import TransientError
 from publisher.publishing import MAX_TRANSIENT_ATTEMPTS, Publisher
 from publisher.schema import audit_events
+from tests.conftest import Env
 from tests.sim.harness import Sim
 
 MakeSim = Callable[..., Sim]
@@ -434,3 +435,51 @@ def test_one_sweep_holds_a_whole_chain_behind_a_failure_and_one_releases_it_once
         "from": "held", "to": "scheduled", "reason": "predecessor done", "predecessor": first})
     sim.run(2)
     assert [r["delivery_id"] for r in sim.ledger()] == [second, third]
+
+
+# -- decisions before the call --
+
+
+def test_a_successor_claimed_past_a_cancelled_link_still_waits_for_the_failed_one_before_it(make_sim: MakeSim) -> None:
+    sim = make_sim(noc({"match": "opened", "outcome": "permanent", "times": 9}))
+    first, second, third = thread(sim, "opened", "update", "resolved")
+    sim.tick()
+    sim.deliver()
+    service.cancel(sim.settings, sim.store, second)
+    assert sim.tick() == 1  # the tick looks at the direct predecessor only: cancelled
+    assert sim.deliver() == {third: "waiting"}  # the worker walks back to the failed one and sends it back
+    row = sim.deliveries()[third]
+    assert (row["state"], row["last_error"]) == ("scheduled", f"waiting for predecessor {first} (failed)")
+    assert audit_actions(sim, third)[-1] == ("waiting", {"from": "queued", "to": "scheduled",
+                                                         "reason": f"waiting for predecessor {first} (failed)"})
+    assert sim.ledger() == []
+
+
+def test_a_delivery_for_an_account_no_longer_configured_is_held_not_sent(env: Env, make_sim: MakeSim) -> None:
+    sim = make_sim(noc())
+    d = sim.post("account removed meanwhile").deliveries[0]["id"]
+    sim.tick()
+    env.write_config({"other": dict(ACCOUNT)})
+    stale = Publisher(env.settings(), sim.store, sender=sim.broker.send)
+    assert deliver_with(sim, stale) == {d: "held"}
+    row = sim.deliveries()[d]
+    assert row["state"] == "held" and row["last_error"].startswith("unknown account 'noc'")
+    assert audit_actions(sim, d)[-1] == ("held", {"from": "queued", "to": "held", "reason": row["last_error"]})
+    assert sim.ledger() == []
+
+
+def test_after_a_rate_limit_the_rest_of_the_batch_waits_unsent_and_says_why(make_sim: MakeSim) -> None:
+    sim = make_sim(noc({"match": "first", "outcome": "rate_limited", "times": 1, "retry_after": 60}))
+    ids = [sim.post(t).deliveries[0]["id"] for t in ("first of the burst", "second", "third")]
+    sim.tick()
+    sim.broker.wipe()
+    outcomes = sim.publisher.handle_many(ids)
+    assert outcomes == {ids[0]: "rate_limited", ids[1]: "budget", ids[2]: "budget"}
+    retry_at = sim.deliveries()[ids[0]]["due_at"]
+    for i in ids[1:]:
+        row = sim.deliveries()[i]
+        assert (row["state"], row["attempts"], row["due_at"], row["lease_until"]) == ("retry_wait", 0, retry_at, None)
+        assert audit_actions(sim, i)[-1] == ("rate_budget", {
+            "from": "publishing", "to": "retry_wait", "retry_at": retry_at.isoformat(),
+            "source": "rate limited earlier in this batch"})
+    assert sim.ledger() == []
