@@ -483,3 +483,35 @@ def test_after_a_rate_limit_the_rest_of_the_batch_waits_unsent_and_says_why(make
             "from": "publishing", "to": "retry_wait", "retry_at": retry_at.isoformat(),
             "source": "rate limited earlier in this batch"})
     assert sim.ledger() == []
+
+
+def test_a_successor_behind_an_unknown_outcome_is_held_saying_it_resumes_by_itself(make_sim: MakeSim) -> None:
+    sim = make_sim(noc())
+    first, second = thread(sim, "opened", "update")
+    sim.publisher.adapter("noc").publish = crash  # type: ignore[method-assign]
+    sim.tick()
+    with pytest.raises(Crash):
+        sim.deliver()
+    sim.clock.advance(lease(sim) + 1)
+    sim.sweep()  # the lease ran out: unknown, and being looked up
+    assert (sim.state(first), sim.state(second)) == ("unknown", "held")
+    assert sim.deliveries()[second]["last_error"] == (
+        f"waiting behind {first}, which has an unknown outcome: publisher is looking it up and this resumes by itself")
+
+
+def test_a_successor_behind_a_post_being_reconciled_is_held_and_not_released_meanwhile(make_sim: MakeSim) -> None:
+    sim = make_sim(noc({"match": "opened", "outcome": "unknown_sent", "times": 1}))
+    first, second = thread(sim, "opened", "update")
+    sim.publisher.adapter("noc").reconcile = crash  # type: ignore[method-assign]
+    sim.tick()
+    with pytest.raises(Crash):  # the reconciler dies mid-lookup: reconciling until its lease runs out
+        sim.deliver()
+    counts = sim.sweep()
+    assert (counts["held"], counts["released"]) == (1, 0)
+    assert (sim.state(first), sim.state(second)) == ("reconciling", "held")
+    assert sim.deliveries()[second]["last_error"] == (
+        f"waiting behind {first}, which has an unknown outcome: publisher is looking it up and this resumes by itself")
+    assert sim.sweep()["released"] == 0
+    sim.publisher = worker(sim)
+    sim.run(lease(sim) + 3)
+    assert [r["delivery_id"] for r in sim.ledger()] == [first, second]
