@@ -6,7 +6,7 @@ and never drops or adds one element of a list: ``in_([State.SCHEDULED.value, Sta
 turn (``--add``: also gains each state it lacks), and the same fast tests as ``[tool.mutmut]`` run against a copy of
 the tree with that one change. A mutant is killed when the tests fail.
 
-    python benchmarks/mutation_sets.py [--add] [--jobs 2] [--only publisher/store.py:417 ...]
+    python benchmarks/mutation_sets.py [--add | --add-at publisher/store.py:417 ...] [--only PLACE ...] [--jobs 2]
 
 Prints one line per mutant, the survivors, and the score; exits 0.
 """
@@ -116,14 +116,16 @@ def _env() -> dict[str, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--add", action="store_true", help="also add each missing state to each set")
+    parser.add_argument("--add-at", nargs="*", default=[], help="add missing states only to the sets at these places")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--list", action="store_true", help="only list the mutants")
     parser.add_argument("--only", nargs="*", default=[], help="only sets at these places (path:line)")
     args = parser.parse_args()
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
     files, tests = config["only_mutate"], config["pytest_add_cli_args_test_selection"]
-    todo = [m for f in files for m in mutants(f, args.add)
-            if not args.only or f"{m.path}:{m.line}" in args.only]
+    todo = [m for f in files for m in mutants(f, args.add or bool(args.add_at))
+            if (not args.only or f"{m.path}:{m.line}" in args.only)
+            and (args.add or not args.add_at or len(m.mutated) < len(m.original) or f"{m.path}:{m.line}" in args.add_at)]
     print(f"{len(todo)} state-set mutants in {', '.join(files)}; tests: {' '.join(tests)}", flush=True)
     if args.list:
         print("\n".join(m.name for m in todo))

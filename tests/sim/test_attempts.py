@@ -515,3 +515,14 @@ def test_a_successor_behind_a_post_being_reconciled_is_held_and_not_released_mea
     sim.publisher = worker(sim)
     sim.run(lease(sim) + 3)
     assert [r["delivery_id"] for r in sim.ledger()] == [first, second]
+
+
+def test_a_successor_behind_a_predecessor_in_flight_waits_without_being_held(make_sim: MakeSim) -> None:
+    sim = make_sim(noc())
+    first, second = thread(sim, "opened", "update")
+    sim.publisher.adapter("noc").publish = crash  # type: ignore[method-assign]
+    sim.tick()
+    with pytest.raises(Crash):
+        sim.deliver()
+    assert sim.sweep()["held"] == 0  # a call in flight is not a stop
+    assert (sim.state(first), sim.state(second)) == ("publishing", "scheduled")

@@ -118,6 +118,30 @@ def test_a_tick_never_claims_a_held_failed_cancelled_expired_or_unapproved_deliv
     assert sim.ledger() == []
 
 
+def test_deliveries_in_other_states_never_crowd_a_waiting_one_out_of_a_tick(env: Env, make_sim: MakeSim) -> None:
+    # one delivery per tick, and every other state due before it: the tick must still find it
+    accounts = noc({"match": "refused", "outcome": "permanent", "times": 9},
+                   {"match": "token", "outcome": "auth", "times": 9})
+    accounts["team"] = {**ACCOUNT, "approvers": ["someone-else"]}
+    env.write_config(accounts, scheduler={"batch": 1})
+    sim = make_sim()
+    ids = [sim.post(t).deliveries[0]["id"] for t in ("published", "refused", "expired token")]
+    ids.append(sim.post("waits for approval", account="team").deliveries[0]["id"])
+    sim.run(2)
+    crashing = sim.post("the worker dies mid-call").deliveries[0]["id"]
+    sim.publisher.adapter("noc").publish = lambda delivery, parent: (_ for _ in ()).throw(Crash())
+    sim.tick()
+    with pytest.raises(Crash):
+        sim.deliver()
+    queued = sim.post("claimed, not yet delivered").deliveries[0]["id"]
+    sim.tick()
+    sim.clock.advance(0.5)
+    states = [sim.state(i) for i in (*ids, crashing, queued)]
+    assert states == ["published", "failed", "held", "pending_approval", "publishing", "queued"]
+    fresh = sim.post("due last").deliveries[0]["id"]
+    assert sim.tick() == 1 and sim.state(fresh) == "queued"
+
+
 def test_a_retry_waiting_delivery_is_claimed_again_once_its_backoff_is_over(make_sim: MakeSim) -> None:
     sim = make_sim(noc({"match": "flaky", "outcome": "transient", "times": 1}))
     d = sim.post("flaky network").deliveries[0]["id"]
@@ -381,6 +405,11 @@ def test_a_delivery_waiting_or_failed_after_its_call_is_never_taken_for_a_lost_l
     sim.clock.advance(sim.settings.scheduler.lease_seconds + 1)  # past the lease each call was claimed with
     assert sim.sweep()["leases"] == 0
     assert [sim.state(i) for i in ids] == states
+    service.retry(sim.settings, sim.store, ids[1])  # sent again: scheduled, then queued, with the old lease on the row
+    assert sim.sweep()["leases"] == 0 and sim.state(ids[1]) == "scheduled"
+    sim.tick()
+    sim.clock.advance(0.5)
+    assert sim.sweep()["leases"] == 0 and sim.state(ids[1]) == "queued"
 
 
 def test_an_expiry_is_audited_by_the_scheduler_with_the_closing_time(make_sim: MakeSim) -> None:
