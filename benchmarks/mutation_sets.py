@@ -125,7 +125,8 @@ def main() -> None:
     files, tests = config["only_mutate"], config["pytest_add_cli_args_test_selection"]
     todo = [m for f in files for m in mutants(f, args.add or bool(args.add_at))
             if (not args.only or f"{m.path}:{m.line}" in args.only)
-            and (args.add or not args.add_at or len(m.mutated) < len(m.original) or f"{m.path}:{m.line}" in args.add_at)]
+            and (args.add or not args.add_at or m.mutated.count("State.") < m.original.count("State.")
+                 or f"{m.path}:{m.line}" in args.add_at)]
     print(f"{len(todo)} state-set mutants in {', '.join(files)}; tests: {' '.join(tests)}", flush=True)
     if args.list:
         print("\n".join(m.name for m in todo))

@@ -58,13 +58,25 @@ def test_a_delivery_can_be_cancelled_in_every_state_short_of_the_platform_and_th
     assert {sim.state(i) for i in ids.values()} == {"cancelled"} and sim.ledger() == []
 
 
-def test_a_published_or_expired_delivery_cannot_be_cancelled(make_sim: MakeSim) -> None:
+def test_a_delivery_on_the_platform_in_flight_or_over_cannot_be_cancelled(make_sim: MakeSim) -> None:
     sim = make_sim(accounts())
     done = sim.post("on time").deliveries[0]["id"]
     over = sim.post("limited", not_after=sim.clock.now + timedelta(seconds=1)).deliveries[0]["id"]
+    gone = sim.post("cancelled once", at=sim.clock.now + timedelta(hours=1)).deliveries[0]["id"]
+    service.cancel(sim.settings, sim.store, gone)
     sim.run(2)
-    assert (sim.state(done), sim.state(over)) == ("published", "expired")
-    for i in (done, over):
+    flying = sim.post("mid-call").deliveries[0]["id"]
+
+    def publish(delivery: Any, parent: Any) -> Any:
+        raise Crash
+
+    sim.publisher.adapter("noc").publish = publish  # type: ignore[method-assign]
+    sim.tick()
+    with pytest.raises(Crash):
+        sim.deliver()
+    expected = {done: "published", over: "expired", gone: "cancelled", flying: "publishing"}
+    assert {i: sim.state(i) for i in expected} == expected
+    for i in expected:
         with pytest.raises(InvalidState):
             service.cancel(sim.settings, sim.store, i)
-    assert (sim.state(done), sim.state(over)) == ("published", "expired")
+    assert {i: sim.state(i) for i in expected} == expected
