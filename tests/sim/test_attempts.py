@@ -324,6 +324,8 @@ def test_a_message_handled_after_not_after_expires_the_delivery_without_a_call(m
     sim.tick()
     sim.clock.advance(1.5)
     assert sim.publisher.handle_many([late]) == {late: "expired"}  # before the sweeper saw it
+    closing = sim.deliveries()[late]["not_after"].isoformat()
+    assert audit_actions(sim, late)[-1] == ("expired", {"from": "queued", "to": "expired", "not_after": closing})
     sim.clock.advance(0.5)
     assert sim.deliver() == {late: "duplicate", edge: "published"}  # the second exactly at its not_after
     assert (sim.state(late), sim.state(edge)) == ("expired", "published")
