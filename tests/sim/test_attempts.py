@@ -349,6 +349,8 @@ def test_a_due_successor_is_woken_by_its_predecessor_without_waiting_for_a_tick(
     assert audit_actions(sim, second)[-1] == ("queued", {"from": "scheduled", "to": "queued", "woken_by": first})
     sim.deliver()
     assert sim.state(second) == "published"
+    reply_to = [x["reply_to"] for a, x in audit_actions(sim, second) if a == "publishing"]
+    assert reply_to == [sim.deliveries()[first]["remote_id"]]
 
 
 def test_a_woken_successor_whose_message_is_lost_is_sent_again(make_sim: MakeSim) -> None:

@@ -249,6 +249,7 @@ def test_a_lease_is_taken_for_lost_only_once_it_has_run_out(make_sim: MakeSim) -
     with pytest.raises(Crash):
         sim.deliver()
     lease_until = sim.deliveries()[d]["lease_until"]
+    assert lease_until == sim.clock.now + timedelta(seconds=sim.settings.scheduler.lease_seconds)
     sim.clock.now = lease_until
     assert sim.sweep()["leases"] == 0 and sim.state(d) == "publishing"
     sim.clock.advance(0.001)
