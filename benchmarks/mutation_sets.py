@@ -120,6 +120,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--list", action="store_true", help="only list the mutants")
     parser.add_argument("--only", nargs="*", default=[], help="only sets at these places (path:line)")
+    parser.add_argument("--survivors-of", help="only the mutants an earlier run (its printed output) left alive")
     args = parser.parse_args()
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
     files, tests = config["only_mutate"], config["pytest_add_cli_args_test_selection"]
@@ -127,6 +128,10 @@ def main() -> None:
             if (not args.only or f"{m.path}:{m.line}" in args.only)
             and (args.add or not args.add_at or m.mutated.count("State.") < m.original.count("State.")
                  or f"{m.path}:{m.line}" in args.add_at)]
+    if args.survivors_of:
+        alive = {line.split("s ", 1)[1].strip() for line in Path(args.survivors_of).read_text().splitlines()
+                 if line.startswith("SURVIVED")}
+        todo = [m for m in todo if m.name in alive]
     print(f"{len(todo)} state-set mutants in {', '.join(files)}; tests: {' '.join(tests)}", flush=True)
     if args.list:
         print("\n".join(m.name for m in todo))
