@@ -24,17 +24,27 @@ from publisher.sandbox.server import SandboxServer
 from tests.conftest import Env, wait_for
 from tests.helpers import all_deliveries
 
+#: one platform identity per account (the sandbox counts rate windows per identity, as the platforms do)
 CREDENTIALS = {
-    "x": {"bearer_token": "env:CHAOS_X_TOKEN"},
-    "facebook": {"page_token": "env:CHAOS_FB_TOKEN"},
-    "linkedin": {"access_token": "env:CHAOS_LI_TOKEN"},
-    "mastodon": {"access_token": "env:CHAOS_MASTO_TOKEN"},
-    "bluesky": {"identifier": "env:CHAOS_BSKY_HANDLE", "app_password": "env:CHAOS_BSKY_PASSWORD"},
+    "x": {"bearer_token": "env:CHAOS_X_TOKEN_{i}"},
+    "facebook": {"page_token": "env:CHAOS_FB_TOKEN_{i}"},
+    "linkedin": {"access_token": "env:CHAOS_LI_TOKEN_{i}"},
+    "mastodon": {"access_token": "env:CHAOS_MASTO_TOKEN_{i}"},
+    "bluesky": {"identifier": "env:CHAOS_BSKY_HANDLE_{i}", "app_password": "env:CHAOS_BSKY_PASSWORD_{i}"},
 }
-SECRETS = {"CHAOS_X_TOKEN": "chaos-x-token", "CHAOS_FB_TOKEN": "chaos-fb-token", "CHAOS_LI_TOKEN": "chaos-li-token",
-           "CHAOS_MASTO_TOKEN": "chaos-masto-token", "CHAOS_BSKY_HANDLE": "chaos.bsky.social",
-           "CHAOS_BSKY_PASSWORD": "chaos-app-password"}
-OPTIONS = {"facebook": {"page_id": "1647395831"}, "linkedin": {"author_urn": "urn:li:organization:2414183"}}
+
+
+def secrets(per_channel: int) -> dict[str, str]:
+    out = {}
+    for i in range(per_channel):
+        out.update({f"CHAOS_X_TOKEN_{i}": f"chaos-x-token-{i}", f"CHAOS_FB_TOKEN_{i}": f"chaos-fb-token-{i}",
+                    f"CHAOS_LI_TOKEN_{i}": f"chaos-li-token-{i}", f"CHAOS_MASTO_TOKEN_{i}": f"chaos-masto-token-{i}",
+                    f"CHAOS_BSKY_HANDLE_{i}": f"chaos{i}.bsky.social", f"CHAOS_BSKY_PASSWORD_{i}": f"chaos-pw-{i}"})
+    return out
+
+
+#: one Page and one organisation per account: accounts sharing one would post the same text twice as one author
+OPTIONS = {"facebook": {"page_id": "16473958{i}"}, "linkedin": {"author_urn": "urn:li:organization:24141{i}"}}
 FINAL = {"published", "failed", "cancelled", "expired"}
 
 
@@ -60,8 +70,10 @@ def accounts(sandbox: SandboxServer, per_channel: int) -> dict[str, Any]:
     for channel, creds in CREDENTIALS.items():
         for i in range(per_channel):
             out[f"{channel}-{i}"] = {"channel": channel, "kind": "organisation", "timezone": "Europe/Oslo",
-                                     "base_url": sandbox.base_url(channel), "credentials": creds,
-                                     "options": {**OPTIONS.get(channel, {}), "timeout": 2}}
+                                     "base_url": sandbox.base_url(channel),
+                                     "credentials": {k: v.format(i=i) for k, v in creds.items()},
+                                     "options": {**{k: v.format(i=i) for k, v in OPTIONS.get(channel, {}).items()},
+                                                 "timeout": 2}}
     return out
 
 
@@ -119,7 +131,7 @@ def run(env: Env, sandbox: SandboxServer, *, tickets: int, notes: int, per_chann
         timeout: float = 300) -> Report:
     started = time.monotonic()
     report = Report()
-    env.env.update(SECRETS)
+    env.env.update(secrets(per_channel))
     names = list(accounts(sandbox, per_channel))
     env.write_config(accounts(sandbox, per_channel), scheduler={"lease_seconds": 10, "lost_after_seconds": 2,
                                                                 "reconcile_every_seconds": 1})
@@ -204,6 +216,17 @@ def check(env: Env, sandbox: SandboxServer, report: Report) -> None:
             elif str(mine.get("in_reply_to")) not in {str(prev["remote_id"]), str(root["remote_id"])}:
                 report.out_of_order.append(f"{d['id']} {d['channel']} replies to {mine.get('in_reply_to')}, "
                                            f"not to {prev['remote_id']}")
+    # every account publishes as one platform identity of its own: a delivery "published" as another account's
+    # post (a duplicate refusal matched to the wrong author, say) is lost, not published
+    identities: dict[str, set[str]] = {}
+    for d in ds.values():
+        mine = seq.get((d["channel"], str(d["remote_id"]))) if d["state"] == "published" else None
+        if mine is not None:
+            identities.setdefault(d["account"], set()).add(str(mine["account"]))
+    owners = Counter(i for ids in identities.values() for i in ids)
+    for account, ids in identities.items():
+        if len(ids) > 1 or any(owners[i] > 1 for i in ids):
+            report.lost.append(f"{account}: published as {sorted(ids)}, shared with another account")
     with store.read() as conn:
         report.audit_ok = audit.verify(conn).ok
     store.dispose()

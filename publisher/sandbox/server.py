@@ -122,6 +122,14 @@ class _Handler(BaseHTTPRequestHandler):
 
 class SandboxServer(ThreadingHTTPServer):
     daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up (a worker killed mid-request, a client timeout) is ordinary here: no traceback."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
     allow_reuse_address = True
     request_queue_size = 256
 
