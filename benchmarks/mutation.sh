@@ -27,11 +27,11 @@ CONDITIONS=(
   # scheduler: expiry
   'publisher.scheduling.xǁSchedulerǁ_expire__mutmut_*'
   # publish path: readiness, the recorded result, late success, successors, reconciliation's record
-  'publisher.publishing.xǁPublisherǁ_ready__mutmut_*'
-  'publisher.publishing.xǁPublisherǁ_result__mutmut_*'
-  'publisher.publishing.xǁPublisherǁ_record__mutmut_*'
-  'publisher.publishing.xǁPublisherǁ_wake_successors__mutmut_*'
-  'publisher.publishing.xǁPublisherǁ_record_reconciled__mutmut_*'
+  'publisher.publishing.decide.x_ready__mutmut_*'  # decide.ready (was Publisher._ready)
+  'publisher.publishing.runner.xǁPublisherǁ_result__mutmut_*'
+  'publisher.publishing.runner.xǁPublisherǁ_record__mutmut_*'
+  'publisher.publishing.runner.xǁPublisherǁ_wake_successors__mutmut_*'
+  'publisher.publishing.reconcile.xǁReconcilingǁ_record_reconciled__mutmut_*'
 )
 DECISIONS=(
   # the code around the conditions that decides which transition to make
@@ -39,10 +39,10 @@ DECISIONS=(
   'publisher.scheduling.xǁSchedulerǁtick__mutmut_*'
   'publisher.scheduling.xǁSchedulerǁsweep__mutmut_*'
   'publisher.scheduling.xǁSchedulerǁ_threads__mutmut_*'
-  'publisher.publishing.xǁPublisherǁ_decide__mutmut_*'
-  'publisher.publishing.xǁPublisherǁ_claims__mutmut_*'
-  'publisher.publishing.xǁPublisherǁ_send_all__mutmut_*'
-  'publisher.publishing.xǁPublisherǁreconcile__mutmut_*'
+  'publisher.publishing.runner.xǁPublisherǁ_decide__mutmut_*'
+  'publisher.publishing.runner.xǁPublisherǁ_claims__mutmut_*'
+  'publisher.publishing.runner.xǁPublisherǁ_send_all__mutmut_*'
+  'publisher.publishing.reconcile.xǁReconcilingǁreconcile__mutmut_*'
 )
 
 if [[ ${1:-} == all ]]; then

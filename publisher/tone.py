@@ -31,7 +31,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from publisher.errors import ConfigError
+from publisher.errors import ConfigError, NotPermitted
 from publisher.models import Finding, PostKind
 from publisher.rules import REGISTRY, Ctx, Doc
 from publisher.settings import AccountConfig, Settings
@@ -120,7 +120,7 @@ def current_config(settings: Settings, account: AccountConfig) -> tuple[Mapping[
                 fresh = settings_mod.load(settings.env)
                 for acc in fresh.accounts.values():
                     profile_for(acc, fresh.profiles)  # validates the profiles each account uses
-            except ConfigError as e:
+            except (ConfigError, NotPermitted) as e:
                 log.warning("%s changed but does not load (%s); the pre-publish tone check keeps the last valid "
                             "configuration until it is fixed", path, e.message)
                 _FRESH[path] = (stamp, hit[1] if hit else settings)

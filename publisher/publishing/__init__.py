@@ -3,7 +3,7 @@ adapter answer -> transition, for publishing and reconciling), ``runner`` (claim
 and ``reconcile`` (unknown outcomes looked up, never sent blindly)."""
 
 from publisher.publishing.decide import delivery_ref
-from publisher.publishing.outcomes import Label
+from publisher.publishing.outcomes import MAX_TRANSIENT_ATTEMPTS, Label
 from publisher.publishing.runner import CLAIM_CHUNK, Publisher, Sender
 
-__all__ = ["CLAIM_CHUNK", "Label", "Publisher", "Sender", "delivery_ref"]
+__all__ = ["CLAIM_CHUNK", "MAX_TRANSIENT_ATTEMPTS", "Label", "Publisher", "Sender", "delivery_ref"]

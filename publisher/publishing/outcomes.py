@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from publisher.errors import (
     AuthExpired,
     ConfigError,
+    NotFound,
     NotPublished,
     OutcomeUnknown,
     PermanentError,
@@ -93,6 +94,7 @@ RECONCILE: tuple[tuple[type[BaseException], Outcome], ...] = (
     (ReconcileUnsupported, Outcome(Label.NEEDS_HUMAN, State.UNKNOWN, "needs_human", Due.NEVER,
                                    "no lookup can settle it")),
     (ConfigError, Outcome(Label.NEEDS_HUMAN, State.UNKNOWN, "needs_human", Due.NEVER, "the account cannot be used")),
+    (NotFound, Outcome(Label.NEEDS_HUMAN, State.UNKNOWN, "needs_human", Due.NEVER, "the account is not configured")),
     (Exception, Outcome(Label.DEFERRED, State.UNKNOWN, "reconcile_deferred", Due.RECONCILE,
                         "the lookup failed for now: looked up again later")),
 )

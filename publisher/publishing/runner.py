@@ -20,7 +20,7 @@ from typing import Any
 
 from publisher import channels, rawsql, tone
 from publisher.channels.base import Channel
-from publisher.errors import AuthExpired, ConfigError, OutcomeUnknown, RateLimited
+from publisher.errors import AuthExpired, ConfigError, NotFound, OutcomeUnknown, RateLimited
 from publisher.models import PostKind, Receipt, State
 from publisher.policy import Cadence
 from publisher.publishing import decide
@@ -46,6 +46,10 @@ from publisher.store import (
 
 log = logging.getLogger("publisher.publishing")
 
+#: where a call that succeeded after its lease was lost may find its delivery: every state in which no other attempt
+#: is in flight. The post exists, so it is recorded; another attempt's ``publishing`` is not touched (logged)
+LATE_FROM = (State.UNKNOWN, State.RECONCILING, State.RETRY_WAIT, State.QUEUED, State.SCHEDULED, State.HELD,
+             State.FAILED, State.CANCELLED, State.EXPIRED)
 #: a batch claims this many deliveries at a time, right before their calls: a worker killed mid-batch leaves at
 #: most this many ``publishing`` (to be reconciled, which costs a platform lookup each) and the rest ``queued``
 CLAIM_CHUNK = 25
@@ -187,7 +191,7 @@ class Publisher(Reconciling):
         try:
             self.settings.account(d["account"])
             adapter = self.adapter(d["account"])
-        except ConfigError as e:
+        except (ConfigError, NotFound) as e:  # the account was removed or broken since it was accepted
             return Label.HELD, Transition(d, [State.QUEUED], State.HELD, "held", values={"last_error": e.message},
                                       details={"reason": e.message})
         held = self._tone_recheck(d, post, siblings)
@@ -353,11 +357,15 @@ class Publisher(Reconciling):
                 at: datetime) -> tuple[list[bool], list[dict[str, Any]]]:
         """Every call's outcome, and the wake-up of thread successors waiting on the published ones."""
         moved = apply(conn, results)
-        # a published delivery whose lease was lost (the sweeper made it unknown): the post exists, so record it
+        # a published delivery whose lease was lost (the sweeper made it unknown, a reconcile may even have found
+        # nothing yet and sent it back to wait): the post exists, so record it, from the state the row is in now
         late = [i for i, (g, ok) in enumerate(zip(claimed, moved, strict=True)) if g.receipt is not None and not ok]
         if late:
-            again = transitions(conn, self.actor, [self._result(claimed[i], at, late=True) for i in late])
-            for i, ok in zip(late, again, strict=True):
+            now = get_deliveries(conn, [claimed[i].d["id"] for i in late])
+            found = [(i, now[claimed[i].d["id"]]["state"]) for i in late if claimed[i].d["id"] in now]
+            found = [(i, state) for i, state in found if State(state) in LATE_FROM]
+            again = transitions(conn, self.actor, [self._result(claimed[i], at, late=State(state)) for i, state in found])
+            for (i, _state), ok in zip(found, again, strict=True):
                 moved[i] = ok
         published = [g.d["id"] for g, ok in zip(claimed, moved, strict=True) if ok and g.receipt is not None]
         return moved, self._wake_successors(conn, published)
@@ -379,7 +387,7 @@ class Publisher(Reconciling):
                     set_message_ids(conn, dict.fromkeys(released, mid))
 
     @staticmethod
-    def _result(g: _Go, at: datetime, late: bool = False) -> Transition:
+    def _result(g: _Go, at: datetime, late: State | None = None) -> Transition:
         if g.receipt is None:
             assert g.result is not None  # every call that did not publish decided its transition
             return g.result
@@ -387,8 +395,8 @@ class Publisher(Reconciling):
         values = {"remote_id": r.remote_id, "remote_url": r.url, "receipt": r.to_dict(), "published_at": at,
                   "last_error": None, "lease_until": None}
         details: dict[str, Any] = {"remote_id": r.remote_id, "url": r.url}
-        if late:
-            return Transition(g.d, [State.UNKNOWN, State.RECONCILING], State.PUBLISHED, "published", values,
+        if late is not None:  # conditional on the state just read, so the audit event says where it came from
+            return Transition({**g.d, "state": late.value}, [late], State.PUBLISHED, "published", values,
                               {**details, "late": True})
         return Transition(g.d, [State.PUBLISHING], State.PUBLISHED, "published", values, details, g.attempt_id)
 

@@ -462,8 +462,6 @@ def test_a_successor_claimed_past_a_cancelled_link_still_waits_for_the_one_befor
     assert sim.ledger() == []
 
 
-@pytest.mark.xfail(strict=True, reason="publishes twice: a call that lands after its lease ran out and after a "
-                                       "reconcile found nothing is logged as an orphan, and the retry sends it again")
 def test_a_call_that_lands_after_a_reconcile_found_nothing_is_not_published_twice(make_sim: MakeSim) -> None:
     sim = make_sim(noc())
     d = sim.post("slow platform").deliveries[0]["id"]

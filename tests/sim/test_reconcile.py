@@ -69,7 +69,8 @@ def test_a_lookup_that_finds_nothing_sends_the_delivery_again_at_once(make_sim: 
     assert (row["state"], row["due_at"], row["last_error"]) == ("retry_wait", sim.clock.now, "no such post")
     actor, action, details = last_event(sim, d)
     assert (actor, action, details) == (sim.publisher.actor, "reconciled_not_published",
-                                        {"from": "reconciling", "to": "retry_wait", "result": "not published"})
+                                        {"from": "reconciling", "to": "retry_wait", "error": "no such post",
+                                         "result": "definitively not on the platform: sent again"})
     sim.publisher = worker(sim)
     sim.run(1)
     assert sim.state(d) == "published" and len(sim.ledger()) == 1
@@ -82,10 +83,11 @@ def test_a_lookup_that_cannot_tell_asks_a_human_and_is_not_tried_again(make_sim:
     assert sim.deliver() == {d: "needs-human"}
     row = sim.deliveries()[d]
     assert row["state"] == "unknown" and row["due_at"] == sim.clock.now + timedelta(days=365)
-    assert row["last_error"] == (f"outcome unknown and dryrun cannot confirm it: check the account, then "
-                                 f"`publisher retry {d}` (if missing) or `publisher cancel {d}`")
+    assert row["last_error"] == (f"outcome unknown and dryrun cannot confirm it (cannot search): check the account, "
+                                 f"then `publisher retry {d}` (if it is missing) or `publisher cancel {d}`")
     assert last_event(sim, d) == (sim.publisher.actor, "needs_human",
-                                  {"from": "reconciling", "to": "unknown", "error": "cannot search"})
+                                  {"from": "reconciling", "to": "unknown", "error": "cannot search",
+                                   "result": "no lookup can settle it"})
     sim.clock.advance(3600)
     assert sim.sweep()["reconcile"] == 0 and sim.state(d) == "unknown"
 
@@ -99,7 +101,8 @@ def test_a_lookup_that_is_rate_limited_waits_for_the_platform(make_sim: MakeSim)
     row = sim.deliveries()[d]
     assert (row["state"], row["due_at"], row["last_error"]) == ("unknown", retry_at, "slow down")
     assert last_event(sim, d) == (sim.publisher.actor, "reconcile_deferred",
-                                  {"from": "reconciling", "to": "unknown", "error": "slow down"})
+                                  {"from": "reconciling", "to": "unknown", "error": "slow down",
+                                  "result": "the lookup failed for now: looked up again later"})
 
 
 def test_an_unclear_answer_that_names_its_post_is_recorded_without_a_lookup(make_sim: MakeSim) -> None:
