@@ -36,7 +36,7 @@ from publisher import audit, rawsql
 from publisher.credentials import redact
 from publisher.errors import ConfigError
 from publisher.filelock import ProcessFileLock
-from publisher.models import State
+from publisher.models import SKIPPABLE, State
 from publisher.schema import audit_events, deliveries, posts
 
 SCHEMA_HEAD = "0003"
@@ -531,7 +531,7 @@ def due_unknown(conn: Connection, now: datetime, limit: int = 1000) -> list[dict
 
 
 #: a thread predecessor in one of these states stops its successors until it is published, cancelled or expired
-STOPPING = (State.FAILED, State.HELD, State.UNKNOWN, State.RECONCILING)
+STOPPING = (State.FAILED, State.HELD, State.UNKNOWN, State.RECONCILING, State.PENDING_APPROVAL)
 HELD_BEHIND = "held_behind"
 
 
@@ -540,6 +540,10 @@ def behind_text(pred: dict[str, Any]) -> str:
     state = State(pred["state"])
     if state == State.HELD and (pred.get("last_error") or "").startswith("waiting behind "):
         return f"waiting behind {pred['id']}, itself {pred['last_error']}"
+    if state == State.PENDING_APPROVAL:
+        return (f"waiting behind {pred['id']}, which waits for approval: an approver runs `publisher approve "
+                f"{pred['id']}` (this follows once it is published), or `publisher cancel {pred['id']}` to let this "
+                "reply to the last published post instead")
     why = {State.FAILED: "failed", State.HELD: "is held", State.UNKNOWN: "has an unknown outcome",
            State.RECONCILING: "has an unknown outcome"}.get(state, f"is {state.value}")
     todo = ("publisher is looking it up and this resumes by itself" if state in (State.UNKNOWN, State.RECONCILING)
@@ -565,17 +569,21 @@ def stalled_successors(conn: Connection, now: datetime, limit: int = 1000) -> li
 
 
 def held_behind_released(conn: Connection, limit: int = 1000) -> list[dict[str, Any]]:
-    """Deliveries held behind a predecessor that no longer stops them: published, cancelled or expired, or sent again
-    (``publisher retry``): they go back to waiting their turn, and are held again if it stops again."""
-    prev = deliveries.alias("prev")
-    q = (select(deliveries.c.id)
-         .select_from(deliveries.join(prev, prev.c.id == deliveries.c.prev_id))
-         .where(deliveries.c.state == State.HELD.value, prev.c.state.not_in([s.value for s in STOPPING]))
+    """Deliveries held behind a predecessor that no longer stops them: published, or sent again (``publisher retry``),
+    or cancelled or expired with nothing stopped before it: they go back to waiting their turn, and are held again if
+    it stops again. The nearest predecessor that is not cancelled or expired decides (held rows are few)."""
+    q = (select(deliveries.c.id).where(deliveries.c.state == State.HELD.value, deliveries.c.prev_id.is_not(None))
          .limit(limit))
     ids = [r[0] for r in conn.execute(q)]
     why = hold_reasons(conn, ids)
-    rows = get_deliveries(conn, [i for i in ids if why.get(i) == "predecessor"])
-    return list(rows.values())
+    out = []
+    for d in get_deliveries(conn, [i for i in ids if why.get(i) == "predecessor"]).values():
+        prev = get_delivery(conn, d["prev_id"])
+        while prev is not None and State(prev["state"]) in SKIPPABLE:
+            prev = get_delivery(conn, prev["prev_id"]) if prev["prev_id"] else None
+        if prev is None or State(prev["state"]) not in STOPPING:
+            out.append(d)
+    return out
 
 
 def hold_reasons(conn: Connection, delivery_ids: list[str]) -> dict[str, str]:

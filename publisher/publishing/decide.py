@@ -10,7 +10,7 @@ from typing import Any
 
 from publisher.models import SKIPPABLE, DeliveryRef, Payload, Receipt, State
 from publisher.publishing.outcomes import Label
-from publisher.store import Transition, get_delivery
+from publisher.store import HELD_BEHIND, STOPPING, Transition, behind_text, get_delivery
 
 #: a message this close before its delivery's time is not early (the broker's delay granularity)
 EARLY_SLACK = timedelta(milliseconds=50)
@@ -22,23 +22,33 @@ def ready(d: dict[str, Any], now: datetime) -> bool:
             and d["due_at"] <= now + EARLY_SLACK)
 
 
-def decide(d: dict[str, Any], now: datetime, is_ready: bool, waiting: str | None) -> Label | tuple[Label, Transition] | None:
-    """Expired, early or waiting for its thread predecessor: the label (with the transition that records it, where
-    there is one). None: nothing here stops it; the account's checks come next."""
+def decide(d: dict[str, Any], now: datetime, is_ready: bool,
+           blocker: dict[str, Any] | None) -> Label | tuple[Label, Transition] | None:
+    """Expired, early, or stopped by its thread predecessor ``blocker`` (the nearest one not cancelled or expired,
+    not yet published): the label, with the transition that records it where there is one. A predecessor still on
+    its way makes it wait (``scheduled``); one that stopped (failed, held, unknown, waiting for approval) holds it,
+    saying why and what to do, so it is not claimed and sent back at every tick. None: nothing here stops it; the
+    account's checks come next."""
     if d["not_after"] and now > d["not_after"]:
         return Label.EXPIRED, Transition(d, [State.QUEUED], State.EXPIRED, "expired",
                                          details={"not_after": d["not_after"].isoformat()})
     if not is_ready:
         return Label.EARLY  # clock skew between scheduler and worker: sent again for the exact time
-    if waiting:
-        return Label.WAITING, Transition(d, [State.QUEUED], State.SCHEDULED, "waiting", values={"last_error": waiting},
-                                         details={"reason": waiting})
-    return None
+    if blocker is None:
+        return None
+    if State(blocker["state"]) in STOPPING:
+        return Label.HELD, Transition(d, [State.QUEUED], State.HELD, HELD_BEHIND,
+                                      values={"last_error": behind_text(blocker)},
+                                      details={"reason": "predecessor", "predecessor": blocker["id"],
+                                               "predecessor_state": blocker["state"]})
+    waiting = f"waiting for predecessor {blocker['id']} ({blocker['state']})"
+    return Label.WAITING, Transition(d, [State.QUEUED], State.SCHEDULED, "waiting", values={"last_error": waiting},
+                                     details={"reason": waiting})
 
 
-def parent(conn: Any, d: dict[str, Any]) -> tuple[Receipt | None, str | None]:
+def parent(conn: Any, d: dict[str, Any]) -> tuple[Receipt | None, dict[str, Any] | None]:
     """The receipt to reply to (the nearest published predecessor, skipping cancelled and expired ones), or the
-    reason the delivery must wait for its predecessor."""
+    predecessor the delivery must wait for."""
     prev_id = d["prev_id"]
     while prev_id:
         prev = get_delivery(conn, prev_id)
@@ -50,7 +60,7 @@ def parent(conn: Any, d: dict[str, Any]) -> tuple[Receipt | None, str | None]:
         if state in SKIPPABLE:
             prev_id = prev["prev_id"]
             continue
-        return None, f"waiting for predecessor {prev['id']} ({state.value})"
+        return None, prev
     return None, None
 
 

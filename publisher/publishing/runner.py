@@ -180,12 +180,12 @@ class Publisher(Reconciling):
         return outcomes
 
     def _decide(self, d: dict[str, Any], now: datetime, ready: bool, post: dict[str, Any],
-                siblings: list[dict[str, Any]], parent: tuple[Receipt | None, str | None] | None,
+                siblings: list[dict[str, Any]], parent: tuple[Receipt | None, dict[str, Any] | None] | None,
                 blocked: dict[str, datetime | None]) -> Label | tuple[Label, Transition] | _Go:
         """What to do with one queued delivery: an outcome with nothing to record, an outcome with the transition
         that records it, or the delivery cleared for its platform call."""
-        receipt, waiting = parent or (None, None)
-        settled = decide.decide(d, now, ready, waiting)
+        receipt, blocker = parent or (None, None)
+        settled = decide.decide(d, now, ready, blocker)
         if settled is not None:
             return settled
         try:

@@ -444,22 +444,43 @@ def test_one_sweep_holds_a_whole_chain_behind_a_failure_and_one_releases_it_once
 # -- decisions before the call --
 
 
-@pytest.mark.parametrize("outcome,state", [("permanent", "failed"), ("auth", "held"), ("rate_limited", "retry_wait")])
-def test_a_successor_claimed_past_a_cancelled_link_still_waits_for_the_one_before_it(make_sim: MakeSim, outcome: str,
-                                                                                     state: str) -> None:
-    sim = make_sim(noc({"match": "opened", "outcome": outcome, "times": 9, "retry_after": 600}))
+def test_a_successor_claimed_past_a_cancelled_link_still_waits_for_the_one_before_it(make_sim: MakeSim) -> None:
+    sim = make_sim(noc({"match": "opened", "outcome": "rate_limited", "times": 9, "retry_after": 600}))
+    first, second, third = thread(sim, "opened", "update", "resolved")
+    sim.tick()
+    sim.deliver()
+    assert sim.state(first) == "retry_wait"
+    service.cancel(sim.settings, sim.store, second)
+    assert sim.tick() == 1  # the tick looks at the direct predecessor only: cancelled
+    assert sim.deliver() == {third: "waiting"}  # the worker walks back to the one before it and sends it back
+    row = sim.deliveries()[third]
+    assert (row["state"], row["last_error"]) == ("scheduled", f"waiting for predecessor {first} (retry_wait)")
+    assert audit_actions(sim, third)[-1] == ("waiting", {"from": "queued", "to": "scheduled",
+                                                         "reason": f"waiting for predecessor {first} (retry_wait)"})
+    assert sim.ledger() == []
+
+
+@pytest.mark.parametrize("outcome,state", [("permanent", "failed"), ("auth", "held")])
+def test_a_successor_past_a_cancelled_link_behind_a_stopped_post_is_held_once_then_follows_it(
+        make_sim: MakeSim, outcome: str, state: str) -> None:
+    sim = make_sim(noc({"match": "opened", "outcome": outcome, "times": 1}))
     first, second, third = thread(sim, "opened", "update", "resolved")
     sim.tick()
     sim.deliver()
     assert sim.state(first) == state
     service.cancel(sim.settings, sim.store, second)
     assert sim.tick() == 1  # the tick looks at the direct predecessor only: cancelled
-    assert sim.deliver() == {third: "waiting"}  # the worker walks back to the one before it and sends it back
+    assert sim.deliver() == {third: "held"}  # the worker walks back to the stopped one: held, saying why
     row = sim.deliveries()[third]
-    assert (row["state"], row["last_error"]) == ("scheduled", f"waiting for predecessor {first} ({state})")
-    assert audit_actions(sim, third)[-1] == ("waiting", {"from": "queued", "to": "scheduled",
-                                                         "reason": f"waiting for predecessor {first} ({state})"})
-    assert sim.ledger() == []
+    assert row["state"] == "held" and row["last_error"].startswith(f"waiting behind {first}")
+    assert audit_actions(sim, third)[-1][0] == "held_behind"
+    events = len(audit_actions(sim, third))
+    sim.run(10)  # not claimed and sent back at every tick
+    assert len(audit_actions(sim, third)) == events and sim.state(third) == "held"
+    service.retry(sim.settings, sim.store, first)
+    sim.run(10)
+    assert [sim.state(i) for i in (first, third)] == ["published", "published"]
+    assert sim.ledger()[-1]["in_reply_to"] == sim.deliveries()[first]["remote_id"]
 
 
 def test_a_call_that_lands_after_a_reconcile_found_nothing_is_not_published_twice(make_sim: MakeSim) -> None:

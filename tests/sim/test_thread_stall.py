@@ -96,3 +96,22 @@ def test_successors_of_an_unknown_outcome_say_why_and_follow_once_it_is_reconcil
     ds = sim.deliveries()
     assert ds[first]["state"] == "published" and ds[second]["state"] == "published"
     assert len(sim.ledger()) == 2
+
+
+def test_a_successor_approved_before_its_predecessor_is_held_saying_the_predecessor_waits_for_approval(
+        make_sim: MakeSim, env: Any) -> None:
+    accounts = noc()
+    accounts["noc"]["approvers"] = ["ann"]
+    sim = make_sim(accounts)
+    first, second = thread(sim, 2)
+    assert {sim.state(first), sim.state(second)} == {"pending_approval"}
+    env.env["PUBLISHER_ACTOR"] = "ann"
+    ann = env.settings()
+    service.approve(ann, sim.store, second)  # the update is approved, the post it replies to is not
+    sim.run(3)
+    row = sim.deliveries()[second]
+    assert row["state"] == "held" and f"publisher approve {first}" in row["last_error"]
+    service.approve(ann, sim.store, first)
+    sim.run(5)
+    assert [sim.state(i) for i in (first, second)] == ["published", "published"]
+    assert [r["delivery_id"] for r in sim.ledger()] == [first, second]
