@@ -10,7 +10,7 @@
 # mutants/ (git-ignored); `mutmut results` lists the survivors, `mutmut show NAME` shows one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-/work/main/.venv/bin/python}
+PY=${PYTHON:-python}  # the project's venv, activated
 CHILDREN=${MUTMUT_CHILDREN:-2}
 
 CONDITIONS=(
@@ -28,6 +28,8 @@ CONDITIONS=(
   'publisher.scheduling.xǁSchedulerǁ_expire__mutmut_*'
   # publish path: readiness, the recorded result, late success, successors, reconciliation's record
   'publisher.publishing.decide.x_ready__mutmut_*'  # decide.ready (was Publisher._ready)
+  'publisher.publishing.decide.x_decide__mutmut_*'  # expired / early / waiting / held behind a stopped predecessor
+  'publisher.publishing.decide.x_parent__mutmut_*'
   'publisher.publishing.runner.xǁPublisherǁ_result__mutmut_*'
   'publisher.publishing.runner.xǁPublisherǁ_record__mutmut_*'
   'publisher.publishing.runner.xǁPublisherǁ_wake_successors__mutmut_*'
