@@ -473,7 +473,8 @@ def test_a_successor_past_a_cancelled_link_behind_a_stopped_post_is_held_once_th
     assert sim.deliver() == {third: "held"}  # the worker walks back to the stopped one: held, saying why
     row = sim.deliveries()[third]
     assert row["state"] == "held" and row["last_error"].startswith(f"waiting behind {first}")
-    assert audit_actions(sim, third)[-1][0] == "held_behind"
+    assert audit_actions(sim, third)[-1] == ("held_behind", {"from": "queued", "to": "held", "reason": "predecessor",
+                                                             "predecessor": first, "predecessor_state": state})
     events = len(audit_actions(sim, third))
     sim.run(10)  # not claimed and sent back at every tick
     assert len(audit_actions(sim, third)) == events and sim.state(third) == "held"
@@ -499,6 +500,8 @@ def test_a_call_that_lands_after_a_reconcile_found_nothing_is_not_published_twic
     adapter.publish = stuck  # type: ignore[method-assign]
     sim.tick()
     sim.deliver()
+    # the late success is recorded from the state the row was really in, and says so
+    assert [details["from"] for action, details in audit_actions(sim, d) if action == "published"] == ["retry_wait"]
     sim.publisher = worker(sim)
     sim.run(3)
     assert sim.state(d) == "published" and len(sim.ledger()) == 1
