@@ -25,14 +25,13 @@ from publisher.publishing import Sender
 from publisher.schema import deliveries
 from publisher.settings import Settings
 from publisher.store import (
-    HELD_BEHIND,
     Store,
     Transition,
-    behind_text,
     claim_due,
     due_unknown,
     expired_leases,
     held_behind_released,
+    hold_behind,
     set_message_ids,
     stale_queued,
     stalled_successors,
@@ -143,10 +142,7 @@ class Scheduler:
         for _ in range(20):  # a chain of successors behind one stopped delivery: one link per pass
             with self.store.tx() as conn:
                 pairs = stalled_successors(conn, now)
-                moved = transitions(conn, self.actor, [
-                    Transition(d, [State.SCHEDULED], State.HELD, HELD_BEHIND, values={"last_error": behind_text(p)},
-                               details={"reason": "predecessor", "predecessor": p["id"], "predecessor_state": p["state"]})
-                    for d, p in pairs])
+                moved = transitions(conn, self.actor, [hold_behind(d, State.SCHEDULED, p) for d, p in pairs])
             held += sum(moved)
             if not any(moved):
                 break

@@ -553,6 +553,20 @@ def behind_text(pred: dict[str, Any]) -> str:
     return f"waiting behind {pred['id']}, which {why}: {todo}"
 
 
+def hold_behind(d: dict[str, Any], frm: State, pred: dict[str, Any]) -> Transition:
+    """``d`` (now in ``frm``) held behind its stopped thread predecessor ``pred``, saying why and what to do."""
+    return Transition(d, [frm], State.HELD, HELD_BEHIND, values={"last_error": behind_text(pred)},
+                      details={"reason": "predecessor", "predecessor": pred["id"], "predecessor_state": pred["state"]})
+
+
+def nearest_predecessor(conn: Connection, d: dict[str, Any]) -> dict[str, Any] | None:
+    """``d``'s nearest thread predecessor that was not cancelled or expired (those are skipped over), or None."""
+    prev = get_delivery(conn, d["prev_id"]) if d.get("prev_id") else None
+    while prev is not None and State(prev["state"]) in SKIPPABLE:
+        prev = get_delivery(conn, prev["prev_id"]) if prev["prev_id"] else None
+    return prev
+
+
 def stalled_successors(conn: Connection, now: datetime, limit: int = 1000) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """(successor, predecessor) for every due ``scheduled`` delivery whose thread predecessor stopped (failed, held,
     outcome unknown): without this they would sit ``scheduled`` forever, saying nothing. Due scheduled rows with a
@@ -578,9 +592,7 @@ def held_behind_released(conn: Connection, limit: int = 1000) -> list[dict[str, 
     why = hold_reasons(conn, ids)
     out = []
     for d in get_deliveries(conn, [i for i in ids if why.get(i) == "predecessor"]).values():
-        prev = get_delivery(conn, d["prev_id"])
-        while prev is not None and State(prev["state"]) in SKIPPABLE:
-            prev = get_delivery(conn, prev["prev_id"]) if prev["prev_id"] else None
+        prev = nearest_predecessor(conn, d)
         if prev is None or State(prev["state"]) not in STOPPING:
             out.append(d)
     return out

@@ -8,9 +8,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from publisher.models import SKIPPABLE, DeliveryRef, Payload, Receipt, State
+from publisher.models import DeliveryRef, Payload, Receipt, State
 from publisher.publishing.outcomes import Label
-from publisher.store import HELD_BEHIND, STOPPING, Transition, behind_text, get_delivery
+from publisher.store import STOPPING, Transition, hold_behind, nearest_predecessor
 
 #: a message this close before its delivery's time is not early (the broker's delay granularity)
 EARLY_SLACK = timedelta(milliseconds=50)
@@ -37,10 +37,7 @@ def decide(d: dict[str, Any], now: datetime, is_ready: bool,
     if blocker is None:
         return None
     if State(blocker["state"]) in STOPPING:
-        return Label.HELD, Transition(d, [State.QUEUED], State.HELD, HELD_BEHIND,
-                                      values={"last_error": behind_text(blocker)},
-                                      details={"reason": "predecessor", "predecessor": blocker["id"],
-                                               "predecessor_state": blocker["state"]})
+        return Label.HELD, hold_behind(d, State.QUEUED, blocker)
     waiting = f"waiting for predecessor {blocker['id']} ({blocker['state']})"
     return Label.WAITING, Transition(d, [State.QUEUED], State.SCHEDULED, "waiting", values={"last_error": waiting},
                                      details={"reason": waiting})
@@ -49,19 +46,12 @@ def decide(d: dict[str, Any], now: datetime, is_ready: bool,
 def parent(conn: Any, d: dict[str, Any]) -> tuple[Receipt | None, dict[str, Any] | None]:
     """The receipt to reply to (the nearest published predecessor, skipping cancelled and expired ones), or the
     predecessor the delivery must wait for."""
-    prev_id = d["prev_id"]
-    while prev_id:
-        prev = get_delivery(conn, prev_id)
-        if prev is None:
-            return None, None
-        state = State(prev["state"])
-        if state == State.PUBLISHED:
-            return Receipt.from_dict(prev["receipt"]), None
-        if state in SKIPPABLE:
-            prev_id = prev["prev_id"]
-            continue
-        return None, prev
-    return None, None
+    prev = nearest_predecessor(conn, d)
+    if prev is None:
+        return None, None
+    if State(prev["state"]) == State.PUBLISHED:
+        return Receipt.from_dict(prev["receipt"]), None
+    return None, prev
 
 
 def delivery_ref(d: dict[str, Any], post: dict[str, Any], reply_to: Receipt | None,
