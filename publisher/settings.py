@@ -157,6 +157,9 @@ class Settings:
     log_level: str = "INFO"
     actor: str = "unknown"
     env: dict[str, str] = field(default_factory=dict, repr=False)
+    #: ``PUBLISHER_BROKER_URL``: amqp(s):// for RabbitMQ; unset means Redis (``redis_url``) or the embedded Valkey.
+    #: Rate budgets, cadence and heartbeats always live in Redis (``redis_url``, else the embedded Valkey).
+    broker_url: str | None = None
 
     @property
     def valkey_dir(self) -> Path:
@@ -249,6 +252,11 @@ def _check_env(env: dict[str, str]) -> None:
     if redis_url and not re.match(r"(rediss?|unix)://", redis_url):
         raise ConfigError("PUBLISHER_REDIS_URL is not a Redis URL",
                           hint="use redis://host:6379/0, rediss://... or unix:///path/redis.sock, or unset it")
+    broker_url = env.get("PUBLISHER_BROKER_URL")
+    if broker_url and not re.match(r"amqps?://", broker_url):
+        raise ConfigError("PUBLISHER_BROKER_URL is not an AMQP URL",
+                          hint="use amqp://user:password@host:5672/ for RabbitMQ, or unset it (Redis comes from "
+                               "PUBLISHER_REDIS_URL)")
 
 
 def load(env: dict[str, str] | None = None) -> Settings:
@@ -284,4 +292,5 @@ def load(env: dict[str, str] | None = None) -> Settings:
         log_level=env.get("PUBLISHER_LOG_LEVEL", "INFO").upper(),
         actor=_actor(env, fc.delegators),
         env=env,
+        broker_url=env.get("PUBLISHER_BROKER_URL") or None,
     )

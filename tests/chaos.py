@@ -21,7 +21,7 @@ from typing import Any
 from publisher import audit, service
 from publisher.models import PostKind
 from publisher.sandbox.server import SandboxServer
-from tests.conftest import Env, wait_for
+from tests.conftest import Env, wait_for, wipe_broker
 from tests.helpers import all_deliveries
 
 #: one platform identity per account (the sandbox counts rate windows per identity, as the platforms do)
@@ -112,15 +112,7 @@ def _children(pid: int) -> list[int]:
 
 
 def _wipe_broker(env: Env) -> None:
-    import redis
-
-    from publisher.workers import embedded
-
-    url = env.env.get("PUBLISHER_REDIS_URL") or embedded.running_url(env.home / "valkey")
-    assert url, "no broker to wipe"
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    client.close()
+    wipe_broker(env)
 
 
 def _published(env: Env) -> int:

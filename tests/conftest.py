@@ -1,6 +1,7 @@
 """Shared fixtures: a fresh data directory per test, the real store (SQLite, or PostgreSQL when
 PUBLISHER_TEST_DATABASE_URL is set: one schema per test) and the real broker (embedded Valkey, or Redis when
-PUBLISHER_TEST_REDIS_URL is set: flushed per test)."""
+PUBLISHER_TEST_REDIS_URL is set: flushed per test; RabbitMQ carries the messages when PUBLISHER_TEST_BROKER_URL is
+an amqp:// URL: its publisher queues purged per test, Redis or the embedded Valkey still holding budgets)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from publisher.store import Store
 
 PG = os.environ.get("PUBLISHER_TEST_DATABASE_URL")
 REDIS = os.environ.get("PUBLISHER_TEST_REDIS_URL")
+RABBITMQ = os.environ.get("PUBLISHER_TEST_BROKER_URL")
 #: the shared documents and recorded exchanges, next to the repository (``../shared``)
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
@@ -58,10 +60,40 @@ def redis_url() -> Iterator[str | None]:
     client.close()
 
 
+def _purge_rabbitmq() -> None:
+    """Empty every queue publisher declares (and its delay and dead-letter queues): tests share one RabbitMQ."""
+    import pika
+
+    from publisher.workers.broker import QUEUES
+
+    assert RABBITMQ
+    conn = pika.BlockingConnection(pika.URLParameters(RABBITMQ))
+    try:
+        channel = conn.channel()
+        for q in QUEUES:
+            for name in (q, f"{q}.DQ", f"{q}.XQ"):
+                try:
+                    channel.queue_purge(name)
+                except pika.exceptions.ChannelClosedByBroker:  # not declared yet
+                    channel = conn.channel()
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def broker_url() -> Iterator[str | None]:
+    if not RABBITMQ:
+        yield None
+        return
+    _purge_rabbitmq()
+    yield RABBITMQ
+    _purge_rabbitmq()
+
+
 class Env:
     """A publisher installation for one test: data dir, config file, environment for subprocesses."""
 
-    def __init__(self, home: Path, db_url: str | None, redis_url: str | None) -> None:
+    def __init__(self, home: Path, db_url: str | None, redis_url: str | None, broker_url: str | None = None) -> None:
         self.home = home
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")}
         self.env["PUBLISHER_HOME"] = str(home)
@@ -70,6 +102,8 @@ class Env:
             self.env["PUBLISHER_DATABASE_URL"] = db_url
         if redis_url:
             self.env["PUBLISHER_REDIS_URL"] = redis_url
+        if broker_url:
+            self.env["PUBLISHER_BROKER_URL"] = broker_url
         self.procs: list[subprocess.Popen[bytes]] = []
         self.config: dict[str, Any] = {}
 
@@ -119,10 +153,10 @@ DRYRUN = {"noc": {"channel": "dryrun", "kind": "organisation", "timezone": "Euro
 
 
 @pytest.fixture
-def env(tmp_path: Path, pg_url: str | None, redis_url: str | None) -> Iterator[Env]:
+def env(tmp_path: Path, pg_url: str | None, redis_url: str | None, broker_url: str | None) -> Iterator[Env]:
     home = tmp_path / "home"
     home.mkdir()
-    e = Env(home, pg_url, redis_url)
+    e = Env(home, pg_url, redis_url, broker_url)
     e.write_config(DRYRUN)
     yield e
     e.stop_all()
@@ -154,3 +188,42 @@ def sandbox(sandbox_server: SandboxServer) -> Iterator[SandboxServer]:
     sandbox_server.sandbox.reset()
     yield sandbox_server
     sandbox_server.sandbox.reset()
+
+
+def broker_messages(env: Env, queue: str) -> int:
+    """Messages the broker holds in a queue (``dryrun``, ``dryrun.DQ`` for delayed, ``dryrun.XQ`` dead-lettered)."""
+    if RABBITMQ:
+        import pika
+
+        conn = pika.BlockingConnection(pika.URLParameters(RABBITMQ))
+        try:
+            return int(conn.channel().queue_declare(queue, passive=True).method.message_count)
+        except pika.exceptions.ChannelClosedByBroker:
+            return 0
+        finally:
+            conn.close()
+    client = _redis_broker(env)
+    try:
+        return int(client.hlen(f"publisher:{queue}.msgs"))
+    finally:
+        client.close()
+
+
+def wipe_broker(env: Env) -> None:
+    """Lose every message the broker holds, as a broker that lost its disk would."""
+    if RABBITMQ:
+        _purge_rabbitmq()
+        return
+    client = _redis_broker(env)
+    client.flushdb()
+    client.close()
+
+
+def _redis_broker(env: Env) -> Any:
+    import redis
+
+    from publisher.workers import embedded
+
+    url = env.env.get("PUBLISHER_REDIS_URL") or embedded.running_url(env.home / "valkey")
+    assert url, "no broker"
+    return redis.Redis.from_url(url)

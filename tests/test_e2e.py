@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from publisher.store import Store
-from tests.conftest import DRYRUN, Env, wait_for
+from tests.conftest import DRYRUN, Env, broker_messages, wait_for, wipe_broker
 from tests.helpers import all_deliveries, check_invariants, states
 
 pytestmark = pytest.mark.slow  # worker, scheduler and broker processes
@@ -75,10 +75,8 @@ def test_cancelled_queued_delivery_is_never_published(env: Env) -> None:
     # the tick commits the claims, then sends, then records the message ids: wait for the ids
     wait_for(lambda: states(store).get("queued") == 2 and all(d["message_id"] for d in all_deliveries(store)),
              timeout=60, what="both queued with their message ids")
-    client = _broker_client(env)
-
     def messages(queue: str) -> int:
-        return int(client.hlen(f"publisher:{queue}.msgs"))
+        return broker_messages(env, queue)
 
     assert messages("dryrun") + messages("dryrun.DQ") == 2
     r = env.cli("cancel", cancelled["post_id"])
@@ -200,25 +198,14 @@ def test_worker_killed_mid_batch_ends_every_delivery_published_exactly_once(env:
     assert any(a == "released" for _, a in acted), "a chunk of 25 x 150 ms runs past half a 6 s lease"
 
 
-def _broker_client(env: Env):  # type: ignore[no-untyped-def]
-    import redis
-
-    from publisher.workers import embedded
-
-    url = env.env.get("PUBLISHER_REDIS_URL") or embedded.running_url(env.home / "valkey")
-    assert url
-    return redis.Redis.from_url(url)
-
-
 def test_broker_wiped_with_queued_deliveries_still_publishes_each_once(env: Env) -> None:
     for i in range(8):
         assert env.cli("post", "--account", "andrew", f"survive the wipe {i}").returncode == 0
     store = env.store()
     sched = env.spawn("scheduler", log="scheduler")
     wait_for(lambda: states(store).get("queued") == 8, timeout=30, what="8 queued")
-    client = _broker_client(env)
-    assert any(k.endswith(b".msgs") for k in client.keys("publisher:*"))
-    client.flushall()
+    assert broker_messages(env, "dryrun") + broker_messages(env, "dryrun.DQ") > 0
+    wipe_broker(env)
     env.spawn("worker", "--processes", "1", "--threads", "4", log="worker")
     wait_for(lambda: states(store) == {"published": 8}, timeout=60, what="all published after the wipe")
     check_invariants(store, env.home / "dryrun-ledger.jsonl")

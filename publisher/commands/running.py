@@ -91,7 +91,7 @@ def run(threads: int, duration: float | None, until_done: bool) -> None:
     stop = threading.Event()
     _signals(stop)
     click.echo(f"publisher run: {threads} worker threads + scheduler; store {s.database_url.split('://')[0]}; "
-               f"broker {'redis' if s.redis_url else 'embedded valkey'} (Ctrl-C stops)", err=True)
+               f"broker {'rabbitmq' if s.broker_url else 'redis' if s.redis_url else 'embedded valkey'} (Ctrl-C stops)", err=True)
     until = None
     if until_done:
         from publisher.store import Store, counts_by_state
@@ -131,6 +131,10 @@ def worker(queues: tuple[str, ...], processes: int, threads: int) -> None:
         from publisher.workers.broker import check_reachable
 
         check_reachable(s.redis_url)
+    if s.broker_url:
+        from publisher.workers.broker import check_rabbitmq
+
+        check_rabbitmq(s.broker_url)
     args = [sys.executable, "-m", "dramatiq", "publisher.workers.entry", "--processes", str(processes),
             "--threads", str(threads), "--worker-shutdown-timeout", "30000"]
     if queues:

@@ -27,19 +27,26 @@ class BrokerHandle:
     url: str
     started_embedded: bool
     broker: object
+    #: the Redis client for what needs Redis whatever carries the messages: rate budgets, cadence, heartbeats
+    kv: Any = None
+    kind: str = "redis"  # or "rabbitmq"
 
 
 _handle: BrokerHandle | None = None
 
 
 def setup(settings: Settings) -> BrokerHandle:
-    """Create the broker once per process and make it Dramatiq's global broker."""
+    """Create the broker once per process and make it Dramatiq's global broker.
+
+    Messages go to RabbitMQ when ``PUBLISHER_BROKER_URL`` is amqp://, else to Redis (``PUBLISHER_REDIS_URL``) or
+    the embedded Valkey. Redis is needed in every case for the shared rate budgets, cadence and worker heartbeats:
+    with RabbitMQ it comes from ``PUBLISHER_REDIS_URL``, or the embedded Valkey when that is unset (then budgets and
+    cadence are per machine: set ``PUBLISHER_REDIS_URL`` when several machines share accounts)."""
     global _handle
     with _lock:
         if _handle is not None:
             return _handle
         import dramatiq
-        from dramatiq.brokers.redis import RedisBroker
         from dramatiq.middleware import AgeLimit, CurrentMessage, Retries, ShutdownNotifications, TimeLimit
 
         started = False
@@ -50,11 +57,28 @@ def setup(settings: Settings) -> BrokerHandle:
             url, started = embedded.ensure(settings.valkey_dir)
         else:
             check_reachable(url)
-        # A worker process that dies (SIGKILL, OOM) leaves the messages it had fetched, running or prefetched, in its
-        # unacked set; Dramatiq hands them to live workers once its heartbeat is older than heartbeat_timeout (60 s by
-        # default). Live processes heartbeat on every poll (their idle and delay-queue consumers poll every <= 100 ms),
-        # so 15 s is safe, and a duplicate hand-over is a no-op for the actor anyway (it re-reads the store).
-        broker = RedisBroker(url=url, namespace="publisher", heartbeat_timeout=15_000, maintenance_chance=10_000)
+        kind = "rabbitmq" if settings.broker_url else "redis"
+        broker: Any
+        if settings.broker_url:
+            from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+            check_rabbitmq(settings.broker_url)
+            # confirm_delivery: enqueue returns only once RabbitMQ has the message, so the store never records a
+            # message id for a message the broker did not take (the Redis path gets this from its Lua script)
+            broker = RabbitmqBroker(url=settings.broker_url, confirm_delivery=True)
+            import redis
+
+            kv = redis.Redis.from_url(url)
+        else:
+            from dramatiq.brokers.redis import RedisBroker
+
+            # A worker process that dies (SIGKILL, OOM) leaves the messages it had fetched, running or prefetched,
+            # in its unacked set; Dramatiq hands them to live workers once its heartbeat is older than
+            # heartbeat_timeout (60 s by default). Live processes heartbeat on every poll (their idle and delay-queue
+            # consumers poll every <= 100 ms), so 15 s is safe, and a duplicate hand-over is a no-op for the actor
+            # anyway (it re-reads the store).
+            broker = RedisBroker(url=url, namespace="publisher", heartbeat_timeout=15_000, maintenance_chance=10_000)
+            kv = broker.client
         # The store owns retries and age: no blind Dramatiq retries, no silent AgeLimit drops, no async
         # exceptions injected mid-HTTP-call (all of which would turn a publish into an unknown outcome).
         for mw in list(broker.middleware):
@@ -63,11 +87,13 @@ def setup(settings: Settings) -> BrokerHandle:
             elif isinstance(mw, Retries):
                 mw.max_retries = 0
         broker.add_middleware(CurrentMessage())
-        broker.add_middleware(_promotions())
+        if kind == "redis":
+            broker.add_middleware(_promotions())
         for q in QUEUES:
             broker.declare_queue(q)
         dramatiq.set_broker(broker)
-        _handle = BrokerHandle(url=url, started_embedded=started, broker=broker)
+        _handle = BrokerHandle(url=settings.broker_url or url, started_embedded=started, broker=broker, kv=kv,
+                               kind=kind)
         return _handle
 
 
@@ -86,6 +112,24 @@ def check_reachable(url: str) -> None:
     except (redis.RedisError, OSError, ValueError) as e:
         raise BrokerError(f"cannot reach the broker at {_shown(url)}: {type(e).__name__}",
                           hint="start Redis, or fix PUBLISHER_REDIS_URL (unset it to use the embedded broker)") from None
+
+
+def check_rabbitmq(url: str) -> None:
+    """The same for RabbitMQ: one short connection, closed again."""
+    import pika
+
+    from publisher.errors import BrokerError
+
+    try:
+        params = pika.URLParameters(url)
+        params.socket_timeout = 5
+        params.blocked_connection_timeout = 5
+        params.connection_attempts = 1
+        pika.BlockingConnection(params).close()
+    except Exception as e:  # noqa: BLE001 - pika raises many unrelated types; all mean "not reachable"
+        raise BrokerError(f"cannot reach RabbitMQ at {_shown(url)}: {type(e).__name__}",
+                          hint="start RabbitMQ, or fix PUBLISHER_BROKER_URL (unset it to use Redis or the "
+                               "embedded broker)") from None
 
 
 def _shown(url: str) -> str:
@@ -133,6 +177,8 @@ PROMOTION_TTL_SECONDS = 7 * 86400
 def missing_messages(broker: Any, items: list[tuple[str, str, str | None]]) -> set[str]:
     """Of ``(queue, delivery_id, redis_message_id)``, the delivery ids whose message is in the broker neither as
     sent (ready, delayed or leased) nor as promoted from the delay queue: lost (for example a wiped broker)."""
+    if not hasattr(broker, "namespace"):
+        return _missing_rabbitmq(broker, items)
     client, ns = broker.client, broker.namespace
     pipe = client.pipeline(transaction=False)
     for queue, _, mid in items:
@@ -146,3 +192,19 @@ def missing_messages(broker: Any, items: list[tuple[str, str, str | None]]) -> s
         pipe.hexists(f"{ns}:{queue}.msgs", promoted or "-")
     found = pipe.execute() if unsure else []
     return {d for (_, d, _), ok in zip(unsure, found, strict=True) if not ok}
+
+
+def _missing_rabbitmq(broker: Any, items: list[tuple[str, str, str | None]]) -> set[str]:
+    """RabbitMQ cannot be asked whether one message is still there. Its queues are durable and its messages
+    persistent, so a message is lost only when a queue is purged or deleted. The sweeper only asks about deliveries
+    queued past due by ``lost_after_seconds``: when their channel's queue and delay queue hold no ready message at
+    all, nothing can still be waiting for them, so they are lost and re-sent. While a queue holds messages
+    (a backlog) nothing is re-sent; once it drains, anything still stale is. A message a worker has fetched but not
+    acknowledged is not counted, so a busy worker can see its delivery re-sent: a no-op, the actor's claim is
+    conditional on the store."""
+    empty: dict[str, bool] = {}
+    for queue, _, _ in items:
+        if queue not in empty:
+            ready, delayed, _dead = broker.get_queue_message_counts(queue)
+            empty[queue] = ready == 0 and delayed == 0
+    return {d for queue, d, _ in items if empty[queue]}

@@ -67,7 +67,7 @@ def budget() -> Any:
             from publisher.workers import broker
 
             handle = broker.setup(settings())
-            _state["budget"] = Budget(handle.broker.client)  # type: ignore[attr-defined]
+            _state["budget"] = Budget(handle.kv)
         return _state["budget"]
 
 
