@@ -288,3 +288,24 @@ def load_stored(conn: Connection, sha256: str) -> Image | None:
     if row is None:
         return None
     return Image(bytes(row["data"]), row["mime"], row["width"], row["height"])
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One image of a post with its alt text (empty: none given)."""
+
+    image: Image
+    alt: str = ""
+
+
+def for_channel(attachments: list[Attachment], channel: str, account: str) -> tuple[list[dict[str, Any]], list[Image]]:
+    """The payload references and the fitted copies of a post's images for one account's channel; InputError when
+    the channel takes fewer images or shorter alt text."""
+    check_count(len(attachments), channel, account)
+    refs, images = [], []
+    for a in attachments:
+        check_alt(a.alt, channel, account)
+        fitted = fit(a.image, channel)
+        refs.append(fitted.ref(a.alt))
+        images.append(fitted)
+    return refs, images
