@@ -1,0 +1,29 @@
+"""Bluesky images and link cards through the sandbox; the record shape checked against the lexicon models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from publisher.channels import media
+from publisher.sandbox.server import SandboxServer
+from tests.media.conftest import Site, make_image
+
+
+def _bsky(server: SandboxServer) -> object:
+    return server.platforms["bluesky"]
+
+
+def test_image_with_alt_is_uploaded_as_blob_and_embedded(site: Site, sandbox: SandboxServer, tmp_path: Path) -> None:
+    path = make_image(tmp_path / "wide.jpg", (1200, 600))
+    accepted = site.accept("Maintenance done", ["m-bsky"], [media.Attachment(media.load(path), "A red rectangle")])
+    receipts = site.publish(accepted.post_id)
+    assert receipts["m-bsky"].remote_id.startswith("at://")
+    [entry] = sandbox.sandbox.posts("bluesky")
+    embed = entry["embed"]
+    assert embed["$type"] == "app.bsky.embed.images"
+    [img] = embed["images"]
+    assert img["alt"] == "A red rectangle"
+    assert img["aspectRatio"] == {"width": 1200, "height": 600}
+    blob = _bsky(sandbox).blobs[img["image"]["ref"]["$link"]]  # type: ignore[attr-defined]
+    ref = accepted.deliveries[0]["payload"]["extra"]["media"][0]
+    assert blob["sha256"] == ref["sha256"] and blob["mime"] == "image/jpeg"
