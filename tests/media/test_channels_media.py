@@ -1,4 +1,4 @@
-"""Bluesky images and link cards through the sandbox; the record shape checked against the lexicon models."""
+"""Images (and link cards) through every adapter to the sandbox: what the sandbox recorded is asserted."""
 
 from __future__ import annotations
 
@@ -27,3 +27,18 @@ def test_image_with_alt_is_uploaded_as_blob_and_embedded(site: Site, sandbox: Sa
     blob = _bsky(sandbox).blobs[img["image"]["ref"]["$link"]]  # type: ignore[attr-defined]
     ref = accepted.deliveries[0]["payload"]["extra"]["media"][0]
     assert blob["sha256"] == ref["sha256"] and blob["mime"] == "image/jpeg"
+
+
+def test_mastodon_image_with_description_after_processing(site: Site, sandbox: SandboxServer, tmp_path: Path) -> None:
+    platform = sandbox.platforms["mastodon"]
+    platform.sync_media_bytes = 10  # type: ignore[attr-defined]  # every upload is processed asynchronously (202)
+    try:
+        path = make_image(tmp_path / "p.png", (300, 200), "PNG")
+        accepted = site.accept("Mastodon picture", ["m-masto"], [media.Attachment(media.load(path), "Two bars")])
+        site.publish(accepted.post_id)
+    finally:
+        platform.sync_media_bytes = 256 * 1024  # type: ignore[attr-defined]
+    [entry] = sandbox.sandbox.posts("mastodon")
+    [m] = entry["media"]
+    assert m["description"] == "Two bars" and (m["width"], m["height"]) == (300, 200) and m["mime"] == "image/png"
+    assert sandbox.sandbox.counters.get("mastodon:206", 0) >= 1  # it polled while processing
