@@ -42,3 +42,12 @@ def test_mastodon_image_with_description_after_processing(site: Site, sandbox: S
     [m] = entry["media"]
     assert m["description"] == "Two bars" and (m["width"], m["height"]) == (300, 200) and m["mime"] == "image/png"
     assert sandbox.sandbox.counters.get("mastodon:206", 0) >= 1  # it polled while processing
+
+
+def test_x_image_with_alt_text(site: Site, sandbox: SandboxServer, tmp_path: Path) -> None:
+    path = make_image(tmp_path / "x.webp", (500, 400), "WEBP")
+    accepted = site.accept("X picture", ["m-x"], [media.Attachment(media.load(path), "A red square")])
+    site.publish(accepted.post_id)
+    [entry] = sandbox.sandbox.posts("x")
+    [m] = entry["media"]
+    assert m["alt"] == "A red square" and (m["w"], m["h"], m["mime"]) == (500, 400, "image/webp")
