@@ -51,3 +51,15 @@ def test_x_image_with_alt_text(site: Site, sandbox: SandboxServer, tmp_path: Pat
     [entry] = sandbox.sandbox.posts("x")
     [m] = entry["media"]
     assert m["alt"] == "A red square" and (m["w"], m["h"], m["mime"]) == (500, 400, "image/webp")
+
+
+def test_facebook_photos_attached_to_a_feed_post(site: Site, sandbox: SandboxServer, tmp_path: Path) -> None:
+    a = make_image(tmp_path / "a.jpg", (800, 600))
+    b = make_image(tmp_path / "b.webp", (400, 400), "WEBP")  # Facebook takes no WebP: converted at accept
+    accepted = site.accept("Facebook pictures", ["m-fb"], [media.Attachment(media.load(a), "First"),
+                                                             media.Attachment(media.load(b), "Second")])
+    receipt = site.publish(accepted.post_id)["m-fb"]
+    [entry] = sandbox.sandbox.posts("facebook")
+    assert entry["remote_id"] == receipt.remote_id and entry["text"] == "Facebook pictures"
+    assert [(m["alt"], m["mime"], m["published"]) for m in entry["media"]] == [
+        ("First", "image/jpeg", False), ("Second", "image/jpeg", False)]
