@@ -50,7 +50,8 @@ def sandbox_accounts(server: SandboxServer, kind: str = "organisation") -> dict[
         "m-fb": {"channel": "facebook", "kind": kind, "base_url": at("facebook"), "options": {"page_id": "1001"},
                  "credentials": {"page_token": "env:M_FB_TOKEN"}},
         "m-li": {"channel": "linkedin", "kind": kind, "base_url": at("linkedin"),
-                 "options": {"author_urn": f"urn:li:person:{member_id(LI_TOKEN)}"},
+                 "options": {"author_urn": "urn:li:organization:4242" if kind == "organisation"
+                             else f"urn:li:person:{member_id(LI_TOKEN)}"},
                  "credentials": {"access_token": "env:M_LI_TOKEN"}},
         "m-masto": {"channel": "mastodon", "kind": kind, "base_url": at("mastodon"),
                     "credentials": {"access_token": "env:M_MASTO_TOKEN"}},

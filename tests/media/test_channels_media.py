@@ -63,3 +63,16 @@ def test_facebook_photos_attached_to_a_feed_post(site: Site, sandbox: SandboxSer
     assert entry["remote_id"] == receipt.remote_id and entry["text"] == "Facebook pictures"
     assert [(m["alt"], m["mime"], m["published"]) for m in entry["media"]] == [
         ("First", "image/jpeg", False), ("Second", "image/jpeg", False)]
+
+
+def test_linkedin_images_api_single_and_multi(site: Site, sandbox: SandboxServer, tmp_path: Path) -> None:
+    a = make_image(tmp_path / "a.png", (320, 240), "PNG")
+    b = make_image(tmp_path / "b.gif", (100, 50), "GIF", mode="L")
+    one = site.accept("LinkedIn one picture", ["m-li"], [media.Attachment(media.load(a), "Alt one")])
+    two = site.accept("LinkedIn two pictures", ["m-li"], [media.Attachment(media.load(a), "Alt A"),
+                                                          media.Attachment(media.load(b), "Alt B")])
+    site.publish(one.post_id)
+    site.publish(two.post_id)
+    first, second = sandbox.sandbox.posts("linkedin")
+    assert [(m["altText"], m["mime"], m["width"]) for m in first["media"]] == [("Alt one", "image/png", 320)]
+    assert [(m["altText"], m["mime"]) for m in second["media"]] == [("Alt A", "image/png"), ("Alt B", "image/gif")]
