@@ -172,8 +172,6 @@ def _encode(frames: list[PILImage], fmt: str, *, quality: int = 90, duration: An
     params: dict[str, Any] = {}
     if fmt in ("JPEG", "WEBP"):
         params["quality"] = quality
-    if fmt == "PNG":
-        params["optimize"] = True
     if fmt in ("GIF", "PNG") and transparency is not None and first.mode in ("P", "L", "RGB"):
         params["transparency"] = transparency
     if len(frames) > 1 and fmt in ("GIF", "WEBP", "PNG"):
