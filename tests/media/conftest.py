@@ -27,7 +27,7 @@ def make_image(path: Path, size: tuple[int, int] = (640, 480), fmt: str = "JPEG"
                exif: dict[int, Any] | None = None, mode: str = "RGB") -> Path:
     from PIL import Image
 
-    img = Image.effect_noise(size, 90).convert(mode) if noise else Image.new(mode, size, (200, 40, 40)[:len(mode)])
+    img = Image.effect_noise(size, 90).convert(mode) if noise else Image.new(mode, size, (200, 40, 40, 128)[:len(mode)])
     buf = io.BytesIO()
     params: dict[str, Any] = {}
     if exif:
