@@ -230,7 +230,7 @@ class LinkedInPlatform(Platform):
             return input_error(400, f"ShareCommentary text length ({length} characters) exceeded the maximum allowed "
                                     f"({MAX_COMMENTARY} characters)", "FIELD_ARRAY_SIZE_TOO_HIGH",
                                "Size of array cannot be higher than the maxLength")
-        content = body.get("content") if isinstance(body.get("content"), dict) else {}
+        content: dict[str, Any] = body["content"] if isinstance(body.get("content"), dict) else {}
         entries: list[tuple[str, Any]] = []
         if "media" in content:
             entries = [("/content/media", content["media"])]
@@ -287,9 +287,9 @@ class LinkedInPlatform(Platform):
         gated = self._gate(token, actor, "partnerApiSocialActions")
         if gated:
             return gated
-        content = body.get("content") if isinstance(body.get("content"), list) else []
+        items: list[Any] = body["content"] if isinstance(body.get("content"), list) else []
         media = self._media([(f"/content/{i}/entity/image", {"id": (c.get("entity") or {}).get("image")})
-                             for i, c in enumerate(content) if isinstance(c, dict)], actor)
+                             for i, c in enumerate(items) if isinstance(c, dict)], actor)
         if isinstance(media, Response):
             return media
         comment_id = str(next(self._ids))

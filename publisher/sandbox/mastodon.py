@@ -229,7 +229,7 @@ class MastodonPlatform(Platform):
             return self._api(aid, 422, {"error": "Validation failed: Description is too long (maximum is "
                                                  f"{MEDIA_MAX_DESCRIPTION} characters)"})
         slow = len(file.data) > self.sync_media_bytes
-        m = {"id": self._next_id(), "account_id": aid, "mime": info[0], "width": info[1], "height": info[2],
+        m: dict[str, Any] = {"id": self._next_id(), "account_id": aid, "mime": info[0], "width": info[1], "height": info[2],
              "size": len(file.data), "description": description, "polls_left": self.processing_polls if slow else 0}
         self.media[m["id"]] = m
         return self._api(aid, 202 if slow else 200, self._attachment(m))
