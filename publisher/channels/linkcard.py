@@ -126,6 +126,17 @@ def parse(html: bytes | str, base_url: str) -> dict[str, str]:
             "image": urljoin(base_url, image) if image else ""}
 
 
+def fetch_image(url: str, *, allow_loopback: bool = False) -> media.Image | None:
+    """An image from the web (a feed entry's enclosure or og:image), validated and cleaned like ``media.load``,
+    under the same SSRF guard; None when it cannot be fetched or is not a usable image."""
+    try:
+        _, data, _ = _get(url, MAX_IMAGE_BYTES, allow_loopback, "image/*")
+        return media.decode(data, what=f"the image {url}")
+    except Exception as e:  # noqa: BLE001 - the caller posts without the image
+        log.info("image %s not used: %s", url, e)
+        return None
+
+
 def build(link: str, *, allow_loopback: bool = False) -> Card | None:
     """The card for ``link``, a card without thumbnail when its image cannot be used, or None when the page cannot
     be read. Never raises for anything the page or the network does."""
@@ -141,10 +152,9 @@ def build(link: str, *, allow_loopback: bool = False) -> Card | None:
         log.warning("no link card for %s: %s", link, type(e).__name__)
         return None
     thumb = None
-    if found["image"]:
+    image = fetch_image(found["image"], allow_loopback=allow_loopback) if found["image"] else None
+    if image is not None:
         try:
-            _, data, _ = _get(found["image"], MAX_IMAGE_BYTES, allow_loopback, "image/*")
-            image = media.decode(data, what=f"the card image of {link}")
             thumb = media.fit_to(image, media.Limits(frozenset({"JPEG", "PNG"}), media.CARD_THUMB_BYTES, 1, 0,
                                                      2000, 2000))
         except Exception as e:  # noqa: BLE001 - a card without a thumbnail still shows title and description

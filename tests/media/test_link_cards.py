@@ -45,6 +45,9 @@ class Pages:
             def do_GET(self) -> None:  # noqa: N802
                 status, ctype, body = pages.routes.get(self.path, (404, "text/html", b"<h1>Not Found</h1>"))
                 self.send_response(status)
+                if 300 <= status < 400:
+                    self.send_header("location", body.decode())
+                    body = b""
                 self.send_header("content-type", ctype)
                 self.send_header("content-length", str(len(body)))
                 self.end_headers()
@@ -65,6 +68,9 @@ def pages() -> Iterator[Pages]:
     p.routes["/twitter.html"] = (200, "text/html", b'<meta name="twitter:title" content="TC title">'
                                                     b'<meta name="twitter:description" content="TC desc">'
                                                     b'<meta name="twitter:image" content="/missing.png">')
+    p.routes["/to-metadata"] = (302, "text/html", b"http://169.254.169.254/latest/meta-data/")
+    p.routes["/to-post"] = (301, "text/html", b"/post.html")
+    p.routes["/feed.xml"] = (200, "application/rss+xml", b"<rss/>")
     yield p
     p.server.shutdown()
 
@@ -138,3 +144,15 @@ def test_card_images_are_stored_once(site: Site, pages: Pages, tmp_path: Path) -
     with site.store.read() as conn:
         assert conn.execute(select(func.count()).select_from(media_table)).scalar() == 1
     assert media.CARD_THUMB_BYTES == 1_000_000
+
+
+def test_redirects_are_checked_hop_by_hop(pages: Pages) -> None:
+    assert linkcard.build(pages.url("/to-metadata"), allow_loopback=True) is None  # loopback -> link-local: refused
+    card = linkcard.build(pages.url("/to-post"), allow_loopback=True)
+    assert card is not None and card.uri == pages.url("/to-post") and card.title.startswith("Fibre maintenance")
+
+
+def test_size_cap_and_non_html(pages: Pages, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert linkcard.build(pages.url("/feed.xml"), allow_loopback=True) is None
+    monkeypatch.setattr(linkcard, "MAX_PAGE_BYTES", 100)
+    assert linkcard.build(pages.url("/post.html"), allow_loopback=True) is None
