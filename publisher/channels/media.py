@@ -203,7 +203,8 @@ def _scale(frames: list[PILImage], factor: float) -> list[PILImage]:
 
     w, h = frames[0].size
     size = (max(1, math.floor(w * factor)), max(1, math.floor(h * factor)))
-    return [f.resize(size, PIL.Resampling.LANCZOS) for f in frames]
+    # reducing_gap: a fast integer reduce first, then Lanczos over the last 3x (Pillow's thumbnail() speed, same look)
+    return [f.resize(size, PIL.Resampling.LANCZOS, reducing_gap=3.0) for f in frames]
 
 
 def fit(image: Image, channel: str) -> Image:
