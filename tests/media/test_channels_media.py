@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+import requests
+
 from publisher.channels import media
+from publisher.errors import PermanentError, RateLimited
 from publisher.sandbox.server import SandboxServer
+from publisher.schema import media as media_table
 from tests.media.conftest import Site, make_image
 
 
@@ -13,6 +18,7 @@ def _bsky(server: SandboxServer) -> object:
     return server.platforms["bluesky"]
 
 
+@pytest.mark.slow  # the sandbox validates the embed with atproto's models: the first import costs 3-6 s
 def test_image_with_alt_is_uploaded_as_blob_and_embedded(site: Site, sandbox: SandboxServer, tmp_path: Path) -> None:
     path = make_image(tmp_path / "wide.jpg", (1200, 600))
     accepted = site.accept("Maintenance done", ["m-bsky"], [media.Attachment(media.load(path), "A red rectangle")])
@@ -76,3 +82,47 @@ def test_linkedin_images_api_single_and_multi(site: Site, sandbox: SandboxServer
     first, second = sandbox.sandbox.posts("linkedin")
     assert [(m["altText"], m["mime"], m["width"]) for m in first["media"]] == [("Alt one", "image/png", 320)]
     assert [(m["altText"], m["mime"]) for m in second["media"]] == [("Alt A", "image/png"), ("Alt B", "image/gif")]
+
+
+def test_failed_upload_publishes_nothing_and_the_retry_posts_once(site: Site, sandbox: SandboxServer,
+                                                                   tmp_path: Path) -> None:
+    path = make_image(tmp_path / "r.png", (64, 64), "PNG")
+    accepted = site.accept("Retry after a refused upload", ["m-masto"], [media.Attachment(media.load(path), "Dot")])
+    sandbox.sandbox.set_faults("mastodon", burst_429=1)  # the first request, the upload, is rate limited
+    with pytest.raises(RateLimited):  # nothing sent: the delivery waits, it is never "unknown"
+        site.publish(accepted.post_id)
+    assert sandbox.sandbox.posts("mastodon") == []
+    site.publish(accepted.post_id)
+    [entry] = sandbox.sandbox.posts("mastodon")
+    assert [m["description"] for m in entry["media"]] == ["Dot"]
+
+
+def test_image_missing_from_the_store_is_a_permanent_error(site: Site, sandbox: SandboxServer,
+                                                            tmp_path: Path) -> None:
+    path = make_image(tmp_path / "gone.png", (64, 64), "PNG")
+    accepted = site.accept("Image removed meanwhile", ["m-x"], [media.Attachment(media.load(path), "Dot")])
+    with site.store.tx() as conn:
+        conn.execute(media_table.delete())
+    with pytest.raises(PermanentError, match="not in the store"):
+        site.publish(accepted.post_id)
+    assert sandbox.sandbox.posts("x") == []
+
+
+@pytest.mark.slow  # the sandbox validates the embed with atproto's models: the first import costs 3-6 s
+def test_sandbox_refuses_an_embedded_blob_over_the_lexicon_cap(sandbox: SandboxServer) -> None:
+    base = sandbox.base_url("bluesky") + "/xrpc/"
+    session = requests.post(base + "com.atproto.server.createSession",
+                            json={"identifier": "cap.bsky.social", "password": "app-pass"}, timeout=10).json()
+    auth = {"Authorization": f"Bearer {session['accessJwt']}"}
+    blob = requests.post(base + "com.atproto.repo.uploadBlob", data=b"\xff\xd8" + b"0" * 1_000_001,
+                         headers={**auth, "Content-Type": "image/jpeg"}, timeout=10).json()["blob"]
+    record = {"$type": "app.bsky.feed.post", "text": "too big", "createdAt": "2026-12-01T10:00:00.000Z",
+              "embed": {"$type": "app.bsky.embed.images", "images": [
+                  {"image": blob, "alt": "x", "aspectRatio": {"width": 1, "height": 1}}]}}
+    resp = requests.post(base + "com.atproto.repo.createRecord", headers=auth, timeout=30,
+                         json={"repo": session["did"], "collection": "app.bsky.feed.post", "record": record})
+    assert resp.status_code == 400 and "file too large" in resp.json()["message"]
+    record["embed"]["images"][0].pop("alt")  # the lexicon requires alt
+    resp = requests.post(base + "com.atproto.repo.createRecord", headers=auth, timeout=30,
+                         json={"repo": session["did"], "collection": "app.bsky.feed.post", "record": record})
+    assert resp.status_code == 400 and "alt" in resp.json()["message"]

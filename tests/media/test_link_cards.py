@@ -29,7 +29,7 @@ def _cover() -> bytes:
     from PIL import Image
 
     buf = io.BytesIO()
-    Image.effect_noise((1200, 630), 100).convert("RGB").save(buf, "PNG")  # ~2 MB of noise: over the blob cap
+    Image.effect_noise((1000, 525), 100).convert("RGB").save(buf, "PNG")  # ~1.5 MB of noise: over the blob cap
     return buf.getvalue()
 
 
