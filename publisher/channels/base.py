@@ -131,6 +131,9 @@ class Channel(ABC):
         if found is None:
             raise PermanentError(f"{self.name}: image {str(ref.get('sha256'))[:12]} is not in the store",
                                  hint="the post's image was removed from the media table; post it again")
+        if found.sha256 != ref.get("sha256"):  # the payload (audited) names the bytes: altered bytes never go out
+            raise PermanentError(f"{self.name}: the stored bytes of image {str(ref.get('sha256'))[:12]} do not match "
+                                 "its sha256", hint="the media table was changed outside publisher; post it again")
         return found
 
     @abstractmethod

@@ -126,3 +126,14 @@ def test_sandbox_refuses_an_embedded_blob_over_the_lexicon_cap(sandbox: SandboxS
     resp = requests.post(base + "com.atproto.repo.createRecord", headers=auth, timeout=30,
                          json={"repo": session["did"], "collection": "app.bsky.feed.post", "record": record})
     assert resp.status_code == 400 and "alt" in resp.json()["message"]
+
+
+def test_altered_image_bytes_are_never_published(site: Site, sandbox: SandboxServer, tmp_path: Path) -> None:
+    path = make_image(tmp_path / "t.png", (64, 64), "PNG")
+    other = media.load(make_image(tmp_path / "o.png", (64, 64), "PNG", mode="L"))
+    accepted = site.accept("Tampered picture", ["m-fb"], [media.Attachment(media.load(path), "Dot")])
+    with site.store.tx() as conn:
+        conn.execute(media_table.update().values(data=other.data))
+    with pytest.raises(PermanentError, match="do not match"):
+        site.publish(accepted.post_id)
+    assert sandbox.sandbox.posts("facebook") == []
