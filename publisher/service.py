@@ -133,10 +133,9 @@ def render_and_check(settings: Settings, new: NewPost, images: dict[str, media_m
     findings: list[Finding] = []
     for name, parts in rendered.items():
         account = settings.account(name)
-        for i, part in enumerate(parts):
+        for part in parts:  # images ride on the first part only (``_with_media``)
             findings.extend(tone.check(part.text, account, channel=account.channel, kind=new.kind,
-                                       profiles=settings.profiles, variants=variants,
-                                       media=_media_of(part) if i == 0 else None))
+                                       profiles=settings.profiles, variants=variants, media=_media_of(part)))
     unknown = set(new.allow) - {f.rule for f in findings}
     if unknown:
         raise InputError(f"--allow names rule(s) that did not trigger: {', '.join(sorted(unknown))}",
