@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -123,4 +124,18 @@ audit_events = Table(
     Column("hash", String(64), nullable=False),
     Index("ix_audit_post", "post_id"),
     Index("ix_audit_delivery", "delivery_id"),
+)
+
+# images, content-addressed (publisher.channels.media): a post's payloads refer to them by sha256, so any worker on
+# any machine reads the exact bytes it publishes from the store
+media = Table(
+    "media",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("mime", String(64), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
 )

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 
 from publisher import audit, channels, textinput, tone
+from publisher.channels import media as media_mod
 from publisher.errors import InputError, InvalidState, NotFound, NotPermitted, ToneBlocked
 from publisher.models import CANCELLABLE, Content, Finding, Payload, PostKind, State
 from publisher.schema import deliveries, posts
@@ -40,6 +41,8 @@ class NewPost:
     variants: dict[str, str] = field(default_factory=dict)
     #: a workflow's rule for storing this post (a ticket's lifecycle, publisher.workflows.tickets), see ``Guard``
     guard: Guard | None = None
+    #: images with alt text, in order (``publisher.channels.media.load`` read and cleaned them)
+    media: list[media_mod.Attachment] = field(default_factory=list)
 
 
 #: Called with a connection: raises to refuse the post, or returns the id of an existing post to answer with, or the
@@ -80,26 +83,59 @@ def _check_variant_targets(settings: Settings, new: NewPost) -> None:
                          "nor the channel of one", hint=f"use one of: {', '.join(sorted(targets))}")
 
 
-def render_and_check(settings: Settings, new: NewPost) -> tuple[dict[str, list[Payload]], list[Finding]]:
+def _with_media(settings: Settings, new: NewPost, name: str, parts: list[Payload],
+                images: dict[str, media_mod.Image]) -> list[Payload]:
+    """The rendered parts with the post's images (fitted to the account's channel) on the first part, or, for a
+    Bluesky post with a link and no image, the link's card. The fitted copies go into ``images`` (by sha256)."""
+    account = settings.account(name)
+    extra: dict[str, Any] = {}
+    if new.media:
+        refs, fitted = media_mod.for_channel(new.media, account.channel, name)
+        images.update((i.sha256, i) for i in fitted)
+        extra["media"] = refs
+    elif new.link and account.channel == "bluesky" and account.options.get("link_cards", True):
+        from publisher.channels import linkcard
+
+        card = linkcard.build(new.link, allow_loopback=linkcard.is_loopback_url(account.base_url))
+        if card is not None:
+            if card.thumb is not None:
+                images[card.thumb.sha256] = card.thumb
+            extra["card"] = card.ref()
+    if not extra:
+        return parts
+    first = parts[0]
+    return [replace(first, extra={**first.extra, **extra}), *parts[1:]]
+
+
+def _media_of(payload: Payload) -> list[dict[str, Any]] | None:
+    found = payload.extra.get("media")
+    return list(found) if found else None
+
+
+def render_and_check(settings: Settings, new: NewPost, images: dict[str, media_mod.Image] | None = None
+                     ) -> tuple[dict[str, list[Payload]], list[Finding]]:
     """Render for every account (with its own wording, if given) and run the tone checks.
 
     Raises ToneBlocked when a finding blocks. The consistency rule compares every account's full text with every
     other account's, keyed by account: two accounts on one platform with different wording are two variants.
+    The images each payload refers to (and link-card thumbnails) are collected into ``images`` for storing.
     """
     _check_variant_targets(settings, new)
+    images = {} if images is None else images
     rendered: dict[str, list[Payload]] = {}
     for name in new.accounts:
         account = settings.account(name)
         content = Content(text=text_for(settings, new, name), kind=new.kind, link=new.link, language=new.language,
                           variables=new.variables)
-        rendered[name] = channels.for_rendering(account, settings).render(content)
+        parts = channels.for_rendering(account, settings).render(content)
+        rendered[name] = _with_media(settings, new, name, parts, images)
     variants = {n: " ".join(p.text for p in ps) for n, ps in rendered.items()}
     findings: list[Finding] = []
     for name, parts in rendered.items():
         account = settings.account(name)
-        for part in parts:
+        for part in parts:  # images ride on the first part only (``_with_media``)
             findings.extend(tone.check(part.text, account, channel=account.channel, kind=new.kind,
-                                       profiles=settings.profiles, variants=variants))
+                                       profiles=settings.profiles, variants=variants, media=_media_of(part)))
     unknown = set(new.allow) - {f.rule for f in findings}
     if unknown:
         raise InputError(f"--allow names rule(s) that did not trigger: {', '.join(sorted(unknown))}",
@@ -120,7 +156,8 @@ def tone_keys(settings: Settings, kind: PostKind, rendered: dict[str, list[Paylo
         account = settings.account(name)
         variants = tone.consistency_variants(account, settings.profiles, kind, texts)
         for i, part in enumerate(parts, 1):
-            out[(name, i)] = tone.tone_key(part.text, account, account.channel, kind, settings.profiles, variants)
+            out[(name, i)] = tone.tone_key(part.text, account, account.channel, kind, settings.profiles, variants,
+                                           media=_media_of(part))
     return out
 
 
@@ -156,10 +193,11 @@ def accept(settings: Settings, store: Store, new: NewPost) -> Accepted:
             verdict = new.guard(conn)
         if isinstance(verdict, str):
             return _accepted_existing(store, {"id": verdict})
-    rendered, findings = render_and_check(settings, new)
+    images: dict[str, media_mod.Image] = {}
+    rendered, findings = render_and_check(settings, new, images)
     for _attempt in range(5):
         try:
-            return _insert(settings, store, new, scope, rendered, findings)
+            return _insert(settings, store, new, scope, rendered, findings, list(images.values()))
         except IntegrityError:
             # a concurrent call stored the same idempotency key, or took the same thread position: look again
             if new.idempotency_key:
@@ -177,7 +215,7 @@ def _accepted_existing(store: Store, post: dict[str, Any]) -> Accepted:
 
 
 def _insert(settings: Settings, store: Store, new: NewPost, scope: str, rendered: dict[str, list[Payload]],
-            findings: list[Finding]) -> Accepted:
+            findings: list[Finding], images: list[media_mod.Image] | None = None) -> Accepted:
     now = utcnow()
     post_id = new_id("p")
     actor = settings.actor
@@ -201,11 +239,13 @@ def _insert(settings: Settings, store: Store, new: NewPost, scope: str, rendered
             created_by=actor, created_at=now,
         )
         conn.execute(posts.insert().values(post))
+        stored = media_mod.save(conn, images or [], now)
         events = [audit.Event("post.accepted", post_id=post_id, details={audit.DIGEST_KEY: audit.post_digest(post),
             "accounts": sorted(rendered), "kind": new.kind.value, "scheduled_at": new.at.isoformat(),
             "not_after": new.not_after.isoformat() if new.not_after else None, "thread": new.thread_key,
             "thread_seq": seq, "idempotency_key": new.idempotency_key, "variants": sorted(new.variants),
-            "findings": [f.to_dict() for f in findings if f.severity != "info"]})]
+            "findings": [f.to_dict() for f in findings if f.severity != "info"],
+            **({"media": sorted(i.sha256 for i in images), "media_stored": stored} if images else {})})]
         events.extend(replace(e, post_id=post_id) for e in verdict)
         for rule, why in sorted(new.allow.items()):
             events.append(audit.Event("tone.override", post_id=post_id, details={"rule": rule, "reason": why, "by": actor}))

@@ -68,5 +68,8 @@ def check_post(new: NewPost) -> None:
     for rule, reason in new.allow.items():
         check(rule, "--allow")
         check(reason, "--reason")
+    for i, attachment in enumerate(new.media, 1):
+        if attachment.alt:  # none at all is the media.alt rule's business (a tone finding), not bad input
+            check(attachment.alt, f"the --alt text of image #{i}", multiline=True)
     for name in new.accounts:
         check(name, "--account")

@@ -27,7 +27,7 @@ import hashlib
 import json
 import logging
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,13 +55,15 @@ def check(
     profiles: Mapping[str, Any] | None = None,
     variants: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
+    media: Sequence[Mapping[str, Any]] | None = None,
 ) -> list[Finding]:
     """Return every finding for ``text`` as ``account`` would publish it on ``channel``.
 
     ``profiles`` is the configuration's ``profiles:`` mapping (or ``load_profiles``' result); ``variants`` maps
     account name (or channel) -> that account's full rendered text of the same post, the checked text's own
     included (for the consistency rule); ``overrides`` is one
-    more layer of rule settings for this post only, e.g. ``{"hashtags.required": {"tags": ["Launch2026"]}}``.
+    more layer of rule settings for this post only, e.g. ``{"hashtags.required": {"tags": ["Launch2026"]}}``;
+    ``media`` the payload's image references (``extra["media"]``: sha256, alt, ...) for the media rules.
     Raises ConfigError for an invalid profile or override.
     """
     profile = profile_for(account, profiles)
@@ -69,7 +71,7 @@ def check(
         profile = profile.with_rules(overrides, "overrides")
     post_kind = PostKind(kind)
     ctx = Ctx(account=account, channel=channel or account.channel, kind=post_kind, variants=variants or {},
-              options=profile.options[post_kind])
+              options=profile.options[post_kind], media=tuple(media or ()))
     doc = Doc(text)
     findings: list[Finding] = []
     for _, fn, opts in profile.active[post_kind]:
@@ -185,7 +187,7 @@ def check_delivery(store: Any, delivery: Mapping[str, Any], account: AccountConf
     """
     profiles, account, post_kind, variants = _current_inputs(store, delivery, account, kind, settings, siblings)
     return check(delivery["payload"]["text"], account, channel=delivery["channel"], kind=post_kind,
-                 profiles=profiles, variants=variants)
+                 profiles=profiles, variants=variants, media=payload_media(delivery["payload"]))
 
 
 def unchanged_since_enqueue(store: Any, delivery: Mapping[str, Any], account: AccountConfig, kind: PostKind | str,
@@ -200,14 +202,20 @@ def unchanged_since_enqueue(store: Any, delivery: Mapping[str, Any], account: Ac
         return False
     profiles, account, post_kind, variants = _current_inputs(store, delivery, account, kind, settings, siblings)
     return bool(stored == tone_key(delivery["payload"]["text"], account, delivery["channel"], post_kind, profiles,
-                                   variants))
+                                   variants, media=payload_media(delivery["payload"])))
+
+
+def payload_media(payload: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    """The image references of a stored payload (``extra["media"]``), or None."""
+    found = (payload.get("extra") or {}).get("media")
+    return list(found) if found else None
 
 
 _DIGESTS: dict[tuple[int, int], tuple[AccountConfig, Any, str]] = {}
 
 
 def tone_key(text: str, account: AccountConfig, channel: str, kind: PostKind, profiles: Mapping[str, Any] | None,
-             variants: Mapping[str, str] | None) -> str:
+             variants: Mapping[str, str] | None, media: Sequence[Mapping[str, Any]] | None = None) -> str:
     """A digest of everything ``check`` depends on. The library versions behind some rules (word lists, VADER,
     lingua) are not in it: reading them costs ~70 ms, too much for the CLI; upgrading them with posts queued
     keeps the enqueue-time verdict for those posts."""
@@ -221,5 +229,8 @@ def tone_key(text: str, account: AccountConfig, channel: str, kind: PostKind, pr
         if len(_DIGESTS) > 256:
             _DIGESTS.clear()
         _DIGESTS[(id(account), id(profiles))] = hit
-    parts = json.dumps([hit[2], channel, kind.value, text, dict(variants or {})], sort_keys=True, ensure_ascii=False)
+    checked: list[Any] = [hit[2], channel, kind.value, text, dict(variants or {})]
+    if media:  # the images and their alt text (media.alt); absent for a text-only post, so its key is unchanged
+        checked.append([{"sha256": m.get("sha256"), "alt": m.get("alt", "")} for m in media])
+    parts = json.dumps(checked, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(parts.encode()).hexdigest()

@@ -64,6 +64,7 @@ BUILTIN: dict[str, Raw] = {
                                                                "guaranteed uptime"]},
             "phrases.required": {"severity": "block"},
             "consistency": {"severity": "block"},
+            "media.alt": {"severity": "block"},
         },
     },
     "personal": {
@@ -91,6 +92,7 @@ BUILTIN: dict[str, Raw] = {
             "phrases.banned": {"severity": "block"},
             "phrases.required": {"severity": "warn"},
             "consistency": {"severity": "warn"},
+            "media.alt": {"severity": "warn"},
         },
     },
 }

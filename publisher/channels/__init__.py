@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from publisher.channels.base import Channel
 from publisher.errors import ConfigError
 from publisher.settings import AccountConfig, Settings
+
+if TYPE_CHECKING:
+    from publisher.channels.media import Image
+    from publisher.store import Store
 
 #: channel name -> "module:Class"
 ADAPTERS: dict[str, str] = {
@@ -49,9 +55,24 @@ def for_rendering(account: AccountConfig, settings: Settings) -> Channel:
     return adapter_class(account.channel)(_with_defaults(account, settings), {})
 
 
-def for_publishing(account: AccountConfig, settings: Settings) -> Channel:
-    """An adapter with resolved credentials (worker path)."""
+def for_publishing(account: AccountConfig, settings: Settings, store: Store | None = None) -> Channel:
+    """An adapter with resolved credentials (worker path); with ``store``, it reads the images its payloads refer
+    to from the ``media`` table."""
     from publisher import credentials
 
     creds = credentials.resolve(account, settings.env)
-    return adapter_class(account.channel)(_with_defaults(account, settings), creds)
+    adapter = adapter_class(account.channel)(_with_defaults(account, settings), creds)
+    if store is not None:
+        adapter.media_source = media_source(store)
+    return adapter
+
+
+def media_source(store: Store) -> Callable[[str], Image | None]:
+    """sha256 -> the stored image (or None), read from ``store``."""
+    from publisher.channels import media
+
+    def load(sha256: str) -> Image | None:
+        with store.read() as conn:
+            return media.load_stored(conn, sha256)
+
+    return load

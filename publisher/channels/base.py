@@ -24,14 +24,18 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from publisher.errors import ContentTooLong, InputError, ReconcileUnsupported
+from publisher.errors import ContentTooLong, InputError, PermanentError, ReconcileUnsupported
 from publisher.models import Content, DeliveryRef, Payload, Receipt
 from publisher.settings import AccountConfig
 from publisher.textlength import ChannelLimits, split_thread
+
+if TYPE_CHECKING:
+    from publisher.channels.media import Image
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,9 @@ class Channel(ABC):
     #: documented default posting budget per account: (posts, window seconds); None = no known limit.
     #: The shared Redis budget (publisher.budget) starts from this and is corrected by ``last_rate``.
     default_rate: ClassVar[tuple[int, int] | None] = None
+
+    #: sha256 -> the stored image, or None (set by ``channels.for_publishing`` from the store; None: no store)
+    media_source: Callable[[str], Image | None] | None = None
 
     def __init__(self, account: AccountConfig, credentials: dict[str, str] | None = None) -> None:
         self.account = account
@@ -111,6 +118,23 @@ class Channel(ABC):
                         language=content.language) for p in parts]
 
     # -- publishing (runs in a worker) --
+
+    @staticmethod
+    def media_refs(delivery: DeliveryRef) -> list[dict[str, Any]]:
+        """The image references of the payload (``extra["media"]``: sha256, mime, width, height, size, alt)."""
+        return [dict(m) for m in delivery.payload.extra.get("media") or []]
+
+    def image(self, ref: dict[str, Any]) -> Image:
+        """The bytes a payload's image reference names, from the store. An upload is not a publish: uploading
+        again on a retry is harmless, so adapters upload on every attempt and keep no upload state."""
+        found = self.media_source(str(ref.get("sha256"))) if self.media_source is not None else None
+        if found is None:
+            raise PermanentError(f"{self.name}: image {str(ref.get('sha256'))[:12]} is not in the store",
+                                 hint="the post's image was removed from the media table; post it again")
+        if found.sha256 != ref.get("sha256"):  # the payload (audited) names the bytes: altered bytes never go out
+            raise PermanentError(f"{self.name}: the stored bytes of image {str(ref.get('sha256'))[:12]} do not match "
+                                 "its sha256", hint="the media table was changed outside publisher; post it again")
+        return found
 
     @abstractmethod
     def publish(self, delivery: DeliveryRef, parent: Receipt | None) -> Receipt:

@@ -16,6 +16,12 @@ connection refused / DNS / TLS                          TransientError
 Every create passes ``rkey = bluesky_tid.rkey_for(delivery.id)``, so a repeat cannot duplicate the post and
 ``reconcile`` is a definitive ``com.atproto.repo.getRecord``: found -> receipt, ``RecordNotFound`` -> NotPublished.
 Replies carry ``reply.root`` and ``reply.parent`` strong refs; the root is carried forward in ``Receipt.data``.
+
+Images (``payload.extra["media"]``) are uploaded with ``com.atproto.repo.uploadBlob`` right before the create and
+embedded as ``app.bsky.embed.images`` (alt, aspectRatio); a link card (``payload.extra["card"]``, built when the
+post was accepted, see ``linkcard``) as ``app.bsky.embed.external`` with its thumbnail uploaded the same way.
+An upload is not a publish: a failed upload is retried like any call that created nothing (blobs nothing refers to
+are garbage-collected by the PDS), and only the createRecord carries the exactly-once guarantees above.
 """
 
 from __future__ import annotations
@@ -150,7 +156,38 @@ class BlueskyChannel(Channel):
             record["facets"] = facets
         if parent is not None:
             record["reply"] = self._strong_refs(parent)
+        embed = self._embed(delivery)
+        if embed is not None:
+            record["embed"] = embed
         return record
+
+    def _upload(self, ref: dict[str, Any]) -> dict[str, Any]:
+        """Upload one stored image as a blob; returns the blob ref to embed."""
+        image = self.image(ref)
+        resp = self.client.call("POST", "com.atproto.repo.uploadBlob", data=image.data,
+                                headers={"Content-Type": image.mime})
+        self._note_rate(resp)
+        if resp.status_code != 200:
+            self._raise_for(resp, creating=False)  # nothing is published by an upload: never OutcomeUnknown
+        blob = (httpcall.body_object(resp)).get("blob")
+        if not isinstance(blob, dict) or not (blob.get("ref") or blob.get("cid")):
+            raise TransientError("bluesky: uploadBlob answered 200 without a blob")
+        return blob
+
+    def _embed(self, delivery: DeliveryRef) -> dict[str, Any] | None:
+        refs = self.media_refs(delivery)
+        if refs:
+            return {"$type": "app.bsky.embed.images", "images": [
+                {"image": self._upload(r), "alt": str(r.get("alt") or ""),
+                 "aspectRatio": {"width": int(r["width"]), "height": int(r["height"])}} for r in refs]}
+        card = delivery.payload.extra.get("card")
+        if not isinstance(card, dict) or not card.get("uri"):
+            return None
+        external: dict[str, Any] = {"uri": str(card["uri"]), "title": str(card.get("title") or ""),
+                                    "description": str(card.get("description") or "")}
+        if isinstance(card.get("thumb"), dict):
+            external["thumb"] = self._upload(card["thumb"])
+        return {"$type": "app.bsky.embed.external", "external": external}
 
     def publish(self, delivery: DeliveryRef, parent: Receipt | None) -> Receipt:
         session = self.client.session()

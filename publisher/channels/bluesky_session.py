@@ -82,6 +82,7 @@ class XrpcClient:
     def _send(self, method: str, nsid: str, *, mutating: bool, token: str | None = None,
               **kwargs: Any) -> requests.Response:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        headers.update(kwargs.pop("headers", None) or {})  # e.g. uploadBlob's Content-Type
         resp = httpcall.send(self.http, "bluesky", method, self.url(nsid), mutating=mutating, timeout=self.timeout,
                              headers=headers, **kwargs)
         log.debug("bluesky %s %s -> %s", method, nsid, resp.status_code)

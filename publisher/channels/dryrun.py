@@ -138,6 +138,9 @@ class DryRunChannel(Channel):
 
     def publish(self, delivery: DeliveryRef, parent: Receipt | None) -> Receipt:
         scripted = self._scripted(delivery)
+        if self.media_source is not None:
+            for ref in self.media_refs(delivery):
+                self.image(ref)  # a rehearsal proves the images are in the store, as a real upload would need
         remote_id = f"dry-{delivery.id}-{delivery.attempt}-{time.time_ns()}"
         _append(self.ledger_path, {
             "remote_id": remote_id, "delivery_id": delivery.id, "account": delivery.account,

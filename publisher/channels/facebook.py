@@ -13,6 +13,11 @@ thread: the hook runs in the thread that sent the request, and one adapter serve
 
 Thread continuations are comments on the thread's first post (``Receipt.data["root"]``).
 
+Images (``payload.extra["media"]``) are uploaded first as unpublished Page photos (``POST /{page}/photos`` with
+``published=false`` and the alt text as ``alt_text_custom``), then named by the post (``attached_media``) or the
+comment (``attachment_id``, one image): the post stays a feed post, so reconcile finds it where it finds any other.
+An upload publishes nothing (unused unpublished photos stay invisible): upload failures are never OutcomeUnknown.
+
 ``reconcile`` looks where ``publish`` posted: the Page feed for a top-level post, the root post's comments for a
 reply (``delivery.parent``), from the delivery's first attempt on (``window_start``, less a margin for clock skew),
 following the cursors to the end: a page of results never proves absence, only the end of the listing does. A
@@ -158,13 +163,14 @@ class FacebookChannel(Channel):
         return self._graph
 
     def _request(self, what: str, path: str, *, post: dict[str, str] | None = None,
-                 args: dict[str, Any] | None = None, creating: bool = False) -> dict[str, Any]:
+                 args: dict[str, Any] | None = None, creating: bool = False,
+                 files: dict[str, Any] | None = None) -> dict[str, Any]:
         import facebook
 
         graph = self.graph()
         self._local.status, self._local.headers = None, {}
         try:
-            result = graph.request(f"{self.version}/{path}", args=args, post_args=post)
+            result = graph.request(f"{self.version}/{path}", args=args, post_args=post, files=files)
         except facebook.GraphAPIError as e:
             self._raise_graph(what, e, creating=creating)
         except requests.RequestException as e:
@@ -208,16 +214,33 @@ class FacebookChannel(Channel):
 
     # -- the contract --
 
+    def _upload(self, ref: dict[str, Any]) -> str:
+        """One unpublished Page photo with its alt text; returns the photo id."""
+        image = self.image(ref)
+        post = {"published": "false"}
+        if ref.get("alt"):
+            post["alt_text_custom"] = str(ref["alt"])
+        result = self._request("the photo upload", f"{self.page_id}/photos", post=post,
+                               files={"source": (f"image.{image.mime.split('/')[-1]}", image.data, image.mime)})
+        if not result.get("id"):
+            raise TransientError(f"Facebook answered {self._status} to a photo upload without an id")
+        return str(result["id"])
+
     def publish(self, delivery: DeliveryRef, parent: Receipt | None) -> Receipt:
         text = delivery.payload.text
+        photos = [self._upload(r) for r in self.media_refs(delivery)]
         if parent is None:
             post = {"message": text}
-            if delivery.payload.link:
+            if delivery.payload.link and not photos:  # a link preview and photos exclude each other
                 post["link"] = delivery.payload.link
+            for i, photo in enumerate(photos):
+                post[f"attached_media[{i}]"] = json.dumps({"media_fbid": photo})
             path, what = f"{self.page_id}/feed", "the post"
         else:
             root = str(parent.data.get("root", parent.remote_id))
             post, path, what = {"message": text}, f"{root}/comments", "the comment"
+            if photos:
+                post["attachment_id"] = photos[0]  # a comment carries one image
         try:
             result = self._request(what, path, post=post, creating=True)
         except _Duplicate as dup:

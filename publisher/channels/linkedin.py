@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, NoReturn
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 
@@ -171,12 +171,39 @@ class LinkedInChannel(Channel):
 
     # -- the contract --
 
+    def _upload(self, ref: dict[str, Any]) -> str:
+        """Images API: initializeUpload, then PUT the bytes to the upload URL; returns the image URN. An upload
+        publishes nothing: failures are never OutcomeUnknown, and a retry uploads again."""
+        image = self.image(ref)
+        response = self._call("the image upload", "POST", "/rest/images", params={"action": "initializeUpload"},
+                              body={"initializeUploadRequest": {"owner": self.author}})
+        value = httpcall.body_object(response).get("value") or {}
+        url, urn = str(value.get("uploadUrl") or ""), str(value.get("image") or "")
+        if not url or not urn:
+            raise TransientError("LinkedIn answered initializeUpload without an upload URL or image URN")
+        host = urlsplit(url).hostname or ""
+        if not (url.startswith(self.base + "/") or host == "linkedin.com" or host.endswith(".linkedin.com")):
+            raise PermanentError(f"LinkedIn gave an upload URL on {host!r}, which is not LinkedIn's; not uploading")
+        try:  # the upload host is not the API host: sign this one request explicitly
+            put = self.session().put(url, data=image.data, headers={
+                "Authorization": f"Bearer {self.credentials.get('access_token', '')}", "Content-Type": image.mime})
+        except requests.RequestException as e:
+            raise transport_error(e, "LinkedIn", "the image upload", creating=False) from None
+        if put.status_code >= 400:
+            self._raise_http("the image upload", put, creating=False)
+        return urn
+
     def publish(self, delivery: DeliveryRef, parent: Receipt | None) -> Receipt:
         author, text = self.author, delivery.payload.text
+        refs = self.media_refs(delivery)
+        images = [(self._upload(r), str(r.get("alt") or "")) for r in refs]
         if parent is not None:
             root = str(parent.data.get("root", parent.remote_id))
+            comment: dict[str, Any] = {"actor": author, "object": root, "message": {"text": text}}
+            if images:
+                comment["content"] = [{"entity": {"image": urn}} for urn, _ in images]
             response = self._call("the comment", "POST", f"/rest/socialActions/{quote(root, safe='')}/comments",
-                                  body={"actor": author, "object": root, "message": {"text": text}}, creating=True)
+                                  body=comment, creating=True)
             urn = str(response.headers.get("x-restli-id") or httpcall.body_object(response).get("commentUrn") or "")
             if not urn:
                 raise OutcomeUnknown(f"LinkedIn answered {response.status_code} without a comment URN")
@@ -189,6 +216,10 @@ class LinkedInChannel(Channel):
             "lifecycleState": "PUBLISHED",
             "isReshareDisabledByAuthor": False,
         }
+        if len(images) == 1:
+            body["content"] = {"media": _image(*images[0])}
+        elif images:
+            body["content"] = {"multiImage": {"images": [_image(urn, alt) for urn, alt in images]}}
         response = self._call("the post", "POST", "/rest/posts", body=body, creating=True)
         urn = str(response.headers.get("x-restli-id") or "")
         if not urn:
@@ -256,3 +287,7 @@ class LinkedInChannel(Channel):
         org_id = author.rpartition(":")[2]
         org = httpcall.body_object(self._call("the organisation lookup", "GET", f"/rest/organizations/{org_id}"))
         return str(org.get("localizedName") or org_id)
+
+
+def _image(urn: str, alt: str) -> dict[str, Any]:
+    return {"id": urn, "altText": alt} if alt else {"id": urn}

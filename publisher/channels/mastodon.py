@@ -26,6 +26,7 @@ import html
 import logging
 import re
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -61,6 +62,8 @@ CLAIM_TO_SEND_SECONDS = 30.0
 SKEW = timedelta(minutes=5)
 PAGE_SIZE = 40  # the most Mastodon serves per page
 MAX_PAGES = 25
+#: how long one upload may wait for the instance's image processing before the attempt is retried later
+MEDIA_PROCESSING_SECONDS = 20.0
 _REMOTE_MENTION = re.compile(r"(?<![\w@])(@[A-Za-z0-9_]+)@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
 
 _instance_lock = threading.Lock()
@@ -162,8 +165,40 @@ class MastodonChannel(Channel):
             form["in_reply_to_id"] = in_reply_to
         return form
 
+    def _upload(self, ref: dict[str, Any]) -> str:
+        """POST /api/v2/media with the alt text as description; waits (bounded) while the instance processes it
+        (202, then GET /api/v1/media/:id answers 206 until done). An upload publishes nothing: failures here are
+        never OutcomeUnknown, and a retry uploads again."""
+        image = self.image(ref)
+        ext = image.mime.split("/")[-1]
+        resp = self._call("POST", "/api/v2/media", files={"file": (f"image.{ext}", image.data, image.mime)},
+                          data={"description": str(ref.get("alt") or "")})
+        if resp.status_code not in (200, 202):
+            self._raise_for(resp, creating=False)
+        body = httpcall.body_object(resp)
+        media_id = str(body.get("id") or "")
+        if not media_id:
+            raise TransientError(f"mastodon answered {resp.status_code} to a media upload without an id")
+        waited, pause = 0.0, 0.2
+        while resp.status_code in (202, 206) or not body.get("url"):
+            if waited >= MEDIA_PROCESSING_SECONDS:
+                raise TransientError(f"mastodon is still processing media {media_id} after {waited:.0f} s; "
+                                     "nothing was published, the next attempt uploads again")
+            time.sleep(pause)  # bounded wait for the instance's image processing (not a rate limit)
+            waited += pause
+            pause = min(pause * 2, 2.0)
+            resp = self._call("GET", f"/api/v1/media/{media_id}")
+            if resp.status_code not in (200, 206):
+                self._raise_for(resp, creating=False)
+            body = httpcall.body_object(resp)
+        return media_id
+
     def _post_status(self, delivery: DeliveryRef, in_reply_to: str | None) -> Receipt:
-        resp = self._call("POST", "/api/v1/statuses", mutating=True, data=self._status_form(delivery, in_reply_to),
+        form: dict[str, Any] = self._status_form(delivery, in_reply_to)
+        media_ids = [self._upload(r) for r in self.media_refs(delivery)]
+        if media_ids:
+            form["media_ids[]"] = media_ids
+        resp = self._call("POST", "/api/v1/statuses", mutating=True, data=form,
                           headers={"Idempotency-Key": delivery.idempotency_key})
         if resp.status_code != 200:
             self._raise_for(resp, creating=True)

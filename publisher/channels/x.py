@@ -16,6 +16,11 @@ posts since the first attempt are searched: found -> OutcomeUnknown(existing=rec
 first attempt is recent (X's timeline may lag behind a post our earlier attempt made), PermanentError after;
 5xx, reset or read timeout -> OutcomeUnknown; connect refused/DNS/connect timeout -> TransientError.
 
+Images (``payload.extra["media"]``) go up first through tweepy's v1.1 ``API.simple_upload`` (tweepy 4.17 has no v2
+upload; ``upload.twitter.com`` is routed like the API host), the alt text through ``create_media_metadata``, then
+``create_tweet(media_ids=...)``. An upload publishes nothing: its failures are never OutcomeUnknown, and a retry of
+the delivery uploads again (X forgets unused media after ``expires_after_secs``).
+
 ``reconcile`` reads the user's timeline from the first attempt on (``start_time``), following ``next_token`` to the
 end: a full page never proves absence. A timeline too long to read to its end leaves the decision to a human.
 """
@@ -23,6 +28,7 @@ end: a full page never proves absence. A timeline too long to read to its end le
 from __future__ import annotations
 
 import html
+import io
 import re
 import time
 import unicodedata
@@ -48,6 +54,7 @@ from publisher.models import DeliveryRef, Receipt
 from publisher.textlength import ChannelLimits, urls
 
 ORIGIN = "https://api.twitter.com"
+UPLOAD_ORIGIN = "https://upload.twitter.com"
 _PLACEHOLDER = "publisher-redacted"  # what tweepy sees (and logs) instead of the token
 _OAUTH1 = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
 _URL_RE = re.compile(r"https?://\S+")
@@ -96,6 +103,7 @@ class XChannel(Channel):
     default_rate: ClassVar[tuple[int, int] | None] = (100, 900)  # POST /2/tweets: 100 per 15 min per user
 
     _client: Any = None
+    _uploader: Any = None
     _me: dict[str, Any] | None = None
 
     # -- plumbing --
@@ -123,6 +131,41 @@ class XChannel(Channel):
             session_for(ORIGIN, self.account.base_url, timeout=(5.0, read), sign=self._sign, session=client.session)
             self._client = client
         return self._client
+
+    def uploader(self) -> Any:
+        """tweepy's v1.1 ``API`` for media uploads, routed and signed like the v2 client."""
+        if self._uploader is None:
+            import tweepy
+
+            self.client()  # checks the credentials the same way
+            read = float(self.account.options.get("timeout", 30))
+            api = tweepy.API(_Unsigned(), timeout=read, wait_on_rate_limit=False)
+            session_for(UPLOAD_ORIGIN, self.account.base_url, timeout=(5.0, read), sign=self._sign,
+                        session=api.session)
+            self._uploader = api
+        return self._uploader
+
+    def _upload(self, ref: dict[str, Any]) -> str:
+        """Upload one stored image, then its alt text; returns the media id."""
+        import tweepy
+
+        image = self.image(ref)
+        api = self.uploader()
+        try:
+            uploaded = api.simple_upload(f"image.{image.mime.split('/')[-1]}", file=io.BytesIO(image.data))
+            media_id = str(getattr(uploaded, "media_id_string", "") or getattr(uploaded, "media_id", ""))
+            if not media_id:
+                raise TransientError("X answered the media upload without a media id; nothing was published")
+            alt = str(ref.get("alt") or "")
+            if alt:
+                api.create_media_metadata(media_id, alt)
+        except tweepy.HTTPException as e:
+            self._note_rate(e.response)
+            self._raise_http("the media upload", e, creating=False)
+        except tweepy.TweepyException as e:  # transport failure, wrapped by tweepy: an upload publishes nothing
+            raise TransientError(f"X: the media upload failed in transit ({type(e.__cause__ or e).__name__}); "
+                                 "nothing was published") from None
+        return media_id
 
     def _note_rate(self, response: requests.Response | None) -> None:
         if response is None:
@@ -174,6 +217,9 @@ class XChannel(Channel):
     def publish(self, delivery: DeliveryRef, parent: Receipt | None) -> Receipt:
         client = self.client()
         kwargs: dict[str, Any] = {"text": delivery.payload.text}
+        media_ids = [self._upload(r) for r in self.media_refs(delivery)]
+        if media_ids:
+            kwargs["media_ids"] = media_ids
         if parent is not None:
             kwargs["in_reply_to_tweet_id"] = parent.remote_id
         try:
@@ -239,6 +285,13 @@ class XChannel(Channel):
     def verify(self) -> str:
         me = self.me()
         return f"@{me.get('username') or me.get('id')}"
+
+
+class _Unsigned:
+    """tweepy.API wants an auth handler; the routing adapter signs each request instead (see ``_sign``)."""
+
+    def apply_auth(self) -> None:
+        return None
 
 
 class _Duplicate(Exception):

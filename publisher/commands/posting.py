@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import sys
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -48,6 +48,20 @@ def _variants(variants: tuple[str, ...], template: str = "{text}") -> dict[str, 
     return out
 
 
+def _attachments(images: tuple[str, ...], alts: tuple[str, ...]) -> list[Any]:
+    """--image FILE and --alt TEXT, paired by order (an image without an --alt has none: a tone finding for an
+    organisation). Every file is read and checked before anything is stored."""
+    if len(alts) > len(images):
+        raise InputError(f"{len(alts)} --alt texts for {len(images)} --image files",
+                         hint="give one --alt after each --image, in the same order")
+    if not images:
+        return []
+    from publisher.channels import media
+
+    return [media.Attachment(media.load(path), alts[i].strip() if i < len(alts) else "")
+            for i, path in enumerate(images)]
+
+
 def _print_findings(findings: list[Finding], err: bool = True) -> None:
     for f in findings:
         where = f" [{f.start}:{f.end}]" if f.end > f.start else ""
@@ -59,7 +73,8 @@ def _print_findings(findings: list[Finding], err: bool = True) -> None:
 
 def _submit(text: str, accounts: tuple[str, ...], at: str, tz: str | None, not_after: str | None, kind: PostKind,
             link: str | None, language: str | None, thread: str | None, idem: str | None, allow: dict[str, str],
-            as_json: bool, variants: dict[str, str] | None = None, lifecycle: Lifecycle | None = None) -> None:
+            as_json: bool, variants: dict[str, str] | None = None, lifecycle: Lifecycle | None = None,
+            images: tuple[str, ...] = (), alts: tuple[str, ...] = ()) -> None:
     from publisher import service, timeparse
 
     a = app()
@@ -73,7 +88,7 @@ def _submit(text: str, accounts: tuple[str, ...], at: str, tz: str | None, not_a
     until = timeparse.parse_time(not_after, zone, now, what="--not-after") if not_after else None
     new = service.NewPost(text=text, accounts=list(dict.fromkeys(accounts)), at=when, kind=kind, link=link,
                           language=language, not_after=until, thread_key=thread, idempotency_key=idem, allow=allow,
-                          variants=variants or {})
+                          variants=variants or {}, media=_attachments(images, alts))
     try:
         if lifecycle is None:
             result = service.accept(settings, a.store, new)
@@ -135,10 +150,15 @@ def common(f):  # type: ignore[no-untyped-def]
 @common
 @click.option("--kind", type=click.Choice([k.value for k in PostKind]), default="note", show_default=True)
 @click.option("--thread", default=None, help="Thread key: posts with the same key reply to each other in order.")
+@click.option("--image", "images", multiple=True, metavar="FILE",
+              help="Attach an image (JPEG, PNG, GIF, WebP; repeatable, up to each platform's maximum).")
+@click.option("--alt", "alts", multiple=True, metavar="TEXT",
+              help="Alt text of the image at the same position (repeatable; required on organisation accounts).")
 @click.argument("text")
 def post(accounts: tuple[str, ...], at: str, tz: str | None, not_after: str | None, idem: str | None,
          link: str | None, language: str | None, variants: tuple[str, ...], allow: tuple[str, ...],
-         reason: str | None, as_json: bool, kind: str, thread: str | None, text: str) -> None:
+         reason: str | None, as_json: bool, kind: str, thread: str | None, images: tuple[str, ...],
+         alts: tuple[str, ...], text: str) -> None:
     """Schedule a post (TEXT, or - to read stdin) for one or more accounts.
 
     \b
@@ -146,9 +166,10 @@ def post(accounts: tuple[str, ...], at: str, tz: str | None, not_after: str | No
       publisher post --account noc --at "2026-12-01 09:00" --tz Europe/Oslo "Planned maintenance tonight 22:00-23:00"
       publisher post --account andrew --at +2h --not-after 2026-12-24 "We are hiring: ..."
       publisher post -a comms-li -a comms-x --variant comms-x="Short text for X" "Longer text for the others"
+      publisher post -a comms-bsky --image stage.jpg --alt "The team on stage at the launch" "We launched!"
     """
     _submit(_text(text), accounts, at, tz, not_after, PostKind(kind), link, language, thread, idem,
-            _allow(allow, reason), as_json, _variants(variants))
+            _allow(allow, reason), as_json, _variants(variants), images=images, alts=alts)
 
 
 @click.group()

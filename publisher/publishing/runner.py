@@ -105,7 +105,7 @@ class Publisher(Reconciling):
         with self._lock:
             if account_name not in self._adapters:
                 account = self.settings.account(account_name)
-                self._adapters[account_name] = channels.for_publishing(account, self.settings)
+                self._adapters[account_name] = channels.for_publishing(account, self.settings, store=self.store)
             return self._adapters[account_name]
 
     def forget_adapter(self, account_name: str) -> None:

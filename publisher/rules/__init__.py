@@ -17,6 +17,7 @@ from publisher.rules import (
     language,
     length,
     links,
+    media,
     phrases,
     privacy,
     profanity,
@@ -41,6 +42,7 @@ REGISTRY: RuleTable = {
     **hashtags.RULES,
     **phrases.RULES,
     **consistency.RULES,
+    **media.RULES,
 }
 
 __all__ = ["REGISTRY", "Ctx", "Doc", "RuleOptions", "RuleFn", "RuleTable"]

@@ -61,6 +61,8 @@ class Ctx:
     variants: Mapping[str, str] = field(default_factory=dict)
     #: every active rule's options for this check (rules may read a sibling's, e.g. consistency reads required tags)
     options: Mapping[str, RuleOptions] = field(default_factory=dict)
+    #: the payload's image references (sha256, alt, ...), empty for a text-only post (rules.media)
+    media: tuple[Mapping[str, Any], ...] = ()
 
     def finding(
         self,

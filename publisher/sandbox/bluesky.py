@@ -20,6 +20,12 @@
 * The ``app.bsky.*`` reads a client makes after login (``actor.getProfile``, ``actor.getProfiles``,
   ``feed.getAuthorFeed``, ``feed.getPostThread``, ``feed.getPosts``) answer from the repositories with the lexicon's
   view shapes (bluesky_appview.py); any other method answers 501 ``MethodNotImplemented``.
+* ``com.atproto.repo.uploadBlob``: raw bytes with their Content-Type, at most 50 MB (413 ``PayloadTooLarge``), answers
+  ``{"blob": {"$type": "blob", "ref": {"$link": cid}, "mimeType", "size"}}``; ``blobs`` keeps what was uploaded.
+  A record with an ``embed`` is validated against the AT Protocol lexicon models shipped by the ``atproto``
+  package (``app.bsky.embed.images`` / ``app.bsky.embed.external``), and, as on the PDS, every blob it refers to
+  must have been uploaded by the same account with the same MIME type, and an image blob (or card thumbnail) must
+  be at most 1,000,000 bytes (the lexicon's ``maxSize``). The ledger entry keeps the embed.
 * Every answer carries ``RateLimit-Limit/Remaining/Reset/Policy`` (reset in unix seconds); 429 adds ``Retry-After``.
 """
 
@@ -48,6 +54,14 @@ _BAD_SECRET = ("expired", "revoked", "wrong")
 #: function every adapter and tone check uses
 _DATETIME = re.compile(r"^\d{4}-[01]\d-[0-3]\dT[0-2]\d:[0-6]\d:[0-6]\d(\.\d{1,20})?(Z|[+-][0-2]\d:[0-5]\d)$")
 POST_TEXT = ChannelLimits(max_length=300, counting="graphemes", max_bytes=3000)
+MAX_BLOB_BYTES = 50 * 1024 * 1024  # uploadBlob (PLATFORMS.md 5.4)
+MAX_IMAGE_BLOB = 1_000_000  # app.bsky.embed.images#image and app.bsky.embed.external#external thumb: maxSize
+
+
+def blob_cid(data: bytes) -> str:
+    """A CIDv1 raw-codec sha2-256 string as the PDS gives blobs ("bafkrei..."), from the bytes."""
+    digest = bytes([0x01, 0x55, 0x12, 0x20]) + hashlib.sha256(data).digest()
+    return "b" + base64.b32encode(digest).decode().lower().rstrip("=")
 
 
 def _b64(data: bytes) -> str:
@@ -79,6 +93,7 @@ class BlueskyPlatform(Platform):
         self.calls: dict[str, int] = {}  # xrpc method -> number of calls (tests read this)
         self.joined: dict[str, str] = {}  # did -> when the account first logged in (profile createdAt)
         self.appview = AppView(self)
+        self.blobs: dict[str, dict[str, Any]] = {}  # cid -> {did, mime, size, sha256, data}
 
     # -- tokens --
 
@@ -143,6 +158,7 @@ class BlueskyPlatform(Platform):
                 "com.atproto.repo.getRecord": self._get_record,
                 "com.atproto.repo.deleteRecord": self._delete_record,
                 "com.atproto.identity.resolveHandle": self._resolve_handle,
+                "com.atproto.repo.uploadBlob": self._upload_blob,
             }.get(nsid)
             read = {
                 "app.bsky.actor.getProfile": self.appview.get_profile,
@@ -245,6 +261,8 @@ class BlueskyPlatform(Platform):
             return self._answer(401, {"error": "AuthenticationRequired", "message": "Authentication Required"})
         collection, record, rkey = data.get("collection"), data.get("record"), data.get("rkey")
         problem = validate_post(record) if collection == POST else "sandbox: only app.bsky.feed.post is emulated"
+        if problem is None and isinstance(record, dict) and record.get("embed") is not None:
+            problem = self._embed_problem(record, did)
         if problem is None and rkey is not None and not is_tid(str(rkey)):
             problem = "Invalid record key: must be a TID"
         if problem is not None or not isinstance(record, dict):
@@ -262,7 +280,7 @@ class BlueskyPlatform(Platform):
         repo[rkey] = {"uri": uri, "cid": cid_for(record), "value": record, "indexedAt": _iso(time.time())}
         reply = record.get("reply") or {}
         self.sandbox.record(PLATFORM, did, uri, record["text"], in_reply_to=(reply.get("parent") or {}).get("uri"),
-                            rkey=rkey, facets=record.get("facets") or [])
+                            rkey=rkey, facets=record.get("facets") or [], embed=record.get("embed"))
         if self.sandbox.take(PLATFORM, "drop_after_accept"):
             return Response(200, drop=True)
         if self.sandbox.take(PLATFORM, "error_after_accept"):
@@ -270,6 +288,54 @@ class BlueskyPlatform(Platform):
         return self._answer(200, {"uri": uri, "cid": repo[rkey]["cid"],
                                   "commit": {"cid": cid_for([uri, time.time()]), "rev": now_tid()},
                                   "validationStatus": "valid"}, rate)
+
+    def _upload_blob(self, req: Request) -> Response:
+        did = self._auth(req, "com.atproto.access")
+        if isinstance(did, Response):
+            return did
+        if len(req.body) > MAX_BLOB_BYTES:
+            return self._answer(413, {"error": "PayloadTooLarge", "message": "request entity too large"})
+        if not req.body:
+            return self._answer(400, {"error": "InvalidRequest", "message": "Request body is empty"})
+        mime = req.headers.get("content-type", "application/octet-stream").split(";")[0].strip()
+        cid = blob_cid(req.body)
+        self.blobs[cid] = {"did": did, "mime": mime, "size": len(req.body),
+                           "sha256": hashlib.sha256(req.body).hexdigest(), "data": req.body}
+        return self._answer(200, {"blob": {"$type": "blob", "ref": {"$link": cid}, "mimeType": mime,
+                                           "size": len(req.body)}})
+
+    def _embed_problem(self, record: dict[str, Any], did: str) -> str | None:
+        """The lexicon's verdict on the record with its embed (atproto's models), then the PDS's blob checks."""
+        prefix = "Invalid app.bsky.feed.post record: "
+        try:
+            from atproto_client import models  # the package import resolves the models' forward references
+            from atproto_client.exceptions import ModelError
+            from atproto_client.models.utils import get_or_create
+        except ImportError:  # the `test` extra: without it, only the blob checks below run
+            models = None
+        if models is not None:
+            try:
+                get_or_create(record, model=models.AppBskyFeedPost.Record, strict=True)
+            except ModelError as e:
+                return prefix + " ".join(str(e).split())[:400]
+        embed = record["embed"]
+        blobs: list[tuple[str, Any]] = []
+        if embed.get("$type") == "app.bsky.embed.images":
+            blobs = [(f"Record/embed/images/{i}/image", im.get("image")) for i, im in enumerate(embed["images"])]
+            if len(embed["images"]) > 4:
+                return prefix + "Record/embed/images must not have more than 4 elements"
+        elif embed.get("$type") == "app.bsky.embed.external" and embed["external"].get("thumb") is not None:
+            blobs = [("Record/embed/external/thumb", embed["external"]["thumb"])]
+        for path, blob in blobs:
+            cid = str(((blob or {}).get("ref") or {}).get("$link") or "")
+            found = self.blobs.get(cid)
+            if found is None or found["did"] != did:
+                return f"Could not find blob: {cid}"
+            if not found["mime"].startswith("image/") or blob.get("mimeType") != found["mime"]:
+                return prefix + f"{path} has a mimeType that does not match the uploaded blob"
+            if found["size"] > MAX_IMAGE_BLOB:
+                return prefix + f"{path} file too large ({found['size']} bytes; {MAX_IMAGE_BLOB} maximum)"
+        return None
 
     def _get_record(self, req: Request) -> Response:
         q = {k: v[0] for k, v in req.query.items() if v}

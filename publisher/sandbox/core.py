@@ -17,6 +17,33 @@ from typing import Any
 from urllib.parse import parse_qs
 
 
+@dataclass(frozen=True)
+class Part:
+    """One field of a multipart body."""
+
+    data: bytes
+    filename: str | None = None
+    content_type: str | None = None
+
+    @property
+    def text(self) -> str:
+        return self.data.decode("utf-8")
+
+
+def image_info(data: bytes) -> tuple[str, int, int] | None:
+    """(MIME type, width, height) of image bytes as the platform's image processing sees them, or None."""
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            mime = Image.MIME.get(img.format or "", "")
+            return mime, img.width, img.height
+    except (UnidentifiedImageError, OSError, ValueError):
+        return None
+
+
 @dataclass
 class Request:
     method: str
@@ -30,6 +57,24 @@ class Request:
 
     def form(self) -> dict[str, list[str]]:
         return parse_qs(self.body.decode("utf-8"), keep_blank_values=True)
+
+    def multipart(self) -> dict[str, Part]:
+        """The fields of a multipart/form-data body (name -> the first part of that name)."""
+        from email.parser import BytesParser
+        from email.policy import HTTP
+
+        ctype = self.headers.get("content-type", "")
+        if not ctype.startswith("multipart/"):
+            return {}
+        message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + ctype.encode() + b"\r\n\r\n" + self.body)
+        out: dict[str, Part] = {}
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            if isinstance(name, str) and name not in out:
+                data = part.get_payload(decode=True)
+                out[name] = Part(data if isinstance(data, bytes) else b"", part.get_filename(),
+                                 part.get_content_type() if part.get("content-type") else None)
+        return out
 
     def bearer(self) -> str | None:
         auth = self.headers.get("authorization", "")

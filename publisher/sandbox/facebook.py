@@ -3,7 +3,10 @@
 Paths ``/vNN.N/...`` (``v2.8``-``v3.1`` are served as the oldest live version, v21.0, like the real Graph):
 ``POST /{page}/feed``, ``POST /{post}/comments``, ``GET /{page}/feed|posts``, ``GET /{post}/comments``,
 ``GET /{page}`` or ``/me``, ``GET /{page}_{post}`` (a post or comment; an unknown id is error #100, subcode 33),
-``DELETE /{id}`` (the post leaves listings and the duplicate check). Listings are cursor-paged like Graph's:
+``DELETE /{id}`` (the post leaves listings and the duplicate check), ``POST /{page}/photos`` (multipart ``source``
+JPEG/PNG/GIF/BMP/TIFF up to 4 MB, else #324; ``alt_text_custom``; ``published=false`` keeps it for
+``attached_media[i]={"media_fbid": id}`` on a feed post or ``attachment_id`` on a comment, which must name an
+unpublished photo of the same Page; ``photos`` keeps every upload). Listings are cursor-paged like Graph's:
 ``limit`` (at most 100), ``since``/``until`` (unix seconds), ``after``/``before`` cursors, ``paging.next`` only when
 more follow; feeds are newest first, comments oldest first unless ``order=reverse_chronological``. The token may come in the form body, the query string, or an
 ``Authorization: OAuth|Bearer`` header. Tokens containing "expired"/"revoked" get #190, "noperm" gets #200.
@@ -26,9 +29,11 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from publisher.sandbox.core import Platform, Request, Response, Sandbox
+from publisher.sandbox.core import Platform, Request, Response, Sandbox, image_info
 
 MAX_MESSAGE = 63206
+PHOTO_TYPES = ("image/jpeg", "image/png", "image/gif", "image/bmp", "image/tiff")
+PHOTO_MAX_BYTES = 4 * 1024 * 1024
 OLDEST_LIVE = "v21.0"
 LATEST = (26, 0)
 _PATH = re.compile(r"^/(v\d+\.\d+)/(.+?)/?$")
@@ -67,12 +72,16 @@ class FacebookPlatform(Platform):
     def __init__(self, sandbox: Sandbox) -> None:
         super().__init__(sandbox)
         self._ids = itertools.count(130068550371568 + int(time.time()) % 100_000 * 100)
+        self.photos: dict[str, dict[str, Any]] = {}  # photo id -> upload (page, mime, w, h, size, alt, published)
 
     # -- helpers --
 
     @staticmethod
     def token(req: Request) -> str | None:
-        for source in (req.form() if req.body else {}, req.query):
+        multipart = req.headers.get("content-type", "").startswith("multipart/")
+        form = {k: [p.text] for k, p in req.multipart().items() if k == "access_token"} if multipart else (
+            req.form() if req.body else {})
+        for source in (form, req.query):
             if source.get("access_token"):
                 return source["access_token"][0] or None
         auth = req.headers.get("authorization", "")
@@ -139,6 +148,8 @@ class FacebookPlatform(Platform):
             return self.answer(400, graph_error(190, "Error validating access token: The session has been "
                                                 "invalidated because the user changed their password.",
                                                 error_subcode=460), version)
+        if req.method == "POST" and len(parts) == 2 and parts[1] == "photos":
+            return self.photo(req, version, page)
         if req.method == "POST" and len(parts) == 2 and parts[1] in ("feed", "comments"):
             return self.create(req, version, parts[0], parts[1], token)
         if req.method == "GET" and len(parts) == 2 and parts[1] in ("feed", "posts", "comments"):
@@ -157,6 +168,44 @@ class FacebookPlatform(Platform):
                                             "permissions, or does not support this operation.",
                                             "GraphMethodException"), version)
 
+    def photo(self, req: Request, version: str, page: str) -> Response:
+        fields = req.multipart()
+        source = fields.get("source")
+        info = image_info(source.data) if source is not None else None
+        if source is None or info is None or info[0] not in PHOTO_TYPES:
+            return self.answer(400, graph_error(324, "(#324) Requires upload file"), version, page=page)
+        if len(source.data) > PHOTO_MAX_BYTES:
+            return self.answer(400, graph_error(324, "(#324) Missing or invalid image file"), version, page=page)
+        value = {k: p.text for k, p in fields.items() if k != "source"}
+        published = value.get("published", "true").lower() not in ("false", "0")
+        photo_id = str(next(self._ids))
+        self.photos[photo_id] = {"id": photo_id, "page": page, "mime": info[0], "width": info[1],
+                                 "height": info[2], "size": len(source.data), "alt": value.get("alt_text_custom"),
+                                 "published": published, "used": False}
+        if not published:
+            return self.answer(200, {"id": photo_id}, version, page=page)
+        remote_id = f"{page}_{photo_id}"
+        self.photos[photo_id]["used"] = True
+        self.sandbox.record(self.name, page, remote_id, value.get("message", ""), page=page, in_reply_to=None,
+                            published=True, media=[dict(self.photos[photo_id])])
+        return self.answer(200, {"id": photo_id, "post_id": remote_id}, version, page=page)
+
+    def _attached(self, form: dict[str, str], page: str) -> list[dict[str, Any]] | str:
+        """The unpublished photos a feed post (attached_media[i]) or comment (attachment_id) names, or the error."""
+        ids: list[str] = []
+        for key in sorted((k for k in form if k.startswith("attached_media[")),
+                          key=lambda k: int(k[15:-1]) if k[15:-1].isdigit() else 0):
+            try:
+                ids.append(str(json.loads(form[key]).get("media_fbid")))
+            except (ValueError, AttributeError):
+                return "(#100) param attached_media must be an array of objects with media_fbid"
+        if form.get("attachment_id"):
+            ids.append(form["attachment_id"])
+        found = [self.photos.get(i) for i in ids]
+        if any(p is None or p["page"] != page or p["published"] for p in found):
+            return "(#100) attached_media must name unpublished photos of this Page"
+        return [dict(p) for p in found if p is not None]
+
     def create(self, req: Request, version: str, target: str, edge: str, token: str) -> Response:
         page = target.split("_")[0]
         ok, limit, remaining, reset = self.sandbox.rate_check(self.name, page)
@@ -172,7 +221,10 @@ class FacebookPlatform(Platform):
             return self.answer(503, graph_error(2, "Service temporarily unavailable", is_transient=True), version)
         form = {k: v[0] for k, v in req.form().items()} if req.body else {}
         message = form.get("message", "")
-        if not message.strip() and not form.get("link"):
+        attached = self._attached(form, page)
+        if isinstance(attached, str):
+            return self.answer(400, graph_error(100, attached), version, page=page)
+        if not message.strip() and not form.get("link") and not attached:
             return self.answer(400, graph_error(100, "(#100) Missing message or attachment"), version, page=page)
         if len(message) > MAX_MESSAGE:
             return self.answer(400, graph_error(100, f"(#100) Param message must be at most {MAX_MESSAGE} "
@@ -188,8 +240,10 @@ class FacebookPlatform(Platform):
                 return self.answer(400, graph_error(506, "(#506) Duplicate status message"), version, page=page)
             remote_id, parent = f"{page}_{next(self._ids)}", None
         published = form.get("published", "true").lower() not in ("false", "0")
+        for p in attached:
+            self.photos[p["id"]]["used"] = True
         self.sandbox.record(self.name, page, remote_id, message, page=page, in_reply_to=parent,
-                            link=form.get("link"), published=published)
+                            link=form.get("link"), published=published, media=attached)
         if self.sandbox.take(self.name, "drop_after_accept"):
             return Response(0, drop=True)
         if self.sandbox.take(self.name, "error_after_accept"):

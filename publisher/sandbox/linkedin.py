@@ -6,6 +6,13 @@
 426 NONEXISTENT_VERSION) and ``X-Restli-Protocol-Version: 2.0.0``. Tokens containing "expired"/"revoked" get the
 401s of section 3.3, "noperm" the 403 ACCESS_DENIED. The member id behind a token is ``member_id(token)``.
 
+Images API: ``POST /rest/images?action=initializeUpload`` (``{"initializeUploadRequest": {"owner"}}``) answers
+``{"value": {"uploadUrlExpiresAt", "uploadUrl", "image"}}`` with an upload URL on this sandbox; ``PUT`` of the bytes
+there (JPEG/PNG/GIF, at most 36,152,320 pixels, else 400) answers 201. A post's ``content.media``
+(``{"id", "altText"}``, one image) or ``content.multiImage.images`` (2-20) must name uploaded images of the author,
+``altText`` at most 4,086 characters, else 422; a comment may carry ``content: [{"entity": {"image": urn}}]``.
+``images`` keeps every upload; ledger entries keep ``media``.
+
 ``commentary`` is parsed as little text format: the post is truncated at the first unescaped reserved character,
 and the 201 is sent all the same, like the real API. A 429 carries no rate headers (none are documented).
 """
@@ -20,9 +27,12 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
-from publisher.sandbox.core import Platform, Request, Response, Sandbox
+from publisher.sandbox.core import Platform, Request, Response, Sandbox, image_info
 
 MAX_COMMENTARY = 3000
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif")
+MAX_IMAGE_PIXELS = 36_152_320
+MAX_ALT_TEXT = 4086
 RESERVED = set("\\|{}@[]()<>#*_~")
 _AUTHOR = re.compile(r"^urn:li:(person|organization):[A-Za-z0-9_-]+$")
 _COMMENTS = re.compile(r"^/rest/socialActions/([^/]+)/comments$")
@@ -87,6 +97,7 @@ class LinkedInPlatform(Platform):
     def __init__(self, sandbox: Sandbox) -> None:
         super().__init__(sandbox)
         self._ids = itertools.count(7295588489876647936 + int(time.time()) % 100_000 * 1000)
+        self.images: dict[str, dict[str, Any]] = {}  # image urn -> {owner, upload id, uploaded, mime, w, h, size}
 
     def handle(self, req: Request) -> Response:
         faults = self.sandbox.faults_for(self.name)
@@ -99,6 +110,8 @@ class LinkedInPlatform(Platform):
             return error(401, "EXPIRED_ACCESS_TOKEN", "The token used in the request has expired", 65602)
         if "revoked" in token:
             return error(401, "REVOKED_ACCESS_TOKEN", "The token used in the request has been revoked by the user", 65601)
+        if req.method == "PUT" and req.path.startswith("/dms-uploads/"):
+            return self.upload(req, req.path.removeprefix("/dms-uploads/"))
         if req.method == "GET" and req.path == "/v2/userinfo":
             sub = member_id(token)
             return Response(200, {"sub": sub, "name": f"Sandbox Member {sub}", "given_name": "Sandbox",
@@ -115,6 +128,8 @@ class LinkedInPlatform(Platform):
             return error(400, "ILLEGAL_ARGUMENT", "Rest.li protocol version 2.0.0 is required (X-Restli-Protocol-Version)")
         if req.method == "POST" and req.path == "/rest/posts":
             return self.create_post(req, token)
+        if req.method == "POST" and req.path == "/rest/images":
+            return self.initialize_upload(req, token)
         if req.method == "GET" and req.path == "/rest/posts":
             return self.list_posts(req)
         m = _COMMENTS.match(req.path)
@@ -132,6 +147,50 @@ class LinkedInPlatform(Platform):
             return Response(200, {"id": int(org) if org.isdigit() else org, "localizedName": f"Sandbox Org {org}",
                                   "vanityName": f"sandbox-org-{org}"})
         return error(404, "NOT_FOUND", f"No resource found for {req.method} {req.path}")
+
+    def initialize_upload(self, req: Request, token: str) -> Response:
+        if (req.query.get("action") or [""])[0] != "initializeUpload":
+            return error(400, "ILLEGAL_ARGUMENT", "action=initializeUpload is required")
+        body = req.json() or {}
+        owner = str(((body.get("initializeUploadRequest") or {}) if isinstance(body, dict) else {}).get("owner") or "")
+        if not _AUTHOR.match(owner):
+            return error(422, "UNPROCESSABLE_ENTITY", f"ERROR :: /initializeUploadRequest/owner :: {owner!r} is not a "
+                                                      "valid person or organization URN")
+        if "noperm" in token:
+            return error(403, "ACCESS_DENIED", "Not enough permissions to access: images.ACTION.20250101", 100)
+        upload_id = str(next(self._ids))
+        urn = f"urn:li:image:D4E10AQ{upload_id}"
+        self.images[urn] = {"owner": owner, "upload_id": upload_id, "uploaded": False}
+        host = req.headers.get("host", "127.0.0.1")
+        return Response(200, {"value": {"uploadUrlExpiresAt": int(time.time() * 1000) + 86_400_000,
+                                        "uploadUrl": f"http://{host}/{self.name}/dms-uploads/{upload_id}",
+                                        "image": urn}})
+
+    def upload(self, req: Request, upload_id: str) -> Response:
+        urn = next((u for u, i in self.images.items() if i["upload_id"] == upload_id), None)
+        if urn is None:
+            return error(404, "NOT_FOUND", f"No upload {upload_id}")
+        info = image_info(req.body)
+        if info is None or info[0] not in IMAGE_TYPES:
+            return error(400, "BAD_REQUEST", "Unsupported image format; use JPG, GIF or PNG")
+        if info[1] * info[2] > MAX_IMAGE_PIXELS:
+            return error(400, "BAD_REQUEST", f"Image has more than {MAX_IMAGE_PIXELS} pixels")
+        self.images[urn].update(uploaded=True, mime=info[0], width=info[1], height=info[2], size=len(req.body))
+        return Response(201)
+
+    def _media(self, entries: list[tuple[str, Any]], author: str) -> list[dict[str, Any]] | Response:
+        out = []
+        for path, item in entries:
+            urn = str((item or {}).get("id") or "")
+            image = self.images.get(urn)
+            if image is None or not image["uploaded"] or image["owner"] != author:
+                return error(422, "UNPROCESSABLE_ENTITY", f"ERROR :: {path}/id :: {urn!r} is not an uploaded image "
+                                                          "of the author")
+            alt = (item or {}).get("altText")
+            if alt is not None and (not isinstance(alt, str) or len(alt) > MAX_ALT_TEXT):
+                return error(422, "UNPROCESSABLE_ENTITY", f"ERROR :: {path}/altText :: longer than {MAX_ALT_TEXT}")
+            out.append({"id": urn, "altText": alt, **{k: image[k] for k in ("mime", "width", "height", "size")}})
+        return out
 
     def _gate(self, token: str, author: str, resource: str) -> Response | None:
         """Rate window, permissions and the 503 fault, in the order the platform applies them."""
@@ -171,6 +230,18 @@ class LinkedInPlatform(Platform):
             return input_error(400, f"ShareCommentary text length ({length} characters) exceeded the maximum allowed "
                                     f"({MAX_COMMENTARY} characters)", "FIELD_ARRAY_SIZE_TOO_HIGH",
                                "Size of array cannot be higher than the maxLength")
+        content: dict[str, Any] = body["content"] if isinstance(body.get("content"), dict) else {}
+        entries: list[tuple[str, Any]] = []
+        if "media" in content:
+            entries = [("/content/media", content["media"])]
+        elif "multiImage" in content:
+            images = (content["multiImage"] or {}).get("images") or []
+            if not 2 <= len(images) <= 20:
+                return error(422, "UNPROCESSABLE_ENTITY", "ERROR :: /content/multiImage/images :: 2 to 20 images")
+            entries = [(f"/content/multiImage/images/{i}", im) for i, im in enumerate(images)]
+        media = self._media(entries, author)
+        if isinstance(media, Response):
+            return media
         if self.sandbox.has_text(self.name, author, shown, replies=False):
             first = next(p for p in self.sandbox.posts(self.name)
                          if p["account"] == author and not p.get("in_reply_to") and p["text"] == shown)
@@ -178,7 +249,7 @@ class LinkedInPlatform(Platform):
                                "Duplicate post is detected")
         urn = f"urn:li:share:{next(self._ids)}"
         self.sandbox.record(self.name, author, urn, shown, author=author, commentary=stored, in_reply_to=None,
-                            visibility=body["visibility"], member=member_id(token))
+                            visibility=body["visibility"], member=member_id(token), media=media)
         return self._after_accept() or Response(201, None, {"x-restli-id": urn, "x-linkedin-id": urn})
 
     @staticmethod
@@ -216,10 +287,16 @@ class LinkedInPlatform(Platform):
         gated = self._gate(token, actor, "partnerApiSocialActions")
         if gated:
             return gated
+        items: list[Any] = body["content"] if isinstance(body.get("content"), list) else []
+        media = self._media([(f"/content/{i}/entity/image", {"id": (c.get("entity") or {}).get("image")})
+                             for i, c in enumerate(items) if isinstance(c, dict)], actor)
+        if isinstance(media, Response):
+            return media
         comment_id = str(next(self._ids))
         urn = f"urn:li:comment:({root},{comment_id})"
         now = int(time.time() * 1000)
-        self.sandbox.record(self.name, actor, urn, text, author=actor, in_reply_to=root, comment_id=comment_id)
+        self.sandbox.record(self.name, actor, urn, text, author=actor, in_reply_to=root, comment_id=comment_id,
+                            media=media)
         return self._after_accept() or Response(201, {
             "actor": actor, "object": root, "message": {"text": text}, "id": comment_id, "commentUrn": urn,
             "created": {"actor": actor, "time": now}, "lastModified": {"actor": actor, "time": now}},

@@ -15,6 +15,11 @@ against it (``Mastodon(access_token=..., api_base_url=...)``).
   use the statuses family (300 per fixed 3-hour bucket, not enforced) unless ``Faults.rate_limit`` sets a limit,
   which is enforced (429 ``{"error":"Too many requests"}``).
 * Status URLs use the instance domain ``domain`` (https), as a real instance's would.
+* ``POST /api/v2/media`` (multipart ``file``, ``description``): JPEG/PNG/GIF/WebP up to 16 MB and 33,177,600 pixels,
+  description up to 1,500 characters, else 422 ``Validation failed: ...``. Files up to ``sync_media_bytes`` answer
+  200 with the MediaAttachment; bigger ones 202 with ``url: null`` (processing), and ``GET /api/v1/media/:id``
+  answers 206 ``processing_polls`` times before 200. ``media_ids[]`` on a status must be this account's, processed
+  (else 422 ``Cannot attach files that have not finished processing``), at most 4. ``media`` keeps every upload.
 """
 
 from __future__ import annotations
@@ -27,10 +32,14 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from publisher.sandbox.core import Platform, Request, Response, Sandbox
+from publisher.sandbox.core import Platform, Request, Response, Sandbox, image_info
 from publisher.textlength import mastodon_length
 
 PLATFORM = "mastodon"
+MEDIA_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+MEDIA_MAX_BYTES = 16 * 1024 * 1024
+MEDIA_MAX_PIXELS = 33_177_600
+MEDIA_MAX_DESCRIPTION = 1500
 STATUS_BUCKET_SECONDS = 3 * 3600
 STATUS_BUCKET_LIMIT = 300
 API_WINDOW_SECONDS = 300
@@ -88,6 +97,10 @@ class MastodonPlatform(Platform):
         self.idempotency: dict[tuple[str, str], tuple[str, float]] = {}
         self.api_calls: dict[tuple[str, int], int] = {}
         self._last_id = 0
+        self.media: dict[str, dict[str, Any]] = {}  # media id -> upload (account, mime, size, description, ...)
+        #: uploads bigger than this are processed asynchronously (202, then 206 on GET until done)
+        self.sync_media_bytes = 256 * 1024
+        self.processing_polls = 1
 
     # -- accounts --
 
@@ -164,6 +177,11 @@ class MastodonPlatform(Platform):
         aid = account["id"]
         if req.method == "POST" and path == "/api/v1/statuses":
             return self._create(req, account)
+        if req.method == "POST" and path == "/api/v2/media":
+            return self._upload(req, aid)
+        m = re.fullmatch(r"/api/v1/media/(\d+)", path)
+        if req.method == "GET" and m:
+            return self._media_status(aid, m.group(1))
         if req.method == "GET" and path == "/api/v1/accounts/verify_credentials":
             source = {"privacy": "public", "sensitive": False, "language": None, "note": "", "fields": [],
                       "follow_requests_count": 0, "hide_collections": None, "discoverable": True,
@@ -182,6 +200,48 @@ class MastodonPlatform(Platform):
             found["deleted"] = True
             return self._answer(200, {**self._entity(found, source=True)}, 30, 29, time.time() + 1800)
         return self._api(aid, 404, {"error": "Not Found"})
+
+    # -- media --
+
+    def _attachment(self, m: dict[str, Any]) -> dict[str, Any]:
+        done = m["polls_left"] <= 0
+        w, h = m["width"], m["height"]
+        return {"id": m["id"], "type": "image", "url": f"https://{self.domain}/system/media/{m['id']}.png" if done
+                else None, "preview_url": f"https://{self.domain}/system/media/{m['id']}_small.png",
+                "remote_url": None, "preview_remote_url": None, "text_url": None,
+                "meta": {"original": {"width": w, "height": h, "size": f"{w}x{h}", "aspect": w / h}},
+                "description": m["description"], "blurhash": "UFPZlA~q-;of_3WBRjay"}
+
+    def _upload(self, req: Request, aid: str) -> Response:
+        fields = req.multipart()
+        file = fields.get("file")
+        if file is None or not file.data:
+            return self._api(aid, 422, {"error": "Validation failed: File can't be blank"})
+        info = image_info(file.data)
+        if info is None or info[0] not in MEDIA_TYPES:
+            return self._api(aid, 422, {"error": "Validation failed: File content type is invalid"})
+        if len(file.data) > MEDIA_MAX_BYTES:
+            return self._api(aid, 422, {"error": "Validation failed: File file size must be less than 16 MB"})
+        if info[1] * info[2] > MEDIA_MAX_PIXELS:
+            return self._api(aid, 422, {"error": "Validation failed: File dimensions are too large"})
+        description = fields["description"].text if "description" in fields else None
+        if description is not None and len(description) > MEDIA_MAX_DESCRIPTION:
+            return self._api(aid, 422, {"error": "Validation failed: Description is too long (maximum is "
+                                                 f"{MEDIA_MAX_DESCRIPTION} characters)"})
+        slow = len(file.data) > self.sync_media_bytes
+        m: dict[str, Any] = {"id": self._next_id(), "account_id": aid, "mime": info[0], "width": info[1], "height": info[2],
+             "size": len(file.data), "description": description, "polls_left": self.processing_polls if slow else 0}
+        self.media[m["id"]] = m
+        return self._api(aid, 202 if slow else 200, self._attachment(m))
+
+    def _media_status(self, aid: str, media_id: str) -> Response:
+        m = self.media.get(media_id)
+        if m is None or m["account_id"] != aid:
+            return self._api(aid, 404, {"error": "Record not found"})
+        if m["polls_left"] > 0:
+            m["polls_left"] -= 1
+            return self._api(aid, 206, self._attachment({**m, "polls_left": 1}))
+        return self._api(aid, 200, self._attachment(m))
 
     def _instance(self, v2: bool) -> dict[str, Any]:
         statuses = {"max_characters": self.max_characters, "max_media_attachments": 4,
@@ -233,19 +293,30 @@ class MastodonPlatform(Platform):
         if mastodon_length(spoiler + text) > self.max_characters:
             return self._status_answer(
                 aid, 422, {"error": f"Validation failed: Text character limit of {self.max_characters} exceeded"})
+        media_ids = p.get("media_ids") or []
+        media_ids = [str(i) for i in (media_ids if isinstance(media_ids, list) else [media_ids])]
+        if len(media_ids) > 4:
+            return self._status_answer(aid, 422, {"error": "Validation failed: You can attach at most 4 files"})
+        attached = [self.media.get(i) for i in media_ids]
+        if any(m is None or m["account_id"] != aid for m in attached):
+            return self._status_answer(aid, 422, {"error": "Validation failed: Media attachments are invalid"})
+        if any(m["polls_left"] > 0 for m in attached if m is not None):
+            return self._status_answer(aid, 422, {"error": "Cannot attach files that have not finished processing. "
+                                                           "Try again in a moment!"})
         allowed, limit, remaining, reset = self.sandbox.rate_check(PLATFORM, aid)
         if not allowed:
             return self._answer(429, {"error": "Too many requests"}, limit, 0, reset)
         status = {"id": self._next_id(), "account_id": aid, "token_account": account, "text": text,
                   "spoiler_text": spoiler, "visibility": visibility, "language": p.get("language") or "en",
                   "in_reply_to_id": reply_to, "sensitive": str(p.get("sensitive", "")).lower() in ("1", "true"),
-                  "created": now, "deleted": False}
+                  "created": now, "deleted": False, "media_ids": media_ids}
         with self.sandbox.lock:
             self.statuses[status["id"]] = status
             if key:
                 self.idempotency[(aid, key)] = (status["id"], now)
         self.sandbox.record(PLATFORM, aid, status["id"], text, in_reply_to=reply_to, visibility=visibility,
-                            idempotency_key=key)
+                            idempotency_key=key, media=[{k: v for k, v in m.items() if k != "polls_left"}
+                                                        for m in attached if m is not None])
         if self.sandbox.take(PLATFORM, "drop_after_accept"):
             return Response(200, drop=True)
         if self.sandbox.take(PLATFORM, "error_after_accept"):
@@ -273,7 +344,8 @@ class MastodonPlatform(Platform):
             "replies_count": sum(1 for o in self.statuses.values() if o["in_reply_to_id"] == s["id"]),
             "reblogs_count": 0, "favourites_count": 0, "quotes_count": 0, "edited_at": None, "favourited": False,
             "reblogged": False, "muted": False, "bookmarked": False, "pinned": False, "filtered": [], "reblog": None,
-            "application": {"name": "publisher", "website": None}, "account": account, "media_attachments": [],
+            "application": {"name": "publisher", "website": None}, "account": account,
+            "media_attachments": [self._attachment(self.media[i]) for i in s.get("media_ids") or [] if i in self.media],
             "mentions": [], "tags": [], "emojis": [], "tagged_collections": [], "quote": None, "card": None,
             "poll": None, "quote_approval": {"automatic": ["public"], "manual": [], "current_user": "automatic"},
         }

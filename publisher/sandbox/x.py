@@ -8,6 +8,13 @@ Auth: ``Authorization: Bearer <token>`` or OAuth 1.0a (``oauth_token="..."``; si
 non-empty token is accepted except ones containing "expired" or "revoked" (401); tokens containing "readonly" get
 the generic 403 and tokens containing "credits-depleted" the 402 of the pay-per-use plan, so tests can script them.
 Every response carries the rate headers; a 429 always carries ``x-rate-limit-reset`` (tweepy loops without it).
+
+Media (v1.1, as tweepy 4.17 uploads; an account routes ``upload.twitter.com`` to the same prefix):
+``POST /1.1/media/upload.json`` (multipart ``media``) answers as the recorded cassette
+(``{media_id, media_id_string, size, expires_after_secs, image{image_type, w, h}}``); JPEG/PNG/WebP up to 5 MB and
+GIF up to 15 MB, else 400 ``{"errors":[{"code":324,...}]}``. ``POST /1.1/media/metadata/create.json``
+(``{"media_id", "alt_text": {"text"}}``, at most 1,000 characters) answers 200 with no body. ``media.media_ids`` on
+``POST /2/tweets`` must name this user's uploads (at most 4); the ledger entry keeps them with their alt text.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from urllib.parse import unquote
 # imported here, not on the first create (~0.4 s, which every thread's first create would wait on)
 import twitter_text  # noqa: F401
 
-from publisher.sandbox.core import Platform, Request, Response, Sandbox
+from publisher.sandbox.core import Platform, Request, Response, Sandbox, image_info
 from publisher.textlength import ChannelLimits
 
 _TOO_LONG = ("Your Tweet text is too long. For more information on how Twitter determines text length see "
@@ -35,6 +42,9 @@ _USER_TWEETS = re.compile(r"^/2/users/([^/]+)/tweets$")
 _TWEET = re.compile(r"^/2/tweets/([^/]+)$")
 DAILY_USER_LIMIT = 2400
 DAILY_APP_LIMIT = 10_000
+#: v1.1 simple upload caps per image type (bytes)
+_MEDIA_CAPS = {"image/jpeg": 5 * 1024 * 1024, "image/png": 5 * 1024 * 1024, "image/webp": 5 * 1024 * 1024,
+               "image/gif": 15 * 1024 * 1024}
 #: the post's text cap, checked with the measuring function every adapter and tone check uses
 TWEET_TEXT = ChannelLimits(max_length=280, counting="twitter")
 
@@ -49,6 +59,8 @@ class XPlatform(Platform):
     def __init__(self, sandbox: Sandbox) -> None:
         super().__init__(sandbox)
         self._ids = itertools.count(1874732600935198942 + int(time.time()) % 100_000 * 1_000_000)
+        self._media_ids = itertools.count(1349010955083132928 + int(time.time()) % 100_000 * 1_000_000)
+        self.media: dict[str, dict[str, Any]] = {}  # media id -> upload (user, mime, w, h, size, alt)
 
     # -- helpers --
 
@@ -120,6 +132,10 @@ class XPlatform(Platform):
                                     "detail": "Unauthorized"}, self.headers(100, 99, now + 900))
         if post:
             return self.create(req, token, user)
+        if req.method == "POST" and req.path == "/1.1/media/upload.json":
+            return self.upload(req, user)
+        if req.method == "POST" and req.path == "/1.1/media/metadata/create.json":
+            return self.metadata(req, user)
         limit, remaining, reset = 900, 899, now + 900
         if req.method == "GET" and req.path == "/2/users/me":
             return self.reply(200, {"data": user}, self.headers(limit, remaining, reset))
@@ -137,6 +153,37 @@ class XPlatform(Platform):
         return self.reply(404, problem(404, "Not Found Error", f"Could not find {req.method} {req.path}",
                                        "https://api.twitter.com/2/problems/resource-not-found"),
                           self.headers(limit, remaining, reset))
+
+    def upload(self, req: Request, user: dict[str, str]) -> Response:
+        headers = self.headers(415, 414, time.time() + 900)
+        part = req.multipart().get("media")
+        info = image_info(part.data) if part is not None else None
+        if part is None or info is None or info[0] not in _MEDIA_CAPS:
+            return self.reply(400, {"errors": [{"code": 324, "message": "Unsupported or missing media file."}]},
+                              headers)
+        cap = _MEDIA_CAPS[info[0]]
+        if len(part.data) > cap:
+            return self.reply(400, {"errors": [{"code": 324, "message": f"File size exceeds {cap} bytes."}]},
+                              headers)
+        media_id = str(next(self._media_ids))
+        self.media[media_id] = {"media_id": media_id, "user_id": user["id"], "mime": info[0], "w": info[1],
+                                "h": info[2], "size": len(part.data), "alt": None}
+        return self.reply(200, {"media_id": int(media_id), "media_id_string": media_id, "size": len(part.data),
+                                "expires_after_secs": 86400,
+                                "image": {"image_type": info[0], "w": info[1], "h": info[2]}}, headers)
+
+    def metadata(self, req: Request, user: dict[str, str]) -> Response:
+        headers = self.headers(415, 414, time.time() + 900)
+        body = req.json() or {}
+        found = self.media.get(str(body.get("media_id")))
+        if found is None or found["user_id"] != user["id"]:
+            return self.reply(400, {"errors": [{"code": 324, "message": "The media_id is invalid."}]}, headers)
+        alt = ((body.get("alt_text") or {}).get("text"))
+        if not isinstance(alt, str) or len(alt) > 1000:
+            return self.reply(400, {"errors": [{"code": 44, "message": "alt_text.text must be at most 1000 "
+                                                                       "characters."}]}, headers)
+        found["alt"] = alt
+        return Response(200, None, headers)
 
     def create(self, req: Request, token: str, user: dict[str, str]) -> Response:
         ok, limit, remaining, reset = self.sandbox.rate_check(self.name, user["id"])
@@ -167,13 +214,17 @@ class XPlatform(Platform):
         if parent is not None and self.sandbox.find(self.name, str(parent)) is None:
             return self.reply(400, invalid("reply.in_reply_to_tweet_id", parent,
                                            "Invalid Request: the Tweet you are replying to does not exist."), headers)
+        media_ids = [str(i) for i in ((body.get("media") or {}).get("media_ids") or [])]
+        if len(media_ids) > 4 or any(self.media.get(i, {}).get("user_id") != user["id"] for i in media_ids):
+            return self.reply(400, invalid("media.media_ids", media_ids, "Your media IDs are invalid."), headers)
         if self.sandbox.has_text(self.name, user["username"], text, replies=True):
             return self.reply(403, problem(403, "Forbidden",
                                            "You are not allowed to create a Tweet with duplicate content."), headers)
         tweet_id = str(next(self._ids))
         self.sandbox.record(self.name, user["username"], tweet_id, text, user_id=user["id"],
                             in_reply_to=str(parent) if parent is not None else None,
-                            created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"))
+                            created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                            media=[dict(self.media[i]) for i in media_ids])
         if self.sandbox.take(self.name, "drop_after_accept"):
             return Response(0, drop=True)
         if self.sandbox.take(self.name, "error_after_accept"):
