@@ -205,7 +205,7 @@ def run(settings: Settings, max_late: timedelta) -> Report:
     if store is not None and store_check.ok:
         checks.append(check_lateness(store, max_late))
     else:
-        checks.append(Check("lateness", False, "unknown: the store does not answer"))
+        checks.append(Check("lateness", False, "unknown: the store is not usable (see the store check)"))
     if store is not None:
         store.dispose()
     return Report(checks)
