@@ -81,8 +81,9 @@ def enabled() -> bool:
 def serve(port: int, host: str = "0.0.0.0") -> Any:
     """This process's metrics (gauges included), served over HTTP on ``port``. Returns the registry."""
     global _m
-    from prometheus_client import CollectorRegistry, start_http_server
+    from prometheus_client import CollectorRegistry, disable_created_metrics, start_http_server
 
+    disable_created_metrics()  # the *_created samples only double the output
     with _lock:
         registry = CollectorRegistry()
         _m = _Metrics(registry, gauges=True)
