@@ -36,7 +36,7 @@ def test_health_is_green_with_a_worker_and_scheduler_and_red_once_the_worker_poo
     assert r.returncode == 0, r.stderr
     os.killpg(worker.pid, signal.SIGKILL)  # no clean shutdown: only the heartbeat's expiry can tell
     worker.wait()
-    wait_for(lambda: not _health(env)[1]["workers"]["ok"], timeout=60, every=0.3, what="the dead worker to show")
+    wait_for(lambda: not _health(env)[1]["workers"]["ok"], timeout=120, every=0.3, what="the dead worker to show")
     code, checks = _health(env)
     assert code == 1
     assert "no live worker consumes dryrun" in str(checks["workers"]["reason"])
