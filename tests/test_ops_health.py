@@ -28,7 +28,7 @@ def test_health_is_green_with_a_worker_and_scheduler_and_red_once_the_worker_poo
     env.env["PUBLISHER_HEARTBEAT_SECONDS"] = BEAT
     worker = env.spawn("worker", "--processes", "1", "--threads", "2", log="worker")
     env.spawn("scheduler", log="scheduler")
-    wait_for(lambda: _health(env)[0] == 0, timeout=90, every=0.5, what="health to go green")
+    wait_for(lambda: _health(env)[0] == 0, timeout=120, every=0.5, what="health to go green")
     code, checks = _health(env)
     assert checks["workers"]["ok"] and "dryrun (1)" in str(checks["workers"]["reason"])
     assert checks["scheduler"]["ok"] and checks["broker"]["ok"] and checks["store"]["ok"]
@@ -67,7 +67,7 @@ def test_health_is_red_when_a_due_delivery_is_late(env: Env) -> None:
     r = env.cli("post", "--account", "noc", "Planned maintenance tonight 22:00-23:00")
     assert r.returncode == 0, r.stderr
     post_id = r.stdout.split()[1]
-    wait_for(lambda: not _health(env, "--max-late", "1s")[1]["lateness"]["ok"], timeout=60, every=0.3,
+    wait_for(lambda: not _health(env, "--max-late", "1s")[1]["lateness"]["ok"], timeout=120, every=0.3,
              what="the delivery to be late")
     code, checks = _health(env, "--max-late", "1s")
     assert code == 1
