@@ -32,6 +32,7 @@ def test_health_is_green_with_a_worker_and_scheduler_and_red_once_the_worker_poo
     code, checks = _health(env)
     assert checks["workers"]["ok"] and "dryrun (1)" in str(checks["workers"]["reason"])
     assert checks["scheduler"]["ok"] and checks["broker"]["ok"] and checks["store"]["ok"]
+    assert _health(env, "--local", "worker")[1]["local"]["ok"]  # a container's own check: its pool, on its host
     r = env.cli("post", "--account", "noc", "Planned maintenance tonight 22:00-23:00")
     assert r.returncode == 0, r.stderr
     os.killpg(worker.pid, signal.SIGKILL)  # no clean shutdown: only the heartbeat's expiry can tell
@@ -41,6 +42,8 @@ def test_health_is_green_with_a_worker_and_scheduler_and_red_once_the_worker_poo
     assert code == 1
     assert "no live worker consumes dryrun" in str(checks["workers"]["reason"])
     assert checks["scheduler"]["ok"]  # only what is broken is reported as broken
+    assert not _health(env, "--local", "worker")[1]["local"]["ok"]
+    assert _health(env, "--local", "scheduler")[1]["local"]["ok"]
 
 
 def _closed_port() -> int:

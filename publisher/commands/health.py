@@ -24,8 +24,10 @@ def _duration(_ctx: click.Context, _param: click.Parameter, value: str) -> timed
 @click.command()
 @click.option("--max-late", default="60s", show_default=True, callback=_duration,
               help="A due delivery later than this is unhealthy (60s, 5m, 1h; a bare number is seconds).")
+@click.option("--local", type=click.Choice(["worker", "scheduler"]), default=None,
+              help="Also require a live process of this role on this host (a container's own health check).")
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
-def health(max_late: timedelta, as_json: bool) -> None:
+def health(max_late: timedelta, local: str | None, as_json: bool) -> None:
     """Check that publisher works: broker, store (schema at head), a live worker for every channel queue in use,
     a live scheduler, and no due delivery later than --max-late. Exit 0 healthy, 1 otherwise.
 
@@ -33,10 +35,11 @@ def health(max_late: timedelta, as_json: bool) -> None:
     Examples:
       publisher health
       publisher health --max-late 5m --json
+      publisher health --local worker      # in a worker container: its own pool is alive too
     """
     from publisher.ops import health as health_mod
 
-    report = health_mod.run(app().settings, max_late)
+    report = health_mod.run(app().settings, max_late, local)
     if as_json:
         echo_json(report.to_dict())
     else:

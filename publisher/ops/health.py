@@ -5,6 +5,7 @@
 - ``workers``: every channel queue that has an account configured, or due work waiting, has at least one live
   worker consuming it (heartbeats, ``publisher.ops.heartbeat``).
 - ``scheduler``: at least one live scheduler, whose loop went round recently.
+- ``local`` (with ``--local ROLE``, a container's own health check): a live process of that role on this host.
 - ``lateness``: no delivery waiting to be published (scheduled, queued, retry_wait) is due more than ``max_late``
   ago, except thread successors waiting for their predecessor.
 
@@ -107,8 +108,21 @@ def _age(iso: str | None, now: float) -> float | None:
     return now - datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
-def check_processes(settings: Settings, client: Any, store: Any) -> list[Check]:
-    """Live workers for each queue that needs one, and a live scheduler whose loop is going round."""
+def check_local(beats: list[dict[str, Any]], role: str) -> Check:
+    """A live ``role`` process on this host (heartbeats name the host: a container's hostname is its own)."""
+    import socket
+
+    host = socket.gethostname()
+    mine = [b for b in beats if b.get("role") == role and b.get("host") == host]
+    if not mine:
+        return Check("local", False, f"no live {role} process on this host ({host})")
+    return Check("local", True, f"{len(mine)} live {role} process(es) on this host ({host}): pid "
+                 f"{', '.join(str(b.get('pid')) for b in mine)}")
+
+
+def check_processes(settings: Settings, client: Any, store: Any, local: str | None = None) -> list[Check]:
+    """Live workers for each queue that needs one, and a live scheduler whose loop is going round (and, given
+    ``local``, a live process of that role on this host)."""
     from publisher.ops import heartbeat
     from publisher.workers.broker import QUEUES
 
@@ -150,7 +164,7 @@ def check_processes(settings: Settings, client: Any, store: Any) -> list[Check]:
     else:
         sched_check = Check("scheduler", True, f"{len(going)} scheduler(s) alive and going round",
                             {"live": len(going)})
-    return [worker_check, sched_check]
+    return [worker_check, sched_check, *([check_local(beats, local)] if local else [])]
 
 
 def _due_channels(store: Any) -> set[str]:
@@ -191,17 +205,17 @@ def check_lateness(store: Any, max_late: timedelta) -> Check:
                  {"late": count, "oldest": oldest.id, "oldest_seconds": round(behind, 1)})
 
 
-def run(settings: Settings, max_late: timedelta) -> Report:
+def run(settings: Settings, max_late: timedelta, local: str | None = None) -> Report:
     clients: list[Any] = []
     broker = check_broker(settings, clients)
     store, store_check = _store(settings)
     checks = [broker, store_check]
     if clients:
-        checks += check_processes(settings, clients[0], store if store_check.ok else None)
+        checks += check_processes(settings, clients[0], store if store_check.ok else None, local)
         clients[0].close()
     else:
-        checks += [Check("workers", False, "unknown: the broker does not answer (heartbeats live there)"),
-                   Check("scheduler", False, "unknown: the broker does not answer (heartbeats live there)")]
+        checks += [Check(name, False, "unknown: the broker does not answer (heartbeats live there)")
+                   for name in ("workers", "scheduler", *(["local"] if local else []))]
     if store is not None and store_check.ok:
         checks.append(check_lateness(store, max_late))
     else:
