@@ -92,3 +92,23 @@ def test_recording_is_a_no_op_while_metrics_are_off() -> None:
     assert not metrics.enabled()
     metrics.feed_poll("blog", "new")  # nothing to record into, and no prometheus_client needed
     metrics.delivery("x", "published")
+
+
+@pytest.mark.slow
+def test_a_429_and_the_retry_after_it_are_counted(env: Env, sandbox) -> None:  # type: ignore[no-untyped-def]
+    env.env["MA_TOKEN"] = "sandbox-token"
+    env.write_config({"ma": {"channel": "mastodon", "kind": "organisation", "base_url": sandbox.base_url("mastodon"),
+                             "credentials": {"access_token": "env:MA_TOKEN"}}})
+    sandbox.sandbox.set_faults("mastodon", burst_429=1, burst_reset_seconds=1)
+    port = _port()
+    env.spawn("run", "--metrics-port", str(port), "--duration", "300", log="run")
+    r = env.cli("post", "--account", "ma", "Planned maintenance tonight 22:00-23:00")
+    assert r.returncode == 0, r.stderr
+    published = 'publisher_deliveries_total{channel="mastodon",outcome="published"}'
+    wait_for(lambda: scrape(port).get(published) == 1, timeout=120, every=0.3, what="the publish after the 429")
+    got = scrape(port)
+    assert got['publisher_rate_limited_total{channel="mastodon"}'] == 1
+    assert got['publisher_deliveries_total{channel="mastodon",outcome="rate_limited"}'] == 1
+    assert got['publisher_retries_total{channel="mastodon"}'] == 1  # the second attempt
+    assert got['publisher_publish_attempts_total{channel="mastodon",state="retry_wait"}'] == 1
+    assert len(sandbox.sandbox.posts("mastodon")) == 1
