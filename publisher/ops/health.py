@@ -66,6 +66,8 @@ def _redis(settings: Settings) -> tuple[Any, str | None, str, float]:
 
 
 def check_broker(settings: Settings, client_out: list[Any] | None = None) -> Check:
+    """The Redis broker answers (also where heartbeats live: ``client_out`` receives the open client). With another
+    broker (RabbitMQ), this stays the Redis check (heartbeats, budgets) and that broker needs a check of its own."""
     client, error, shown, took = _redis(settings)
     if client is None:
         return Check("broker", False, f"{shown}: {error}")
