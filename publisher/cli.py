@@ -29,6 +29,7 @@ LAZY: dict[str, tuple[str, str]] = {
     "worker": ("publisher.commands.running", "worker"),
     "scheduler": ("publisher.commands.running", "scheduler"),
     "broker": ("publisher.commands.running", "broker_cmd"),
+    "health": ("publisher.commands.health", "health"),
     "demo": ("publisher.commands.demo", "demo"),
     "sandbox": ("publisher.sandbox.cli", "sandbox"),
     "check": ("publisher.tone_cli", "check"),

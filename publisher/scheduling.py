@@ -57,6 +57,8 @@ class Scheduler:
         self.cfg = settings.scheduler
         self.actor = f"scheduler:{settings.actor}"
         self._last_sweep = 0.0
+        #: when the loop last went round (epoch seconds): the heartbeat reports it, so a stuck loop shows
+        self.last_loop: float | None = None
 
     def tick(self, now: datetime | None = None) -> int:
         """Claim and send what is due within the horizon. Returns how many were sent."""
@@ -180,5 +182,6 @@ class Scheduler:
             except Exception as e:  # noqa: BLE001 - a loop that must not die; the next tick retries
                 log.error("scheduler tick failed: %s", type(e).__name__, exc_info=log.isEnabledFor(logging.DEBUG))
                 sent = 0
+            self.last_loop = time.time()
             if sent < self.cfg.batch:
                 stop.wait(self.cfg.tick_seconds)

@@ -155,6 +155,11 @@ class Settings:
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     config_path: Path | None = None
     log_level: str = "INFO"
+    log_format: str = "text"  # PUBLISHER_LOG_FORMAT: text | json (JSON lines)
+    #: how often workers and schedulers refresh their heartbeat (publisher.ops.heartbeat); it lives 3x as long
+    heartbeat_seconds: float = 5.0
+    #: serve Prometheus metrics on this port (PUBLISHER_METRICS_PORT, or `--metrics-port`); None = off
+    metrics_port: int | None = None
     actor: str = "unknown"
     env: dict[str, str] = field(default_factory=dict, repr=False)
     #: ``PUBLISHER_BROKER_URL``: amqp(s):// for RabbitMQ; unset means Redis (``redis_url``) or the embedded Valkey.
@@ -241,6 +246,21 @@ def _scheduler_settings(raw: dict[str, float], path: Path | None) -> SchedulerSe
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
+
+
+def _positive(env: dict[str, str], name: str, default: float, *, integer: bool = False) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError:
+        value = -1
+    if not math.isfinite(value) or value <= 0 or (integer and value > 65535):
+        raise ConfigError(f"{name}={raw[:40]!r} is not a positive {'port number' if integer else 'number'}",
+                          hint=f"set {name} to {'a port such as 9191' if integer else 'seconds, e.g. 5'}, or unset it")
+    return value
 
 
 def _check_env(env: dict[str, str]) -> None:
@@ -248,6 +268,9 @@ def _check_env(env: dict[str, str]) -> None:
     level = env.get("PUBLISHER_LOG_LEVEL", "INFO").upper()
     if level not in LOG_LEVELS:
         raise ConfigError(f"PUBLISHER_LOG_LEVEL={level[:40]!r} is not a log level", hint=f"use one of {', '.join(LOG_LEVELS)}")
+    fmt = env.get("PUBLISHER_LOG_FORMAT", "text").lower()
+    if fmt not in LOG_FORMATS:
+        raise ConfigError(f"PUBLISHER_LOG_FORMAT={fmt[:40]!r} is not a log format", hint="use text or json")
     redis_url = env.get("PUBLISHER_REDIS_URL")
     if redis_url and not re.match(r"(rediss?|unix)://", redis_url):
         raise ConfigError("PUBLISHER_REDIS_URL is not a Redis URL",
@@ -290,6 +313,9 @@ def load(env: dict[str, str] | None = None) -> Settings:
         scheduler=sched,
         config_path=config_path,
         log_level=env.get("PUBLISHER_LOG_LEVEL", "INFO").upper(),
+        log_format=env.get("PUBLISHER_LOG_FORMAT", "text").lower(),
+        heartbeat_seconds=_positive(env, "PUBLISHER_HEARTBEAT_SECONDS", 5.0),
+        metrics_port=int(_positive(env, "PUBLISHER_METRICS_PORT", 0, integer=True)) or None,
         actor=_actor(env, fc.delegators),
         env=env,
         broker_url=env.get("PUBLISHER_BROKER_URL") or None,

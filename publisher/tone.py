@@ -33,6 +33,7 @@ from typing import Any
 
 from publisher.errors import ConfigError, NotPermitted
 from publisher.models import Finding, PostKind
+from publisher.ops import metrics
 from publisher.rules import REGISTRY, Ctx, Doc
 from publisher.settings import AccountConfig, Settings
 from publisher.tone_profiles import BUILTIN, Profile, load_profiles, profile_for
@@ -76,6 +77,7 @@ def check(
     findings: list[Finding] = []
     for _, fn, opts in profile.active[post_kind]:
         findings.extend(fn(doc, ctx, opts))
+    metrics.findings(findings)
     return findings
 
 

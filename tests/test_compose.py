@@ -18,7 +18,7 @@ def test_compose_file_has_the_production_services_with_health_checks() -> None:
     assert {"redis", "postgres", "scheduler", "worker"} <= set(services)
     for name in ("redis", "postgres", "scheduler", "worker"):
         assert "healthcheck" in services[name], name
-    assert services["worker"]["command"][0] == "worker" and services["scheduler"]["command"] == ["scheduler"]
+    assert services["worker"]["command"][0] == "worker" and services["scheduler"]["command"][0] == "scheduler"
 
 
 @pytest.mark.skipif(shutil.which("docker-compose") is None, reason="Debian's docker-compose is not installed")

@@ -20,7 +20,9 @@ log = logging.getLogger("publisher.run")
 
 def run_inprocess(settings: Settings, *, threads: int = 4, until: Callable[[], bool] | None = None,
                   timeout: float | None = None, stop: threading.Event | None = None) -> None:
-    """Embedded broker (if no Redis URL) + scheduler thread + Dramatiq worker threads, in this process."""
+    """Embedded broker (if no Redis URL) + scheduler thread + Dramatiq worker threads, in this process, each with
+    its heartbeat (and metrics on ``settings.metrics_port``)."""
+    from publisher.ops import heartbeat, metrics
     from publisher.workers import broker, embedded, runtime
 
     runtime.configure(settings)
@@ -35,8 +37,13 @@ def run_inprocess(settings: Settings, *, threads: int = 4, until: Callable[[], b
     stop = stop or threading.Event()
     scheduler = runtime.scheduler()
     sched_thread = threading.Thread(target=scheduler.run, args=(stop,), name="scheduler", daemon=True)
+    if settings.metrics_port:
+        metrics.serve(settings.metrics_port)
+        metrics.watch(runtime.store(), stop)
     worker.start()
     sched_thread.start()
+    hearts = [heartbeat.start(settings, "worker", list(broker.QUEUES)),
+              heartbeat.start(settings, "scheduler", [], progress=lambda: scheduler.last_loop)]
     deadline = time.monotonic() + timeout if timeout else None
     try:
         while not stop.is_set():
@@ -48,6 +55,8 @@ def run_inprocess(settings: Settings, *, threads: int = 4, until: Callable[[], b
             stop.wait(0.2)
     finally:
         stop.set()
+        for heart in hearts:
+            heart.stop()
         sched_thread.join(timeout=10)
         worker.stop(timeout=10_000)
         handle.broker.close()  # type: ignore[attr-defined]
@@ -77,7 +86,9 @@ def _finite(value: float | None) -> float | None:
 @click.option("--duration", default=None, type=click.FloatRange(min=0, min_open=True, max=10**9),
               callback=lambda _c, _p, v: _finite(v), help="Stop after this many seconds (default: run until stopped).")
 @click.option("--until-done", is_flag=True, help="Stop once no delivery is waiting to be published (scripts, tests).")
-def run(threads: int, duration: float | None, until_done: bool) -> None:
+@click.option("--metrics-port", type=click.IntRange(1, 65535), default=None,
+              help="Serve Prometheus metrics on this port (default: PUBLISHER_METRICS_PORT, else off).")
+def run(threads: int, duration: float | None, until_done: bool, metrics_port: int | None) -> None:
     """Scheduler and worker threads in one process, on the embedded defaults (or the configured Redis/database).
 
     \b
@@ -86,8 +97,8 @@ def run(threads: int, duration: float | None, until_done: bool) -> None:
     """
     from publisher import logs
 
-    s = app().settings
-    logs.setup(s.log_level)
+    s = _with_metrics(app().settings, metrics_port)
+    logs.setup(s.log_level, s.log_format)
     stop = threading.Event()
     _signals(stop)
     click.echo(f"publisher run: {threads} worker threads + scheduler; store {s.database_url.split('://')[0]}; "
@@ -111,13 +122,16 @@ def run(threads: int, duration: float | None, until_done: bool) -> None:
 @click.option("--queues", "-Q", multiple=True, help="Only these channel queues (default: all).")
 @click.option("--processes", "-p", default=2, show_default=True, type=click.IntRange(1, 64))
 @click.option("--threads", "-t", default=8, show_default=True, type=click.IntRange(1, 256))
-def worker(queues: tuple[str, ...], processes: int, threads: int) -> None:
+@click.option("--metrics-port", type=click.IntRange(1, 65535), default=None,
+              help="Serve the pool's Prometheus metrics on this port (default: PUBLISHER_METRICS_PORT, else off).")
+def worker(queues: tuple[str, ...], processes: int, threads: int, metrics_port: int | None) -> None:
     """Dramatiq worker processes for the publish actors (one queue per channel).
 
     \b
     Examples:
       publisher worker --processes 2 --threads 8
       publisher worker --queues x --queues mastodon
+      publisher worker --metrics-port 9191
     """
     from publisher.workers.broker import QUEUES
 
@@ -146,28 +160,64 @@ def worker(queues: tuple[str, ...], processes: int, threads: int) -> None:
     # and are requeued by Dramatiq (and our sweeper only re-sends what is gone), so nothing is lost.
     env["dramatiq_queue_prefetch"] = str(threads * 2)
     env["dramatiq_worker_timeout"] = "100"  # the consumer's idle back-off cap, ms
+    port = metrics_port or s.metrics_port
+    if port:
+        env.update(_pool_metrics_env(s, port))
     sys.stdout.flush()
     os.execve(sys.executable, args, env)
 
 
 @click.command()
-def scheduler() -> None:
+@click.option("--metrics-port", type=click.IntRange(1, 65535), default=None,
+              help="Serve Prometheus metrics (and the store and queue gauges) on this port "
+                   "(default: PUBLISHER_METRICS_PORT, else off).")
+def scheduler(metrics_port: int | None) -> None:
     """The scheduler/sweeper loop alone (run any number; claims are conditional).
 
     \b
-    Example:
+    Examples:
       publisher scheduler
+      publisher scheduler --metrics-port 9192
     """
     from publisher import logs
+    from publisher.ops import heartbeat, metrics
     from publisher.workers import runtime
 
-    s = app().settings
-    logs.setup(s.log_level)
+    s = _with_metrics(app().settings, metrics_port)
+    logs.setup(s.log_level, s.log_format)
     runtime.configure(s)
     stop = threading.Event()
     _signals(stop)
+    sched = runtime.scheduler()
+    if s.metrics_port:
+        metrics.serve(s.metrics_port)
+        metrics.watch(runtime.store(), stop)
+    heart = heartbeat.start(s, "scheduler", [], progress=lambda: sched.last_loop)
     click.echo("publisher scheduler running (Ctrl-C stops)", err=True)
-    runtime.scheduler().run(stop)
+    try:
+        sched.run(stop)
+    finally:
+        heart.stop()
+
+
+def _with_metrics(s: Settings, port: int | None) -> Settings:
+    """``--metrics-port`` wins over ``PUBLISHER_METRICS_PORT``."""
+    import dataclasses
+
+    return dataclasses.replace(s, metrics_port=port) if port else s
+
+
+def _pool_metrics_env(s: Settings, port: int) -> dict[str, str]:
+    """Environment for a worker pool serving metrics: Dramatiq's Prometheus middleware serves, on ``port``, what
+    every worker process writes to one directory (prometheus_client's multiprocess mode). The directory is this
+    pool's (one per port), emptied at start so a restart does not add up old runs."""
+    import shutil
+
+    directory = s.home / "metrics" / f"worker-{port}"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    return {"PUBLISHER_METRICS_PORT": str(port), "dramatiq_prom_port": str(port), "dramatiq_prom_db": str(directory),
+            "PROMETHEUS_MULTIPROC_DIR": str(directory)}
 
 
 @click.group(name="broker")
@@ -191,12 +241,11 @@ def broker_stop() -> None:
 
 @broker_cmd.command(name="status")
 def broker_status() -> None:
-    """Say which broker is in use and whether it answers."""
-    from publisher.workers import embedded
+    """Say which broker is in use and whether it answers: exit 0 when it does, 1 when it does not (the broker check
+    of `publisher health`, which checks workers, scheduler, store and lateness too)."""
+    from publisher.ops import health
 
-    s = app().settings
-    if s.redis_url:
-        click.echo("using Redis from PUBLISHER_REDIS_URL")
-        return
-    url = embedded.running_url(s.valkey_dir)
-    click.echo(f"embedded broker running at {url}" if url else "embedded broker not running (starts on demand)")
+    check = health.check_broker(app().settings)
+    click.echo(f"{'ok' if check.ok else 'FAIL'}  broker  {check.reason}")
+    if not check.ok:
+        sys.exit(1)

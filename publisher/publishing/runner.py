@@ -22,6 +22,7 @@ from publisher import channels, rawsql, tone
 from publisher.channels.base import Channel
 from publisher.errors import AuthExpired, ConfigError, NotFound, OutcomeUnknown, RateLimited
 from publisher.models import PostKind, Receipt, State
+from publisher.ops import metrics
 from publisher.policy import Cadence
 from publisher.publishing import decide
 from publisher.publishing.decide import delivery_ref
@@ -70,6 +71,7 @@ class _Go:
     outcome: str = ""
     result: Transition | None = None
     receipt: Receipt | None = None
+    seconds: float = 0.0  # how long the platform call took
 
 
 class Publisher(Reconciling):
@@ -177,6 +179,8 @@ class Publisher(Reconciling):
         for g in done:
             if g.outcome == Label.UNKNOWN_RECONCILE:
                 outcomes[g.d["id"]] = self.reconcile({**g.d, "state": State.UNKNOWN.value})
+        for i, label in outcomes.items():
+            metrics.delivery(rows[i]["channel"] if i in rows else "-", label)
         return outcomes
 
     def _decide(self, d: dict[str, Any], now: datetime, ready: bool, post: dict[str, Any],
@@ -284,6 +288,7 @@ class Publisher(Reconciling):
         moved, woken, done = self.store.grouped(work)
         if sent:
             self._recorded(sent, moved, woken, outcomes)
+            report_attempts(sent, moved, at)
         for label, m in moves:
             outcomes[m.delivery["id"]] = label
         won = []
@@ -321,6 +326,7 @@ class Publisher(Reconciling):
     def _call(self, g: _Go) -> None:
         """Publish one claimed delivery and decide the transition that records the outcome (``outcomes.PUBLISH``)."""
         d, attempt, attempt_id, adapter = g.d, g.attempt, g.attempt_id, g.adapter
+        started = time.monotonic()
         try:
             g.receipt = adapter.publish(delivery_ref(d, g.post, g.parent, attempt), g.parent)
         except Exception as e:  # noqa: BLE001 - every exception is classified by the outcome table
@@ -348,7 +354,9 @@ class Publisher(Reconciling):
                 log.warning("unclassified error publishing %s: %s", d["id"], type(e).__name__)
             g.outcome = out.label
             g.result = Transition(d, [State.PUBLISHING], out.state, out.action, values, details, attempt_id)
+            g.seconds = time.monotonic() - started
         else:
+            g.seconds = time.monotonic() - started
             self._crash_point("after_api_success_before_db")
             self._feed_budget(adapter, d["account"], None)
             g.outcome = Label.PUBLISHED
@@ -436,3 +444,26 @@ class Publisher(Reconciling):
         if ids:
             with self.store.tx() as conn:
                 set_message_ids(conn, ids)
+
+
+def report_attempts(sent: list[_Go], moved: list[bool], at: datetime) -> None:
+    """One log line and the metrics for each platform call, once its outcome is committed: delivery, account,
+    channel, attempt, the state it went to, remote id, latency of the call (``PUBLISHER_LOG_FORMAT=json`` gives
+    these as JSON fields). A delivery released unsent made no call and is not reported."""
+    for g, ok in zip(sent, moved, strict=True):
+        if g.outcome in (Label.RELEASED, Label.BUDGET) and g.receipt is None:
+            continue
+        d = g.d
+        state = State.PUBLISHED if g.receipt is not None else (g.result.to if g.result else State.UNKNOWN)
+        lateness = (at - d["due_at"]).total_seconds() if g.receipt is not None and d.get("due_at") else None
+        fields = {"delivery": d["id"], "account": d["account"], "channel": d["channel"], "attempt": g.attempt,
+                  "state": state.value if ok else f"{state.value} (not recorded: {g.outcome})",
+                  "outcome": str(g.outcome), "remote_id": g.receipt.remote_id if g.receipt else None,
+                  "latency_ms": round(g.seconds * 1000)}
+        error = (g.result.values or {}).get("last_error") if g.receipt is None and g.result else None
+        if error:
+            fields["error"] = error
+        log.log(logging.WARNING if state == State.FAILED else logging.INFO,
+                "publish %s", " ".join(f"{k}={v}" for k, v in fields.items() if v is not None),
+                extra={"fields": fields})
+        metrics.attempt(d["channel"], state.value, g.attempt, g.seconds, lateness, g.outcome == Label.RATE_LIMITED)
