@@ -66,8 +66,8 @@ def _redis(settings: Settings) -> tuple[Any, str | None, str, float]:
 
 
 def check_broker(settings: Settings, client_out: list[Any] | None = None) -> Check:
-    """The Redis broker answers (also where heartbeats live: ``client_out`` receives the open client). With another
-    broker (RabbitMQ), this stays the Redis check (heartbeats, budgets) and that broker needs a check of its own."""
+    """The Redis broker answers (also where heartbeats live: ``client_out`` receives the open client). With RabbitMQ
+    carrying the messages, this is the Redis check (heartbeats, budgets, cadence) and ``check_rabbitmq`` the other."""
     client, error, shown, took = _redis(settings)
     if client is None:
         return Check("broker", False, f"{shown}: {error}")
@@ -76,6 +76,24 @@ def check_broker(settings: Settings, client_out: list[Any] | None = None) -> Che
     else:
         client.close()
     return Check("broker", True, f"{shown} answered in {took * 1000:.0f} ms")
+
+
+def check_rabbitmq(settings: Settings) -> Check:
+    """RabbitMQ answers when it carries the messages (``PUBLISHER_BROKER_URL``)."""
+    import time
+
+    from publisher.errors import PublisherError
+    from publisher.workers.broker import _shown
+    from publisher.workers.broker import check_rabbitmq as reach
+
+    assert settings.broker_url
+    started = time.monotonic()
+    try:
+        reach(settings.broker_url)
+    except PublisherError as e:
+        return Check("rabbitmq", False, str(e))
+    return Check("rabbitmq", True, f"{_shown(settings.broker_url)} answered in "
+                                   f"{(time.monotonic() - started) * 1000:.0f} ms")
 
 
 def _store(settings: Settings) -> tuple[Any, Check]:
@@ -212,6 +230,8 @@ def run(settings: Settings, max_late: timedelta, local: str | None = None) -> Re
     broker = check_broker(settings, clients)
     store, store_check = _store(settings)
     checks = [broker, store_check]
+    if settings.broker_url:
+        checks.insert(1, check_rabbitmq(settings))
     if clients:
         checks += check_processes(settings, clients[0], store if store_check.ok else None, local)
         clients[0].close()
