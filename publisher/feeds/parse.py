@@ -101,7 +101,7 @@ def discover(html: bytes, base: str) -> list[str]:
     soup = BeautifulSoup(html[:2_000_000], "html.parser")
     found: list[str] = []
     for link in soup.find_all("link", href=True):
-        rel = link.get("rel") or []
+        rel: Any = link.get("rel") or []
         rels = [r.lower() for r in (rel if isinstance(rel, list) else str(rel).split())]
         if "alternate" in rels and str(link.get("type", "")).split(";")[0].strip().lower() in _FEED_TYPES:
             url = urljoin(base, str(link["href"]))
@@ -170,6 +170,9 @@ def _image(e: Any, html: str, base: str) -> str | None:
     for media in e.get("media_content", []):
         if (media.get("medium") == "image" or str(media.get("type", "")).startswith("image/")) and media.get("url"):
             return str(media["url"])
+    itunes = e.get("image")
+    if isinstance(itunes, dict) and itunes.get("href"):  # a podcast episode's itunes:image
+        return str(itunes["href"])
     for thumb in e.get("media_thumbnail", []):
         if thumb.get("url"):
             return str(thumb["url"])
