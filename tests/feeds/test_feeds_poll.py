@@ -18,7 +18,7 @@ from publisher.store import Store, utcnow
 from publisher.workflows import feeds as wf
 from publisher.workflows.templates import TemplateError
 from tests.conftest import DRYRUN, Env
-from tests.feeds.server import FeedServer, item, rss
+from tests.feeds.server import DATA, FeedServer, item, rss
 
 ACCOUNTS = {**DRYRUN,
             "andrew-bsky": {"channel": "bluesky", "kind": "personal",
@@ -158,7 +158,7 @@ def test_permanent_redirect_moves_the_stored_url_and_is_audited(setup: tuple[Set
     ({"stream_bytes": 50 * 1024 * 1024}, "more than 5,242,880 bytes"),
     ({"body": "<html><head><link rel='alternate' type='application/atom+xml' href='/atom.xml'></head></html>",
       "content_type": "text/html"}, "/atom.xml"),
-    ({"body": (__import__("tests.feeds.server").feeds.server.DATA / "billion_laughs.xml").read_text()}, "<!ENTITY>"),
+    ({"body": (DATA / "billion_laughs.xml").read_text()}, "<!ENTITY>"),
 ])
 def test_errors_are_kept_visible_backed_off_audited_and_store_nothing(setup: tuple[Settings, Store], feeds_http: FeedServer,
                                                                       route: dict[str, Any], kind: str) -> None:
