@@ -16,6 +16,7 @@ import calendar
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -114,7 +115,10 @@ def _looks_json(body: bytes, content_type: str) -> bool:
     return "json" in content_type.lower() or body.lstrip()[:1] == b"{"
 
 
-def parse(body: bytes, content_type: str = "", url: str = "") -> Parsed:
+def parse(body: bytes, content_type: str = "", url: str = "",
+          seen: Callable[[list[str]], set[str]] | None = None) -> Parsed:
+    """``seen``: given entry keys, the ones already seen. With it, entries it names are dropped before feedparser
+    runs (``_prescan``), so a feed with one new entry costs one entry's parse, not fifty."""
     if _looks_json(body, content_type):
         return parse_json_feed(body, url)
     head = body[:4096]
@@ -126,17 +130,71 @@ def parse(body: bytes, content_type: str = "", url: str = "") -> Parsed:
     if _ENTITY_DECL.search(body):
         raise ParseError("entities", f"{url[:200] or 'the feed'} declares XML entities (<!ENTITY>): refused, as an "
                          "entity-expansion attack (billion laughs) would be", "feeds never need entity declarations")
+    skipped = 0
+    if seen is not None:
+        scan = _prescan(body)
+        if scan is not None:
+            root, items = scan
+            known = seen([hashlib.sha256(i.encode()).hexdigest() for _, _, i in items])
+            drop = [(parent, el) for parent, el, i in items
+                    if hashlib.sha256(i.encode()).hexdigest() in known]
+            if len(drop) == len(items) and items:
+                return Parsed(title="", entries=[], format="prescan", bozo=None)
+            for parent, el in drop:
+                parent.remove(el)
+            skipped = len(drop)
+            if skipped:
+                import xml.etree.ElementTree as ET
+
+                body = ET.tostring(root, encoding="utf-8")
     import feedparser
 
     d = feedparser.parse(body, response_headers={"content-location": url, "content-type": content_type or "application/xml"},
                          sanitize_html=True)
     version = d.get("version") or ""
     bozo = str(d.get("bozo_exception")) if d.get("bozo") else None
-    if not version and not d.entries:
+    if not version and not d.entries and not skipped:
         raise ParseError("not_feed", f"{url[:200] or 'the document'} is not a feed feedparser can read"
                          + (f" ({bozo[:200]})" if bozo else ""), "check the URL: it should serve RSS, Atom or JSON Feed")
     entries = [_feedparser_entry(e, url) for e in d.entries]
     return Parsed(title=str(d.feed.get("title", "")), entries=entries, format=version or "unknown", bozo=bozo)
+
+
+_ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+def _prescan(body: bytes) -> tuple[Any, list[tuple[Any, Any, str]]] | None:
+    """A quick look with ElementTree (C; about 10x faster than feedparser here) at a well-formed RSS 0.9x/2.0 or
+    Atom 1.0 document: (root, [(parent, item element, identity)]), or None for anything else (feedparser then reads
+    it all). The identity is computed the way ``_feedparser_entry`` computes it. Where the two could differ (a
+    relative link, an odd title), the prescan's identity is one never stored, so the item goes on to feedparser
+    and the store's own check: a difference costs time, it cannot hide a new entry."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError:
+        return None
+    items: list[tuple[Any, Any, str]] = []
+    if root.tag == "rss":
+        channel = root.find("channel")
+        if channel is None:
+            return None
+        for el in channel.findall("item"):
+            guid, link = el.findtext("guid"), el.findtext("link")
+            items.append((channel, el, identity(guid, link, _plain(el.findtext("title")))))
+    elif root.tag == f"{_ATOM}feed":
+        for el in root.findall(f"{_ATOM}entry"):
+            link = next((str(a.get("href")) for a in el.findall(f"{_ATOM}link")
+                         if a.get("rel", "alternate") == "alternate" and a.get("href")), None)
+            items.append((root, el, identity(el.findtext(f"{_ATOM}id"), link, _plain(el.findtext(f"{_ATOM}title")))))
+    else:
+        return None
+    return root, items
+
+
+def _plain(title: str | None) -> str:
+    return html_to_text(title or "")
 
 
 def _when(struct: Any) -> datetime | None:

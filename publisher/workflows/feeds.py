@@ -317,6 +317,18 @@ def _unseen(conn: Connection, name: str, entries: list[parsing.Entry]) -> list[p
     return out
 
 
+def _seen_keys(store: Store, name: str) -> Callable[[list[str]], set[str]]:
+    def seen(keys: list[str]) -> set[str]:
+        out: set[str] = set()
+        with store.read() as conn:
+            for start in range(0, len(keys), 500):
+                out.update(k for k, in conn.execute(select(feed_entries.c.entry_key).where(
+                    feed_entries.c.feed == name, feed_entries.c.entry_key.in_(keys[start:start + 500]))))
+        return out
+
+    return seen
+
+
 def plan(settings: Settings, row: dict[str, Any], new: list[parsing.Entry], now: datetime) -> tuple[list[Announcement], list[parsing.Entry]]:
     """(what to announce, with its time and rendered texts; what to mark seen without announcing)."""
     ordered = _order(new)
@@ -425,7 +437,8 @@ def poll_feed(settings: Settings, store: Store, row: dict[str, Any], *, owner: s
     try:
         got = fetching.fetch(row["url"], None if dry_run else row["etag"], None if dry_run else row["last_modified"],
                              http=http, max_bytes=max_bytes)
-        parsed = parsing.parse(got.body, got.content_type, got.url) if got.status != 304 else None
+        seen = None if dry_run or row.get("backfill") is not None else _seen_keys(store, name)
+        parsed = parsing.parse(got.body, got.content_type, got.url, seen) if got.status != 304 else None
     except (fetching.FetchError, parsing.ParseError) as e:
         message = str(e) + (f" ({e.hint})" if isinstance(e, parsing.ParseError) and e.hint else "")
         if dry_run:

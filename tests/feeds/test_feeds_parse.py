@@ -89,3 +89,24 @@ def test_html_page_names_the_feeds_it_announces() -> None:
 def test_json_that_is_not_a_json_feed_is_refused() -> None:
     with pytest.raises(parse.ParseError):
         parse.parse(b'{"hello": "world"}', "application/json")
+
+
+@pytest.mark.parametrize("name", sorted(n for n in CASES if n.endswith(".xml") and n != "rss10.xml"))
+def test_entries_already_seen_are_dropped_before_feedparser_and_the_rest_parse_the_same(name: str) -> None:
+    body = (DATA / name).read_bytes()
+    full = parse.parse(body).entries
+    seen_key = full[0].key
+    asked: list[list[str]] = []
+
+    def seen(keys: list[str]) -> set[str]:
+        asked.append(keys)
+        return {seen_key} & set(keys)
+
+    rest = parse.parse(body, seen=seen).entries
+    assert asked and rest == full[1:]  # namespaced fields (content, dc, media) survive the subset
+    assert parse.parse(body, seen=lambda keys: set(keys)).entries == []
+
+
+def test_rss_1_0_is_always_read_whole_by_feedparser() -> None:
+    body = (DATA / "rss10.xml").read_bytes()
+    assert parse.parse(body, seen=lambda keys: set(keys)).entries == parse.parse(body).entries
