@@ -496,9 +496,12 @@ def _succeeded(settings: Settings, store: Store, row: dict[str, Any], got: fetch
 def claim_due(store: Store, owner: str, now: datetime, lease: timedelta, limit: int = 200) -> list[dict[str, Any]]:
     """Take the lease of feeds due for a poll (a conditional update: one scheduler per feed at a time)."""
     free = or_(feeds.c.lease_until.is_(None), feeds.c.lease_until < now)
+    due = select(feeds.c.name).where(feeds.c.state == "active", feeds.c.next_poll <= now, free)
+    with store.read() as conn:  # most seconds nothing is due: no write lock for that
+        if conn.execute(due.limit(1)).first() is None:
+            return []
     with store.tx() as conn:
-        names = [n for n, in conn.execute(select(feeds.c.name).where(
-            feeds.c.state == "active", feeds.c.next_poll <= now, free).order_by(feeds.c.next_poll).limit(limit))]
+        names = [n for n, in conn.execute(due.order_by(feeds.c.next_poll).limit(limit))]
         claimed = []
         for name in names:
             if conn.execute(update(feeds).where(feeds.c.name == name, feeds.c.state == "active", free)
