@@ -294,3 +294,19 @@ def test_dry_run_stores_nothing(setup: tuple[Settings, Store], feeds_http: FeedS
     with store.read() as conn:
         assert audit.head(conn) == head
     assert _row(store)["backfill"] == 1
+
+
+def test_an_entry_the_tone_checks_block_is_recorded_refused_with_the_reason_and_not_retried(
+        setup: tuple[Settings, Store], feeds_http: FeedServer) -> None:
+    settings, store = setup
+    url = feeds_http.set("/feed/", rss("Blog", [item(1, 1)]))
+    _add(settings, store, url, accounts=["noc"])
+    _poll(settings, store)
+    feeds_http.set("/feed/", rss("Blog", [item(2, 2, title="This fucking outage is BULLSHIT"), item(1, 1)]))
+    r = _poll(settings, store)
+    assert r.announced[0].post_id is None and r.announced[0].problem
+    assert _entries(store)["https://blog.example.org/?p=2"] == "refused" and _posts(store) == []
+    assert "feed.entry_refused" in _actions(store)
+    feeds_http.set("/feed/", rss("Blog", [item(3, 3), item(2, 2, title="This fucking outage is BULLSHIT"), item(1, 1)]))
+    assert _poll(settings, store).status == "new"
+    assert _actions(store).count("feed.entry_refused") == 1 and len(_posts(store)) == 1
