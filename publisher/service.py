@@ -66,6 +66,9 @@ def _check_permitted(account: AccountConfig, actor: str) -> None:
                            hint=f"ask an admin to add you to accounts.{account.name}.posters in the config")
 
 
+check_permitted = _check_permitted  # for workflows that check before they store (a feed's accounts at `feed add`)
+
+
 def text_for(settings: Settings, new: NewPost, name: str) -> str:
     """The text ``name`` publishes: its own variant, else its channel's variant, else the post's text."""
     account = settings.account(name)

@@ -36,7 +36,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, or_, select, update
 
-from publisher import audit, channels, service
+from publisher import audit, channels, service, textinput
 from publisher.errors import InputError, NotFound, PublisherError
 from publisher.feeds import fetch as fetching
 from publisher.feeds import parse as parsing
@@ -105,6 +105,7 @@ def check_spec(settings: Settings, spec: FeedSpec) -> None:
     targets: set[str] = set()
     for name in spec.accounts:
         account = settings.account(name)
+        service.check_permitted(account, settings.actor)  # whoever adds the feed must be a poster of its accounts
         targets |= {name, account.channel}
     templates.validate(spec.template, "--template")
     for target, text in spec.templates.items():
@@ -378,6 +379,7 @@ def _announce(settings: Settings, store: Store, row: dict[str, Any], a: Announce
     if a.problem is None:
         new = _new_post(row, a)
         try:
+            textinput.check_post(new)  # control characters, bidi overrides: as for any post
             rendered, findings = service.render_and_check(settings, new)
         except (ToneBlocked, InputError) as e:
             a.problem = e.message

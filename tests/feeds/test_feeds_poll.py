@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from publisher import audit
-from publisher.errors import InputError, NotFound
+from publisher.errors import InputError, NotFound, NotPermitted
 from publisher.schema import audit_events, feed_entries, feeds, posts
 from publisher.settings import Settings
 from publisher.store import Store, utcnow
@@ -310,3 +310,13 @@ def test_an_entry_the_tone_checks_block_is_recorded_refused_with_the_reason_and_
     feeds_http.set("/feed/", rss("Blog", [item(3, 3), item(2, 2, title="This fucking outage is BULLSHIT"), item(1, 1)]))
     assert _poll(settings, store).status == "new"
     assert _actions(store).count("feed.entry_refused") == 1 and len(_posts(store)) == 1
+
+
+def test_only_a_poster_of_every_account_may_add_a_feed(env: Env) -> None:
+    env.write_config({**ACCOUNTS, "guarded": {"channel": "dryrun", "kind": "organisation", "posters": ["someone-else"]}})
+    settings, store = env.settings(), env.store()
+    with pytest.raises(NotPermitted):
+        wf.add(settings, store, wf.FeedSpec(name="blog", url="https://e.org/f", accounts=["andrew", "guarded"],
+                                            template="{{ title }}"))
+    with store.read() as conn:
+        assert wf.all_feeds(conn) == []
