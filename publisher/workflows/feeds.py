@@ -502,16 +502,16 @@ def claim_due(store: Store, owner: str, now: datetime, lease: timedelta, limit: 
     with store.read() as conn:  # most seconds nothing is due: no write lock for that
         if conn.execute(due.limit(1)).first() is None:
             return []
+    until = now + lease
     with store.tx() as conn:
         names = [n for n, in conn.execute(due.order_by(feeds.c.next_poll).limit(limit))]
-        claimed = []
-        for name in names:
-            if conn.execute(update(feeds).where(feeds.c.name == name, feeds.c.state == "active", free)
-                            .values(lease_until=now + lease, lease_owner=owner)).rowcount == 1:
-                claimed.append(name)
-        if not claimed:
+        if not names:
             return []
-        rows = conn.execute(select(feeds).where(feeds.c.name.in_(claimed))).mappings().all()
+        # one conditional update for the batch; what it took is what now carries this owner and this lease end
+        conn.execute(update(feeds).where(feeds.c.name.in_(names), feeds.c.state == "active", free)
+                     .values(lease_until=until, lease_owner=owner))
+        rows = conn.execute(select(feeds).where(feeds.c.name.in_(names), feeds.c.lease_owner == owner,
+                                                feeds.c.lease_until == until)).mappings().all()
     return [dict(r) for r in rows]
 
 
