@@ -13,6 +13,7 @@ Any number of schedulers may run: every claim is a conditional update, so none d
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -173,6 +174,8 @@ class Scheduler:
         """Tick every ``tick_seconds``; sweep every second. Survives database hiccups (logs and carries on)."""
         import time
 
+        feeds = threading.Thread(target=self.poll_feeds, args=(stop,), name="feeds", daemon=True)
+        feeds.start()
         while not stop.is_set():
             try:
                 sent = self.tick()
@@ -185,3 +188,12 @@ class Scheduler:
             self.last_loop = time.time()
             if sent < self.cfg.batch:
                 stop.wait(self.cfg.tick_seconds)
+        feeds.join(timeout=30)
+
+    def poll_feeds(self, stop: threading.Event) -> None:
+        """The sibling of ``tick`` for blogs: poll the feeds that are due, each by one scheduler at a time (a lease
+        taken by conditional update), and store their new entries as posts that ``tick`` then claims."""
+        from publisher.workflows import feeds
+
+        owner = f"{os.getpid()}:{threading.get_ident()}:{self.actor}"[:100]
+        feeds.run(self.settings, self.store, owner, stop)

@@ -139,3 +139,51 @@ media = Table(
     Column("size", Integer, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
 )
+
+# -- feeds (publisher.workflows.feeds): blogs whose new entries are announced once each --
+
+feeds = Table(
+    "feeds",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("accounts", JSON, nullable=False),
+    Column("template", Text, nullable=False),
+    Column("templates", JSON, nullable=False, default=dict),  # channel or account -> its own template
+    Column("interval_seconds", Integer, nullable=False),
+    Column("max_per_poll", Integer, nullable=False),
+    Column("spacing_seconds", Integer, nullable=False),
+    Column("source", String(16), nullable=False),  # "cli" | "config" (synced from config.yaml `feeds:`)
+    Column("state", String(16), nullable=False),  # active | paused | disabled
+    Column("disabled_reason", Text),
+    # the first poll: announce the newest N entries (0 = only mark every present entry seen); NULL once done
+    Column("backfill", Integer),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("last_success", UTCDateTime),
+    Column("last_error", Text),
+    Column("last_error_at", UTCDateTime),
+    Column("next_poll", UTCDateTime, nullable=False),
+    Column("failures", Integer, nullable=False, default=0),
+    # one scheduler polls a feed at a time: a conditional update takes the lease, it expires if that scheduler dies
+    Column("lease_until", UTCDateTime),
+    Column("lease_owner", String(100)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_feeds_state_next", "state", "next_poll"),
+)
+
+feed_entries = Table(
+    "feed_entries",
+    metadata,
+    Column("feed", String(100), primary_key=True),
+    Column("entry_key", String(64), primary_key=True),  # sha256 of the entry's identity (guid/id, link, title+link)
+    Column("identity", Text, nullable=False),
+    Column("title", Text),
+    Column("link", Text),
+    Column("published", UTCDateTime),
+    Column("first_seen", UTCDateTime, nullable=False),
+    Column("status", String(16), nullable=False),  # seeded | announced
+    Column("post_id", String(32)),
+    Index("ix_feed_entries_post", "post_id"),
+)

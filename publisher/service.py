@@ -69,6 +69,9 @@ def _check_permitted(account: AccountConfig, actor: str) -> None:
                            hint=f"ask an admin to add you to accounts.{account.name}.posters in the config")
 
 
+check_permitted = _check_permitted  # for workflows that check before they store (a feed's accounts at `feed add`)
+
+
 def text_for(settings: Settings, new: NewPost, name: str) -> str:
     """The text ``name`` publishes: its own variant, else its channel's variant, else the post's text."""
     account = settings.account(name)
@@ -197,7 +200,7 @@ def accept(settings: Settings, store: Store, new: NewPost) -> Accepted:
     rendered, findings = render_and_check(settings, new, images)
     for _attempt in range(5):
         try:
-            return _insert(settings, store, new, scope, rendered, findings, list(images.values()))
+            return _insert(settings, store, new, rendered, findings, list(images.values()))
         except IntegrityError:
             # a concurrent call stored the same idempotency key, or took the same thread position: look again
             if new.idempotency_key:
@@ -214,62 +217,70 @@ def _accepted_existing(store: Store, post: dict[str, Any]) -> Accepted:
         return Accepted(post_id=post["id"], existing=True, deliveries=deliveries_of(conn, post["id"]), findings=[])
 
 
-def _insert(settings: Settings, store: Store, new: NewPost, scope: str, rendered: dict[str, list[Payload]],
+def _insert(settings: Settings, store: Store, new: NewPost, rendered: dict[str, list[Payload]],
             findings: list[Finding], images: list[media_mod.Image] | None = None) -> Accepted:
+    with store.tx() as conn:
+        return insert(conn, settings, new, rendered, findings, images)
+
+
+def insert(conn: Connection, settings: Settings, new: NewPost, rendered: dict[str, list[Payload]],
+           findings: list[Finding], images: list[media_mod.Image] | None = None) -> Accepted:
+    """Store an already rendered and checked post (``render_and_check``) in the caller's write transaction
+    (``Store.tx``), so a workflow can write its own rows in the same commit (a feed's seen entry)."""
+    scope = ",".join(sorted(set(new.accounts)))
     now = utcnow()
     post_id = new_id("p")
     actor = settings.actor
-    with store.tx() as conn:
-        if new.idempotency_key:
-            found = _existing(conn, scope, new.idempotency_key)
-            if found:
-                return Accepted(found["id"], True, deliveries_of(conn, found["id"]), [])
-        verdict = new.guard(conn) if new.guard else []
-        if isinstance(verdict, str):
-            return Accepted(verdict, True, deliveries_of(conn, verdict), [])
-        seq = None
-        if new.thread_key:
-            q = select(posts.c.thread_seq).where(posts.c.thread_key == new.thread_key).order_by(posts.c.thread_seq.desc()).limit(1)
-            seq = (conn.execute(q).scalar() or 0) + 1
-        post = dict(
-            id=post_id, kind=new.kind.value, text=new.text, link=new.link, language=new.language,
-            variables=new.variables, scheduled_at=new.at, not_after=new.not_after, thread_key=new.thread_key,
-            thread_seq=seq, idem_scope=scope if new.idempotency_key else None, idem_key=new.idempotency_key,
-            overrides=[{"rule": r, "reason": why, "by": actor} for r, why in sorted(new.allow.items())],
-            created_by=actor, created_at=now,
-        )
-        conn.execute(posts.insert().values(post))
-        stored = media_mod.save(conn, images or [], now)
-        events = [audit.Event("post.accepted", post_id=post_id, details={audit.DIGEST_KEY: audit.post_digest(post),
-            "accounts": sorted(rendered), "kind": new.kind.value, "scheduled_at": new.at.isoformat(),
-            "not_after": new.not_after.isoformat() if new.not_after else None, "thread": new.thread_key,
-            "thread_seq": seq, "idempotency_key": new.idempotency_key, "variants": sorted(new.variants),
-            "findings": [f.to_dict() for f in findings if f.severity != "info"],
-            **({"media": sorted(i.sha256 for i in images), "media_stored": stored} if images else {})})]
-        events.extend(replace(e, post_id=post_id) for e in verdict)
-        for rule, why in sorted(new.allow.items()):
-            events.append(audit.Event("tone.override", post_id=post_id, details={"rule": rule, "reason": why, "by": actor}))
-        rows = []
-        keys = tone_keys(settings, new.kind, rendered)
-        for name, parts in rendered.items():
-            account = settings.account(name)
-            first = State.PENDING_APPROVAL if account.approvers else State.SCHEDULED  # two-person rule, if configured
-            prev = _last_in_thread(conn, new.thread_key, name) if new.thread_key else None
-            for i, payload in enumerate(parts, 1):
-                did = new_id("d")
-                data = payload.to_dict()
-                rows.append(dict(
-                    id=did, post_id=post_id, account=name, channel=account.channel, part=i, payload=data,
-                    state=first.value, attempts=0, due_at=new.at, not_after=new.not_after, prev_id=prev,
-                    thread_key=new.thread_key or (f"split:{post_id}:{name}" if len(parts) > 1 else None),
-                    updated_at=now, tone_key=keys[(name, i)],
-                ))
-                events.append(audit.Event(first.value, post_id=post_id, delivery_id=did, account=name, details={
-                    "to": first.value, "part": i, "parts": len(parts), "prev": prev, "payload_sha256": payload_hash(data),
-                    audit.DIGEST_KEY: audit.delivery_digest(rows[-1])}))
-                prev = did
-        conn.execute(deliveries.insert(), rows)
-        audit.append(conn, actor, events, at=now)
+    if new.idempotency_key:
+        found = _existing(conn, scope, new.idempotency_key)
+        if found:
+            return Accepted(found["id"], True, deliveries_of(conn, found["id"]), [])
+    verdict = new.guard(conn) if new.guard else []
+    if isinstance(verdict, str):
+        return Accepted(verdict, True, deliveries_of(conn, verdict), [])
+    seq = None
+    if new.thread_key:
+        q = select(posts.c.thread_seq).where(posts.c.thread_key == new.thread_key).order_by(posts.c.thread_seq.desc()).limit(1)
+        seq = (conn.execute(q).scalar() or 0) + 1
+    post = dict(
+        id=post_id, kind=new.kind.value, text=new.text, link=new.link, language=new.language,
+        variables=new.variables, scheduled_at=new.at, not_after=new.not_after, thread_key=new.thread_key,
+        thread_seq=seq, idem_scope=scope if new.idempotency_key else None, idem_key=new.idempotency_key,
+        overrides=[{"rule": r, "reason": why, "by": actor} for r, why in sorted(new.allow.items())],
+        created_by=actor, created_at=now,
+    )
+    conn.execute(posts.insert().values(post))
+    stored = media_mod.save(conn, images or [], now)
+    events = [audit.Event("post.accepted", post_id=post_id, details={audit.DIGEST_KEY: audit.post_digest(post),
+        "accounts": sorted(rendered), "kind": new.kind.value, "scheduled_at": new.at.isoformat(),
+        "not_after": new.not_after.isoformat() if new.not_after else None, "thread": new.thread_key,
+        "thread_seq": seq, "idempotency_key": new.idempotency_key, "variants": sorted(new.variants),
+        "findings": [f.to_dict() for f in findings if f.severity != "info"],
+        **({"media": sorted(i.sha256 for i in images), "media_stored": stored} if images else {})})]
+    events.extend(replace(e, post_id=post_id) for e in verdict)
+    for rule, why in sorted(new.allow.items()):
+        events.append(audit.Event("tone.override", post_id=post_id, details={"rule": rule, "reason": why, "by": actor}))
+    rows = []
+    keys = tone_keys(settings, new.kind, rendered)
+    for name, parts in rendered.items():
+        account = settings.account(name)
+        first = State.PENDING_APPROVAL if account.approvers else State.SCHEDULED  # two-person rule, if configured
+        prev = _last_in_thread(conn, new.thread_key, name) if new.thread_key else None
+        for i, payload in enumerate(parts, 1):
+            did = new_id("d")
+            data = payload.to_dict()
+            rows.append(dict(
+                id=did, post_id=post_id, account=name, channel=account.channel, part=i, payload=data,
+                state=first.value, attempts=0, due_at=new.at, not_after=new.not_after, prev_id=prev,
+                thread_key=new.thread_key or (f"split:{post_id}:{name}" if len(parts) > 1 else None),
+                updated_at=now, tone_key=keys[(name, i)],
+            ))
+            events.append(audit.Event(first.value, post_id=post_id, delivery_id=did, account=name, details={
+                "to": first.value, "part": i, "parts": len(parts), "prev": prev, "payload_sha256": payload_hash(data),
+                audit.DIGEST_KEY: audit.delivery_digest(rows[-1])}))
+            prev = did
+    conn.execute(deliveries.insert(), rows)
+    audit.append(conn, actor, events, at=now)
     return Accepted(post_id=post_id, existing=False, deliveries=rows, findings=findings)
 
 

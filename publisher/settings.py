@@ -117,9 +117,25 @@ class AccountConfig(BaseModel):
         return self.profile or str(self.kind)
 
 
+class FeedConfig(BaseModel):
+    """A feed declared in the config (``feeds:``), synced into the store by the scheduler and the ``feed`` commands;
+    its accounts, URL and templates are checked by ``publisher.workflows.feeds.config_problems``."""
+
+    model_config = ConfigDict(extra="forbid")
+    url: str
+    accounts: list[str] = Field(min_length=1)
+    template: str
+    templates: dict[str, str] = Field(default_factory=dict)  # channel or account -> its own template
+    interval: int = Field(default=900, ge=1)  # seconds between polls
+    max_per_poll: int = Field(default=3, ge=1)
+    spacing: int = Field(default=600, ge=0)  # seconds between announcements past max_per_poll
+    backfill: int = Field(default=0, ge=0)  # the first poll announces the newest N (0: only marks entries seen)
+
+
 class FileConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     accounts: dict[str, AccountConfig] = Field(default_factory=dict)
+    feeds: dict[str, FeedConfig] = Field(default_factory=dict)
     profiles: dict[str, Any] = Field(default_factory=dict)  # tone profiles, validated by publisher.tone
     scheduler: dict[str, float] = Field(default_factory=dict)
     #: OS users (for example a web front end's service user) allowed to name the acting person in PUBLISHER_ACTOR
@@ -152,6 +168,7 @@ class Settings:
     redis_url: str | None
     accounts: dict[str, AccountConfig]
     profiles: dict[str, Any] = field(default_factory=dict)
+    feeds: dict[str, FeedConfig] = field(default_factory=dict)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     config_path: Path | None = None
     log_level: str = "INFO"
@@ -310,6 +327,7 @@ def load(env: dict[str, str] | None = None) -> Settings:
         redis_url=env.get("PUBLISHER_REDIS_URL") or None,
         accounts=accounts,
         profiles=fc.profiles,
+        feeds=fc.feeds,
         scheduler=sched,
         config_path=config_path,
         log_level=env.get("PUBLISHER_LOG_LEVEL", "INFO").upper(),

@@ -127,6 +127,10 @@ def config_check(as_json: bool) -> None:
                     problems.append(f"account {account.name!r}: {e.message}")
     except PublisherError as e:
         problems.append(e.message)
+    if s.feeds:
+        from publisher.workflows import feeds
+
+        problems.extend(feeds.config_problems(s))
     where = str(s.config_path) if s.config_path else "embedded defaults"
     if as_json:
         echo_json({"config": where, "accounts": len(s.accounts), "ok": not problems, "problems": problems})

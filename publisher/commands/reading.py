@@ -74,6 +74,8 @@ def show(ident: str, as_json: bool) -> None:
     click.echo(f"post {post['id']}  kind={post['kind']}  by={post['created_by']}  scheduled={fmt_time(post['scheduled_at'])}"
                + (f"  not_after={fmt_time(post['not_after'])}" if post["not_after"] else "")
                + (f"  thread={post['thread_key']}#{post['thread_seq']}" if post["thread_key"] else ""))
+    if (post.get("variables") or {}).get("feed"):  # a blog announcement: the feed entry it announces
+        echo(f"  feed: {post['variables']['feed']}  entry: {post['variables'].get('entry')}")
     for d in ds:
         click.echo(f"\n  delivery {d['id']}  {d['account']} ({d['channel']})  state={d['state']}  attempts={d['attempts']}"
                    f"  due={fmt_time(d['due_at'])}")

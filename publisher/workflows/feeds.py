@@ -1,0 +1,567 @@
+"""Blog announcements: every new entry of a feed announced once, in order, never the back catalogue by accident.
+
+Rules (README "Feeds"):
+
+- **Identity**: an entry is its guid/id, else its link, else ``sha256:`` of its title and link. An entry seen once
+  (a ``feed_entries`` row) is never announced again: an edit (a new ``updated``) keeps its identity, and an entry
+  that vanishes from the feed and reappears finds its row still there (rows are kept as long as the feed).
+- **Exactly once**: each announcement's post (``service.insert``, idempotency key ``feed:NAME:KEY``) and its
+  ``feed_entries`` row are written in one transaction, after checking the row is still absent. A crash before the
+  commit leaves neither (the next poll announces it); after, both (the next poll skips it). Two schedulers polling
+  the same feed (a lease that expired) cannot both write the row.
+- **First poll seeds**: the entries present when a feed is added are marked seen (``seeded``), except the newest
+  ``backfill`` N, which are announced.
+- **Order and pace**: new entries go out oldest first (by date; undated ones after the dated, in reverse document
+  order, since feeds list newest first); the first ``max_per_poll`` now, each further one ``spacing`` seconds
+  after the previous (scheduled posts, recorded at once, so a 304 on the next poll loses nothing).
+- **Dates**: an entry dated more than ``FUTURE_SKEW`` ahead is announced at its date (a scheduled post); an
+  undated entry is announced when first seen.
+- **Fetching**: conditional GET; a permanent redirect moves the stored URL (audited ``feed.redirected``); 410
+  disables the feed with the reason (``feed.disabled``); other errors back off (interval x 2^failures, at most
+  ``MAX_BACKOFF``) and stay visible (``feed show``: last error, next poll), audited ``feed.poll_failed``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, or_, select, update
+
+from publisher import audit, channels, service, textinput
+from publisher.errors import InputError, NotFound, PublisherError
+from publisher.feeds import fetch as fetching
+from publisher.feeds import parse as parsing
+from publisher.models import PostKind
+from publisher.schema import feed_entries, feeds
+from publisher.settings import Settings
+from publisher.store import Store, utcnow
+from publisher.workflows import templates
+
+log = logging.getLogger("publisher.feeds")
+
+FUTURE_SKEW = timedelta(minutes=5)
+MAX_BACKOFF = timedelta(hours=24)
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._\-]{0,63}$")
+#: test hook: when set to a file path, a poll that has fetched and parsed new entries writes that file and waits
+#: there (before any commit), so a test can SIGKILL the scheduler between fetching and committing
+PAUSE_ENV = "PUBLISHER_TEST_FEED_PAUSE"
+
+
+@dataclass
+class FeedSpec:
+    name: str
+    url: str
+    accounts: list[str]
+    template: str
+    templates: dict[str, str] = field(default_factory=dict)
+    interval: int = 900
+    max_per_poll: int = 3
+    spacing: int = 600
+    backfill: int = 0
+
+
+@dataclass
+class Announcement:
+    entry: parsing.Entry
+    at: datetime
+    texts: dict[str, str]  # account -> rendered text
+    post_id: str | None = None
+    problem: str | None = None  # tone block or too long: not announced
+
+
+@dataclass
+class PollResult:
+    feed: str
+    status: str  # "new" | "not_modified" | "unchanged" | "error" | "disabled" | "seeded"
+    announced: list[Announcement] = field(default_factory=list)
+    seeded: int = 0
+    error: str | None = None
+    bozo: str | None = None
+
+
+# -- definitions --
+
+
+def check_spec(settings: Settings, spec: FeedSpec) -> None:
+    """Raise InputError (exit 2) naming what is wrong; NotFound (exit 5) for an unknown account."""
+    if not _NAME.fullmatch(spec.name):
+        raise InputError(f"feed name {spec.name[:80]!r} is not valid",
+                         hint="use lower-case letters, digits, '.', '_' or '-' (at most 64), e.g. andrews-blog")
+    try:
+        fetching.check_scheme(spec.url)
+    except fetching.FetchError as e:
+        raise InputError(str(e), hint="give the feed's http:// or https:// URL") from None
+    if not spec.accounts:
+        raise InputError("no account given", hint="add --account NAME (`publisher accounts list` shows them)")
+    targets: set[str] = set()
+    for name in spec.accounts:
+        account = settings.account(name)
+        service.check_permitted(account, settings.actor)  # whoever adds the feed must be a poster of its accounts
+        targets |= {name, account.channel}
+    templates.validate(spec.template, "--template")
+    for target, text in spec.templates.items():
+        if target not in targets:
+            raise InputError(f"--template-for names {target!r}, which is neither an account of this feed nor the "
+                             "channel of one", hint=f"use one of: {', '.join(sorted(targets))}")
+        templates.validate(text, f"--template-for {target}")
+    for what, value, least in (("--interval", spec.interval, 1), ("--max-per-poll", spec.max_per_poll, 1),
+                               ("--spacing", spec.spacing, 0), ("--backfill", spec.backfill, 0)):
+        if value < least:
+            raise InputError(f"{what} must be at least {least}, not {value}", hint=f"give {what} {max(least, 1)} or more")
+
+
+def _row(spec: FeedSpec, source: str, now: datetime) -> dict[str, Any]:
+    return dict(name=spec.name, url=spec.url, accounts=list(spec.accounts), template=spec.template,
+                templates=dict(spec.templates), interval_seconds=spec.interval, max_per_poll=spec.max_per_poll,
+                spacing_seconds=spec.spacing, source=source, state="active", disabled_reason=None,
+                backfill=spec.backfill, failures=0, next_poll=now, created_at=now, updated_at=now)
+
+
+_DEFINITION = ("url", "accounts", "template", "templates", "interval_seconds", "max_per_poll", "spacing_seconds")
+
+
+def _definition(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: row[k] for k in _DEFINITION}
+
+
+def add(settings: Settings, store: Store, spec: FeedSpec, source: str = "cli") -> dict[str, Any]:
+    check_spec(settings, spec)
+    now = utcnow()
+    row = _row(spec, source, now)
+    with store.tx() as conn:
+        existing = get(conn, spec.name)
+        if existing:
+            raise InputError(f"feed {spec.name!r} already exists ({existing['url']})",
+                             hint=f"pick another name, or `publisher feed remove {spec.name}` first")
+        conn.execute(feeds.insert().values(row))
+        audit.append(conn, settings.actor, [audit.Event("feed.added", details={
+            "feed": spec.name, "source": source, "backfill": spec.backfill, **_definition(row)})], at=now)
+    return row
+
+
+def config_problems(settings: Settings) -> list[str]:
+    """What is wrong with the config's ``feeds:`` (for ``publisher config check``)."""
+    problems = []
+    for name, fc in settings.feeds.items():
+        try:
+            check_spec(settings, _spec_from_config(name, fc))
+        except PublisherError as e:
+            problems.append(f"feeds.{name}: {e.message}")
+    return problems
+
+
+def _spec_from_config(name: str, fc: Any) -> FeedSpec:
+    return FeedSpec(name=name, url=fc.url, accounts=list(fc.accounts), template=fc.template,
+                    templates=dict(fc.templates), interval=fc.interval, max_per_poll=fc.max_per_poll,
+                    spacing=fc.spacing, backfill=fc.backfill)
+
+
+def sync_config(settings: Settings, store: Store) -> int:
+    """Bring the config's ``feeds:`` into the store: add new ones, update changed definitions (audited
+    ``feed.added`` / ``feed.changed``). Feeds added by the CLI are never touched; a config feed removed from the
+    file is left as it is (``feed remove`` removes it). Returns how many rows changed."""
+    if not settings.feeds:
+        return 0
+    changed = 0
+    for name, fc in settings.feeds.items():
+        spec = _spec_from_config(name, fc)
+        try:
+            check_spec(settings, spec)
+        except PublisherError as e:
+            log.error("feeds.%s in the config is invalid, not synced: %s", name, e.message)
+            continue
+        now = utcnow()
+        with store.read() as conn:
+            current = get(conn, name)
+        want = _row(spec, "config", now)
+        if current is not None and (current["source"] != "config" or _definition(current) == _definition(want)):
+            continue
+        with store.tx() as conn:
+            current = get(conn, name)
+            if current is None:
+                conn.execute(feeds.insert().values(want))
+                audit.append(conn, settings.actor, [audit.Event("feed.added", details={
+                    "feed": name, "source": "config", "backfill": spec.backfill, **_definition(want)})], at=now)
+            elif current["source"] == "config" and _definition(current) != _definition(want):
+                new = _definition(want)
+                conn.execute(update(feeds).where(feeds.c.name == name).values(**new, updated_at=now))
+                before = _definition(current)
+                audit.append(conn, settings.actor, [audit.Event("feed.changed", details={
+                    "feed": name, "source": "config",
+                    "changes": {k: {"from": before[k], "to": new[k]} for k in new if before[k] != new[k]}})], at=now)
+            else:
+                continue
+            changed += 1
+    return changed
+
+
+def get(conn: Connection, name: str) -> dict[str, Any] | None:
+    row = conn.execute(select(feeds).where(feeds.c.name == name)).mappings().first()
+    return dict(row) if row else None
+
+
+def require(conn: Connection, name: str) -> dict[str, Any]:
+    row = get(conn, name)
+    if row is None:
+        known = [r for r, in conn.execute(select(feeds.c.name).order_by(feeds.c.name).limit(20))]
+        raise NotFound(f"no feed named {name!r}", hint=f"known: {', '.join(known)}" if known else
+                       "add one with `publisher feed add NAME URL --account A --template T`")
+    return row
+
+
+def all_feeds(conn: Connection) -> list[dict[str, Any]]:
+    return [dict(r) for r in conn.execute(select(feeds).order_by(feeds.c.name)).mappings()]
+
+
+def entry_counts(conn: Connection, name: str | None = None) -> dict[str, dict[str, int]]:
+    q = select(feed_entries.c.feed, feed_entries.c.status, func.count()).group_by(feed_entries.c.feed, feed_entries.c.status)
+    if name is not None:
+        q = q.where(feed_entries.c.feed == name)
+    out: dict[str, dict[str, int]] = {}
+    for feed, status, n in conn.execute(q):
+        out.setdefault(feed, {})[status] = n
+    return out
+
+
+def set_state(settings: Settings, store: Store, name: str, state: str) -> dict[str, Any]:
+    """pause (active -> paused), resume (paused or disabled -> active, due now)."""
+    now = utcnow()
+    with store.tx() as conn:
+        row = require(conn, name)
+        if row["state"] == state:
+            return row
+        values: dict[str, Any] = {"state": state, "updated_at": now}
+        if state == "active":
+            values.update(disabled_reason=None, failures=0, next_poll=now)
+        conn.execute(update(feeds).where(feeds.c.name == name).values(**values))
+        action = "feed.resumed" if state == "active" else "feed.paused"
+        audit.append(conn, settings.actor, [audit.Event(action, details={"feed": name, "from": row["state"],
+                                                                          "reason": row["disabled_reason"]})], at=now)
+        row.update(values)
+    return row
+
+
+def remove(settings: Settings, store: Store, name: str) -> int:
+    """Remove the feed and its seen entries (posts already made stay). Returns how many entries it had."""
+    now = utcnow()
+    with store.tx() as conn:
+        row = require(conn, name)
+        n = conn.execute(delete(feed_entries).where(feed_entries.c.feed == name)).rowcount
+        conn.execute(delete(feeds).where(feeds.c.name == name))
+        audit.append(conn, settings.actor, [audit.Event("feed.removed", details={
+            "feed": name, "url": row["url"], "entries": n})], at=now)
+    return int(n or 0)
+
+
+# -- rendering --
+
+
+def _limits(settings: Settings, account_name: str) -> Any:
+    return channels.for_rendering(settings.account(account_name), settings).limits_for()
+
+
+def render_entry(settings: Settings, row: dict[str, Any], entry: parsing.Entry) -> dict[str, str]:
+    """account -> the entry rendered with the account's template (its own, its channel's, else the feed's)."""
+    out = {}
+    per = row.get("templates") or {}
+    for name in row["accounts"]:
+        account = settings.account(name)
+        tpl = per.get(name) or per.get(account.channel) or row["template"]
+        out[name] = templates.render(tpl, entry.fields(), _limits(settings, name))
+    return out
+
+
+def _new_post(row: dict[str, Any], a: Announcement) -> service.NewPost:
+    names = list(row["accounts"])
+    text = a.texts[names[0]]
+    variants = {n: t for n, t in a.texts.items() if t != text}
+    variables: dict[str, Any] = {"feed": row["name"], "entry": a.entry.identity, "entry_key": a.entry.key}
+    if a.entry.image_url:
+        variables["image_url"] = a.entry.image_url
+    return service.NewPost(text=text, accounts=names, at=a.at, kind=PostKind.BLOG, link=a.entry.link or None,
+                           idempotency_key=f"feed:{row['name']}:{a.entry.key[:40]}", variables=variables,
+                           variants=variants)
+
+
+# -- polling --
+
+
+def _order(entries: list[parsing.Entry]) -> list[parsing.Entry]:
+    """Oldest first: dated entries by date, then undated ones in reverse document order (feeds list newest first)."""
+    indexed = list(enumerate(entries))
+    dated = sorted((e for e in indexed if e[1].published), key=lambda e: (e[1].published, -e[0]))
+    undated = [e for e in reversed(indexed) if not e[1].published]
+    return [e for _, e in dated + undated]
+
+
+def _unseen(conn: Connection, name: str, entries: list[parsing.Entry]) -> list[parsing.Entry]:
+    seen: set[str] = set()
+    keys = list(dict.fromkeys(e.key for e in entries))
+    for start in range(0, len(keys), 500):
+        chunk = keys[start:start + 500]
+        seen.update(k for k, in conn.execute(select(feed_entries.c.entry_key).where(
+            feed_entries.c.feed == name, feed_entries.c.entry_key.in_(chunk))))
+    out, once = [], set()
+    for e in entries:
+        if e.key not in seen and e.key not in once:
+            once.add(e.key)
+            out.append(e)
+    return out
+
+
+def _seen_keys(store: Store, name: str) -> Callable[[list[str]], set[str]]:
+    def seen(keys: list[str]) -> set[str]:
+        out: set[str] = set()
+        with store.read() as conn:
+            for start in range(0, len(keys), 500):
+                out.update(k for k, in conn.execute(select(feed_entries.c.entry_key).where(
+                    feed_entries.c.feed == name, feed_entries.c.entry_key.in_(keys[start:start + 500]))))
+        return out
+
+    return seen
+
+
+def plan(settings: Settings, row: dict[str, Any], new: list[parsing.Entry], now: datetime) -> tuple[list[Announcement], list[parsing.Entry]]:
+    """(what to announce, with its time and rendered texts; what to mark seen without announcing)."""
+    ordered = _order(new)
+    seed: list[parsing.Entry] = []
+    if row.get("backfill") is not None:  # the first poll: seed all but the newest N
+        n = int(row["backfill"])
+        seed, ordered = (ordered[:-n], ordered[-n:]) if n else (ordered, [])
+    out = []
+    per, spacing = int(row["max_per_poll"]), timedelta(seconds=int(row["spacing_seconds"]))
+    for i, entry in enumerate(ordered):
+        at = now if i < per else now + spacing * (i - per + 1)
+        if entry.published and entry.published > now + FUTURE_SKEW:
+            at = max(at, entry.published)
+        a = Announcement(entry=entry, at=at, texts={})
+        try:
+            a.texts = render_entry(settings, row, entry)
+        except Exception as e:  # noqa: BLE001 - a template that fails on this entry: reported, not announced
+            a.problem = f"template failed on this entry: {type(e).__name__}: {e}"[:300]
+        out.append(a)
+    return out, seed
+
+
+def _pause_for_tests() -> None:
+    path = os.environ.get(PAUSE_ENV)
+    if path:
+        with open(path, "w") as f:
+            f.write(str(os.getpid()))
+        while True:  # until SIGKILL
+            time.sleep(1)
+
+
+def _write_seeded(conn: Connection, name: str, seed: list[parsing.Entry], now: datetime) -> int:
+    fresh = _unseen(conn, name, seed)
+    if fresh:
+        conn.execute(feed_entries.insert(), [dict(feed=name, entry_key=e.key, identity=e.identity, title=e.title[:500],
+                                                  link=e.link, published=e.published, first_seen=now, status="seeded",
+                                                  post_id=None) for e in fresh])
+    return len(fresh)
+
+
+def _announce(settings: Settings, store: Store, row: dict[str, Any], a: Announcement, now: datetime) -> None:
+    """Store the post and the entry's row in one transaction (or neither); tone-blocked or too long: the entry is
+    marked ``refused`` with the reason, audited, so it is reported once and never retried blindly."""
+    from publisher.errors import ToneBlocked
+
+    rendered = findings = None
+    if a.problem is None:
+        new = _new_post(row, a)
+        try:
+            textinput.check_post(new)  # control characters, bidi overrides: as for any post
+            rendered, findings = service.render_and_check(settings, new)
+        except (ToneBlocked, InputError) as e:
+            a.problem = e.message
+    name = row["name"]
+    with store.tx() as conn:
+        if not _unseen(conn, name, [a.entry]):
+            return  # another scheduler announced it first
+        if rendered is not None and findings is not None:
+            accepted = service.insert(conn, settings, new, rendered, findings)
+            a.post_id = accepted.post_id
+        status = "announced" if a.post_id else "refused"
+        conn.execute(feed_entries.insert().values(
+            feed=name, entry_key=a.entry.key, identity=a.entry.identity, title=a.entry.title[:500],
+            link=a.entry.link, published=a.entry.published, first_seen=now, status=status, post_id=a.post_id))
+        details = {"feed": name, "entry": a.entry.identity, "link": a.entry.link, "title": a.entry.title[:200]}
+        if a.post_id:
+            audit.append(conn, settings.actor, [audit.Event("feed.entry_announced", post_id=a.post_id, details={
+                **details, "scheduled_at": a.at.isoformat()})], at=now)
+        else:
+            audit.append(conn, settings.actor, [audit.Event("feed.entry_refused", details={
+                **details, "reason": a.problem})], at=now)
+
+
+def _backoff(row: dict[str, Any], failures: int) -> timedelta:
+    base = timedelta(seconds=int(row["interval_seconds"]))
+    return min(base * (2 ** min(failures, 16)), max(MAX_BACKOFF, base))
+
+
+def _failed(settings: Settings, store: Store, row: dict[str, Any], kind: str, message: str, owner: str | None) -> PollResult:
+    now = utcnow()
+    name = row["name"]
+    disable = kind in ("gone", "scheme")
+    failures = int(row["failures"]) + 1
+    values: dict[str, Any] = {"last_error": message, "last_error_at": now, "failures": failures, "updated_at": now,
+                              "next_poll": now + _backoff(row, failures), "lease_until": None, "lease_owner": None}
+    if disable:
+        values.update(state="disabled", disabled_reason=message)
+    with store.tx() as conn:
+        q = update(feeds).where(feeds.c.name == name)
+        if owner is not None:
+            q = q.where(feeds.c.lease_owner == owner)
+        if conn.execute(q.values(**values)).rowcount != 1:
+            return PollResult(name, "error", error=message)
+        events = [audit.Event("feed.poll_failed", details={"feed": name, "url": row["url"], "kind": kind,
+                                                           "error": message, "failures": failures})]
+        if disable:
+            events.append(audit.Event("feed.disabled", details={"feed": name, "reason": message}))
+        audit.append(conn, settings.actor, events, at=now)
+    return PollResult(name, "disabled" if disable else "error", error=message)
+
+
+def poll_feed(settings: Settings, store: Store, row: dict[str, Any], *, owner: str | None = None,
+              http: Any = None, dry_run: bool = False, max_bytes: int = fetching.MAX_BYTES) -> PollResult:
+    """Fetch, parse and announce one feed (a row of ``feeds``). With ``owner``, the caller holds its lease.
+    ``dry_run``: fetch unconditionally, plan and render, store nothing."""
+    name = row["name"]
+    try:
+        got = fetching.fetch(row["url"], None if dry_run else row["etag"], None if dry_run else row["last_modified"],
+                             http=http, max_bytes=max_bytes)
+        seen = None if dry_run or row.get("backfill") is not None else _seen_keys(store, name)
+        parsed = parsing.parse(got.body, got.content_type, got.url, seen) if got.status != 304 else None
+    except (fetching.FetchError, parsing.ParseError) as e:
+        message = str(e) + (f" ({e.hint})" if isinstance(e, parsing.ParseError) and e.hint else "")
+        if dry_run:
+            return PollResult(name, "error", error=message)
+        return _failed(settings, store, row, e.kind, message, owner)
+    now = utcnow()
+    if parsed is None:
+        if not dry_run:
+            _succeeded(settings, store, row, got, owner, now)
+        return PollResult(name, "not_modified")
+    with store.read() as conn:
+        new = _unseen(conn, name, parsed.entries)
+    announce, seed = plan(settings, row, new, now)
+    result = PollResult(name, "new" if announce else ("seeded" if seed else "unchanged"), announced=announce,
+                        seeded=len(seed), bozo=parsed.bozo)
+    if dry_run:
+        return result
+    if announce or seed:
+        _pause_for_tests()
+    if seed:
+        with store.tx() as conn:
+            _write_seeded(conn, name, seed, now)
+    for a in announce:
+        _announce(settings, store, row, a, now)
+    _succeeded(settings, store, row, got, owner, now)
+    return result
+
+
+def _succeeded(settings: Settings, store: Store, row: dict[str, Any], got: fetching.Fetched, owner: str | None,
+               now: datetime) -> None:
+    values: dict[str, Any] = {"last_success": now, "failures": 0, "lease_until": None, "lease_owner": None,
+                              "next_poll": now + timedelta(seconds=int(row["interval_seconds"])), "backfill": None}
+    if got.status != 304:
+        values.update(etag=got.etag, last_modified=got.last_modified)
+    if got.moved_to:
+        values["url"] = got.moved_to
+    if row["failures"]:
+        values["updated_at"] = now
+
+    def work(conn: Connection) -> None:
+        q = update(feeds).where(feeds.c.name == row["name"])
+        if owner is not None:
+            q = q.where(feeds.c.lease_owner == owner)
+        if conn.execute(q.values(**values)).rowcount == 1 and got.moved_to:
+            audit.append(conn, settings.actor, [audit.Event("feed.redirected", details={
+                "feed": row["name"], "from": row["url"], "to": got.moved_to, "permanent": True})], at=now)
+
+    if got.moved_to:
+        with store.tx() as conn:
+            work(conn)
+    else:
+        store.grouped(work)  # a poll cycle of many unchanged feeds shares its commits
+
+
+def claim_due(store: Store, owner: str, now: datetime, lease: timedelta, limit: int = 200) -> list[dict[str, Any]]:
+    """Take the lease of feeds due for a poll (a conditional update: one scheduler per feed at a time)."""
+    free = or_(feeds.c.lease_until.is_(None), feeds.c.lease_until < now)
+    due = select(feeds.c.name).where(feeds.c.state == "active", feeds.c.next_poll <= now, free)
+    with store.read() as conn:  # most seconds nothing is due: no write lock for that
+        if conn.execute(due.limit(1)).first() is None:
+            return []
+    until = now + lease
+    with store.tx() as conn:
+        names = [n for n, in conn.execute(due.order_by(feeds.c.next_poll).limit(limit))]
+        if not names:
+            return []
+        # one conditional update for the batch; what it took is what now carries this owner and this lease end
+        conn.execute(update(feeds).where(feeds.c.name.in_(names), feeds.c.state == "active", free)
+                     .values(lease_until=until, lease_owner=owner))
+        rows = conn.execute(select(feeds).where(feeds.c.name.in_(names), feeds.c.lease_owner == owner,
+                                                feeds.c.lease_until == until)).mappings().all()
+    return [dict(r) for r in rows]
+
+
+_http = threading.local()
+
+
+def _session() -> Any:
+    s = getattr(_http, "session", None)
+    if s is None:
+        s = _http.session = fetching.session()
+    return s
+
+
+def poll_due(settings: Settings, store: Store, owner: str, *, now: datetime | None = None, threads: int = 8,
+             limit: int = 200) -> list[PollResult]:
+    """Claim the due feeds and poll them, ``threads`` fetches at a time."""
+    now = now or utcnow()
+    lease = timedelta(seconds=max(5.0, settings.scheduler.lease_seconds))
+    rows = claim_due(store, owner, now, lease, limit)
+    if not rows:
+        return []
+
+    def one(row: dict[str, Any]) -> PollResult:
+        try:
+            return poll_feed(settings, store, row, owner=owner, http=_session())
+        except Exception as e:  # noqa: BLE001 - one feed's failure must not stop the others; its lease expires
+            log.error("feed %s: poll failed: %s", row["name"], type(e).__name__, exc_info=log.isEnabledFor(logging.DEBUG))
+            return PollResult(row["name"], "error", error=type(e).__name__)
+
+    if len(rows) == 1 or threads <= 1:
+        return [one(r) for r in rows]
+    with ThreadPoolExecutor(max_workers=min(threads, len(rows)), thread_name_prefix="feed") as pool:
+        return list(pool.map(one, rows))
+
+
+def run(settings: Settings, store: Store, owner: str, stop: threading.Event, every: float = 1.0,
+        on_cycle: Callable[[list[PollResult]], None] | None = None) -> None:
+    """The scheduler's feed loop: sync the config's feeds once, then poll what is due every ``every`` seconds."""
+    try:
+        sync_config(settings, store)
+    except Exception as e:  # noqa: BLE001 - a loop that must not die at start
+        log.error("feeds: config sync failed: %s", type(e).__name__)
+    while not stop.is_set():
+        try:
+            results = poll_due(settings, store, owner)
+            if on_cycle is not None:
+                on_cycle(results)
+        except Exception as e:  # noqa: BLE001 - a loop that must not die; the next cycle retries
+            log.error("feeds: poll cycle failed: %s", type(e).__name__, exc_info=log.isEnabledFor(logging.DEBUG))
+            results = []
+        if len(results) < 200:
+            stop.wait(every)
+

@@ -1,0 +1,92 @@
+"""The `publisher feed` commands through the real CLI process: exit codes, clear errors, nothing changed on bad
+input, config feeds validated and synced, and `publisher show` naming an announcement's feed entry."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from tests.conftest import DRYRUN, Env
+from tests.feeds.server import FeedServer, item, rss
+
+pytestmark = pytest.mark.slow  # one CLI process per step
+
+TEMPLATE = "New post: {{ title }} {{ link }} {{ tags | hashtags }}"
+
+
+def test_feed_lifecycle_through_the_cli(env: Env, feeds_http: FeedServer) -> None:
+    url = feeds_http.set("/index.xml", rss("Blog", [item(2, 2, category="open source"), item(1, 1)]))
+    r = env.cli("feed", "add", "andrews-blog", url, "--account", "andrew", "--template", TEMPLATE, "--backfill", "1")
+    assert r.returncode == 0, r.stderr
+    dry = env.cli("feed", "poll", "andrews-blog", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "[andrew] New post: Post number 2 https://blog.example.org/2/ #OpenSource" in dry.stdout
+    assert "1 present entries would be marked seen" in dry.stdout
+    polled = json.loads(env.cli("feed", "poll", "andrews-blog", "--json").stdout)
+    [announcement] = polled[0]["announcements"]
+    shown = env.cli("show", announcement["post_id"])
+    assert "feed: andrews-blog  entry: https://blog.example.org/?p=2" in shown.stdout
+    assert "feed.entry_announced" in shown.stdout
+    [listed] = json.loads(env.cli("feed", "list", "--json").stdout)
+    assert listed["entries"] == {"announced": 1, "seeded": 1} and listed["first_poll_pending"] is False
+    show = env.cli("feed", "show", "andrews-blog")
+    assert "1 announced, 1 seen at the start" in show.stdout and "last success: 2" in show.stdout
+    assert env.cli("feed", "pause", "andrews-blog").stdout.strip() == "feed andrews-blog is paused"
+    assert env.cli("feed", "resume", "andrews-blog").stdout.strip() == "feed andrews-blog is active"
+    assert env.cli("feed", "remove", "andrews-blog").returncode == 0
+    missing = env.cli("feed", "show", "andrews-blog")
+    assert missing.returncode == 5 and "no feed named 'andrews-blog'" in missing.stderr
+    assert env.cli("audit", "verify").returncode == 0
+
+
+def test_bad_input_exits_2_with_a_clear_message_and_stores_nothing(env: Env) -> None:
+    cases = [
+        (["--template", "New: {{ title }"], "syntax error on line 1"),
+        (["--template", "New: {{ titel }}"], "unknown field(s): titel"),
+        (["--template", "{{ title }}", "--template-for", "x"], "is not CHANNEL=TEMPLATE"),
+    ]
+    for extra, message in cases:
+        r = env.cli("feed", "add", "blog", "https://example.org/feed", "--account", "andrew", *extra)
+        assert r.returncode == 2 and message in r.stderr, (extra, r.stderr)
+        assert "Traceback" not in r.stderr
+    r = env.cli("feed", "add", "blog", "gopher://example.org/feed", "--account", "andrew", "--template", "{{ title }}")
+    assert r.returncode == 2 and "not an http(s) URL" in r.stderr
+    assert json.loads(env.cli("feed", "list", "--json").stdout) == []
+
+
+def test_html_page_poll_names_the_feed_to_use(env: Env, feeds_http: FeedServer) -> None:
+    url = feeds_http.file("/", "blog.html")
+    assert env.cli("feed", "add", "blog", url, "--account", "andrew", "--template", "{{ title }}").returncode == 0
+    r = env.cli("feed", "poll", "blog")
+    assert r.returncode == 1 and "is an HTML page, not a feed" in r.stderr and feeds_http.url("/feed/") in r.stderr
+    assert "last error:" in env.cli("feed", "show", "blog").stdout
+
+
+def test_config_feeds_are_checked_and_synced(env: Env, feeds_http: FeedServer) -> None:
+    url = feeds_http.file("/feed.json", "jsonfeed.json")
+    env.write_config(DRYRUN, feeds={"noor": {"url": url, "accounts": ["andrew"], "template": TEMPLATE, "interval": 60}})
+    assert env.cli("config", "check").returncode == 0
+    [listed] = json.loads(env.cli("feed", "list", "--json").stdout)
+    assert listed["source"] == "config" and listed["interval"] == 60
+    env.write_config(DRYRUN, feeds={"noor": {"url": url, "accounts": ["andrew"], "template": TEMPLATE, "interval": 120}})
+    assert json.loads(env.cli("feed", "list", "--json").stdout)[0]["interval"] == 120
+    log = env.cli("audit", "log").stdout
+    assert "feed.added" in log and "feed.changed" in log
+    env.write_config(DRYRUN, feeds={"noor": {"url": url, "accounts": ["nobody"], "template": "{{ nope }}"}})
+    r = env.cli("config", "check")
+    assert r.returncode == 1 and "feeds.noor" in r.stderr
+    (env.home / "config.yaml").write_text(yaml.safe_dump({**env.config, "feeds": {"noor": {"url": url}}}))
+    r = env.cli("config", "check")
+    assert r.returncode != 0 and "feeds.noor" in r.stderr
+
+
+def test_the_ops_path_does_not_import_jinja2_feedparser_or_requests(env: Env) -> None:
+    code = ("import sys; from publisher.cli import main\n"
+            "try:\n    main(['feed', '--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('jinja2', 'feedparser', 'requests', 'bs4') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], env=env.env, capture_output=True, text=True, timeout=60)
+    assert r.stdout.strip().splitlines()[-1] == "[]", r.stdout + r.stderr
