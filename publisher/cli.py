@@ -19,6 +19,7 @@ LAZY: dict[str, tuple[str, str]] = {
     "ticket": ("publisher.commands.posting", "ticket"),
     "cancel": ("publisher.commands.posting", "cancel"),
     "approve": ("publisher.commands.posting", "approve"),
+    "reject": ("publisher.commands.posting", "reject"),
     "retry": ("publisher.commands.posting", "retry"),
     "list": ("publisher.commands.reading", "list_cmd"),
     "show": ("publisher.commands.reading", "show"),

@@ -1,0 +1,197 @@
+"""Two-person approval, per post and account: a post waits until every one of its accounts that has `approvers:`
+approved it, and no copy goes out before (not even to an account that needs no approval).
+
+- A post with at least one account that needs approval is stored with EVERY delivery in ``pending_approval``
+  (``first_state``); the accounts that need it are named in the audit event.
+- ``approve`` records an ``approved`` decision for (post, account) in the ``approvals`` table; once every account
+  of the post that needs approval has one, all the post's ``pending_approval`` deliveries move to ``scheduled`` in
+  the same transaction. Approving again is not an error (``already``).
+- ``reject`` (with a reason) cancels every delivery of the post still waiting for approval, recording the reason.
+- Only a listed approver of the account may decide, never the post's author (two-person rule): exit 4.
+
+Write transactions are serialised (``Store.tx``), so two approvers of two accounts approving at once release the
+post exactly once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from publisher import audit
+from publisher.errors import InputError, InvalidState, NotFound, NotPermitted
+from publisher.models import State
+from publisher.schema import approvals
+from publisher.settings import Settings
+from publisher.store import (
+    Store,
+    Transition,
+    deliveries_of,
+    get_delivery,
+    get_post,
+    new_id,
+    transitions,
+    utcnow,
+)
+
+APPROVED = "approved"
+REJECTED = "rejected"
+
+
+@dataclass
+class Outcome:
+    """What one ``approve`` or ``reject`` call did, per post."""
+
+    decided: list[tuple[str, str]] = field(default_factory=list)  # (post id, account) newly approved / rejected
+    already: list[tuple[str, str]] = field(default_factory=list)  # (post id, account) decided the same way before
+    moved: list[str] = field(default_factory=list)  # delivery ids released (approve) or cancelled (reject)
+    waiting: dict[str, list[str]] = field(default_factory=dict)  # post id -> accounts still to approve it
+
+
+def needs_approval(settings: Settings, accounts: Iterable[str]) -> list[str]:
+    """The accounts (of these) that have approvers, sorted."""
+    return sorted({a for a in accounts if a in settings.accounts and settings.accounts[a].approvers})
+
+
+def first_state(settings: Settings, accounts: Iterable[str]) -> State:
+    """The state every delivery of a new post to ``accounts`` starts in: all wait if any account needs approval."""
+    return State.PENDING_APPROVAL if needs_approval(settings, accounts) else State.SCHEDULED
+
+
+def _resolve(conn: Connection, ident: str) -> tuple[dict[str, Any], list[dict[str, Any]], str | None]:
+    """A post or delivery id -> (post, all its deliveries, the delivery's account if a delivery id was given)."""
+    post = get_post(conn, ident)
+    if post:
+        return post, deliveries_of(conn, ident), None
+    d = get_delivery(conn, ident)
+    if d:
+        return get_post(conn, d["post_id"]) or {"id": d["post_id"]}, deliveries_of(conn, d["post_id"]), d["account"]
+    raise NotFound(f"no post or delivery with id {ident!r}", hint="`publisher list --state pending_approval` shows ids")
+
+
+def _decisions(conn: Connection, post_id: str) -> dict[str, dict[str, Any]]:
+    rows = conn.execute(select(approvals).where(approvals.c.post_id == post_id)).mappings()
+    return {r["account"]: dict(r) for r in rows}
+
+
+def _check_approver(settings: Settings, actor: str, post: dict[str, Any], account: str, verb: str) -> None:
+    approvers = settings.account(account).approvers or []
+    if actor not in approvers:
+        raise NotPermitted(f"{actor!r} may not {verb} posts to account {account!r}",
+                           hint=f"ask one of {', '.join(approvers) or 'the approvers'} (accounts.{account}.approvers)")
+    if verb == "approve" and actor == post.get("created_by"):
+        others = ", ".join(a for a in approvers if a != actor) or "none is configured"
+        raise NotPermitted(f"{actor!r} wrote post {post['id']} and cannot also approve it (two-person rule)",
+                           hint=f"ask another approver of {account}: {others}")
+
+
+def _targets(settings: Settings, actor: str, post: dict[str, Any], ds: list[dict[str, Any]], account: str | None,
+             verb: str) -> list[str]:
+    """The accounts of ``post`` this call decides for: the delivery's account, or, for a post id, every account
+    needing approval that ``actor`` approves (at least one, else NotPermitted naming the first)."""
+    required = needs_approval(settings, {d["account"] for d in ds})
+    if account is not None and account in required:
+        _check_approver(settings, actor, post, account, verb)
+        return [account]
+    if account is not None and verb == "approve":
+        return []  # needs no approval of its own: it goes with the others (reported as waiting)
+    mine = [a for a in required if actor in (settings.account(a).approvers or [])]
+    if not required:
+        return []
+    if not mine:
+        _check_approver(settings, actor, post, required[0], verb)  # raises, naming the approvers
+    for a in mine:
+        _check_approver(settings, actor, post, a, verb)
+    return mine
+
+
+def approve(settings: Settings, store: Store, ids: Sequence[str], actor: str | None = None) -> Outcome:
+    """Approve posts (or one account's deliveries, by delivery id) for ``actor`` (default: the settings' actor).
+    Everything is checked before anything is written: all ids or none."""
+    who = actor or settings.actor
+    out = Outcome()
+    with store.tx() as conn:
+        plan = []
+        for ident in dict.fromkeys(ids):
+            post, ds, account = _resolve(conn, ident)
+            plan.append((ident, post, ds, _targets(settings, who, post, ds, account, "approve")))
+        events: list[audit.Event] = []
+        for ident, post, ds, targets in plan:
+            decided = _decisions(conn, post["id"])
+            pending = [d for d in ds if d["state"] == State.PENDING_APPROVAL.value]
+            for a in targets:
+                prior = decided.get(a)
+                if prior is not None and prior["decision"] == APPROVED:
+                    out.already.append((post["id"], a))
+                    continue
+                if prior is not None:
+                    raise InvalidState(f"post {post['id']} was rejected on {a} by {prior['actor']}: "
+                                       f"{prior['reason']}", hint="post it again if it should go out")
+                if not any(d["account"] == a for d in pending):
+                    states = ", ".join(sorted({d["state"] for d in ds if d["account"] == a}))
+                    raise InvalidState(f"nothing to approve: {ident} on {a} is {states}",
+                                       hint="only deliveries waiting for approval (pending_approval) can be approved")
+                conn.execute(approvals.insert().values(id=new_id("ap"), post_id=post["id"], account=a, actor=who,
+                                                       decision=APPROVED, reason=None, at=utcnow()))
+                decided[a] = {"decision": APPROVED, "actor": who}
+                events.append(audit.Event("approval.granted", post_id=post["id"], account=a, details={"by": who}))
+                out.decided.append((post["id"], a))
+            if not targets and not pending:
+                raise InvalidState(f"nothing to approve: no delivery of {ident} waits for approval",
+                                   hint="`publisher show ID` shows its state")
+            required = needs_approval(settings, {d["account"] for d in ds})
+            missing = [a for a in required if (decided.get(a) or {}).get("decision") != APPROVED]
+            if missing:
+                out.waiting[post["id"]] = missing
+                continue
+            approved_by = {a: decided[a]["actor"] for a in required}
+            moves = [Transition(d, [State.PENDING_APPROVAL], State.SCHEDULED, "approved",
+                                details={"by": who, "approved_by": approved_by}) for d in pending]
+            audit.append(conn, who, events)
+            events = []
+            out.moved.extend(d["id"] for d, ok in zip(pending, transitions(conn, who, moves), strict=True) if ok)
+        audit.append(conn, who, events)
+    return out
+
+
+def reject(settings: Settings, store: Store, ids: Sequence[str], actor: str | None, reason: str) -> Outcome:
+    """Reject posts (a delivery id rejects its whole post): every delivery still waiting for approval is cancelled,
+    with the reason recorded and audited. Only an approver of one of the post's accounts needing approval may."""
+    who = actor or settings.actor
+    why = (reason or "").strip()
+    if not why:
+        raise InputError("a rejection needs a reason", hint='add --reason "why", e.g. --reason "wrong date"')
+    out = Outcome()
+    with store.tx() as conn:
+        plan = []
+        for ident in dict.fromkeys(ids):
+            post, ds, account = _resolve(conn, ident)
+            targets = _targets(settings, who, post, ds, account, "reject")
+            if not targets:
+                raise InvalidState(f"nothing to reject: post {post['id']} needs no approval",
+                                   hint=f"`publisher cancel {ident}` cancels it")
+            plan.append((ident, post, ds, targets))
+        for ident, post, ds, targets in plan:
+            decided = _decisions(conn, post["id"])
+            pending = [d for d in ds if d["state"] == State.PENDING_APPROVAL.value]
+            fresh = [a for a in targets if a not in decided]
+            if not pending:
+                if any((decided.get(a) or {}).get("decision") == REJECTED for a in targets):
+                    out.already.extend((post["id"], a) for a in targets)
+                    continue
+                raise InvalidState(f"nothing to reject: no delivery of {ident} waits for approval",
+                                   hint=f"`publisher cancel {ident}` cancels what is not yet published")
+            for a in fresh:
+                conn.execute(approvals.insert().values(id=new_id("ap"), post_id=post["id"], account=a, actor=who,
+                                                       decision=REJECTED, reason=why, at=utcnow()))
+                out.decided.append((post["id"], a))
+            audit.append(conn, who, [audit.Event("approval.rejected", post_id=post["id"], account=a,
+                                                 details={"by": who, "reason": why}) for a in fresh])
+            moves = [Transition(d, [State.PENDING_APPROVAL], State.CANCELLED, "rejected",
+                                values={"last_error": f"rejected by {who}: {why}"},
+                                details={"by": who, "reason": why}) for d in pending]
+            out.moved.extend(d["id"] for d, ok in zip(pending, transitions(conn, who, moves), strict=True) if ok)
+    return out

@@ -1,0 +1,147 @@
+"""Approvals per post and account (issue 13): a post to an account that needs approval and one that does not goes
+out nowhere before it is approved; several ids at once; no self-approval; approving twice is fine; reject needs a
+reason and cancels. Real store, the real scheduler tick and publisher against the dry-run platform's ledger."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from publisher import service
+from publisher.channels.dryrun import ledger_rows
+from publisher.errors import InputError, NotPermitted
+from publisher.publishing import Publisher
+from publisher.scheduling import Scheduler
+from publisher.schema import approvals as approvals_table
+from publisher.schema import audit_events
+from publisher.settings import Settings
+from publisher.store import Store
+from publisher.workflows import approvals
+from tests.conftest import DRYRUN, Env
+from tests.helpers import all_deliveries, states
+
+ACCOUNTS = {**DRYRUN,
+            "comms": {"channel": "dryrun", "kind": "organisation", "approvers": ["kari", "ola"]},
+            "hr": {"channel": "dryrun", "kind": "organisation", "approvers": ["per"]},
+            "events": {"channel": "dryrun", "kind": "organisation"}}
+
+
+def _as(env: Env, who: str) -> Settings:
+    env.env["PUBLISHER_ACTOR"] = who
+    return env.settings()
+
+
+def run_due(settings: Settings, store: Store, rounds: int = 3) -> None:
+    """What a scheduler and a worker do for everything due now: tick, then handle every message sent."""
+    sent: list[str] = []
+
+    def sender(channel: str, ids: list[str], delay_ms: int) -> str:
+        sent.extend(ids)
+        return ids[0]
+
+    for _ in range(rounds):
+        sent.clear()
+        Scheduler(settings, store, sender, lambda items: set()).tick()
+        if sent:
+            Publisher(settings, store).handle_many(list(sent))
+
+
+def _post(env: Env, who: str, accounts: list[str], text: str = "Our conference opens on Monday at 09:00") -> str:
+    new = service.NewPost(text=text, accounts=accounts, at=datetime.now(UTC))
+    return service.accept(_as(env, who), env.store(), new).post_id
+
+
+def _published(env: Env) -> list[str]:
+    return sorted(r["account"] for r in ledger_rows(env.settings().home / "dryrun-ledger.jsonl"))
+
+
+def test_a_post_to_an_approval_account_and_a_free_one_goes_out_nowhere_until_approved(env: Env) -> None:
+    env.write_config(ACCOUNTS)
+    post_id = _post(env, "kari", ["comms", "events"])
+    store = env.store()
+    run_due(_as(env, "worker"), store)
+    assert _published(env) == []  # the bug: "events" (no approvers) went out before "comms" was approved
+    assert states(store) == {"pending_approval": 2}
+    out = approvals.approve(_as(env, "ola"), store, [post_id])
+    assert out.decided == [(post_id, "comms")] and len(out.moved) == 2
+    run_due(_as(env, "worker"), store)
+    assert _published(env) == ["comms", "events"]
+
+
+def test_a_post_waits_for_every_account_that_needs_approval(env: Env) -> None:
+    env.write_config(ACCOUNTS)
+    post_id = _post(env, "kari", ["comms", "hr", "events"])
+    store = env.store()
+    out = approvals.approve(_as(env, "ola"), store, [post_id])
+    assert out.waiting == {post_id: ["hr"]} and out.moved == []
+    run_due(_as(env, "worker"), store)
+    assert _published(env) == [] and states(store) == {"pending_approval": 3}
+    out = approvals.approve(_as(env, "per"), store, [post_id])
+    assert out.decided == [(post_id, "hr")] and len(out.moved) == 3
+    run_due(_as(env, "worker"), store)
+    assert _published(env) == ["comms", "events", "hr"]
+    with store.read() as conn:
+        granted = conn.execute(select(audit_events.c.actor, audit_events.c.account)
+                               .where(audit_events.c.action == "approval.granted")).all()
+    assert sorted(tuple(r) for r in granted) == [("ola", "comms"), ("per", "hr")]
+
+
+def test_the_author_cannot_approve_and_nothing_is_recorded(env: Env) -> None:
+    env.write_config(ACCOUNTS)
+    first = _post(env, "ola", ["comms"], "First announcement for Monday")
+    second = _post(env, "kari", ["comms"], "Second announcement for Tuesday")
+    store = env.store()
+    with pytest.raises(NotPermitted, match="two-person rule"):
+        approvals.approve(_as(env, "kari"), store, [first, second])  # second is kari's own: all or nothing
+    with store.read() as conn:
+        assert conn.execute(select(approvals_table)).all() == []
+    assert states(store) == {"pending_approval": 2}
+
+
+def test_reject_needs_a_reason_and_cancels_with_it(env: Env) -> None:
+    env.write_config(ACCOUNTS)
+    post_id = _post(env, "kari", ["comms", "events"])
+    store = env.store()
+    with pytest.raises(InputError, match="reason"):
+        approvals.reject(_as(env, "ola"), store, [post_id], None, "  ")
+    assert states(store) == {"pending_approval": 2}
+    out = approvals.reject(_as(env, "ola"), store, [post_id], None, "wrong date")
+    assert len(out.moved) == 2 and states(store) == {"cancelled": 2}
+    assert {d["last_error"] for d in all_deliveries(store)} == {"rejected by ola: wrong date"}
+    again = approvals.reject(_as(env, "ola"), store, [post_id], None, "wrong date")
+    assert again.already == [(post_id, "comms")] and again.moved == []
+
+
+def _cli(env: Env, who: str, *args: str) -> Any:
+    env.env["PUBLISHER_ACTOR"] = who
+    return env.cli(*args)
+
+
+def test_cli_approve_several_ids_twice_self_and_reject(env: Env) -> None:
+    env.write_config(ACCOUNTS)
+    a = _post(env, "kari", ["comms", "events"])
+    b = _post(env, "kari", ["comms"], "Doors open at 08:30 on Monday")
+    c = _post(env, "kari", ["comms"], "Speaker list is out on Friday")
+    r = _cli(env, "kari", "approve", a)
+    assert r.returncode == 4 and "two-person rule" in r.stderr
+    r = _cli(env, "ola", "approve", a, b, "--json")
+    assert r.returncode == 0, r.stderr
+    assert {x["post_id"] for x in json.loads(r.stdout)["approved"]} == {a, b}
+    r = _cli(env, "ola", "approve", a)
+    assert r.returncode == 0 and "already approved" in r.stdout
+    r = _cli(env, "ola", "reject", c)
+    assert r.returncode == 2 and "--reason" in r.stderr
+    r = _cli(env, "mallory", "reject", c, "--reason", "no")
+    assert r.returncode == 4 and "may not reject" in r.stderr
+    r = _cli(env, "ola", "reject", c, "--reason", "speakers not confirmed")
+    assert r.returncode == 0 and "rejected" in r.stdout, r.stderr
+    r = _cli(env, "ola", "audit", "log", "--post", c, "--json")
+    events = json.loads(r.stdout)
+    assert any(e["action"] == "approval.rejected" and e["actor"] == "ola"
+               and e["details"]["reason"] == "speakers not confirmed" for e in events)
+    assert states(env.store()) == {"scheduled": 3, "cancelled": 1}
+    assert env.cli("audit", "verify").returncode == 0
