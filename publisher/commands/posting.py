@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from publisher.commands import app, echo_json, fmt_time
+from publisher.commands import app, echo_json
 from publisher.errors import InputError, ToneBlocked
 from publisher.models import Finding, PostKind
 
@@ -61,6 +61,7 @@ def _submit(text: str, accounts: tuple[str, ...], at: str, tz: str | None, not_a
             link: str | None, language: str | None, thread: str | None, idem: str | None, allow: dict[str, str],
             as_json: bool, variants: dict[str, str] | None = None, lifecycle: Lifecycle | None = None) -> None:
     from publisher import service, timeparse
+    from publisher.store import utcnow
 
     a = app()
     settings = a.settings
@@ -68,9 +69,12 @@ def _submit(text: str, accounts: tuple[str, ...], at: str, tz: str | None, not_a
         raise InputError("no account given", hint="add --account NAME (`publisher accounts list` shows them)")
     first = settings.account(accounts[0])
     zone = timeparse.zone(tz) if tz else first.zone
-    now = datetime.now(UTC)
-    when = timeparse.parse_time(at, zone, now)
-    until = timeparse.parse_time(not_after, zone, now, what="--not-after") if not_after else None
+    now = utcnow()  # the store's clock (a test fixes it with store.set_clock)
+    notes: list[str] = []
+    when = timeparse.parse_time(at, zone, now, notes=notes)
+    until = timeparse.parse_time(not_after, zone, now, what="--not-after", notes=notes) if not_after else None
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
     new = service.NewPost(text=text, accounts=list(dict.fromkeys(accounts)), at=when, kind=kind, link=link,
                           language=language, not_after=until, thread_key=thread, idempotency_key=idem, allow=allow,
                           variants=variants or {})
@@ -99,7 +103,10 @@ def _submit(text: str, accounts: tuple[str, ...], at: str, tz: str | None, not_a
         click.echo(f"already accepted as {result.post_id} ({why}); nothing new stored")
     else:
         n = len(result.deliveries)
-        click.echo(f"scheduled {result.post_id} for {', '.join(new.accounts)} at {fmt_time(when)} ({n} deliver{'y' if n == 1 else 'ies'})")
+        click.echo(f"scheduled {result.post_id} for {', '.join(new.accounts)} at {timeparse.describe(when, zone)} "
+                   f"({n} deliver{'y' if n == 1 else 'ies'})")
+        if until is not None:
+            click.echo(f"never published after {timeparse.describe(until, zone)}")
         if any(d["state"] == "pending_approval" for d in result.deliveries):
             from publisher.workflows import approvals
 
@@ -114,7 +121,8 @@ def _submit(text: str, accounts: tuple[str, ...], at: str, tz: str | None, not_a
 
 _common = [
     click.option("--account", "-a", "accounts", multiple=True, required=True, help="Account name (repeatable)."),
-    click.option("--at", default="now", show_default=True, help="now, +90m, +2h, +3d, ISO with offset, or local time."),
+    click.option("--at", default="now", show_default=True,
+                 help="now, +90 minutes, +2h, +1d, tomorrow 09:00, 09:00, mon 10:00, ISO with offset, or local time."),
     click.option("--tz", default=None, help="IANA zone for a local --at (default: the account's zone)."),
     click.option("--not-after", default=None, help="Expire instead of publishing after this time."),
     click.option("--idempotency-key", "idem", default=None, help="A repeat with the same key returns the existing post."),
