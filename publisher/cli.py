@@ -33,6 +33,7 @@ LAZY: dict[str, tuple[str, str]] = {
     "demo": ("publisher.commands.demo", "demo"),
     "sandbox": ("publisher.sandbox.cli", "sandbox"),
     "check": ("publisher.tone_cli", "check"),
+    "vacancy": ("publisher.commands.vacancies", "vacancy"),
 }
 
 
