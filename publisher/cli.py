@@ -21,6 +21,7 @@ LAZY: dict[str, tuple[str, str]] = {
     "approve": ("publisher.commands.posting", "approve"),
     "reject": ("publisher.commands.posting", "reject"),
     "retry": ("publisher.commands.posting", "retry"),
+    "edit": ("publisher.commands.editing", "edit"),
     "list": ("publisher.commands.reading", "list_cmd"),
     "show": ("publisher.commands.reading", "show"),
     "audit": ("publisher.commands.reading", "audit"),
