@@ -121,6 +121,7 @@ def _cli(env: Env, who: str, *args: str) -> Any:
     return env.cli(*args)
 
 
+@pytest.mark.slow  # CLI processes
 def test_cli_approve_several_ids_twice_self_and_reject(env: Env) -> None:
     env.write_config(ACCOUNTS)
     a = _post(env, "kari", ["comms", "events"])
@@ -143,5 +144,37 @@ def test_cli_approve_several_ids_twice_self_and_reject(env: Env) -> None:
     events = json.loads(r.stdout)
     assert any(e["action"] == "approval.rejected" and e["actor"] == "ola"
                and e["details"]["reason"] == "speakers not confirmed" for e in events)
+    r = _cli(env, "ola", "show", c, "--json")
+    assert json.loads(r.stdout)["approvals"] == {"comms": "rejected by ola: speakers not confirmed"}
+    r = _cli(env, "ola", "show", a)
+    assert "approvals: comms approved by ola" in r.stdout
     assert states(env.store()) == {"scheduled": 3, "cancelled": 1}
+    assert env.cli("audit", "verify").returncode == 0
+
+
+def test_two_approvers_of_two_accounts_at_the_same_moment_release_the_post_exactly_once(env: Env) -> None:
+    import threading
+
+    env.write_config(ACCOUNTS)
+    settings = {"ola": _as(env, "ola"), "per": _as(env, "per")}
+    for _round in range(5):
+        post_id = _post(env, "kari", ["comms", "hr", "events"])
+        gate = threading.Barrier(2)
+        outs: dict[str, approvals.Outcome] = {}
+
+        def run(who: str, gate: threading.Barrier = gate, outs: dict[str, approvals.Outcome] = outs,
+                post_id: str = post_id) -> None:
+            store = Store(settings[who].database_url)
+            gate.wait()
+            outs[who] = approvals.approve(settings[who], store, [post_id])
+            store.dispose()
+
+        threads = [threading.Thread(target=run, args=(w,)) for w in settings]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert sorted(len(o.moved) for o in outs.values()) == [0, 3]  # the second decision released it, once
+        assert sum(bool(o.waiting) for o in outs.values()) == 1
+    assert states(env.store()) == {"scheduled": 15}
     assert env.cli("audit", "verify").returncode == 0

@@ -32,6 +32,7 @@ def _cli(env: Env, *args: str) -> tuple[int, str, str]:
     return r.returncode, r.stdout, r.stderr
 
 
+@pytest.mark.slow  # CLI processes
 def test_edit_text_time_and_one_variant_then_the_new_text_is_published(env: Env) -> None:
     post = _post(env, "Planned maintenance tonight 22:00-23:00", ["noc", "andrew"])
     rc, out, err = _cli(env, "edit", post.post_id, "--text", "Planned maintenance tonight 23:00-00:00",
@@ -54,6 +55,7 @@ def test_edit_text_time_and_one_variant_then_the_new_text_is_published(env: Env)
         "Maintenance on our network tonight, 23:00-00:00", "Planned maintenance tonight 23:00-00:00"]
 
 
+@pytest.mark.slow  # CLI processes
 @pytest.mark.parametrize(("args", "code", "needle"), [
     (("--text", "Write to ola.nordmann@example.com for details"), 3, "blocking"),
     (("--text", "word " * 1200), 2, "allows 5000"),
@@ -69,6 +71,7 @@ def test_a_refused_edit_changes_nothing(env: Env, args: tuple[str, ...], code: i
     assert all_deliveries(env.store()) == before
 
 
+@pytest.mark.slow  # CLI processes
 def test_a_published_delivery_is_not_edited_and_the_caller_is_told(env: Env) -> None:
     post = _post(env, "Planned maintenance tonight 22:00-23:00", at=datetime.now(UTC))
     run_due(env.settings(), env.store())
@@ -95,6 +98,7 @@ def test_new_text_on_an_approved_post_goes_back_to_approval(env: Env) -> None:
 N = 20
 
 
+@pytest.mark.slow  # 20 rounds of two threads
 def test_edit_against_a_worker_claiming_the_same_delivery_exactly_one_wins_every_time(env: Env) -> None:
     """Repeated: a queued delivery, a worker thread handling its message and an edit thread, released together.
     Exactly one wins: either the worker published the old text and the edit reports it could not change it, or

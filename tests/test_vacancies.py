@@ -122,6 +122,7 @@ def _cli(env: Env, *args: str) -> tuple[int, str, str]:
     return r.returncode, r.stdout, r.stderr
 
 
+@pytest.mark.slow  # CLI processes
 def test_cli_vacancy_post_list_filled_with_announcement(env: Env) -> None:
     env.write_config({"jobs": {"channel": "dryrun", "kind": "organisation", "timezone": "Europe/Oslo"}})
     closes = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()

@@ -195,3 +195,15 @@ def reject(settings: Settings, store: Store, ids: Sequence[str], actor: str | No
                                 details={"by": who, "reason": why}) for d in pending]
             out.moved.extend(d["id"] for d, ok in zip(pending, transitions(conn, who, moves), strict=True) if ok)
     return out
+
+
+def status(settings: Settings, conn: Connection, post_id: str, accounts: Iterable[str]) -> dict[str, str]:
+    """For ``publisher show``: each account of the post that needs approval -> who approved or rejected it, or
+    "waiting"."""
+    decided = _decisions(conn, post_id)
+    out = {}
+    for a in sorted(set(needs_approval(settings, accounts)) | set(decided)):
+        r = decided.get(a)
+        out[a] = ("waiting" if r is None else f"{r['decision']} by {r['actor']}"
+                  + (f": {r['reason']}" if r.get("reason") else ""))
+    return out
