@@ -29,6 +29,8 @@ BAD = [
     (("approve", "p-doesnotexist"), 5, "no post or delivery"),
     (("reject", "p-doesnotexist", "--reason", "no"), 5, "no post or delivery"),
     (("approve",), 2, "Missing argument"),
+    (("edit", "p-doesnotexist", "--at", "+1h"), 5, "no post or delivery"),
+    (("vacancy", "post", "--account", "noc", "--closes", "31.01.2027", "hi"), 2, "not a date"),
     (("retry", "d-doesnotexist"), 5, "no post or delivery"),
     (("show", "p-doesnotexist"), 5, "no post or delivery"),
     (("list", "--state", "bogus"), 2, "bogus"),

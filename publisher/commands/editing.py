@@ -32,25 +32,15 @@ def edit(ident: str, text: str | None, at: str | None, tz: str | None, variants:
     """
     from publisher import timeparse
     from publisher.commands.posting import _text, _variants
-    from publisher.store import get_delivery, get_post, utcnow
+    from publisher.store import utcnow
     from publisher.workflows import edits
 
     a = app()
     settings = a.settings
     new_text = _text(text) if text is not None else None
     when = None
-    zone = timeparse.zone(tz) if tz else None
+    zone = timeparse.zone(tz) if tz else edits.zone_of(settings, a.store, ident)
     if at is not None:
-        if zone is None:
-            with a.store.read() as conn:
-                d = get_delivery(conn, ident)
-                post = get_post(conn, ident)
-                if d is None and post is not None:
-                    from publisher.store import deliveries_of
-
-                    ds = deliveries_of(conn, ident)
-                    d = ds[0] if ds else None
-            zone = settings.account(d["account"]).zone if d and d["account"] in settings.accounts else timeparse.zone("UTC")
         notes: list[str] = []
         when = timeparse.parse_time(at, zone, utcnow(), notes=notes)
         for note in notes:
@@ -62,7 +52,7 @@ def edit(ident: str, text: str | None, at: str | None, tz: str | None, variants:
     else:
         what = ", ".join(x for x, on in (("text", new_text is not None or variants), ("time", when)) if on)
         echo(f"edited {', '.join(result.changed)} ({what})")
-        if when is not None and zone is not None:
+        if when is not None:
             echo(f"  now scheduled for {timeparse.describe(when, zone)}")
         if result.to_approval:
             echo(f"  the text changed: waiting for approval again (`publisher approve {result.post_id}`)")

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, update
 
@@ -58,6 +59,13 @@ def _resolve(store: Store, ident: str) -> tuple[dict[str, Any], list[dict[str, A
         if d:
             return get_post(conn, d["post_id"]) or {}, [d], d["id"]
     raise NotFound(f"no post or delivery with id {ident!r}", hint="`publisher list` shows ids")
+
+
+def zone_of(settings: Settings, store: Store, ident: str) -> ZoneInfo:
+    """The zone a local time given for ``ident`` is read in: its (first) account's; NotFound for an unknown id."""
+    _post, ds, _one = _resolve(store, ident)
+    account = settings.accounts.get(ds[0]["account"]) if ds else None
+    return account.zone if account is not None else ZoneInfo("UTC")
 
 
 def edit(settings: Settings, store: Store, ident: str, change: Edit) -> Edited:
