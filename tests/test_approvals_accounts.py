@@ -21,7 +21,7 @@ from publisher.schema import audit_events
 from publisher.settings import Settings
 from publisher.store import Store
 from publisher.workflows import approvals
-from tests.conftest import DRYRUN, Env
+from tests.conftest import DRYRUN, Env, wait_for
 from tests.helpers import all_deliveries, states
 
 ACCOUNTS = {**DRYRUN,
@@ -178,3 +178,24 @@ def test_two_approvers_of_two_accounts_at_the_same_moment_release_the_post_exact
         assert sum(bool(o.waiting) for o in outs.values()) == 1
     assert states(env.store()) == {"scheduled": 15}
     assert env.cli("audit", "verify").returncode == 0
+
+
+@pytest.mark.slow  # CLI processes and a running `publisher run`
+def test_with_a_running_worker_the_free_account_waits_for_the_approval_account(env: Env) -> None:
+    env.write_config(ACCOUNTS)
+    r = _cli(env, "kari", "post", "--account", "comms", "--account", "events", "--json",
+             "Our conference opens on Monday at 09:00")
+    assert r.returncode == 0, r.stderr
+    post_id = json.loads(r.stdout)["post_id"]
+    env.spawn("run", "--threads", "2", log="run")
+    marker = _cli(env, "kari", "post", "--account", "noc", "--json", "Planned maintenance tonight 22:00-23:00")
+    marker_id = json.loads(marker.stdout)["post_id"]
+    store = env.store()
+    # the worker is live and has gone through what is due: the marker, posted after the waiting post, is out
+    wait_for(lambda: any(d["post_id"] == marker_id and d["state"] == "published" for d in all_deliveries(store)),
+             timeout=60, what="the worker published a post due now")
+    assert _published(env) == ["noc"]
+    assert {d["state"] for d in all_deliveries(store) if d["post_id"] == post_id} == {"pending_approval"}
+    r = _cli(env, "ola", "approve", post_id)
+    assert r.returncode == 0, r.stderr
+    wait_for(lambda: _published(env) == ["comms", "events", "noc"], timeout=60, what="both copies published")
