@@ -199,3 +199,16 @@ def test_with_a_running_worker_the_free_account_waits_for_the_approval_account(e
     r = _cli(env, "ola", "approve", post_id)
     assert r.returncode == 0, r.stderr
     wait_for(lambda: _published(env) == ["comms", "events", "noc"], timeout=60, what="both copies published")
+
+
+def test_one_unknown_id_among_several_approves_none(env: Env) -> None:
+    from publisher.errors import NotFound
+
+    env.write_config(ACCOUNTS)
+    a = _post(env, "kari", ["comms"], "Doors open at 08:30 on Monday")
+    store = env.store()
+    with pytest.raises(NotFound, match="p-nope"):
+        approvals.approve(_as(env, "ola"), store, [a, "p-nope"])
+    assert states(store) == {"pending_approval": 1}
+    one = all_deliveries(store)[0]["id"]  # a delivery id approves that account's copies of its post
+    assert approvals.approve(_as(env, "ola"), store, [one, a]).moved == [one]

@@ -29,9 +29,9 @@ from publisher.settings import Settings
 from publisher.store import (
     Store,
     Transition,
-    deliveries_of,
-    get_delivery,
-    get_post,
+    deliveries_of_posts,
+    get_deliveries,
+    get_posts,
     new_id,
     transitions,
     utcnow,
@@ -61,20 +61,55 @@ def first_state(settings: Settings, accounts: Iterable[str]) -> State:
     return State.PENDING_APPROVAL if needs_approval(settings, accounts) else State.SCHEDULED
 
 
-def _resolve(conn: Connection, ident: str) -> tuple[dict[str, Any], list[dict[str, Any]], str | None]:
-    """A post or delivery id -> (post, all its deliveries, the delivery's account if a delivery id was given)."""
-    post = get_post(conn, ident)
-    if post:
-        return post, deliveries_of(conn, ident), None
-    d = get_delivery(conn, ident)
-    if d:
-        return get_post(conn, d["post_id"]) or {"id": d["post_id"]}, deliveries_of(conn, d["post_id"]), d["account"]
-    raise NotFound(f"no post or delivery with id {ident!r}", hint="`publisher list --state pending_approval` shows ids")
+_CHUNK = 5000  # ids per IN (...) query: far below SQLite's limit of bound parameters
 
 
-def _decisions(conn: Connection, post_id: str) -> dict[str, dict[str, Any]]:
-    rows = conn.execute(select(approvals).where(approvals.c.post_id == post_id)).mappings()
-    return {r["account"]: dict(r) for r in rows}
+def _chunks(values: list[str]) -> Iterable[list[str]]:
+    for i in range(0, len(values), _CHUNK):
+        yield values[i:i + _CHUNK]
+
+
+def _resolve_all(conn: Connection, ids: Sequence[str]) -> list[tuple[str, dict[str, Any], list[dict[str, Any]],
+                                                                     str | None]]:
+    """Post or delivery ids -> (id, post, all its deliveries, the delivery's account if a delivery id was given),
+    in a few queries however many ids (``campaign approve`` passes a campaign's posts). NotFound names the first
+    unknown id."""
+    wanted = list(dict.fromkeys(ids))
+    found: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(wanted):
+        found.update(get_posts(conn, chunk))
+    by_delivery: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks([i for i in wanted if i not in found]):
+        by_delivery.update(get_deliveries(conn, chunk))
+    missing = [i for i in wanted if i not in found and i not in by_delivery]
+    if missing:
+        raise NotFound(f"no post or delivery with id {missing[0]!r}"
+                       + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""),
+                       hint="`publisher list --state pending_approval` shows ids; nothing was changed")
+    extra = list({d["post_id"] for d in by_delivery.values()} - set(found))
+    for chunk in _chunks(extra):
+        found.update(get_posts(conn, chunk))
+    post_ids = list({*(i for i in wanted if i in found), *(d["post_id"] for d in by_delivery.values())})
+    ds: dict[str, list[dict[str, Any]]] = {}
+    for chunk in _chunks(post_ids):
+        ds.update(deliveries_of_posts(conn, chunk))
+    out = []
+    for i in wanted:
+        if i in by_delivery:
+            d = by_delivery[i]
+            out.append((i, found.get(d["post_id"]) or {"id": d["post_id"]}, ds.get(d["post_id"], []), d["account"]))
+        else:
+            out.append((i, found[i], ds.get(i, []), None))
+    return out
+
+
+def _decisions(conn: Connection, post_ids: list[str]) -> dict[str, dict[str, dict[str, Any]]]:
+    """post id -> account -> its decision row."""
+    out: dict[str, dict[str, dict[str, Any]]] = {p: {} for p in post_ids}
+    for chunk in _chunks(post_ids):
+        for r in conn.execute(select(approvals).where(approvals.c.post_id.in_(chunk))).mappings():
+            out[r["post_id"]][r["account"]] = dict(r)
+    return out
 
 
 def _check_approver(settings: Settings, actor: str, post: dict[str, Any], account: str, verb: str) -> None:
@@ -110,22 +145,26 @@ def _targets(settings: Settings, actor: str, post: dict[str, Any], ds: list[dict
 
 def approve(settings: Settings, store: Store, ids: Sequence[str], actor: str | None = None) -> Outcome:
     """Approve posts (or one account's deliveries, by delivery id) for ``actor`` (default: the settings' actor).
-    Everything is checked before anything is written: all ids or none."""
+    Everything is checked before anything is written: all ids or none. One transaction, a few statements."""
     who = actor or settings.actor
     out = Outcome()
     with store.tx() as conn:
-        plan = []
-        for ident in dict.fromkeys(ids):
-            post, ds, account = _resolve(conn, ident)
-            plan.append((ident, post, ds, _targets(settings, who, post, ds, account, "approve")))
+        plan = [(ident, post, ds, _targets(settings, who, post, ds, account, "approve"))
+                for ident, post, ds, account in _resolve_all(conn, ids)]
+        decided = _decisions(conn, list({post["id"] for _, post, _, _ in plan}))
+        rows: list[dict[str, Any]] = []
         events: list[audit.Event] = []
+        moves: list[Transition] = []
+        released: set[str] = set()
+        at = utcnow()
         for ident, post, ds, targets in plan:
-            decided = _decisions(conn, post["id"])
+            mine = decided[post["id"]]
             pending = [d for d in ds if d["state"] == State.PENDING_APPROVAL.value]
             for a in targets:
-                prior = decided.get(a)
+                prior = mine.get(a)
                 if prior is not None and prior["decision"] == APPROVED:
-                    out.already.append((post["id"], a))
+                    if (post["id"], a) not in out.decided:
+                        out.already.append((post["id"], a))
                     continue
                 if prior is not None:
                     raise InvalidState(f"post {post['id']} was rejected on {a} by {prior['actor']}: "
@@ -134,26 +173,30 @@ def approve(settings: Settings, store: Store, ids: Sequence[str], actor: str | N
                     states = ", ".join(sorted({d["state"] for d in ds if d["account"] == a}))
                     raise InvalidState(f"nothing to approve: {ident} on {a} is {states}",
                                        hint="only deliveries waiting for approval (pending_approval) can be approved")
-                conn.execute(approvals.insert().values(id=new_id("ap"), post_id=post["id"], account=a, actor=who,
-                                                       decision=APPROVED, reason=None, at=utcnow()))
-                decided[a] = {"decision": APPROVED, "actor": who}
+                rows.append(dict(id=new_id("ap"), post_id=post["id"], account=a, actor=who, decision=APPROVED,
+                                 reason=None, at=at))
+                mine[a] = {"decision": APPROVED, "actor": who}
                 events.append(audit.Event("approval.granted", post_id=post["id"], account=a, details={"by": who}))
                 out.decided.append((post["id"], a))
             if not targets and not pending:
                 raise InvalidState(f"nothing to approve: no delivery of {ident} waits for approval",
                                    hint="`publisher show ID` shows its state")
             required = needs_approval(settings, {d["account"] for d in ds})
-            missing = [a for a in required if (decided.get(a) or {}).get("decision") != APPROVED]
+            missing = [a for a in required if (mine.get(a) or {}).get("decision") != APPROVED]
             if missing:
                 out.waiting[post["id"]] = missing
                 continue
-            approved_by = {a: decided[a]["actor"] for a in required}
-            moves = [Transition(d, [State.PENDING_APPROVAL], State.SCHEDULED, "approved",
-                                details={"by": who, "approved_by": approved_by}) for d in pending]
-            audit.append(conn, who, events)
-            events = []
-            out.moved.extend(d["id"] for d, ok in zip(pending, transitions(conn, who, moves), strict=True) if ok)
-        audit.append(conn, who, events)
+            if post["id"] in released:
+                continue
+            released.add(post["id"])
+            out.waiting.pop(post["id"], None)
+            approved_by = {a: mine[a]["actor"] for a in required}
+            moves.extend(Transition(d, [State.PENDING_APPROVAL], State.SCHEDULED, "approved",
+                                    details={"by": who, "approved_by": approved_by}) for d in pending)
+        if rows:
+            conn.execute(approvals.insert(), rows)
+        audit.append(conn, who, events, at=at)
+        out.moved.extend(m.delivery["id"] for m, ok in zip(moves, transitions(conn, who, moves), strict=True) if ok)
     return out
 
 
@@ -167,40 +210,50 @@ def reject(settings: Settings, store: Store, ids: Sequence[str], actor: str | No
     out = Outcome()
     with store.tx() as conn:
         plan = []
-        for ident in dict.fromkeys(ids):
-            post, ds, account = _resolve(conn, ident)
+        for ident, post, ds, account in _resolve_all(conn, ids):
             targets = _targets(settings, who, post, ds, account, "reject")
             if not targets:
                 raise InvalidState(f"nothing to reject: post {post['id']} needs no approval",
                                    hint=f"`publisher cancel {ident}` cancels it")
             plan.append((ident, post, ds, targets))
+        decided = _decisions(conn, list({post["id"] for _, post, _, _ in plan}))
+        rows: list[dict[str, Any]] = []
+        events: list[audit.Event] = []
+        moves: list[Transition] = []
+        done: set[str] = set()
+        at = utcnow()
         for ident, post, ds, targets in plan:
-            decided = _decisions(conn, post["id"])
+            if post["id"] in done:
+                continue
+            done.add(post["id"])
+            mine = decided[post["id"]]
             pending = [d for d in ds if d["state"] == State.PENDING_APPROVAL.value]
-            fresh = [a for a in targets if a not in decided]
             if not pending:
-                if any((decided.get(a) or {}).get("decision") == REJECTED for a in targets):
+                if any((mine.get(a) or {}).get("decision") == REJECTED for a in targets):
                     out.already.extend((post["id"], a) for a in targets)
                     continue
                 raise InvalidState(f"nothing to reject: no delivery of {ident} waits for approval",
                                    hint=f"`publisher cancel {ident}` cancels what is not yet published")
-            for a in fresh:
-                conn.execute(approvals.insert().values(id=new_id("ap"), post_id=post["id"], account=a, actor=who,
-                                                       decision=REJECTED, reason=why, at=utcnow()))
+            for a in (a for a in targets if a not in mine):
+                rows.append(dict(id=new_id("ap"), post_id=post["id"], account=a, actor=who, decision=REJECTED,
+                                 reason=why, at=at))
+                events.append(audit.Event("approval.rejected", post_id=post["id"], account=a,
+                                          details={"by": who, "reason": why}))
                 out.decided.append((post["id"], a))
-            audit.append(conn, who, [audit.Event("approval.rejected", post_id=post["id"], account=a,
-                                                 details={"by": who, "reason": why}) for a in fresh])
-            moves = [Transition(d, [State.PENDING_APPROVAL], State.CANCELLED, "rejected",
-                                values={"last_error": f"rejected by {who}: {why}"},
-                                details={"by": who, "reason": why}) for d in pending]
-            out.moved.extend(d["id"] for d, ok in zip(pending, transitions(conn, who, moves), strict=True) if ok)
+            moves.extend(Transition(d, [State.PENDING_APPROVAL], State.CANCELLED, "rejected",
+                                    values={"last_error": f"rejected by {who}: {why}"},
+                                    details={"by": who, "reason": why}) for d in pending)
+        if rows:
+            conn.execute(approvals.insert(), rows)
+        audit.append(conn, who, events, at=at)
+        out.moved.extend(m.delivery["id"] for m, ok in zip(moves, transitions(conn, who, moves), strict=True) if ok)
     return out
 
 
 def status(settings: Settings, conn: Connection, post_id: str, accounts: Iterable[str]) -> dict[str, str]:
     """For ``publisher show``: each account of the post that needs approval -> who approved or rejected it, or
     "waiting"."""
-    decided = _decisions(conn, post_id)
+    decided = _decisions(conn, [post_id])[post_id]
     out = {}
     for a in sorted(set(needs_approval(settings, accounts)) | set(decided)):
         r = decided.get(a)
