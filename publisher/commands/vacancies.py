@@ -38,7 +38,12 @@ def vacancy() -> None:
 @click.argument("text")
 def post_cmd(accounts: tuple[str, ...], closes: str, remind: str, remind_at: str, at: str, vacancy_id: str | None,
              as_json: bool, text: str) -> None:
-    """Post a vacancy (TEXT, or - to read stdin) with reminders before its closing date."""
+    """Post a vacancy (TEXT, or - to read stdin) with reminders before its closing date.
+
+    \b
+    Example:
+      publisher vacancy post --account jobs --closes 2027-01-31 --remind 7d,1d "Network engineer, Oslo: https://..."
+    """
     from publisher import timeparse
     from publisher.commands.posting import _text
     from publisher.store import utcnow
@@ -77,7 +82,12 @@ def post_cmd(accounts: tuple[str, ...], closes: str, remind: str, remind_at: str
 @click.option("--announce", default=None, help="Announce the fill in the vacancy's thread, on its accounts.")
 @click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
 def filled_cmd(vacancy_id: str, announce: str | None, as_json: bool) -> None:
-    """The position is filled: cancel everything of the vacancy not yet published, and optionally announce it."""
+    """The position is filled: cancel everything of the vacancy not yet published, and optionally announce it.
+
+    \b
+    Example:
+      publisher vacancy filled ne-oslo --announce "The position is filled, thank you!"
+    """
     from publisher.workflows import vacancies
 
     if announce is not None and not announce.strip():
@@ -98,7 +108,12 @@ def filled_cmd(vacancy_id: str, announce: str | None, as_json: bool) -> None:
 @vacancy.command(name="list")
 @click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
 def list_cmd(as_json: bool) -> None:
-    """Every vacancy, its accounts, closing time and its deliveries by state."""
+    """Every vacancy, its accounts, closing time and its deliveries by state.
+
+    \b
+    Example:
+      publisher vacancy list --json
+    """
     from publisher.commands import fmt_time
     from publisher.workflows import vacancies
 
