@@ -87,8 +87,7 @@ def edit(settings: Settings, store: Store, ident: str, change: Edit) -> Edited:
     texts: dict[str, str] = {a: t for a, t in change.variants.items()}
     if change.text is not None:
         for a in accounts:
-            if one is not None or a not in texts:
-                texts.setdefault(a, change.text)
+            texts.setdefault(a, change.text)  # an account's own --variant wins over --text
     payloads: dict[str, list[dict[str, Any]]] = {}
     keys: dict[tuple[str, int], str] = {}
     if texts:
@@ -97,8 +96,9 @@ def edit(settings: Settings, store: Store, ident: str, change: Edit) -> Edited:
             kind=PostKind(post["kind"]), link=post.get("link"), language=post.get("language"),
             variables=post.get("variables") or {}, variants=texts))
         keys = service.tone_keys(settings, PostKind(post["kind"]), rendered)
+        siblings = deliveries_of_post(store, post["id"])
         for a, parts in rendered.items():
-            whole = [d for d in deliveries_of_post(store, post["id"]) if d["account"] == a]
+            whole = [d for d in siblings if d["account"] == a]
             if len(parts) != len(whole):
                 raise InputError(f"the new text for {a} is {len(parts)} part(s) where the post has {len(whole)}",
                                  hint="keep the length within one part, or cancel the post and post it again")

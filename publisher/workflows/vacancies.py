@@ -150,8 +150,9 @@ def filled(settings: Settings, store: Store, vacancy_id: str, announce: str | No
         raise NotFound(f"no vacancy {vacancy_id!r}", hint="`publisher vacancy list` shows them")
     for d in rows:
         service.may_change(settings, {"created_by": d["created_by"]}, d, "cancel")
-    pending = [d for d in rows if State(d["state"]) in CANCELLABLE]
     with store.tx() as conn:
+        rows = _rows(conn, vacancy_id)  # again under the write lock: each state is exact, and so is its audit
+        pending = [d for d in rows if State(d["state"]) in CANCELLABLE]
         moved = transitions(conn, settings.actor, [Transition(
             d, [State(d["state"])], State.CANCELLED, "cancelled", values={"last_error": "vacancy filled"},
             details={"by": settings.actor, "reason": "vacancy filled", "vacancy": vacancy_id}) for d in pending])
