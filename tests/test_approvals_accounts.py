@@ -212,3 +212,13 @@ def test_one_unknown_id_among_several_approves_none(env: Env) -> None:
     assert states(store) == {"pending_approval": 1}
     one = all_deliveries(store)[0]["id"]  # a delivery id approves that account's copies of its post
     assert approvals.approve(_as(env, "ola"), store, [one, a]).moved == [one]
+
+
+def test_a_post_whose_accounts_no_longer_need_approval_is_released_only_by_a_poster(env: Env) -> None:
+    env.write_config(ACCOUNTS)
+    post_id = _post(env, "kari", ["comms"])
+    env.write_config({**ACCOUNTS, "comms": {"channel": "dryrun", "kind": "organisation", "posters": ["kari", "ola"]}})
+    with pytest.raises(NotPermitted, match="may not release"):
+        approvals.approve(_as(env, "mallory"), env.store(), [post_id])
+    assert states(env.store()) == {"pending_approval": 1}
+    assert len(approvals.approve(_as(env, "ola"), env.store(), [post_id]).moved) == 1
