@@ -95,9 +95,13 @@ def test_post_echoes_the_accepted_time_in_the_accounts_zone_and_utc(tmp_path: Pa
     try:
         r = CliRunner().invoke(cli.cli, ["post", "--account", "noc", "--at", "mon 10:00", "Planned work on Monday"])
         fold = CliRunner().invoke(cli.cli, ["post", "--account", "noc", "--at", "2027-10-31 02:30", "Night work"])
+        as_json = CliRunner().invoke(cli.cli, ["post", "--account", "noc", "--at", "tomorrow 09:00", "--json",
+                                               "Doors open at 09:00"])
     finally:
         store.set_clock(None)
     assert r.exit_code == 0, r.output
     assert "Mon 2026-12-07 10:00 CET (09:00 UTC)" in r.output
     assert fold.exit_code == 0, fold.output
     assert "read as the first" in fold.output and "Sun 2027-10-31 02:30 CEST (00:30 UTC)" in fold.output
+    assert as_json.exit_code == 0, as_json.output
+    assert '"at_local": "Sat 2026-12-05 09:00 CET (08:00 UTC)"' in as_json.output

@@ -93,7 +93,8 @@ def _submit(text: str, accounts: tuple[str, ...], at: str, tz: str | None, not_a
             _print_findings(e.findings)
         raise
     if as_json:
-        echo_json({"post_id": result.post_id, "existing": result.existing,
+        echo_json({"post_id": result.post_id, "existing": result.existing, "at": when,
+                   "at_local": timeparse.describe(when, zone), "notes": notes,
                    "deliveries": [{k: d[k] for k in ("id", "account", "channel", "part", "state", "due_at", "prev_id")}
                                   for d in result.deliveries],
                    "findings": [f.to_dict() for f in result.findings]})
