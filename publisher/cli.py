@@ -19,7 +19,9 @@ LAZY: dict[str, tuple[str, str]] = {
     "ticket": ("publisher.commands.posting", "ticket"),
     "cancel": ("publisher.commands.posting", "cancel"),
     "approve": ("publisher.commands.posting", "approve"),
+    "reject": ("publisher.commands.posting", "reject"),
     "retry": ("publisher.commands.posting", "retry"),
+    "edit": ("publisher.commands.editing", "edit"),
     "list": ("publisher.commands.reading", "list_cmd"),
     "show": ("publisher.commands.reading", "show"),
     "audit": ("publisher.commands.reading", "audit"),
@@ -34,6 +36,7 @@ LAZY: dict[str, tuple[str, str]] = {
     "sandbox": ("publisher.sandbox.cli", "sandbox"),
     "check": ("publisher.tone_cli", "check"),
     "feed": ("publisher.commands.feeds", "feed"),
+    "vacancy": ("publisher.commands.vacancies", "vacancy"),
 }
 
 

@@ -187,3 +187,18 @@ feed_entries = Table(
     Column("post_id", String(32)),
     Index("ix_feed_entries_post", "post_id"),
 )
+
+# One row per decision on a (post, account) that needs approval (accounts with `approvers:`): a post to several
+# accounts is released only once every such account has an "approved" row (publisher.workflows.approvals).
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("post_id", String(32), ForeignKey("posts.id"), nullable=False),
+    Column("account", String(100), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("decision", String(16), nullable=False),  # approved | rejected
+    Column("reason", Text),
+    Column("at", UTCDateTime, nullable=False),
+    UniqueConstraint("post_id", "account", name="uq_approvals_post_account"),
+)

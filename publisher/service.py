@@ -22,6 +22,7 @@ from publisher.models import CANCELLABLE, Content, Finding, Payload, PostKind, S
 from publisher.schema import deliveries, posts
 from publisher.settings import AccountConfig, Settings
 from publisher.store import Store, deliveries_of, get_delivery, get_post, new_id, transition, utcnow
+from publisher.workflows import approvals
 
 
 @dataclass
@@ -262,9 +263,11 @@ def insert(conn: Connection, settings: Settings, new: NewPost, rendered: dict[st
         events.append(audit.Event("tone.override", post_id=post_id, details={"rule": rule, "reason": why, "by": actor}))
     rows = []
     keys = tone_keys(settings, new.kind, rendered)
+    # two-person rule, if configured: if any account needs approval, every copy waits for it (none goes early)
+    first = approvals.first_state(settings, rendered)
+    waits_for = {"waits_for": approvals.needs_approval(settings, rendered)} if first == State.PENDING_APPROVAL else {}
     for name, parts in rendered.items():
         account = settings.account(name)
-        first = State.PENDING_APPROVAL if account.approvers else State.SCHEDULED  # two-person rule, if configured
         prev = _last_in_thread(conn, new.thread_key, name) if new.thread_key else None
         for i, payload in enumerate(parts, 1):
             did = new_id("d")
@@ -277,7 +280,7 @@ def insert(conn: Connection, settings: Settings, new: NewPost, rendered: dict[st
             ))
             events.append(audit.Event(first.value, post_id=post_id, delivery_id=did, account=name, details={
                 "to": first.value, "part": i, "parts": len(parts), "prev": prev, "payload_sha256": payload_hash(data),
-                audit.DIGEST_KEY: audit.delivery_digest(rows[-1])}))
+                **waits_for, audit.DIGEST_KEY: audit.delivery_digest(rows[-1])}))
             prev = did
     conn.execute(deliveries.insert(), rows)
     audit.append(conn, actor, events, at=now)
@@ -316,7 +319,7 @@ def _move_all(settings: Settings, store: Store, ident: str, from_states: list[St
             else:
                 refused.append(f"{d['id']} is {current['state']}")
     if not moved:
-        done = {"approve": "approved", "cancel": "cancelled", "retry": "retried"}.get(verb, f"{verb}ed")
+        done = {"cancel": "cancelled", "retry": "retried"}.get(verb, f"{verb}ed")
         raise InvalidState(f"nothing to {verb}: {', '.join(refused)}", hint=f"only {allowed} deliveries can be {done}")
     return moved
 
@@ -325,16 +328,13 @@ def may_change(settings: Settings, post: dict[str, Any], d: dict[str, Any], verb
     """Raise NotPermitted (exit 4) unless the actor may ``verb`` delivery ``d`` of ``post``. Every command that
     changes a post calls this (through ``_move_all``) before it changes anything; a new one (an edit) must too:
 
-    * approve: a listed approver of the account who did not write the post (two-person rule);
+    * approve, reject: decided in ``publisher.workflows.approvals`` (an approver who did not write the post);
     * cancel: the post's author, a poster of the account (anyone, if it lists no posters) or an approver
       (rejecting it);
     * retry, and any other change that may publish: a poster of the account, as for a new post (the author too
       only while still a poster).
     """
     who = settings.actor
-    if verb == "approve":
-        _may_approve(settings, post, d)
-        return
     account = settings.accounts.get(d["account"])
     if verb == "cancel" and (who == post.get("created_by")
                              or (account is not None and who in (account.approvers or []))):
@@ -347,26 +347,6 @@ def may_change(settings: Settings, post: dict[str, Any], d: dict[str, Any], verb
     others = "the post's author, a poster or an approver" if verb == "cancel" else "a poster"
     raise NotPermitted(f"{who!r} may not {verb} posts to account {account.name!r}",
                        hint=f"ask {others} of the account (accounts.{account.name}.posters in the config)")
-
-
-def _may_approve(settings: Settings, post: dict[str, Any], d: dict[str, Any]) -> None:
-    if d["state"] != State.PENDING_APPROVAL.value:
-        return  # nothing to approve here; the move reports it
-    who = settings.actor
-    approvers = settings.account(d["account"]).approvers or []
-    if who not in approvers:
-        raise NotPermitted(f"{who!r} may not approve posts to account {d['account']!r}",
-                           hint=f"ask one of {', '.join(approvers) or 'the approvers'} (accounts.{d['account']}.approvers)")
-    if who == post.get("created_by"):
-        raise NotPermitted(f"{who!r} wrote this post and cannot also approve it (two-person rule)",
-                           hint=f"ask another approver: {', '.join(a for a in approvers if a != who) or 'none is configured'}")
-
-
-def approve(settings: Settings, store: Store, ident: str) -> list[str]:
-    """Approve a post's (or one delivery's) deliveries waiting for approval: pending_approval -> scheduled.
-    Only a listed approver of the delivery's account may, and never the person who wrote the post."""
-    return _move_all(settings, store, ident, [State.PENDING_APPROVAL], State.SCHEDULED, "approved", {}, "approve",
-                     "pending_approval")
 
 
 def cancel(settings: Settings, store: Store, ident: str) -> list[str]:

@@ -28,10 +28,11 @@ def test_time_in_the_spring_forward_gap_is_a_clear_error() -> None:
     assert "+01:00" in str(e.value)
 
 
-def test_time_in_the_autumn_fold_is_ambiguous_and_names_both_offsets() -> None:
-    with pytest.raises(InputError, match="happens twice") as e:
-        parse_time("2026-10-25 02:30", OSLO, NOW)
-    assert "+02:00" in str(e.value) and "+01:00" in str(e.value)
+def test_time_in_the_autumn_fold_is_read_as_the_first_and_a_note_names_both_offsets() -> None:
+    notes: list[str] = []
+    assert parse_time("2026-10-25 02:30", OSLO, NOW, notes=notes) == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
+    assert len(notes) == 1 and "happens twice" in notes[0]
+    assert "+02:00" in notes[0] and "+01:00" in notes[0]
     # with an explicit offset both readings are accepted and an hour apart
     a = parse_time("2026-10-25T02:30+02:00", OSLO, NOW)
     b = parse_time("2026-10-25T02:30+01:00", OSLO, NOW)

@@ -1,15 +1,15 @@
-"""post, ticket open|update|resolve, cancel, retry."""
+"""post, ticket open|update|resolve, cancel, approve, reject, retry."""
 
 from __future__ import annotations
 
 import re
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from publisher.commands import app, echo_json, fmt_time
+from publisher.commands import app, echo_json
 from publisher.errors import InputError, ToneBlocked
 from publisher.models import Finding, PostKind
 
@@ -76,6 +76,7 @@ def _submit(text: str, accounts: tuple[str, ...], at: str, tz: str | None, not_a
             as_json: bool, variants: dict[str, str] | None = None, lifecycle: Lifecycle | None = None,
             images: tuple[str, ...] = (), alts: tuple[str, ...] = ()) -> None:
     from publisher import service, timeparse
+    from publisher.store import utcnow
 
     a = app()
     settings = a.settings
@@ -83,9 +84,12 @@ def _submit(text: str, accounts: tuple[str, ...], at: str, tz: str | None, not_a
         raise InputError("no account given", hint="add --account NAME (`publisher accounts list` shows them)")
     first = settings.account(accounts[0])
     zone = timeparse.zone(tz) if tz else first.zone
-    now = datetime.now(UTC)
-    when = timeparse.parse_time(at, zone, now)
-    until = timeparse.parse_time(not_after, zone, now, what="--not-after") if not_after else None
+    now = utcnow()  # the store's clock (a test fixes it with store.set_clock)
+    notes: list[str] = []
+    when = timeparse.parse_time(at, zone, now, notes=notes)
+    until = timeparse.parse_time(not_after, zone, now, what="--not-after", notes=notes) if not_after else None
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
     new = service.NewPost(text=text, accounts=list(dict.fromkeys(accounts)), at=when, kind=kind, link=link,
                           language=language, not_after=until, thread_key=thread, idempotency_key=idem, allow=allow,
                           variants=variants or {}, media=_attachments(images, alts))
@@ -104,7 +108,8 @@ def _submit(text: str, accounts: tuple[str, ...], at: str, tz: str | None, not_a
             _print_findings(e.findings)
         raise
     if as_json:
-        echo_json({"post_id": result.post_id, "existing": result.existing,
+        echo_json({"post_id": result.post_id, "existing": result.existing, "at": when,
+                   "at_local": timeparse.describe(when, zone), "notes": notes,
                    "deliveries": [{k: d[k] for k in ("id", "account", "channel", "part", "state", "due_at", "prev_id")}
                                   for d in result.deliveries],
                    "findings": [f.to_dict() for f in result.findings]})
@@ -114,10 +119,16 @@ def _submit(text: str, accounts: tuple[str, ...], at: str, tz: str | None, not_a
         click.echo(f"already accepted as {result.post_id} ({why}); nothing new stored")
     else:
         n = len(result.deliveries)
-        click.echo(f"scheduled {result.post_id} for {', '.join(new.accounts)} at {fmt_time(when)} ({n} deliver{'y' if n == 1 else 'ies'})")
-        pending = sorted({d["account"] for d in result.deliveries if d["state"] == "pending_approval"})
-        if pending:
-            click.echo(f"waiting for approval ({', '.join(pending)}): an approver runs `publisher approve {result.post_id}`")
+        click.echo(f"scheduled {result.post_id} for {', '.join(new.accounts)} at {timeparse.describe(when, zone)} "
+                   f"({n} deliver{'y' if n == 1 else 'ies'})")
+        if until is not None:
+            click.echo(f"never published after {timeparse.describe(until, zone)}")
+        if any(d["state"] == "pending_approval" for d in result.deliveries):
+            from publisher.workflows import approvals
+
+            needed = approvals.needs_approval(settings, new.accounts)
+            click.echo(f"waiting for approval ({', '.join(needed)}); nothing goes out before: an approver runs "
+                       f"`publisher approve {result.post_id}`")
     warn = [f for f in result.findings if f.severity == "warn"]
     if warn:
         click.echo("warnings:", err=True)
@@ -126,7 +137,8 @@ def _submit(text: str, accounts: tuple[str, ...], at: str, tz: str | None, not_a
 
 _common = [
     click.option("--account", "-a", "accounts", multiple=True, required=True, help="Account name (repeatable)."),
-    click.option("--at", default="now", show_default=True, help="now, +90m, +2h, +3d, ISO with offset, or local time."),
+    click.option("--at", default="now", show_default=True,
+                 help="now, +90 minutes, +2h, +1d, tomorrow 09:00, 09:00, mon 10:00, ISO with offset, or local time."),
     click.option("--tz", default=None, help="IANA zone for a local --at (default: the account's zone)."),
     click.option("--not-after", default=None, help="Expire instead of publishing after this time."),
     click.option("--idempotency-key", "idem", default=None, help="A repeat with the same key returns the existing post."),
@@ -244,21 +256,56 @@ def cancel(ident: str, as_json: bool) -> None:
     echo_json({"cancelled": ids}) if as_json else click.echo(f"cancelled {', '.join(ids)}")
 
 
+def _decided(verb: str, out: Any, as_json: bool) -> None:
+    if as_json:
+        echo_json({verb: [{"post_id": p, "account": a} for p, a in out.decided],
+                   "already": [{"post_id": p, "account": a} for p, a in out.already],
+                   "deliveries": out.moved, "waiting": out.waiting})
+        return
+    for p, a in out.decided:
+        click.echo(f"{verb} {p} on {a}")
+    for p, a in out.already:
+        click.echo(f"{p} on {a} was already {verb}; nothing changed")
+    if out.moved:
+        done = "scheduled for their time" if verb == "approved" else "cancelled"
+        click.echo(f"{len(out.moved)} deliver{'y' if len(out.moved) == 1 else 'ies'} {done}: {', '.join(out.moved)}")
+    for p, missing in out.waiting.items():
+        click.echo(f"{p} still waits for approval on {', '.join(missing)}: nothing of it goes out before")
+
+
 @click.command()
-@click.argument("ident")
+@click.argument("ids", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
-def approve(ident: str, as_json: bool) -> None:
-    """Approve a post waiting for approval (accounts with `approvers:`); the author cannot approve their own post.
+def approve(ids: tuple[str, ...], as_json: bool) -> None:
+    """Approve posts (or one account's deliveries) waiting for approval; the author cannot approve their own post.
+
+    A post to several accounts goes out only once every account with `approvers:` approved it. Approving again
+    is not an error. All ids are checked before any is approved.
 
     \b
     Example:
       publisher list --state pending_approval
-      publisher approve p-1a2319248004f1c9e2b7a6d
+      publisher approve p-1a2319248004f1c9e2b7a6d p-1a2319248004f1c9e2b7a6e
     """
-    from publisher import service
+    from publisher.workflows import approvals
 
-    ids = service.approve(app().settings, app().store, ident)
-    echo_json({"approved": ids}) if as_json else click.echo(f"approved {', '.join(ids)}: scheduled for their time")
+    _decided("approved", approvals.approve(app().settings, app().store, list(ids)), as_json)
+
+
+@click.command()
+@click.argument("ids", nargs=-1, required=True)
+@click.option("--reason", required=True, help="Why (recorded in the audit log and shown on the post).")
+@click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
+def reject(ids: tuple[str, ...], reason: str, as_json: bool) -> None:
+    """Reject posts waiting for approval: every delivery still waiting is cancelled, with the reason (audited).
+
+    \b
+    Example:
+      publisher reject p-1a2319248004f1c9e2b7a6d --reason "wrong date: the event moved to Tuesday"
+    """
+    from publisher.workflows import approvals
+
+    _decided("rejected", approvals.reject(app().settings, app().store, list(ids), None, reason), as_json)
 
 
 @click.command()

@@ -62,20 +62,24 @@ def show(ident: str, as_json: bool) -> None:
       publisher show p-1a2319248004f1c9e2b7a6d --json
     """
     from publisher import audit, service
+    from publisher.workflows import approvals
 
     post, ds = service.resolve_ids(app().store, ident)
     with app().store.read() as conn:
         trail = list(audit.rows(conn, post_id=post.get("id"), delivery_ids=[d["id"] for d in ds]))
+        decisions = approvals.status(app().settings, conn, post["id"], {d["account"] for d in ds}) if post else {}
     for e in trail:
         e["details"] = json.loads(e["details"])
     if as_json:
-        echo_json({"post": post, "deliveries": ds, "audit": trail})
+        echo_json({"post": post, "deliveries": ds, "approvals": decisions, "audit": trail})
         return
     click.echo(f"post {post['id']}  kind={post['kind']}  by={post['created_by']}  scheduled={fmt_time(post['scheduled_at'])}"
                + (f"  not_after={fmt_time(post['not_after'])}" if post["not_after"] else "")
                + (f"  thread={post['thread_key']}#{post['thread_seq']}" if post["thread_key"] else ""))
     if (post.get("variables") or {}).get("feed"):  # a blog announcement: the feed entry it announces
         echo(f"  feed: {post['variables']['feed']}  entry: {post['variables'].get('entry')}")
+    if decisions:
+        echo("  approvals: " + "; ".join(f"{a} {what}" for a, what in decisions.items()))
     for d in ds:
         click.echo(f"\n  delivery {d['id']}  {d['account']} ({d['channel']})  state={d['state']}  attempts={d['attempts']}"
                    f"  due={fmt_time(d['due_at'])}")

@@ -312,6 +312,13 @@ class Publisher(Reconciling):
                 g.result = Transition(g.d, [State.PUBLISHING], State.QUEUED, "released", attempt_id=g.attempt_id,
                                       values={"attempts": g.attempt - 1, "lease_until": None, "enqueued_at": utcnow()},
                                       details={"reason": "batch ran past half the lease before this call"})
+            elif g.d.get("not_after") and utcnow() > g.d["not_after"]:
+                # its closing time passed while earlier calls of this batch ran: never published after it
+                g.outcome = Label.EXPIRED
+                g.result = Transition(g.d, [State.PUBLISHING], State.EXPIRED, "expired", attempt_id=g.attempt_id,
+                                      values={"attempts": g.attempt - 1, "lease_until": None},
+                                      details={"not_after": g.d["not_after"].isoformat(),
+                                               "reason": "closing time passed before its call"})
             elif g.d["account"] in limited:
                 retry_at = limited[g.d["account"]]
                 g.outcome = Label.BUDGET

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from publisher import service
+from publisher.workflows import approvals
 from tests.sim.harness import Sim
 
 MakeSim = Callable[..., Sim]
@@ -107,11 +108,11 @@ def test_a_successor_approved_before_its_predecessor_is_held_saying_the_predeces
     assert {sim.state(first), sim.state(second)} == {"pending_approval"}
     env.env["PUBLISHER_ACTOR"] = "ann"
     ann = env.settings()
-    service.approve(ann, sim.store, second)  # the update is approved, the post it replies to is not
+    approvals.approve(ann, sim.store, [second])  # the update is approved, the post it replies to is not
     sim.run(3)
     row = sim.deliveries()[second]
     assert row["state"] == "held" and f"publisher approve {first}" in row["last_error"]
-    service.approve(ann, sim.store, first)
+    approvals.approve(ann, sim.store, [first])
     sim.run(5)
     assert [sim.state(i) for i in (first, second)] == ["published", "published"]
     assert [r["delivery_id"] for r in sim.ledger()] == [first, second]

@@ -1,7 +1,7 @@
 """The ``media`` table: images by sha256 (mime, bytes, width, height, size), referred to from delivery payloads.
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 """
 
 import sqlalchemy as sa
