@@ -23,7 +23,8 @@ table { border-collapse: collapse; width: 100%; margin-bottom: .5rem; }
 caption { text-align: left; font-weight: 600; padding: .2rem 0; }
 th, td { text-align: left; vertical-align: top; padding: .25rem .5rem; border-bottom: 1px solid #ccc; }
 thead th { background: #eee; }
-td.id, td.utc { font-family: ui-monospace, monospace; font-size: .85em; word-break: break-all; }
+td.id, td.utc { font-family: ui-monospace, monospace; font-size: .85em; }
+td.id { word-break: break-all; } td.utc { white-space: nowrap; }
 .state { white-space: nowrap; font-weight: 600; }
 .state-published { color: #17612b; } .state-failed, .state-unknown, .state-reconciling { color: #a4161a; }
 .state-held, .state-retry_wait { color: #7a4b00; } .state-pending_approval { color: #6a1b9a; }
