@@ -40,13 +40,13 @@ def list_cmd(states: tuple[str, ...], since: str | None, until: str | None, acco
     """
     from datetime import UTC, datetime
 
-    from sqlalchemy import and_, func
+    from sqlalchemy import ColumnElement, and_, func
 
     from publisher.ops.when import parse_when, viewer_zone
 
     tz = viewer_zone(tz_name)
     now = datetime.now(UTC)
-    conds = []
+    conds: list[ColumnElement[bool]] = []
     if states:
         conds.append(deliveries.c.state.in_(sorted(set(states))))
     if since:
