@@ -361,7 +361,8 @@ CONFIGS: dict[str, tuple[bytes, str]] = {
 }
 for label, (body, needle) in CONFIGS.items():
     for cmd in (("config", "check"), ("accounts", "list"), ("list",), ("post", "--account", "noc", "--at", "+1d", "hi")):
-        add(f"config-{label}-{cmd[0]}", cmd, EXIT_ERROR, needle, config=body)
+        # config check reports what is wrong in the file as bad input (exit 2), with every problem at once
+        add(f"config-{label}-{cmd[0]}", cmd, EXIT_USAGE if cmd[0] == "config" else EXIT_ERROR, needle, config=body)
 for label, path in {"directory": "{tmp}", "missing": "{tmp}/nope.yaml", "dev-zero": "/dev/zero",
                     "long-name": "{tmp}/" + "c" * 300 + ".yaml"}.items():
     needle = {"directory": "is a directory", "missing": "does not exist", "dev-zero": "larger than",
