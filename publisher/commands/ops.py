@@ -20,7 +20,8 @@ from publisher.commands import app, echo, echo_json, fmt_time
 @click.option("--account", default=None, help="Only this account.")
 @click.option("--tz", "tz_name", default=None, metavar="ZONE", help="Show times in this IANA zone (default: local).")
 @click.option("--per-cell", default=None, type=click.IntRange(0, 100000),
-              help="Deliveries listed per day and account, the rest counted (default 20 for a week, 5 for longer).")
+              help="Deliveries listed per day and account, the rest counted (default 20 for a week, 5 for longer). "
+                   "In a dense window (over 2,000 deliveries) only those that need a look are listed.")
 @click.option("--html", "html_file", default=None, type=click.Path(dir_okay=False, path_type=Path),
               help="Write a self-contained HTML page to FILE ('-' for stdout).")
 @click.option("--ics", "ics_file", default=None, type=click.Path(dir_okay=False, path_type=Path),
@@ -70,12 +71,16 @@ def calendar(span: str, start: str | None, end: str | None, account: str | None,
         _write(html_file, html.render(view).encode("utf-8"))
         _note(f"wrote {len(w.days)} days, {view.total} deliveries to {html_file}", html_file)
     if view is not None and not html_file:
-        from rich.console import Console
+        import shutil
 
         from publisher.ops import terminal
 
-        # piped: wide enough that ids are never cut (a terminal gets its own width)
-        terminal.render(view, Console(highlight=False, width=None if sys.stdout.isatty() else 200))
+        tty = sys.stdout.isatty()
+        lines: list[str] = []
+        # piped: ids are never cut, whatever the width
+        terminal.render(view, lines.append, width=shutil.get_terminal_size((160, 24)).columns if tty else 160,
+                        colour=tty)
+        click.echo("\n".join(lines))
 
 
 def _write(path: Path, data: bytes) -> None:

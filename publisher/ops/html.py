@@ -47,7 +47,8 @@ td.id { word-break: break-all; } td.utc { white-space: nowrap; }
 <p>Generated {{ generated }} UTC by publisher.</p>
 <h2 id="legend">Legend</h2>
 <ul class="legend">{% for symbol, label, state in legend %}<li><span class="state state-{{ state }}">{{ symbol }} {{ label }}</span></li>{% endfor %}</ul>
-{% if cut %}<p>At most {{ per_cell }} deliveries per day and account are listed; the rest are counted.</p>{% endif %}
+{% if dense %}<p>A dense window: listed are only the deliveries that need a look ({{ dense }}), at most {{ per_cell }} per day and account; the rest are counted.</p>
+{% elif cut %}<p>At most {{ per_cell }} deliveries per day and account are listed; the rest are counted.</p>{% endif %}
 </header>
 <main>
 {% for day in days %}
@@ -94,15 +95,14 @@ def render(view: View) -> str:
                              "account": name, "channel": e["channel"], "state": e["state"], "symbol": symbol,
                              "label": label, "text": redact(text), "id": e["id"]})
             if cell.more:
-                rest = dict(cell.counts)
-                for e in cell.entries:
-                    rest[e["state"]] -= 1
-                rows.append({"account": name, "more": f"{cell.more:,} more ({summary({s: n for s, n in rest.items() if n})})"})
+                what = "more" if cell.entries else "deliveries"
+                rows.append({"account": name, "more": f"{cell.more:,} {what} ({summary(cell.rest())})"})
         days.append({"label": f"{day:%A %d %B %Y}", "rows": rows})
     title = "Publishing calendar" + (f": {view.account}" if view.account else "")
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     return env.from_string(TEMPLATE).render(
         title=title, zone=w.tz.key, days=days, per_cell=view.per_cell, cut=view.cut,
+        dense=", ".join(mark(s)[1] for s in view.listed_states) if view.listed_states else "",
         days_label=f"{w.days[0]:%A %d %B %Y} to {w.days[-1]:%A %d %B %Y}",
         total_label=f"{view.total:,} deliveries" + (f": {summary(view.counts)}." if view.total else "."),
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),

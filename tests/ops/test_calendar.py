@@ -146,3 +146,22 @@ def test_html_renders_in_headless_chromium(env: Env, seeded: dict[str, Any], tmp
     s = _run_chromium(binary, tmp_path, f"--screenshot={shot}", "--window-size=1200,1600", page.as_uri())
     assert s.returncode == 0, s.stderr[-2000:]
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+
+
+def test_a_dense_window_lists_only_what_needs_a_look(env: Env, seeded: dict[str, Any]) -> None:
+    from zoneinfo import ZoneInfo
+
+    from publisher.ops import calendar as cal
+    from publisher.ops import terminal
+
+    d = seeded["day"]
+    w = cal.window(d - timedelta(days=1), d + timedelta(days=2), ZoneInfo("Europe/Oslo"))
+    with env.store().read() as conn:
+        view = cal.build(conn, w, per_cell=5, dense=5)  # 9 deliveries in the window: dense
+    listed = {e["id"] for accounts in view.cells.values() for c in accounts.values() for e in c.entries}
+    assert listed == {seeded["held"], seeded["comms"]} and view.total == 9
+    lines: list[str] = []
+    terminal.render(view, lines.append)
+    out = "\n".join(lines)
+    assert "a dense window (9 deliveries)" in out
+    assert "… 5 deliveries (5 scheduled)" in out  # andrew on day D: nothing listed, all counted
