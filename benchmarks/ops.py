@@ -5,7 +5,9 @@
       30 days (a dense month: about 3,300 a day, 420 per day and account), mostly `scheduled`, with some held,
       unknown, failed, pending approval, published and late ones; then times RUNS (default 5) cold CLI runs each of
       `publisher calendar --month`, `publisher status` and `publisher list --state held --since -1d --until +30d`,
-      wall time from process start to exit (interpreter start and imports included), against `python -c pass`.
+      wall time from process start to exit (interpreter start and imports included), against `python -c pass` and
+      `publisher list --limit 1` (the floor of any command that opens the store); then the queries and the
+      rendering alone, in this process.
 
 The rows are written with one bulk insert per 10,000 (SQLAlchemy Core executemany), not N CLI calls: the benchmark
 measures the reading commands, not the writing path. Audit events are not written; the views do not read them.
@@ -72,6 +74,28 @@ def timed(args: list[str], env: dict[str, str], runs: int) -> list[float]:
     return out
 
 
+def inproc(store: Any, runs: int) -> None:
+    """The same work without the interpreter's start and the imports: the queries and the rendering only."""
+    from zoneinfo import ZoneInfo
+
+    from publisher.ops import calendar as cal
+    from publisher.ops import status, terminal
+
+    tz = ZoneInfo("Europe/Oslo")
+    today = datetime.now(UTC).astimezone(tz).date()
+    w = cal.window(today, today + timedelta(days=30), tz)
+    for label, work in (("status.collect", lambda conn: status.collect(conn, datetime.now(UTC))),
+                        ("calendar build+render", lambda conn: terminal.render(cal.build(conn, w, per_cell=5),
+                                                                               [].append))):
+        times = []
+        for _ in range(runs):
+            t = time.perf_counter()
+            with store.read() as conn:
+                work(conn)
+            times.append(time.perf_counter() - t)
+        print(f"in-process {label:<22} median {statistics.median(times):.3f} s, worst {max(times):.3f} s")
+
+
 def main(n: int = 100_000, runs: int = 5) -> None:
     from publisher.store import Store
 
@@ -88,7 +112,8 @@ def main(n: int = 100_000, runs: int = 5) -> None:
     cli = [sys.executable, "-m", "publisher.cli"]
     base = timed([sys.executable, "-c", "pass"], env, runs)
     print(f"python -c pass: median {statistics.median(base) * 1000:.0f} ms")
-    for label, args in (("calendar --month", ["calendar", "--month"]),
+    for label, args in (("list --limit 1 (CLI floor)", ["list", "--limit", "1"]),
+                        ("calendar --month", ["calendar", "--month"]),
                         ("calendar --month --html", ["calendar", "--month", "--html", str(home / "m.html")]),
                         ("status", ["status"]),
                         ("status --json", ["status", "--json"]),
@@ -96,6 +121,7 @@ def main(n: int = 100_000, runs: int = 5) -> None:
         times = timed(cli + args, env, runs)
         print(f"{label:<26} median {statistics.median(times):.3f} s, worst {max(times):.3f} s "
               f"({', '.join(f'{x:.2f}' for x in times)})")
+    inproc(store, runs)
     lines = subprocess.run(cli + ["calendar", "--month"], env=env, capture_output=True, text=True).stdout
     print(f"calendar --month prints {len(lines.splitlines())} lines")
     import shutil
