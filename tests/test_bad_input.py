@@ -399,10 +399,11 @@ SECRETS: dict[str, tuple[bytes, str]] = {
                        "not valid YAML"),
     "python-tag": (b"token: !!python/object/apply:os.system ['true']\n", "not valid YAML"),
 }
+# config check reports a credential it cannot resolve as a problem of the configuration: exit 2, with the others
 for label, (body, needle) in SECRETS.items():
-    add(f"secrets-{label}", ("config", "check"), EXIT_ERROR, needle, config=WITH_SECRETS, secrets=body)
-    add(f"secrets-{label}-json", ("config", "check", "--json"), EXIT_ERROR, "", config=WITH_SECRETS, secrets=body)
-add("secrets-directory", ("config", "check"), EXIT_ERROR, "is a directory",
+    add(f"secrets-{label}", ("config", "check"), EXIT_USAGE, needle, config=WITH_SECRETS, secrets=body)
+    add(f"secrets-{label}-json", ("config", "check", "--json"), EXIT_USAGE, "", config=WITH_SECRETS, secrets=body)
+add("secrets-directory", ("config", "check"), EXIT_USAGE, "is a directory",
     config=GOOD + b'    credentials: {token: "file:{tmp}#token"}\n')
 
 # -- environment --
