@@ -25,6 +25,8 @@ LAZY: dict[str, tuple[str, str]] = {
     "list": ("publisher.commands.reading", "list_cmd"),
     "show": ("publisher.commands.reading", "show"),
     "audit": ("publisher.commands.reading", "audit"),
+    "calendar": ("publisher.commands.ops", "calendar"),
+    "status": ("publisher.commands.ops", "status"),
     "accounts": ("publisher.commands.admin", "accounts"),
     "config": ("publisher.commands.admin", "config"),
     "run": ("publisher.commands.running", "run"),

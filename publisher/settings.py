@@ -299,10 +299,9 @@ def _check_env(env: dict[str, str]) -> None:
                                "PUBLISHER_REDIS_URL)")
 
 
-def load(env: dict[str, str] | None = None) -> Settings:
-    """Load settings from the environment (default ``os.environ``) and the config file it points to."""
-    env = dict(os.environ if env is None else env)
-    home = default_home(env)
+def config_file(env: dict[str, str], home: Path) -> Path | None:
+    """The configuration file to read (PUBLISHER_CONFIG, else ``$PUBLISHER_HOME/config.yaml``), if any, once the
+    trust check passed: permissions come only from a file the caller cannot have written (publisher/trust.py)."""
     config_path: Path | None = None
     if env.get("PUBLISHER_CONFIG"):
         config_path = Path(env["PUBLISHER_CONFIG"]).expanduser()
@@ -310,8 +309,16 @@ def load(env: dict[str, str] | None = None) -> Settings:
             raise ConfigError(f"PUBLISHER_CONFIG points to {config_path}, which does not exist", hint="create it or unset the variable")
     elif (home / "config.yaml").exists():
         config_path = home / "config.yaml"
-    if config_path:  # permissions come only from a file the caller cannot have written (publisher/trust.py)
+    if config_path:
         config_path = trust.checked(config_path, home, env.get("PUBLISHER_DATABASE_URL"))
+    return config_path
+
+
+def load(env: dict[str, str] | None = None) -> Settings:
+    """Load settings from the environment (default ``os.environ``) and the config file it points to."""
+    env = dict(os.environ if env is None else env)
+    home = default_home(env)
+    config_path = config_file(env, home)
     raw: dict[str, Any] = _read_yaml(config_path) if config_path else {"accounts": DEFAULT_ACCOUNTS}
     try:
         fc = FileConfig.model_validate(raw)

@@ -100,6 +100,11 @@ def _decode(raw: bytes, path: Path, what: str) -> str:
 
 def read(path: Path, *, what: str = "config file", secret: bool = False) -> Any:
     """Parse the YAML file at ``path``; raise ConfigError naming the place (never, for ``secret``, the content)."""
+    return read_with_nodes(path, what=what, secret=secret)[0]
+
+
+def read_with_nodes(path: Path, *, what: str = "config file", secret: bool = False) -> tuple[Any, Node | None]:
+    """``read``, and the document's node tree: its marks give the line and column of every key and value."""
     try:
         with open(path, "rb") as fh:
             raw = fh.read(MAX_BYTES + 1)
@@ -116,9 +121,9 @@ def read(path: Path, *, what: str = "config file", secret: bool = False) -> Any:
         loader = _StrictLoader(text)  # checks every character first (NUL and other controls are refused)
         node = loader.get_single_node()
         if node is None:
-            return None
+            return None, None
         _expanded_size(node)
-        return loader.construct_document(node)
+        return loader.construct_document(node), node
     except yaml.YAMLError as e:
         raise _explain(e, path, what, secret) from None
     except RecursionError:

@@ -360,7 +360,8 @@ CONFIGS: dict[str, tuple[bytes, str]] = {
 }
 for label, (body, needle) in CONFIGS.items():
     for cmd in (("config", "check"), ("accounts", "list"), ("list",), ("post", "--account", "noc", "--at", "+1d", "hi")):
-        add(f"config-{label}-{cmd[0]}", cmd, EXIT_ERROR, needle, config=body)
+        # config check reports what is wrong in the file as bad input (exit 2), with every problem at once
+        add(f"config-{label}-{cmd[0]}", cmd, EXIT_USAGE if cmd[0] == "config" else EXIT_ERROR, needle, config=body)
 for label, path in {"directory": "{tmp}", "missing": "{tmp}/nope.yaml", "dev-zero": "/dev/zero",
                     "long-name": "{tmp}/" + "c" * 300 + ".yaml"}.items():
     needle = {"directory": "is a directory", "missing": "does not exist", "dev-zero": "larger than",
@@ -397,10 +398,11 @@ SECRETS: dict[str, tuple[bytes, str]] = {
                        "not valid YAML"),
     "python-tag": (b"token: !!python/object/apply:os.system ['true']\n", "not valid YAML"),
 }
+# config check reports a credential it cannot resolve as a problem of the configuration: exit 2, with the others
 for label, (body, needle) in SECRETS.items():
-    add(f"secrets-{label}", ("config", "check"), EXIT_ERROR, needle, config=WITH_SECRETS, secrets=body)
-    add(f"secrets-{label}-json", ("config", "check", "--json"), EXIT_ERROR, "", config=WITH_SECRETS, secrets=body)
-add("secrets-directory", ("config", "check"), EXIT_ERROR, "is a directory",
+    add(f"secrets-{label}", ("config", "check"), EXIT_USAGE, needle, config=WITH_SECRETS, secrets=body)
+    add(f"secrets-{label}-json", ("config", "check", "--json"), EXIT_USAGE, "", config=WITH_SECRETS, secrets=body)
+add("secrets-directory", ("config", "check"), EXIT_USAGE, "is a directory",
     config=GOOD + b'    credentials: {token: "file:{tmp}#token"}\n')
 
 # -- environment --

@@ -58,14 +58,14 @@ def test_bad_config_file_is_named_with_the_fix(env: Env) -> None:
     r = env.cli("accounts", "list")
     assert r.returncode == 1 and "accounts.noc.channel" in r.stderr and "Traceback" not in r.stderr
     (env.home / "config.yaml").write_text("accounts:\n  noc:\n    channel: x\n    credentials: {token: abc123secret}\n")
-    r = env.cli("config", "check")
-    assert r.returncode == 1 and "reference" in r.stderr and "abc123secret" not in r.stderr
+    r = env.cli("config", "check")  # problems in the file: bad input, exit 2
+    assert r.returncode == 2 and "reference" in r.stderr and "abc123secret" not in r.stderr
     (env.home / "config.yaml").write_text("accounts:\n  noc:\n    channel: dryrun\nscheduler:\n  messages_batch: 10\n")
     r = env.cli("config", "check")
-    assert r.returncode == 1 and "scheduler.messages_batch" in r.stderr and "message_batch" in r.stderr.split("mean")[-1]
+    assert r.returncode == 2 and "scheduler.messages_batch" in r.stderr and "message_batch" in r.stderr.split("mean")[-1]
     (env.home / "config.yaml").write_text("accounts:\n  noc:\n    channel: dryrun\nscheduler:\n  lease_seconds: 0\n")
     r = env.cli("config", "check")
-    assert r.returncode == 1 and "must be positive" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "must be positive" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_every_command_has_help_with_an_example(env: Env) -> None:

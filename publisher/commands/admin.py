@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
 
 import click
 
 from publisher.commands import app, echo, echo_json
-from publisher.errors import EXIT_ERROR, ChannelError, ConfigError, PublisherError
+from publisher.errors import EXIT_ERROR, ChannelError, ConfigError
 
 
 @click.group()
@@ -95,50 +94,28 @@ def config() -> None:
 @config.command(name="check")
 @click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
 def config_check(as_json: bool) -> None:
-    """Validate the configuration: accounts, credential references, tone profiles, channel-specific rules."""
-    from publisher import channels, credentials
+    """Validate the configuration and report every problem at once, each with its line and column: unknown keys
+    (with a did-you-mean, inside options: too), values, credential references, channel rules, tone profiles.
+    Exit 2 when there are problems.
 
-    s = app().settings
-    problems: list[str] = []
-    for account in s.accounts.values():
-        try:
-            credentials.resolve(account, s.env)
-        except ConfigError as e:
-            problems.append(e.message)
-        try:
-            module = importlib.import_module(channels.ADAPTERS[account.channel].partition(":")[0])
-            check = getattr(module, "config_problems", None)
-            if check:
-                problems.extend(f"account {account.name!r}: {p}" for p in check(account))
-        except ModuleNotFoundError:
-            problems.append(f"account {account.name!r}: the {account.channel} adapter is not installed")
-    try:
-        from publisher import tone
+    \b
+    Example:
+      publisher config check --json
+    """
+    import os
 
-        loader = getattr(tone, "load_profiles", None)
-        if loader:
-            loader(s.profiles)
-        for_account = getattr(tone, "profile_for", None)
-        if for_account:
-            for account in s.accounts.values():
-                try:
-                    for_account(account, s.profiles)
-                except PublisherError as e:
-                    problems.append(f"account {account.name!r}: {e.message}")
-    except PublisherError as e:
-        problems.append(e.message)
-    if s.feeds:
-        from publisher.workflows import feeds
+    from publisher import configcheck
+    from publisher.errors import EXIT_USAGE
 
-        problems.extend(feeds.config_problems(s))
-    where = str(s.config_path) if s.config_path else "embedded defaults"
+    where, accounts, problems = configcheck.check(dict(os.environ))
     if as_json:
-        echo_json({"config": where, "accounts": len(s.accounts), "ok": not problems, "problems": problems})
+        echo_json({"config": where, "accounts": accounts, "ok": not problems,
+                   "problems": configcheck.as_json(problems)})
     elif problems:
         click.echo(f"{where}: {len(problems)} problem(s)", err=True)
         for p in problems:
-            click.echo(f"  - {p}", err=True)
+            echo(f"  {p.render(where)}", err=True)
     else:
-        click.echo(f"{where}: ok ({len(s.accounts)} accounts)")
+        click.echo(f"{where}: ok ({accounts} accounts)")
     if problems:
-        sys.exit(EXIT_ERROR)
+        sys.exit(EXIT_USAGE)

@@ -8,10 +8,13 @@ closing time); publishes through the dry-run channel; prints what was published,
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import click
 import yaml
@@ -51,23 +54,67 @@ def demo(home: Path | None) -> None:
     Example:
       publisher demo
     """
+    started = time.monotonic()  # wall time of the whole command: what the user waited for
+    temporary = home is None
+    home = home or Path(tempfile.mkdtemp(prefix="publisher-demo-"))
+    stop_on_term = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        ok, first_post = _demo(home)
+    finally:
+        signal.signal(signal.SIGTERM, stop_on_term)
+        if temporary:
+            _remove(home)
+    elapsed = time.monotonic() - started  # after the clean-up: the whole wait
+    if temporary:
+        click.echo(f"done in {elapsed:.1f} s. The temporary data directory is removed; to inspect the result, run "
+                   "`publisher demo --home DIR`, then `PUBLISHER_HOME=DIR publisher show ID`.")
+    else:
+        click.echo(f"done in {elapsed:.1f} s. Inspect: PUBLISHER_HOME={home} publisher show {first_post}")
+    if not ok:
+        raise SystemExit(1)
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM cleans up like Ctrl-C
+
+
+def _remove(home: Path) -> None:
+    """Stop the embedded broker the demo may have left running in ``home``, then delete the directory."""
+    from publisher.workers import embedded
+
+    try:
+        embedded.stop(home / "valkey")
+    except Exception:  # noqa: BLE001 - best effort: the directory goes either way
+        pass
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def _demo(home: Path) -> tuple[bool, str]:
+    """Run the flow in ``home``: (whether every delivery ended and the audit log verified, the first post's id)."""
+    from publisher.sandbox.server import SandboxServer
+
+    home.mkdir(parents=True, exist_ok=True)
+    sandbox = SandboxServer("127.0.0.1", 0).start()
+    try:
+        return _run(home, sandbox)
+    finally:
+        sandbox.stop()
+
+
+def _run(home: Path, sandbox: Any) -> tuple[bool, str]:
     from rich.console import Console
     from rich.table import Table
 
     from publisher import audit, service, settings
     from publisher.channels.dryrun import LEDGER_NAME, ledger_rows
     from publisher.commands.running import run_inprocess
-    from publisher.sandbox.server import SandboxServer
     from publisher.store import Store
 
     console = Console()
-    home = home or Path(tempfile.mkdtemp(prefix="publisher-demo-"))
-    home.mkdir(parents=True, exist_ok=True)
-    sandbox = SandboxServer("127.0.0.1", 0).start()
     config = {**DEMO_CONFIG, "accounts": dict(DEMO_CONFIG["accounts"])}  # type: ignore[call-overload]
     for name, acc in SANDBOX_ACCOUNTS.items():
         if acc["channel"] in sandbox.platforms:
-            config["accounts"][name] = {**acc, "base_url": sandbox.base_url(SANDBOX_PATHS[acc["channel"]])}
+            config["accounts"][name] = {**acc, "base_url": sandbox.base_url(SANDBOX_PATHS[str(acc["channel"])])}
     (home / "config.yaml").write_text(yaml.safe_dump(config))
     env = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")}
     env.update({"PUBLISHER_HOME": str(home), "DEMO_X_TOKEN": "demo-x-user-token", "DEMO_FB_TOKEN": "demo-page-token",
@@ -116,9 +163,7 @@ def demo(home: Path | None) -> None:
             states = [r[0] for r in conn.execute(select(deliveries.c.state))]
         return all(st in {x.value for x in TERMINAL} for st in states)
 
-    started = time.monotonic()
     run_inprocess(s, threads=4, until=done, timeout=60)
-    elapsed = time.monotonic() - started
 
     table = Table(title="published, in order (dry-run ledger)")
     for col in ("#", "account", "delivery", "replies to", "text"):
@@ -136,7 +181,6 @@ def demo(home: Path | None) -> None:
         remote.add_row(str(p["seq"]), p["platform"], str(p["remote_id"])[-24:], str(p.get("in_reply_to") or "-")[-24:],
                        p["text"][:70])
     console.print(remote)
-    sandbox.stop()
     states = Table(title="every delivery")
     for col in ("post", "account", "state", "note"):
         states.add_column(col)
@@ -148,6 +192,4 @@ def demo(home: Path | None) -> None:
     console.print(states)
     verdict = f"[green]intact[/]: {v.checked} events, hash chain verified" if v.ok else f"[red]BROKEN[/] at {v.first_bad_seq}: {v.reason}"
     console.print(f"audit log {verdict}")
-    console.print(f"done in {elapsed:.1f} s. Inspect: PUBLISHER_HOME={home} publisher show {ids[0]}")
-    if not v.ok or not done():
-        raise SystemExit(1)
+    return v.ok and done(), ids[0]

@@ -148,14 +148,14 @@ def add(settings: Settings, store: Store, spec: FeedSpec, source: str = "cli") -
     return row
 
 
-def config_problems(settings: Settings) -> list[str]:
-    """What is wrong with the config's ``feeds:`` (for ``publisher config check``)."""
+def config_problems(settings: Settings) -> list[tuple[str, PublisherError]]:
+    """What is wrong with the config's ``feeds:`` (for ``publisher config check``): (feed name, the error)."""
     problems = []
     for name, fc in settings.feeds.items():
         try:
             check_spec(settings, _spec_from_config(name, fc))
         except PublisherError as e:
-            problems.append(f"feeds.{name}: {e.message}")
+            problems.append((name, e))
     return problems
 
 

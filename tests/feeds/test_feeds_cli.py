@@ -78,7 +78,7 @@ def test_config_feeds_are_checked_and_synced(env: Env, feeds_http: FeedServer) -
     assert "feed.added" in log and "feed.changed" in log
     env.write_config(DRYRUN, feeds={"noor": {"url": url, "accounts": ["nobody"], "template": "{{ nope }}"}})
     r = env.cli("config", "check")
-    assert r.returncode == 1 and "feeds.noor" in r.stderr
+    assert r.returncode == 2 and "feeds.noor" in r.stderr  # problems in the file: exit 2
     (env.home / "config.yaml").write_text(yaml.safe_dump({**env.config, "feeds": {"noor": {"url": url}}}))
     r = env.cli("config", "check")
     assert r.returncode != 0 and "feeds.noor" in r.stderr

@@ -1,0 +1,133 @@
+"""Ops views over a big store (issue 14). Prints result lines; RESULTS-ops.md records them with the commands.
+
+  python benchmarks/ops.py [N] [RUNS]
+      builds a SQLite store of N deliveries (default 100,000; one post each) over 8 accounts, due within the next
+      30 days (a dense month: about 3,300 a day, 420 per day and account), mostly `scheduled`, with some held,
+      unknown, failed, pending approval, published and late ones; then times RUNS (default 5) cold CLI runs each of
+      `publisher calendar --month`, `publisher status` and `publisher list --state held --since -1d --until +30d`,
+      wall time from process start to exit (interpreter start and imports included), against `python -c pass` and
+      `publisher list --limit 1` (the floor of any command that opens the store); then the queries and the
+      rendering alone, in this process.
+
+The rows are written with one bulk insert per 10,000 (SQLAlchemy Core executemany), not N CLI calls: the benchmark
+measures the reading commands, not the writing path. Audit events are not written; the views do not read them.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+ACCOUNTS = [f"acct{i}" for i in range(8)]
+#: state mix: (state, weight); the held/unknown ones carry a reason
+MIX = [("scheduled", 900), ("pending_approval", 20), ("held", 10), ("unknown", 5), ("failed", 5),
+       ("published", 50), ("retry_wait", 10)]
+REASONS = {"held": ["credentials expired for {a}: run `publisher accounts verify {a}`", "tone: blocked by shouting"],
+           "unknown": ["timeout after the request was sent; reconcile pending"], "failed": ["403 duplicate status"]}
+
+
+def bulk(store: Any, n: int, now: datetime) -> None:
+    """n posts with one delivery each, due within the next 30 days (and 1% in the last day: late)."""
+    from publisher.schema import deliveries, posts
+    from publisher.store import new_id
+
+    rnd = random.Random(14)
+    states = [s for s, w in MIX for _ in range(w)]
+    for start in range(0, n, 10_000):
+        ps, ds = [], []
+        for i in range(start, min(start + 10_000, n)):
+            pid, did, acc = new_id("p"), new_id("d"), ACCOUNTS[i % len(ACCOUNTS)]
+            state = rnd.choice(states)
+            offset = -rnd.uniform(60, 86_400) if i % 100 == 0 else rnd.uniform(60, 30 * 86_400)
+            due = now + timedelta(seconds=offset)
+            ps.append(dict(id=pid, kind="note", text="bench", variables={}, scheduled_at=due, overrides=[],
+                           created_by="bench", created_at=now))
+            reason = rnd.choice(REASONS[state]).format(a=acc) if state in REASONS else None
+            ds.append(dict(id=did, post_id=pid, account=acc, channel="dryrun", part=1,
+                           payload={"text": f"Bench post {i:07d}: planned maintenance window on the ring"},
+                           state=state, attempts=0, due_at=due, updated_at=now, last_error=reason))
+        with store.tx() as conn:
+            conn.execute(posts.insert(), ps)
+            conn.execute(deliveries.insert(), ds)
+
+
+def timed(args: list[str], env: dict[str, str], runs: int) -> list[float]:
+    out = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        r = subprocess.run(args, env=env, capture_output=True, text=True)
+        out.append(time.perf_counter() - t)
+        if r.returncode != 0:
+            raise SystemExit(f"{args}: exit {r.returncode}\n{r.stderr[-2000:]}")
+    return out
+
+
+def inproc(store: Any, runs: int) -> None:
+    """The same work without the interpreter's start and the imports: the queries and the rendering only."""
+    from zoneinfo import ZoneInfo
+
+    from publisher.ops import calendar as cal
+    from publisher.ops import status, terminal
+
+    tz = ZoneInfo("Europe/Oslo")
+    today = datetime.now(UTC).astimezone(tz).date()
+    w = cal.window(today, today + timedelta(days=30), tz)
+    for label, work in (("status.collect", lambda conn: status.collect(conn, datetime.now(UTC))),
+                        ("calendar build+render", lambda conn: terminal.render(cal.build(conn, w, per_cell=5),
+                                                                               [].append))):
+        times = []
+        for _ in range(runs):
+            t = time.perf_counter()
+            with store.read() as conn:
+                work(conn)
+            times.append(time.perf_counter() - t)
+        print(f"in-process {label:<22} median {statistics.median(times):.3f} s, worst {max(times):.3f} s")
+
+
+def main(n: int = 100_000, runs: int = 5) -> None:
+    from publisher.store import Store
+
+    home = Path(tempfile.mkdtemp(prefix="publisher-bench-ops-"))
+    (home / "config.yaml").write_text(yaml.safe_dump({"accounts": {
+        a: {"channel": "dryrun", "kind": "organisation", "timezone": "Europe/Oslo"} for a in ACCOUNTS}}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")}
+    env.update({"PUBLISHER_HOME": str(home), "TZ": "Europe/Oslo", "COLUMNS": "160",
+                "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    store = Store(f"sqlite:///{home / 'publisher.sqlite'}")
+    t = time.perf_counter()
+    bulk(store, n, datetime.now(UTC))
+    print(f"built {n:,} deliveries in {time.perf_counter() - t:.1f} s ({home})")
+    cli = [sys.executable, "-m", "publisher.cli"]
+    base = timed([sys.executable, "-c", "pass"], env, runs)
+    print(f"python -c pass: median {statistics.median(base) * 1000:.0f} ms")
+    for label, args in (("list --limit 1 (CLI floor)", ["list", "--limit", "1"]),
+                        ("calendar --month", ["calendar", "--month"]),
+                        ("calendar --month --html", ["calendar", "--month", "--html", str(home / "m.html")]),
+                        ("status", ["status"]),
+                        ("status --json", ["status", "--json"]),
+                        ("list held, window", ["list", "--state", "held", "--since", "-1d", "--until", "+30d"])):
+        times = timed(cli + args, env, runs)
+        print(f"{label:<26} median {statistics.median(times):.3f} s, worst {max(times):.3f} s "
+              f"({', '.join(f'{x:.2f}' for x in times)})")
+    inproc(store, runs)
+    lines = subprocess.run(cli + ["calendar", "--month"], env=env, capture_output=True, text=True).stdout
+    print(f"calendar --month prints {len(lines.splitlines())} lines")
+    import shutil
+
+    shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main(*(int(a) for a in sys.argv[1:3]))
