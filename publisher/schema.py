@@ -124,3 +124,16 @@ audit_events = Table(
     Index("ix_audit_post", "post_id"),
     Index("ix_audit_delivery", "delivery_id"),
 )
+
+#: a campaign imported from a file (publisher/workflows/campaigns.py); its posts are those with
+#: ``idem_scope = 'campaign:' || name`` and the row key as ``idem_key``
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("source_sha256", String(64), nullable=False),
+    Column("header", JSON, nullable=False),
+    Column("created_by", String(100), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
