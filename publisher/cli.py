@@ -32,6 +32,7 @@ LAZY: dict[str, tuple[str, str]] = {
     "demo": ("publisher.commands.demo", "demo"),
     "sandbox": ("publisher.sandbox.cli", "sandbox"),
     "check": ("publisher.tone_cli", "check"),
+    "campaign": ("publisher.commands.campaigns", "campaign"),
 }
 
 

@@ -80,8 +80,10 @@ def _check_variant_targets(settings: Settings, new: NewPost) -> None:
                          "nor the channel of one", hint=f"use one of: {', '.join(sorted(targets))}")
 
 
-def render_and_check(settings: Settings, new: NewPost) -> tuple[dict[str, list[Payload]], list[Finding]]:
-    """Render for every account (with its own wording, if given) and run the tone checks.
+def render_and_check(settings: Settings, new: NewPost, overrides: dict[str, Any] | None = None,
+                     ) -> tuple[dict[str, list[Payload]], list[Finding]]:
+    """Render for every account (with its own wording, if given) and run the tone checks (with ``overrides``: one
+    more layer of rule settings, e.g. a campaign's required hashtags, see ``tone.check``).
 
     Raises ToneBlocked when a finding blocks. The consistency rule compares every account's full text with every
     other account's, keyed by account: two accounts on one platform with different wording are two variants.
@@ -99,7 +101,7 @@ def render_and_check(settings: Settings, new: NewPost) -> tuple[dict[str, list[P
         account = settings.account(name)
         for part in parts:
             findings.extend(tone.check(part.text, account, channel=account.channel, kind=new.kind,
-                                       profiles=settings.profiles, variants=variants))
+                                       profiles=settings.profiles, variants=variants, overrides=overrides))
     unknown = set(new.allow) - {f.rule for f in findings}
     if unknown:
         raise InputError(f"--allow names rule(s) that did not trigger: {', '.join(sorted(unknown))}",
