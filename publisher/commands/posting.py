@@ -69,7 +69,12 @@ def _submit(text: str, accounts: tuple[str, ...], at: str, tz: str | None, not_a
     first = settings.account(accounts[0])
     zone = timeparse.zone(tz) if tz else first.zone
     now = datetime.now(UTC)
-    when = timeparse.parse_time(at, zone, now)
+    if at.strip().lower() == "next-slot":  # the first account's next free slot (its queue, README "Time slots")
+        from publisher.workflows.campaigns import next_slot
+
+        when = next_slot(settings, a.store, accounts[0], now)
+    else:
+        when = timeparse.parse_time(at, zone, now)
     until = timeparse.parse_time(not_after, zone, now, what="--not-after") if not_after else None
     new = service.NewPost(text=text, accounts=list(dict.fromkeys(accounts)), at=when, kind=kind, link=link,
                           language=language, not_after=until, thread_key=thread, idempotency_key=idem, allow=allow,
@@ -111,7 +116,7 @@ def _submit(text: str, accounts: tuple[str, ...], at: str, tz: str | None, not_a
 
 _common = [
     click.option("--account", "-a", "accounts", multiple=True, required=True, help="Account name (repeatable)."),
-    click.option("--at", default="now", show_default=True, help="now, +90m, +2h, +3d, ISO with offset, or local time."),
+    click.option("--at", default="now", show_default=True, help="now, +90m, +2h, +3d, ISO with offset, local time, or next-slot."),
     click.option("--tz", default=None, help="IANA zone for a local --at (default: the account's zone)."),
     click.option("--not-after", default=None, help="Expire instead of publishing after this time."),
     click.option("--idempotency-key", "idem", default=None, help="A repeat with the same key returns the existing post."),

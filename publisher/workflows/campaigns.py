@@ -73,6 +73,7 @@ class Planned:
     rendered: dict[str, list[Payload]] = field(default_factory=dict)
     findings: list[Any] = field(default_factory=list)
     existing: dict[str, Any] | None = None  # the stored post
+    valid: bool = True  # False: the row has problems (reported); it was planned only to check the rest of it
     stored: list[dict[str, Any]] = field(default_factory=list)  # its deliveries
 
 
@@ -263,14 +264,16 @@ def plan(settings: Settings, store: Store, cf: CampaignFile, now: datetime | Non
                                     tone=True, findings=e.findings))
             except PublisherError as e:
                 issues.append(Issue(row.where("text"), e.message, e.hint or ""))
-        planned.append(p)
+        if p.valid:
+            planned.append(p)
     if progress:
         progress(len(cf.rows) % 100)
     _check_threads(planned, issues)
     if issues:
         raise CampaignInvalid(issues)
     keys = {p.key for p in planned}
-    removed = [post for key, post in existing.items() if key not in keys]
+    removed = [post for key, post in existing.items() if key not in keys
+               and any(State(d["state"]) in CANCELLABLE for d in by_post[post["id"]])]
     result = Plan(name, cf, header, planned, removed, {p["id"]: by_post[p["id"]] for p in removed}, stored_campaign)
     _fill_slots(settings, store, result, now)
     _cadence(settings, store, result)
@@ -311,7 +314,10 @@ def _plan_row(settings: Settings, row: Row, anchors: dict[str, datetime], defaul
     if not accounts:
         bad("accounts", "names no account", "add accounts: to the header or to the row")
     good: list[AccountConfig] = []
+    inherited = _value(row, defaults, "accounts") is None
     for a in accounts:
+        if a not in settings.accounts and inherited:
+            continue  # reported once, at the header
         if a not in settings.accounts:
             bad("accounts", f"unknown account {a!r}", suggest(a, list(settings.accounts), "accounts"))
             continue
@@ -333,7 +339,8 @@ def _plan_row(settings: Settings, row: Row, anchors: dict[str, datetime], defaul
     for t in sorted(set(variants) - targets):
         bad(f"variant:{t}" if row.line else f"variants.{t}", f"variant target {t!r} is neither an account of this row "
             "nor the channel of one", suggest(t, sorted(targets), "targets"))
-    for column, value in (("text", text), *((f"variant:{t}", v) for t, v in variants.items())):
+    for column, value in ((("text", text),) if str(text).strip() else ()) + tuple(
+            (f"variant:{t}" if row.line else f"variants.{t}", v) for t, v in variants.items()):
         try:
             textinput.check(str(value), "the text", multiline=True)
         except InputError as e:
@@ -364,7 +371,7 @@ def _plan_row(settings: Settings, row: Row, anchors: dict[str, datetime], defaul
             until[account.name] = resolve_time(str(until_raw), anchors, account.zone, now, "not_after") if until_raw else None
         except InputError as e:
             bad("not_after", e)
-    if len(issues) > before:
+    if not good or not str(text).strip() or (not key and len(issues) > before):
         return None
     fields = canonical(row.fields)
     sha = _row_sha(fields, None if slot else due, until, defaults, tags)
@@ -385,8 +392,6 @@ def _plan_row(settings: Settings, row: Row, anchors: dict[str, datetime], defaul
         if found is not None and (found["thread_key"] or None) != _thread_key(row, defaults, key):
             bad("thread", "a row's thread cannot change after it was imported",
                 "give the row a new key (and --prune the old one)")
-    if len(issues) > before:
-        return None
     variables: dict[str, Any] = {"campaign": {"key": key, "sha": sha, "row": fields, "index": row.index}}
     for extra in ("image", "alt"):
         if row.fields.get(extra):
@@ -397,7 +402,7 @@ def _plan_row(settings: Settings, row: Row, anchors: dict[str, datetime], defaul
                           not_after=min((t for t in until.values() if t), default=None),
                           thread_key=_thread_key(row, defaults, key), idempotency_key=key,
                           variables=variables, variants=variants)
-    p = Planned(key, row, fields, new, due, until, sha, status, existing=found)
+    p = Planned(key, row, fields, new, due, until, sha, status, existing=found, valid=len(issues) == before)
     if found is not None:
         p.stored = by_post.get(found["id"], [])
     if slot and found is not None:  # a slot row keeps the slots it was given
@@ -721,3 +726,17 @@ def each_post(settings: Settings, store: Store, name: str, action: Callable[[Set
 def export_rows(store: Store, name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     row, found, _ = get(store, name)
     return row["header"], [dict((p["variables"].get("campaign") or {}).get("row") or {}) for p in found]
+
+
+def next_slot(settings: Settings, store: Store, account: str, now: datetime) -> datetime:
+    """The account's next free slot after ``now`` (``publisher post --at next-slot``), with what already waits."""
+    config = settings.account(account)
+    if not config.slots:
+        raise InputError(f"account {account!r} has no slots",
+                         hint=f"add slots: [\"09:00\", \"17:00\"] to accounts.{account} in the config, or give --at")
+    with store.read() as conn:
+        occupied = _occupied(conn, [account], "")
+    try:
+        return slots.next_slots(config, occupied[account], now, 1)[0]
+    except ValueError as e:
+        raise InputError(str(e), hint="free a slot (cancel a post) or add slots to the account") from None
