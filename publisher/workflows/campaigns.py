@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
 
-from publisher import audit, service, textinput, timeparse
+from publisher import audit, rawsql, service, textinput, timeparse
 from publisher.errors import InputError, InvalidState, NotFound, PublisherError, ToneBlocked
 from publisher.models import CANCELLABLE, Payload, PostKind, State
 from publisher.schema import campaigns, deliveries, posts
@@ -248,26 +248,27 @@ def plan(settings: Settings, store: Store, cf: CampaignFile, now: datetime | Non
         stored_campaign, existing, by_post = _stored(conn, name) if name else (None, {}, {})
     planned: list[Planned] = []
     seen: dict[str, Row] = {}
-    for n, row in enumerate(cf.rows, 1):
-        if progress and n % 100 == 0:
-            progress(100)
+    todo: list[Planned] = []
+    for row in cf.rows:
         p = _plan_row(settings, row, anchors, defaults, tags, head_accounts, now, seen, issues, existing, by_post)
         if p is None:
             continue
         p.new.variables["campaign"]["name"] = name
         if p.status != "unchanged":
-            try:
-                p.rendered, p.findings = service.render_and_check(settings, p.new, overrides)
-            except ToneBlocked as e:
-                issues.append(Issue(row.where("text"), e.message.replace("; nothing was stored", ""),
-                                    "; ".join(f"{f.rule}: {f.message}" for f in service.tone.blocking(e.findings)),
-                                    tone=True, findings=e.findings))
-            except PublisherError as e:
-                issues.append(Issue(row.where("text"), e.message, e.hint or ""))
+            todo.append(p)
         if p.valid:
             planned.append(p)
     if progress:
-        progress(len(cf.rows) % 100)
+        progress(len(cf.rows) - len(todo))
+    for p, (verdict, a, b) in zip(todo, check_all(settings, [p.new for p in todo], overrides, progress), strict=True):
+        if verdict == "ok":
+            p.rendered, p.findings = a, b
+        elif verdict == "tone":
+            issues.append(Issue(p.row.where("text"), a.replace("; nothing was stored", ""),
+                                "; ".join(f"{f.rule}: {f.message}" for f in service.tone.blocking(b)),
+                                tone=True, findings=b))
+        else:
+            issues.append(Issue(p.row.where("text"), a, b))
     _check_threads(planned, issues)
     if issues:
         raise CampaignInvalid(issues)
@@ -278,6 +279,64 @@ def plan(settings: Settings, store: Store, cf: CampaignFile, now: datetime | Non
     _fill_slots(settings, store, result, now)
     _cadence(settings, store, result)
     return result
+
+
+#: checking at least this many rows uses every core (forked workers, Linux)
+PARALLEL_FROM = 1000
+_WORK: tuple[Settings, dict[str, Any] | None] | None = None
+
+
+def _check_one(settings: Settings, new: service.NewPost, overrides: dict[str, Any] | None) -> tuple[str, Any, Any]:
+    """Render and tone-check one post: ("ok", rendered, findings), ("tone", message, findings) or ("error",
+    message, hint); a tuple a worker process can send back (the error classes do not pickle)."""
+    try:
+        rendered, findings = service.render_and_check(settings, new, overrides)
+    except ToneBlocked as e:
+        return "tone", e.message, e.findings
+    except PublisherError as e:
+        return "error", e.message, e.hint or ""
+    return "ok", rendered, findings
+
+
+def _check_forked(new: service.NewPost) -> tuple[str, Any, Any]:
+    assert _WORK is not None
+    return _check_one(_WORK[0], new, _WORK[1])
+
+
+def check_all(settings: Settings, todo: list[service.NewPost], overrides: dict[str, Any] | None,
+              progress: Callable[[int], None] | None = None) -> list[tuple[str, Any, Any]]:
+    """``_check_one`` for every post, in order; across every core for a large file. The first posts are checked
+    here before forking, so the workers inherit warm caches (tone profiles, the language models)."""
+    global _WORK
+    import os
+    import sys
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if len(todo) < PARALLEL_FROM or cores < 2 or not sys.platform.startswith("linux"):
+        out = []
+        for i, new in enumerate(todo, 1):
+            out.append(_check_one(settings, new, overrides))
+            if progress and i % 100 == 0:
+                progress(100)
+        if progress:
+            progress(len(todo) % 100)
+        return out
+    import multiprocessing
+
+    warm = 50  # enough posts to load the language models (seconds) once, here, rather than in every worker
+    out = [_check_one(settings, new, overrides) for new in todo[:warm]]
+    _WORK = (settings, overrides)
+    try:
+        with multiprocessing.get_context("fork").Pool(cores) as pool:
+            for i, result in enumerate(pool.imap(_check_forked, todo[warm:], chunksize=100), warm + 1):
+                out.append(result)
+                if progress and i % 100 == 0:
+                    progress(100)
+    finally:
+        _WORK = None
+    if progress:
+        progress(len(todo) % 100)
+    return out
 
 
 def _value(row: Row, defaults: dict[str, Any], key: str) -> Any:
@@ -521,9 +580,8 @@ def apply(settings: Settings, store: Store, result: Plan, prune: bool = False) -
                 new_posts.append(post)
                 new_deliveries.extend(rows)
                 events.extend(evs)
-        if new_posts:
-            conn.execute(posts.insert(), new_posts)
-            conn.execute(deliveries.insert(), new_deliveries)
+        _insert(conn, posts, new_posts)
+        _insert(conn, deliveries, new_deliveries)
         moves: list[Move] = []
         for p in result.rows:
             if p.status == "changed":
@@ -548,6 +606,16 @@ def apply(settings: Settings, store: Store, result: Plan, prune: bool = False) -
                     report.untouched.append(f"{m.delivery['id']} moved on meanwhile (a worker claimed it)")
     report.stored = True
     return report
+
+
+def _insert(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Many rows in few statements on the driver (``rawsql.insert_many``): SQLAlchemy's per-row type processing
+    cost more than SQLite itself for a 10,000-row campaign."""
+    if not rows:
+        return
+    binders = rawsql.dialect_of(conn).binders(table)
+    columns = [c.name for c in table.columns if c.name in rows[0]]
+    rawsql.insert_many(conn, table.name, columns, [tuple(binders[c](r.get(c)) for c in columns) for r in rows])
 
 
 def _thread_tails(conn: Connection, rows: list[Planned]) -> dict[tuple[str, str], str]:
@@ -678,7 +746,7 @@ def _update_row(settings: Settings, conn: Connection, p: Planned, now: datetime,
     if add:
         last = _thread_tails(conn, [p]) if new.thread_key else {}
         rows, evs = _delivery_rows(settings, p, post["id"], add, now, last)
-        conn.execute(deliveries.insert(), rows)
+        _insert(conn, deliveries, rows)
         events.extend(evs)
     return events
 
