@@ -270,8 +270,8 @@ def plan(settings: Settings, store: Store, cf: CampaignFile, now: datetime | Non
         else:
             issues.append(Issue(p.row.where("text"), a, b))
     _check_threads(planned, issues)
-    if issues:
-        raise CampaignInvalid(issues)
+    if issues:  # one report per place and problem (a row's time can fail alike for each of its accounts)
+        raise CampaignInvalid(list({(i.where, i.message): i for i in issues}.values()))
     keys = {p.key for p in planned}
     removed = [post for key, post in existing.items() if key not in keys
                and any(State(d["state"]) in CANCELLABLE for d in by_post[post["id"]])]

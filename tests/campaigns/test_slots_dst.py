@@ -93,6 +93,10 @@ def test_slots_skip_taken_times_full_days_gaps_and_quiet_hours() -> None:
     taken = [z("2027-01-04T08:00Z"), z("2027-01-04T09:00Z")]
     assert slots.next_slots(a, taken, monday, 1) == [z("2027-01-06T08:00Z")]
     assert slots.next_slots(a, [], monday, 2) == [z("2027-01-04T08:00Z"), z("2027-01-04T11:30Z")]
+    # without a daily limit: a taken slot, and one too close to a taken time (min gap), are skipped
+    c = account(slots=["09:00", "12:30"], policy={"min_gap_seconds": 3 * 3600})
+    assert slots.next_slots(c, [z("2027-01-04T08:00Z")], monday, 1) == [z("2027-01-04T11:30Z")]
+    assert slots.next_slots(c, [z("2027-01-04T09:30Z")], monday, 2) == [z("2027-01-05T08:00Z"), z("2027-01-05T11:30Z")]
     # max_per_day 2: a third slot on Monday is never given, even without the quiet hours
     b = account(slots=["09:00", "12:30", "17:00"], policy={"max_per_day": 2})
     assert slots.next_slots(b, [], monday, 3)[2] == z("2027-01-05T08:00Z")
