@@ -79,8 +79,13 @@ def test_a_300_row_campaign_is_published_once_each_with_cadence_and_slots_kept(
     env.env["PUBLISHER_ACTOR"] = "carol"
     env.spawn("scheduler", log="scheduler")
     env.spawn("worker", "--processes", "1", "--threads", "8", log="worker")
-    wait_for(lambda: sum(d["state"] == "published" for d in all_deliveries(store)) == 300, timeout=240,
-             what="300 published")
+    try:
+        wait_for(lambda: sum(d["state"] == "published" for d in all_deliveries(store)) == 300, timeout=240,
+                 what="300 published")
+    except AssertionError:
+        left = [(d["account"], d["state"], d["due_at"], d["last_error"]) for d in all_deliveries(store)
+                if d["state"] != "published"]
+        raise AssertionError(f"{len(left)} not published, e.g. {left[:5]}") from None
     ds = all_deliveries(store)
     on_platforms = sum(len(sandbox.sandbox.posts(c)) for c in ("x", "facebook", "linkedin", "mastodon", "bluesky"))
     assert on_platforms == 300  # each exactly once
