@@ -441,8 +441,10 @@ def _plan_row(settings: Settings, row: Row, anchors: dict[str, datetime], defaul
     status = "new" if found is None else ("unchanged" if (found["variables"].get("campaign") or {}).get("sha") == sha
                                           else "changed")
     if status != "unchanged":
+        done = {d["account"] for d in by_post.get(found["id"], [])
+                if State(d["state"]) not in EDITABLE} if found is not None else set()
         for a, t in due.items():
-            if t < now - timedelta(seconds=1):
+            if a not in done and t < now - timedelta(seconds=1):  # what went out is reported, never changed
                 bad("at", f"{at_raw!r} is in the past for {a} ({t:%Y-%m-%d %H:%M} UTC)",
                     "move the row (or its anchor) into the future, or remove it")
                 break
@@ -696,6 +698,12 @@ def _update_row(settings: Settings, conn: Connection, p: Planned, now: datetime,
     assert p.existing is not None
     post: dict[str, Any] = dict(p.existing)
     new = p.new
+    stored_accounts = {d["account"] for d in p.stored}
+    if not any(State(d["state"]) in EDITABLE for d in p.stored) and set(p.rendered) <= stored_accounts:
+        for name in sorted(stored_accounts):  # all of it went out (or is on its way): the row is left as it is
+            states = ", ".join(sorted({d["state"] for d in p.stored if d["account"] == name}))
+            report.untouched.append(f"{p.key}: {name} is {states}; not changed")
+        return []
     post.update(kind=new.kind.value, text=new.text, link=new.link, language=new.language, variables=new.variables,
                 scheduled_at=new.at, not_after=new.not_after)
     conn.execute(posts.update().where(posts.c.id == post["id"]).values(
