@@ -65,6 +65,8 @@ def import_cmd(file: Path, dry_run: bool, prune: bool, as_json: bool) -> None:
     if not report.stored:
         echo(f"campaign {report.name}: no change ({c['unchanged']} rows unchanged)"
              + (f"; {c['removed']} stored rows are not in the file (--prune cancels them)" if c["removed"] else ""))
+        for note in report.untouched:
+            echo(f"  not touched: {note}")
         return
     echo(f"campaign {report.name}: {c['new']} new, {c['changed']} changed, {c['unchanged']} unchanged"
          + (f", {len(report.pruned)} pruned" if report.pruned else

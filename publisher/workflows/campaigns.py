@@ -87,6 +87,7 @@ class Plan:
     removed_deliveries: dict[str, list[dict[str, Any]]]
     stored_campaign: dict[str, Any] | None
     runs_at: dict[tuple[str, str], datetime] = field(default_factory=dict)  # (key, account) -> after cadence
+    gone: list[str] = field(default_factory=list)  # rows not in the file that were published: never cancelled
 
     @property
     def changes(self) -> bool:
@@ -276,6 +277,9 @@ def plan(settings: Settings, store: Store, cf: CampaignFile, now: datetime | Non
     removed = [post for key, post in existing.items() if key not in keys
                and any(State(d["state"]) in CANCELLABLE for d in by_post[post["id"]])]
     result = Plan(name, cf, header, planned, removed, {p["id"]: by_post[p["id"]] for p in removed}, stored_campaign)
+    result.gone = [f"{key}: {', '.join(sorted({d['state'] for d in by_post[post['id']]}))}"
+                   for key, post in existing.items() if key not in keys and post not in removed
+                   and any(d["state"] == State.PUBLISHED.value for d in by_post[post["id"]])]
     _fill_slots(settings, store, result, now)
     _cadence(settings, store, result)
     return result
@@ -559,6 +563,8 @@ class Report:
 def apply(settings: Settings, store: Store, result: Plan, prune: bool = False) -> Report:
     """Store the plan in one transaction: all of it, or (on any error) nothing."""
     report = Report(result.name, result.counts())
+    if prune:
+        report.untouched.extend(f"{g}; not in the file, left as it is" for g in result.gone)
     if not result.changes and not (prune and result.removed):
         return report
     actor = settings.actor
