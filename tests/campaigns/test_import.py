@@ -133,3 +133,32 @@ def test_post_at_next_slot_takes_the_accounts_next_free_slot(env: Env, camp: Pat
     assert second > first
     code, _, err = cli(capsys, "post", "--account", "conf-x", "--at", "next-slot", "No slots here")
     assert code == 2 and "has no slots" in err
+
+
+def test_a_scheduler_claim_between_check_and_store_wins_and_is_reported(env: Env, camp: Path, capsys) -> None:
+    """The re-import's update is conditional on the delivery's state: the scheduler's claim, made after the
+    import checked the file and before it stored, keeps its delivery (queued, unchanged); the rest is stored."""
+    from datetime import timedelta
+
+    from publisher.store import claim_due
+    from publisher.workflows import campaignfile, campaigns
+
+    assert cli(capsys, "campaign", "import", str(camp))[0] == 0
+    edited = copy.deepcopy(CAMPAIGN)
+    edited["rows"][0]["text"] = "Seven days to go! #TNC31"
+    edited["rows"][1]["text"] = "The full agenda is out. #TNC31"
+    write(camp, edited)
+    settings, store = env.settings(), env.store()
+    plan = campaigns.plan(settings, store, campaignfile.read(camp))
+    first = deliveries_by_key(store)[("countdown-7", "conf-x", 1)]
+    with store.tx() as conn:  # the scheduler claims the first row's X delivery (as if it were due now)
+        claimed = claim_due(conn, "scheduler:test", first["due_at"], timedelta(seconds=1), 20)
+    assert first["id"] in {c["id"] for c in claimed}
+    report = campaigns.apply(settings, store, plan)
+    assert any(first["id"] in note and "claimed meanwhile" in note for note in report.untouched), report.untouched
+    after = deliveries_by_key(store)
+    assert after[("countdown-7", "conf-x", 1)]["state"] == "queued"
+    assert after[("countdown-7", "conf-x", 1)]["payload"] == first["payload"]  # the claim won: not rewritten
+    assert after[("countdown-7", "conf-ma", 1)]["payload"]["text"] == "Seven days to go! #TNC31"
+    assert after[("agenda", "conf-x", 1)]["payload"]["text"] == "The full agenda is out. #TNC31"
+    assert cli(capsys, "audit", "verify")[0] == 0
