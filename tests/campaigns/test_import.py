@@ -162,3 +162,22 @@ def test_a_scheduler_claim_between_check_and_store_wins_and_is_reported(env: Env
     assert after[("countdown-7", "conf-ma", 1)]["payload"]["text"] == "Seven days to go! #TNC31"
     assert after[("agenda", "conf-x", 1)]["payload"]["text"] == "The full agenda is out. #TNC31"
     assert cli(capsys, "audit", "verify")[0] == 0
+
+
+def test_a_row_that_changes_its_accounts_adds_and_cancels_deliveries(env: Env, camp: Path, capsys) -> None:
+    assert cli(capsys, "campaign", "import", str(camp))[0] == 0
+    store = env.store()
+    before = deliveries_by_key(store)
+    edited = copy.deepcopy(CAMPAIGN)
+    edited["rows"][0]["accounts"] = ["conf-x", "jobs"]  # conf-ma out, jobs in
+    write(camp, edited)
+    code, out, err = cli(capsys, "campaign", "import", str(camp))
+    assert code == 0 and "1 changed" in out, err
+    after = deliveries_by_key(store)
+    assert after[("countdown-7", "conf-ma", 1)]["state"] == "cancelled"
+    assert after[("countdown-7", "jobs", 1)]["state"] == "pending_approval"
+    assert after[("countdown-7", "jobs", 1)]["due_at"].isoformat() == "2031-06-01T07:00:00+00:00"
+    for k in ("id", "payload", "due_at", "state"):  # re-checked with its new siblings, else as it was
+        assert after[("countdown-7", "conf-x", 1)][k] == before[("countdown-7", "conf-x", 1)][k]
+    assert cli(capsys, "audit", "verify")[0] == 0
+    assert "no change" in cli(capsys, "campaign", "import", str(camp))[1]
