@@ -39,6 +39,7 @@ LAZY: dict[str, tuple[str, str]] = {
     "check": ("publisher.tone_cli", "check"),
     "feed": ("publisher.commands.feeds", "feed"),
     "vacancy": ("publisher.commands.vacancies", "vacancy"),
+    "campaign": ("publisher.commands.campaigns", "campaign"),
 }
 
 

@@ -202,3 +202,16 @@ approvals = Table(
     Column("at", UTCDateTime, nullable=False),
     UniqueConstraint("post_id", "account", name="uq_approvals_post_account"),
 )
+
+#: a campaign imported from a file (publisher/workflows/campaigns.py); its posts are those with
+#: ``idem_scope = 'campaign:' || name`` and the row key as ``idem_key``
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("source_sha256", String(64), nullable=False),
+    Column("header", JSON, nullable=False),
+    Column("created_by", String(100), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)

@@ -116,9 +116,10 @@ def _media_of(payload: Payload) -> list[dict[str, Any]] | None:
     return list(found) if found else None
 
 
-def render_and_check(settings: Settings, new: NewPost, images: dict[str, media_mod.Image] | None = None
-                     ) -> tuple[dict[str, list[Payload]], list[Finding]]:
-    """Render for every account (with its own wording, if given) and run the tone checks.
+def render_and_check(settings: Settings, new: NewPost, images: dict[str, media_mod.Image] | None = None,
+                     overrides: dict[str, Any] | None = None) -> tuple[dict[str, list[Payload]], list[Finding]]:
+    """Render for every account (with its own wording, if given) and run the tone checks (with ``overrides``: one
+    more layer of rule settings, e.g. a campaign's required hashtags, see ``tone.check``).
 
     Raises ToneBlocked when a finding blocks. The consistency rule compares every account's full text with every
     other account's, keyed by account: two accounts on one platform with different wording are two variants.
@@ -139,7 +140,8 @@ def render_and_check(settings: Settings, new: NewPost, images: dict[str, media_m
         account = settings.account(name)
         for part in parts:  # images ride on the first part only (``_with_media``)
             findings.extend(tone.check(part.text, account, channel=account.channel, kind=new.kind,
-                                       profiles=settings.profiles, variants=variants, media=_media_of(part)))
+                                       profiles=settings.profiles, variants=variants, media=_media_of(part),
+                                       overrides=overrides))
     unknown = set(new.allow) - {f.rule for f in findings}
     if unknown:
         raise InputError(f"--allow names rule(s) that did not trigger: {', '.join(sorted(unknown))}",

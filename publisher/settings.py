@@ -76,6 +76,9 @@ class AccountConfig(BaseModel):
     posters: list[str] | None = None  # OS users allowed to post; None = anyone
     approvers: list[str] | None = None
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    #: posting slots in the account's zone (Buffer's queue): ["09:00", "17:00"] every day, or per weekday
+    #: {mon: [...], ...}; used by `--at next-slot` and campaign rows without a time (publisher/workflows/slots.py)
+    slots: list[str] | dict[str, list[str]] | None = None
     #: channel-specific options (page id, author URN, graph version, dry-run scripts, ...)
     options: dict[str, Any] = Field(default_factory=dict)
 
@@ -84,6 +87,20 @@ class AccountConfig(BaseModel):
     def _known_channel(cls, v: str) -> str:
         if v not in CHANNELS:
             raise ValueError(f"unknown channel {v!r}; use one of {', '.join(CHANNELS)}")
+        return v
+
+    @field_validator("slots")
+    @classmethod
+    def _slot_times(cls, v: list[str] | dict[str, list[str]] | None) -> list[str] | dict[str, list[str]] | None:
+        if v is None:
+            return v
+        days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+        for day, times in (v.items() if isinstance(v, dict) else [("", v)]):
+            if day and day not in days:
+                raise ValueError(f"slots: {day!r} is not a weekday; use {', '.join(days)}")
+            for item in times:
+                if not _HHMM.fullmatch(item):
+                    raise ValueError(f"slot {item!r} is not HH:MM (24-hour), e.g. [\"09:00\", \"12:30\"]")
         return v
 
     @field_validator("timezone")

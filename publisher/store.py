@@ -39,7 +39,7 @@ from publisher.filelock import ProcessFileLock
 from publisher.models import SKIPPABLE, State
 from publisher.schema import audit_events, deliveries, posts
 
-SCHEMA_HEAD = "0006"
+SCHEMA_HEAD = "0007"
 _AUDIT_LOCK_KEY = 0x70756231  # "pub1"
 
 

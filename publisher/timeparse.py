@@ -41,6 +41,11 @@ def _short(raw: str) -> str:
 
 
 
+class Strict(list[str]):
+    """Pass as ``notes`` to refuse an ambiguous wall-clock time instead of reading it as the first and noting it:
+    for files (a campaign), whose author is not there to read a note and can write the offset."""
+
+
 def _wall(naive: datetime, tz: ZoneInfo, raw: str, notes: list[str] | None = None) -> datetime:
     first = naive.replace(tzinfo=tz, fold=0)
     second = naive.replace(tzinfo=tz, fold=1)
@@ -54,6 +59,10 @@ def _wall(naive: datetime, tz: ZoneInfo, raw: str, notes: list[str] | None = Non
             hint=f"did you mean {after:%Y-%m-%d %H:%M} ({after.tzname()})? Pick a time outside the gap, or give "
             f"an offset, e.g. {naive:%Y-%m-%dT%H:%M}{_fmt(first.utcoffset())}",
         )
+    if isinstance(notes, Strict):
+        raise InputError(f"{_short(raw)!r} happens twice in {tz.key}: clocks go back that hour",
+                         hint=f"give an offset: {naive:%Y-%m-%dT%H:%M}{_fmt(first.utcoffset())} for the first, "
+                              f"{naive:%Y-%m-%dT%H:%M}{_fmt(second.utcoffset())} for the second")
     if notes is not None:
         notes.append(f"{naive:%Y-%m-%d %H:%M} happens twice in {tz.key} (clocks go back): read as the first, "
                      f"{naive:%H:%M}{_fmt(first.utcoffset())}; for the second give "

@@ -69,7 +69,7 @@ def check(
     """
     profile = profile_for(account, profiles)
     if overrides:
-        profile = profile.with_rules(overrides, "overrides")
+        profile = _with_overrides(profile, overrides)
     post_kind = PostKind(kind)
     ctx = Ctx(account=account, channel=channel or account.channel, kind=post_kind, variants=variants or {},
               options=profile.options[post_kind], media=tuple(media or ()))
@@ -79,6 +79,25 @@ def check(
         findings.extend(fn(doc, ctx, opts))
     metrics.findings(findings)
     return findings
+
+
+_OVERRIDDEN: dict[tuple[int, str], tuple[Any, Any]] = {}
+
+
+def _with_overrides(profile: Any, overrides: Mapping[str, Any]) -> Any:
+    """``profile.with_rules(overrides)``, built once per profile and overrides (a campaign checks thousands of posts
+    with the same required hashtags; building the profile cost more than checking a post)."""
+    import json
+
+    key = (id(profile), json.dumps(overrides, sort_keys=True, default=str))
+    hit = _OVERRIDDEN.get(key)
+    if hit is not None and hit[0] is profile:
+        return hit[1]
+    built = profile.with_rules(overrides, "overrides")
+    if len(_OVERRIDDEN) > 256:
+        _OVERRIDDEN.clear()
+    _OVERRIDDEN[key] = (profile, built)
+    return built
 
 
 def blocking(findings: Iterable[Finding], allowed: Iterable[str] = ()) -> list[Finding]:

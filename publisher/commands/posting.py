@@ -86,7 +86,12 @@ def _submit(text: str, accounts: tuple[str, ...], at: str, tz: str | None, not_a
     zone = timeparse.zone(tz) if tz else first.zone
     now = utcnow()  # the store's clock (a test fixes it with store.set_clock)
     notes: list[str] = []
-    when = timeparse.parse_time(at, zone, now, notes=notes)
+    if at.strip().lower() == "next-slot":  # the first account's next free slot (its queue, README "Time slots")
+        from publisher.workflows.campaigns import next_slot
+
+        when = next_slot(settings, a.store, accounts[0], now)
+    else:
+        when = timeparse.parse_time(at, zone, now, notes=notes)
     until = timeparse.parse_time(not_after, zone, now, what="--not-after", notes=notes) if not_after else None
     for note in notes:
         click.echo(f"note: {note}", err=True)
@@ -138,7 +143,8 @@ def _submit(text: str, accounts: tuple[str, ...], at: str, tz: str | None, not_a
 _common = [
     click.option("--account", "-a", "accounts", multiple=True, required=True, help="Account name (repeatable)."),
     click.option("--at", default="now", show_default=True,
-                 help="now, +90 minutes, +2h, +1d, tomorrow 09:00, 09:00, mon 10:00, ISO with offset, or local time."),
+                 help="now, +90 minutes, +2h, +1d, tomorrow 09:00, 09:00, mon 10:00, ISO with offset, local time, "
+                      "or next-slot (the account's next free posting slot)."),
     click.option("--tz", default=None, help="IANA zone for a local --at (default: the account's zone)."),
     click.option("--not-after", default=None, help="Expire instead of publishing after this time."),
     click.option("--idempotency-key", "idem", default=None, help="A repeat with the same key returns the existing post."),

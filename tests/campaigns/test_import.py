@@ -1,0 +1,183 @@
+"""`publisher campaign import`: a file stored all together, re-imports that change exactly what changed, export
+that round-trips, approvals and cancel per campaign. The real CLI (in-process) on the real store."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.campaigns.helpers import CAMPAIGN, cli, deliveries_by_key, dump, setup, write
+from tests.conftest import Env
+
+
+@pytest.fixture
+def camp(env: Env, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    setup(env, monkeypatch)
+    return write(tmp_path / "tnc31.yaml", CAMPAIGN)
+
+
+def test_import_stores_every_row_and_the_same_file_again_changes_nothing(env: Env, camp: Path, capsys, tmp_path) -> None:
+    code, out, err = cli(capsys, "campaign", "import", str(camp))
+    assert code == 0, err
+    assert "7 new" in out and "jobs" not in err
+    store = env.store()
+    ds = deliveries_by_key(store)
+    assert len(ds) == 12  # five rows on two accounts, one on conf-ma, one on jobs
+    assert ds[("countdown-7", "conf-x", 1)]["due_at"].isoformat() == "2031-06-01T07:00:00+00:00"
+    assert ds[("countdown-7", "conf-ma", 1)]["due_at"].isoformat() == "2031-06-01T13:00:00+00:00"  # 09:00 New York
+    assert ds[("keynote", "conf-x", 1)]["payload"]["text"] == "Keynote now, hall A #TNC31"
+    assert ds[("jobs-1", "jobs", 1)]["state"] == "pending_approval"
+    assert ds[("agenda-2", "conf-x", 1)]["prev_id"] == ds[("agenda", "conf-x", 1)]["id"]  # the thread
+    assert ds[("thanks", "conf-x", 1)]["not_after"].isoformat() == "2031-06-13T08:00:00+00:00"
+    queued = ds[("queued", "conf-ma", 1)]["due_at"].astimezone(__import__("zoneinfo").ZoneInfo("America/New_York"))
+    assert queued.strftime("%H:%M") in ("09:00", "12:30", "17:00")  # a slot
+    before = dump(store)
+    code, out, _ = cli(capsys, "campaign", "import", str(camp))
+    assert code == 0 and "no change" in out
+    assert dump(store) == before
+    code, csv_text, _ = cli(capsys, "campaign", "export", "tnc31", "--format", "csv")
+    assert code == 0 and csv_text.startswith("# name: tnc31")
+    exported = tmp_path / "tnc31.csv"
+    exported.write_text(csv_text)
+    code, out, err = cli(capsys, "campaign", "import", str(exported))
+    assert code == 0 and "no change" in out, out + err
+    assert dump(store) == before
+    assert cli(capsys, "audit", "verify")[0] == 0
+
+
+def test_reimport_of_an_edited_file_moves_only_the_changed_rows(env: Env, camp: Path, capsys) -> None:
+    assert cli(capsys, "campaign", "import", str(camp))[0] == 0
+    code, out, err = cli(capsys, "campaign", "approve", "tnc31", actor="alice")
+    assert code == 0 and "released" in out, err
+    store = env.store()
+    before = deliveries_by_key(store)
+    edited = copy.deepcopy(CAMPAIGN)
+    edited["rows"][0]["text"] = "Seven days to go! #TNC31"
+    edited["rows"][3]["at"] = "event+0d 10:00"
+    edited["rows"][6]["text"] = "Meet our whole team at the booth. #TNC31"
+    write(camp, edited)
+    code, out, err = cli(capsys, "campaign", "import", str(camp), "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["counts"] == {"new": 0, "changed": 3, "unchanged": 4, "removed": 0}
+    after = deliveries_by_key(store)
+    changed = {k for k in before if before[k] != after[k]}
+    assert changed == {("countdown-7", "conf-x", 1), ("countdown-7", "conf-ma", 1), ("keynote", "conf-x", 1),
+                       ("keynote", "conf-ma", 1), ("jobs-1", "jobs", 1)}
+    assert after[("countdown-7", "conf-x", 1)]["payload"]["text"] == "Seven days to go! #TNC31"
+    assert after[("countdown-7", "conf-x", 1)]["id"] == before[("countdown-7", "conf-x", 1)]["id"]
+    assert after[("keynote", "conf-x", 1)]["due_at"].isoformat() == "2031-06-08T08:00:00+00:00"
+    assert before[("jobs-1", "jobs", 1)]["state"] == "scheduled"
+    assert after[("jobs-1", "jobs", 1)]["state"] == "pending_approval"  # changed text: approved again
+    assert cli(capsys, "audit", "verify")[0] == 0
+    code, out, _ = cli(capsys, "campaign", "import", str(camp))
+    assert "no change" in out
+
+
+def test_removed_rows_are_cancelled_only_with_prune(env: Env, camp: Path, capsys) -> None:
+    assert cli(capsys, "campaign", "import", str(camp))[0] == 0
+    shorter = copy.deepcopy(CAMPAIGN)
+    del shorter["rows"][4]  # thanks
+    write(camp, shorter)
+    store = env.store()
+    before = dump(store)
+    code, out, _ = cli(capsys, "campaign", "import", str(camp))
+    assert code == 0 and "no change" in out and "1 stored rows are not in the file" in out
+    assert dump(store) == before
+    code, out, _ = cli(capsys, "campaign", "import", str(camp), "--prune")
+    assert code == 0 and "1 pruned" in out
+    ds = deliveries_by_key(store)
+    assert {d["state"] for k, d in ds.items() if k[0] == "thanks"} == {"cancelled"}
+    assert {d["state"] for k, d in ds.items() if k[0] != "thanks" and k[1] != "jobs"} == {"scheduled"}
+    code, out, _ = cli(capsys, "campaign", "import", str(camp), "--prune")
+    assert "no change" in out and "not in the file" not in out
+    assert cli(capsys, "audit", "verify")[0] == 0
+
+
+def test_dry_run_shows_the_schedule_after_cadence_and_stores_nothing(env: Env, camp: Path, capsys) -> None:
+    store = env.store()
+    before = dump(store)
+    close = copy.deepcopy(CAMPAIGN)
+    close["rows"].append({"key": "soon-after", "at": "event-7d 09:10", "accounts": ["conf-ma"], "text": "Hi #TNC31"})
+    write(camp, close)
+    code, out, err = cli(capsys, "campaign", "import", str(camp), "--dry-run", "--json")
+    assert code == 0, err
+    plan = json.loads(out)
+    assert plan["dry_run"] and plan["counts"]["new"] == 8
+    row = next(r for r in plan["schedule"] if r["key"] == "soon-after")
+    assert row["due_at"] == "2031-06-01T13:10:00Z" and row["runs_at"] == "2031-06-01T13:30:00Z"  # min gap 30 min
+    assert dump(store) == before
+
+
+def test_campaign_list_show_cancel(env: Env, camp: Path, capsys) -> None:
+    assert cli(capsys, "campaign", "import", str(camp))[0] == 0
+    code, out, _ = cli(capsys, "campaign", "list")
+    assert code == 0 and "tnc31" in out and "11 scheduled" in out
+    code, out, _ = cli(capsys, "campaign", "show", "tnc31")
+    assert code == 0 and "countdown-7" in out
+    assert cli(capsys, "campaign", "show", "tnc13")[0] == 5
+    code, out, _ = cli(capsys, "campaign", "cancel", "tnc31")
+    assert code == 0 and "cancelled 12" in out
+    assert {d["state"] for d in deliveries_by_key(env.store()).values()} == {"cancelled"}
+
+
+def test_post_at_next_slot_takes_the_accounts_next_free_slot(env: Env, camp: Path, capsys) -> None:
+    code, out, err = cli(capsys, "post", "--account", "conf-ma", "--at", "next-slot", "--json", "First #TNC31")
+    assert code == 0, err
+    first = json.loads(out)["deliveries"][0]["due_at"]
+    code, out, _ = cli(capsys, "post", "--account", "conf-ma", "--at", "next-slot", "--json", "Second #TNC31")
+    second = json.loads(out)["deliveries"][0]["due_at"]
+    assert second > first
+    code, _, err = cli(capsys, "post", "--account", "conf-x", "--at", "next-slot", "No slots here")
+    assert code == 2 and "has no slots" in err
+
+
+def test_a_scheduler_claim_between_check_and_store_wins_and_is_reported(env: Env, camp: Path, capsys) -> None:
+    """The re-import's update is conditional on the delivery's state: the scheduler's claim, made after the
+    import checked the file and before it stored, keeps its delivery (queued, unchanged); the rest is stored."""
+    from datetime import timedelta
+
+    from publisher.store import claim_due
+    from publisher.workflows import campaignfile, campaigns
+
+    assert cli(capsys, "campaign", "import", str(camp))[0] == 0
+    edited = copy.deepcopy(CAMPAIGN)
+    edited["rows"][0]["text"] = "Seven days to go! #TNC31"
+    edited["rows"][1]["text"] = "The full agenda is out. #TNC31"
+    write(camp, edited)
+    settings, store = env.settings(), env.store()
+    plan = campaigns.plan(settings, store, campaignfile.read(camp))
+    first = deliveries_by_key(store)[("countdown-7", "conf-x", 1)]
+    with store.tx() as conn:  # the scheduler claims the first row's X delivery (as if it were due now)
+        claimed = claim_due(conn, "scheduler:test", first["due_at"], timedelta(seconds=1), 20)
+    assert first["id"] in {c["id"] for c in claimed}
+    report = campaigns.apply(settings, store, plan)
+    assert any(first["id"] in note and "claimed meanwhile" in note for note in report.untouched), report.untouched
+    after = deliveries_by_key(store)
+    assert after[("countdown-7", "conf-x", 1)]["state"] == "queued"
+    assert after[("countdown-7", "conf-x", 1)]["payload"] == first["payload"]  # the claim won: not rewritten
+    assert after[("countdown-7", "conf-ma", 1)]["payload"]["text"] == "Seven days to go! #TNC31"
+    assert after[("agenda", "conf-x", 1)]["payload"]["text"] == "The full agenda is out. #TNC31"
+    assert cli(capsys, "audit", "verify")[0] == 0
+
+
+def test_a_row_that_changes_its_accounts_adds_and_cancels_deliveries(env: Env, camp: Path, capsys) -> None:
+    assert cli(capsys, "campaign", "import", str(camp))[0] == 0
+    store = env.store()
+    before = deliveries_by_key(store)
+    edited = copy.deepcopy(CAMPAIGN)
+    edited["rows"][0]["accounts"] = ["conf-x", "jobs"]  # conf-ma out, jobs in
+    write(camp, edited)
+    code, out, err = cli(capsys, "campaign", "import", str(camp))
+    assert code == 0 and "1 changed" in out, err
+    after = deliveries_by_key(store)
+    assert after[("countdown-7", "conf-ma", 1)]["state"] == "cancelled"
+    assert after[("countdown-7", "jobs", 1)]["state"] == "pending_approval"
+    assert after[("countdown-7", "jobs", 1)]["due_at"].isoformat() == "2031-06-01T07:00:00+00:00"
+    for k in ("id", "payload", "due_at", "state"):  # re-checked with its new siblings, else as it was
+        assert after[("countdown-7", "conf-x", 1)][k] == before[("countdown-7", "conf-x", 1)][k]
+    assert cli(capsys, "audit", "verify")[0] == 0
+    assert "no change" in cli(capsys, "campaign", "import", str(camp))[1]
