@@ -40,6 +40,10 @@ class NewPost:
     variants: dict[str, str] = field(default_factory=dict)
     #: a workflow's rule for storing this post (a ticket's lifecycle, publisher.workflows.tickets), see ``Guard``
     guard: Guard | None = None
+    #: leave slow detections (lingua) that no blocking rule needs to the worker's pre-publish check (the CLI sets it)
+    defer_slow_checks: bool = False
+    #: filled by ``render_and_check``: the detections left to the worker (then no ``tone_key`` is stored)
+    deferred: set[str] = field(default_factory=set)
 
 
 #: Called with a connection: raises to refuse the post, or returns the id of an existing post to answer with, or the
@@ -99,7 +103,8 @@ def render_and_check(settings: Settings, new: NewPost) -> tuple[dict[str, list[P
         account = settings.account(name)
         for part in parts:
             findings.extend(tone.check(part.text, account, channel=account.channel, kind=new.kind,
-                                       profiles=settings.profiles, variants=variants))
+                                       profiles=settings.profiles, variants=variants, lang=new.language,
+                                       defer=new.deferred if new.defer_slow_checks else None))
     unknown = set(new.allow) - {f.rule for f in findings}
     if unknown:
         raise InputError(f"--allow names rule(s) that did not trigger: {', '.join(sorted(unknown))}",
@@ -210,7 +215,7 @@ def _insert(settings: Settings, store: Store, new: NewPost, scope: str, rendered
         for rule, why in sorted(new.allow.items()):
             events.append(audit.Event("tone.override", post_id=post_id, details={"rule": rule, "reason": why, "by": actor}))
         rows = []
-        keys = tone_keys(settings, new.kind, rendered)
+        keys = {} if new.deferred else tone_keys(settings, new.kind, rendered)  # deferred: the worker checks
         for name, parts in rendered.items():
             account = settings.account(name)
             first = State.PENDING_APPROVAL if account.approvers else State.SCHEDULED  # two-person rule, if configured
@@ -222,10 +227,11 @@ def _insert(settings: Settings, store: Store, new: NewPost, scope: str, rendered
                     id=did, post_id=post_id, account=name, channel=account.channel, part=i, payload=data,
                     state=first.value, attempts=0, due_at=new.at, not_after=new.not_after, prev_id=prev,
                     thread_key=new.thread_key or (f"split:{post_id}:{name}" if len(parts) > 1 else None),
-                    updated_at=now, tone_key=keys[(name, i)],
+                    updated_at=now, tone_key=keys.get((name, i)),
                 ))
                 events.append(audit.Event(first.value, post_id=post_id, delivery_id=did, account=name, details={
                     "to": first.value, "part": i, "parts": len(parts), "prev": prev, "payload_sha256": payload_hash(data),
+                    **({"tone_deferred": sorted(new.deferred)} if new.deferred else {}),
                     audit.DIGEST_KEY: audit.delivery_digest(rows[-1])}))
                 prev = did
         conn.execute(deliveries.insert(), rows)

@@ -44,6 +44,8 @@ __all__ = ["BUILTIN", "REGISTRY", "Profile", "blocking", "check", "check_deliver
 log = logging.getLogger("publisher.tone")
 
 SEVERITY_ORDER = {"block": 0, "warn": 1, "info": 2}
+#: rules whose verdict depends on the detected language
+_NEEDS_LANGUAGE = ("language", "sentiment", "register.first-person", "register.informal")
 
 
 def check(
@@ -55,6 +57,8 @@ def check(
     profiles: Mapping[str, Any] | None = None,
     variants: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
+    defer: set[str] | None = None,
+    lang: str | None = None,
 ) -> list[Finding]:
     """Return every finding for ``text`` as ``account`` would publish it on ``channel``.
 
@@ -62,14 +66,20 @@ def check(
     account name (or channel) -> that account's full rendered text of the same post, the checked text's own
     included (for the consistency rule); ``overrides`` is one
     more layer of rule settings for this post only, e.g. ``{"hashtags.required": {"tags": ["Launch2026"]}}``.
-    Raises ConfigError for an invalid profile or override.
+    ``defer`` (the CLI's enqueue path): a set; detections too slow for a cold process (lingua) are skipped and
+    named in it, unless a rule that uses them blocks for this kind; the caller then leaves the verdict to the
+    worker's pre-publish check (no ``tone_key``). ``lang``: the language the post declares (``--lang``); rules use
+    it instead of detecting one, and the language rule checks the account posts in it. Raises ConfigError for an invalid profile or override.
     """
     profile = profile_for(account, profiles)
     if overrides:
         profile = profile.with_rules(overrides, "overrides")
     post_kind = PostKind(kind)
+    options = profile.options[post_kind]
+    if defer is not None and any(options[r].severity == "block" for r in _NEEDS_LANGUAGE):
+        defer = None  # a blocking rule depends on the language: it must be known now
     ctx = Ctx(account=account, channel=channel or account.channel, kind=post_kind, variants=variants or {},
-              options=profile.options[post_kind])
+              options=options, defer=defer, lang=lang or None)
     doc = Doc(text)
     findings: list[Finding] = []
     for _, fn, opts in profile.active[post_kind]:

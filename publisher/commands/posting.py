@@ -73,7 +73,7 @@ def _submit(text: str, accounts: tuple[str, ...], at: str, tz: str | None, not_a
     until = timeparse.parse_time(not_after, zone, now, what="--not-after") if not_after else None
     new = service.NewPost(text=text, accounts=list(dict.fromkeys(accounts)), at=when, kind=kind, link=link,
                           language=language, not_after=until, thread_key=thread, idempotency_key=idem, allow=allow,
-                          variants=variants or {})
+                          variants=variants or {}, defer_slow_checks=True)
     try:
         if lifecycle is None:
             result = service.accept(settings, a.store, new)

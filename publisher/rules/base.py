@@ -61,6 +61,15 @@ class Ctx:
     variants: Mapping[str, str] = field(default_factory=dict)
     #: every active rule's options for this check (rules may read a sibling's, e.g. consistency reads required tags)
     options: Mapping[str, RuleOptions] = field(default_factory=dict)
+    #: None, or (on the CLI's enqueue path) the set the slow detections left to the worker are added to
+    defer: set[str] | None = None
+    #: the language the post declares (``--lang``): rules take it instead of detecting one
+    lang: str | None = None
+
+    @property
+    def languages(self) -> list[str]:
+        """The languages this text may be in: the post's declared one, else the account's."""
+        return [self.lang] if self.lang else list(self.account.languages)
 
     def finding(
         self,

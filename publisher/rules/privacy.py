@@ -32,9 +32,27 @@ BUILTIN_PATTERNS: dict[str, str] = {
 }
 
 
+#: local parts (or one of their dot/dash-separated pieces) that name a function, not a person: a mailbox on the
+#: organisation's own domain made of these is a public contact point (noc@, jobs@, press@, kundeservice@ ...)
+ROLE_MAILBOXES = frozenset(
+    """
+    abuse admin billing booking careers career contact contacts customer customers dpo ekspedisjon enquiries events
+    faktura feedback helpdesk hello help hostmaster hr info jobs job jobb jobber karriere kontakt kundeservice kunde
+    legal mail marketing media newsletter noc no-reply noreply office ops operations personvern post postmaster
+    presse press privacy recruiting recruitment salg sales security service servicedesk soc status support team
+    vakt webmaster bewerbung karriere presse datenschutz kundendienst emploi recrutement contacto prensa empleo
+    soporte atencion rrhh ventas stellen
+    """.split()
+)
+
+
 class EmailOptions(RuleOptions):
     #: addresses to allow; shell patterns work (``*@status.example.no``)
     allow: list[str] = Field(default_factory=list)
+    #: role mailboxes (noc@, jobs@, ...) on the account's ``own_domains`` are public contact points
+    role_mailboxes: bool = True
+    #: extra local parts that count as role mailboxes on the own domains
+    roles: list[str] = Field(default_factory=list)
 
 
 class PhoneOptions(RuleOptions):
@@ -86,11 +104,34 @@ def _mask(value: str) -> str:
     return "".join("\u2022" if c.isdigit() and i not in keep else c for i, c in enumerate(value))
 
 
+_LOCAL_PIECES = re.compile(r"[._+-]")
+
+
+def is_role_mailbox(local: str, extra: frozenset[str] = frozenset()) -> bool:
+    """A local part that names a function: a known role word, alone or with qualifiers ("jobs.oslo", "noc-24x7",
+    "press2026"); a person's name ("per.hansen", "kari") is not."""
+    local = local.lower()
+    if local in ROLE_MAILBOXES or local in extra:
+        return True
+    pieces = [p.rstrip("0123456789") for p in _LOCAL_PIECES.split(local) if p]
+    return any(p in ROLE_MAILBOXES or p in extra for p in pieces)
+
+
+def on_domains(domain: str, domains: list[str]) -> bool:
+    domain = domain.lower()
+    return any(domain == d or domain.endswith("." + d) for d in domains)
+
+
 def email(doc: Doc, ctx: Ctx, opts: EmailOptions) -> list[Finding]:
     out = []
     allow = [a.lower() for a in opts.allow]
+    own = ctx.account.own_domains or []
+    extra = frozenset(r.lower() for r in opts.roles)
     for start, end, addr in doc.emails:
         if any(fnmatch.fnmatchcase(addr.lower(), a) for a in allow):
+            continue
+        local, _, domain = addr.rpartition("@")
+        if own and opts.role_mailboxes and on_domains(domain, own) and is_role_mailbox(local, extra):
             continue
         out.append(ctx.finding(
             "privacy.email", opts, "an e-mail address in a public post", start, end,
@@ -141,8 +182,31 @@ def _e164(number: str, region: str) -> str | None:
         return None
 
 
+_D = r"(?:0?[1-9]|[12]\d|3[01])"  # day of month
+_M = r"(?:0?[1-9]|1[0-2])"  # month
+_Y = r"(?:19|20)\d\d"
+#: dates in the common written forms (31.05.2026, 31/05/2026, 05/31/2026, 2026-05-31, 31-05-2026, 2026.05.31,
+#: 31. 05. 2026, 31.05.26), optionally with a time; found and blanked before any phone parsing, whatever the zone
+DATE = re.compile(
+    rf"(?<![\d.,/+-])(?:{_Y}[-./]{_M}[-./]{_D}(?:[T ]\d\d:\d\d(?::\d\d)?)?"
+    rf"|{_D}\.\s?{_M}\.\s?(?:{_Y}|\d\d)(?!\d)"
+    rf"|{_D}/{_M}/(?:{_Y}|\d\d)|{_M}/{_D}/{_Y}"
+    rf"|{_D}-{_M}-{_Y})(?![\d,]|\.\d)"
+)
+
+
+def without_dates(text: str) -> str:
+    """``text`` with every date blanked out (same length), so no date is ever read as a phone number."""
+    if not any(c in text for c in "./-"):
+        return text
+    return DATE.sub(lambda m: " " * len(m.group(0)), text)
+
+
 def phone(doc: Doc, ctx: Ctx, opts: PhoneOptions) -> list[Finding]:
     prose = doc.prose  # URLs (status pages, ids), mentions and hashtags are blanked out
+    if not _DIGIT_RUN.search(prose):
+        return []
+    prose = without_dates(prose)
     if not _DIGIT_RUN.search(prose):
         return []
     import phonenumbers
