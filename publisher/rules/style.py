@@ -7,6 +7,7 @@ but calmly.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from pydantic import Field
 
@@ -68,6 +69,8 @@ def _count_upper(text: str) -> int:
 _SHORT_FUNCTION = frozenset(
     "a an i in on at to for of it is be we us all are not no now and or but if so do up out off our my me you "
     "på i og er vi en et de da du ja nei im am um zu ist es le la les un une et ne pas el la lo y en es no"
+    " only just still again last left more most very one two three four five ten day days hour hours week today"
+    " tonight free new now off sale down dead back"
     .split()
 )
 #: an all-caps word of at most this many letters that is no function word and not written in lower case elsewhere
@@ -161,7 +164,19 @@ def _loud(run: list[tuple[int, int, str]], written_low: set[str]) -> bool:
     in lower case, or two long words; a run of short names ("RIPE NCC NORID NIX") holds none of these."""
     if any((w.lower() in _FUNCTION or w.lower() in written_low) for _, _, w in run):
         return True
-    return sum(1 for _, _, w in run if len(w) >= 7) >= 2
+    if sum(1 for _, _, w in run if len(w) >= 7) >= 2:
+        return True
+    return any(w.lower() in _vocabulary() for _, _, w in run)
+
+
+@lru_cache(maxsize=1)
+def _vocabulary() -> frozenset[str]:
+    """Ordinary words, not names: VADER's English lexicon and the profanity list (loaded only for a run of
+    capitals that nothing else settled)."""
+    from publisher.rules.profanity import wordset
+    from publisher.rules.sentiment import analyser
+
+    return frozenset(analyser().lexicon) | wordset()
 
 
 def exclamation(doc: Doc, ctx: Ctx, opts: ExclamationOptions) -> list[Finding]:
