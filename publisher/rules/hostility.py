@@ -56,7 +56,7 @@ LEXICON: dict[str, tuple[str, str, str, str, str]] = {
         "unverschämt unverschämtheit",
         "idiot idioten vollidiot vollidioten trottel deppen depp volltrottel dummköpfe dummkopf schwachkopf "
         "schwachköpfe penner pfeifen luschen nieten",
-        "du dein deine deinen deiner ihr euer eure euren eurer sie ihre ihren dieser diese dieses die der das ist "
+        "du dein deine deinen deiner ihr euer eure euren eurer sie ihre ihren dieser diese dieses ist "
         "sind seid bist war waren so total völlig absolut komplett echt ihr haufen bande",
         "nicht kein keine keinen nie niemals",
         "halt die klappe|halt's maul|halts maul|verpiss dich|geh zum teufel|schämt euch|schämen sie sich|"
@@ -88,8 +88,8 @@ LEXICON: dict[str, tuple[str, str, str, str, str]] = {
     ),
     "no": (
         "søppel søpla skrot elendig elendige ubrukelig ubrukelige udugelig udugelige patetisk patetiske "
-        "latterlig latterlige inkompetent inkompetente skammelig skam håpløs håpløse dum dumme svindlere "
-        "svindel løgnere amatører amatørmessig vits slappe klovner klovnene",
+        "latterlig latterlige inkompetent inkompetente skammelig skam håpløs håpløse dum dumme "
+        "løgnere amatører amatørmessig vits slappe klovner klovnene",
         "idiot idioter idiotene tulling tullinger tosk tosker dust duster dustene kjeltringer kødder",
         "du din ditt dine dere deres de dem denne dette disse er var være helt totalt skikkelig "
         "gjeng bande",
