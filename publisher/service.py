@@ -40,6 +40,8 @@ class NewPost:
     variants: dict[str, str] = field(default_factory=dict)
     #: a workflow's rule for storing this post (a ticket's lifecycle, publisher.workflows.tickets), see ``Guard``
     guard: Guard | None = None
+    #: hashtags this post must carry on top of the profile's (``post --require-hashtag``, a campaign's tag)
+    require_hashtags: list[str] = field(default_factory=list)
     #: leave slow detections (lingua) that no blocking rule needs to the worker's pre-publish check (the CLI sets it)
     defer_slow_checks: bool = False
     #: filled by ``render_and_check``: the detections left to the worker (then no ``tone_key`` is stored)
@@ -104,6 +106,8 @@ def render_and_check(settings: Settings, new: NewPost) -> tuple[dict[str, list[P
         for part in parts:
             findings.extend(tone.check(part.text, account, channel=account.channel, kind=new.kind,
                                        profiles=settings.profiles, variants=variants, lang=new.language,
+                                       overrides={"hashtags.required": {"tags": new.require_hashtags}}
+                                       if new.require_hashtags else None,
                                        defer=new.deferred if new.defer_slow_checks else None))
     unknown = set(new.allow) - {f.rule for f in findings}
     if unknown:

@@ -59,7 +59,8 @@ def _print_findings(findings: list[Finding], err: bool = True) -> None:
 
 def _submit(text: str, accounts: tuple[str, ...], at: str, tz: str | None, not_after: str | None, kind: PostKind,
             link: str | None, language: str | None, thread: str | None, idem: str | None, allow: dict[str, str],
-            as_json: bool, variants: dict[str, str] | None = None, lifecycle: Lifecycle | None = None) -> None:
+            as_json: bool, variants: dict[str, str] | None = None, lifecycle: Lifecycle | None = None,
+            require_hashtags: list[str] | None = None) -> None:
     from publisher import service, timeparse
 
     a = app()
@@ -73,7 +74,8 @@ def _submit(text: str, accounts: tuple[str, ...], at: str, tz: str | None, not_a
     until = timeparse.parse_time(not_after, zone, now, what="--not-after") if not_after else None
     new = service.NewPost(text=text, accounts=list(dict.fromkeys(accounts)), at=when, kind=kind, link=link,
                           language=language, not_after=until, thread_key=thread, idempotency_key=idem, allow=allow,
-                          variants=variants or {}, defer_slow_checks=True)
+                          variants=variants or {}, defer_slow_checks=True,
+                          require_hashtags=require_hashtags or [])
     try:
         if lifecycle is None:
             result = service.accept(settings, a.store, new)
@@ -135,10 +137,12 @@ def common(f):  # type: ignore[no-untyped-def]
 @common
 @click.option("--kind", type=click.Choice([k.value for k in PostKind]), default="note", show_default=True)
 @click.option("--thread", default=None, help="Thread key: posts with the same key reply to each other in order.")
+@click.option("--require-hashtag", "tags", multiple=True, metavar="TAG",
+              help="A hashtag this post must carry (repeatable; a campaign's tag), on top of the profile's.")
 @click.argument("text")
 def post(accounts: tuple[str, ...], at: str, tz: str | None, not_after: str | None, idem: str | None,
          link: str | None, language: str | None, variants: tuple[str, ...], allow: tuple[str, ...],
-         reason: str | None, as_json: bool, kind: str, thread: str | None, text: str) -> None:
+         reason: str | None, as_json: bool, kind: str, thread: str | None, tags: tuple[str, ...], text: str) -> None:
     """Schedule a post (TEXT, or - to read stdin) for one or more accounts.
 
     \b
@@ -148,7 +152,7 @@ def post(accounts: tuple[str, ...], at: str, tz: str | None, not_after: str | No
       publisher post -a comms-li -a comms-x --variant comms-x="Short text for X" "Longer text for the others"
     """
     _submit(_text(text), accounts, at, tz, not_after, PostKind(kind), link, language, thread, idem,
-            _allow(allow, reason), as_json, _variants(variants))
+            _allow(allow, reason), as_json, _variants(variants), require_hashtags=list(tags))
 
 
 @click.group()
