@@ -106,7 +106,7 @@ def main() -> None:
     walls = [w for w, _, _ in upd]
     worst = max(upd)
     rss = max(r for _, r, _ in upd)
-    terse_walls = [w for (w, _, t), i in zip(upd, range(len(upd))) if i % 3 == 2]
+    terse_walls = [w for i, (w, _, _) in enumerate(upd) if i % 3 == 2]
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at the end")
     print(f"bare `python -c pass`: median {b * 1000:.0f} ms over {len(bare)} runs")
     print(f"ticket update ({len(upd)} texts): median {statistics.median(walls) * 1000:.0f} ms "

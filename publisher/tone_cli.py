@@ -178,11 +178,11 @@ def _print_rules(settings: Any, as_json: bool) -> None:
     from publisher import tone
 
     profiles = tone.load_profiles(settings.profiles)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for rule, (_, model) in tone.REGISTRY.items():
         options = {name: f.default if f.default_factory is None else f.default_factory()  # type: ignore[call-arg]
                    for name, f in model.model_fields.items() if name != "severity"}
-        severities = {}
+        severities: dict[str, Any] = {}
         for pname, prof in profiles.items():
             by_kind = {k.value: prof.options[k][rule].severity for k in PostKind}
             hostility = {k.value: getattr(prof.options[k][rule], "hostility", None) for k in PostKind}
