@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from publisher.rules.profanity import inflected, morphology
+from publisher.rules.profanity import heads, inflected, morphology
 
 #: family -> (insults that need a target, person-insults that stand alone, target words, negators, phrases)
 #: family -> words that make the insult self-directed (self-criticism is not hostility): I, my, our, we ...
@@ -121,13 +121,36 @@ def families(languages: list[str]) -> tuple[str, ...]:
     return tuple(sorted(f for f in fams if f in LEXICON))
 
 
-def find(text: str, languages: list[str]) -> list[tuple[int, int, str]]:
+@lru_cache(maxsize=16)
+def _gate(fams: tuple[str, ...]) -> tuple[frozenset[str], frozenset[str]]:
+    """Every insult word of these families, and their heads (see ``profanity.heads``)."""
+    words: set[str] = set()
+    for fam in fams:
+        insults, persons = _tables(fam)[:2]
+        words |= insults | persons
+    frozen = frozenset(words)
+    return frozen, heads(frozen)
+
+
+def _maybe(low: str, lower_words: frozenset[str], fams: tuple[str, ...]) -> bool:
+    """False when no word can be an insult (inflected or not) and no phrase occurs: an exact pre-filter."""
+    words, starts = _gate(fams)
+    if not lower_words.isdisjoint(words) or any(w[:4] in starts for w in lower_words if len(w) > 4):
+        return True
+    return any(p in low for fam in fams for p in _tables(fam)[5])
+
+
+def find(text: str, languages: list[str], lower_words: frozenset[str] | None = None) -> list[tuple[int, int, str]]:
     """(start, end, quoted) for every hostile expression in ``text``: each language's insults are matched with that
-    language's targets, negators and self-words only (Norwegian "late" is not English "late")."""
+    language's targets, negators and self-words only (Norwegian "late" is not English "late"). ``lower_words``:
+    the text's words lower-cased, when the caller has them (``Doc.lower_words``)."""
     low = text.lower()
+    fams = families(languages)
+    if lower_words is not None and not _maybe(low, lower_words, fams):
+        return []
     tokens = [(m.start(), m.end(), m.group(0).replace("\u2019", "'")) for m in _TOKEN.finditer(low)]
     out: set[tuple[int, int, str]] = set()
-    for fam in families(languages):
+    for fam in fams:
         insults, persons, targets, negators, selfs, phrases = _tables(fam)
         ends, swaps, _ = morphology((fam,))
         morph = (ends, swaps, ())  # endings only: profanity's compound roots are the profanity rule's

@@ -91,7 +91,7 @@ def hostile(doc: Doc, ctx: Ctx, opts: SentimentOptions) -> list[Finding]:
         return []
     from publisher.rules import hostility
 
-    found = hostility.find(doc.prose, ctx.languages)
+    found = hostility.find(doc.prose, ctx.languages, doc.lower_words)
     if not found:
         return []
     start, end = found[0][0], found[-1][1]
