@@ -54,6 +54,13 @@ def test_without_own_domains_a_role_mailbox_is_still_flagged() -> None:
     assert rules("Write to noc@fjordnett.no with the circuit ID.", acc(["en"])).get("privacy.email") == "block"
 
 
+def test_without_own_domains_the_domains_the_post_links_to_are_its_own() -> None:
+    assert "privacy.email" not in rules("Apply at https://jobs.fjordnett.no/noc or write to jobs@fjordnett.no.",
+                                        acc(["en"]))
+    assert "privacy.email" in rules("See https://fjordnett.no/noc or write to kari@fjordnett.no.", acc(["en"]))
+    assert "privacy.email" in rules("See https://fjordnett.no/noc or write to jobs@example.org.", acc(["en"]))
+
+
 def test_role_mailbox_is_read_from_the_local_part_structure() -> None:
     assert is_role_mailbox("jobs.oslo") and is_role_mailbox("press2026") and is_role_mailbox("noc")
     assert not is_role_mailbox("per.hansen") and not is_role_mailbox("kari")

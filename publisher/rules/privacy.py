@@ -41,7 +41,11 @@ ROLE_MAILBOXES = frozenset(
     legal mail marketing media newsletter noc no-reply noreply office ops operations personvern post postmaster
     presse press privacy recruiting recruitment salg sales security service servicedesk soc status support team
     vakt webmaster bewerbung karriere presse datenschutz kundendienst emploi recrutement contacto prensa empleo
-    soporte atencion rrhh ventas stellen
+    soporte atencion rrhh ventas stellen drift nettdrift driftsmelding vaktsentral kundesenter bedrift
+    kommunikasjon rekruttering personal it web partner partners investor investors ir communication carrieres rh
+    trabajo comunicacion kommunikation peering transit nic cert csirt dns ncc registry helpline hotline medlem
+    members membership donations donate fundraising volunteer volunteers frivillig redaksjon redaktion redaction
+    editor editors newsroom tips tip
     """.split()
 )
 
@@ -117,6 +121,22 @@ def is_role_mailbox(local: str, extra: frozenset[str] = frozenset()) -> bool:
     return any(p in ROLE_MAILBOXES or p in extra for p in pieces)
 
 
+_HOST = re.compile(r"^(?:https?://)?(?:www\.)?([^/:?#\s]+)", re.IGNORECASE)
+
+
+def linked_domains(doc: Doc) -> list[str]:
+    """The registered domains (last two labels) of the post's links: ``https://blog.fjordnett.no/x`` ->
+    fjordnett.no. Used as the own domains of an account that configures none."""
+    out = []
+    for _, _, url in [*doc.urls, *doc.bare_links]:
+        m = _HOST.match(url)
+        if m:
+            labels = m.group(1).lower().split(".")
+            if len(labels) >= 2:
+                out.append(".".join(labels[-2:]))
+    return out
+
+
 def on_domains(domain: str, domains: list[str]) -> bool:
     domain = domain.lower()
     return any(domain == d or domain.endswith("." + d) for d in domains)
@@ -125,7 +145,9 @@ def on_domains(domain: str, domains: list[str]) -> bool:
 def email(doc: Doc, ctx: Ctx, opts: EmailOptions) -> list[Finding]:
     out = []
     allow = [a.lower() for a in opts.allow]
-    own = ctx.account.own_domains or []
+    own = ctx.account.own_domains
+    if own is None:  # not configured: the domains the post itself links to are the organisation's
+        own = linked_domains(doc)
     extra = frozenset(r.lower() for r in opts.roles)
     for start, end, addr in doc.emails:
         if any(fnmatch.fnmatchcase(addr.lower(), a) for a in allow):
