@@ -97,6 +97,13 @@ def test_a_date_is_never_a_phone_number(date: str, tz: str, languages: list[str]
     assert "privacy.phone" not in rules(f"The office is closed on {date} for the staff meeting.", acc(languages, tz=tz))
 
 
+@pytest.mark.parametrize("text", ["Maintenance kl. 22.00-02.00 tonight.", "Offer valid 1.6.-30.6.2026.",
+                                  "Closed 31.05 - 06.06 for the move.", "Wartung 14.06.-15.06. nachts."])
+def test_time_and_day_month_spans_are_never_phone_numbers(text: str) -> None:
+    for languages, tz in ((["nb"], "Europe/Oslo"), (["de"], "Europe/Berlin")):
+        assert "privacy.phone" not in rules(text, acc(languages, tz=tz))
+
+
 def test_a_phone_number_beside_a_date_is_still_found() -> None:
     found = rules("On 31.05.2026 call Kari on 412 34 567.", acc(["nb"]))
     assert found.get("privacy.phone") == "block"

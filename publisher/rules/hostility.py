@@ -42,20 +42,20 @@ LEXICON: dict[str, tuple[str, str, str, str, str]] = {
         "liar liars lying incapable braindead brainless inept idiotic moronic ridiculous losers loser clowns clown "
         "circus shambles parasites parasite vultures dishonest",
         "idiot idiots moron morons imbecile imbeciles cretin cretins dimwit dimwits halfwit halfwits muppets "
-        "numpties numpty buffoons buffoon scumbags scumbag",
+        "numpties numpty buffoons buffoon scumbags scumbag incompetence",
         "you your you're youre yours ur u they they're their them these those this that such is are was were be "
         "being been whole bunch pack absolute complete total utter bloody",
         "not no never isn't aren't wasn't weren't hardly nothing",
         "shut up|go to hell|get lost|drop dead|burn in hell|piss off|get stuffed|screw you|how dare you|"
-        "do your job|you should be ashamed|should be fired|should be sacked",
+        "do your job|you should be ashamed|should be fired|should be sacked|shame on you|you people",
     ),
     "de": (
         "müll mist schrott unfähig unfähige unfähigen nutzlos nutzlose nutzlosen erbärmlich erbärmliche lächerlich "
         "lächerliche armselig peinlich inkompetent inkompetente inkompetenten witz dumm dumme dummen dämlich "
         "dämliche abzocker versager stümper stümperhaft lügner schande saftladen "
-        "unverschämt unverschämtheit",
+        "unverschämt unverschämtheit lachhaft",
         "idiot idioten vollidiot vollidioten trottel deppen depp volltrottel dummköpfe dummkopf schwachkopf "
-        "schwachköpfe penner pfeifen luschen nieten",
+        "schwachköpfe penner pfeifen luschen nieten inkompetenz frechheit",
         "du dein deine deinen deiner ihr euer eure euren eurer sie ihre ihren dieser diese dieses ist "
         "sind seid bist war waren so total völlig absolut komplett echt ihr haufen bande",
         "nicht kein keine keinen nie niemals",
@@ -66,9 +66,9 @@ LEXICON: dict[str, tuple[str, str, str, str, str]] = {
         "nul nuls nulle nulles lamentable lamentables pathétique pathétiques minable minables incompétent "
         "incompétents incompétente incompétentes inutile inutiles ridicule ridicules honteux honteuse honte "
         "déchet déchets poubelle merdique blague escrocs menteurs menteur "
-        "incapable incapables bons-à-rien bon-à-rien fainéants",
+        "incapable incapables bons-à-rien bon-à-rien fainéants scandaleux",
         "idiot idiots imbécile imbéciles crétin crétins abrutis abruti débiles débile guignols guignol "
-        "bouffons bouffon",
+        "bouffons bouffon incompétence",
         "tu ton ta tes vous votre vos ils elles leur leurs ce cet cette ces c'est est sont êtes es était étaient "
         "bande vraiment totalement complètement",
         "pas ne jamais plus aucun aucune",
@@ -79,7 +79,7 @@ LEXICON: dict[str, tuple[str, str, str, str, str]] = {
         "vergonzoso vergonzosa ridículo ridícula ridículos lamentable lamentables chapuza chapuceros estafa "
         "estafadores ladrones mentirosos mentiroso incapaces incapaz vagos porquería ineptos inepto",
         "idiota idiotas imbécil imbéciles estúpido estúpidos estúpida estúpidas tontos tonto "
-        "inútiles cretinos cretino subnormales",
+        "inútiles cretinos cretino subnormales sinvergüenzas incompetencia",
         "tú tu tus usted ustedes su sus vosotros vosotras vuestro vuestra vuestros son es eres sois está están "
         "era eran este esta estos estas ese esa esos esas panda banda totalmente completamente "
         "muy",
@@ -89,8 +89,8 @@ LEXICON: dict[str, tuple[str, str, str, str, str]] = {
     "no": (
         "søppel søpla skrot elendig elendige ubrukelig ubrukelige udugelig udugelige patetisk patetiske "
         "latterlig latterlige inkompetent inkompetente skammelig skam håpløs håpløse dum dumme "
-        "løgnere amatører amatørmessig vits slappe klovner klovnene",
-        "idiot idioter idiotene tulling tullinger tosk tosker dust duster dustene kjeltringer kødder",
+        "løgnere amatører amatørmessig vits slappe klovner klovnene pinlig skandaløst",
+        "idiot idioter idiotene tulling tullinger tosk tosker dust duster dustene kjeltringer kødder inkompetanse",
         "du din ditt dine dere deres de dem denne dette disse er var være helt totalt skikkelig "
         "gjeng bande",
         "ikke ingen aldri",

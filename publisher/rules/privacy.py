@@ -215,13 +215,22 @@ DATE = re.compile(
     rf"|{_D}/{_M}/(?:{_Y}|\d\d)|{_M}/{_D}/{_Y}"
     rf"|{_D}-{_M}-{_Y})(?![\d,]|\.\d)"
 )
+_T = r"(?:[01]?\d|2[0-3])[.:][0-5]\d"  # a time of day, 22.00 or 22:00
+_DM = rf"{_D}\.{_M}\.?"  # a day and month without the year, 31.05 or 31.05.
+#: times and day-month spans, also without a year: 22.00-02.00, kl. 14.30, 31.05 - 06.06, 1.6.-30.6.2026, 14.06.
+DATE_SPAN = re.compile(
+    rf"(?<![\d.,/+-])(?:{_T}\s?[-\u2013]\s?{_T}|(?<=kl\.\s){_T}|(?<=kl\s){_T}"
+    rf"|{_DM}\s?[-\u2013]\s?{_DM}(?:{_Y})?|{_D}\.{_M}\.(?=\s|$|[,;)]))(?![\d,]|\.\d)"
+)
 
 
 def without_dates(text: str) -> str:
-    """``text`` with every date blanked out (same length), so no date is ever read as a phone number."""
-    if not any(c in text for c in "./-"):
+    """``text`` with every date, time span and day-month span blanked out (same length), so none is ever read as
+    a phone number."""
+    if not any(c in text for c in "./-:"):
         return text
-    return DATE.sub(lambda m: " " * len(m.group(0)), text)
+    blank = DATE.sub(lambda m: " " * len(m.group(0)), text)
+    return DATE_SPAN.sub(lambda m: " " * len(m.group(0)), blank)
 
 
 def phone(doc: Doc, ctx: Ctx, opts: PhoneOptions) -> list[Finding]:
