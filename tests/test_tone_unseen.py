@@ -258,3 +258,20 @@ def test_cold_ticket_update_on_a_terse_text_builds_no_detector_and_leaves_the_ch
         events = conn.execute(text("select details from audit_events")).all()
     assert rows and all(row[0] is None for row in rows)  # the worker's pre-publish check runs in full
     assert any("tone_deferred" in str(e[0]) for e in events)
+
+
+def test_post_lang_and_require_hashtag_reach_the_checks_on_the_enqueue_path(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from publisher import service, settings
+    from publisher.errors import ToneBlocked
+
+    s = settings.load({"PUBLISHER_HOME": str(tmp_path)})  # embedded defaults: noc is an English organisation
+    new = service.NewPost(text="Unser Büro in Oslo bleibt am Freitag geschlossen.", accounts=["noc"],
+                          at=datetime.now(UTC), language="de")
+    _, findings = service.render_and_check(s, new)
+    assert [f.rule for f in findings] == ["language"]  # declared German on an English account
+    tagged = service.NewPost(text="Fibre week starts Monday.", accounts=["noc"], at=datetime.now(UTC),
+                             kind=PostKind.CAMPAIGN, require_hashtags=["FiberWeek"])
+    with pytest.raises(ToneBlocked):
+        service.render_and_check(s, tagged)
