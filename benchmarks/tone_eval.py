@@ -1,37 +1,98 @@
-"""Precision and recall of every tone rule on the labelled set (tests/data/tone_labelled.yaml).
+"""Precision and recall of every tone rule, per language, and of the blocking decision, on a labelled set.
 
-    python benchmarks/tone_eval.py
+    python benchmarks/tone_eval.py                       # the development set (tests/data/tone_labelled.yaml)
+    python benchmarks/tone_eval.py --set PATH.yaml       # any set in the same format (e.g. the held-out set)
+    python benchmarks/tone_eval.py --set A.yaml --set B.yaml   # several, side by side in one report
+    python benchmarks/tone_eval.py --only-ids-below d001 # the old set's figures: posts before the first id given
 
 A rule "triggers" on a post when any of the post's channel variants produces a finding of that rule, at any
 severity. B marks rules that block for some post kind in the built-in profiles or the set's own profiles.
+
+Blocking: a post is *blocked* when a finding blocks (what `publisher post` would refuse); it *should block* when
+its `block:` label says so, else when one of its expected rules blocks for that account and kind (for sentiment:
+its hostility severity). Blocking precision = blocked and should / blocked; recall = blocked and should / should;
+clean blocked = clean posts (expect: []) that were blocked / clean posts. Per language: by the account's first
+declared language (nb/nn/no as "no"), or the post's `lang:`.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
+from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.tone_labelled import blocking_rules, evaluate, load  # noqa: E402
+from tests.tone_labelled import PATH, Post, Score, blocked, blocking_rules, evaluate, load, should_block  # noqa: E402
 
 
-def main() -> None:
-    posts, profiles = load()
+def _lang(post: Post) -> str:
+    code = (post.lang or post.account.languages[0]).lower()
+    return "no" if code in ("nb", "nn", "no") else code
+
+
+def _ratio(a: int, b: int) -> str:
+    return f"{a / b:.2f}" if b else "  - "
+
+
+def report(path: Path, before: str | None = None) -> dict[str, float]:
+    posts, profiles = load(path)
+    if before:
+        posts = posts[: next((i for i, p in enumerate(posts) if p.id == before), len(posts))]
     scores = evaluate(posts, profiles)
-    blocking = blocking_rules(profiles)
+    brules = blocking_rules(profiles)
     texts = sum(len(p.variants) for p in posts)
+    print(f"## {path}{f' (posts before {before})' if before else ''}\n")
     print(f"{len(posts)} posts ({texts} channel variants), {sum(1 for p in posts if not p.expect)} clean\n")
     print(f"| {'rule':<22} | B | {'TP':>3} | {'FP':>3} | {'FN':>3} | precision | recall | false positives / misses")
     print(f"|{'-' * 24}|---|-----|-----|-----|-----------|--------|------")
     for rule, s in scores.items():
         notes = " ".join([*(f"+{i}" for i in s.fp_ids), *(f"-{i}" for i in s.fn_ids)])
-        print(f"| {rule:<22} | {'B' if rule in blocking else ' '} | {s.tp:>3} | {s.fp:>3} | {s.fn:>3} | "
+        print(f"| {rule:<22} | {'B' if rule in brules else ' '} | {s.tp:>3} | {s.fp:>3} | {s.fn:>3} | "
               f"{s.precision:>9.2f} | {s.recall:>6.2f} | {notes}")
     tp = sum(s.tp for s in scores.values())
     fp = sum(s.fp for s in scores.values())
     fn = sum(s.fn for s in scores.values())
-    print(f"\nmicro-average: precision {tp / (tp + fp):.3f}, recall {tp / (tp + fn):.3f}")
+    print(f"\nmicro-average: precision {tp / max(1, tp + fp):.3f}, recall {tp / max(1, tp + fn):.3f}\n")
+
+    # per language: rule-level micro precision/recall and the blocking decision
+    by_lang: dict[str, list[Post]] = defaultdict(list)
+    for p in posts:
+        by_lang[_lang(p)].append(p)
+    verdicts = {p.id: (blocked(p, profiles), should_block(p, profiles)) for p in posts}
+    print("| language | posts | clean | rule P | rule R | block P | block R | clean blocked | wrong blocks / missed blocks")
+    print("|----------|-------|-------|--------|--------|---------|---------|---------------|------")
+    rows = sorted(by_lang.items()) + [("all", posts)]
+    summary: dict[str, float] = {}
+    for lang, group in rows:
+        s = Score()
+        for rule_score in evaluate(group, profiles).values():
+            s.tp, s.fp, s.fn = s.tp + rule_score.tp, s.fp + rule_score.fp, s.fn + rule_score.fn
+        bt = sum(1 for p in group if verdicts[p.id] == (True, True))
+        bf = [p.id for p in group if verdicts[p.id] == (True, False)]
+        bm = [p.id for p in group if verdicts[p.id] == (False, True)]
+        clean = [p for p in group if not p.expect]
+        cb = sum(1 for p in clean if verdicts[p.id][0])
+        print(f"| {lang:<8} | {len(group):>5} | {len(clean):>5} | {s.precision:>6.2f} | {s.recall:>6.2f} | "
+              f"{_ratio(bt, bt + len(bf)):>7} | {_ratio(bt, bt + len(bm)):>7} | "
+              f"{cb:>3} ({_ratio(cb, len(clean))}) | {' '.join([*('+' + i for i in bf), *('-' + i for i in bm)])}")
+        if lang == "all":
+            summary = {"block_precision": bt / max(1, bt + len(bf)), "block_recall": bt / max(1, bt + len(bm)),
+                       "clean_blocked": cb / max(1, len(clean))}
+    print()
+    return summary
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--set", dest="sets", action="append", type=Path,
+                    help="a labelled set in the format of tests/data/tone_labelled.yaml (repeatable)")
+    ap.add_argument("--only-ids-below", dest="before", default=None,
+                    help="evaluate only the posts before this id (the old set: d001)")
+    args = ap.parse_args()
+    for path in args.sets or [PATH]:
+        report(path, args.before)
 
 
 if __name__ == "__main__":

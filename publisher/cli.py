@@ -43,9 +43,45 @@ LAZY: dict[str, tuple[str, str]] = {
 }
 
 
+#: one line per command for `publisher --help`, so the overview imports no command module (and no store, no
+#: SQLAlchemy); `tests/test_tone_cli_batch.py` checks every LAZY command has a line here
+SHORT_HELP: dict[str, str] = {
+    "accounts": "Configured accounts.",
+    "approve": "Approve posts waiting for approval (several ids at once).",
+    "calendar": "What will be published: a week or month per day and account (terminal, --html, --ics).",
+    "campaign": "Campaigns from YAML or CSV files: import, list, show, approve, reject, cancel, export.",
+    "edit": "Change the text, time or one account's wording of a post not yet published.",
+    "feed": "Blog feeds whose new entries are announced once each.",
+    "health": "Is publisher working: broker, store, live workers and scheduler, lateness (exit 0 or 1).",
+    "reject": "Reject posts waiting for approval, with a reason.",
+    "status": "Counts by state, next due, oldest late, held and unknown with their reasons.",
+    "vacancy": "Vacancies: posts and reminders that never go out after the closing date.",
+    "audit": "The tamper-evident audit log.",
+    "broker": "The embedded broker (a Valkey server in the data directory).",
+    "cancel": "Cancel a post (all its deliveries) or one delivery.",
+    "check": "Check a text against the tone rules (--rules lists them; --batch for files).",
+    "config": "Configuration.",
+    "demo": "Run the whole flow on a fresh machine.",
+    "list": "List deliveries, most recent due time first.",
+    "post": "Schedule a post for one or more accounts.",
+    "retry": "Send a failed, held or unknown delivery again now.",
+    "run": "Scheduler and worker threads in one process.",
+    "sandbox": "A local emulator of the five publishing APIs.",
+    "scheduler": "The scheduler/sweeper loop alone.",
+    "show": "Show a post or delivery: payloads, states, attempts, audit trail.",
+    "ticket": "Trouble-ticket updates, threaded under the ticket's first post.",
+    "worker": "Dramatiq worker processes for the publish actors.",
+}
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(LAZY)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, SHORT_HELP.get(name, "")) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in LAZY:

@@ -44,6 +44,12 @@ class NewPost:
     guard: Guard | None = None
     #: images with alt text, in order (``publisher.channels.media.load`` read and cleaned them)
     media: list[media_mod.Attachment] = field(default_factory=list)
+    #: hashtags this post must carry on top of the profile's (``post --require-hashtag``, a campaign's tag)
+    require_hashtags: list[str] = field(default_factory=list)
+    #: leave slow detections (lingua) that no blocking rule needs to the worker's pre-publish check (the CLI sets it)
+    defer_slow_checks: bool = False
+    #: filled by ``render_and_check``: the detections left to the worker (then no ``tone_key`` is stored)
+    deferred: set[str] = field(default_factory=set)
 
 
 #: Called with a connection: raises to refuse the post, or returns the id of an existing post to answer with, or the
@@ -116,6 +122,17 @@ def _media_of(payload: Payload) -> list[dict[str, Any]] | None:
     return list(found) if found else None
 
 
+def _overrides(new: NewPost, overrides: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The caller's rule overrides (a campaign's) with the post's own required hashtags added to theirs."""
+    if not new.require_hashtags:
+        return overrides
+    merged = dict(overrides or {})
+    rule = dict(merged.get("hashtags.required") or {})
+    rule["tags"] = [*(rule.get("tags") or []), *(t for t in new.require_hashtags if t not in (rule.get("tags") or []))]
+    merged["hashtags.required"] = rule
+    return merged
+
+
 def render_and_check(settings: Settings, new: NewPost, images: dict[str, media_mod.Image] | None = None,
                      overrides: dict[str, Any] | None = None) -> tuple[dict[str, list[Payload]], list[Finding]]:
     """Render for every account (with its own wording, if given) and run the tone checks (with ``overrides``: one
@@ -141,7 +158,8 @@ def render_and_check(settings: Settings, new: NewPost, images: dict[str, media_m
         for part in parts:  # images ride on the first part only (``_with_media``)
             findings.extend(tone.check(part.text, account, channel=account.channel, kind=new.kind,
                                        profiles=settings.profiles, variants=variants, media=_media_of(part),
-                                       overrides=overrides))
+                                       lang=new.language, overrides=_overrides(new, overrides),
+                                       defer=new.deferred if new.defer_slow_checks else None))
     unknown = set(new.allow) - {f.rule for f in findings}
     if unknown:
         raise InputError(f"--allow names rule(s) that did not trigger: {', '.join(sorted(unknown))}",
@@ -264,7 +282,7 @@ def insert(conn: Connection, settings: Settings, new: NewPost, rendered: dict[st
     for rule, why in sorted(new.allow.items()):
         events.append(audit.Event("tone.override", post_id=post_id, details={"rule": rule, "reason": why, "by": actor}))
     rows = []
-    keys = tone_keys(settings, new.kind, rendered)
+    keys = {} if new.deferred else tone_keys(settings, new.kind, rendered)  # deferred: the worker checks
     # two-person rule, if configured: if any account needs approval, every copy waits for it (none goes early)
     first = approvals.first_state(settings, rendered)
     waits_for = {"waits_for": approvals.needs_approval(settings, rendered)} if first == State.PENDING_APPROVAL else {}
@@ -278,11 +296,12 @@ def insert(conn: Connection, settings: Settings, new: NewPost, rendered: dict[st
                 id=did, post_id=post_id, account=name, channel=account.channel, part=i, payload=data,
                 state=first.value, attempts=0, due_at=new.at, not_after=new.not_after, prev_id=prev,
                 thread_key=new.thread_key or (f"split:{post_id}:{name}" if len(parts) > 1 else None),
-                updated_at=now, tone_key=keys[(name, i)],
+                updated_at=now, tone_key=keys.get((name, i)),
             ))
             events.append(audit.Event(first.value, post_id=post_id, delivery_id=did, account=name, details={
                 "to": first.value, "part": i, "parts": len(parts), "prev": prev, "payload_sha256": payload_hash(data),
-                **waits_for, audit.DIGEST_KEY: audit.delivery_digest(rows[-1])}))
+                **waits_for, **({"tone_deferred": sorted(new.deferred)} if new.deferred else {}),
+                audit.DIGEST_KEY: audit.delivery_digest(rows[-1])}))
             prev = did
     conn.execute(deliveries.insert(), rows)
     audit.append(conn, actor, events, at=now)

@@ -72,6 +72,9 @@ class AccountConfig(BaseModel):
     timezone: str = "UTC"
     languages: list[str] = Field(default_factory=lambda: ["en"])
     profile: str | None = None  # tone profile; default: the one matching `kind`
+    #: domains the account's organisation owns: role mailboxes on them (noc@, jobs@, press@) are public contact
+    #: points, not private data. None: the file's ``organisation.own_domains`` (for organisation accounts)
+    own_domains: list[str] | None = None
     long_text: Literal["reject", "split"] = "reject"
     posters: list[str] | None = None  # OS users allowed to post; None = anyone
     approvers: list[str] | None = None
@@ -125,6 +128,19 @@ class AccountConfig(BaseModel):
                 )
         return v
 
+    @field_validator("own_domains")
+    @classmethod
+    def _domains(cls, v: list[str] | None) -> list[str] | None:
+        if v is None:
+            return None
+        out = []
+        for d in v:
+            d = d.strip().lower().lstrip("@").removeprefix("*.")
+            if not re.fullmatch(r"[a-z0-9-]+(?:\.[a-z0-9-]+)+", d):
+                raise ValueError(f"own_domains: {d[:80]!r} is not a domain name (for example fjordnett.no)")
+            out.append(d)
+        return out
+
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -149,6 +165,12 @@ class FeedConfig(BaseModel):
     backfill: int = Field(default=0, ge=0)  # the first poll announces the newest N (0: only marks entries seen)
 
 
+class OrganisationConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    #: the organisation's own e-mail domains (subdomains included), the default for its organisation accounts
+    own_domains: list[str] = Field(default_factory=list)
+
+
 class FileConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     accounts: dict[str, AccountConfig] = Field(default_factory=dict)
@@ -157,6 +179,8 @@ class FileConfig(BaseModel):
     scheduler: dict[str, float] = Field(default_factory=dict)
     #: OS users (for example a web front end's service user) allowed to name the acting person in PUBLISHER_ACTOR
     delegators: list[str] = Field(default_factory=list)
+    #: defaults for every organisation account (``own_domains``)
+    organisation: OrganisationConfig = Field(default_factory=lambda: OrganisationConfig())
 
 
 DEFAULT_ACCOUNTS: dict[str, dict[str, Any]] = {
@@ -316,6 +340,13 @@ def _check_env(env: dict[str, str]) -> None:
                                "PUBLISHER_REDIS_URL)")
 
 
+def _own_domains(account: AccountConfig, org: OrganisationConfig) -> dict[str, Any]:
+    """An organisation account without its own ``own_domains`` takes the organisation's."""
+    if account.own_domains is None and account.kind == AccountKind.ORGANISATION and org.own_domains:
+        return {"own_domains": list(org.own_domains)}
+    return {}
+
+
 def config_file(env: dict[str, str], home: Path) -> Path | None:
     """The configuration file to read (PUBLISHER_CONFIG, else ``$PUBLISHER_HOME/config.yaml``), if any, once the
     trust check passed: permissions come only from a file the caller cannot have written (publisher/trust.py)."""
@@ -341,7 +372,8 @@ def load(env: dict[str, str] | None = None) -> Settings:
         fc = FileConfig.model_validate(raw)
     except ValidationError as e:
         raise _explain(e, config_path) from None
-    accounts = {name: acc.model_copy(update={"name": name}) for name, acc in fc.accounts.items()}
+    accounts = {name: acc.model_copy(update={"name": name, **_own_domains(acc, fc.organisation)})
+                for name, acc in fc.accounts.items()}
     sched = _scheduler_settings(fc.scheduler, config_path)
     db_url = env.get("PUBLISHER_DATABASE_URL") or f"sqlite:///{home / 'publisher.sqlite'}"
     _check_env(env)

@@ -45,6 +45,8 @@ __all__ = ["BUILTIN", "REGISTRY", "Profile", "blocking", "check", "check_deliver
 log = logging.getLogger("publisher.tone")
 
 SEVERITY_ORDER = {"block": 0, "warn": 1, "info": 2}
+#: rules whose verdict depends on the detected language
+_NEEDS_LANGUAGE = ("language", "sentiment", "register.first-person", "register.informal")
 
 
 def check(
@@ -57,6 +59,8 @@ def check(
     variants: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
     media: Sequence[Mapping[str, Any]] | None = None,
+    defer: set[str] | None = None,
+    lang: str | None = None,
 ) -> list[Finding]:
     """Return every finding for ``text`` as ``account`` would publish it on ``channel``.
 
@@ -65,14 +69,21 @@ def check(
     included (for the consistency rule); ``overrides`` is one
     more layer of rule settings for this post only, e.g. ``{"hashtags.required": {"tags": ["Launch2026"]}}``;
     ``media`` the payload's image references (``extra["media"]``: sha256, alt, ...) for the media rules.
-    Raises ConfigError for an invalid profile or override.
+    ``defer`` (the CLI's enqueue path): a set; detections too slow for a cold process (lingua) are skipped and
+    named in it, unless a rule that uses them blocks for this kind; the caller then leaves the verdict to the
+    worker's pre-publish check (no ``tone_key``). ``lang``: the language the post declares (``--lang``); rules use
+    it instead of detecting one, and the language rule checks the account posts in it. Raises ConfigError for an
+    invalid profile or override.
     """
     profile = profile_for(account, profiles)
     if overrides:
         profile = _with_overrides(profile, overrides)
     post_kind = PostKind(kind)
+    options = profile.options[post_kind]
+    if defer is not None and any(options[r].severity == "block" for r in _NEEDS_LANGUAGE):
+        defer = None  # a blocking rule depends on the language: it must be known now
     ctx = Ctx(account=account, channel=channel or account.channel, kind=post_kind, variants=variants or {},
-              options=profile.options[post_kind], media=tuple(media or ()))
+              options=options, media=tuple(media or ()), defer=defer, lang=lang or None)
     doc = Doc(text)
     findings: list[Finding] = []
     for _, fn, opts in profile.active[post_kind]:

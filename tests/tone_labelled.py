@@ -11,7 +11,8 @@ import yaml
 
 from publisher import tone
 from publisher.models import PostKind
-from publisher.settings import AccountConfig
+from publisher.settings import AccountConfig, OrganisationConfig
+from publisher.settings import _own_domains as own_domains_default
 
 PATH = Path(__file__).parent / "data" / "tone_labelled.yaml"
 
@@ -23,6 +24,12 @@ class Post:
     kind: PostKind
     variants: dict[str, str]
     expect: set[str]
+    #: the language the post declares (``--lang``), if any
+    lang: str | None = None
+    #: per-post rule overrides (``--require-hashtag``)
+    overrides: dict[str, Any] = field(default_factory=dict)
+    #: must the post be refused? None: derived from ``expect`` and the profile (``should_block``)
+    block: bool | None = None
 
 
 @dataclass
@@ -43,23 +50,60 @@ class Score:
 
 
 def load(path: Path = PATH) -> tuple[list[Post], dict[str, Any]]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    accounts = {n: AccountConfig(name=n, **a) for n, a in data["accounts"].items()}
+    """The posts and profiles of a labelled set in this format (the development set by default; the held-out set
+    uses the same format)."""
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    org = OrganisationConfig.model_validate(data.get("organisation") or {})
+    accounts = {}
+    for name, raw_acc in data["accounts"].items():
+        acc = AccountConfig(name=name, **raw_acc)
+        accounts[name] = acc.model_copy(update=own_domains_default(acc, org))
     posts = []
     for raw in data["posts"]:
         account = accounts[raw["account"]]
         variants = raw.get("variants") or {account.channel: raw["text"]}
-        posts.append(Post(raw["id"], account, PostKind(raw["kind"]), dict(variants), set(raw["expect"])))
+        tags = raw.get("require_hashtags") or []
+        overrides = {"hashtags.required": {"tags": list(tags)}} if tags else {}
+        posts.append(Post(str(raw["id"]), account, PostKind(raw["kind"]), dict(variants), set(raw.get("expect") or []),
+                          raw.get("lang"), overrides, raw.get("block")))
     return posts, data.get("profiles") or {}
 
 
 def triggered(post: Post, profiles: dict[str, Any]) -> set[str]:
     rules: set[str] = set()
     for channel, text in post.variants.items():
-        findings = tone.check(text, post.account, channel=channel, kind=post.kind, profiles=profiles,
-                              variants=post.variants if len(post.variants) > 1 else None)
-        rules.update(f.rule for f in findings)
+        rules.update(f.rule for f in findings_of(post, profiles, channel, text))
     return rules
+
+
+def findings_of(post: Post, profiles: dict[str, Any], channel: str, text: str) -> list[Any]:
+    return tone.check(text, post.account, channel=channel, kind=post.kind, profiles=profiles,
+                      variants=post.variants if len(post.variants) > 1 else None,
+                      overrides=post.overrides or None, lang=post.lang)
+
+
+def blocked(post: Post, profiles: dict[str, Any]) -> bool:
+    """Whether publisher refuses the post (a blocking finding on any channel variant)."""
+    return any(tone.blocking(findings_of(post, profiles, ch, t)) for ch, t in post.variants.items())
+
+
+def should_block(post: Post, profiles: dict[str, Any]) -> bool:
+    """The label: ``block:`` when given, else whether one of the expected rules blocks for this account and kind
+    (for ``sentiment``: its hostility severity, the part of the rule that blocks)."""
+    if post.block is not None:
+        return post.block
+    prof = tone.profile_for(post.account, profiles)
+    if post.overrides:
+        prof = prof.with_rules(post.overrides, "overrides")
+    opts = prof.options[post.kind]
+    for rule in post.expect:
+        o = opts.get(rule)
+        if o is None:
+            continue
+        sev = (getattr(o, "hostility", None) or o.severity) if rule == "sentiment" else o.severity
+        if sev == "block" and o.severity != "off":
+            return True
+    return False
 
 
 def evaluate(posts: list[Post], profiles: dict[str, Any]) -> dict[str, Score]:
@@ -85,7 +129,8 @@ def blocking_rules(profiles: dict[str, Any]) -> set[str]:
     out: set[str] = set()
     for prof in tone.load_profiles(profiles).values():
         for kind in PostKind:
-            out.update(rule for rule, opts in prof.options[kind].items() if opts.severity == "block")
+            out.update(rule for rule, opts in prof.options[kind].items()
+                       if opts.severity == "block" or getattr(opts, "hostility", None) == "block")
     return out
 
 

@@ -74,7 +74,8 @@ def _print_findings(findings: list[Finding], err: bool = True) -> None:
 def _submit(text: str, accounts: tuple[str, ...], at: str, tz: str | None, not_after: str | None, kind: PostKind,
             link: str | None, language: str | None, thread: str | None, idem: str | None, allow: dict[str, str],
             as_json: bool, variants: dict[str, str] | None = None, lifecycle: Lifecycle | None = None,
-            images: tuple[str, ...] = (), alts: tuple[str, ...] = ()) -> None:
+            images: tuple[str, ...] = (), alts: tuple[str, ...] = (),
+            require_hashtags: list[str] | None = None) -> None:
     from publisher import service, timeparse
     from publisher.store import utcnow
 
@@ -97,7 +98,8 @@ def _submit(text: str, accounts: tuple[str, ...], at: str, tz: str | None, not_a
         click.echo(f"note: {note}", err=True)
     new = service.NewPost(text=text, accounts=list(dict.fromkeys(accounts)), at=when, kind=kind, link=link,
                           language=language, not_after=until, thread_key=thread, idempotency_key=idem, allow=allow,
-                          variants=variants or {}, media=_attachments(images, alts))
+                          variants=variants or {}, media=_attachments(images, alts), defer_slow_checks=True,
+                          require_hashtags=require_hashtags or [])
     try:
         if lifecycle is None:
             result = service.accept(settings, a.store, new)
@@ -172,11 +174,13 @@ def common(f):  # type: ignore[no-untyped-def]
               help="Attach an image (JPEG, PNG, GIF, WebP; repeatable, up to each platform's maximum).")
 @click.option("--alt", "alts", multiple=True, metavar="TEXT",
               help="Alt text of the image at the same position (repeatable; required on organisation accounts).")
+@click.option("--require-hashtag", "tags", multiple=True, metavar="TAG",
+              help="A hashtag this post must carry (repeatable; a campaign's tag), on top of the profile's.")
 @click.argument("text")
 def post(accounts: tuple[str, ...], at: str, tz: str | None, not_after: str | None, idem: str | None,
          link: str | None, language: str | None, variants: tuple[str, ...], allow: tuple[str, ...],
          reason: str | None, as_json: bool, kind: str, thread: str | None, images: tuple[str, ...],
-         alts: tuple[str, ...], text: str) -> None:
+         alts: tuple[str, ...], tags: tuple[str, ...], text: str) -> None:
     """Schedule a post (TEXT, or - to read stdin) for one or more accounts.
 
     \b
@@ -187,7 +191,8 @@ def post(accounts: tuple[str, ...], at: str, tz: str | None, not_after: str | No
       publisher post -a comms-bsky --image stage.jpg --alt "The team on stage at the launch" "We launched!"
     """
     _submit(_text(text), accounts, at, tz, not_after, PostKind(kind), link, language, thread, idem,
-            _allow(allow, reason), as_json, _variants(variants), images=images, alts=alts)
+            _allow(allow, reason), as_json, _variants(variants), images=images, alts=alts,
+            require_hashtags=list(tags))
 
 
 @click.group()

@@ -245,6 +245,9 @@ class Publisher(Reconciling):
         allowed = [o["rule"] for o in post.get("overrides") or []]
         blocked = tone.blocking(findings, allowed)
         if not blocked:
+            if findings and not d.get("tone_key"):  # a check the CLI left to the worker (lingua): say what it found
+                log.info("pre-publish tone check of %s (deferred at enqueue): %s", d["id"],
+                         "; ".join(f"{f.severity} {f.rule}: {f.message}" for f in findings))
             return None
         reason = "tone check now blocks: " + "; ".join(f"{f.rule}: {f.message}" for f in blocked)
         return Transition(d, [State.QUEUED], State.HELD, "held", values={"last_error": reason},

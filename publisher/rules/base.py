@@ -63,6 +63,15 @@ class Ctx:
     options: Mapping[str, RuleOptions] = field(default_factory=dict)
     #: the payload's image references (sha256, alt, ...), empty for a text-only post (rules.media)
     media: tuple[Mapping[str, Any], ...] = ()
+    #: None, or (on the CLI's enqueue path) the set the slow detections left to the worker are added to
+    defer: set[str] | None = None
+    #: the language the post declares (``--lang``): rules take it instead of detecting one
+    lang: str | None = None
+
+    @property
+    def languages(self) -> list[str]:
+        """The languages this text may be in: the post's declared one, else the account's."""
+        return [self.lang] if self.lang else list(self.account.languages)
 
     def finding(
         self,

@@ -35,8 +35,10 @@ _STOPWORDS: dict[str, frozenset[str]] = {
 
 
 class LanguageOptions(RuleOptions):
-    #: say nothing below this many letters of prose
+    #: say nothing below this many letters of prose (unless the script settles it, see ``min_script_letters``)
     min_letters: int = Field(default=40, ge=1)
+    #: letters in a script none of the account's languages uses that settle a mismatch on their own, however short
+    min_script_letters: int = Field(default=4, ge=1)
     #: flag only when the detected language has at least this confidence (0..1)
     min_confidence: float = Field(default=0.8, gt=0, le=1)
     #: languages the detector chooses between (ISO 639-1); the account's languages are always added
@@ -69,11 +71,14 @@ def detector(codes: tuple[str, ...]) -> Any:
     return LanguageDetectorBuilder.from_languages(*set(languages)).build()
 
 
-def detect(doc: Doc, candidates: tuple[str, ...], min_letters: int, expected: frozenset[str] = frozenset()
-           ) -> list[tuple[str, float]]:
+def detect(doc: Doc, candidates: tuple[str, ...], min_letters: int, expected: frozenset[str] = frozenset(),
+           defer: set[str] | None = None) -> list[tuple[str, float]]:
     """[(language family, confidence), ...] best first, or [] when the text is too short to tell.
 
-    When function words clearly show one of the ``expected`` families, lingua is not asked."""
+    When function words clearly show one of the ``expected`` families, lingua is not asked. With ``defer`` (a set,
+    on the CLI's enqueue path when no blocking rule needs the language) lingua is not asked either: the answer is
+    [] (unknown), "language" is added to ``defer``, and the caller leaves the verdict to the worker's pre-publish
+    check (building lingua's models costs ~1.8 s of CPU and ~170 MB on first use)."""
     key = ("language", candidates, min_letters, expected)
     if key in doc.cache:
         return doc.cache[key]  # type: ignore[no-any-return]
@@ -81,6 +86,9 @@ def detect(doc: Doc, candidates: tuple[str, ...], min_letters: int, expected: fr
     quick = _quick(doc, candidates) if expected else None
     if quick is not None and quick in expected and doc.letter_count >= min_letters:
         result = [(quick, 1.0)]
+    elif doc.letter_count >= min_letters and defer is not None:
+        defer.add("language")
+        return []
     elif doc.letter_count >= min_letters:
         sample = " ".join(w for _, _, w in doc.words)[: _SAMPLE + 40]
         totals: dict[str, float] = {}
@@ -139,34 +147,116 @@ def _quick(doc: Doc, candidates: tuple[str, ...]) -> str | None:
 
 def candidates_for(ctx: Ctx, opts: LanguageOptions | None = None) -> tuple[str, ...]:
     base = opts.candidates if opts is not None else list(DEFAULT_CANDIDATES)
-    return tuple(sorted({*base, *ctx.account.languages}))
+    return tuple(sorted({*base, *ctx.account.languages, *ctx.languages}))
 
 
 def _declared(ctx: Ctx) -> frozenset[str]:
-    return frozenset(family(c) for c in ctx.account.languages)
+    return frozenset(family(c) for c in ctx.languages)
 
 
 def text_language(doc: Doc, ctx: Ctx) -> str | None:
     """The language family of ``doc`` for rules that depend on it (sentiment, register), or None if unknown.
 
     Uses the language rule's settings when it is active; a text too short to detect is taken to be in the
-    account's language when the account declares exactly one.
+    account's language when the account declares exactly one. A post that declares its language (``--lang``) is
+    taken to be in it.
     """
+    if ctx.lang:
+        return family(ctx.lang)
     opts = ctx.options.get("language")
     lopts = opts if isinstance(opts, LanguageOptions) else LanguageOptions()
-    ranked = detect(doc, candidates_for(ctx, lopts), lopts.min_letters, _declared(ctx))
+    ranked = detect(doc, candidates_for(ctx, lopts), lopts.min_letters, _declared(ctx), ctx.defer)
     if ranked and ranked[0][1] >= 0.5:
         return ranked[0][0]
     declared = {family(c) for c in ctx.account.languages}
     return declared.pop() if len(declared) == 1 else None
 
 
+#: (first, last code point, script) for the scripts whose letters alone say a text is not in a Latin-script language
+_SCRIPTS: tuple[tuple[int, int, str], ...] = (
+    (0x0370, 0x03FF, "Greek"), (0x0400, 0x052F, "Cyrillic"), (0x0530, 0x058F, "Armenian"),
+    (0x0590, 0x05FF, "Hebrew"), (0x0600, 0x06FF, "Arabic"), (0x0750, 0x077F, "Arabic"), (0x0900, 0x097F, "Devanagari"),
+    (0x0980, 0x09FF, "Bengali"), (0x0E00, 0x0E7F, "Thai"), (0x10A0, 0x10FF, "Georgian"), (0x1100, 0x11FF, "Hangul"),
+    (0x3040, 0x309F, "Japanese"), (0x30A0, 0x30FF, "Japanese"), (0x3400, 0x4DBF, "Han"), (0x4E00, 0x9FFF, "Han"),
+    (0xAC00, 0xD7AF, "Hangul"), (0xF900, 0xFAFF, "Han"), (0xFF66, 0xFF9F, "Japanese"),
+)
+#: the script each declared language is written in (anything not listed: Latin)
+LANGUAGE_SCRIPTS = {"ja": {"Japanese", "Han"}, "zh": {"Han"}, "ko": {"Hangul", "Han"}, "ru": {"Cyrillic"},
+                    "uk": {"Cyrillic"}, "bg": {"Cyrillic"}, "sr": {"Cyrillic"}, "el": {"Greek"}, "ar": {"Arabic"},
+                    "fa": {"Arabic"}, "ur": {"Arabic"}, "he": {"Hebrew"}, "hi": {"Devanagari"}, "th": {"Thai"},
+                    "hy": {"Armenian"}, "ka": {"Georgian"}, "bn": {"Bengali"}}
+_SCRIPT_LANG = {"Japanese": "Japanese", "Han": "Chinese or Japanese", "Hangul": "Korean", "Cyrillic": "Cyrillic",
+                "Greek": "Greek", "Arabic": "Arabic", "Hebrew": "Hebrew", "Devanagari": "Hindi", "Thai": "Thai"}
+
+
+def script_of(ch: str) -> str:
+    """The script of one letter: Latin (or another script without its own entry) unless listed in ``_SCRIPTS``."""
+    cp = ord(ch)
+    if cp < 0x0370:
+        return "Latin"
+    for lo, hi, name in _SCRIPTS:
+        if lo <= cp <= hi:
+            return name
+    return "Latin"
+
+
+def scripts(doc: Doc) -> dict[str, int]:
+    """Letters of the prose per script (Latin for ASCII text without a scan)."""
+    if "scripts" in doc.cache:
+        return doc.cache["scripts"]  # type: ignore[no-any-return]
+    counts: dict[str, int] = {}
+    if doc.prose.isascii():
+        counts["Latin"] = doc.letter_count
+    else:
+        for _, _, w in doc.words:
+            for ch in w:
+                sc = script_of(ch)
+                counts[sc] = counts.get(sc, 0) + 1
+    doc.cache["scripts"] = counts
+    return counts
+
+
+def script_mismatch(doc: Doc, ctx: Ctx, min_script_letters: int) -> tuple[str, int] | None:
+    """(script, its letters) when the letters are mostly in a script none of the account's languages is written in:
+    then the script alone settles it, however short the text (Japanese on an English account)."""
+    counts = scripts(doc)
+    total = sum(counts.values())
+    if total < min_script_letters or set(counts) == {"Latin"}:
+        return None
+    allowed = {"Latin"}
+    for code in ctx.languages:
+        allowed |= LANGUAGE_SCRIPTS.get(code.lower().split("-")[0], {"Latin"})
+    foreign = sum(n for sc, n in counts.items() if sc not in allowed)
+    if foreign * 2 <= total or foreign < min_script_letters:
+        return None
+    top = max((sc for sc in counts if sc not in allowed), key=lambda sc: counts[sc])
+    return top, foreign
+
+
 def language(doc: Doc, ctx: Ctx, opts: LanguageOptions) -> list[Finding]:
-    ranked = detect(doc, candidates_for(ctx, opts), opts.min_letters, _declared(ctx))
+    account_langs = {family(c) for c in ctx.account.languages}
+    if ctx.lang and family(ctx.lang) not in account_langs:
+        wanted = ", ".join(sorted(NAMES.get(d, d) for d in account_langs))
+        return [ctx.finding(
+            "language", opts, f"the post is declared as {NAMES.get(family(ctx.lang), ctx.lang)}; account "
+            f"{ctx.account.name!r} posts in {wanted}", 0, len(doc.text),
+            f"post it in {wanted}, or add {ctx.lang!r} to accounts.{ctx.account.name}.languages",
+        )]
+    if doc.letter_count < opts.min_letters or not doc.prose.isascii():
+        mismatch = script_mismatch(doc, ctx, opts.min_script_letters)
+        if mismatch is not None:
+            sc, n = mismatch
+            wanted = ", ".join(sorted(NAMES.get(d, d) for d in _declared(ctx)))
+            return [ctx.finding(
+                "language", opts, f"the text is written in {_SCRIPT_LANG.get(sc, sc)} script ({n} letters); "
+                f"account {ctx.account.name!r} posts in {wanted}", doc.words[0][0], doc.words[-1][1],
+                f"write it in {wanted}, or add the language to accounts.{ctx.account.name}.languages",
+            )]
+    ranked = detect(doc, candidates_for(ctx, opts), opts.min_letters, _declared(ctx), ctx.defer)
     if not ranked:
         return []
     best, conf = ranked[0]
-    declared = {family(c) for c in ctx.account.languages}
+    declared = set(_declared(ctx))
     if best in declared or conf < opts.min_confidence:
         return []
     name = NAMES.get(best, best)

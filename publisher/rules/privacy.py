@@ -32,9 +32,31 @@ BUILTIN_PATTERNS: dict[str, str] = {
 }
 
 
+#: local parts (or one of their dot/dash-separated pieces) that name a function, not a person: a mailbox on the
+#: organisation's own domain made of these is a public contact point (noc@, jobs@, press@, kundeservice@ ...)
+ROLE_MAILBOXES = frozenset(
+    """
+    abuse admin billing booking careers career contact contacts customer customers dpo ekspedisjon enquiries events
+    faktura feedback helpdesk hello help hostmaster hr info jobs job jobb jobber karriere kontakt kundeservice kunde
+    legal mail marketing media newsletter noc no-reply noreply office ops operations personvern post postmaster
+    presse press privacy recruiting recruitment salg sales security service servicedesk soc status support team
+    vakt webmaster bewerbung karriere presse datenschutz kundendienst emploi recrutement contacto prensa empleo
+    soporte atencion rrhh ventas stellen drift nettdrift driftsmelding vaktsentral kundesenter bedrift
+    kommunikasjon rekruttering personal it web partner partners investor investors ir communication carrieres rh
+    trabajo comunicacion kommunikation peering transit nic cert csirt dns ncc registry helpline hotline medlem
+    members membership donations donate fundraising volunteer volunteers frivillig redaksjon redaktion redaction
+    editor editors newsroom tips tip
+    """.split()
+)
+
+
 class EmailOptions(RuleOptions):
     #: addresses to allow; shell patterns work (``*@status.example.no``)
     allow: list[str] = Field(default_factory=list)
+    #: role mailboxes (noc@, jobs@, ...) on the account's ``own_domains`` are public contact points
+    role_mailboxes: bool = True
+    #: extra local parts that count as role mailboxes on the own domains
+    roles: list[str] = Field(default_factory=list)
 
 
 class PhoneOptions(RuleOptions):
@@ -86,11 +108,52 @@ def _mask(value: str) -> str:
     return "".join("\u2022" if c.isdigit() and i not in keep else c for i, c in enumerate(value))
 
 
+_LOCAL_PIECES = re.compile(r"[._+-]")
+
+
+def is_role_mailbox(local: str, extra: frozenset[str] = frozenset()) -> bool:
+    """A local part that names a function: a known role word, alone or with qualifiers ("jobs.oslo", "noc-24x7",
+    "press2026"); a person's name ("per.hansen", "kari") is not."""
+    local = local.lower()
+    if local in ROLE_MAILBOXES or local in extra:
+        return True
+    pieces = [p.rstrip("0123456789") for p in _LOCAL_PIECES.split(local) if p]
+    return any(p in ROLE_MAILBOXES or p in extra for p in pieces)
+
+
+_HOST = re.compile(r"^(?:https?://)?(?:www\.)?([^/:?#\s]+)", re.IGNORECASE)
+
+
+def linked_domains(doc: Doc) -> list[str]:
+    """The registered domains (last two labels) of the post's links: ``https://blog.fjordnett.no/x`` ->
+    fjordnett.no. Used as the own domains of an account that configures none."""
+    out = []
+    for _, _, url in [*doc.urls, *doc.bare_links]:
+        m = _HOST.match(url)
+        if m:
+            labels = m.group(1).lower().split(".")
+            if len(labels) >= 2:
+                out.append(".".join(labels[-2:]))
+    return out
+
+
+def on_domains(domain: str, domains: list[str]) -> bool:
+    domain = domain.lower()
+    return any(domain == d or domain.endswith("." + d) for d in domains)
+
+
 def email(doc: Doc, ctx: Ctx, opts: EmailOptions) -> list[Finding]:
     out = []
     allow = [a.lower() for a in opts.allow]
+    own = ctx.account.own_domains
+    if own is None:  # not configured: the domains the post itself links to are the organisation's
+        own = linked_domains(doc)
+    extra = frozenset(r.lower() for r in opts.roles)
     for start, end, addr in doc.emails:
         if any(fnmatch.fnmatchcase(addr.lower(), a) for a in allow):
+            continue
+        local, _, domain = addr.rpartition("@")
+        if own and opts.role_mailboxes and on_domains(domain, own) and is_role_mailbox(local, extra):
             continue
         out.append(ctx.finding(
             "privacy.email", opts, "an e-mail address in a public post", start, end,
@@ -141,8 +204,40 @@ def _e164(number: str, region: str) -> str | None:
         return None
 
 
+_D = r"(?:0?[1-9]|[12]\d|3[01])"  # day of month
+_M = r"(?:0?[1-9]|1[0-2])"  # month
+_Y = r"(?:19|20)\d\d"
+#: dates in the common written forms (31.05.2026, 31/05/2026, 05/31/2026, 2026-05-31, 31-05-2026, 2026.05.31,
+#: 31. 05. 2026, 31.05.26), optionally with a time; found and blanked before any phone parsing, whatever the zone
+DATE = re.compile(
+    rf"(?<![\d.,/+-])(?:{_Y}[-./]{_M}[-./]{_D}(?:[T ]\d\d:\d\d(?::\d\d)?)?"
+    rf"|{_D}\.\s?{_M}\.\s?(?:{_Y}|\d\d)(?!\d)"
+    rf"|{_D}/{_M}/(?:{_Y}|\d\d)|{_M}/{_D}/{_Y}"
+    rf"|{_D}-{_M}-{_Y})(?![\d,]|\.\d)"
+)
+_T = r"(?:[01]?\d|2[0-3])[.:][0-5]\d"  # a time of day, 22.00 or 22:00
+_DM = rf"{_D}\.{_M}\.?"  # a day and month without the year, 31.05 or 31.05.
+#: times and day-month spans, also without a year: 22.00-02.00, kl. 14.30, 31.05 - 06.06, 1.6.-30.6.2026, 14.06.
+DATE_SPAN = re.compile(
+    rf"(?<![\d.,/+-])(?:{_T}\s?[-\u2013]\s?{_T}|(?<=kl\.\s){_T}|(?<=kl\s){_T}"
+    rf"|{_DM}\s?[-\u2013]\s?{_DM}(?:{_Y})?|{_D}\.{_M}\.(?=\s|$|[,;)]))(?![\d,]|\.\d)"
+)
+
+
+def without_dates(text: str) -> str:
+    """``text`` with every date, time span and day-month span blanked out (same length), so none is ever read as
+    a phone number."""
+    if not any(c in text for c in "./-:"):
+        return text
+    blank = DATE.sub(lambda m: " " * len(m.group(0)), text)
+    return DATE_SPAN.sub(lambda m: " " * len(m.group(0)), blank)
+
+
 def phone(doc: Doc, ctx: Ctx, opts: PhoneOptions) -> list[Finding]:
     prose = doc.prose  # URLs (status pages, ids), mentions and hashtags are blanked out
+    if not _DIGIT_RUN.search(prose):
+        return []
+    prose = without_dates(prose)
     if not _DIGIT_RUN.search(prose):
         return []
     import phonenumbers

@@ -14,6 +14,7 @@ import itertools
 import re
 from collections.abc import Iterable
 from functools import lru_cache
+from typing import Any
 
 from pydantic import Field
 
@@ -40,6 +41,68 @@ _ROOTS = ("fuck", "shit", "cunt")
 _ROOT_EXCEPTIONS = ("shitake", "shiitake")
 
 
+#: inflectional endings per language family, longest first: a token that is a listed word plus one of these
+#: (plural, case, definite form, gender, past tense) is that word inflected ("bastards", "drittsekken",
+#: "verdammten", "connasses", "jodidas"). English endings always apply: the base list is English.
+SUFFIXES: dict[str, tuple[str, ...]] = {
+    "en": ("ings", "ing", "ers", "ed", "er", "es", "s", "y", "in"),
+    "no": ("ene", "ane", "ete", "en", "et", "er", "ar", "te", "a", "e", "s"),
+    "de": ("ern", "em", "en", "er", "es", "e", "n", "s"),
+    "fr": ("es", "e", "s", "x"),
+    "es": ("es", "s"),
+}
+#: ending swaps (Spanish and French gender and number): "jodida" -> "jodido", "pendejas" -> "pendejos"
+SWAPS: dict[str, tuple[tuple[str, str], ...]] = {
+    "es": (("as", "os"), ("a", "o"), ("as", "a"), ("os", "o")),
+    "fr": (("ée", "é"), ("ées", "é"), ("és", "é"), ("se", "")),
+}
+#: stems so strong in a language that a compound built on them is profanity there ("Scheißfirma", "drittselskap")
+LANG_ROOTS: dict[str, tuple[str, ...]] = {
+    "de": ("scheiß", "scheiss", "arschloch", "wichs"),
+    "no": ("dritt", "jævl", "faen", "hestkuk", "fitte"),
+    "fr": ("merd", "putain", "encul"),
+    "es": ("mierd", "joder", "gilipoll", "cabron", "cabrón"),
+}
+#: shortest stem an ending may be stripped to (shorter stems match too many ordinary words)
+_MIN_STEM = 4
+
+
+@lru_cache(maxsize=32)
+def morphology(languages: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...], tuple[str, ...]]:
+    """(endings, swaps, compound roots) for these language families (English endings always)."""
+    fams = {"en", *("no" if c in ("nb", "nn", "no") else c.split("-")[0] for c in languages)}
+    ends = sorted({e for f in fams for e in SUFFIXES.get(f, ())}, key=lambda e: (-len(e), e))
+    swaps = tuple(sw for f in sorted(fams) for sw in SWAPS.get(f, ()))
+    roots = tuple(r for f in sorted(fams) for r in LANG_ROOTS.get(f, ()))
+    return tuple(ends), swaps, roots
+
+
+@lru_cache(maxsize=32)
+def heads(words: frozenset[str]) -> frozenset[str]:
+    """The first ``_MIN_STEM`` letters of every word: a token whose start is not among them cannot be one of them
+    inflected (an exact pre-filter that keeps the ending loop off almost every token)."""
+    return frozenset(w[:_MIN_STEM] for w in words if len(w) >= _MIN_STEM - 1)
+
+
+def inflected(tok: str, words: frozenset[str], morph: tuple[tuple[str, ...], tuple[tuple[str, str], ...],
+                                                                tuple[str, ...]]) -> bool:
+    """True when ``tok`` is a listed word with an inflectional ending of a declared language, an ending swapped
+    (gender, number), or a compound on a strong root of a declared language."""
+    ends, swaps, roots = morph
+    if len(tok) <= _MIN_STEM:
+        return False
+    if tok[:_MIN_STEM] not in heads(words):
+        return bool(roots) and tok.startswith(roots) and len(tok) > min(len(r) for r in roots)
+    for end in ends:
+        if tok.endswith(end) and len(tok) - len(end) >= _MIN_STEM and tok[: -len(end)] in words \
+                and not (end[0] == "s" and tok[-len(end) - 1] == "s"):  # "assess" is not "asses" + s
+            return True
+    for old, new in swaps:
+        if tok.endswith(old) and len(tok) - len(old) >= _MIN_STEM - 1 and tok[: -len(old)] + new in words:
+            return True
+    return bool(roots) and tok.startswith(roots) and len(tok) > min(len(r) for r in roots)
+
+
 class ProfanityOptions(RuleOptions):
     #: extra words or phrases to treat as profanity (leetspeak variants are matched too)
     words: list[str] = Field(default_factory=list)
@@ -47,13 +110,23 @@ class ProfanityOptions(RuleOptions):
     allow: list[str] = Field(default_factory=list)
 
 
+def _wordlist_text() -> str:
+    """better-profanity's word list, read from its package directory without importing the package (its import
+    builds a censor with every leetspeak variant: ~20 ms on the CLI's path for nothing)."""
+    from importlib.util import find_spec
+    from pathlib import Path
+
+    spec = find_spec("better_profanity")  # finds the package without importing it
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("better-profanity is not installed (its word list is the profanity rule's base)")
+    return (Path(spec.submodule_search_locations[0]) / "profanity_wordlist.txt").read_text(encoding="utf-8")
+
+
 @lru_cache(maxsize=16)
 def wordset(extra: tuple[str, ...] = (), allow: tuple[str, ...] = (), innocent: frozenset[str] = frozenset()
             ) -> frozenset[str]:
     """The lower-case words and phrases to flag (better-profanity's list, filtered and extended)."""
-    from better_profanity.utils import get_complete_path_of_file, read_wordlist
-
-    words = {w.lower() for w in read_wordlist(get_complete_path_of_file("profanity_wordlist.txt"))}
+    words = {w.strip().lower() for w in _wordlist_text().splitlines() if w.strip()}
     words -= NOT_PROFANE
     for extras in EXTRA.values():
         words.update(extras)
@@ -117,7 +190,7 @@ def _innocent_for(languages: Iterable[str]) -> frozenset[str]:
     return frozenset(out)
 
 
-def _plain(tokens: set[str], words: frozenset[str], starts: frozenset[str]) -> bool:
+def _plain(tokens: set[str], words: frozenset[str], starts: frozenset[str], morph: Any = None) -> bool:
     """True when no token can be profane or start a phrase: each is a word of letters that is not in the list and
     not built on a root, or ASCII digits not in the list (``_is_profane`` is False for a number). Exact pre-filter
     for the token loop of ``find``."""
@@ -128,27 +201,32 @@ def _plain(tokens: set[str], words: frozenset[str], starts: frozenset[str]) -> b
             if len(tok) > 4 and (tok.startswith(_ROOTS) or tok.endswith(_ROOTS)) \
                     and not tok.startswith(_ROOT_EXCEPTIONS):
                 return False
+            if morph is not None and inflected(tok, words, morph):
+                return False
         elif not (tok.isascii() and tok.isdigit()):
             return False
     return True
 
 
-def find(text: str, words: frozenset[str]) -> list[tuple[int, int]]:
-    """Spans of profane words and phrases in ``text``."""
+def find(text: str, words: frozenset[str], languages: tuple[str, ...] | None = ("en",)) -> list[tuple[int, int]]:
+    """Spans of profane words and phrases in ``text``; inflected forms in ``languages`` too (None: exact only)."""
+    morph = morphology(languages) if languages is not None else None
     low = text.lower()
     hits: list[tuple[int, int]] = []
     starts = _phrase_starts(words)
     ascii_text = low.isascii()
     token_rx, spaced_rx = (_TOKEN_ASCII, _SPACED_ASCII) if ascii_text else (_TOKEN, _SPACED)
-    plain = _plain(set(token_rx.findall(low)), words, starts)
+    plain = _plain(set(token_rx.findall(low)), words, starts, morph)
     tokens = [] if plain else [(m.start(), m.end(), m.group(0)) for m in token_rx.finditer(low)]
     for i, (start, end, tok) in enumerate(tokens):
         if tok.isalpha():  # most tokens: no leetspeak to expand (the same test as _is_profane, without the calls)
             profane = tok in words or (len(tok) > 4 and (tok.startswith(_ROOTS) or tok.endswith(_ROOTS))
-                                       and not tok.startswith(_ROOT_EXCEPTIONS))
+                                       and not tok.startswith(_ROOT_EXCEPTIONS)) \
+                or (morph is not None and inflected(tok, words, morph))
         else:
             core = tok.strip("!+*") or tok
-            profane = _is_profane(tok, words) or (core != tok and _is_profane(core, words))
+            profane = _is_profane(tok, words) or (core != tok and _is_profane(core, words)) \
+                or (morph is not None and core.isalpha() and inflected(core, words, morph))
         if profane:
             hits.append((start, end))
             continue
@@ -178,7 +256,7 @@ def profanity(doc: Doc, ctx: Ctx, opts: ProfanityOptions) -> list[Finding]:
             chars[s:e] = " " * (e - s)
         text = "".join(chars)
     out = []
-    for start, end in find(text, words):
+    for start, end in find(text, words, tuple(ctx.languages)):
         word = doc.text[start:end]
         out.append(ctx.finding(
             "profanity", opts, f"profanity: {word!r}", start, end,

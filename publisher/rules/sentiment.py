@@ -13,11 +13,15 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from publisher.models import Finding
-from publisher.rules.base import Ctx, Doc, RuleOptions, RuleTable, quote
+from publisher.rules.base import Ctx, Doc, RuleOptions, RuleTable, Severity, quote
 from publisher.rules.language import text_language
 
 
 class SentimentOptions(RuleOptions):
+    #: insults aimed at someone, in English and every language the account declares (``publisher.rules.hostility``);
+    #: the severity of those findings (None: the rule's severity; off: not looked for). Independent of ``min``:
+    #: tickets turn the VADER bound off, never this.
+    hostility: Severity | None = None
     #: lowest acceptable compound score (-1..1); None = no lower bound
     min: float | None = Field(default=-0.5, ge=-1, le=1)
     #: highest acceptable compound score; None = no upper bound (set e.g. 0.95 to catch hype)
@@ -81,7 +85,27 @@ def _charged_words(doc: Doc, sign: int) -> list[tuple[int, int, str]]:
     return [w for w in doc.words if sign * lexicon.get(w[2].lower(), 0.0) > 0]
 
 
+def hostile(doc: Doc, ctx: Ctx, opts: SentimentOptions) -> list[Finding]:
+    severity = opts.hostility or opts.severity
+    if severity == "off":
+        return []
+    from publisher.rules import hostility
+
+    found = hostility.find(doc.prose, ctx.languages, doc.lower_words)
+    if not found:
+        return []
+    start, end = found[0][0], found[-1][1]
+    listed = ", ".join(repr(q) for _, _, q in found[:3])
+    return [ctx.finding(
+        "sentiment", opts, f"hostile: {listed}", start, end,
+        "criticise the problem, not the people: say what is wrong and what you need", severity=severity,
+    )]
+
+
 def sentiment(doc: Doc, ctx: Ctx, opts: SentimentOptions) -> list[Finding]:
+    found = hostile(doc, ctx, opts)
+    if found:
+        return found
     if opts.min is None and opts.max is None:
         return []
     if opts.max is None and not could_be_negative(doc):

@@ -7,6 +7,7 @@ but calmly.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from pydantic import Field
 
@@ -63,6 +64,52 @@ def _count_upper(text: str) -> int:
     return sum(map(str.isupper, text))
 
 
+#: short words every sentence needs (with the language rule's function words): capitals on one of these are
+#: emphasis, never a name
+_SHORT_FUNCTION = frozenset(
+    "a an i in on at to for of it is be we us all are not no now and or but if so do up out off our my me you "
+    "på i og er vi en et de da du ja nei im am um zu ist es le la les un une et ne pas el la lo y en es no"
+    " only just still again last left more most very one two three four five ten day days hour hours week today"
+    " tonight free new now off sale down dead back"
+    .split()
+)
+#: an all-caps word of at most this many letters that is no function word and not written in lower case elsewhere
+#: in the text is taken for a name (RIPE, NCC, NORID, NANOG, NIX): organisations and registries, not emphasis
+NAME_MAX = 5
+
+
+def _function_words() -> frozenset[str]:
+    from publisher.rules.language import _STOPWORDS
+
+    return frozenset().union(*_STOPWORDS.values()) | _SHORT_FUNCTION
+
+
+_FUNCTION: frozenset[str] = frozenset()
+
+
+def name_like(doc: Doc, acronyms: frozenset[str]) -> frozenset[str]:
+    """The all-caps words of ``doc`` that read as names or acronyms, learnt from the text itself: listed acronyms,
+    words with digits (IPV6, 5G), and short capitalised words that are no function word and do not occur in lower
+    or title case elsewhere in the text (where they would be ordinary words written loud)."""
+    key = ("names", acronyms)
+    if key in doc.cache:
+        return doc.cache[key]  # type: ignore[no-any-return]
+    global _FUNCTION
+    if not _FUNCTION:
+        _FUNCTION = _function_words()
+    written_low = {w.lower() for _, _, w in doc.words if not w.isupper()}
+    out = set()
+    for _, _, w in doc.words:
+        if not w.isupper():
+            continue
+        low = w.lower()
+        if w in acronyms or (len(w) <= NAME_MAX and low not in _FUNCTION and low not in written_low):
+            out.add(w)
+    result = frozenset(out)
+    doc.cache[key] = result
+    return result
+
+
 def _caps_words(doc: Doc, acronyms: frozenset[str]) -> list[tuple[int, int, str]]:
     return [w for w in doc.words if len(w[2]) >= 2 and w[2].isupper() and w[2] not in acronyms]
 
@@ -72,7 +119,14 @@ def shouting(doc: Doc, ctx: Ctx, opts: ShoutingOptions) -> list[Finding]:
     caps = _caps_words(doc, acronyms)
     if not caps:
         return []  # also when no letters are left outside acronyms
-    words = [w for w in doc.words if w[2] not in acronyms]
+    names = name_like(doc, acronyms)
+    rest = [w for w in doc.words if w[2] not in names and len(w[2]) > 1]
+    if not rest or all(w[2].isupper() for w in rest):
+        names = acronyms  # the whole text is in capitals: its short words are shouted too, not names
+    words = [w for w in doc.words if w[2] not in names]
+    caps = [w for w in caps if w[2] not in names]
+    if not caps:
+        return []
     joined = "".join([w for _, _, w in words])
     letters = len(joined)
     upper = _count_upper(joined)
@@ -83,8 +137,11 @@ def shouting(doc: Doc, ctx: Ctx, opts: ShoutingOptions) -> list[Finding]:
             "shouting", opts, f"{upper * 100 // letters}% of the letters are capitals", start, end,
             "write it in sentence case: " + repr(quote(text[start:end].capitalize(), 0, 200)),
         )]
+    caps = _caps_words(doc, acronyms)  # runs: names count again; a run is shouting only if it reads loud
     if len(caps) < opts.max_caps_words:
         return []  # a run is made of capitalised words only
+    words = [w for w in doc.words if w[2] not in acronyms]
+    written_low = {w.lower() for _, _, w in doc.words if not w.isupper()}
     # runs of consecutive all-caps words
     out: list[Finding] = []
     run: list[tuple[int, int, str]] = []
@@ -92,7 +149,7 @@ def shouting(doc: Doc, ctx: Ctx, opts: ShoutingOptions) -> list[Finding]:
         if w[2] and w in caps and (not run or not text[run[-1][1]:w[0]].strip(" ,-:")):
             run.append(w)
             continue
-        if len(run) >= opts.max_caps_words:
+        if len(run) >= opts.max_caps_words and _loud(run, written_low):
             start, end = run[0][0], run[-1][1]
             out.append(ctx.finding(
                 "shouting", opts, f"{len(run)} words in capitals: {quote(text, start, end)!r}", start, end,
@@ -100,6 +157,26 @@ def shouting(doc: Doc, ctx: Ctx, opts: ShoutingOptions) -> list[Finding]:
             ))
         run = [w] if w[2] and w in caps else []
     return out
+
+
+def _loud(run: list[tuple[int, int, str]], written_low: set[str]) -> bool:
+    """A run of capitals is emphasis when it holds a sentence's glue (a function word), a word the text also writes
+    in lower case, or two long words; a run of short names ("RIPE NCC NORID NIX") holds none of these."""
+    if any((w.lower() in _FUNCTION or w.lower() in written_low) for _, _, w in run):
+        return True
+    if sum(1 for _, _, w in run if len(w) >= 7) >= 2:
+        return True
+    return any(w.lower() in _vocabulary() for _, _, w in run)
+
+
+@lru_cache(maxsize=1)
+def _vocabulary() -> frozenset[str]:
+    """Ordinary words, not names: VADER's English lexicon and the profanity list (loaded only for a run of
+    capitals that nothing else settled)."""
+    from publisher.rules.profanity import wordset
+    from publisher.rules.sentiment import analyser
+
+    return frozenset(analyser().lexicon) | wordset()
 
 
 def exclamation(doc: Doc, ctx: Ctx, opts: ExclamationOptions) -> list[Finding]:
