@@ -35,15 +35,21 @@ class Budget:
         self.margin = margin  # share of the window kept in reserve for clock skew between us and the platform
         self._script = client.register_script(_ACQUIRE)
 
-    def acquire(self, account: str, rate: tuple[int, int] | None, now: float | None = None) -> datetime | None:
-        """Take one post from ``account``'s budget. None = go; otherwise the UTC time to try again."""
+    def acquire(self, account: str, rate: tuple[int, int] | None, now: float | None = None,
+                member: str | None = None) -> datetime | None:
+        """Take one post from ``account``'s budget. None = go; otherwise the UTC time to try again. ``member``
+        names the slot taken, so that ``refund`` can give it back."""
         now = time.time() if now is None else now
         posts, window = rate if rate else (1_000_000, 1)
         window_eff = window * (1 + self.margin)
         res = self._script(keys=[f"{self.namespace}:{account}", f"{self.namespace}:{account}:blocked"],
-                           args=[now, window_eff, posts, f"{now}:{uuid.uuid4().hex[:8]}"])
+                           args=[now, window_eff, posts, member or f"{now}:{uuid.uuid4().hex[:8]}"])
         until = float(res.decode() if isinstance(res, bytes) else res)
         return None if until == 0 else datetime.fromtimestamp(until, UTC)
+
+    def refund(self, account: str, member: str) -> None:
+        """Give back a slot ``acquire`` took for a post that did not go after all (its cadence said not yet)."""
+        self.client.zrem(f"{self.namespace}:{account}", member)
 
     def blocked_until(self, account: str, now: float | None = None) -> datetime | None:
         """For an account with no posts-per-window budget: None = go, or the time the platform said to wait for."""

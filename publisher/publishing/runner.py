@@ -202,16 +202,20 @@ class Publisher(Reconciling):
         if held:
             return Label.HELD, held
         kind = str(post.get("kind", "note"))
-        retry_at = self._budget_wait(adapter, d["account"], blocked)
+        slot = f"{d['id']}:{d.get('attempts') or 0}:{now.timestamp()}"
+        retry_at = self._budget_wait(adapter, d["account"], blocked, slot)
         if retry_at is not None:
             return Label.BUDGET, Transition(d, [State.QUEUED], State.RETRY_WAIT, "rate_budget", values={"due_at": retry_at},
                                         details={"retry_at": retry_at.isoformat(), "source": "shared budget"})
         policy = self._policy_wait(d, kind, now)  # after the platform budget: a cadence slot is never spent on a 429
         if policy is not None:
+            if self.budget is not None:  # ... and the budget slot just taken is given back: nothing was sent
+                self.budget.refund(d["account"], slot)
             return Label.POLICY, policy
         return _Go(d, receipt, adapter, post)
 
-    def _budget_wait(self, adapter: Channel, account: str, blocked: dict[str, datetime | None]) -> datetime | None:
+    def _budget_wait(self, adapter: Channel, account: str, blocked: dict[str, datetime | None],
+                     slot: str | None = None) -> datetime | None:
         """None to go, or when the account's shared budget frees a slot. An account with no posts-per-window
         budget is only ever blocked by what the platform said (a 429, remaining 0): looked up once per batch."""
         if self.budget is None:
@@ -219,7 +223,7 @@ class Publisher(Reconciling):
         rate = (tuple(adapter.account.options["rate_limit"]) if "rate_limit" in adapter.account.options
                 else adapter.default_rate)
         if rate is not None:
-            return self.budget.acquire(account, rate)  # type: ignore[no-any-return]
+            return self.budget.acquire(account, rate, member=slot)  # type: ignore[no-any-return]
         if account not in blocked:
             blocked[account] = self.budget.blocked_until(account)
         return blocked[account]
