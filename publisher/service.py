@@ -50,6 +50,9 @@ class NewPost:
     defer_slow_checks: bool = False
     #: filled by ``render_and_check``: the detections left to the worker (then no ``tone_key`` is stored)
     deferred: set[str] = field(default_factory=set)
+    #: filled by ``render_and_check``: the fitted images and link-card thumbnails its payloads refer to (by sha256),
+    #: which ``insert`` stores with the post whoever calls it (a feed, a campaign, an edit)
+    fitted: dict[str, media_mod.Image] = field(default_factory=dict)
 
 
 #: Called with a connection: raises to refuse the post, or returns the id of an existing post to answer with, or the
@@ -168,6 +171,7 @@ def render_and_check(settings: Settings, new: NewPost, images: dict[str, media_m
     if blocked:
         raise ToneBlocked(f"{len(blocked)} blocking finding(s); nothing was stored", findings,
                           hint="fix the text, or override one rule with --allow RULE_ID --reason \"why\"")
+    new.fitted.update(images)
     return rendered, findings
 
 
@@ -271,7 +275,8 @@ def insert(conn: Connection, settings: Settings, new: NewPost, rendered: dict[st
         created_by=actor, created_at=now,
     )
     conn.execute(posts.insert().values(post))
-    stored = media_mod.save(conn, images or [], now)
+    images = list(new.fitted.values()) if images is None else images
+    stored = media_mod.save(conn, images, now)
     events = [audit.Event("post.accepted", post_id=post_id, details={audit.DIGEST_KEY: audit.post_digest(post),
         "accounts": sorted(rendered), "kind": new.kind.value, "scheduled_at": new.at.isoformat(),
         "not_after": new.not_after.isoformat() if new.not_after else None, "thread": new.thread_key,

@@ -186,7 +186,10 @@ class BlueskyChannel(Channel):
         external: dict[str, Any] = {"uri": str(card["uri"]), "title": str(card.get("title") or ""),
                                     "description": str(card.get("description") or "")}
         if isinstance(card.get("thumb"), dict):
-            external["thumb"] = self._upload(card["thumb"])
+            try:
+                external["thumb"] = self._upload(card["thumb"])
+            except PermanentError as e:  # a card never blocks a publish: without its thumbnail, then
+                log.warning("bluesky: link card without its thumbnail: %s", e.message)
         return {"$type": "app.bsky.embed.external", "external": external}
 
     def publish(self, delivery: DeliveryRef, parent: Receipt | None) -> Receipt:

@@ -46,6 +46,7 @@ class Entry:
     published: datetime | None = None
     updated: datetime | None = None
     image_url: str | None = None
+    image_alt: str = ""  # the <img alt> the entry gives its image; empty: none (then it is not attached)
 
     @property
     def key(self) -> str:
@@ -84,7 +85,8 @@ def html_to_text(html: str) -> str:
     return " ".join(BeautifulSoup(html, "html.parser").get_text(" ").split())
 
 
-def first_image(html: str, base: str | None) -> str | None:
+def first_image(html: str, base: str | None) -> tuple[str, str] | None:
+    """The first ``<img>`` of an entry's HTML: (absolute URL, its alt text or "")."""
     if not html or "<img" not in html.lower():
         return None
     from bs4 import BeautifulSoup
@@ -92,7 +94,7 @@ def first_image(html: str, base: str | None) -> str | None:
     img = BeautifulSoup(html, "html.parser").find("img", src=True)
     if img is None:
         return None
-    return urljoin(base or "", str(img["src"]))
+    return urljoin(base or "", str(img["src"])), " ".join(str(img.get("alt") or "").split())
 
 
 def discover(html: bytes, base: str) -> list[str]:
@@ -218,23 +220,26 @@ def _feedparser_entry(e: Any, base: str) -> Entry:
         identity=identity(e.get("id"), link, title), title=title, link=link, summary=html_to_text(html),
         author=str(e.get("author", "")), tags=[t for t in dict.fromkeys(tags) if t],
         published=_when(e.get("published_parsed")) or _when(e.get("updated_parsed")),
-        updated=_when(e.get("updated_parsed")), image_url=_image(e, content or html, link or base))
+        updated=_when(e.get("updated_parsed")), **_image(e, content or html, link or base))
 
 
-def _image(e: Any, html: str, base: str) -> str | None:
+def _image(e: Any, html: str, base: str) -> dict[str, Any]:
+    """``image_url`` (and ``image_alt`` where the entry gives one) for an Entry."""
+    img = first_image(html, base)
+    alt = img[1] if img else ""
     for enc in e.get("enclosures", []):
         if str(enc.get("type", "")).startswith("image/") and enc.get("href"):
-            return str(enc["href"])
+            return {"image_url": str(enc["href"]), "image_alt": alt if img and img[0] == enc["href"] else ""}
     for media in e.get("media_content", []):
         if (media.get("medium") == "image" or str(media.get("type", "")).startswith("image/")) and media.get("url"):
-            return str(media["url"])
+            return {"image_url": str(media["url"]), "image_alt": alt if img and img[0] == media["url"] else ""}
     itunes = e.get("image")
     if isinstance(itunes, dict) and itunes.get("href"):  # a podcast episode's itunes:image
-        return str(itunes["href"])
+        return {"image_url": str(itunes["href"])}
     for thumb in e.get("media_thumbnail", []):
         if thumb.get("url"):
-            return str(thumb["url"])
-    return first_image(html, base)
+            return {"image_url": str(thumb["url"]), "image_alt": alt if img and img[0] == thumb["url"] else ""}
+    return {"image_url": img[0], "image_alt": alt} if img else {}
 
 
 # -- JSON Feed 1.0 / 1.1 (https://www.jsonfeed.org/version/1.1/) --
@@ -275,15 +280,17 @@ def parse_json_feed(body: bytes, url: str = "") -> Parsed:
         for att in item.get("attachments") or []:
             if not image and isinstance(att, dict) and str(att.get("mime_type", "")).startswith("image/"):
                 image = att.get("url")
+        image_alt = ""
         if not image:
-            image = first_image(str(item.get("content_html") or ""), link or url)
+            found = first_image(str(item.get("content_html") or ""), link or url)
+            image, image_alt = found if found else (None, "")
         guid = item.get("id")
         entries.append(Entry(
             identity=identity(str(guid) if guid is not None else None, link, title), title=title, link=link,
             summary=html_to_text(str(html)), author=_authors(item) or feed_authors,
             tags=[str(t) for t in item.get("tags") or [] if str(t).strip()],
             published=_iso(item.get("date_published")) or _iso(item.get("date_modified")),
-            updated=_iso(item.get("date_modified")), image_url=str(image) if image else None))
+            updated=_iso(item.get("date_modified")), image_url=str(image) if image else None, image_alt=image_alt))
     version_name = "json" + version.rsplit("/", 1)[-1].replace(".", "")
     return Parsed(title=str(doc.get("title", "")), entries=entries, format=version_name)
 

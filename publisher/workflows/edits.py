@@ -89,12 +89,15 @@ def edit(settings: Settings, store: Store, ident: str, change: Edit) -> Edited:
         for a in accounts:
             texts.setdefault(a, change.text)  # an account's own --variant wins over --text
     payloads: dict[str, list[dict[str, Any]]] = {}
+    fitted: list[Any] = []
     keys: dict[tuple[str, int], str] = {}
     if texts:
-        rendered, _findings = service.render_and_check(settings, service.NewPost(
+        edited = service.NewPost(
             text=change.text or next(iter(texts.values())), accounts=sorted(texts), at=change.at or post["scheduled_at"],
             kind=PostKind(post["kind"]), link=post.get("link"), language=post.get("language"),
-            variables=post.get("variables") or {}, variants=texts))
+            variables=post.get("variables") or {}, variants=texts)
+        rendered, _findings = service.render_and_check(settings, edited)
+        fitted = list(edited.fitted.values())
         keys = service.tone_keys(settings, PostKind(post["kind"]), rendered)
         siblings = deliveries_of_post(store, post["id"])
         for a, parts in rendered.items():
@@ -106,11 +109,19 @@ def edit(settings: Settings, store: Store, ident: str, change: Edit) -> Edited:
                 raise InputError(f"{ident} is one part of a split post on {a}: edit the post, not the part",
                                  hint=f"`publisher edit {post['id']} --variant {a}=TEXT`")
             payloads[a] = [p.to_dict() for p in parts]
+            kept = (whole[0]["payload"].get("extra") or {}).get("media") if whole else None
+            if kept and not (payloads[a][0].get("extra") or {}).get("media"):  # an edit keeps the post's images
+                payloads[a][0] = {**payloads[a][0], "extra": {**(payloads[a][0].get("extra") or {}), "media": kept}}
+                payloads[a][0]["extra"].pop("card", None)
     text_changed = bool(texts)
     back_to_approval = text_changed and bool(needs_approval(settings, accounts))
     who = settings.actor
     out = Edited(post["id"], to_approval=back_to_approval)
     with store.tx() as conn:
+        if texts and fitted:
+            from publisher.channels import media as media_mod
+
+            media_mod.save(conn, fitted, utcnow())
         current = [get_delivery(conn, d["id"]) or d for d in ds]  # read under the write lock: the state is exact
         moves, targets = [], []
         for d in current:

@@ -285,11 +285,27 @@ def _new_post(row: dict[str, Any], a: Announcement) -> service.NewPost:
     text = a.texts[names[0]]
     variants = {n: t for n, t in a.texts.items() if t != text}
     variables: dict[str, Any] = {"feed": row["name"], "entry": a.entry.identity, "entry_key": a.entry.key}
+    attachments = []
     if a.entry.image_url:
         variables["image_url"] = a.entry.image_url
+        attachments = _entry_image(row, a.entry)
+        if not attachments:
+            variables["image_not_attached"] = ("the entry gives its image no alt text" if not a.entry.image_alt
+                                               else "the image could not be fetched or used")
     return service.NewPost(text=text, accounts=names, at=a.at, kind=PostKind.BLOG, link=a.entry.link or None,
                            idempotency_key=f"feed:{row['name']}:{a.entry.key[:40]}", variables=variables,
-                           variants=variants)
+                           variants=variants, media=attachments)
+
+
+def _entry_image(row: dict[str, Any], entry: parsing.Entry) -> list[Any]:
+    """The entry's image as an attachment, when the entry gives it alt text (the blog's ``<img alt>``): an image
+    without a description is not posted (on a Bluesky account the link card still shows the page's image)."""
+    if not entry.image_url or not entry.image_alt:
+        return []
+    from publisher.channels import linkcard, media
+
+    image = linkcard.fetch_image(entry.image_url, allow_loopback=linkcard.is_loopback_url(row["url"]))
+    return [media.Attachment(image, entry.image_alt)] if image is not None else []
 
 
 # -- polling --

@@ -320,3 +320,37 @@ def test_only_a_poster_of_every_account_may_add_a_feed(env: Env) -> None:
                                             template="{{ title }}"))
     with store.read() as conn:
         assert wf.all_feeds(conn) == []
+
+
+def _png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (120, 80), (20, 90, 160)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_an_entry_image_with_alt_text_is_attached_and_one_without_is_not(setup: tuple[Settings, Store],
+                                                                       feeds_http: FeedServer) -> None:
+    """A feed entry's image goes out with the announcement, described by the blog's own ``<img alt>``; an image
+    the blog gave no description is left out (and the post says why), never posted without alt text."""
+    settings, store = setup
+    pic = feeds_http.set("/pic.png", _png(), content_type="image/png")
+    described = f'&lt;p&gt;Splicing.&lt;/p&gt;&lt;img src="{pic}" alt="A technician splicing fibre"&gt;'
+    bare = f'&lt;p&gt;Racks.&lt;/p&gt;&lt;img src="{pic}"&gt;'
+    url = feeds_http.set("/feed/", rss("Blog", [item(2, 2, description=bare), item(1, 1, description=described)]))
+    _add(settings, store, url, backfill=2)
+    assert len(_poll(settings, store).announced) == 2
+    first, second = _posts(store)
+    with store.read() as conn:
+        from publisher.schema import deliveries, media
+
+        payloads = {r.post_id: r.payload for r in conn.execute(select(deliveries.c.post_id, deliveries.c.payload))}
+        stored = conn.execute(select(func.count()).select_from(media)).scalar()
+    [ref] = payloads[first["id"]]["extra"]["media"]
+    assert ref["alt"] == "A technician splicing fibre" and (ref["width"], ref["height"]) == (120, 80)
+    assert stored == 1  # the bytes are in the store, for whichever worker publishes it
+    assert "media" not in (payloads[second["id"]].get("extra") or {})
+    assert second["variables"]["image_not_attached"] == "the entry gives its image no alt text"
