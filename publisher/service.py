@@ -20,7 +20,16 @@ from publisher.errors import InputError, InvalidState, NotFound, NotPermitted, T
 from publisher.models import CANCELLABLE, Content, Finding, Payload, PostKind, State
 from publisher.schema import deliveries, posts
 from publisher.settings import AccountConfig, Settings
-from publisher.store import Store, deliveries_of, get_delivery, get_post, new_id, transition, utcnow
+from publisher.store import (
+    Store,
+    deliveries_of,
+    get_delivery,
+    get_post,
+    lock_keys,
+    new_id,
+    transition,
+    utcnow,
+)
 
 
 @dataclass
@@ -182,6 +191,9 @@ def _insert(settings: Settings, store: Store, new: NewPost, scope: str, rendered
     post_id = new_id("p")
     actor = settings.actor
     with store.tx() as conn:
+        # read-then-insert by idempotency key and by thread (its next thread_seq, its last delivery per account)
+        lock_keys(conn, *([f"idem:{scope}:{new.idempotency_key}"] if new.idempotency_key else []),
+                  *([f"thread:{new.thread_key}"] if new.thread_key else []))
         if new.idempotency_key:
             found = _existing(conn, scope, new.idempotency_key)
             if found:
