@@ -149,11 +149,14 @@ def _lock_stream(conn: Connection, d: rawsql.Dialect) -> tuple[int, int, str]:
     return int(row[0]), int(row[1]), str(row[2])
 
 
-def _global_seqs(conn: Connection, d: rawsql.Dialect, stream_seq: int, n: int) -> list[int]:
-    """The global seq of the next ``n`` events: on SQLite (stream 0 only) their place in it; on PostgreSQL from a
-    sequence, taken after every row lock of the transaction, so the events about one row are in seq order."""
+def _global_seqs(conn: Connection, d: rawsql.Dialect, n: int) -> list[int]:
+    """The global seq of the next ``n`` events: on SQLite (one writer) the next numbers, so a log of stream 0 alone
+    numbers its events by their place in it; on PostgreSQL from a sequence, taken after every row lock of the
+    transaction, so the events about one row are in seq order."""
     if d.sqlite:
-        return list(range(stream_seq + 1, stream_seq + n + 1))
+        last = rawsql.fetch_one(conn, "SELECT MAX(seq) FROM audit_events")
+        start = int(last[0]) if last and last[0] is not None else 0
+        return list(range(start + 1, start + n + 1))
     return sorted(int(r[0]) for r in rawsql.fetch_all(
         conn, "SELECT nextval('audit_global_seq') FROM generate_series(1, %s)", (n,)))
 
@@ -209,7 +212,7 @@ def _write(conn: Connection, batches: list[tuple[list[Pending], datetime | None]
     key = audit_key()
     if key is not None:  # keyed mode: the transaction's last event seals its stream up to it
         batches = [*batches, ([_SEAL_MARK], None)]
-    seqs = iter(_global_seqs(conn, d, k, sum(len(evs) for evs, _ in batches)))
+    seqs = iter(_global_seqs(conn, d, sum(len(evs) for evs, _ in batches)))
     rows: list[tuple[Any, ...]] = []
     for events, at in batches:
         at_db, at_text = to_db(at or now), _STRING(_at_text(at or now))
@@ -224,8 +227,8 @@ def _write(conn: Connection, batches: list[tuple[list[Pending], datetime | None]
     rawsql.insert_many(conn, "audit_events", _COLUMNS, rows)
     _anchor(conn, d, rows)
     p = d.param
-    rawsql.execute_many(conn, f"UPDATE audit_heads SET stream_seq = {p('k')}, hash = {p('h')} WHERE stream = {p('s')}",
-                        [{"k": k, "h": prev, "s": stream}])
+    rawsql.execute_many(conn, f"UPDATE audit_heads SET stream_seq = {p('k')}, hash = {p('h')}, seq = {p('q')} "
+                              f"WHERE stream = {p('s')}", [{"k": k, "h": prev, "q": rows[-1][0], "s": stream}])
     conn.info[HEAD_KEY] = (stream, k, prev)
 
 
@@ -502,7 +505,7 @@ def verify(conn: Connection, expect: list[tuple[int, str]] | None = None, key: b
                      | {int(r[0]) for r in rawsql.fetch_all(conn, "SELECT DISTINCT stream FROM audit_events")})
     tails: dict[int, tuple[int, str]] = {}
     n, end = 0, 0
-    breaks: list[tuple[int, str]] = []  # (seq, reason): the first break of each broken stream
+    breaks: list[tuple[int, str, int]] = []  # (seq, reason, stream): the first break of each broken stream
     for stream in streams:
         prev_hash, k, last_seal = GENESIS, 0, 0
         for r in _stream_rows(conn, stream):
@@ -510,15 +513,15 @@ def verify(conn: Connection, expect: list[tuple[int, str]] | None = None, key: b
             if r["stream_seq"] != k + 1:
                 bad = k + 1 if r["seq"] == r["stream_seq"] else r["seq"]
                 breaks.append((bad, f"{_place(stream, k + 1, bad if bad == k + 1 else None)} is missing (next present "
-                                    f"is {r['seq']}): a row was deleted or reordered"))
+                                    f"is {r['seq']}): a row was deleted or reordered", stream))
                 break
             if r["prev_hash"] != prev_hash:
                 breaks.append((r["seq"], f"{_place(stream, r['stream_seq'], r['seq'])} does not chain from the event "
-                                         "before it: rows were reordered or replaced"))
+                                         "before it: rows were reordered or replaced", stream))
                 break
             if event_hash(prev_hash, r) != r["hash"]:
                 breaks.append((r["seq"], f"{_place(stream, r['stream_seq'], r['seq'])} was edited: its content no "
-                                         "longer matches its hash"))
+                                         "longer matches its hash", stream))
                 break
             if r["action"] == SEAL:
                 seals, last_seal = seals + 1, r["stream_seq"]
@@ -536,8 +539,13 @@ def verify(conn: Connection, expect: list[tuple[int, str]] | None = None, key: b
         tails[stream] = (k, prev_hash)
         if key is not None and k and last_seal != k:
             unsealed.append((stream, last_seal, k))
+    for stream, k, seq in rawsql.fetch_all(conn, "SELECT stream, stream_seq, seq FROM audit_heads"):
+        if k > tails.get(int(stream), (0, ""))[0] and not any(b[2] == stream for b in breaks):  # a cut tail
+            breaks.append((int(seq), f"{_place(int(stream), int(k), int(seq))}, the head of stream {stream}, is "
+                                     f"missing: the stream ends at #{tails.get(int(stream), (0, ''))[0]}, so its tail "
+                                     "was cut", int(stream)))
     if breaks:  # the first broken link in global order; a break stops the check
-        bad, reason = min(breaks)
+        bad, reason, _ = min(breaks)
         return Verification(False, n - 1, bad, reason)
     v = Verification(True, n, head=head(conn), modes=["chain"], seals=seals)
     _check_heads(conn, v, tails)
@@ -554,9 +562,14 @@ def verify(conn: Connection, expect: list[tuple[int, str]] | None = None, key: b
             if seq in by_seq:
                 v.problems.append(f"seal {seq} has hash {by_seq[seq][:12]}... but the witness recorded {want[:12]}...: "
                                   f"the events it sealed were cut or rewritten, and the seals recomputed")
+            elif seq in seen and sealed:
+                v.problems.append(f"seal {seq}, witnessed with hash {want[:12]}..., is missing: the seals end at "
+                                  f"{sealed[-1].seq}, so their tail was cut (and event {seq}, if this is an event "
+                                  "head witnessed before seals existed, no longer has that hash)")
             elif seq in seen:
                 v.problems.append(f"event {seq} has hash {seen[seq][:12]}... but the witness recorded {want[:12]}...: "
-                                  f"the chain up to event {seq} was rewritten (edited and its hashes recomputed)")
+                                  f"the chain up to event {seq} was rewritten (edited and its hashes recomputed), "
+                                  f"or the seals were deleted")
             else:
                 v.problems.append(f"seal {seq}, witnessed with hash {want[:12]}..., is missing: the seals end at "
                                   f"{sealed[-1].seq if sealed else 0}, so their tail was cut")
@@ -594,12 +607,10 @@ def _note(latest: dict[str, dict[str, _Latest]], r: Mapping[str, Any]) -> None:
 
 
 def _check_heads(conn: Connection, v: Verification, tails: dict[int, tuple[int, str]]) -> None:
-    """Each stream's head row is its last event: a cut tail leaves the head past it."""
+    """Each stream's head row is its last event (a head past it, a cut tail, is a chain break: see ``verify``)."""
     for stream, k, h in rawsql.fetch_all(conn, "SELECT stream, stream_seq, hash FROM audit_heads ORDER BY stream"):
         tail_k, tail_h = tails.get(int(stream), (0, GENESIS))
-        if k > tail_k:
-            v.problems.append(f"stream {stream}'s head is event #{k}, but the stream ends at #{tail_k}: its tail was cut")
-        elif k < tail_k:
+        if k < tail_k:
             v.problems.append(f"stream {stream} has events past its head (#{k} to #{tail_k}): appended outside "
                               "publisher, or its head was rewound")
         elif h != tail_h:

@@ -139,6 +139,7 @@ audit_heads = Table(
     Column("stream", Integer, primary_key=True, autoincrement=False),
     Column("stream_seq", Integer, nullable=False),
     Column("hash", String(64), nullable=False),
+    Column("seq", Integer, nullable=False),  # the newest event's global seq, to name it when it goes missing
 )
 
 #: the global chain: each seal commits every stream's head (a Merkle root over them) and chains from the seal before

@@ -118,12 +118,13 @@ def _cover(conn: Connection) -> None:
     recompute the chain of seals over what is left (the seals' HMACs cannot be recomputed: they are kept)."""
     tails = {}
     for h in conn.execute(select(audit_heads)).mappings().all():
-        tail = conn.execute(select(audit_events.c.stream_seq, audit_events.c.hash)
+        tail = conn.execute(select(audit_events.c.stream_seq, audit_events.c.hash, audit_events.c.seq)
                             .where(audit_events.c.stream == h["stream"])
                             .order_by(audit_events.c.stream_seq.desc()).limit(1)).first()
         tails[h["stream"]] = tail[0] if tail else 0
         conn.execute(update(audit_heads).where(audit_heads.c.stream == h["stream"])
-                     .values(stream_seq=tail[0] if tail else 0, hash=tail[1] if tail else audit.GENESIS))
+                     .values(stream_seq=tail[0] if tail else 0, hash=tail[1] if tail else audit.GENESIS,
+                             seq=tail[2] if tail else 0))
     prev = audit.GENESIS
     for sl in conn.execute(select(audit_seals).order_by(audit_seals.c.seq)).mappings().all():
         heads = []

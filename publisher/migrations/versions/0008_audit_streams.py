@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("stream", sa.Integer(), primary_key=True, autoincrement=False),
         sa.Column("stream_seq", sa.Integer(), nullable=False),
         sa.Column("hash", sa.String(64), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
     )
     op.create_table(
         "audit_seals",
@@ -47,8 +48,8 @@ def upgrade() -> None:
     conn = op.get_bind()
     last = conn.execute(sa.text("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")).first()
     seq, digest = (int(last[0]), str(last[1])) if last else (0, "0" * 64)
-    op.bulk_insert(heads, [{"stream": s, "stream_seq": seq if s == 0 else 0, "hash": digest if s == 0 else "0" * 64}
-                           for s in range(STREAMS)])
+    op.bulk_insert(heads, [{"stream": s, "stream_seq": seq if s == 0 else 0, "hash": digest if s == 0 else "0" * 64,
+                            "seq": seq if s == 0 else 0} for s in range(STREAMS)])
     if conn.dialect.name == "postgresql":
         op.execute(f"CREATE SEQUENCE audit_global_seq START WITH {seq + 1}")
 
