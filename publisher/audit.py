@@ -130,23 +130,26 @@ def _stream_hint() -> int:
     return hash((os.getpid(), threading.get_ident())) % STREAMS
 
 
-def _lock_stream(conn: Connection, d: rawsql.Dialect) -> tuple[int, int, str]:
-    """Lock one stream's head until COMMIT: (stream, its newest stream_seq, its newest hash)."""
+def _lock_stream(conn: Connection, d: rawsql.Dialect, n: int) -> tuple[tuple[int, int, str], list[int]]:
+    """Lock one stream's head until COMMIT: (stream, its newest stream_seq, its newest hash), and the global seqs
+    of the ``n`` events to append (on PostgreSQL in the same round trip)."""
     if d.sqlite:  # the transaction already holds SQLite's single write lock
         row = rawsql.fetch_one(conn, "SELECT stream, stream_seq, hash FROM audit_heads WHERE stream = 0")
+        seqs = _global_seqs(conn, d, n)
     else:
         hint = _stream_hint()
-        row = rawsql.fetch_one(conn, "SELECT stream, stream_seq, hash FROM audit_heads ORDER BY stream < %s, stream "
-                                     "LIMIT 1 FOR UPDATE SKIP LOCKED", (hint,))
+        take = ("SELECT h.stream, h.stream_seq, h.hash, ARRAY(SELECT nextval('audit_global_seq') FROM "
+                "generate_series(1, %s)) FROM (SELECT stream, stream_seq, hash FROM audit_heads {} LIMIT 1 {}) AS h")
+        row = rawsql.fetch_one(conn, take.format("ORDER BY stream < %s, stream", "FOR UPDATE SKIP LOCKED"), (n, hint))
         if row is None:  # every head is taken: wait for this thread's own
-            row = rawsql.fetch_one(conn, "SELECT stream, stream_seq, hash FROM audit_heads WHERE stream = %s "
-                                         "FOR UPDATE", (hint,))
+            row = rawsql.fetch_one(conn, take.format("WHERE stream = %s", "FOR UPDATE"), (n, hint))
+        seqs = sorted(int(x) for x in row[3]) if row is not None else []
     if row is None:
         from publisher.errors import ConfigError
 
         raise ConfigError("the audit log has no stream heads (table audit_heads is empty)",
                           hint="the store was not migrated by publisher: restore a backup, or run migration 0008")
-    return int(row[0]), int(row[1]), str(row[2])
+    return (int(row[0]), int(row[1]), str(row[2])), seqs
 
 
 def _global_seqs(conn: Connection, d: rawsql.Dialect, n: int) -> list[int]:
@@ -207,12 +210,16 @@ def _write(conn: Connection, batches: list[tuple[list[Pending], datetime | None]
     d = rawsql.dialect_of(conn)
     to_db = d.binders(audit_events)["at"]
     now = datetime.now(UTC)
-    # one stream head is locked per transaction, at its first flush, until COMMIT (``queued`` clears it at BEGIN)
-    stream, k, prev = conn.info.get(HEAD_KEY) or _lock_stream(conn, d)
     key = audit_key()
     if key is not None:  # keyed mode: the transaction's last event seals its stream up to it
         batches = [*batches, ([_SEAL_MARK], None)]
-    seqs = iter(_global_seqs(conn, d, sum(len(evs) for evs, _ in batches)))
+    n = sum(len(evs) for evs, _ in batches)
+    # one stream head is locked per transaction, at its first flush, until COMMIT (``queued`` clears it at BEGIN)
+    if HEAD_KEY in conn.info:
+        (stream, k, prev), numbers = conn.info[HEAD_KEY], _global_seqs(conn, d, n)
+    else:
+        (stream, k, prev), numbers = _lock_stream(conn, d, n)
+    seqs = iter(numbers)
     rows: list[tuple[Any, ...]] = []
     for events, at in batches:
         at_db, at_text = to_db(at or now), _STRING(_at_text(at or now))
