@@ -547,10 +547,12 @@ def verify(conn: Connection, expect: list[tuple[int, str]] | None = None, key: b
         if key is not None and k and last_seal != k:
             unsealed.append((stream, last_seal, k))
     for stream, k, seq in rawsql.fetch_all(conn, "SELECT stream, stream_seq, seq FROM audit_heads"):
-        if k > tails.get(int(stream), (0, ""))[0] and not any(b[2] == stream for b in breaks):  # a cut tail
-            breaks.append((int(seq), f"{_place(int(stream), int(k), int(seq))}, the head of stream {stream}, is "
-                                     f"missing: the stream ends at #{tails.get(int(stream), (0, ''))[0]}, so its tail "
-                                     "was cut", int(stream)))
+        tail = tails.get(int(stream), (0, ""))[0]
+        if k > tail and not any(b[2] == stream for b in breaks):  # a cut tail
+            first = tail + 1 if _legacy(int(seq), int(stream), int(k)) else None  # numbered by place: known
+            breaks.append((first or int(seq), f"{_place(int(stream), tail + 1, first)} is missing, and every later "
+                           f"event of stream {stream} up to its head, {_place(int(stream), int(k), int(seq))}: the "
+                           f"stream ends at #{tail}, so its tail was cut", int(stream)))
     if breaks:  # the first broken link in global order; a break stops the check
         bad, reason, _ = min(breaks)
         return Verification(False, n - 1, bad, reason)

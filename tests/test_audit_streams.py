@@ -130,12 +130,12 @@ CASES = {
     "edit an event in a stream": (_edit_in_stream, False, "#2 of stream 3) was edited"),
     "delete an event in a stream": (_delete_in_stream, False, "#2 of stream 3 is missing"),
     "reorder two events in a stream": (_swap_in_stream, False, "#2 of stream 3) does not chain from"),
-    "move an event to another stream": (_move_to_another_stream, False, "(#6 of stream 3), the head of stream 3, is missing"),
+    "move an event to another stream": (_move_to_another_stream, False, "event #6 of stream 3 is missing"),
     # the seals and the head rows
     "edit a seal": (_edit_seal, False, "seal 1 was edited"),
     "cut a stream and rewind its head row": (_rewind_stream, False, "#6 of stream 3, sealed by seal 1, is missing"),
-    "cut a stream, keep its head row": (_cut_stream_head_row_kept, False, "(#6 of stream 5), the head of stream 5, "
-                                                                          "is missing: the stream ends at #4"),
+    "cut a stream, keep its head row": (_cut_stream_head_row_kept, False, "#5 of stream 5 is missing, and every later "
+                                                                          "event of stream 5 up to its head"),
     # recomputed seals and deleted seals: only a witness (or the key) sees them
     "cut a stream, rewind its head and recompute the seal": (_rewind_stream_and_reseal, True, "seal 1 has hash"),
     "delete the seals": (_delete_seal, True, "or the seals were deleted"),
