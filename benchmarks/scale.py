@@ -3,7 +3,8 @@
   python benchmarks/scale.py burst N P T
       N deliveries due at one instant through `publisher worker -p P -t T` + `publisher scheduler` (as spine.py
       procs), and on PostgreSQL the share of in-transaction backend samples waiting on a lock (pg_stat_activity
-      wait_event_type = 'Lock', every 20 ms during the burst; and ungranted pg_locks rows), by lock kind
+      wait_event_type = 'Lock', every 10 ms during the burst; and ungranted pg_locks rows), by lock kind, and what
+      the in-transaction backends were doing otherwise (running, waiting on the client, on I/O)
   python benchmarks/scale.py hour ACCOUNTS PER P T GAP MAXDAY
       the top-of-the-hour burst: ACCOUNTS accounts, PER deliveries each, all due at the same second, every account
       with policy min_gap_seconds = GAP and max_per_day = MAXDAY: cadence violations counted from the published
@@ -39,10 +40,11 @@ from spine import _home, _settled, _stop_embedded  # noqa: E402
 class LockSampler:
     """Samples pg_stat_activity and pg_locks for the backends of one application_name, every ``every`` s."""
 
-    def __init__(self, url: str, app: str, every: float = 0.02) -> None:
+    def __init__(self, url: str, app: str, every: float = 0.01) -> None:
         self.url, self.app, self.every = url, app, every
         self.in_tx = self.waiting = self.samples = self.ungranted = 0
         self.kinds: Counter[str] = Counter()
+        self.states: Counter[str] = Counter()  # state:wait_event_type of every in-transaction sample
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -64,7 +66,8 @@ class LockSampler:
                 if busy:
                     self.samples += 1
                     self.in_tx += len(busy)
-                    for _, kind, event in busy:
+                    for state, kind, event in busy:
+                        self.states[f"{state}:{kind or 'running'}"] += 1
                         if kind == "Lock":
                             self.waiting += 1
                             self.kinds[event] += 1
@@ -77,7 +80,9 @@ class LockSampler:
         share = self.waiting / self.in_tx if self.in_tx else 0.0
         kinds = ", ".join(f"{k} {v}" for k, v in self.kinds.most_common()) or "none"
         return (f"lock wait share {share * 100:.1f} % of {self.in_tx} in-transaction backend samples "
-                f"({self.samples} sample rounds; waits by kind: {kinds}; ungranted pg_locks rows summed {self.ungranted})")
+                f"({self.samples} sample rounds; lock waits by kind: {kinds}; ungranted pg_locks rows summed "
+                f"{self.ungranted}; all samples by state:wait: "
+                f"{', '.join(f'{k} {v}' for k, v in self.states.most_common(6))})")
 
 
 def _with_app(env: dict[str, str], app: str) -> None:
