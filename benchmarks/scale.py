@@ -11,6 +11,10 @@
       times, nothing lost or doubled (the dry-run ledger), lateness p50/p99 and beyond the cadence floor (the k-th
       delivery of an account cannot be earlier than (k - 1) x GAP after the due time)
 
+  python benchmarks/scale.py scaling P T [SECONDS]
+      throughput at 50 ms platform latency (dry-run channel sleeping 50 ms, 4 accounts), P worker processes x T
+      threads, steady state (10th-90th percentile of publish times) as a share of the bound P x T / 0.05 s
+
   BENCH_PG=postgresql://127.0.0.1:5432/test BENCH_REDIS=redis://127.0.0.1:6379/14 python benchmarks/scale.py ...
       the same on PostgreSQL + Redis (a fresh schema; the Redis db is flushed); PUBLISHER_BROKER_URL=amqp://... in
       the environment as well puts the messages on RabbitMQ.
@@ -265,7 +269,44 @@ def hour(accounts: int = 10_000, per: int = 5, processes: int = 2, threads: int 
           f"cadence floor p99 {_pct(beyond, 0.99):.1f} s" + (f"; {sampler.line()}" if sampler else ""))
 
 
+def scaling(processes: int = 1, threads: int = 8, seconds: int = 15) -> None:
+    """Throughput at 50 ms platform latency (the dry-run channel sleeping 50 ms, no HTTP) against the concurrency
+    bound P x T / 0.05 s, steady state (10th to 90th percentile of the publish times), as channels.py throughput
+    --channel dryrun measures it, on either path."""
+    from sqlalchemy import select
+
+    from publisher import settings as settings_mod
+    from publisher.schema import deliveries
+    from publisher.store import Store
+
+    home, env = _home()
+    names = [f"dry{i}" for i in range(4)]
+    config = yaml.safe_load((home / "config.yaml").read_text())
+    config["accounts"] = {a: {"channel": "dryrun", "kind": "organisation", "options": {"latency_ms": 50}}
+                          for a in names}
+    (home / "config.yaml").write_text(yaml.safe_dump(config))
+    s = settings_mod.load(env)
+    store = Store(s.database_url)
+    bound = processes * threads / 0.05
+    n = int(bound * seconds)
+    _insert(store, s, [(names[i % 4], datetime.now(UTC)) for i in range(n)])
+    spawned = _spawn(env, processes, threads)
+    try:
+        _wait(store, n, seconds * 6 + 60)
+    finally:
+        _stop(spawned)
+        _stop_embedded(s)
+    with store.read() as conn:
+        times = sorted(r[0].timestamp() for r in conn.execute(
+            select(deliveries.c.published_at).where(deliveries.c.published_at.is_not(None))))
+    done = len(times)
+    lo, hi = times[done // 10], times[done * 9 // 10]
+    steady = (done * 9 // 10 - done // 10) / (hi - lo)
+    print(f"scaling ({_path(env)}, {processes} x {threads}, 50 ms latency): {done}/{n} published; steady "
+          f"{steady:.0f}/s of the bound {bound:.0f}/s = {steady / bound * 100:.0f} %")
+
+
 if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else "burst"
     arg = [int(a) for a in sys.argv[2:8]]
-    {"burst": burst, "hour": hour}[what](*arg)
+    {"burst": burst, "hour": hour, "scaling": scaling}[what](*arg)
