@@ -16,8 +16,8 @@
       threads, steady state (10th-90th percentile of publish times) as a share of the bound P x T / 0.05 s
 
   BENCH_PG=postgresql://127.0.0.1:5432/test BENCH_REDIS=redis://127.0.0.1:6379/14 python benchmarks/scale.py ...
-      the same on PostgreSQL + Redis (a fresh schema; the Redis db is flushed); PUBLISHER_BROKER_URL=amqp://... in
-      the environment as well puts the messages on RabbitMQ.
+      the same on PostgreSQL + Redis (a fresh schema; the Redis db is flushed); BENCH_BROKER=amqp://... as well
+      puts the messages on RabbitMQ (Redis keeps budgets, cadence and heartbeats).
 
 Works against older code too (PYTHONPATH at a worktree of another commit): it uses only the store and the CLI.
 """
@@ -94,9 +94,17 @@ def _with_app(env: dict[str, str], app: str) -> None:
         env["PUBLISHER_DATABASE_URL"] += f"&application_name={app}"
 
 
+def _home_env() -> tuple[Path, dict[str, str]]:
+    """spine's data directory and environment, plus the broker BENCH_BROKER names (amqp://: RabbitMQ)."""
+    home, env = _home()
+    if os.environ.get("BENCH_BROKER"):
+        env["PUBLISHER_BROKER_URL"] = os.environ["BENCH_BROKER"]
+    return home, env
+
+
 def _path(env: dict[str, str]) -> str:
     path = "PostgreSQL + " if env.get("PUBLISHER_DATABASE_URL") else "SQLite + "
-    broker = os.environ.get("PUBLISHER_BROKER_URL", "")
+    broker = env.get("PUBLISHER_BROKER_URL", "")
     if broker.startswith("amqp"):
         return path + "RabbitMQ (+ Redis for budgets)" if env.get("PUBLISHER_REDIS_URL") else path + "RabbitMQ"
     return path + ("Redis" if env.get("PUBLISHER_REDIS_URL") else "embedded Valkey")
@@ -163,7 +171,7 @@ def burst(n: int = 10_000, processes: int = 2, threads: int = 8) -> None:
     from publisher.schema import deliveries
     from publisher.store import Store
 
-    home, env = _home()
+    home, env = _home_env()
     app = f"pubbench_{home.name.split('-')[-1].lower()}"
     _with_app(env, app)
     s = settings_mod.load(env)
@@ -200,7 +208,7 @@ def hour(accounts: int = 10_000, per: int = 5, processes: int = 2, threads: int 
     from publisher.schema import deliveries
     from publisher.store import Store, counts_by_state
 
-    home, env = _home()
+    home, env = _home_env()
     app = f"pubbench_{home.name.split('-')[-1].lower()}"
     _with_app(env, app)
     ledger = home / "ledger.jsonl"
@@ -279,7 +287,7 @@ def scaling(processes: int = 1, threads: int = 8, seconds: int = 15) -> None:
     from publisher.schema import deliveries
     from publisher.store import Store
 
-    home, env = _home()
+    home, env = _home_env()
     names = [f"dry{i}" for i in range(4)]
     config = yaml.safe_load((home / "config.yaml").read_text())
     config["accounts"] = {a: {"channel": "dryrun", "kind": "organisation", "options": {"latency_ms": 50}}
