@@ -321,6 +321,8 @@ class Publisher(Reconciling):
     def _call(self, g: _Go) -> None:
         """Publish one claimed delivery and decide the transition that records the outcome (``outcomes.PUBLISH``)."""
         d, attempt, attempt_id, adapter = g.d, g.attempt, g.attempt_id, g.adapter
+        if (d.get("part") or 1) == 1:  # as _policy_wait: a split post's continuation parts follow their first part
+            self.cadence.calling(self.settings.account(d["account"]), str(g.post.get("kind", "note")))
         try:
             g.receipt = adapter.publish(delivery_ref(d, g.post, g.parent, attempt), g.parent)
         except Exception as e:  # noqa: BLE001 - every exception is classified by the outcome table
