@@ -211,13 +211,14 @@ def hour(accounts: int = 10_000, per: int = 5, processes: int = 2, threads: int 
     home, env = _home_env()
     app = f"pubbench_{home.name.split('-')[-1].lower()}"
     _with_app(env, app)
-    ledger = home / "ledger.jsonl"
+    ledger = home / "dryrun-ledger.jsonl"  # the dry-run channel's default ledger
     names = [f"a{i:05d}" for i in range(accounts)]
     config = yaml.safe_load((home / "config.yaml").read_text())
-    config["accounts"] = {a: {"channel": "dryrun", "kind": "organisation", "timezone": "UTC",
-                              "options": {"ledger": str(ledger)},
-                              "policy": {"min_gap_seconds": gap, "max_per_day": max_day}} for a in names}
-    (home / "config.yaml").write_text(yaml.safe_dump(config))
+    config["accounts"] = {}
+    (home / "config.yaml").write_text(  # compact: the configuration file may hold at most 1 MB
+        yaml.safe_dump({k: v for k, v in config.items() if k != "accounts"})
+        + "accounts:\n" + "".join(f"  {a}: {{channel: dryrun, policy: {{min_gap_seconds: {gap}, "
+                                   f"max_per_day: {max_day}}}}}\n" for a in names))
     s = settings_mod.load(env)
     store = Store(s.database_url)
     n = accounts * per
