@@ -110,3 +110,13 @@ class Cadence:
         if rule == "max_per_day":
             return Wait(_next_local_midnight(account, now), "max_per_day")
         return None
+
+    def calling(self, account: AccountConfig, kind: str) -> None:
+        """The platform call of a post ``wait_until`` let through starts now: its minimum gap restarts here. The
+        slot was reserved when the post was cleared, and a worker's calls run one after another, so the call may
+        start a while later; without this the next post, cleared a gap after the reservation, could reach the
+        platform less than a gap after this one (measured: 4.4 s for a 5 s gap in a burst)."""
+        policy = account.policy
+        if self.client is None or not policy.min_gap_seconds or kind in policy.exempt_kinds:
+            return
+        self.client.set(f"{self.namespace}:{account.name}:gap", "1", px=policy.min_gap_seconds * 1000)

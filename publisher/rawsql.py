@@ -197,11 +197,17 @@ def insert_many(conn: Connection, table: str, columns: Sequence[str], rows: list
                      [tuple(v for r in chunk for v in r)])
 
 
-def fetch_one(conn: Connection, sql: str) -> tuple[Any, ...] | None:
+def fetch_one(conn: Connection, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
     with closing(cursor(conn)) as cur:
-        cur.execute(sql)
+        cur.execute(sql, params)
         row = cur.fetchone()
         return tuple(row) if row is not None else None
+
+
+def fetch_all(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    with closing(cursor(conn)) as cur:
+        cur.execute(sql, params)
+        return [tuple(r) for r in cur.fetchall()]
 
 
 def execute(conn: Connection, sql: str) -> None:

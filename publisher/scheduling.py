@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from publisher import audit
 from publisher.models import State
 from publisher.publishing import Sender
 from publisher.schema import deliveries
@@ -60,6 +61,7 @@ class Scheduler:
         self._last_sweep = 0.0
         #: when the loop last went round (epoch seconds): the heartbeat reports it, so a stuck loop shows
         self.last_loop: float | None = None
+        self._last_seal = float("-inf")
 
     def tick(self, now: datetime | None = None) -> int:
         """Claim and send what is due within the horizon. Returns how many were sent."""
@@ -135,7 +137,23 @@ class Scheduler:
             counts["resent"] += 1
         counts["expired"] = self._expire(now)
         counts["held"], counts["released"] = self._threads(now)
+        counts["sealed"] = self._seal()
         return counts
+
+    #: how often the sweep commits the audit streams' heads into the global chain of seals (docs/audit.md)
+    SEAL_EVERY_SECONDS = 10.0
+
+    def _seal(self) -> int:
+        """A seal over every audit stream's head, at most every ``SEAL_EVERY_SECONDS``: 1 if one was written."""
+        import time
+
+        if time.monotonic() - self._last_seal < self.SEAL_EVERY_SECONDS:
+            return 0
+        with self.store.tx() as conn:
+            before = audit.head(conn)
+            after = audit.seal(conn)
+        self._last_seal = time.monotonic()
+        return int(after != before)
 
     def _threads(self, now: datetime) -> tuple[int, int]:
         """A thread never stalls silently: a due successor of a failed, held or unknown predecessor becomes ``held``,

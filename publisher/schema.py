@@ -122,8 +122,38 @@ audit_events = Table(
     Column("details", Text, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    # which hash chain (stream) the event is in, and its place in that chain: 1, 2, 3... without gaps (docs/audit.md)
+    Column("stream", Integer, nullable=False, server_default="0"),
+    Column("stream_seq", Integer, nullable=False),
     Index("ix_audit_post", "post_id"),
     Index("ix_audit_delivery", "delivery_id"),
+    UniqueConstraint("stream", "stream_seq", name="uq_audit_stream_seq"),
+)
+
+# -- the audit log's streams and seals (migration 0008) --
+
+#: one row per stream: its newest event. A writer locks one row (SELECT ... FOR UPDATE SKIP LOCKED on PostgreSQL)
+#: from its audit flush to COMMIT, so writers on different streams never wait for each other.
+audit_heads = Table(
+    "audit_heads",
+    metadata,
+    Column("stream", Integer, primary_key=True, autoincrement=False),
+    Column("stream_seq", Integer, nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("seq", Integer, nullable=False),  # the newest event's global seq, to name it when it goes missing
+)
+
+#: the global chain: each seal commits every stream's head (a Merkle root over them) and chains from the seal before
+audit_seals = Table(
+    "audit_seals",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("heads", Text, nullable=False),  # canonical JSON: [[stream, stream_seq, hash], ...] by stream
+    Column("root", String(64), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("mac", String(64)),  # HMAC-SHA256(key, hash) in keyed mode
 )
 
 # images, content-addressed (publisher.channels.media): a post's payloads refer to them by sha256, so any worker on

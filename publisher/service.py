@@ -21,7 +21,16 @@ from publisher.errors import InputError, InvalidState, NotFound, NotPermitted, T
 from publisher.models import CANCELLABLE, Content, Finding, Payload, PostKind, State
 from publisher.schema import deliveries, posts
 from publisher.settings import AccountConfig, Settings
-from publisher.store import Store, deliveries_of, get_delivery, get_post, new_id, transition, utcnow
+from publisher.store import (
+    Store,
+    deliveries_of,
+    get_delivery,
+    get_post,
+    lock_keys,
+    new_id,
+    transition,
+    utcnow,
+)
 from publisher.workflows import approvals
 
 
@@ -256,6 +265,9 @@ def insert(conn: Connection, settings: Settings, new: NewPost, rendered: dict[st
     now = utcnow()
     post_id = new_id("p")
     actor = settings.actor
+    # read-then-insert by idempotency key and by thread (its next thread_seq, its last delivery per account)
+    lock_keys(conn, *([f"idem:{scope}:{new.idempotency_key}"] if new.idempotency_key else []),
+              *([f"thread:{new.thread_key}"] if new.thread_key else []))
     if new.idempotency_key:
         found = _existing(conn, scope, new.idempotency_key)
         if found:

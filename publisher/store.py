@@ -1,8 +1,10 @@
 """The store: SQLite by default, PostgreSQL by URL. The source of truth for state and time.
 
 Every state change is a conditional UPDATE (``WHERE state IN (...)``) plus its audit event in one transaction, so
-two workers, two schedulers or a duplicate message can never both win. Write transactions are serialised where the
-audit chain needs it: SQLite ``BEGIN IMMEDIATE``; PostgreSQL a transaction-scoped advisory lock taken first.
+two workers, two schedulers or a duplicate message can never both win. SQLite serialises write transactions
+(``BEGIN IMMEDIATE``). PostgreSQL does not: the audit log is several hash chains, and a transaction locks one
+chain's head only from its audit flush to COMMIT (publisher.audit); what must not run twice at once takes a lock of
+its own (``lock_keys``), and the scheduler's claim skips rows another claim holds (``FOR UPDATE SKIP LOCKED``).
 """
 
 from __future__ import annotations
@@ -39,8 +41,7 @@ from publisher.filelock import ProcessFileLock
 from publisher.models import SKIPPABLE, State
 from publisher.schema import audit_events, deliveries, posts
 
-SCHEMA_HEAD = "0007"
-_AUDIT_LOCK_KEY = 0x70756231  # "pub1"
+SCHEMA_HEAD = "0008"
 
 
 def new_id(prefix: str) -> str:
@@ -178,14 +179,13 @@ class Store:
 
     @contextmanager
     def tx(self) -> Iterator[Connection]:
-        """A write transaction. Holds the audit-chain lock for its whole life."""
+        """A write transaction. On SQLite it holds the single write lock for its whole life; on PostgreSQL only the
+        row locks its statements take, and one audit stream's head from its flush to COMMIT."""
         if self._write_lock is not None:
             with self._write_lock, self._file_lock.hold(), self.engine.begin() as conn, audit.queued(conn):
                 yield conn
             return
         with self.engine.begin() as conn, audit.queued(conn):
-            if not self.is_sqlite:
-                rawsql.execute(conn, f"SELECT pg_advisory_xact_lock({_AUDIT_LOCK_KEY})")
             yield conn
 
     def grouped(self, work: Callable[[Connection], T]) -> T:
@@ -230,6 +230,16 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def lock_keys(conn: Connection, *keys: str) -> None:
+    """Serialise transactions that read and then write by a key (an idempotency key, a thread) until COMMIT: on
+    PostgreSQL a transaction-scoped advisory lock per key, taken in sorted order (no deadlock between two
+    transactions taking the same keys); SQLite already runs one write transaction at a time."""
+    if rawsql.dialect_of(conn).sqlite:
+        return
+    for k in sorted(set(keys)):
+        rawsql.fetch_one(conn, "SELECT pg_advisory_xact_lock(hashtextextended(%s, 7))", (k,))
 
 
 def _in_memory(url: str) -> bool:
@@ -468,7 +478,9 @@ def apply(conn: Connection, prepared: Prepared) -> list[bool]:
 
 
 def claim_due(conn: Connection, actor: str, now: datetime, horizon: timedelta, batch: int) -> list[dict[str, Any]]:
-    """Claim deliveries due within ``horizon`` whose thread predecessor is done: scheduled|retry_wait -> queued."""
+    """Claim deliveries due within ``horizon`` whose thread predecessor is done: scheduled|retry_wait -> queued.
+    On PostgreSQL the due rows are locked as they are read, skipping rows another scheduler's claim holds, so two
+    schedulers claim disjoint batches instead of queueing on each other's rows; the UPDATE stays conditional."""
     prev = deliveries.alias("prev")
     due = (
         select(deliveries.c.id)
@@ -482,6 +494,8 @@ def claim_due(conn: Connection, actor: str, now: datetime, horizon: timedelta, b
         .order_by(deliveries.c.due_at)
         .limit(batch)
     )
+    if not rawsql.dialect_of(conn).sqlite:
+        due = due.with_for_update(skip_locked=True, of=deliveries)
     ids = [r[0] for r in conn.execute(due)]
     if not ids:
         return []
@@ -491,7 +505,7 @@ def claim_due(conn: Connection, actor: str, now: datetime, horizon: timedelta, b
         .values(state=State.QUEUED.value, enqueued_at=now, updated_at=now)
         .returning(deliveries.c.id, deliveries.c.post_id, deliveries.c.account, deliveries.c.channel, deliveries.c.due_at)
     )
-    claimed = [dict(r) for r in res.mappings()]
+    claimed = sorted((dict(r) for r in res.mappings()), key=lambda c: (c["due_at"], c["id"]))
     audit.append(conn, actor, [audit.Event("queued", post_id=c["post_id"], delivery_id=c["id"], account=c["account"],
                                            details={"to": "queued", "due_at": c["due_at"].isoformat()}) for c in claimed], at=now)
     return claimed

@@ -18,7 +18,7 @@ from publisher.errors import ConfigError
 
 MAX_BYTES = 1_000_000
 MAX_DEPTH = 64
-MAX_NODES = 100_000  # after alias expansion
+MAX_NODES = 1_000_000  # after alias expansion; 10,000 accounts with a policy each take about 100,000
 
 
 class _Refused(yaml.MarkedYAMLError):

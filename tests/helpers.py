@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -74,6 +75,9 @@ class _SelectsFrom:
 
     def execute(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
         if isinstance(statement, Select):
+            if statement._for_update_arg is not None:  # a locking read (FOR UPDATE SKIP LOCKED on PostgreSQL) cannot
+                statement = copy.copy(statement)  # be answered from a snapshot: ask the past without the lock, so
+                statement._for_update_arg = None  # only the conditional UPDATE stands between the rivals
             frozen = self._earlier.execute(statement, *args, **kwargs).freeze()
             self._stale.append(len(frozen().all()))
             return frozen()

@@ -94,11 +94,13 @@ def test_events_rendered_before_the_transaction_chain_exactly_as_the_reference_c
     with store.read() as conn:
         v = audit.verify(conn)  # the chain holds; the events are about posts and deliveries that were never stored
         assert v.first_bad_seq is None and v.checked == 200 and all("does not exist" in p for p in v.problems)
-        rows = conn.execute(select(audit_events).order_by(audit_events.c.seq)).mappings().all()
-    prev = audit.GENESIS
-    for r in rows:
+        rows = conn.execute(select(audit_events).order_by(audit_events.c.stream, audit_events.c.stream_seq)).mappings().all()
+    prev, stream = audit.GENESIS, None
+    for r in rows:  # one transaction: one stream (stream 0 on SQLite, where seq is the place in it)
+        assert stream in (None, r["stream"])
+        stream = r["stream"]
         fields = audit._event_fields(r["seq"], r["at"], r["actor"], r["action"], r["post_id"], r["delivery_id"],
-                                     r["account"], r["details"])
+                                     r["account"], r["details"], r["stream"], r["stream_seq"])
         assert r["prev_hash"] == prev and r["hash"] == audit._digest(prev, fields)
         prev = r["hash"]
     assert len(rows) == 200

@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import delete, func, select, update
 
 from publisher import audit
-from publisher.schema import audit_events, posts
+from publisher.schema import audit_events, audit_seals, posts
 from tests.conftest import Env
 
 
@@ -26,25 +26,28 @@ def _key_file(env: Env, mode: int) -> tuple[Path, bytes]:
     return path, key
 
 
-def test_head_prints_the_newest_event_and_verify_holds_the_log_to_it(env: Env) -> None:
+def test_head_seals_the_newest_events_and_verify_holds_the_log_to_it(env: Env) -> None:
     _post(env, "first")
     r = env.cli("audit", "head")
     assert r.returncode == 0
     witnessed = r.stdout.strip()
     with env.store().read() as conn:
-        seq, digest = conn.execute(select(audit_events.c.seq, audit_events.c.hash)
-                                   .order_by(audit_events.c.seq.desc()).limit(1)).one()
+        seq, digest = conn.execute(select(audit_seals.c.seq, audit_seals.c.hash)
+                                   .order_by(audit_seals.c.seq.desc()).limit(1)).one()
+        sealed = json.loads(conn.execute(select(audit_seals.c.heads).where(audit_seals.c.seq == seq)).scalar_one())
+        last = conn.execute(select(audit_events).order_by(audit_events.c.seq.desc()).limit(1)).mappings().one()
     assert witnessed == f"{seq}:{digest}"
+    assert [last["stream"], last["stream_seq"], last["hash"]] in sealed  # the seal covers the newest event
     assert json.loads(env.cli("audit", "head", "--json").stdout) == {"seq": seq, "hash": digest, "head": witnessed}
 
     _post(env, "second")  # the log grows past the witness: still fine
     r = env.cli("audit", "verify", "--expect-head", witnessed)
     assert r.returncode == 0 and "witness" in r.stdout, r.stderr
 
-    with env.store().engine.begin() as conn:  # cut the tail back to before the witnessed event
-        conn.execute(delete(audit_events).where(audit_events.c.seq >= seq))
+    with env.store().engine.begin() as conn:  # cut the tail back to before the newest sealed event
+        conn.execute(delete(audit_events).where(audit_events.c.seq >= last["seq"]))
     r = env.cli("audit", "verify", "--expect-head", witnessed)
-    assert r.returncode == 1 and f"event {seq}" in r.stderr and "tail was cut" in r.stderr
+    assert r.returncode == 1 and f"event {last['seq']}" in r.stderr and "tail was cut" in r.stderr
 
 
 def test_a_malformed_head_is_a_usage_error(env: Env) -> None:

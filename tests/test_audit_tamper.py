@@ -1,9 +1,11 @@
 """Tampering with a real store, case by case, and which check catches it (the table in docs/audit.md).
 
 Each case runs on a log written by publisher itself (three posts, one cancelled), in two deployments: plain, and
-keyed (PUBLISHER_AUDIT_KEY_FILE set while writing). Then ``verify`` runs in each mode: the chain alone, + rows
-(audit_seq and content digests), + a witness of the head taken before the tampering, + the key. The test asserts
-the exact set of modes that detect each case, so the plain chain's blind spots are pinned as documented too.
+keyed (PUBLISHER_AUDIT_KEY_FILE set while writing). Then ``verify`` runs in each mode: the chains alone, + rows
+(audit_seq and content digests), + a witness of the head (a seal) taken before the tampering, + the key. The
+attacker covers their tracks as far as SQL without the key allows: each stream's head row is set to what is left of
+the stream, and the chain of seals is recomputed over it (``_cover``). The test asserts the exact set of modes that
+detect each case, so the plain chain's blind spots are pinned as documented too.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from sqlalchemy import Connection, delete, func, select, update
 
 from publisher import audit, rawsql, service
 from publisher.models import State
-from publisher.schema import audit_events, deliveries, posts
+from publisher.schema import audit_events, audit_heads, audit_seals, deliveries, posts
 from publisher.store import Store, Transition, claim_due, get_deliveries, transitions
 from tests.conftest import Env
 
@@ -55,9 +57,10 @@ def _seed(env: Env, monkeypatch: pytest.MonkeyPatch, keyed: bool) -> Log:
         log.posts.append(result.post_id)
         log.deliveries.append(result.deliveries[0]["id"])
     service.cancel(settings, store, log.posts[2])
+    with store.tx() as conn:  # `audit head`: seal, and witness the seal
+        log.witness = audit.seal(conn)
     monkeypatch.delenv(audit.KEY_FILE_ENV, raising=False)  # what the attacker runs has no key
     with store.read() as conn:
-        log.witness = audit.head(conn)
         for p in log.posts:
             log.first_of[p] = conn.execute(select(audit_events.c.seq).where(
                 audit_events.c.post_id == p, audit_events.c.action == "post.accepted")).scalar_one()
@@ -75,29 +78,65 @@ def _last_seq(conn: Connection) -> int:
     return int(conn.execute(select(func.max(audit_events.c.seq))).scalar_one())
 
 
+def _stream_of(conn: Connection, seq: int) -> tuple[int, int]:
+    e = _event(conn, seq)
+    return int(e["stream"]), int(e["stream_seq"])  # type: ignore[call-overload]
+
+
+def _at_place(conn: Connection, stream: int, k: int) -> dict[str, object]:
+    return dict(conn.execute(select(audit_events).where(audit_events.c.stream == stream,
+                                                        audit_events.c.stream_seq == k)).mappings().one())
+
+
 def _rehash_from(conn: Connection, start: int) -> None:
-    """Recompute every hash from ``start`` on: the chain needs no key, so anyone can."""
-    prev = audit.GENESIS if start == 1 else str(_event(conn, start - 1)["hash"])
-    for r in conn.execute(select(audit_events).where(audit_events.c.seq >= start)
-                          .order_by(audit_events.c.seq)).mappings().all():
-        fields = audit._event_fields(r["seq"], r["at"], r["actor"], r["action"], r["post_id"], r["delivery_id"],
-                                     r["account"], r["details"])
-        digest = audit._digest(prev, fields)
+    """Recompute every hash of event ``start``'s stream from it on: a chain needs no key, so anyone can."""
+    stream, k = _stream_of(conn, start)
+    prev = audit.GENESIS if k == 1 else str(_at_place(conn, stream, k - 1)["hash"])
+    for r in conn.execute(select(audit_events).where(audit_events.c.stream == stream, audit_events.c.stream_seq >= k)
+                          .order_by(audit_events.c.stream_seq)).mappings().all():
+        digest = audit.event_hash(prev, r)
         conn.execute(update(audit_events).where(audit_events.c.seq == r["seq"]).values(prev_hash=prev, hash=digest))
         prev = digest
 
 
 def _append_forged(conn: Connection, delivery_id: str) -> int:
-    """Append a 'published' event about ``delivery_id``, hashed exactly as publisher hashes."""
-    seq = _last_seq(conn) + 1
-    prev = str(_event(conn, seq - 1)["hash"])
+    """Append a 'published' event about ``delivery_id`` to the newest event's stream, hashed as publisher hashes."""
+    last = _event(conn, _last_seq(conn))
+    seq, stream, k, prev = _last_seq(conn) + 1, last["stream"], int(last["stream_seq"]) + 1, str(last["hash"])  # type: ignore[call-overload]
+    if last["seq"] == last["stream_seq"] and stream == 0:
+        seq = k  # a single-stream log numbers its events by their place
     d = conn.execute(select(deliveries).where(deliveries.c.id == delivery_id)).mappings().one()
-    at, details = datetime.now(UTC), json.dumps({"from": d["state"], "to": "published"})
-    fields = audit._event_fields(seq, at, "mallory", "published", d["post_id"], delivery_id, d["account"], details)
-    conn.execute(audit_events.insert().values(seq=seq, at=at, actor="mallory", action="published",
-                                              post_id=d["post_id"], delivery_id=delivery_id, account=d["account"],
-                                              details=details, prev_hash=prev, hash=audit._digest(prev, fields)))
+    row = dict(seq=seq, at=datetime.now(UTC), actor="mallory", action="published", post_id=d["post_id"],
+               delivery_id=delivery_id, account=d["account"], details=json.dumps({"from": d["state"], "to": "published"}),
+               stream=stream, stream_seq=k)
+    conn.execute(audit_events.insert().values(**row, prev_hash=prev, hash=audit.event_hash(prev, row)))
     return seq
+
+
+def _cover(conn: Connection) -> None:
+    """What an attacker without the key does next: set each stream's head row to what is left of the stream, and
+    recompute the chain of seals over what is left (the seals' HMACs cannot be recomputed: they are kept)."""
+    tails = {}
+    for h in conn.execute(select(audit_heads)).mappings().all():
+        tail = conn.execute(select(audit_events.c.stream_seq, audit_events.c.hash, audit_events.c.seq)
+                            .where(audit_events.c.stream == h["stream"])
+                            .order_by(audit_events.c.stream_seq.desc()).limit(1)).first()
+        tails[h["stream"]] = tail[0] if tail else 0
+        conn.execute(update(audit_heads).where(audit_heads.c.stream == h["stream"])
+                     .values(stream_seq=tail[0] if tail else 0, hash=tail[1] if tail else audit.GENESIS,
+                             seq=tail[2] if tail else 0))
+    prev = audit.GENESIS
+    for sl in conn.execute(select(audit_seals).order_by(audit_seals.c.seq)).mappings().all():
+        heads = []
+        for stream, k, _h in json.loads(sl["heads"]):
+            k = min(k, tails.get(stream, 0))
+            if k:
+                heads.append([stream, k, str(_at_place(conn, stream, k)["hash"])])
+        text, root = audit._canonical(heads), audit.merkle_root(heads)
+        digest = audit.seal_hash(prev, sl["seq"], sl["at"], text, root)
+        conn.execute(update(audit_seals).where(audit_seals.c.seq == sl["seq"])
+                     .values(heads=text, root=root, prev_hash=prev, hash=digest))
+        prev = digest
 
 
 def edit_field(conn: Connection, log: Log) -> None:
@@ -105,11 +144,12 @@ def edit_field(conn: Connection, log: Log) -> None:
 
 
 def swap(conn: Connection, log: Log) -> None:
-    a, b = log.first_of[log.posts[1]], log.first_of[log.posts[1]] + 1
-    ea, eb = _event(conn, a), _event(conn, b)
-    for seq, other in ((a, eb), (b, ea)):
+    """Post 2's first event and the next one in its stream trade places (their content moves, their places stay)."""
+    ea = _event(conn, log.first_of[log.posts[1]])
+    eb = _at_place(conn, ea["stream"], ea["stream_seq"] + 1)  # type: ignore[arg-type, operator]
+    for seq, other in ((ea["seq"], eb), (eb["seq"], ea)):
         conn.execute(update(audit_events).where(audit_events.c.seq == seq)
-                     .values({k: v for k, v in other.items() if k != "seq"}))
+                     .values({k: v for k, v in other.items() if k not in ("seq", "stream", "stream_seq")}))
 
 
 def delete_middle(conn: Connection, log: Log) -> None:
@@ -117,14 +157,20 @@ def delete_middle(conn: Connection, log: Log) -> None:
 
 
 def insert_middle(conn: Connection, log: Log) -> None:
-    """Make room before post 2's first event and put a correctly hashed forged event there."""
-    at_seq = log.first_of[log.posts[1]]
-    for seq in range(_last_seq(conn), at_seq - 1, -1):
-        conn.execute(update(audit_events).where(audit_events.c.seq == seq).values(seq=seq + 1))
-    prev, at, details = str(_event(conn, at_seq - 1)["hash"]), datetime.now(UTC), "{}"
-    fields = audit._event_fields(at_seq, at, "mallory", "note", None, None, None, details)
-    conn.execute(audit_events.insert().values(seq=at_seq, at=at, actor="mallory", action="note", details=details,
-                                              prev_hash=prev, hash=audit._digest(prev, fields)))
+    """Make room in its stream before post 2's first event and put a correctly hashed forged event there."""
+    first = _event(conn, log.first_of[log.posts[1]])
+    stream, k = int(first["stream"]), int(first["stream_seq"])  # type: ignore[call-overload]
+    single = stream == 0 and first["seq"] == k  # a single-stream log: seq is the place, and moves with it
+    later = conn.execute(select(audit_events.c.seq, audit_events.c.stream_seq).where(
+        audit_events.c.stream == stream, audit_events.c.stream_seq >= k)
+        .order_by(audit_events.c.stream_seq.desc())).all()
+    for seq, place in later:
+        conn.execute(update(audit_events).where(audit_events.c.seq == seq)
+                     .values(stream_seq=place + 1, **({"seq": seq + 1} if single else {})))
+    row = dict(seq=k if single else _last_seq(conn) + 1, at=datetime.now(UTC), actor="mallory", action="note",
+               post_id=None, delivery_id=None, account=None, details="{}", stream=stream, stream_seq=k)
+    prev = str(_at_place(conn, stream, k - 1)["hash"])
+    conn.execute(audit_events.insert().values(**row, prev_hash=prev, hash=audit.event_hash(prev, row)))
 
 
 def delete_last(conn: Connection, log: Log) -> None:
@@ -223,8 +269,8 @@ class Case:
 
 ALL, ALL_KEYED = set(PLAIN), set(KEYED)
 CHAIN = {"chain": "edited", "rows": "edited", "witness": "edited", "key": "edited"}
-CUT = {"rows": "has no audit event", "witness": "its tail was cut"}
-REHASHED = {"witness": "was rewritten", "key": "does not match the key"}
+CUT = {"rows": "has no audit event", "witness": "cut or rewritten", "key": "does not match the key"}
+REHASHED = {"witness": "cut or rewritten", "key": "does not match the key"}
 CONTENT = {"rows": "no longer matches the content digest"}
 CASES = {
     "edit a field": Case(edit_field, ALL, ALL_KEYED, CHAIN),
@@ -233,10 +279,11 @@ CASES = {
     "insert a forged event in the middle": Case(insert_middle, ALL, ALL_KEYED, dict.fromkeys(KEYED, "does not chain from")),
     # plain: the last event is about a delivery, which now points past the end; keyed: it is the seal
     "delete the last event": Case(delete_last, {"rows", "witness"}, {"witness", "key"},
-                                  {"rows": "past the log's end", "witness": "its tail was cut",
+                                  {"rows": "past the log's end", "witness": "cut or rewritten",
                                    "key": "after the last seal"}),
-    # keyed: cut at a transaction's end, the log still ends with a valid seal
-    "truncate the tail": Case(truncate_tail, {"rows", "witness"}, {"rows", "witness"}, CUT),
+    # keyed: cut at a transaction's end, each stream still ends with a valid seal event, but the seals that covered
+    # the cut events had to be recomputed, without the key
+    "truncate the tail": Case(truncate_tail, {"rows", "witness"}, {"rows", "witness", "key"}, CUT),
     # the witnessed event keeps its hash: a later append is what a witness expects
     "append a forged event with a correct hash": Case(forge_appended, {"rows"}, {"rows", "key"},
                                                       {"rows": "but the newest event about it is",
@@ -249,15 +296,16 @@ CASES = {
     "delete a delivery row": Case(delete_delivery_row, {"rows"}, {"rows"}, {"rows": "which does not exist"},
                                   lambda log: f"delivery {log.deliveries[1]}"),
     "truncate the tail and clear its row's audit_seq": Case(truncate_and_clear_audit_seq, {"rows", "witness"},
-                                                            {"rows", "witness"},
-                                                            {"rows": "has no audit_seq", "witness": "tail was cut"},
+                                                            {"rows", "witness", "key"},
+                                                            {"rows": "has no audit_seq", "witness": "cut or rewritten",
+                                                             "key": "does not match the key"},
                                                             lambda log: f"delivery {log.deliveries[2]}"),
     "insert a post row": Case(insert_forged_post, {"rows"}, {"rows"}, {"rows": "inserted outside publisher"},
                               lambda log: "post p-forged"),
     "insert a delivery row that publisher then queues": Case(
         insert_due_delivery, {"rows"}, {"rows"}, {"rows": "has no content digest, though it was first audited"},
         lambda log: "delivery d-forged", then=scheduler_claims),
-    "truncate the tail and delete its rows": Case(truncate_and_delete_rows, {"witness"}, {"witness"}, CUT),
+    "truncate the tail and delete its rows": Case(truncate_and_delete_rows, {"witness"}, {"witness", "key"}, CUT),
     "append a forged event and point its row at it": Case(forge_and_repoint, set(), {"key"},
                                                           {"key": "after the last seal"}),
     "edit a post's text, its digest and every later hash": Case(edit_text_digest_and_rehash, {"witness"},
@@ -290,6 +338,7 @@ def test_each_tamper_case_is_detected_by_exactly_the_documented_modes(
     case = CASES[name]
     with store.engine.begin() as conn:
         case.tamper(conn, log)
+        _cover(conn)
     if case.then is not None:
         if log.key_path:
             monkeypatch.setenv(audit.KEY_FILE_ENV, log.key_path)

@@ -207,11 +207,12 @@ def audit_log(post_id: str | None, limit: int, as_json: bool) -> None:
 @audit.command(name="head")
 @click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
 def audit_head(as_json: bool) -> None:
-    """Print the chain's newest event as SEQ:HASH, for a witness outside the store.
+    """Seal the log and print the newest seal as SEQ:HASH, for a witness outside the store.
 
-    A hash chain cannot see its own tail being cut, nor a log edited and rehashed from the edit on. Record this line
+    The log is several hash chains (streams); a seal commits every stream's newest event into one chain of seals.
+    A chain cannot see its own tail being cut, nor a log edited and rehashed from the edit on. Record this line
     somewhere the store's writers cannot change (a log, a ticket, another machine), and later run
-    `publisher audit verify --expect-head SEQ:HASH`.
+    `publisher audit verify --expect-head SEQ:HASH`: it proves every event sealed then is still there, unchanged.
 
     \b
     Example:
@@ -219,10 +220,31 @@ def audit_head(as_json: bool) -> None:
     """
     from publisher import audit as audit_mod
 
-    with app().store.read() as conn:
-        seq, digest = audit_mod.head(conn)
+    with app().store.tx() as conn:
+        seq, digest = audit_mod.seal(conn)
     if as_json:
         echo_json({"seq": seq, "hash": digest, "head": f"{seq}:{digest}"})
+    else:
+        click.echo(f"{seq}:{digest}")
+
+
+@audit.command(name="seal")
+@click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
+def audit_seal(as_json: bool) -> None:
+    """Commit every audit stream's newest event into the chain of seals now (the scheduler does it every few
+    seconds) and print the newest seal as SEQ:HASH. Nothing is written if no stream moved since the last seal.
+
+    \b
+    Example:
+      publisher audit seal
+    """
+    from publisher import audit as audit_mod
+
+    with app().store.tx() as conn:
+        before = audit_mod.head(conn)
+        seq, digest = audit_mod.seal(conn)
+    if as_json:
+        echo_json({"seq": seq, "hash": digest, "head": f"{seq}:{digest}", "new": (seq, digest) != before})
     else:
         click.echo(f"{seq}:{digest}")
 
@@ -238,7 +260,8 @@ def _parse_heads(_ctx: click.Context, _param: click.Parameter, values: tuple[str
 
 @audit.command(name="verify")
 @click.option("--expect-head", "expect", multiple=True, callback=_parse_heads, metavar="SEQ:HASH",
-              help="A head printed earlier by `audit head`: fail unless event SEQ still has HASH. Repeatable.")
+              help="A head printed earlier by `audit head`: fail unless seal SEQ still has HASH and every event it "
+                   "sealed is still there. Repeatable.")
 @click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
 def audit_verify(expect: list[tuple[int, str]], as_json: bool) -> None:
     """Recompute the hash chain, check every post and delivery against it (its newest event exists, its content
@@ -269,8 +292,8 @@ def audit_verify(expect: list[tuple[int, str]], as_json: bool) -> None:
         if v.seals and key is None:
             click.echo(f"note: {v.seals} seal events not checked: no key ({audit_mod.KEY_FILE_ENV} is not set)")
         if not expect:
-            click.echo(f"note: without --expect-head a cut tail or a rehashed log can pass; witness this head: "
-                       f"{v.head[0]}:{v.head[1]}")
+            click.echo(f"note: without --expect-head a cut tail or a rehashed log can pass; witness the head "
+                       f"`publisher audit head` prints (the newest seal now: {v.head[0]}:{v.head[1]})")
     elif v.first_bad_seq is not None:
         click.echo(f"audit log BROKEN at event {v.first_bad_seq}: {v.reason} ({v.checked} events before it verified)", err=True)
     else:

@@ -162,6 +162,7 @@ class Publisher(Reconciling):
                     if decided == Label.EARLY:
                         early.append(d)
         self._send_each(early, now)  # came before their time: no call, a message again for the exact time
+        self._spread(moves)
         # Pipelined: the transaction that records chunk k's outcomes also claims chunk k+1, so each claim is still
         # durable right before its own calls, at one commit per chunk instead of two.
         chunks = [cleared[i:i + CLAIM_CHUNK] for i in range(0, len(cleared), CLAIM_CHUNK)]
@@ -182,6 +183,25 @@ class Publisher(Reconciling):
         for i, label in outcomes.items():
             metrics.delivery(rows[i]["channel"] if i in rows else "-", label)
         return outcomes
+
+    def _spread(self, moves: list[tuple[str, Transition]]) -> None:
+        """Deliveries of one account told in the same message to wait for its minimum gap wait for successive slots
+        (the gap's end, a gap later, ...), not all for the first: otherwise each but one comes back, finds the gap
+        taken again and waits again (the top-of-the-hour burst, five posts per account, went round four times).
+        Only when each retries changes: Redis still decides, at each retry, whether it goes."""
+        last: dict[str, datetime] = {}
+        for _, m in moves:
+            if m.action != "policy_wait" or (m.details or {}).get("rule") != "min_gap" or not m.values:
+                continue
+            account = m.delivery["account"]
+            until = m.values["due_at"]
+            if account in last:
+                gap = timedelta(seconds=self.settings.account(account).policy.min_gap_seconds)
+                until = max(until, last[account] + gap)
+            last[account] = until
+            m.values["due_at"] = until
+            if m.details is not None:
+                m.details["retry_at"] = until.isoformat()
 
     def _decide(self, d: dict[str, Any], now: datetime, ready: bool, post: dict[str, Any],
                 siblings: list[dict[str, Any]], parent: tuple[Receipt | None, dict[str, Any] | None] | None,
@@ -341,6 +361,8 @@ class Publisher(Reconciling):
         """Publish one claimed delivery and decide the transition that records the outcome (``outcomes.PUBLISH``)."""
         d, attempt, attempt_id, adapter = g.d, g.attempt, g.attempt_id, g.adapter
         started = time.monotonic()
+        if (d.get("part") or 1) == 1:  # as _policy_wait: a split post's continuation parts follow their first part
+            self.cadence.calling(self.settings.account(d["account"]), str(g.post.get("kind", "note")))
         try:
             g.receipt = adapter.publish(delivery_ref(d, g.post, g.parent, attempt), g.parent)
         except Exception as e:  # noqa: BLE001 - every exception is classified by the outcome table
