@@ -142,18 +142,27 @@ def show(name: str, as_json: bool) -> None:
             echo(f"      {d['id']}  {d['account']:16} {d['state']:16} {fmt_time(d['due_at'])}")
 
 
+def _waiting(store: Any, name: str) -> list[str]:
+    """The campaign's posts with a delivery waiting for approval (says so when there is none)."""
+    from publisher.workflows import campaigns
+
+    _, found, by_post = campaigns.get(store, name)
+    waiting = [p["id"] for p in found if any(d["state"] == "pending_approval" for d in by_post.get(p["id"], []))]
+    if not waiting:
+        echo(f"campaign {name}: nothing waits for approval")
+    return waiting
+
+
 @campaign.command()
 @click.argument("name")
 def approve(name: str) -> None:
     """Approve every post of the campaign waiting for approval, in one transaction (as `publisher approve ID...`:
     only an approver who did not write a post, approving twice is not an error)."""
-    from publisher.workflows import approvals, campaigns
+    from publisher.workflows import approvals
 
     a = app()
-    _, found, by_post = campaigns.get(a.store, name)
-    waiting = [p["id"] for p in found if any(d["state"] == "pending_approval" for d in by_post.get(p["id"], []))]
+    waiting = _waiting(a.store, name)
     if not waiting:
-        echo(f"campaign {name}: nothing waits for approval")
         return
     out = approvals.approve(a.settings, a.store, waiting)
     echo(f"approved {len(out.decided)} post-account pair(s) of campaign {name}; released {len(out.moved)} "
@@ -166,13 +175,11 @@ def approve(name: str) -> None:
 @click.option("--reason", required=True, help="Why (recorded and audited).")
 def reject(name: str, reason: str) -> None:
     """Reject every post of the campaign waiting for approval: cancelled, with the reason audited."""
-    from publisher.workflows import approvals, campaigns
+    from publisher.workflows import approvals
 
     a = app()
-    _, found, by_post = campaigns.get(a.store, name)
-    waiting = [p["id"] for p in found if any(d["state"] == "pending_approval" for d in by_post.get(p["id"], []))]
+    waiting = _waiting(a.store, name)
     if not waiting:
-        echo(f"campaign {name}: nothing waits for approval")
         return
     out = approvals.reject(a.settings, a.store, waiting, None, reason)
     echo(f"rejected {len(out.decided)} post-account pair(s) of campaign {name}; cancelled {len(out.moved)} deliveries")
