@@ -43,7 +43,7 @@ from publisher.feeds import parse as parsing
 from publisher.models import PostKind
 from publisher.schema import feed_entries, feeds
 from publisher.settings import Settings
-from publisher.store import Store, utcnow
+from publisher.store import Store, lock_keys, utcnow
 from publisher.workflows import templates
 
 log = logging.getLogger("publisher.feeds")
@@ -378,6 +378,7 @@ def _pause_for_tests() -> None:
 
 
 def _write_seeded(conn: Connection, name: str, seed: list[parsing.Entry], now: datetime) -> int:
+    lock_keys(conn, *(f"feed:{name}:{e.key}" for e in seed))  # as _announce: a racing poll waits, then sees them
     fresh = _unseen(conn, name, seed)
     if fresh:
         conn.execute(feed_entries.insert(), [dict(feed=name, entry_key=e.key, identity=e.identity, title=e.title[:500],
@@ -401,6 +402,7 @@ def _announce(settings: Settings, store: Store, row: dict[str, Any], a: Announce
             a.problem = e.message
     name = row["name"]
     with store.tx() as conn:
+        lock_keys(conn, f"feed:{name}:{a.entry.key}")  # PostgreSQL: a racing poll waits here, then sees the row
         if not _unseen(conn, name, [a.entry]):
             return  # another scheduler announced it first
         if rendered is not None and findings is not None:
