@@ -33,6 +33,7 @@ from publisher.store import (
     deliveries_of_posts,
     get_deliveries,
     get_posts,
+    lock_keys,
     new_id,
     transitions,
     utcnow,
@@ -152,6 +153,8 @@ def approve(settings: Settings, store: Store, ids: Sequence[str], actor: str | N
     with store.tx() as conn:
         plan = [(ident, post, ds, _targets(settings, who, post, ds, account, "approve"))
                 for ident, post, ds, account in _resolve_all(conn, ids)]
+        # PostgreSQL: two approvers deciding on one post at once read each other's decision (the last one releases)
+        lock_keys(conn, *(f"approval:{post['id']}" for _, post, _, _ in plan))
         decided = _decisions(conn, list({post["id"] for _, post, _, _ in plan}))
         rows: list[dict[str, Any]] = []
         events: list[audit.Event] = []
@@ -222,6 +225,8 @@ def reject(settings: Settings, store: Store, ids: Sequence[str], actor: str | No
                 raise InvalidState(f"nothing to reject: post {post['id']} needs no approval",
                                    hint=f"`publisher cancel {ident}` cancels it")
             plan.append((ident, post, ds, targets))
+        # PostgreSQL: two approvers deciding on one post at once read each other's decision (the last one releases)
+        lock_keys(conn, *(f"approval:{post['id']}" for _, post, _, _ in plan))
         decided = _decisions(conn, list({post["id"] for _, post, _, _ in plan}))
         rows: list[dict[str, Any]] = []
         events: list[audit.Event] = []
