@@ -26,7 +26,7 @@ from publisher.errors import InputError, InvalidState, NotFound, PublisherError,
 from publisher.models import CANCELLABLE, Payload, PostKind, State
 from publisher.schema import campaigns, deliveries, posts
 from publisher.settings import AccountConfig, Settings
-from publisher.store import Store, new_id, transitions, utcnow
+from publisher.store import Store, lock_keys, new_id, transitions, utcnow
 from publisher.store import Transition as Move
 from publisher.workflows import slots
 from publisher.workflows.campaignfile import CampaignFile, Issue, Row, canonical, suggest
@@ -571,6 +571,7 @@ def apply(settings: Settings, store: Store, result: Plan, prune: bool = False) -
     now = utcnow()
     events: list[audit.Event] = []
     with store.tx() as conn:
+        lock_keys(conn, f"campaign:{result.name}")  # PostgreSQL: a racing import of this campaign waits, then sees it
         current = conn.execute(select(campaigns.c.updated_at).where(campaigns.c.name == result.name)).scalar()
         if (current is None) != (result.stored_campaign is None) or (
                 current is not None and result.stored_campaign is not None and current != result.stored_campaign["updated_at"]):
