@@ -107,7 +107,7 @@ def check(text: str | None, account_name: str | None, channel: str | None, kind:
         if text is not None:
             raise click.UsageError("give either TEXT or --batch FILE, not both")
         sys.exit(_run_batch(batch, settings, account_name, channel, kind, lang, tags))
-    if not account_name:
+    if account_name is None:  # given but empty: an unknown account (exit 5), as in every command
         raise click.UsageError("--account is required (publisher accounts list shows them)")
     body = _read_text(text)
     if not body.strip():

@@ -82,11 +82,13 @@ def test_batched_transitions_of_one_shape_all_apply_in_one_statement_and_keep_th
     assert [after[i]["message_id"] for i in ids] == ["m-0", "m-1", "m-2", "m-3"]
     if seen is not None:
         # SQLite: each batch of four is one UPDATE that returns the ids it moved (no savepoint, no row-by-row
-        # retry), and the transaction's audit events are one INSERT after one read of the chain's head, then one
-        # UPDATE that points each delivery at its newest event (audit_seq: a cut tail leaves rows pointing past it)
+        # retry), and the transaction's audit events are one INSERT after reading its stream's head and the global
+        # seq, then one UPDATE that points each delivery at its newest event (audit_seq: a cut tail leaves rows
+        # pointing past it) and one that moves the stream's head (docs/audit.md, streams and seals)
         words = [s.split()[0] for s in seen]
-        assert words == ["BEGIN", "UPDATE", "UPDATE", "SELECT", "INSERT", "UPDATE", "COMMIT"], seen
-        assert seen[5].startswith("UPDATE deliveries SET audit_seq"), seen[5]
+        assert words == ["BEGIN", "UPDATE", "UPDATE", "SELECT", "SELECT", "INSERT", "UPDATE", "UPDATE", "COMMIT"], seen
+        assert seen[6].startswith("UPDATE deliveries SET audit_seq"), seen[6]
+        assert seen[7].startswith("UPDATE audit_heads"), seen[7]
 
 
 @contextmanager
