@@ -356,7 +356,8 @@ def plan(settings: Settings, row: dict[str, Any], new: list[parsing.Entry], now:
     out = []
     per, spacing = int(row["max_per_poll"]), timedelta(seconds=int(row["spacing_seconds"]))
     for i, entry in enumerate(ordered):
-        at = now if i < per else now + spacing * (i - per + 1)
+        # those going out at once are a second apart, oldest first: several worker threads take them in that order
+        at = now + timedelta(seconds=i) if i < per else now + spacing * (i - per + 1)
         if entry.published and entry.published > now + FUTURE_SKEW:
             at = max(at, entry.published)
         a = Announcement(entry=entry, at=at, texts={})
