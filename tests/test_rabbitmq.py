@@ -28,7 +28,7 @@ def test_sweeper_takes_queued_messages_for_lost_only_when_their_queue_is_empty(e
 
         runtime.configure(env.settings())
         runtime.send("dryrun", ["d-1"], 0)
-        wait_for(lambda: broker_messages(env, "dryrun") == 1, timeout=10, what="the message in RabbitMQ")
+        wait_for(lambda: broker_messages(env, "dryrun") == 1, timeout=60, what="the message in RabbitMQ")
         items = [("dryrun", "d-1", "m-1"), ("dryrun", "d-2", "m-2")]
         assert broker.missing_messages(handle.broker, items) == set()
         assert broker.missing_messages(handle.broker, [("x", "d-3", "m-3")]) == {"d-3"}  # x's queue is empty
