@@ -204,7 +204,9 @@ def test_broker_wiped_with_queued_deliveries_still_publishes_each_once(env: Env)
     store = env.store()
     sched = env.spawn("scheduler", log="scheduler")
     wait_for(lambda: states(store).get("queued") == 8, timeout=30, what="8 queued")
-    assert broker_messages(env, "dryrun") + broker_messages(env, "dryrun.DQ") > 0
+    # the tick commits its claims, then sends: wait for the messages to be in the broker before losing them
+    wait_for(lambda: broker_messages(env, "dryrun") + broker_messages(env, "dryrun.DQ") > 0, timeout=30,
+             what="the messages in the broker")
     wipe_broker(env)
     env.spawn("worker", "--processes", "1", "--threads", "4", log="worker")
     wait_for(lambda: states(store) == {"published": 8}, timeout=60, what="all published after the wipe")
