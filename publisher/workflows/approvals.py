@@ -105,6 +105,13 @@ def _resolve_all(conn: Connection, ids: Sequence[str]) -> list[tuple[str, dict[s
     return out
 
 
+def _decided_locked(conn: Connection, post_ids: list[str]) -> dict[str, dict[str, dict[str, Any]]]:
+    """The decisions on these posts, read under a key lock per post (PostgreSQL): two approvers deciding on one post
+    at once see each other's decision, so the last one releases it, exactly once."""
+    lock_keys(conn, *(f"approval:{p}" for p in post_ids))
+    return _decisions(conn, list(dict.fromkeys(post_ids)))
+
+
 def _decisions(conn: Connection, post_ids: list[str]) -> dict[str, dict[str, dict[str, Any]]]:
     """post id -> account -> its decision row."""
     out: dict[str, dict[str, dict[str, Any]]] = {p: {} for p in post_ids}
@@ -153,9 +160,7 @@ def approve(settings: Settings, store: Store, ids: Sequence[str], actor: str | N
     with store.tx() as conn:
         plan = [(ident, post, ds, _targets(settings, who, post, ds, account, "approve"))
                 for ident, post, ds, account in _resolve_all(conn, ids)]
-        # PostgreSQL: two approvers deciding on one post at once read each other's decision (the last one releases)
-        lock_keys(conn, *(f"approval:{post['id']}" for _, post, _, _ in plan))
-        decided = _decisions(conn, list({post["id"] for _, post, _, _ in plan}))
+        decided = _decided_locked(conn, [post["id"] for _, post, _, _ in plan])
         rows: list[dict[str, Any]] = []
         events: list[audit.Event] = []
         moves: list[Transition] = []
@@ -225,9 +230,7 @@ def reject(settings: Settings, store: Store, ids: Sequence[str], actor: str | No
                 raise InvalidState(f"nothing to reject: post {post['id']} needs no approval",
                                    hint=f"`publisher cancel {ident}` cancels it")
             plan.append((ident, post, ds, targets))
-        # PostgreSQL: two approvers deciding on one post at once read each other's decision (the last one releases)
-        lock_keys(conn, *(f"approval:{post['id']}" for _, post, _, _ in plan))
-        decided = _decisions(conn, list({post["id"] for _, post, _, _ in plan}))
+        decided = _decided_locked(conn, [post["id"] for _, post, _, _ in plan])
         rows: list[dict[str, Any]] = []
         events: list[audit.Event] = []
         moves: list[Transition] = []
