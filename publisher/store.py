@@ -172,8 +172,9 @@ class Store:
             raise ConfigError(f"the database is at schema revision {str(revision)[:40]!r}, which this version of "
                               f"publisher does not know (it knows up to {SCHEMA_HEAD})",
                               hint="run the publisher version that created it, or restore a backup")
-        with _opening(self.url):
-            upgrade(self.engine)
+        with _opening(self.url), self._file_lock.hold():  # SQLite: processes opening a new file migrate in turn
+            if self.current_revision() != SCHEMA_HEAD:  # another process may have migrated while we waited
+                upgrade(self.engine)
 
     # -- transactions --
 

@@ -59,3 +59,19 @@ def test_upgrading_a_0001_store_keeps_its_scheduled_posts_with_no_tone_key_so_th
     with upgraded.read() as conn:
         row = conn.execute(select(deliveries).where(deliveries.c.id == "d-old")).mappings().one()
     assert row["state"] == "scheduled" and row["due_at"] == later and row["tone_key"] is None
+
+
+def test_processes_opening_a_new_database_at_the_same_moment_all_succeed(env: Env) -> None:
+    """A worker, a scheduler and a CLI call started together on an empty database: each migrates or finds the schema
+    at head; none fails on a half-created table (PostgreSQL raced on CREATE TABLE before the migration lock)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from publisher.store import Store; s = Store(sys.argv[1]); "
+            "print(s.current_revision())")
+    url = env.settings().database_url
+    procs = [subprocess.Popen([sys.executable, "-c", code, url], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(6)]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 6, [err for _, err in results]
+    assert {out.strip() for out, _ in results} == {SCHEMA_HEAD}
