@@ -46,6 +46,13 @@ TOKEN_SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=\-]{8,}"), r"\1***"),
     (re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}(?:\.[A-Za-z0-9_\-]*){0,2}"), "***"),
 )
+#: secrets carried in a URL (a private feed's address, a webhook): the password of its user-info and the values of
+#: query parameters whose names say they are secret; the rest of the URL stays readable
+URL_SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^/\s:@]+:)[^@\s/]+@"), r"\1***@"),
+    (re.compile(r"(?i)([?&;](?:[a-z0-9_\-]*(?:token|secret|passw(?:or)?d|api_?key)|key|sig|signature|auth|pass|pwd)=)"
+                r"[^&#\s\"'<>]+"), r"\1***"),
+)
 #: a text without any of these (lower-cased) cannot match ``TOKEN_SHAPES``: most texts (audit details of every state
 #: change) are let through on a few substring tests instead of four regular expressions
 _SHAPE_WORDS = ("oauth_", "token", "secret", "password", "jwt", "authorization", "bearer", "api_key", "apikey",
@@ -62,6 +69,9 @@ def redact(text: str) -> str:
     for secret in _longest_first:
         if secret in text:
             text = text.replace(secret, "***")
+    if "://" in text and ("@" in text or "=" in text):
+        for pattern, repl in URL_SHAPES:
+            text = pattern.sub(repl, text)
     lowered = text.lower()
     for word in _SHAPE_WORDS:
         if word in lowered:

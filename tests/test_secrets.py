@@ -168,6 +168,28 @@ def test_token_shaped_values_are_redacted_without_knowing_the_secret(said: str, 
     assert redact(said) == kept
 
 
+@pytest.mark.parametrize(("said", "kept"), [
+    ("https://andrew:hunter2-s3cret@blog.example.org/feed.xml", "https://andrew:***@blog.example.org/feed.xml"),
+    ("feed https://blog.example.org/index.xml?token=9f8e7d6c&lang=en failed",
+     "feed https://blog.example.org/index.xml?token=***&lang=en failed"),
+    ("https://example.org/private.rss?lang=en&key=abc123#top", "https://example.org/private.rss?lang=en&key=***#top"),
+    ("https://hooks.example.org/feed?sig=AbC%2Fd&auth=x1", "https://hooks.example.org/feed?sig=***&auth=***"),
+], ids=["userinfo", "token-param", "key-param", "sig-auth"])
+def test_secrets_in_a_url_are_redacted_and_the_rest_stays_readable(said: str, kept: str) -> None:
+    from publisher.credentials import redact
+
+    assert redact(said) == kept
+
+
+def test_ordinary_links_are_left_as_they_were() -> None:
+    from publisher.credentials import redact
+
+    for said in ("New post: https://blog.example.org/2026/12/fibre?utm_source=feed&lang=en",
+                 "mail noc@example.net or see https://status.example.net/incidents/INC-4711",
+                 "https://www.youtube.com/watch?v=dQw4w9WgXcQ&t=42"):
+        assert redact(said) == said
+
+
 def test_ordinary_platform_text_is_left_as_it_was() -> None:
     from publisher.credentials import redact
 

@@ -77,8 +77,8 @@ def add(name: str, url: str, accounts: tuple[str, ...], template: str, template_
         echo_json(_public(row))
         return
     first = f"the newest {backfill} announced" if backfill else "entries present now are marked seen, not announced"
-    click.echo(f"feed {name} added: {url} -> {', '.join(spec.accounts)}; first poll at the next scheduler cycle "
-               f"({first}); `publisher feed poll {name} --dry-run` shows what it would announce")
+    echo(f"feed {name} added: {url} -> {', '.join(spec.accounts)}; first poll at the next scheduler cycle "
+         f"({first}); `publisher feed poll {name} --dry-run` shows what it would announce")
 
 
 def _public(row: dict[str, Any], counts: dict[str, int] | None = None) -> dict[str, Any]:

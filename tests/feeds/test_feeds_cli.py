@@ -43,6 +43,23 @@ def test_feed_lifecycle_through_the_cli(env: Env, feeds_http: FeedServer) -> Non
     assert env.cli("audit", "verify").returncode == 0
 
 
+def test_a_private_feed_url_is_fetched_with_its_token_and_never_shown(env: Env, feeds_http: FeedServer) -> None:
+    canary = "feedtok-5e1f0c9a77b2"
+    url = feeds_http.set(f"/private.xml?token={canary}", rss("Blog", [item(1, 1)]))
+    added = env.cli("feed", "add", "private-blog", url, "--account", "andrew", "--template", TEMPLATE)
+    assert added.returncode == 0, added.stderr
+    polled = env.cli("feed", "poll", "private-blog", "--json")
+    assert polled.returncode == 0, polled.stderr
+    assert feeds_http.hits[f"/private.xml?token={canary}"] == 1  # the stored URL still carries the token
+    said = [added, polled, env.cli("feed", "list"), env.cli("feed", "list", "--json"),
+            env.cli("feed", "show", "private-blog"), env.cli("feed", "show", "private-blog", "--json"),
+            env.cli("audit", "export")]
+    for r in said:
+        assert r.returncode == 0, r.stderr
+        assert canary not in r.stdout + r.stderr
+    assert "private.xml?token=***" in said[4].stdout
+
+
 def test_bad_input_exits_2_with_a_clear_message_and_stores_nothing(env: Env) -> None:
     cases = [
         (["--template", "New: {{ title }"], "syntax error on line 1"),
