@@ -61,23 +61,35 @@ def _template_for(items: tuple[str, ...]) -> dict[str, str]:
               help="Announce at most this many at once; the rest follow at --spacing, oldest first.")
 @click.option("--spacing", default=600, show_default=True, type=click.IntRange(0, 7 * 86400),
               help="Seconds between announcements beyond --max-per-poll.")
+@click.option("--no-check", "no_check", is_flag=True,
+              help="Store the URL without fetching it (a feed only the scheduler's network reaches).")
 @click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
 def add(name: str, url: str, accounts: tuple[str, ...], template: str, template_for: tuple[str, ...], interval: int,
-        backfill: int, max_per_poll: int, spacing: int, as_json: bool) -> None:
-    """Add a feed. Its template is checked now (syntax, fields): a bad one exits 2 and nothing is stored.
+        backfill: int, max_per_poll: int, spacing: int, no_check: bool, as_json: bool) -> None:
+    """Add a feed. Its template is checked now (syntax, fields), and URL is fetched once and read as a feed: a bad
+    template, an unreachable URL, a 404 or 410, or a page that is not a feed exits 2 and nothing is stored.
 
-    If URL is a blog's HTML page, the error names the feeds it announces."""
+    If URL is a blog's HTML page, the feed it announces (its <link rel="alternate">) is found and stored."""
     feeds = _synced()
     a = app()
     spec = feeds.FeedSpec(name=name, url=url, accounts=list(dict.fromkeys(accounts)), template=template,
                           templates=_template_for(template_for), interval=interval, max_per_poll=max_per_poll,
                           spacing=spacing, backfill=backfill)
+    feeds.check_spec(a.settings, spec)  # template, accounts and scheme before any network
+    note = None
+    if not no_check:
+        from publisher.feeds.probe import probe
+
+        probed = probe(url)
+        spec.url, note = probed.url, probed.note
     row = feeds.add(a.settings, a.store, spec)
+    if note and not as_json:
+        echo(note)
     if as_json:
         echo_json(_public(row))
         return
     first = f"the newest {backfill} announced" if backfill else "entries present now are marked seen, not announced"
-    echo(f"feed {name} added: {url} -> {', '.join(spec.accounts)}; first poll at the next scheduler cycle "
+    echo(f"feed {name} added: {spec.url} -> {', '.join(spec.accounts)}; first poll at the next scheduler cycle "
          f"({first}); `publisher feed poll {name} --dry-run` shows what it would announce")
 
 

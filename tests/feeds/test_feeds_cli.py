@@ -4,6 +4,7 @@ input, config feeds validated and synced, and `publisher show` naming an announc
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 
@@ -50,7 +51,7 @@ def test_a_private_feed_url_is_fetched_with_its_token_and_never_shown(env: Env, 
     assert added.returncode == 0, added.stderr
     polled = env.cli("feed", "poll", "private-blog", "--json")
     assert polled.returncode == 0, polled.stderr
-    assert feeds_http.hits[f"/private.xml?token={canary}"] == 1  # the stored URL still carries the token
+    assert feeds_http.hits[f"/private.xml?token={canary}"] == 2  # checked at add, then polled: with its token
     said = [added, polled, env.cli("feed", "list"), env.cli("feed", "list", "--json"),
             env.cli("feed", "show", "private-blog"), env.cli("feed", "show", "private-blog", "--json"),
             env.cli("audit", "export")]
@@ -77,7 +78,8 @@ def test_bad_input_exits_2_with_a_clear_message_and_stores_nothing(env: Env) -> 
 
 def test_html_page_poll_names_the_feed_to_use(env: Env, feeds_http: FeedServer) -> None:
     url = feeds_http.file("/", "blog.html")
-    assert env.cli("feed", "add", "blog", url, "--account", "andrew", "--template", "{{ title }}").returncode == 0
+    added = env.cli("feed", "add", "blog", url, "--account", "andrew", "--template", "{{ title }}", "--no-check")
+    assert added.returncode == 0 and feeds_http.hits["/"] == 0  # stored unchecked: not fetched
     r = env.cli("feed", "poll", "blog")
     assert r.returncode == 1 and "is an HTML page, not a feed" in r.stderr and feeds_http.url("/feed/") in r.stderr
     assert "last error:" in env.cli("feed", "show", "blog").stdout
@@ -107,3 +109,44 @@ def test_the_ops_path_does_not_import_jinja2_feedparser_or_requests(env: Env) ->
             "print(sorted(m for m in ('jinja2', 'feedparser', 'requests', 'bs4') if m in sys.modules))")
     r = subprocess.run([sys.executable, "-c", code], env=env.env, capture_output=True, text=True, timeout=60)
     assert r.stdout.strip().splitlines()[-1] == "[]", r.stdout + r.stderr
+
+
+def test_feed_add_finds_the_feed_a_blog_page_announces(env: Env, feeds_http: FeedServer) -> None:
+    page = feeds_http.file("/", "blog.html")  # announces /feed/ (posts), then the comments feed
+    feeds_http.set("/feed/", rss("Blog", [item(2, 2), item(1, 1)]))
+    r = env.cli("feed", "add", "blog", page, "--account", "andrew", "--template", "{{ title }} {{ link }}")
+    assert r.returncode == 0, r.stderr
+    assert f"it announces the feed {feeds_http.url('/feed/')}, which is stored" in r.stdout
+    assert "comments/feed" in r.stdout  # the others it announces are named
+    [listed] = json.loads(env.cli("feed", "list", "--json").stdout)
+    assert listed["url"] == feeds_http.url("/feed/")
+
+
+def test_feed_add_stores_a_permanently_moved_feed_at_its_new_address(env: Env, feeds_http: FeedServer) -> None:
+    new = feeds_http.set("/new.xml", rss("Blog", [item(1, 1)]))
+    old = feeds_http.set("/old.xml", status=301, location=new)
+    r = env.cli("feed", "add", "blog", old, "--account", "andrew", "--template", "{{ title }}")
+    assert r.returncode == 0 and "moved permanently" in r.stdout, r.stderr
+    assert json.loads(env.cli("feed", "list", "--json").stdout)[0]["url"] == new
+
+
+def test_feed_add_refuses_what_is_not_a_readable_feed_and_stores_nothing(env: Env, feeds_http: FeedServer) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}/feed.xml"  # nothing listens there once closed
+    cases = [
+        (closed, "cannot reach"),
+        (feeds_http.url("/missing.xml"), "answered HTTP 404"),
+        (feeds_http.set("/gone.xml", status=410), "410 Gone"),
+        (feeds_http.set("/plain.txt", b"just some text, no feed here", content_type="text/plain"), "is not a feed"),
+        (feeds_http.file("/laughs.xml", "billion_laughs.xml"), "entity"),
+        (feeds_http.set("/huge.xml", stream_bytes=6 * 1024 * 1024), "bytes"),
+        (feeds_http.set("/bare.html", b"<!DOCTYPE html><html><head><title>x</title></head><body>hi</body></html>",
+                        content_type="text/html"), "announces no feed"),
+    ]
+    for url, message in cases:
+        r = env.cli("feed", "add", "blog", url, "--account", "andrew", "--template", "{{ title }}")
+        assert r.returncode == 2 and message in r.stderr, (url, r.returncode, r.stderr)
+        assert "Traceback" not in r.stderr
+    assert json.loads(env.cli("feed", "list", "--json").stdout) == []
+    assert "feed.added" not in env.cli("audit", "export").stdout
