@@ -263,13 +263,12 @@ def check_count(count: int, channel: str, account: str) -> None:
 
 def save(conn: Connection, images: list[Image], now: Any) -> list[str]:
     """Insert the images not stored yet (content-addressed); returns the sha256s inserted."""
-    from sqlalchemy import select
-
-    from publisher.schema import media
-
     wanted = {i.sha256: i for i in images}
     if not wanted:
         return []
+    from sqlalchemy import select
+
+    from publisher.schema import media
     have = set(conn.execute(select(media.c.sha256).where(media.c.sha256.in_(list(wanted)))).scalars())
     rows = [dict(sha256=s, mime=i.mime, data=i.data, width=i.width, height=i.height, size=i.size, created_at=now)
             for s, i in wanted.items() if s not in have]
