@@ -50,6 +50,8 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     "audit_events": (("seq", ""), ("at", "dt"), ("actor", ""), ("action", ""), ("post_id", ""), ("delivery_id", ""),
                      ("account", ""), ("details", ""), ("prev_hash", ""), ("hash", ""), ("stream", ""),
                      ("stream_seq", "")),
+    "media": (("sha256", ""), ("mime", ""), ("data", ""), ("width", ""), ("height", ""), ("size", ""),
+              ("created_at", "dt")),
 }
 
 

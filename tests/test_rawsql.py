@@ -98,7 +98,9 @@ def test_the_driver_refuses_a_naive_datetime_as_the_column_type_does(env: Env) -
 def test_the_column_mirror_matches_the_schema() -> None:
     """``rawsql.COLUMNS`` (what the CLI's write path uses without SQLAlchemy) names every column of its tables,
     in order, with the conversion the column's type makes: a new column in ``publisher.schema`` must go there too."""
-    for table in (posts, deliveries, audit_events):
+    from publisher.schema import media
+
+    for table in (posts, deliveries, audit_events, media):
         assert rawsql.COLUMNS[table.name] == rawsql.columns_of(table), table.name
 
 
@@ -126,3 +128,18 @@ def test_the_driver_only_store_sets_up_sqlite_as_the_engine_does(tmp_path: Path)
     assert stored == {**row, "audit_seq": None}
     with light.read() as conn:
         assert rawsql.select_where_in(conn, "posts", "id", ["p-1"]) == [stored]
+
+
+def test_a_duplicate_insert_raises_what_accept_retries_on(env: Env) -> None:
+    """``service.accept`` retries on ``rawsql.integrity_errors()``: the driver's error, raised on the DBAPI cursor
+    both under SQLAlchemy's transaction (SQLite or PostgreSQL) and on the driver-only store (SQLite)."""
+    from publisher.store import Store
+
+    stores = [env.store()]
+    if stores[0].is_sqlite:
+        stores.append(Store(stores[0].url, driver_only=True))
+    for n, store in enumerate(stores):
+        with store.tx() as conn:
+            rawsql.insert_dicts(conn, "posts", [_post(f"p-dup{n}")])
+        with pytest.raises(rawsql.integrity_errors()), store.tx() as conn:
+            rawsql.insert_dicts(conn, "posts", [_post(f"p-dup{n}")])
