@@ -87,7 +87,8 @@ class _Job:
 class Store:
     """``driver_only``: on a plain SQLite file URL, ``tx`` and ``read`` hand out ``lightdb.DriverConnection``s on
     the stdlib driver and SQLAlchemy is never imported (the CLI's post and ticket commands, whose statements all run
-    through ``publisher.rawsql``); ``engine`` is still there, made on first use. Elsewhere it changes nothing."""
+    through ``publisher.rawsql``); ``engine`` is still there, made on first use. Elsewhere it changes nothing.
+    A driver-only store has one connection: use it from one thread (the CLI), as workers never do."""
 
     def __init__(self, url: str, *, migrate: bool = True, driver_only: bool = False) -> None:
         self.url = normalise_url(url)
