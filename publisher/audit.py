@@ -28,13 +28,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import Connection, Table, select
+from typing import TYPE_CHECKING, Any
 
 from publisher import rawsql
 from publisher.credentials import redact
-from publisher.schema import audit_events, audit_seals, deliveries, posts
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Table
+# SQLAlchemy and publisher.schema are imported where used: appending (the CLI's write path) needs neither
 
 GENESIS = "0" * 64
 
@@ -208,7 +209,7 @@ def flush(conn: Connection) -> None:
 
 def _write(conn: Connection, batches: list[tuple[list[Pending], datetime | None]]) -> None:
     d = rawsql.dialect_of(conn)
-    to_db = d.binders(audit_events)["at"]
+    to_db = d.binders("audit_events")["at"]
     now = datetime.now(UTC)
     key = audit_key()
     if key is not None:  # keyed mode: the transaction's last event seals its stream up to it
@@ -315,6 +316,10 @@ def record(conn: Connection, actor: str, action: str, **kw: Any) -> None:
 def rows(conn: Connection, post_id: str | None = None, delivery_ids: list[str] | None = None,
          batch: int = 5000) -> Iterator[dict[str, Any]]:
     """Events in sequence order, streamed in batches (the log may be large)."""
+    from sqlalchemy import select
+
+    from publisher.schema import audit_events
+
     last = 0
     while True:
         q = select(audit_events).where(audit_events.c.seq > last).order_by(audit_events.c.seq).limit(batch)
@@ -408,8 +413,14 @@ def seal(conn: Connection, at: datetime | None = None) -> tuple[int, str]:
     key = audit_key()
     mac = hmac.new(key, digest.encode(), hashlib.sha256).hexdigest() if key is not None else None
     rawsql.insert_many(conn, "audit_seals", _SEAL_COLUMNS,
-                       [(seq, d.binders(audit_seals)["at"](when), text, root, prev, digest, mac)])
+                       [(seq, d.binders(_seals())["at"](when), text, root, prev, digest, mac)])
     return seq, digest
+
+
+def _seals() -> Table:
+    from publisher.schema import audit_seals
+
+    return audit_seals
 
 
 def head(conn: Connection) -> tuple[int, str]:
@@ -455,6 +466,10 @@ class _Latest:
 
 def _stream_rows(conn: Connection, stream: int, batch: int = 5000) -> Iterator[dict[str, Any]]:
     """One stream's events by their place in it, streamed in batches."""
+    from sqlalchemy import select
+
+    from publisher.schema import audit_events
+
     last = -1
     while True:
         chunk = conn.execute(select(audit_events).where(audit_events.c.stream == stream,
@@ -500,6 +515,10 @@ def verify(conn: Connection, expect: list[tuple[int, str]] | None = None, key: b
     latest: dict[str, dict[str, _Latest]] = {"posts": {}, "deliveries": {}}
     seals, bad_seals, unsealed = 0, [], []
     since = 0  # the first event with a content digest: rows first audited after it were written by this code
+    from sqlalchemy import select
+
+    from publisher.schema import audit_seals
+
     sealed = [_Seal(**r) for r in conn.execute(select(audit_seals).order_by(audit_seals.c.seq)).mappings()]
     needed: dict[tuple[int, int], str | None] = {}  # (stream, place) each seal names -> its hash in the log
     for sl in sealed:
@@ -665,6 +684,8 @@ def _check_rows(conn: Connection, v: Verification, latest: dict[str, dict[str, _
     """``since``: the first event with a content digest. A row first audited after it was written since audit_seq
     and digests exist: it must have both. One audited before may predate them: it is counted, not failed.
     ``end``: the highest seq in the log."""
+    from publisher.schema import deliveries, posts
+
     for name, table, fields in (("post", posts, POST_FIELDS), ("delivery", deliveries, DELIVERY_FIELDS)):
         about = latest[str(table.name)]
         for row in _table_rows(conn, table):
@@ -701,6 +722,8 @@ def _check_rows(conn: Connection, v: Verification, latest: dict[str, dict[str, _
 
 
 def _table_rows(conn: Connection, table: Table, batch: int = 5000) -> Iterator[dict[str, Any]]:
+    from sqlalchemy import select
+
     last = ""
     while True:
         chunk = conn.execute(select(table).where(table.c.id > last).order_by(table.c.id).limit(batch)).mappings().all()

@@ -13,16 +13,62 @@ from __future__ import annotations
 import functools
 import json
 import sqlite3
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import closing
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, Connection, Table
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Table
 
-from publisher.schema import UTCDateTime
+    from publisher.lightdb import DriverConnection
+
+    Conn = Connection | DriverConnection
+    #: a table as ``publisher.schema`` defines it, or its name in ``COLUMNS``
+    TableRef = Table | str
+else:
+    Conn = TableRef = Any
 
 Convert = Callable[[Any], Any]
+
+#: The tables the post/ticket write path reads and writes, as (column, conversion) in ``publisher.schema``'s order:
+#: "dt" a UTCDateTime, "json" a JSON column, "" stored as given. Lets that path run without importing SQLAlchemy
+#: (its import alone cost about ten bare interpreter starts, benchmarks/RESULTS-cli.md); ``publisher.schema``
+#: stays the definition, and ``tests/test_rawsql.py`` checks this mirror against it.
+COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "posts": (("id", ""), ("kind", ""), ("text", ""), ("link", ""), ("language", ""), ("variables", "json"),
+              ("scheduled_at", "dt"), ("not_after", "dt"), ("thread_key", ""), ("thread_seq", ""),
+              ("idem_scope", ""), ("idem_key", ""), ("overrides", "json"), ("created_by", ""), ("created_at", "dt"),
+              ("audit_seq", "")),
+    "deliveries": (("id", ""), ("post_id", ""), ("account", ""), ("channel", ""), ("part", ""), ("payload", "json"),
+                   ("state", ""), ("attempts", ""), ("due_at", "dt"), ("not_after", "dt"), ("prev_id", ""),
+                   ("thread_key", ""), ("lease_until", "dt"), ("attempt_id", ""), ("message_id", ""),
+                   ("enqueued_at", "dt"), ("remote_id", ""), ("remote_url", ""), ("receipt", "json"),
+                   ("last_error", ""), ("published_at", "dt"), ("updated_at", "dt"), ("tone_key", ""),
+                   ("first_attempt_at", "dt"), ("attempt_at", "dt"), ("audit_seq", "")),
+    "audit_events": (("seq", ""), ("at", "dt"), ("actor", ""), ("action", ""), ("post_id", ""), ("delivery_id", ""),
+                     ("account", ""), ("details", ""), ("prev_hash", ""), ("hash", ""), ("stream", ""),
+                     ("stream_seq", "")),
+    "media": (("sha256", ""), ("mime", ""), ("data", ""), ("width", ""), ("height", ""), ("size", ""),
+              ("created_at", "dt")),
+}
+
+
+def columns_of(table: TableRef) -> tuple[tuple[str, str], ...]:
+    """(column, conversion) of ``table``: from ``COLUMNS`` by name, else from the SQLAlchemy table's types."""
+    if isinstance(table, str):
+        return COLUMNS[table]
+    from sqlalchemy import JSON
+
+    from publisher.schema import UTCDateTime
+
+    return tuple((c.name, "dt" if isinstance(c.type, UTCDateTime) else "json" if isinstance(c.type, JSON) else "")
+                 for c in table.columns)
+
+
+def table_name(table: TableRef) -> str:
+    return table if isinstance(table, str) else table.name
 
 
 def _identity(value: Any) -> Any:
@@ -78,25 +124,30 @@ class Dialect:
         self._json_in: Convert = _sqlite_json_in if sqlite else _pg_json_in
         self._json_out: Convert = _sqlite_json_out if sqlite else _identity
 
+    @property
+    def placeholder(self) -> str:
+        """The driver's positional parameter mark."""
+        return "?" if self.sqlite else "%s"
+
     def param(self, name: str) -> str:
         return f":{name}" if self.sqlite else f"%({name})s"
 
     @functools.cache  # noqa: B019 - two instances for the life of the process
-    def binders(self, table: Table) -> dict[str, Convert]:
-        return {c.name: self._convert(c.type, into=True) for c in table.columns}
+    def binders(self, table: TableRef) -> dict[str, Convert]:
+        return {name: self._convert(kind, into=True) for name, kind in columns_of(table)}
 
     @functools.cache  # noqa: B019
-    def readers(self, table: Table) -> tuple[tuple[str, Convert], ...]:
-        return tuple((c.name, self._convert(c.type, into=False)) for c in table.columns)
+    def readers(self, table: TableRef) -> tuple[tuple[str, Convert], ...]:
+        return tuple((name, self._convert(kind, into=False)) for name, kind in columns_of(table))
 
-    def _convert(self, type_: Any, *, into: bool) -> Convert:
-        if isinstance(type_, UTCDateTime):
+    def _convert(self, kind: str, *, into: bool) -> Convert:
+        if kind == "dt":
             return self._dt_in if into else self._dt_out
-        if isinstance(type_, JSON):
+        if kind == "json":
             return self._json_in if into else self._json_out
         return _identity
 
-    def rows(self, table: Table, fetched: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
+    def rows(self, table: TableRef, fetched: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
         """Rows of ``SELECT <every column of table>`` as the dicts SQLAlchemy's ``.mappings()`` would give."""
         readers = self.readers(table)
         plain = [i for i, (_, f) in enumerate(readers) if f is _identity]
@@ -118,34 +169,65 @@ def dialect(sqlite: bool) -> Dialect:
     return _DIALECTS[sqlite]
 
 
-def dialect_of(conn: Connection) -> Dialect:
+def dialect_of(conn: Conn) -> Dialect:
     return _DIALECTS[conn.dialect.name == "sqlite"]
 
 
-def cursor(conn: Connection) -> Any:
+def cursor(conn: Conn) -> Any:
     """A DBAPI cursor inside ``conn``'s transaction."""
     return conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
 
 
-def select_where_in(conn: Connection, table: Table, column: str, values: Sequence[Any],
+def select_where_in(conn: Conn, table: TableRef, column: str, values: Sequence[Any],
                     order_by: str = "") -> list[dict[str, Any]]:
     """``SELECT * FROM table WHERE column IN values [ORDER BY ...]``, converted as SQLAlchemy would."""
     if not values:
         return []
     d = dialect_of(conn)
-    cols = ", ".join(c.name for c in table.columns)
-    params: list[Any]
+    cond, params = in_(d, column, values)
+    return select_rows(conn, table, cond, params, order_by)
+
+
+def in_(d: Dialect, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+    """``column IN values`` as SQL text and its positional parameters."""
     if d.sqlite:
-        cond, params = f"{column} IN ({', '.join('?' * len(values))})", list(values)
-    else:
-        cond, params = f"{column} = ANY(%s)", [list(values)]
-    sql = f"SELECT {cols} FROM {table.name} WHERE {cond}" + (f" ORDER BY {order_by}" if order_by else "")
+        return f"{column} IN ({', '.join('?' * len(values))})", list(values)
+    return f"{column} = ANY(%s)", [list(values)]
+
+
+def select_rows(conn: Conn, table: TableRef, where: str, params: Sequence[Any], order_by: str = "",
+                limit: int | None = None) -> list[dict[str, Any]]:
+    """``SELECT * FROM table WHERE <where> [ORDER BY ...] [LIMIT n]`` (positional parameters), as dicts."""
+    d = dialect_of(conn)
+    cols = ", ".join(name for name, _ in columns_of(table))
+    sql = (f"SELECT {cols} FROM {table_name(table)} WHERE {where}" + (f" ORDER BY {order_by}" if order_by else "")
+           + (f" LIMIT {int(limit)}" if limit is not None else ""))
     with closing(cursor(conn)) as cur:
-        cur.execute(sql, params)
+        cur.execute(sql, list(params))
         return d.rows(table, cur.fetchall())
 
 
-def execute_many(conn: Connection, sql: str, params: Sequence[Mapping[str, Any]] | Sequence[tuple[Any, ...]]) -> int:
+def insert_dicts(conn: Conn, table: TableRef, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` (dicts with the same keys), values converted as the column types would convert them. Only
+    the columns the rows name are written: give every column that has a default in ``publisher.schema``."""
+    if not rows:
+        return
+    binders = dialect_of(conn).binders(table)
+    columns = [name for name, _ in columns_of(table) if name in rows[0]]
+    insert_many(conn, table_name(table), columns, [tuple(binders[c](r.get(c)) for c in columns) for r in rows])
+
+
+def integrity_errors() -> tuple[type[BaseException], ...]:
+    """The exception classes a unique or foreign-key violation raises here: the driver's (statements run on the
+    DBAPI cursor) and SQLAlchemy's (statements run through it), whichever are loaded."""
+    found: list[type[BaseException]] = [sqlite3.IntegrityError]
+    for module in ("psycopg", "sqlalchemy.exc"):
+        if module in sys.modules:
+            found.append(sys.modules[module].IntegrityError)
+    return tuple(found)
+
+
+def execute_many(conn: Conn, sql: str, params: Sequence[Mapping[str, Any]] | Sequence[tuple[Any, ...]]) -> int:
     """One execute (one parameter set) or executemany on the driver; the total number of rows it changed."""
     with closing(cursor(conn)) as cur:
         if len(params) == 1:
@@ -166,7 +248,7 @@ MAX_ROWS = 500  # rows per multi-row statement; x at most ~15 columns: far below
 RETURNING = {True: sqlite3.sqlite_version_info >= (3, 35, 0), False: True}
 
 
-def returning(conn: Connection, sql: str, params: Sequence[Mapping[str, Any]] | Sequence[tuple[Any, ...]]) -> set[Any]:
+def returning(conn: Conn, sql: str, params: Sequence[Mapping[str, Any]] | Sequence[tuple[Any, ...]]) -> set[Any]:
     """Run ``sql`` (ending in ``RETURNING <one column>``) once per parameter set, executemany pipelined on
     psycopg: the values every run returned."""
     out: set[Any] = set()
@@ -183,7 +265,7 @@ def returning(conn: Connection, sql: str, params: Sequence[Mapping[str, Any]] | 
                 return out
 
 
-def insert_many(conn: Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+def insert_many(conn: Conn, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
     """``INSERT INTO table (columns) VALUES ...``: one statement per 500 rows on SQLite, executemany elsewhere."""
     d = dialect_of(conn)
     cols = ", ".join(columns)
@@ -197,19 +279,19 @@ def insert_many(conn: Connection, table: str, columns: Sequence[str], rows: list
                      [tuple(v for r in chunk for v in r)])
 
 
-def fetch_one(conn: Connection, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+def fetch_one(conn: Conn, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
     with closing(cursor(conn)) as cur:
         cur.execute(sql, params)
         row = cur.fetchone()
         return tuple(row) if row is not None else None
 
 
-def fetch_all(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+def fetch_all(conn: Conn, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
     with closing(cursor(conn)) as cur:
         cur.execute(sql, params)
         return [tuple(r) for r in cur.fetchall()]
 
 
-def execute(conn: Connection, sql: str) -> None:
+def execute(conn: Conn, sql: str) -> None:
     with closing(cursor(conn)) as cur:
         cur.execute(sql)

@@ -10,16 +10,12 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, select
-from sqlalchemy.exc import IntegrityError
-
-from publisher import audit, channels, textinput, tone
+from publisher import audit, channels, rawsql, textinput, tone
 from publisher.channels import media as media_mod
 from publisher.errors import InputError, InvalidState, NotFound, NotPermitted, ToneBlocked
 from publisher.models import CANCELLABLE, Content, Finding, Payload, PostKind, State
-from publisher.schema import deliveries, posts
 from publisher.settings import AccountConfig, Settings
 from publisher.store import (
     Store,
@@ -32,6 +28,11 @@ from publisher.store import (
     utcnow,
 )
 from publisher.workflows import approvals
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+# the statements here run on the driver (publisher.rawsql): on SQLite the CLI's post and ticket commands store a
+# post without importing SQLAlchemy (publisher.lightdb), through this same code
 
 
 @dataclass
@@ -67,7 +68,7 @@ class NewPost:
 #: Called with a connection: raises to refuse the post, or returns the id of an existing post to answer with, or the
 #: audit events (their post id filled in here) to store with the new post. It runs once read-only before the tone
 #: check (to fail fast) and again in the write transaction, just before the insert, where its answer counts.
-Guard = Callable[[Connection], "str | list[audit.Event]"]
+Guard = Callable[["Connection"], "str | list[audit.Event]"]
 
 
 @dataclass
@@ -199,15 +200,23 @@ def tone_keys(settings: Settings, kind: PostKind, rendered: dict[str, list[Paylo
 
 
 def _last_in_thread(conn: Any, thread_key: str, account: str) -> str | None:
-    q = (select(deliveries.c.id).join(posts, posts.c.id == deliveries.c.post_id)
-         .where(deliveries.c.thread_key == thread_key, deliveries.c.account == account)
-         .order_by(posts.c.thread_seq.desc(), deliveries.c.part.desc()).limit(1))
-    return conn.execute(q).scalar()
+    q = rawsql.dialect_of(conn).placeholder
+    row = rawsql.fetch_one(conn, "SELECT deliveries.id FROM deliveries JOIN posts ON posts.id = deliveries.post_id "
+                                 f"WHERE deliveries.thread_key = {q} AND deliveries.account = {q} "
+                                 "ORDER BY posts.thread_seq DESC, deliveries.part DESC LIMIT 1", (thread_key, account))
+    return str(row[0]) if row else None
 
 
 def _existing(conn: Any, scope: str, key: str) -> dict[str, Any] | None:
-    row = conn.execute(select(posts).where(posts.c.idem_scope == scope, posts.c.idem_key == key)).mappings().first()
-    return dict(row) if row else None
+    q = rawsql.dialect_of(conn).placeholder
+    rows = rawsql.select_rows(conn, "posts", f"idem_scope = {q} AND idem_key = {q}", (scope, key), limit=1)
+    return rows[0] if rows else None
+
+
+def _next_thread_seq(conn: Any, thread_key: str) -> int:
+    q = rawsql.dialect_of(conn).placeholder
+    row = rawsql.fetch_one(conn, f"SELECT MAX(thread_seq) FROM posts WHERE thread_key = {q}", (thread_key,))
+    return int(row[0] or 0) + 1 if row else 1
 
 
 def accept(settings: Settings, store: Store, new: NewPost) -> Accepted:
@@ -235,7 +244,7 @@ def accept(settings: Settings, store: Store, new: NewPost) -> Accepted:
     for _attempt in range(5):
         try:
             return _insert(settings, store, new, rendered, findings, list(images.values()))
-        except IntegrityError:
+        except rawsql.integrity_errors():
             # a concurrent call stored the same idempotency key, or took the same thread position: look again
             if new.idempotency_key:
                 with store.read() as conn:
@@ -277,8 +286,7 @@ def insert(conn: Connection, settings: Settings, new: NewPost, rendered: dict[st
         return Accepted(verdict, True, deliveries_of(conn, verdict), [])
     seq = None
     if new.thread_key:
-        q = select(posts.c.thread_seq).where(posts.c.thread_key == new.thread_key).order_by(posts.c.thread_seq.desc()).limit(1)
-        seq = (conn.execute(q).scalar() or 0) + 1
+        seq = _next_thread_seq(conn, new.thread_key)
     post = dict(
         id=post_id, kind=new.kind.value, text=new.text, link=new.link, language=new.language,
         variables=new.variables, scheduled_at=new.at, not_after=new.not_after, thread_key=new.thread_key,
@@ -286,7 +294,7 @@ def insert(conn: Connection, settings: Settings, new: NewPost, rendered: dict[st
         overrides=[{"rule": r, "reason": why, "by": actor} for r, why in sorted(new.allow.items())],
         created_by=actor, created_at=now,
     )
-    conn.execute(posts.insert().values(post))
+    rawsql.insert_dicts(conn, "posts", [post])
     images = list(new.fitted.values()) if images is None else images
     stored = media_mod.save(conn, images, now)
     events = [audit.Event("post.accepted", post_id=post_id, details={audit.DIGEST_KEY: audit.post_digest(post),
@@ -320,7 +328,7 @@ def insert(conn: Connection, settings: Settings, new: NewPost, rendered: dict[st
                 **waits_for, **({"tone_deferred": sorted(new.deferred)} if new.deferred else {}),
                 audit.DIGEST_KEY: audit.delivery_digest(rows[-1])}))
             prev = did
-    conn.execute(deliveries.insert(), rows)
+    rawsql.insert_dicts(conn, "deliveries", rows)
     audit.append(conn, actor, events, at=now)
     return Accepted(post_id=post_id, existing=False, deliveries=rows, findings=findings)
 

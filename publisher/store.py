@@ -18,28 +18,21 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
-
-from sqlalchemy import (
-    Connection,
-    Engine,
-    bindparam,
-    create_engine,
-    event,
-    func,
-    or_,
-    select,
-    text,
-    update,
-)
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from publisher import audit, rawsql
 from publisher.credentials import redact
 from publisher.errors import ConfigError
 from publisher.filelock import ProcessFileLock
 from publisher.models import SKIPPABLE, State
-from publisher.schema import audit_events, deliveries, posts
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from sqlalchemy import Connection, Engine
+
+# SQLAlchemy and the tables are imported where used: the CLI's post and ticket commands on SQLite never load them
+# (``Store(..., driver_only=True)``, publisher.lightdb).
 
 SCHEMA_HEAD = "0008"
 
@@ -92,33 +85,52 @@ class _Job:
 
 
 class Store:
-    def __init__(self, url: str, *, migrate: bool = True) -> None:
+    """``driver_only``: on a plain SQLite file URL, ``tx`` and ``read`` hand out ``lightdb.DriverConnection``s on
+    the stdlib driver and SQLAlchemy is never imported (the CLI's post and ticket commands, whose statements all run
+    through ``publisher.rawsql``); ``engine`` is still there, made on first use. Elsewhere it changes nothing.
+    A driver-only store has one connection: use it from one thread (the CLI), as workers never do."""
+
+    def __init__(self, url: str, *, migrate: bool = True, driver_only: bool = False) -> None:
         self.url = normalise_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
-        if self.is_sqlite and _in_memory(self.url):
+        db_path = self.url.split("///", 1)[-1] if self.is_sqlite else ""
+        self._raw: sqlite3.Connection | None = None
+        self._raw_path = db_path if driver_only and _plain_sqlite_file(self.url) else None
+        if self.is_sqlite and self._raw_path is None and _in_memory(self.url):
             raise ConfigError("the database URL names an in-memory SQLite database: every post would be lost on exit",
                               hint="use a file, e.g. PUBLISHER_DATABASE_URL=sqlite:////var/lib/publisher/publisher.sqlite, "
                                    "or unset it for the default in PUBLISHER_HOME")
-        self.engine = self._engine()
+        self._engine_made: Engine | None = None
+        if self._raw_path is None:
+            self._engine_made = self._engine()
         # SQLite allows one writer; threads of one process queue on this lock instead of SQLite's busy handler,
         # whose sleep-and-retry backoff (up to 100 ms a step) would dominate publish latency.
         self._write_lock = threading.Lock() if self.is_sqlite else None
         self._leader_lock = threading.Lock()
-        db_path = self.url.split("///", 1)[-1] if self.is_sqlite else ""
         self._file_lock = ProcessFileLock(f"{db_path}.writelock" if db_path and db_path != ":memory:" else None)
         self._pending_lock = threading.Lock()
         self._pending: list[_Job] = []
         if migrate:
             self.migrate()
 
-    def _engine(self) -> Engine:
-        if not self.is_sqlite:
-            try:
-                return create_engine(self.url, pool_pre_ping=True, pool_size=10, max_overflow=20)
-            except Exception as e:  # noqa: BLE001 - driver import or URL errors
-                raise ConfigError(f"cannot use database URL: {type(e).__name__}",
-                                  hint="PUBLISHER_DATABASE_URL must look like postgresql://host:5432/db") from None
-        path = self.url.split("///", 1)[-1]
+    @property
+    def engine(self) -> Engine:
+        if self._engine_made is None:
+            self._engine_made = self._engine()
+        return self._engine_made
+
+    def _driver(self) -> sqlite3.Connection | None:
+        """The driver-only store's sqlite3 connection (opened on first use), or None for an engine store."""
+        if self._raw_path is None:
+            return None
+        if self._raw is None:
+            from publisher import lightdb
+
+            self._prepare_dir(self._raw_path)
+            self._raw = lightdb.connect(self._raw_path)
+        return self._raw
+
+    def _prepare_dir(self, path: str) -> None:
         from pathlib import Path
 
         try:
@@ -132,16 +144,27 @@ class Store:
         from publisher import trust
 
         trust.prepare_sqlite(Path(path))  # a shared (setgid) directory gets group-writable files; else refuse clearly
+
+    def _engine(self) -> Engine:
+        from sqlalchemy import create_engine, event
+
+        if not self.is_sqlite:
+            try:
+                return create_engine(self.url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+            except Exception as e:  # noqa: BLE001 - driver import or URL errors
+                raise ConfigError(f"cannot use database URL: {type(e).__name__}",
+                                  hint="PUBLISHER_DATABASE_URL must look like postgresql://host:5432/db") from None
+        self._prepare_dir(self.url.split("///", 1)[-1])
         engine = create_engine(self.url, connect_args={"timeout": 60, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            from publisher.lightdb import PRAGMAS
+
             dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=60000")
-            cur.execute("PRAGMA foreign_keys=ON")
+            for pragma in PRAGMAS:
+                cur.execute(pragma)
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -154,11 +177,40 @@ class Store:
     # -- schema --
 
     def current_revision(self) -> str | None:
+        raw = self._driver_revision()
+        if not isinstance(raw, bool):
+            return raw
+        from sqlalchemy import text
+        from sqlalchemy.exc import OperationalError, ProgrammingError
+
         with _opening(self.url), self.engine.connect() as conn:
             try:
                 return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
             except (OperationalError, ProgrammingError):
                 return None  # a new, empty database
+
+    def _driver_revision(self) -> str | None | bool:
+        """The revision read on the driver-only connection; False when there is none, or the file cannot be read
+        that way: the engine then reads it again and reports any problem as it always does."""
+        if self._raw_path is None:
+            return False
+        import sqlite3
+
+        try:
+            from publisher import lightdb
+
+            raw = self._driver()
+            assert raw is not None
+            return lightdb.revision(raw)
+        except sqlite3.Error:
+            self._close_driver()
+            self._raw_path = None  # from now on, the engine: it names the problem (not a database, permissions)
+            return False
+
+    def _close_driver(self) -> None:
+        if self._raw is not None:
+            self._raw.close()
+            self._raw = None
 
     def migrate(self) -> None:
         """Bring the schema to head with Alembic; a no-op costing one query when already there. Raises ConfigError
@@ -182,6 +234,15 @@ class Store:
     def tx(self) -> Iterator[Connection]:
         """A write transaction. On SQLite it holds the single write lock for its whole life; on PostgreSQL only the
         row locks its statements take, and one audit stream's head from its flush to COMMIT."""
+        raw = self._driver()
+        if raw is not None:
+            from publisher import lightdb
+
+            assert self._write_lock is not None
+            with self._write_lock, self._file_lock.hold(), lightdb.transaction(raw, readonly=False) as light:
+                with audit.queued(light):  # type: ignore[arg-type]
+                    yield light  # type: ignore[misc]
+            return
         if self._write_lock is not None:
             with self._write_lock, self._file_lock.hold(), self.engine.begin() as conn, audit.queued(conn):
                 yield conn
@@ -226,11 +287,20 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
+        raw = self._driver()
+        if raw is not None:
+            from publisher import lightdb
+
+            with lightdb.transaction(raw, readonly=True) as light:
+                yield light  # type: ignore[misc]
+            return
         with self.engine.connect().execution_options(publisher_readonly=True) as conn, conn.begin():
             yield conn
 
     def dispose(self) -> None:
-        self.engine.dispose()
+        self._close_driver()
+        if self._engine_made is not None:
+            self._engine_made.dispose()
 
 
 def lock_keys(conn: Connection, *keys: str) -> None:
@@ -241,6 +311,12 @@ def lock_keys(conn: Connection, *keys: str) -> None:
         return
     for k in sorted(set(keys)):
         rawsql.fetch_one(conn, "SELECT pg_advisory_xact_lock(hashtextextended(%s, 7))", (k,))
+
+
+def _plain_sqlite_file(url: str) -> bool:
+    """``sqlite:///<path>`` naming a file, with no query options (the default store): what ``lightdb`` opens."""
+    path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else ""
+    return bool(path) and "?" not in url and path != ":memory:" and not path.startswith("file:")
 
 
 def _in_memory(url: str) -> bool:
@@ -257,7 +333,7 @@ def _in_memory(url: str) -> bool:
 def _opening(url: str) -> Iterator[None]:
     """Turn the errors of opening a database into ConfigError naming the fix (never the password)."""
     from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import DBAPIError, OperationalError
 
     try:
         yield
@@ -285,37 +361,36 @@ def _opening(url: str) -> Iterator[None]:
 
 # The hot path's reads and transitions run as plain SQL on the driver (publisher.rawsql): SQLAlchemy's
 # per-statement machinery cost more than SQLite itself there (benchmarks/RESULTS-spine.md).
-_SET_MESSAGE_ID = update(deliveries).where(deliveries.c.id == bindparam("_id")).values(message_id=bindparam("_mid"))
 _BY_ACCOUNT_PART = "account, part"
 
 
 def get_delivery(conn: Connection, delivery_id: str) -> dict[str, Any] | None:
-    rows = rawsql.select_where_in(conn, deliveries, "id", [delivery_id])
+    rows = rawsql.select_where_in(conn, "deliveries", "id", [delivery_id])
     return rows[0] if rows else None
 
 
 def get_post(conn: Connection, post_id: str) -> dict[str, Any] | None:
-    rows = rawsql.select_where_in(conn, posts, "id", [post_id])
+    rows = rawsql.select_where_in(conn, "posts", "id", [post_id])
     return rows[0] if rows else None
 
 
 def deliveries_of(conn: Connection, post_id: str) -> list[dict[str, Any]]:
-    return rawsql.select_where_in(conn, deliveries, "post_id", [post_id], order_by=_BY_ACCOUNT_PART)
+    return rawsql.select_where_in(conn, "deliveries", "post_id", [post_id], order_by=_BY_ACCOUNT_PART)
 
 
 def get_deliveries(conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """The deliveries with these ids (one query), by id; ids not found are absent."""
-    return {r["id"]: r for r in rawsql.select_where_in(conn, deliveries, "id", list(ids))}
+    return {r["id"]: r for r in rawsql.select_where_in(conn, "deliveries", "id", list(ids))}
 
 
 def get_posts(conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-    return {r["id"]: r for r in rawsql.select_where_in(conn, posts, "id", list(ids))}
+    return {r["id"]: r for r in rawsql.select_where_in(conn, "posts", "id", list(ids))}
 
 
 def deliveries_of_posts(conn: Connection, post_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
     """Every delivery of each post (one query), by post id, in the order ``deliveries_of`` gives."""
     out: dict[str, list[dict[str, Any]]] = {p: [] for p in post_ids}
-    for r in rawsql.select_where_in(conn, deliveries, "post_id", list(post_ids), order_by=_BY_ACCOUNT_PART):
+    for r in rawsql.select_where_in(conn, "deliveries", "post_id", list(post_ids), order_by=_BY_ACCOUNT_PART):
         out[r["post_id"]].append(r)
     return out
 
@@ -430,7 +505,7 @@ _RETURNING = " RETURNING deliveries.id"
 
 def prepare(actor: str, moves: Sequence[Transition], sqlite: bool) -> Prepared:
     d = rawsql.dialect(sqlite)
-    binders = d.binders(deliveries)
+    binders = d.binders("deliveries")
     now_db = binders["updated_at"](utcnow())
     by_shape: dict[Shape, list[int]] = {}
     for i, m in enumerate(moves):
@@ -482,6 +557,9 @@ def claim_due(conn: Connection, actor: str, now: datetime, horizon: timedelta, b
     """Claim deliveries due within ``horizon`` whose thread predecessor is done: scheduled|retry_wait -> queued.
     On PostgreSQL the due rows are locked as they are read, skipping rows another scheduler's claim holds, so two
     schedulers claim disjoint batches instead of queueing on each other's rows; the UPDATE stays conditional."""
+    from sqlalchemy import or_, select, update
+
+    from publisher.schema import deliveries
     prev = deliveries.alias("prev")
     due = (
         select(deliveries.c.id)
@@ -513,11 +591,18 @@ def claim_due(conn: Connection, actor: str, now: datetime, horizon: timedelta, b
 
 
 def set_message_ids(conn: Connection, ids: dict[str, str]) -> None:
+    from sqlalchemy import bindparam, update
+
+    from publisher.schema import deliveries
     if ids:
-        conn.execute(_SET_MESSAGE_ID, [{"_id": k, "_mid": v} for k, v in ids.items()])
+        stmt = update(deliveries).where(deliveries.c.id == bindparam("_id")).values(message_id=bindparam("_mid"))
+        conn.execute(stmt, [{"_id": k, "_mid": v} for k, v in ids.items()])
 
 
 def stale_queued(conn: Connection, now: datetime, lost_after: timedelta, limit: int = 1000) -> list[dict[str, Any]]:
+    from sqlalchemy import select
+
+    from publisher.schema import deliveries
     q = (
         select(deliveries.c.id, deliveries.c.channel, deliveries.c.message_id, deliveries.c.due_at)
         .where(deliveries.c.state == State.QUEUED.value, deliveries.c.due_at <= now - lost_after,
@@ -528,6 +613,9 @@ def stale_queued(conn: Connection, now: datetime, lost_after: timedelta, limit: 
 
 
 def touch_enqueued(conn: Connection, delivery_id: str, now: datetime, message_id: str | None) -> bool:
+    from sqlalchemy import update
+
+    from publisher.schema import deliveries
     res = conn.execute(update(deliveries).where(deliveries.c.id == delivery_id,
                                                 deliveries.c.state == State.QUEUED.value)
                        .values(enqueued_at=now, message_id=message_id))
@@ -535,12 +623,18 @@ def touch_enqueued(conn: Connection, delivery_id: str, now: datetime, message_id
 
 
 def expired_leases(conn: Connection, now: datetime, limit: int = 1000) -> list[dict[str, Any]]:
+    from sqlalchemy import select
+
+    from publisher.schema import deliveries
     q = select(deliveries).where(deliveries.c.state.in_([State.PUBLISHING.value, State.RECONCILING.value]),
                                  deliveries.c.lease_until < now).limit(limit)
     return [dict(r) for r in conn.execute(q).mappings()]
 
 
 def due_unknown(conn: Connection, now: datetime, limit: int = 1000) -> list[dict[str, Any]]:
+    from sqlalchemy import select
+
+    from publisher.schema import deliveries
     q = select(deliveries).where(deliveries.c.state == State.UNKNOWN.value, deliveries.c.due_at <= now).limit(limit)
     return [dict(r) for r in conn.execute(q).mappings()]
 
@@ -586,6 +680,9 @@ def stalled_successors(conn: Connection, now: datetime, limit: int = 1000) -> li
     """(successor, predecessor) for every due ``scheduled`` delivery whose thread predecessor stopped (failed, held,
     outcome unknown): without this they would sit ``scheduled`` forever, saying nothing. Due scheduled rows with a
     predecessor are few (everything else due is claimed within a tick), so this reads little."""
+    from sqlalchemy import select
+
+    from publisher.schema import deliveries
     prev = deliveries.alias("prev")
     q = (select(deliveries.c.id, prev.c.id.label("p_id"))
          .select_from(deliveries.join(prev, prev.c.id == deliveries.c.prev_id))
@@ -601,6 +698,9 @@ def held_behind_released(conn: Connection, limit: int = 1000) -> list[dict[str, 
     """Deliveries held behind a predecessor that no longer stops them: published, or sent again (``publisher retry``),
     or cancelled or expired with nothing stopped before it: they go back to waiting their turn, and are held again if
     it stops again. The nearest predecessor that is not cancelled or expired decides (held rows are few)."""
+    from sqlalchemy import select
+
+    from publisher.schema import deliveries
     q = (select(deliveries.c.id).where(deliveries.c.state == State.HELD.value, deliveries.c.prev_id.is_not(None))
          .limit(limit))
     ids = [r[0] for r in conn.execute(q)]
@@ -617,6 +717,9 @@ def hold_reasons(conn: Connection, delivery_ids: list[str]) -> dict[str, str]:
     """Why each held delivery is held, from the audit event that held it: ``credentials`` (an expired token or a
     credential/configuration problem: ``accounts verify`` may release it), ``tone`` (needs a human or a retry) or
     ``predecessor`` (its thread predecessor stopped; it resumes by itself once that one is published)."""
+    from sqlalchemy import func, select
+
+    from publisher.schema import audit_events
     if not delivery_ids:
         return {}
     last = (select(func.max(audit_events.c.seq)).where(audit_events.c.delivery_id.in_(delivery_ids))
@@ -635,5 +738,8 @@ def hold_reasons(conn: Connection, delivery_ids: list[str]) -> dict[str, str]:
 
 
 def counts_by_state(conn: Connection) -> dict[str, int]:
+    from sqlalchemy import func, select
+
+    from publisher.schema import deliveries
     q = select(deliveries.c.state, func.count()).group_by(deliveries.c.state)
     return {r[0]: r[1] for r in conn.execute(q)}

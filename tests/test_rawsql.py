@@ -5,6 +5,7 @@ on SQLite and on PostgreSQL: a row written by one reads back equal through the o
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -92,3 +93,53 @@ def test_the_driver_refuses_a_naive_datetime_as_the_column_type_does(env: Env) -
                                               {"due_at": datetime(2026, 1, 1)})])
     with store.read() as conn:
         assert get_delivery(conn, "d-1") == row  # nothing changed
+
+
+def test_the_column_mirror_matches_the_schema() -> None:
+    """``rawsql.COLUMNS`` (what the CLI's write path uses without SQLAlchemy) names every column of its tables,
+    in order, with the conversion the column's type makes: a new column in ``publisher.schema`` must go there too."""
+    from publisher.schema import media
+
+    for table in (posts, deliveries, audit_events, media):
+        assert rawsql.COLUMNS[table.name] == rawsql.columns_of(table), table.name
+
+
+def test_the_driver_only_store_sets_up_sqlite_as_the_engine_does(tmp_path: Path) -> None:
+    """The same PRAGMAs on both connections, and a post stored through one reads back equal through the other."""
+    from publisher.store import Store
+
+    url = f"sqlite:///{tmp_path}/p.sqlite"
+    full, light = Store(url), Store(url, driver_only=True)
+    pragmas = ("journal_mode", "synchronous", "busy_timeout", "foreign_keys")
+    with full.read() as conn:
+        want = [conn.exec_driver_sql(f"PRAGMA {p}").scalar() for p in pragmas]
+    with light.read() as conn:
+        assert type(conn).__name__ == "DriverConnection"
+        got = [rawsql.fetch_one(conn, f"PRAGMA {p}")[0] for p in pragmas]  # type: ignore[index]
+    assert got == want
+    now = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    row = dict(id="p-1", kind="note", text="hello", link=None, language=None, variables={"a": 1}, scheduled_at=now,
+               not_after=None, thread_key=None, thread_seq=None, idem_scope=None, idem_key=None, overrides=[],
+               created_by="me", created_at=now)
+    with light.tx() as conn:
+        rawsql.insert_dicts(conn, "posts", [row])
+    with full.read() as conn:
+        stored = dict(conn.execute(select(posts)).mappings().one())
+    assert stored == {**row, "audit_seq": None}
+    with light.read() as conn:
+        assert rawsql.select_where_in(conn, "posts", "id", ["p-1"]) == [stored]
+
+
+def test_a_duplicate_insert_raises_what_accept_retries_on(env: Env) -> None:
+    """``service.accept`` retries on ``rawsql.integrity_errors()``: the driver's error, raised on the DBAPI cursor
+    both under SQLAlchemy's transaction (SQLite or PostgreSQL) and on the driver-only store (SQLite)."""
+    from publisher.store import Store
+
+    stores = [env.store()]
+    if stores[0].is_sqlite:
+        stores.append(Store(stores[0].url, driver_only=True))
+    for n, store in enumerate(stores):
+        with store.tx() as conn:
+            rawsql.insert_dicts(conn, "posts", [_post(f"p-dup{n}")])
+        with pytest.raises(rawsql.integrity_errors()), store.tx() as conn:
+            rawsql.insert_dicts(conn, "posts", [_post(f"p-dup{n}")])

@@ -262,19 +262,18 @@ def check_count(count: int, channel: str, account: str) -> None:
 
 
 def save(conn: Connection, images: list[Image], now: Any) -> list[str]:
-    """Insert the images not stored yet (content-addressed); returns the sha256s inserted."""
-    from sqlalchemy import select
-
-    from publisher.schema import media
-
+    """Insert the images not stored yet (content-addressed); returns the sha256s inserted. Plain SQL on the driver
+    (``publisher.rawsql``), so the CLI's post command stores images on its SQLAlchemy-free SQLite store too."""
     wanted = {i.sha256: i for i in images}
     if not wanted:
         return []
-    have = set(conn.execute(select(media.c.sha256).where(media.c.sha256.in_(list(wanted)))).scalars())
+    from publisher import rawsql
+
+    cond, params = rawsql.in_(rawsql.dialect_of(conn), "sha256", list(wanted))
+    have = {r[0] for r in rawsql.fetch_all(conn, f"SELECT sha256 FROM media WHERE {cond}", params)}
     rows = [dict(sha256=s, mime=i.mime, data=i.data, width=i.width, height=i.height, size=i.size, created_at=now)
             for s, i in wanted.items() if s not in have]
-    if rows:
-        conn.execute(media.insert(), rows)
+    rawsql.insert_dicts(conn, "media", rows)
     return [r["sha256"] for r in rows]
 
 

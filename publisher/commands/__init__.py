@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from publisher.settings import Settings
-from publisher.store import Store
+if TYPE_CHECKING:
+    from publisher.settings import Settings
+    from publisher.store import Store
 
 
 class App:
@@ -18,6 +19,7 @@ class App:
     def __init__(self) -> None:
         self._settings: Settings | None = None
         self._store: Store | None = None
+        self._post_store: Store | None = None
 
     @property
     def settings(self) -> Settings:
@@ -30,8 +32,22 @@ class App:
     @property
     def store(self) -> Store:
         if self._store is None:
+            from publisher.store import Store
+
             self._store = Store(self.settings.database_url)
         return self._store
+
+    @property
+    def post_store(self) -> Store:
+        """The store for storing a post (``post``, ``ticket``): on SQLite without SQLAlchemy, whose import alone
+        costs more than the rest of such a call (``Store(driver_only=True)``), unless ``store`` was opened already."""
+        if self._store is not None:
+            return self._store
+        if self._post_store is None:
+            from publisher.store import Store
+
+            self._post_store = Store(self.settings.database_url, driver_only=True)
+        return self._post_store
 
 
 def app() -> App:

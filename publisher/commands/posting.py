@@ -102,11 +102,11 @@ def _submit(text: str, accounts: tuple[str, ...], at: str, tz: str | None, not_a
                           require_hashtags=require_hashtags or [])
     try:
         if lifecycle is None:
-            result = service.accept(settings, a.store, new)
+            result = service.accept(settings, a.post_store, new)
         else:
             from publisher.workflows import tickets
 
-            result = tickets.accept(settings, a.store, new, lifecycle)
+            result = tickets.accept(settings, a.post_store, new, lifecycle)
     except ToneBlocked as e:
         if as_json:
             echo_json({"error": e.message, "findings": [f.to_dict() for f in e.findings]})

@@ -18,14 +18,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-from sqlalchemy import Connection, select
+from typing import TYPE_CHECKING, Any
 
 from publisher import audit
 from publisher.errors import InputError, InvalidState, NotFound, NotPermitted
 from publisher.models import State
-from publisher.schema import approvals
 from publisher.settings import Settings
 from publisher.store import (
     Store,
@@ -38,6 +35,9 @@ from publisher.store import (
     transitions,
     utcnow,
 )
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 APPROVED = "approved"
 REJECTED = "rejected"
@@ -64,6 +64,12 @@ def first_state(settings: Settings, accounts: Iterable[str]) -> State:
 
 
 _CHUNK = 5000  # ids per IN (...) query: far below SQLite's limit of bound parameters
+
+
+def _table() -> Any:
+    from publisher.schema import approvals  # SQLAlchemy: not loaded by the CLI's post and ticket commands
+
+    return approvals
 
 
 def _chunks(values: list[str]) -> Iterable[list[str]]:
@@ -114,9 +120,12 @@ def _decided_locked(conn: Connection, post_ids: list[str]) -> dict[str, dict[str
 
 def _decisions(conn: Connection, post_ids: list[str]) -> dict[str, dict[str, dict[str, Any]]]:
     """post id -> account -> its decision row."""
+    from sqlalchemy import select
+
+    table = _table()
     out: dict[str, dict[str, dict[str, Any]]] = {p: {} for p in post_ids}
     for chunk in _chunks(post_ids):
-        for r in conn.execute(select(approvals).where(approvals.c.post_id.in_(chunk))).mappings():
+        for r in conn.execute(select(table).where(table.c.post_id.in_(chunk))).mappings():
             out[r["post_id"]][r["account"]] = dict(r)
     return out
 
@@ -208,7 +217,7 @@ def approve(settings: Settings, store: Store, ids: Sequence[str], actor: str | N
             moves.extend(Transition(d, [State.PENDING_APPROVAL], State.SCHEDULED, "approved",
                                     details={"by": who, "approved_by": approved_by}) for d in pending)
         if rows:
-            conn.execute(approvals.insert(), rows)
+            conn.execute(_table().insert(), rows)
         audit.append(conn, who, events, at=at)
         out.moved.extend(m.delivery["id"] for m, ok in zip(moves, transitions(conn, who, moves), strict=True) if ok)
     return out
@@ -258,7 +267,7 @@ def reject(settings: Settings, store: Store, ids: Sequence[str], actor: str | No
                                     values={"last_error": f"rejected by {who}: {why}"},
                                     details={"by": who, "reason": why}) for d in pending)
         if rows:
-            conn.execute(approvals.insert(), rows)
+            conn.execute(_table().insert(), rows)
         audit.append(conn, who, events, at=at)
         out.moved.extend(m.delivery["id"] for m, ok in zip(moves, transitions(conn, who, moves), strict=True) if ok)
     return out

@@ -21,15 +21,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, select
-
-from publisher import audit, service
+from publisher import audit, rawsql, service
 from publisher.errors import InputError, NotFound
 from publisher.models import PostKind
-from publisher.schema import audit_events, deliveries, posts
 from publisher.settings import Settings
 from publisher.store import Store, utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 REPEAT_WINDOW = timedelta(minutes=10)
 #: the audit event each step records per account (with ``ticket.reopened`` before an update that reopens)
@@ -66,24 +67,28 @@ class _Account:
 
 def _history(conn: Connection, key: str) -> tuple[list[_Post], dict[str, _Account]]:
     """The thread's posts in order, and the ticket's state on every account it is known on."""
-    rows = conn.execute(select(posts.c.id, posts.c.text, posts.c.created_at).where(posts.c.thread_key == key)
-                        .order_by(posts.c.thread_seq)).all()
-    found = [_Post(r.id, r.text, r.created_at) for r in rows]
+    d = rawsql.dialect_of(conn)
+    as_time = dict(d.readers("posts"))["created_at"]
+    rows = rawsql.fetch_all(conn, f"SELECT id, text, created_at FROM posts WHERE thread_key = {d.placeholder} "
+                                  "ORDER BY thread_seq", (key,))
+    found = [_Post(r[0], r[1], as_time(r[2])) for r in rows]
     by_id = {p.id: p for p in found}
     if not found:
         return [], {}
     accounts: dict[str, set[str]] = {}
-    for post_id, account in conn.execute(select(deliveries.c.post_id, deliveries.c.account).distinct()
-                                         .where(deliveries.c.post_id.in_(by_id))):
+    cond, params = rawsql.in_(d, "post_id", list(by_id))
+    for post_id, account in rawsql.fetch_all(conn, f"SELECT DISTINCT post_id, account FROM deliveries WHERE {cond}",
+                                             params):
         accounts.setdefault(post_id, set()).add(account)
     state: dict[str, _Account] = {}
     for p in found:
         p.accounts = frozenset(accounts.get(p.id, ()))
         for name in p.accounts:
             state.setdefault(name, _Account(first=p))
-    events = conn.execute(select(audit_events.c.action, audit_events.c.post_id, audit_events.c.account)
-                          .where(audit_events.c.post_id.in_(by_id), audit_events.c.action.in_(_EVENTS))
-                          .order_by(audit_events.c.seq))
+    by_post, params = rawsql.in_(d, "post_id", list(by_id))
+    by_action, more = rawsql.in_(d, "action", list(_EVENTS))
+    events = rawsql.fetch_all(conn, f"SELECT action, post_id, account FROM audit_events WHERE {by_post} AND "
+                                    f"{by_action} ORDER BY seq", [*params, *more])
     for action, post_id, account in events:
         post = by_id[post_id]
         post.actions.add(action)
