@@ -41,7 +41,7 @@ from publisher.filelock import ProcessFileLock
 from publisher.models import SKIPPABLE, State
 from publisher.schema import audit_events, deliveries, posts
 
-SCHEMA_HEAD = "0008"
+SCHEMA_HEAD = "0009"
 
 
 def new_id(prefix: str) -> str:
