@@ -65,12 +65,19 @@ def bulk(store: Any, n: int, now: datetime) -> None:
             conn.execute(deliveries.insert(), ds)
 
 
-def timed(args: list[str], env: dict[str, str], runs: int) -> list[float]:
+def timed(args: list[str], env: dict[str, str], runs: int, cpu: list[float] | None = None) -> list[float]:
+    """Wall times of ``runs`` runs; their CPU times (user + system of the child) are appended to ``cpu``."""
+    import resource
+
     out = []
     for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
         r = subprocess.run(args, env=env, capture_output=True, text=True)
         out.append(time.perf_counter() - t)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if cpu is not None:
+            cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
         if r.returncode != 0:
             raise SystemExit(f"{args}: exit {r.returncode}\n{r.stderr[-2000:]}")
     return out
@@ -86,16 +93,19 @@ def inproc(store: Any, runs: int) -> None:
     tz = ZoneInfo("Europe/Oslo")
     today = datetime.now(UTC).astimezone(tz).date()
     w = cal.window(today, today + timedelta(days=30), tz)
+    sink: list[str] = []
     for label, work in (("status.collect", lambda conn: status.collect(conn, datetime.now(UTC))),
                         ("calendar build+render", lambda conn: terminal.render(cal.build(conn, w, per_cell=5),
-                                                                               [].append))):
-        times = []
+                                                                               sink.append))):
+        times, cpu = [], []
         for _ in range(runs):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             with store.read() as conn:
                 work(conn)
             times.append(time.perf_counter() - t)
-        print(f"in-process {label:<22} median {statistics.median(times):.3f} s, worst {max(times):.3f} s")
+            cpu.append(time.process_time() - c)
+        print(f"in-process {label:<22} median {statistics.median(times):.3f} s, worst {max(times):.3f} s; "
+              f"CPU median {statistics.median(cpu):.3f} s")
 
 
 def main(n: int = 100_000, runs: int = 5, keep: Path | None = None) -> None:
@@ -126,17 +136,21 @@ def main(n: int = 100_000, runs: int = 5, keep: Path | None = None) -> None:
         bulk(store, n, datetime.now(UTC))
         print(f"built {n:,} deliveries in {time.perf_counter() - t:.1f} s ({home})")
     cli = [sys.executable, "-m", "publisher.cli"]
-    base = timed([sys.executable, "-c", "pass"], env, runs)
-    print(f"python -c pass: median {statistics.median(base) * 1000:.0f} ms")
+    cpu: list[float] = []
+    base = timed([sys.executable, "-c", "pass"], env, runs, cpu)
+    print(f"python -c pass: median {statistics.median(base) * 1000:.0f} ms (CPU {statistics.median(cpu) * 1000:.0f} ms); "
+          f"load average {os.getloadavg()[0]:.1f}")
     for label, args in (("list --limit 1 (CLI floor)", ["list", "--limit", "1"]),
                         ("calendar --month", ["calendar", "--month"]),
                         ("calendar --month --html", ["calendar", "--month", "--html", str(home / "m.html")]),
                         ("status", ["status"]),
                         ("status --json", ["status", "--json"]),
                         ("list held, window", ["list", "--state", "held", "--since", "-1d", "--until", "+30d"])):
-        times = timed(cli + args, env, runs)
+        cpu = []
+        times = timed(cli + args, env, runs, cpu)
         print(f"{label:<26} median {statistics.median(times):.3f} s, worst {max(times):.3f} s "
-              f"({', '.join(f'{x:.2f}' for x in times)})")
+              f"({', '.join(f'{x:.2f}' for x in times)}); CPU median {statistics.median(cpu):.3f} s; "
+              f"load {os.getloadavg()[0]:.1f}")
     inproc(store, runs)
     lines = subprocess.run(cli + ["calendar", "--month"], env=env, capture_output=True, text=True).stdout
     print(f"calendar --month prints {len(lines.splitlines())} lines")
