@@ -1,8 +1,8 @@
 """The calendar: what is (or was) due in a window of local days, per day and account.
 
-One query counts the window by (local day, account, state) with index range seeks (no row read); a second returns at most
-``per_cell`` deliveries per (day, account), chosen in SQL with ROW_NUMBER, so a month of 100,000 deliveries renders
-as counts plus the first few of each cell instead of 100,000 lines. The iCalendar export takes every delivery.
+One query counts the window by (local day, account, state) (on SQLite with index range seeks, no row read); a
+second returns at most ``per_cell`` deliveries per (day, account), chosen in SQL with ROW_NUMBER, so a month of
+100,000 deliveries renders as counts plus the first few of each cell instead of 100,000 lines. The iCalendar export takes every delivery.
 """
 
 from __future__ import annotations
@@ -143,10 +143,10 @@ def _accounts(account: str | None) -> Select[Any]:
 
 
 def count_query(w: Window, account: str | None) -> Select[Any]:
-    """Counts per (day, account, state): for every account and state a row, with one column per day, each a count
-    over one range of ix_deliveries_account_state_due (account = A, state = S, midnight <= due_at < next midnight).
-    The database walks only the index entries it counts and sorts nothing; a GROUP BY over the window would read
-    and sort every row of it."""
+    """SQLite's counts per (day, account, state): for every account and state a row, with one column per day, each
+    a count over one range of ix_deliveries_account_state_due (account = A, state = S, midnight <= due_at < next
+    midnight). SQLite walks only the index entries it counts and sorts nothing; its GROUP BY over the window read
+    and sorted every row (a month of 100,000: 30 ms of CPU instead of 150-330 ms, benchmarks/RESULTS-ops.md)."""
     accounts = _accounts(account).subquery("a")
     states = union_all(*(select(literal(s.value).label("state")) for s in State)).subquery("s")
     bounds = [bindparam(f"b{i}", b, type_=deliveries.c.due_at.type) for i, b in enumerate(w.bounds)]
@@ -157,8 +157,23 @@ def count_query(w: Window, account: str | None) -> Select[Any]:
     return select(accounts.c.account, states.c.state, *per_day).select_from(accounts.join(states, true()))
 
 
-def _counts(conn: Connection, w: Window, account: str | None) -> dict[date, dict[str, Cell]]:
+def grouped_count_query(w: Window, account: str | None) -> Select[Any]:
+    """PostgreSQL's counts per (day, account, state): one GROUP BY over the window, which it answers with a hash
+    aggregate over one scan (no sort). The range counts of ``count_query`` cost it as much (3,000 index scans for
+    a month), and their estimated cost switched on JIT compilation, which took over a second."""
+    day = _day_index(w)
+    return select(day, deliveries.c.account, deliveries.c.state, func.count()).where(_in_window(w, account)) \
+        .group_by(day, deliveries.c.account, deliveries.c.state)
+
+
+def counts(conn: Connection, w: Window, account: str | None, *, seeks: bool | None = None) -> dict[date, dict[str, Cell]]:
+    """Cells with their counts by state, for the days and accounts that have deliveries. ``seeks``: count with
+    ``count_query`` (default on SQLite) or ``grouped_count_query`` (default elsewhere)."""
     cells: dict[date, dict[str, Cell]] = {}
+    if not (conn.dialect.name == "sqlite" if seeks is None else seeks):
+        for i, acc, state, n in conn.execute(grouped_count_query(w, account)):
+            cells.setdefault(w.days[i], {}).setdefault(acc, Cell()).counts[state] = n
+        return cells
     for acc, state, *ns in conn.execute(count_query(w, account)):
         for day, n in zip(w.days, ns, strict=True):
             if n:
@@ -185,7 +200,7 @@ def build(conn: Connection, w: Window, *, account: str | None = None, per_cell: 
     state), so a month of 100,000 costs one grouped count and a few hundred rows."""
     day = _day_index(w).label("day")
     where = _in_window(w, account)
-    cells = _counts(conn, w, account)
+    cells = counts(conn, w, account)
     total = sum(c.total for accounts in cells.values() for c in accounts.values())
     listed: tuple[str, ...] | None = None
     if dense is not None and total > dense:

@@ -49,8 +49,8 @@ def _expected(ds: list[dict[str, Any]], account: str | None) -> dict[tuple[date,
     return {k: n for k, n in days.items() if FIRST <= k[0] <= LAST}
 
 
-def _counted(view: cal.View) -> dict[tuple[date, str, str], int]:
-    return {(day, acc, state): n for day, accounts in view.cells.items() for acc, cell in accounts.items()
+def _counted(cells: dict[date, dict[str, cal.Cell]]) -> dict[tuple[date, str, str], int]:
+    return {(day, acc, state): n for day, accounts in cells.items() for acc, cell in accounts.items()
             for state, n in cell.counts.items()}
 
 
@@ -61,8 +61,9 @@ def test_counts_per_local_day_account_and_state_match_a_count_in_python(env: Env
     assert w.bounds[4] - w.bounds[3] == timedelta(hours=23)  # the window does cross the switch
     with store.read() as conn:
         for account in (None, "andrew", "nobody"):
-            view = cal.build(conn, w, account=account, per_cell=0)
-            assert _counted(view) == _expected(ds, account), account
+            assert _counted(cal.build(conn, w, account=account, per_cell=0).cells) == _expected(ds, account), account
+            for seeks in (True, False):  # both queries, whichever the database uses by default
+                assert _counted(cal.counts(conn, w, account, seeks=seeks)) == _expected(ds, account), (account, seeks)
     assert sum(_expected(ds, None).values()) > 2000  # most rows are in the window, the rest are not counted
 
 
