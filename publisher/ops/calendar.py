@@ -2,7 +2,8 @@
 
 One query counts the window by (local day, account, state) (on SQLite with index range seeks, no row read); a
 second returns at most ``per_cell`` deliveries per (day, account), chosen in SQL with ROW_NUMBER, so a month of
-100,000 deliveries renders as counts plus the first few of each cell instead of 100,000 lines. The iCalendar export takes every delivery.
+100,000 deliveries renders as counts plus the first few of each cell instead of 100,000 lines. The iCalendar
+export takes every delivery.
 """
 
 from __future__ import annotations
@@ -166,7 +167,8 @@ def grouped_count_query(w: Window, account: str | None) -> Select[Any]:
         .group_by(day, deliveries.c.account, deliveries.c.state)
 
 
-def counts(conn: Connection, w: Window, account: str | None, *, seeks: bool | None = None) -> dict[date, dict[str, Cell]]:
+def counts(conn: Connection, w: Window, account: str | None, *,
+           seeks: bool | None = None) -> dict[date, dict[str, Cell]]:
     """Cells with their counts by state, for the days and accounts that have deliveries. ``seeks``: count with
     ``count_query`` (default on SQLite) or ``grouped_count_query`` (default elsewhere)."""
     cells: dict[date, dict[str, Cell]] = {}
@@ -197,7 +199,7 @@ def build(conn: Connection, w: Window, *, account: str | None = None, per_cell: 
           dense: int | None = DENSE) -> View:
     """Counts per (day, account, state) for the whole window and the first ``per_cell`` deliveries of each cell.
     Past ``dense`` deliveries in the window, only those in ATTENTION states are listed (an index range scan per
-    state), so a month of 100,000 costs one grouped count and a few hundred rows."""
+    state), so a month of 100,000 costs one count query (``counts``) and a few hundred rows."""
     day = _day_index(w).label("day")
     where = _in_window(w, account)
     cells = counts(conn, w, account)
