@@ -106,7 +106,8 @@ deliveries = Table(
     Index("ix_deliveries_state_due", "state", "due_at"),
     Index("ix_deliveries_prev", "prev_id"),
     Index("ix_deliveries_post", "post_id"),
-    Index("ix_deliveries_account_state", "account", "state"),
+    # an account's deliveries in a state, and (calendar) how many of them fall on a day: one range seek, no row read
+    Index("ix_deliveries_account_state_due", "account", "state", "due_at"),
 )
 
 audit_events = Table(

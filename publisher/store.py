@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 # SQLAlchemy and the tables are imported where used: the CLI's post and ticket commands on SQLite never load them
 # (``Store(..., driver_only=True)``, publisher.lightdb).
 
-SCHEMA_HEAD = "0008"
+SCHEMA_HEAD = "0009"
 
 
 def new_id(prefix: str) -> str:
