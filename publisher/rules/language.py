@@ -91,13 +91,23 @@ def detect(doc: Doc, candidates: tuple[str, ...], min_letters: int, expected: fr
         return []
     elif doc.letter_count >= min_letters:
         sample = " ".join(w for _, _, w in doc.words)[: _SAMPLE + 40]
-        totals: dict[str, float] = {}
-        for cv in detector(tuple(sorted(set(candidates)))).compute_language_confidence_values(sample):
-            fam = family(cv.language.iso_code_639_1.name)
-            totals[fam] = totals.get(fam, 0.0) + cv.value
-        result = sorted(totals.items(), key=lambda kv: -kv[1])
+        result = list(confidences(tuple(sorted(set(candidates))), sample))
     doc.cache[key] = result
     return result
+
+
+@lru_cache(maxsize=8192)
+def confidences(codes: tuple[str, ...], sample: str) -> tuple[tuple[str, float], ...]:
+    """lingua's ranking of ``sample`` among ``codes`` as (language family, confidence), best first.
+
+    Remembered per exact (codes, sample): lingua is a pure function of them, and the sample holds only the text's
+    words (letters; digits, links and hashtags never reach it), so texts that differ in a number, a link or a tag
+    (a campaign's "Session 17: ..." and "Session 18: ...") share one detection (~0.5-6 ms each)."""
+    totals: dict[str, float] = {}
+    for cv in detector(codes).compute_language_confidence_values(sample):
+        fam = family(cv.language.iso_code_639_1.name)
+        totals[fam] = totals.get(fam, 0.0) + cv.value
+    return tuple(sorted(totals.items(), key=lambda kv: -kv[1]))
 
 
 #: letters that occur in one candidate language's spelling and not in English: a word with one is evidence for it
