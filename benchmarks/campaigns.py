@@ -1,6 +1,6 @@
 """Import of a large campaign: validate, tone-check and commit N rows (default 10,000) into a fresh SQLite store.
 
-    python benchmarks/campaigns.py [--rows 10000] [--accounts 10] [--per-row 1]
+    python benchmarks/campaigns.py [--rows 10000] [--accounts 10] [--per-row 1] [--lang en]
 
 Prints rows/s and posts/s for the import (read + check + one-transaction commit), the time of a dry run to its full
 report (everything but the commit), and the peak RSS of the process. Results: benchmarks/RESULTS-campaigns.md.
@@ -36,13 +36,14 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=10_000)
     ap.add_argument("--accounts", type=int, default=10)
     ap.add_argument("--per-row", type=int, default=1, help="accounts per row")
+    ap.add_argument("--lang", help="declare the rows' language in the header (defaults: {lang: ...})")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="campaign-bench-"))
     accounts = {f"acc{i}": {"channel": "dryrun", "kind": "organisation",
                             "timezone": ("Europe/Oslo", "America/New_York")[i % 2]} for i in range(args.accounts)}
     (root / "config.yaml").write_text(yaml.safe_dump({"accounts": accounts}))
     lines = ["# name: bench", "# anchors: {event: '2031-06-08T09:00+02:00'}", "# hashtags: [TNC27]",
-             "key,at,accounts,text"]
+             *([f"# defaults: {{lang: {args.lang}}}"] if args.lang else []), "key,at,accounts,text"]
     names = list(accounts)
     for i in range(args.rows):
         acc = " ".join(names[(i + j) % len(names)] for j in range(args.per_row))
@@ -70,7 +71,8 @@ def main() -> None:
     deliveries = args.rows * args.per_row
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     kids_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"rows={args.rows} accounts={args.accounts} per_row={args.per_row} python={sys.version.split()[0]}")
+    print(f"rows={args.rows} accounts={args.accounts} per_row={args.per_row} lang={args.lang} "
+          f"python={sys.version.split()[0]} lingua loaded={'lingua' in sys.modules}")
     print("                                     wall       CPU (this process + its workers)")
     print(f"dry run (read + check, full report): {t1 - t0:6.2f} s   {c1 - c0:6.2f} s")
     print(f"commit (one transaction):            {t2 - t1:6.2f} s   {c2 - c1:6.2f} s")
