@@ -351,26 +351,38 @@ def check_all(settings: Settings, todo: list[service.NewPost], overrides: dict[s
     first: dict[str, int] = {}
     keys = [key(new) for new in todo]
     distinct: list[service.NewPost] = []
+    rows_of: list[int] = []  # how many rows each distinct post stands for (the progress bar counts rows)
     for new, k in zip(todo, keys, strict=True):
         if k not in first:
             first[k] = len(distinct)
             distinct.append(new)
-    checked = _check_distinct(settings, distinct, overrides)
+            rows_of.append(0)
+        rows_of[first[k]] += 1
+    checked = _check_distinct(settings, distinct, overrides, _Ticks(progress, rows_of))
     out = []
-    for i, (new, k) in enumerate(zip(todo, keys, strict=True), 1):
+    for new, k in zip(todo, keys, strict=True):
         verdict = checked[first[k]]
         if verdict[0] == "ok" and distinct[first[k]] is not new:
             new.fitted.update(distinct[first[k]].fitted)
         out.append(verdict)
-        if progress and i % 100 == 0:
-            progress(100)
-    if progress:
-        progress(len(todo) % 100)
     return out
 
 
-def _check_distinct(settings: Settings, todo: list[service.NewPost], overrides: dict[str, Any] | None
-                    ) -> list[tuple[str, Any, Any]]:
+class _Ticks:
+    """Reports the rows checked so far to ``progress``, about every 100 rows."""
+
+    def __init__(self, progress: Callable[[int], None] | None, rows_of: list[int]) -> None:
+        self.progress, self.rows_of, self.pending = progress, rows_of, 0
+
+    def done(self, i: int) -> None:
+        self.pending += self.rows_of[i]
+        if self.progress and (self.pending >= 100 or i == len(self.rows_of) - 1):
+            self.progress(self.pending)
+            self.pending = 0
+
+
+def _check_distinct(settings: Settings, todo: list[service.NewPost], overrides: dict[str, Any] | None,
+                    ticks: _Ticks) -> list[tuple[str, Any, Any]]:
     """``_check_one`` for every post, in order; across every core for many posts. The first posts are checked
     here before forking, so the workers inherit warm caches (tone profiles, the language models)."""
     global _WORK
@@ -378,16 +390,22 @@ def _check_distinct(settings: Settings, todo: list[service.NewPost], overrides: 
     import sys
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if len(todo) < PARALLEL_FROM or cores < 2 or not sys.platform.startswith("linux"):
-        return [_check_one(settings, new, overrides) for new in todo]
+    parallel = len(todo) >= PARALLEL_FROM and cores >= 2 and sys.platform.startswith("linux")
+    warm = 50 if parallel else len(todo)  # enough posts to load the language models (seconds) once, here
+    out = []
+    for i, new in enumerate(todo[:warm]):
+        out.append(_check_one(settings, new, overrides))
+        ticks.done(i)
+    if not parallel:
+        return out
     import multiprocessing
 
-    warm = 50  # enough posts to load the language models (seconds) once, here, rather than in every worker
-    out = [_check_one(settings, new, overrides) for new in todo[:warm]]
     _WORK = (settings, overrides)
     try:
         with multiprocessing.get_context("fork").Pool(cores) as pool:
-            out.extend(pool.imap(_check_forked, todo[warm:], chunksize=100))
+            for i, verdict in enumerate(pool.imap(_check_forked, todo[warm:], chunksize=100), warm):
+                out.append(verdict)
+                ticks.done(i)
     finally:
         _WORK = None
     return out

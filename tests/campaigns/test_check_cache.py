@@ -64,11 +64,17 @@ def _plain(verdict: tuple[str, Any, Any]) -> tuple[str, Any, Any]:
 OVERRIDES = {"hashtags.required": {"tags": ["TNC31"], "severity": "block"}}
 
 
-def test_each_rows_verdict_is_what_checking_it_alone_gives(env: Env) -> None:
+@pytest.mark.parametrize("forked", [False, True], ids=["one process", "forked checkers"])
+def test_each_rows_verdict_is_what_checking_it_alone_gives(env: Env, monkeypatch: pytest.MonkeyPatch,
+                                                            forked: bool) -> None:
     env.write_config(ACCOUNTS)
     settings = env.settings()
     alone = [_plain(campaigns._check_one(settings, new, OVERRIDES)) for new in _posts()]
-    shared = [_plain(v) for v in campaigns.check_all(settings, _posts(), OVERRIDES)]
+    if forked:  # the first 50 distinct posts here, the rest in forked processes
+        monkeypatch.setattr(campaigns, "PARALLEL_FROM", 1)
+    ticks: list[int] = []
+    shared = [_plain(v) for v in campaigns.check_all(settings, _posts(), OVERRIDES, ticks.append)]
+    assert sum(ticks) == len(alone)  # the progress bar counts every row, shared or not
     assert {v[0] for v in alone} == {"ok", "tone", "error"}  # the file is varied enough to tell verdicts apart
     for i, (a, b) in enumerate(zip(alone, shared, strict=True)):
         assert a == b, f"row {i}"
