@@ -267,7 +267,34 @@ def plan(settings: Settings, store: Store, cf: CampaignFile, now: datetime | Non
     head_accounts = [str(a) for a in (cf.header.get("accounts") or [])] if isinstance(cf.header.get("accounts"), list) \
         else str(cf.header.get("accounts") or "").replace(",", " ").split()
     with store.read() as conn:
-        stored_campaign, existing, by_post = _stored(conn, name) if name else (None, {}, {})
+        stored = _stored(conn, name) if name else (None, {}, {})
+    with _languages_beside(settings, cf, stored[1]):
+        return _plan(settings, store, cf, now, progress, issues, name, anchors, header, defaults, tags, overrides,
+                     head_accounts, stored)
+
+
+def _languages_beside(settings: Settings, cf: CampaignFile, existing: dict[str, dict[str, Any]]) -> Any:
+    """For a large file, lingua's models load in a helper process while the rows are planned (``loaded_beside``),
+    if a row that will be checked (not written exactly as stored) may need them."""
+    from contextlib import nullcontext
+
+    from publisher.rules import language
+
+    if len(cf.rows) < PARALLEL_FROM:
+        return nullcontext()
+    rows = [r for r in cf.rows if (((existing.get(str(r.fields.get("key") or "")) or {}).get("variables") or {})
+                                   .get("campaign") or {}).get("row") != canonical(r.fields)]
+    texts = {str(r.fields.get("text") or "") for r in rows}
+    texts.update(str(v) for r in rows for v in (r.fields.get("variants") or {}).values())
+    codes = {*language.DEFAULT_CANDIDATES, *(c for a in settings.accounts.values() for c in a.languages)}
+    return language.loaded_beside(sorted(texts), codes)
+
+
+def _plan(settings: Settings, store: Store, cf: CampaignFile, now: datetime, progress: Callable[[int], None] | None,
+          issues: list[Issue], name: str, anchors: dict[str, datetime], header: dict[str, Any],
+          defaults: dict[str, Any], tags: list[str], overrides: dict[str, Any] | None, head_accounts: list[str],
+          stored: tuple[dict[str, Any] | None, dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]]]) -> Plan:
+    stored_campaign, existing, by_post = stored
     planned: list[Planned] = []
     seen: dict[str, Row] = {}
     todo: list[Planned] = []

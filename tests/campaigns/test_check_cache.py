@@ -119,3 +119,30 @@ def test_lingua_is_asked_once_per_sample_and_answers_as_uncached(sample: str) ->
     again = language.confidences.__wrapped__(codes, sample)
     assert [lang for lang, _ in first] == [lang for lang, _ in again]
     assert [c for _, c in first] == pytest.approx([c for _, c in again], abs=1e-12)
+
+
+def test_a_helper_process_answers_for_lingua_as_lingua_does_here(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``language.loaded_beside``: lingua's models load in a forked helper while the caller plans; the answers the
+    caller and its own forked checkers get from it are lingua's, and the caller never builds a detector."""
+    env.write_config(ACCOUNTS)
+    settings = env.settings()
+    samples = ["Thank you to speaker for a great talk on open research infrastructure",
+               "Velkommen til konferansen vi gleder oss", "Wir freuen uns auf die Konferenz"]
+    codes = tuple(sorted(language.DEFAULT_CANDIDATES))
+    here = [language.confidences.__wrapped__(codes, s) for s in samples]
+    alone = [_plain(campaigns._check_one(settings, new, OVERRIDES)) for new in _posts()]
+    language.detector.cache_clear()
+    language.confidences.cache_clear()
+    monkeypatch.setattr(campaigns, "PARALLEL_FROM", 1)  # forked checkers ask the helper too
+    with language.loaded_beside(samples, codes):
+        assert language._REMOTE is not None
+        there = [language.confidences(codes, s) for s in samples]
+        shared = [_plain(v) for v in campaigns.check_all(settings, _posts(), OVERRIDES)]
+        assert language.detector.cache_info().currsize == 0  # no model was loaded in this process
+    assert language._REMOTE is None
+    language.confidences.cache_clear()
+    for a, b in zip(here, there, strict=True):
+        assert [lang for lang, _ in a] == [lang for lang, _ in b]
+        assert [c for _, c in a] == pytest.approx([c for _, c in b], abs=1e-12)
+    for i, (a2, b2) in enumerate(zip(alone, shared, strict=True)):
+        assert a2 == b2, f"row {i}"
