@@ -1,6 +1,6 @@
 """Import of a large campaign: validate, tone-check and commit N rows (default 10,000) into a fresh SQLite store.
 
-    python benchmarks/campaigns.py [--rows 10000] [--accounts 10] [--per-row 1]
+    python benchmarks/campaigns.py [--rows 10000] [--accounts 10] [--per-row 1] [--lang en]
 
 Prints rows/s and posts/s for the import (read + check + one-transaction commit), the time of a dry run to its full
 report (everything but the commit), and the peak RSS of the process. Results: benchmarks/RESULTS-campaigns.md.
@@ -9,6 +9,7 @@ report (everything but the commit), and the peak RSS of the process. Results: be
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import sys
 import tempfile
@@ -24,18 +25,25 @@ TEXTS = ("Day {d}: the keynote on network resilience starts at {h}:00 in hall A.
          "Reminder: the poster session opens at {h}:30, coffee is served in the foyer. #TNC27")
 
 
+def cpu() -> float:
+    """CPU seconds of this process and of its finished child processes (the forked checkers)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=10_000)
     ap.add_argument("--accounts", type=int, default=10)
     ap.add_argument("--per-row", type=int, default=1, help="accounts per row")
+    ap.add_argument("--lang", help="declare the rows' language in the header (defaults: {lang: ...})")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="campaign-bench-"))
     accounts = {f"acc{i}": {"channel": "dryrun", "kind": "organisation",
                             "timezone": ("Europe/Oslo", "America/New_York")[i % 2]} for i in range(args.accounts)}
     (root / "config.yaml").write_text(yaml.safe_dump({"accounts": accounts}))
     lines = ["# name: bench", "# anchors: {event: '2031-06-08T09:00+02:00'}", "# hashtags: [TNC27]",
-             "key,at,accounts,text"]
+             *([f"# defaults: {{lang: {args.lang}}}"] if args.lang else []), "key,at,accounts,text"]
     names = list(accounts)
     for i in range(args.rows):
         acc = " ".join(names[(i + j) % len(names)] for j in range(args.per_row))
@@ -51,24 +59,28 @@ def main() -> None:
     env = {"PUBLISHER_HOME": str(root / "home"), "PUBLISHER_CONFIG": str(root / "config.yaml")}
     settings = settings_mod.load(env)
     store = Store(settings.database_url)
-    t0 = time.perf_counter()
+    c0, t0 = cpu(), time.perf_counter()
     plan = campaigns.plan(settings, store, campaignfile.read(path))
-    t1 = time.perf_counter()
+    c1, t1 = cpu(), time.perf_counter()
     report = campaigns.apply(settings, store, plan)
-    t2 = time.perf_counter()
+    c2, t2 = cpu(), time.perf_counter()
     again = campaigns.plan(settings, store, campaignfile.read(path))
-    t3 = time.perf_counter()
+    c3, t3 = cpu(), time.perf_counter()
     assert report.counts["new"] == args.rows and not again.changes
     posts = args.rows
     deliveries = args.rows * args.per_row
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"rows={args.rows} accounts={args.accounts} per_row={args.per_row} python={sys.version.split()[0]}")
-    print(f"dry run (read + check, full report): {t1 - t0:.2f} s")
-    print(f"commit (one transaction):            {t2 - t1:.2f} s")
-    print(f"import total:                        {t2 - t0:.2f} s = {posts / (t2 - t0):,.0f} posts/s "
-          f"({deliveries / (t2 - t0):,.0f} deliveries/s)")
-    print(f"re-import, unchanged (no write):     {t3 - t2:.2f} s")
-    print(f"peak RSS:                            {rss:.0f} MiB")
+    kids_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"rows={args.rows} accounts={args.accounts} per_row={args.per_row} lang={args.lang} "
+          f"python={sys.version.split()[0]} lingua loaded={'lingua' in sys.modules}")
+    print("                                     wall       CPU (this process + its workers)")
+    print(f"dry run (read + check, full report): {t1 - t0:6.2f} s   {c1 - c0:6.2f} s")
+    print(f"commit (one transaction):            {t2 - t1:6.2f} s   {c2 - c1:6.2f} s")
+    print(f"import total:                        {t2 - t0:6.2f} s   {c2 - c0:6.2f} s   = {posts / (t2 - t0):,.0f} posts/s "
+          f"wall ({deliveries / (t2 - t0):,.0f} deliveries/s), {posts / (c2 - c0):,.0f} posts per CPU second")
+    print(f"re-import, unchanged (no write):     {t3 - t2:6.2f} s   {c3 - c2:6.2f} s")
+    print(f"peak RSS:                            {rss:.0f} MiB (largest child process: {kids_rss:.0f} MiB)")
+    print(f"load average after the run:          {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

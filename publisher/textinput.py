@@ -8,6 +8,7 @@ values (link, thread key, idempotency key, language, reasons, variant targets) m
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import TYPE_CHECKING
 
@@ -21,12 +22,34 @@ BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u206
 _LINE_BREAKS = frozenset("\t\n\r")
 
 
+#: every character ``check`` refuses anywhere: controls (category Cc) other than tab and line breaks, surrogates,
+#: bidirectional controls and noncharacters (U+FDD0-U+FDEF, and U+xxFFFE/U+xxFFFF in every plane)
+_REFUSED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff" + "".join(sorted(BIDI_CONTROLS))
+                      + "\ufdd0-\ufdef" + "".join(chr(p << 16 | 0xFFFE) + chr(p << 16 | 0xFFFF) for p in range(17))
+                      + "]")
+_ASCII_VISIBLE = re.compile("[!-~]")
+
+
+def _plainly_fine(value: str, multiline: bool) -> bool:
+    """True when ``check`` would accept ``value`` for certain: no refused character, no line break where one is not
+    allowed, and a visible ASCII character. Anything else takes the character-by-character path (its messages)."""
+    if _REFUSED.search(value) is not None or (not multiline and not _LINE_BREAKS.isdisjoint(value)):
+        return False
+    return _ASCII_VISIBLE.search(value) is not None
+
+
 def _name(ch: str) -> str:
     return unicodedata.name(ch, f"U+{ord(ch):04X}")
 
 
 def check(value: str, what: str, *, multiline: bool = False) -> None:
     """Raise InputError naming ``what`` and the position of the first character publisher will not store."""
+    if not _plainly_fine(value, multiline):
+        check_each_character(value, what, multiline=multiline)
+
+
+def check_each_character(value: str, what: str, *, multiline: bool = False) -> None:
+    """``check`` without its fast path: names the first character refused and where it is."""
     visible = False
     for i, ch in enumerate(value):
         code = ord(ch)

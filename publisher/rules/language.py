@@ -7,6 +7,8 @@ Norwegian is one family: ``no``, ``nb`` and ``nn`` accept each other.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -91,13 +93,92 @@ def detect(doc: Doc, candidates: tuple[str, ...], min_letters: int, expected: fr
         return []
     elif doc.letter_count >= min_letters:
         sample = " ".join(w for _, _, w in doc.words)[: _SAMPLE + 40]
-        totals: dict[str, float] = {}
-        for cv in detector(tuple(sorted(set(candidates)))).compute_language_confidence_values(sample):
-            fam = family(cv.language.iso_code_639_1.name)
-            totals[fam] = totals.get(fam, 0.0) + cv.value
-        result = sorted(totals.items(), key=lambda kv: -kv[1])
+        result = list(confidences(tuple(sorted(set(candidates))), sample))
     doc.cache[key] = result
     return result
+
+
+@lru_cache(maxsize=8192)
+def confidences(codes: tuple[str, ...], sample: str) -> tuple[tuple[str, float], ...]:
+    """lingua's ranking of ``sample`` among ``codes`` as (language family, confidence), best first.
+
+    Remembered per exact (codes, sample): lingua is a pure function of them, and the sample holds only the text's
+    words (letters; digits, links and hashtags never reach it), so texts that differ in a number, a link or a tag
+    (a campaign's "Session 17: ..." and "Session 18: ...") share one detection (~0.5-6 ms each)."""
+    if _REMOTE is not None:
+        try:
+            return _REMOTE(codes, sample)
+        except (OSError, EOFError):
+            pass  # the helper process is gone: detect here
+    totals: dict[str, float] = {}
+    for cv in detector(codes).compute_language_confidence_values(sample):
+        fam = family(cv.language.iso_code_639_1.name)
+        totals[fam] = totals.get(fam, 0.0) + cv.value
+    return tuple(sorted(totals.items(), key=lambda kv: -kv[1]))
+
+
+Answer = tuple[tuple[str, float], ...]
+#: set by ``loaded_beside``: asks the helper process that holds lingua's models
+_REMOTE: Callable[[tuple[str, ...], str], Answer] | None = None
+
+
+@contextmanager
+def loaded_beside(texts: Iterable[str], codes: Iterable[str]) -> Iterator[None]:
+    """While the body runs, ``confidences`` asks a forked helper process, which starts loading lingua's models for
+    ``codes`` at once if one of ``texts`` may need them (otherwise on the first question). Loading them takes
+    seconds of CPU and holds the GIL throughout (a thread would not help): in a helper it runs beside the caller's
+    own work on another core, and the caller's memory never holds the models. Processes the body forks (checkers)
+    ask the same helper, in turn. Linux with at least two cores only; elsewhere, and if lingua is already loaded
+    here, the body runs as it would without."""
+    global _REMOTE
+    import os
+    import sys
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    if _REMOTE is not None or detector.cache_info().currsize or cores < 2 or not sys.platform.startswith("linux"):
+        yield
+        return
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    mine, theirs = ctx.Pipe()
+    lock = ctx.Lock()
+    helper = ctx.Process(target=_serve, args=(theirs, mine, texts, tuple(sorted(set(codes)))), daemon=True)
+    helper.start()
+    theirs.close()
+
+    def ask(codes: tuple[str, ...], sample: str) -> Answer:
+        with lock:
+            mine.send((codes, sample))
+            answer: Answer = mine.recv()
+            return answer
+
+    _REMOTE = ask
+    try:
+        yield
+    finally:
+        _REMOTE = None
+        mine.close()
+        helper.kill()  # it keeps nothing: stopped at once, even while still loading models no one asked for
+        helper.join()
+
+
+def _serve(conn: Any, other: Any, texts: Iterable[str], codes: tuple[str, ...]) -> None:
+    other.close()
+    if any(_may_need(t) for t in texts):
+        confidences(codes, "load the models")
+    while True:
+        try:
+            question = conn.recv()
+        except EOFError:
+            return
+        conn.send(confidences(*question))
+
+
+def _may_need(text: str) -> bool:
+    """Whether the language rule may ask lingua about ``text`` (a guess, to start loading early; never a verdict)."""
+    doc = Doc(text)
+    return doc.letter_count >= 20 and (not doc.prose.isascii() or _quick(doc, DEFAULT_CANDIDATES) is None)
 
 
 #: letters that occur in one candidate language's spelling and not in English: a word with one is evidence for it

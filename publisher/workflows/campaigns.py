@@ -149,6 +149,27 @@ def resolve_time(raw: str, anchors: dict[str, datetime], zone: ZoneInfo, now: da
     return timeparse.parse_time(s, zone, now, allow_past=True, what=what, notes=timeparse.Strict())
 
 
+def time_resolver(anchors: dict[str, datetime], now: datetime) -> Callable[[str, ZoneInfo, str], datetime]:
+    """``resolve_time`` remembered per (text, zone, what) for one plan: a campaign's rows share few times and zones
+    (the anchors and ``now`` are the plan's own). A time that fails, fails alike every time (the error is kept)."""
+    memo: dict[tuple[str, str, str], datetime | InputError] = {}
+
+    def resolve(raw: str, zone: ZoneInfo, what: str) -> datetime:
+        key = (raw, str(zone), what)
+        hit = memo.get(key)
+        if hit is None:
+            try:
+                hit = resolve_time(raw, anchors, zone, now, what)
+            except InputError as e:
+                hit = e
+            memo[key] = hit
+        if isinstance(hit, InputError):
+            raise InputError(hit.message, hint=hit.hint)
+        return hit
+
+    return resolve
+
+
 # -- planning --
 
 
@@ -246,12 +267,40 @@ def plan(settings: Settings, store: Store, cf: CampaignFile, now: datetime | Non
     head_accounts = [str(a) for a in (cf.header.get("accounts") or [])] if isinstance(cf.header.get("accounts"), list) \
         else str(cf.header.get("accounts") or "").replace(",", " ").split()
     with store.read() as conn:
-        stored_campaign, existing, by_post = _stored(conn, name) if name else (None, {}, {})
+        stored = _stored(conn, name) if name else (None, {}, {})
+    with _languages_beside(settings, cf, stored[1]):
+        return _plan(settings, store, cf, now, progress, issues, name, anchors, header, defaults, tags, overrides,
+                     head_accounts, stored)
+
+
+def _languages_beside(settings: Settings, cf: CampaignFile, existing: dict[str, dict[str, Any]]) -> Any:
+    """For a large file, lingua's models load in a helper process while the rows are planned (``loaded_beside``),
+    if a row that will be checked (not written exactly as stored) may need them."""
+    from contextlib import nullcontext
+
+    from publisher.rules import language
+
+    if len(cf.rows) < PARALLEL_FROM:
+        return nullcontext()
+    rows = [r for r in cf.rows if (((existing.get(str(r.fields.get("key") or "")) or {}).get("variables") or {})
+                                   .get("campaign") or {}).get("row") != canonical(r.fields)]
+    texts = {str(r.fields.get("text") or "") for r in rows}
+    texts.update(str(v) for r in rows for v in (r.fields.get("variants") or {}).values())
+    codes = {*language.DEFAULT_CANDIDATES, *(c for a in settings.accounts.values() for c in a.languages)}
+    return language.loaded_beside(sorted(texts), codes)
+
+
+def _plan(settings: Settings, store: Store, cf: CampaignFile, now: datetime, progress: Callable[[int], None] | None,
+          issues: list[Issue], name: str, anchors: dict[str, datetime], header: dict[str, Any],
+          defaults: dict[str, Any], tags: list[str], overrides: dict[str, Any] | None, head_accounts: list[str],
+          stored: tuple[dict[str, Any] | None, dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]]]) -> Plan:
+    stored_campaign, existing, by_post = stored
     planned: list[Planned] = []
     seen: dict[str, Row] = {}
     todo: list[Planned] = []
+    resolve = time_resolver(anchors, now)
     for row in cf.rows:
-        p = _plan_row(settings, row, anchors, defaults, tags, head_accounts, now, seen, issues, existing, by_post)
+        p = _plan_row(settings, row, resolve, defaults, tags, head_accounts, now, seen, issues, existing, by_post)
         if p is None:
             continue
         p.new.variables["campaign"]["name"] = name
@@ -307,39 +356,85 @@ def _check_forked(new: service.NewPost) -> tuple[str, Any, Any]:
     return _check_one(_WORK[0], new, _WORK[1])
 
 
+def check_key(new: service.NewPost) -> str:
+    """Everything ``service.render_and_check`` reads from a post, as one string: two posts with the same key render
+    to the same payloads and get the same findings (settings and overrides are the same for a whole import).
+
+    The campaign's own bookkeeping (``variables["campaign"]``: row key, digest, index) is left out: no adapter and
+    no rule reads it. Its time is left out too (rendering and the tone rules do not depend on when a post goes out).
+    """
+    other = {k: v for k, v in new.variables.items() if k != "campaign"}
+    media = [(m.image.sha256, m.alt) for m in new.media]
+    return json.dumps([new.text, new.accounts, sorted(new.variants.items()), new.kind.value, new.link, new.language,
+                       sorted(new.allow.items()), new.require_hashtags, new.defer_slow_checks, media, other],
+                      ensure_ascii=False, sort_keys=True, default=str)
+
+
 def check_all(settings: Settings, todo: list[service.NewPost], overrides: dict[str, Any] | None,
-              progress: Callable[[int], None] | None = None) -> list[tuple[str, Any, Any]]:
-    """``_check_one`` for every post, in order; across every core for a large file. The first posts are checked
+              progress: Callable[[int], None] | None = None,
+              key: Callable[[service.NewPost], str] = check_key) -> list[tuple[str, Any, Any]]:
+    """``_check_one`` for every post, in order, run once per distinct ``key`` (a campaign repeats few texts per
+    account: each is rendered and checked once and its verdict given to every row that has it)."""
+    first: dict[str, int] = {}
+    keys = [key(new) for new in todo]
+    distinct: list[service.NewPost] = []
+    rows_of: list[int] = []  # how many rows each distinct post stands for (the progress bar counts rows)
+    for new, k in zip(todo, keys, strict=True):
+        if k not in first:
+            first[k] = len(distinct)
+            distinct.append(new)
+            rows_of.append(0)
+        rows_of[first[k]] += 1
+    checked = _check_distinct(settings, distinct, overrides, _Ticks(progress, rows_of))
+    out = []
+    for new, k in zip(todo, keys, strict=True):
+        verdict = checked[first[k]]
+        if verdict[0] == "ok" and distinct[first[k]] is not new:
+            new.fitted.update(distinct[first[k]].fitted)
+        out.append(verdict)
+    return out
+
+
+class _Ticks:
+    """Reports the rows checked so far to ``progress``, about every 100 rows."""
+
+    def __init__(self, progress: Callable[[int], None] | None, rows_of: list[int]) -> None:
+        self.progress, self.rows_of, self.pending = progress, rows_of, 0
+
+    def done(self, i: int) -> None:
+        self.pending += self.rows_of[i]
+        if self.progress and (self.pending >= 100 or i == len(self.rows_of) - 1):
+            self.progress(self.pending)
+            self.pending = 0
+
+
+def _check_distinct(settings: Settings, todo: list[service.NewPost], overrides: dict[str, Any] | None,
+                    ticks: _Ticks) -> list[tuple[str, Any, Any]]:
+    """``_check_one`` for every post, in order; across every core for many posts. The first posts are checked
     here before forking, so the workers inherit warm caches (tone profiles, the language models)."""
     global _WORK
     import os
     import sys
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if len(todo) < PARALLEL_FROM or cores < 2 or not sys.platform.startswith("linux"):
-        out = []
-        for i, new in enumerate(todo, 1):
-            out.append(_check_one(settings, new, overrides))
-            if progress and i % 100 == 0:
-                progress(100)
-        if progress:
-            progress(len(todo) % 100)
+    parallel = len(todo) >= PARALLEL_FROM and cores >= 2 and sys.platform.startswith("linux")
+    warm = 50 if parallel else len(todo)  # enough posts to load the language models (seconds) once, here
+    out = []
+    for i, new in enumerate(todo[:warm]):
+        out.append(_check_one(settings, new, overrides))
+        ticks.done(i)
+    if not parallel:
         return out
     import multiprocessing
 
-    warm = 50  # enough posts to load the language models (seconds) once, here, rather than in every worker
-    out = [_check_one(settings, new, overrides) for new in todo[:warm]]
     _WORK = (settings, overrides)
     try:
         with multiprocessing.get_context("fork").Pool(cores) as pool:
-            for i, result in enumerate(pool.imap(_check_forked, todo[warm:], chunksize=100), warm + 1):
-                out.append(result)
-                if progress and i % 100 == 0:
-                    progress(100)
+            for i, verdict in enumerate(pool.imap(_check_forked, todo[warm:], chunksize=100), warm):
+                out.append(verdict)
+                ticks.done(i)
     finally:
         _WORK = None
-    if progress:
-        progress(len(todo) % 100)
     return out
 
 
@@ -348,7 +443,7 @@ def _value(row: Row, defaults: dict[str, Any], key: str) -> Any:
     return v if v not in (None, "") else defaults.get(key)
 
 
-def _plan_row(settings: Settings, row: Row, anchors: dict[str, datetime], defaults: dict[str, Any], tags: list[str],
+def _plan_row(settings: Settings, row: Row, resolve: Callable[[str, ZoneInfo, str], datetime], defaults: dict[str, Any], tags: list[str],
               head_accounts: list[str], now: datetime, seen: dict[str, Row], issues: list[Issue],
               existing: dict[str, dict[str, Any]], by_post: dict[str, list[dict[str, Any]]]) -> Planned | None:
     before = len(issues)
@@ -430,11 +525,11 @@ def _plan_row(settings: Settings, row: Row, anchors: dict[str, datetime], defaul
                     f"give at: (e.g. event-1d 09:00), or slots: [\"09:00\", \"17:00\"] to accounts.{account.name}")
         else:
             try:
-                due[account.name] = resolve_time(str(at_raw), anchors, account.zone, now, "at")
+                due[account.name] = resolve(str(at_raw), account.zone, "at")
             except InputError as e:
                 bad("at", e)
         try:
-            until[account.name] = resolve_time(str(until_raw), anchors, account.zone, now, "not_after") if until_raw else None
+            until[account.name] = resolve(str(until_raw), account.zone, "not_after") if until_raw else None
         except InputError as e:
             bad("not_after", e)
     if not good or not str(text).strip() or (not key and len(issues) > before):
@@ -586,9 +681,10 @@ def apply(settings: Settings, store: Store, result: Plan, prune: bool = False) -
         new_posts, new_deliveries = [], []
         last = _thread_tails(conn, [p for p in result.rows if p.new.thread_key and p.status == "new"])
         seqs: dict[str, int] = {}
+        memo: ToneKeys = {}
         for p in result.rows:
             if p.status == "new":
-                post, rows, evs = _new_rows(settings, p, now, last, seqs, conn)
+                post, rows, evs = _new_rows(settings, p, now, last, seqs, conn, memo)
                 new_posts.append(post)
                 new_deliveries.extend(rows)
                 events.extend(evs)
@@ -647,7 +743,7 @@ def _first_state(account: AccountConfig) -> State:
 
 
 def _new_rows(settings: Settings, p: Planned, now: datetime, last: dict[tuple[str, str], str], seqs: dict[str, int],
-              conn: Connection) -> tuple[dict[str, Any], list[dict[str, Any]], list[audit.Event]]:
+              conn: Connection, memo: ToneKeys | None = None) -> tuple[dict[str, Any], list[dict[str, Any]], list[audit.Event]]:
     new = p.new
     post_id = new_id("p")
     seq = None
@@ -668,13 +764,29 @@ def _new_rows(settings: Settings, p: Planned, now: datetime, last: dict[tuple[st
         "thread": new.thread_key, "thread_seq": seq, "idempotency_key": new.idempotency_key,
         "campaign": new.variables["campaign"].get("name"), "variants": sorted(new.variants),
         "findings": [f.to_dict() for f in p.findings if f.severity != "info"]})]
-    rows, evs = _delivery_rows(settings, p, post_id, list(p.rendered), now, last)
+    rows, evs = _delivery_rows(settings, p, post_id, list(p.rendered), now, last, memo)
     return post, rows, events + evs
 
 
-def _delivery_rows(settings: Settings, p: Planned, post_id: str, accounts: list[str], now: datetime,
-                   last: dict[tuple[str, str], str]) -> tuple[list[dict[str, Any]], list[audit.Event]]:
+#: id(rendered) -> (rendered, its tone keys): rows whose check was shared (``check_all``) share one ``rendered``
+ToneKeys = dict[int, tuple[dict[str, list[Payload]], dict[tuple[str, int], str]]]
+
+
+def _tone_keys(settings: Settings, p: Planned, memo: ToneKeys | None) -> dict[tuple[str, int], str]:
+    """``service.tone_keys`` of the row's payloads, computed once per shared rendering (same kind, same payloads)."""
+    hit = memo.get(id(p.rendered)) if memo is not None else None
+    if hit is not None and hit[0] is p.rendered:
+        return hit[1]
     keys = service.tone_keys(settings, p.new.kind, p.rendered)
+    if memo is not None:
+        memo[id(p.rendered)] = (p.rendered, keys)
+    return keys
+
+
+def _delivery_rows(settings: Settings, p: Planned, post_id: str, accounts: list[str], now: datetime,
+                   last: dict[tuple[str, str], str], memo: ToneKeys | None = None
+                   ) -> tuple[list[dict[str, Any]], list[audit.Event]]:
+    keys = _tone_keys(settings, p, memo)
     rows: list[dict[str, Any]] = []
     events: list[audit.Event] = []
     for name in accounts:
