@@ -224,6 +224,44 @@ DATE_SPAN = re.compile(
 )
 
 
+#: the word right before a number that labels it an identifier, not a phone number: "#", "n.º", an all-capital code
+#: (SIREN, CIF, HRB, INC, AS, MVA), or a word ending in a number/reference/id noun, abbreviated or compounded
+#: ("org.nr.", "Kundenummer", "Auftragsnummer", "ref", "case", "ticket", "order", "build", "serial")
+_ID_LABEL = re.compile(
+    r"(?:#|(?<![^\W\d_])(?:n\.?\s?[º°]|(?-i:[A-Z]{2,6})|[^\W\d_]*(?:nr|no|num|nummer|number|numéro|número|numero|"
+    r"ref|réf|id|"
+    r"reference|référence|referencia|case|ticket|order|commande|pedido|bestilling|build|serial|version|release|"
+    r"tracking|invoice|faktura|rechnung|factura|facture|kode|code|código|sak|saksnr))"
+    r"[.:]?\s*(?:[.:#-]\s*)?)$", re.IGNORECASE | re.UNICODE)
+#: labels that name a phone number even though they end like an identifier label ("tel. no.", "telefonnummer")
+_PHONE_LABEL = re.compile(r"(?:tel|tlf|phone|telefon|téléphone|teléfono|mobil|mobile|handy|fax|ring|call|sms|"
+                          r"whatsapp|portable|móvil|movil|ruf|kontakt)", re.IGNORECASE)
+_ALL_CAPS = re.compile(r"[A-Z]{2,6}")
+
+
+def labelled_id(prose: str, start: int) -> bool:
+    """Whether the number at ``start`` is labelled as an identifier (org.nr., SIREN, Kundenummer, case #, ref),
+    judged from the one or two words before it. A plain "number"/"nummer"/"no." (without a compound or a code
+    before it) and any phone word in those words leave it a phone number."""
+    before = prose[max(0, start - 40):start]
+    m = _ID_LABEL.search(before)
+    if m is None:
+        return False
+    label = m.group(0).strip(" .:#-\u00a0")
+    window = before[max(0, m.start() - 20):]
+    if _PHONE_LABEL.search(window):
+        return False
+    if _ALL_CAPS.fullmatch(label) or m.group(0).lstrip().startswith("#"):
+        return True
+    low = label.lower()
+    # a bare number noun ("number", "nr", "no") labels an identifier only with a word or code before it
+    if low in ("nr", "no", "num", "nummer", "number", "numéro", "número", "numero"):
+        prev = before[: m.start()]
+        word = re.search(r"([^\W\d_]+)([.\-]?)\s*$", prev)
+        return word is not None and (bool(word.group(2)) or bool(_ALL_CAPS.fullmatch(word.group(1))))
+    return True
+
+
 def without_dates(text: str) -> str:
     """``text`` with every date, time span and day-month span blanked out (same length), so none is ever read as
     a phone number."""
@@ -253,7 +291,7 @@ def phone(doc: Doc, ctx: Ctx, opts: PhoneOptions) -> list[Finding]:
                 continue
             seen.add(span)
             e164 = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
-            if e164 in allowed:
+            if e164 in allowed or labelled_id(prose, match.start):
                 continue
             out.append(ctx.finding(
                 "privacy.phone", opts, f"a phone number in a public post ({_mask(match.raw_string)})",
