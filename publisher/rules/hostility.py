@@ -27,6 +27,7 @@ from publisher.rules.profanity import heads, inflected, morphology
 
 #: family -> (insults that need a target, person-insults that stand alone, target words, negators, phrases)
 #: family -> words that make the insult self-directed (self-criticism is not hostility): I, my, our, we ...
+#: Object pronouns (me, us, uns, oss) are not among them: "they sent us their junk" is aimed at them.
 #: A possessive ("my landlord", "mi casero") does not make a person-insult self-directed: only a first-person
 #: subject (``SUBJECT``) does ("I am an idiot", "je suis un crétin").
 SUBJECT: dict[str, str] = {
@@ -34,10 +35,12 @@ SUBJECT: dict[str, str] = {
     "es": "yo nosotros nosotras soy somos", "no": "jeg vi meg oss",
 }
 SELF: dict[str, str] = {
-    "en": "i my our we me us myself ourselves", "de": "ich mein meine unser unsere wir mich uns",
-    "fr": "je mon ma mes notre nos nous moi", "es": "yo mi mis nuestro nuestra nuestros nosotros me",
-    "no": "jeg min mitt mine vår vårt våre vi meg oss",
+    "en": "i my our we myself ourselves", "de": "ich mein meine unser unsere wir",
+    "fr": "je mon ma mes notre nos nous", "es": "yo mi mis nuestro nuestra nuestros nosotros",
+    "no": "jeg min mitt mine vår vårt våre vi",
 }
+#: family -> subjects that are things, not people: "it was useless" describes a device, "it's rubbish" a result
+THING_SUBJECTS: dict[str, frozenset[str]] = {"en": frozenset("it it's its".split())}
 #: a following word that makes an insult word a technical term ("garbage collection", "trash can")
 TECHNICAL_NEXT = frozenset("collection collector collectors can cans bin bins day days pickup truck trucks".split())
 
@@ -50,7 +53,7 @@ LEXICON: dict[str, tuple[str, str, str, str, str]] = {
         "idiot idiots moron morons imbecile imbeciles cretin cretins dimwit dimwits halfwit halfwits muppets "
         "numpties numpty buffoons buffoon scumbags scumbag incompetence",
         "you your you're youre yours ur u they they're their them these those this that such is are was were be "
-        "he he's she she's his her its it's "
+        "he he's she she's his her "
         "being been whole bunch pack absolute complete total utter bloody",
         "not no never isn't aren't wasn't weren't hardly nothing",
         "shut up|shut your mouth|go to hell|get lost|drop dead|burn in hell|piss off|get stuffed|screw you|how dare you|"
@@ -167,13 +170,16 @@ def _singular(tok: str, words: frozenset[str]) -> bool:
 
 
 def _vocative(low: str, start: int, end: int) -> bool:
-    """An insult addressed to the reader: set off by a comma and closing the sentence (", clown.", ", idiota!"),
-    or opening the text and followed by a comma or "!" ("Clowns, all of you")."""
+    """An insult addressed to the reader: set off by a comma and closing the sentence (", clown.", ", idiota!")
+    after a clause of three words or more (not the last item of a list: "paper, glass, trash.")."""
     after = low[end:end + 2].lstrip(" ")
-    closes = not after or after[0] in ".!?\u2026"
-    if closes and low[:start].rstrip(" ").endswith(","):
-        return True
-    return not low[:start].strip(" \"'\u201c\u00ab¡¿") and bool(after) and after[0] in ",!"
+    if after and after[0] not in ".!?\u2026":
+        return False
+    head = low[:start].rstrip(" ")
+    if not head.endswith(","):
+        return False
+    clause = re.split(r"[,.;:!?]", head[:-1])[-1]
+    return len(_TOKEN.findall(clause)) >= 3
 
 
 _CLAUSE_END = ".!?;:\u2026"
@@ -224,13 +230,18 @@ def find(text: str, languages: list[str], lower_words: frozenset[str] | None = N
             lo = _clause_start(low, tokens, k)
             before = [t for _, _, t in tokens[lo:k]]
             after = [t for _, _, t in tokens[k + 1:_clause_end(low, tokens, k)]]
+            if _vocative(low, start, end):  # addressed to the reader: what came before in the sentence is moot
+                out.add((start, end, text[start:end]))
+                continue
             if any(t in negators for t in before[-2:]) or any(t in (subjects if person else selfs) for t in before):
                 continue
+            if not person and not THING_SUBJECTS.get(fam, frozenset()).isdisjoint(before[-3:]):
+                continue  # "so it was useless": a thing described, no one insulted
             if not person and any(t in selfs for t in after):
                 continue  # "a stupid typo in our own filter": self-criticism, the insult describes our own thing
             if k + 1 < len(tokens) and tokens[k + 1][2] in TECHNICAL_NEXT:
                 continue
-            if person or _vocative(low, start, end):
+            if person:
                 out.add((start, end, text[start:end]))
             elif any(t in targets for t in before):
                 first = tokens[lo][0]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from functools import lru_cache
+from typing import Any
 
 from pydantic import Field, field_validator
 
@@ -234,7 +235,7 @@ _ID_LABEL = re.compile(
     r"tracking|invoice|faktura|rechnung|factura|facture|kode|code|código|sak|saksnr))"
     r"[.:]?\s*(?:[.:#-]\s*)?)$", re.IGNORECASE | re.UNICODE)
 #: labels that name a phone number even though they end like an identifier label ("tel. no.", "telefonnummer")
-_PHONE_LABEL = re.compile(r"(?:tel|tlf|phone|telefon|téléphone|teléfono|mobil|mobile|handy|fax|ring|call|sms|"
+_PHONE_LABEL = re.compile(r"(?<![^\W\d_])(?:tel|tlf|phone|telefon|téléphone|teléfono|mobil|mobile|handy|fax|ring|call|sms|"
                           r"whatsapp|portable|móvil|movil|ruf|kontakt)", re.IGNORECASE)
 _ALL_CAPS = re.compile(r"[A-Z]{2,6}")
 
@@ -271,6 +272,28 @@ def without_dates(text: str) -> str:
     return DATE_SPAN.sub(lambda m: " " * len(m.group(0)), blank)
 
 
+#: number ranges the regulators reserve for fiction (Ofcom's drama numbers, ARCEP's 06 39 98): libphonenumber
+#: calls them invalid, but a post that prints one is printing a personal number all the same (examples, mock-ups,
+#: test posts copy them), so they count: region -> national-number prefixes
+FICTION_RANGES: dict[str, tuple[str, ...]] = {"GB": ("7700900",), "FR": ("639980", "639981", "639982", "639983",
+                                                                      "639984", "639985", "639986", "639987",
+                                                                      "639988", "639989")}
+
+
+def _matches(prose: str, region: str) -> list[Any]:
+    """libphonenumber's matches in ``prose`` for ``region``: valid numbers, and possible ones in a fiction range."""
+    import phonenumbers
+
+    found: list[Any] = list(phonenumbers.PhoneNumberMatcher(prose, region, leniency=phonenumbers.Leniency.VALID))
+    fiction = FICTION_RANGES.get(region)
+    if fiction and any(p[:4] in prose.replace(" ", "") for p in fiction):
+        spans = {(m.start, m.end) for m in found}
+        for m in phonenumbers.PhoneNumberMatcher(prose, region, leniency=phonenumbers.Leniency.POSSIBLE):
+            if (m.start, m.end) not in spans and str(m.number.national_number).startswith(fiction):
+                found.append(m)
+    return found
+
+
 def phone(doc: Doc, ctx: Ctx, opts: PhoneOptions) -> list[Finding]:
     prose = doc.prose  # URLs (status pages, ids), mentions and hashtags are blanked out
     if not _DIGIT_RUN.search(prose):
@@ -285,7 +308,7 @@ def phone(doc: Doc, ctx: Ctx, opts: PhoneOptions) -> list[Finding]:
     seen: set[tuple[int, int]] = set()
     out = []
     for region in regions:
-        for match in phonenumbers.PhoneNumberMatcher(prose, region, leniency=phonenumbers.Leniency.VALID):
+        for match in _matches(prose, region):
             span = (match.start, match.end)
             if span in seen:
                 continue
