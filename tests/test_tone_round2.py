@@ -121,3 +121,15 @@ def test_short_text_whose_words_settle_the_language(text: str, langs: list[str])
 ])
 def test_short_text_in_a_declared_language_or_undecided(text: str, langs: list[str]) -> None:
     assert "language" not in rules(text, acc(langs))
+
+
+# -- profanity: each language's endings on its own words --
+
+def test_a_word_is_inflected_with_its_own_languages_endings_only() -> None:
+    from publisher.rules.profanity import find as profane
+    from publisher.rules.profanity import wordset
+
+    words = wordset()
+    assert not profane("Die Leitung wurde zum dritten Mal beschädigt.", words, ("de",))
+    assert profane("For en drittsekken.", words, ("nb",))
+    assert profane("Diese verdammten Router.", words, ("de",))

@@ -165,7 +165,8 @@ def _unelided(start: int, end: int, tok: str) -> tuple[int, int, str]:
 
 
 def _singular(tok: str, words: frozenset[str]) -> bool:
-    """``tok`` is the singular of a listed plural ("sinvergüenza" for "sinvergüenzas", "Stümper" for "Stümpers")."""
+    """``tok`` is the singular of a listed plural person-insult ("sinvergüenza" for "sinvergüenzas"); not used for
+    the insults that need a target, where a singular may be another word ("amateur radio" from "amateurs")."""
     return len(tok) > 4 and (tok + "s" in words or tok + "es" in words)
 
 
@@ -225,7 +226,7 @@ def find(text: str, languages: list[str], lower_words: frozenset[str] | None = N
                 out.add((i, i + len(phrase), text[i:i + len(phrase)]))
         for k, (start, end, tok) in enumerate(tokens):
             person = tok in persons or inflected(tok, persons, morph) or _singular(tok, persons)
-            if not person and not (tok in insults or inflected(tok, insults, morph) or _singular(tok, insults)):
+            if not person and not (tok in insults or inflected(tok, insults, morph)):
                 continue
             lo = _clause_start(low, tokens, k)
             before = [t for _, _, t in tokens[lo:k]]
