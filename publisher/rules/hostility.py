@@ -27,11 +27,20 @@ from publisher.rules.profanity import heads, inflected, morphology
 
 #: family -> (insults that need a target, person-insults that stand alone, target words, negators, phrases)
 #: family -> words that make the insult self-directed (self-criticism is not hostility): I, my, our, we ...
-SELF: dict[str, str] = {
-    "en": "i my our we me us myself ourselves", "de": "ich mein meine unser unsere wir mich uns",
-    "fr": "je mon ma mes notre nos nous moi", "es": "yo mi mis nuestro nuestra nuestros nosotros me",
-    "no": "jeg min mitt mine vår vårt våre vi meg oss",
+#: Object pronouns (me, us, uns, oss) are not among them: "they sent us their junk" is aimed at them.
+#: A possessive ("my landlord", "mi casero") does not make a person-insult self-directed: only a first-person
+#: subject (``SUBJECT``) does ("I am an idiot", "je suis un crétin").
+SUBJECT: dict[str, str] = {
+    "en": "i i'm im we we're me us myself ourselves", "de": "ich wir mich uns", "fr": "je j nous moi suis sommes",
+    "es": "yo nosotros nosotras soy somos", "no": "jeg vi meg oss",
 }
+SELF: dict[str, str] = {
+    "en": "i my our we myself ourselves", "de": "ich mein meine unser unsere wir",
+    "fr": "je mon ma mes notre nos nous", "es": "yo mi mis nuestro nuestra nuestros nosotros",
+    "no": "jeg min mitt mine vår vårt våre vi",
+}
+#: family -> subjects that are things, not people: "it was useless" describes a device, "it's rubbish" a result
+THING_SUBJECTS: dict[str, frozenset[str]] = {"en": frozenset("it it's its".split())}
 #: a following word that makes an insult word a technical term ("garbage collection", "trash can")
 TECHNICAL_NEXT = frozenset("collection collector collectors can cans bin bins day days pickup truck trucks".split())
 
@@ -44,9 +53,10 @@ LEXICON: dict[str, tuple[str, str, str, str, str]] = {
         "idiot idiots moron morons imbecile imbeciles cretin cretins dimwit dimwits halfwit halfwits muppets "
         "numpties numpty buffoons buffoon scumbags scumbag incompetence",
         "you your you're youre yours ur u they they're their them these those this that such is are was were be "
+        "he he's she she's his her "
         "being been whole bunch pack absolute complete total utter bloody",
         "not no never isn't aren't wasn't weren't hardly nothing",
-        "shut up|go to hell|get lost|drop dead|burn in hell|piss off|get stuffed|screw you|how dare you|"
+        "shut up|shut your mouth|go to hell|get lost|drop dead|burn in hell|piss off|get stuffed|screw you|how dare you|"
         "do your job|you should be ashamed|should be fired|should be sacked|shame on you|you people",
     ),
     "de": (
@@ -56,10 +66,11 @@ LEXICON: dict[str, tuple[str, str, str, str, str]] = {
         "unverschämt unverschämtheit lachhaft",
         "idiot idioten vollidiot vollidioten trottel deppen depp volltrottel dummköpfe dummkopf schwachkopf "
         "schwachköpfe penner pfeifen luschen nieten inkompetenz frechheit",
-        "du dein deine deinen deiner ihr euer eure euren eurer sie ihre ihren dieser diese dieses ist "
+        "du dein deine deinen deiner deinem ihr euer eure euren eurer eurem sie ihre ihren ihrem ihrer dieser diese "
+        "dieses diesen diesem er sein seine seinen seinem seiner ist "
         "sind seid bist war waren so total völlig absolut komplett echt ihr haufen bande",
         "nicht kein keine keinen nie niemals",
-        "halt die klappe|halt's maul|halts maul|verpiss dich|geh zum teufel|schämt euch|schämen sie sich|"
+        "halt die klappe|halt den mund|halt's maul|halts maul|verpiss dich|geh zum teufel|schämt euch|schämen sie sich|"
         "ihr solltet euch schämen",
     ),
     "fr": (
@@ -69,10 +80,11 @@ LEXICON: dict[str, tuple[str, str, str, str, str]] = {
         "incapable incapables bons-à-rien bon-à-rien fainéants scandaleux",
         "idiot idiots imbécile imbéciles crétin crétins abrutis abruti débiles débile guignols guignol "
         "bouffons bouffon incompétence",
-        "tu ton ta tes vous votre vos ils elles leur leurs ce cet cette ces c'est est sont êtes es était étaient "
+        "tu ton ta tes vous votre vos il elle ils elles son sa ses leur leurs ce cet cette ces c'est est sont êtes es "
+        "était étaient espèce "
         "bande vraiment totalement complètement",
         "pas ne jamais plus aucun aucune",
-        "ta gueule|fermez-la|fermez la|allez au diable|va te faire|honte à vous|vous devriez avoir honte",
+        "ta gueule|fermez-la|fermez la|ferme-la|ferme la|la ferme|allez au diable|va te faire|honte à vous|vous devriez avoir honte",
     ),
     "es": (
         "basura inútil inútiles patético patética patéticos patéticas incompetente incompetentes vergüenza "
@@ -84,17 +96,18 @@ LEXICON: dict[str, tuple[str, str, str, str, str]] = {
         "era eran este esta estos estas ese esa esos esas panda banda totalmente completamente "
         "muy",
         "no nunca jamás ni",
-        "cállate|callaos|cállense|vete al diablo|vete a la mierda|qué vergüenza|deberían avergonzarse",
+        "cállate|callaos|cállense|cierra la boca|vete al diablo|vete a la mierda|qué vergüenza|deberían avergonzarse",
     ),
     "no": (
         "søppel søpla skrot elendig elendige ubrukelig ubrukelige udugelig udugelige patetisk patetiske "
         "latterlig latterlige inkompetent inkompetente skammelig skam håpløs håpløse dum dumme "
         "løgnere amatører amatørmessig vits slappe klovner klovnene pinlig skandaløst",
         "idiot idioter idiotene tulling tullinger tosk tosker dust duster dustene kjeltringer kødder inkompetanse",
-        "du din ditt dine dere deres de dem denne dette disse er var være helt totalt skikkelig "
+        "du din ditt dine dere deres de dem han hun hans hennes sin sitt sine denne dette disse er var være helt "
+        "totalt skikkelig "
         "gjeng bande",
         "ikke ingen aldri",
-        "hold kjeft|dra til helvete|skam dere|dere burde skamme dere|gå og legg deg",
+        "hold kjeft|hold munn|dra til helvete|skam dere|dere burde skamme dere|gå og legg deg",
     ),
 }
 
@@ -102,14 +115,16 @@ _TOKEN = re.compile(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*")
 _WINDOW = 4  # words before an insult in which a target must appear
 
 
-Tables = tuple[frozenset[str], frozenset[str], frozenset[str], frozenset[str], frozenset[str], tuple[str, ...]]
+Tables = tuple[frozenset[str], frozenset[str], frozenset[str], frozenset[str], frozenset[str], tuple[str, ...],
+               frozenset[str]]
 
 
 @lru_cache(maxsize=8)
 def _tables(family: str) -> Tables:
     ins, per, tgt, neg, phr = LEXICON[family]
     return (frozenset(ins.split()), frozenset(per.split()), frozenset(tgt.split()), frozenset(neg.split()),
-            frozenset(SELF.get(family, "").split()), tuple(p for p in phr.split("|") if p))
+            frozenset(SELF.get(family, "").split()), tuple(p for p in phr.split("|") if p),
+            frozenset(SUBJECT.get(family, "").split()))
 
 
 def families(languages: list[str]) -> tuple[str, ...]:
@@ -140,6 +155,56 @@ def _maybe(low: str, lower_words: frozenset[str], fams: tuple[str, ...]) -> bool
     return any(p in low for fam in fams for p in _tables(fam)[5])
 
 
+#: French and Catalan elision: "d'abruti", "l'idiot", "qu'incompétents" are the word after the apostrophe
+_ELIDED = re.compile(r"(?:[dlcjmnst]|qu)'(?=[^\W\d_])")
+
+
+def _unelided(start: int, end: int, tok: str) -> tuple[int, int, str]:
+    m = _ELIDED.match(tok)
+    return (start + m.end(), end, tok[m.end():]) if m else (start, end, tok)
+
+
+def _singular(tok: str, words: frozenset[str]) -> bool:
+    """``tok`` is the singular of a listed plural person-insult ("sinvergüenza" for "sinvergüenzas"); not used for
+    the insults that need a target, where a singular may be another word ("amateur radio" from "amateurs")."""
+    return len(tok) > 4 and (tok + "s" in words or tok + "es" in words)
+
+
+def _vocative(low: str, start: int, end: int) -> bool:
+    """An insult addressed to the reader: set off by a comma and closing the sentence (", clown.", ", idiota!")
+    after a clause of three words or more (not the last item of a list: "paper, glass, trash.")."""
+    after = low[end:end + 2].lstrip(" ")
+    if after and after[0] not in ".!?\u2026":
+        return False
+    head = low[:start].rstrip(" ")
+    if not head.endswith(","):
+        return False
+    clause = re.split(r"[,.;:!?]", head[:-1])[-1]
+    return len(_TOKEN.findall(clause)) >= 3
+
+
+_CLAUSE_END = ".!?;:\u2026"
+
+
+def _clause_start(low: str, tokens: list[tuple[int, int, str]], k: int) -> int:
+    """Index of the first of the ``_WINDOW`` tokens before token ``k`` that lie in its sentence: a target, a
+    negator or a self-word in the previous sentence says nothing about this one ("... hos oss. Dere er dumme")."""
+    lo = max(0, k - _WINDOW)
+    for j in range(k, lo, -1):
+        if any(c in _CLAUSE_END for c in low[tokens[j - 1][1]:tokens[j][0]]):
+            return j
+    return lo
+
+
+def _clause_end(low: str, tokens: list[tuple[int, int, str]], k: int) -> int:
+    """One past the last of the ``_WINDOW`` tokens after token ``k`` in its sentence."""
+    hi = min(len(tokens), k + 1 + _WINDOW)
+    for j in range(k + 1, hi):
+        if any(c in _CLAUSE_END for c in low[tokens[j - 1][1]:tokens[j][0]]):
+            return j
+    return hi
+
+
 def find(text: str, languages: list[str], lower_words: frozenset[str] | None = None) -> list[tuple[int, int, str]]:
     """(start, end, quoted) for every hostile expression in ``text``: each language's insults are matched with that
     language's targets, negators and self-words only (Norwegian "late" is not English "late"). ``lower_words``:
@@ -148,10 +213,10 @@ def find(text: str, languages: list[str], lower_words: frozenset[str] | None = N
     fams = families(languages)
     if lower_words is not None and not _maybe(low, lower_words, fams):
         return []
-    tokens = [(m.start(), m.end(), m.group(0).replace("\u2019", "'")) for m in _TOKEN.finditer(low)]
+    tokens = [_unelided(m.start(), m.end(), m.group(0).replace("\u2019", "'")) for m in _TOKEN.finditer(low)]
     out: set[tuple[int, int, str]] = set()
     for fam in fams:
-        insults, persons, targets, negators, selfs, phrases = _tables(fam)
+        insults, persons, targets, negators, selfs, phrases, subjects = _tables(fam)
         ends, swaps, _ = morphology((fam,))
         morph = (ends, swaps, ())  # endings only: profanity's compound roots are the profanity rule's
         for phrase in phrases:
@@ -160,17 +225,26 @@ def find(text: str, languages: list[str], lower_words: frozenset[str] | None = N
                     (i + len(phrase) == len(low) or not low[i + len(phrase)].isalpha()):
                 out.add((i, i + len(phrase), text[i:i + len(phrase)]))
         for k, (start, end, tok) in enumerate(tokens):
-            person = tok in persons or inflected(tok, persons, morph)
+            person = tok in persons or inflected(tok, persons, morph) or _singular(tok, persons)
             if not person and not (tok in insults or inflected(tok, insults, morph)):
                 continue
-            before = [t for _, _, t in tokens[max(0, k - _WINDOW):k]]
-            if any(t in negators for t in before[-2:]) or any(t in selfs for t in before):
+            lo = _clause_start(low, tokens, k)
+            before = [t for _, _, t in tokens[lo:k]]
+            after = [t for _, _, t in tokens[k + 1:_clause_end(low, tokens, k)]]
+            if _vocative(low, start, end):  # addressed to the reader: what came before in the sentence is moot
+                out.add((start, end, text[start:end]))
                 continue
+            if any(t in negators for t in before[-2:]) or any(t in (subjects if person else selfs) for t in before):
+                continue
+            if not person and not THING_SUBJECTS.get(fam, frozenset()).isdisjoint(before[-3:]):
+                continue  # "so it was useless": a thing described, no one insulted
+            if not person and any(t in selfs for t in after):
+                continue  # "a stupid typo in our own filter": self-criticism, the insult describes our own thing
             if k + 1 < len(tokens) and tokens[k + 1][2] in TECHNICAL_NEXT:
                 continue
             if person:
                 out.add((start, end, text[start:end]))
             elif any(t in targets for t in before):
-                first = tokens[max(0, k - _WINDOW)][0]
+                first = tokens[lo][0]
                 out.add((first, end, text[first:end]))
     return sorted(out)

@@ -314,6 +314,42 @@ def script_mismatch(doc: Doc, ctx: Ctx, min_script_letters: int) -> tuple[str, i
     return top, foreign
 
 
+def short_evidence(doc: Doc, candidates: tuple[str, ...], declared: frozenset[str]) -> str | None:
+    """The language of a text too short for the detector, when its own words leave no doubt: at least two pieces
+    of evidence (``_quick``'s distinctive function words and letters) for one undeclared language and none for any
+    other candidate ("Wir sind morgen nicht erreichbar." on an English account). Else None: short texts are
+    not guessed."""
+    families = {family(c) for c in candidates} & set(_STOPWORDS)
+    hits = dict.fromkeys(families, 0)
+    for _, _, w in doc.words:
+        low = w.lower()
+        for lang in _WORD_LANGS.get(low, ()):
+            if lang in hits:
+                hits[lang] += 1
+        if low not in _WORD_LANGS and not low.isascii():
+            for lang, letters in _LETTERS.items():
+                if lang in hits and not letters.isdisjoint(low):
+                    hits[lang] += 1
+    found = [lang for lang, n in hits.items() if n]
+    if len(found) != 1 or found[0] in declared or hits[found[0]] < 2:
+        return None
+    return found[0]
+
+
+def _short(doc: Doc, ctx: Ctx, opts: LanguageOptions) -> list[Finding]:
+    declared = _declared(ctx)
+    best = short_evidence(doc, candidates_for(ctx, opts), declared) if doc.words else None
+    if best is None:
+        return []
+    name = NAMES.get(best, best)
+    wanted = ", ".join(sorted(NAMES.get(d, d) for d in declared))
+    return [ctx.finding(
+        "language", opts, f"the text is short, but its words are {name}; account {ctx.account.name!r} posts in "
+        f"{wanted}", doc.words[0][0], doc.words[-1][1],
+        f"write it in {wanted}, or add {best!r} to accounts.{ctx.account.name}.languages if the account posts in {name}",
+    )]
+
+
 def language(doc: Doc, ctx: Ctx, opts: LanguageOptions) -> list[Finding]:
     account_langs = {family(c) for c in ctx.account.languages}
     if ctx.lang and family(ctx.lang) not in account_langs:
@@ -333,6 +369,8 @@ def language(doc: Doc, ctx: Ctx, opts: LanguageOptions) -> list[Finding]:
                 f"account {ctx.account.name!r} posts in {wanted}", doc.words[0][0], doc.words[-1][1],
                 f"write it in {wanted}, or add the language to accounts.{ctx.account.name}.languages",
             )]
+    if doc.letter_count < opts.min_letters:
+        return _short(doc, ctx, opts)
     ranked = detect(doc, candidates_for(ctx, opts), opts.min_letters, _declared(ctx), ctx.defer)
     if not ranked:
         return []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from functools import lru_cache
+from typing import Any
 
 from pydantic import Field, field_validator
 
@@ -224,6 +225,44 @@ DATE_SPAN = re.compile(
 )
 
 
+#: the word right before a number that labels it an identifier, not a phone number: "#", "n.º", an all-capital code
+#: (SIREN, CIF, HRB, INC, AS, MVA), or a word ending in a number/reference/id noun, abbreviated or compounded
+#: ("org.nr.", "Kundenummer", "Auftragsnummer", "ref", "case", "ticket", "order", "build", "serial")
+_ID_LABEL = re.compile(
+    r"(?:#|(?<![^\W\d_])(?:n\.?\s?[º°]|(?-i:[A-Z]{2,6})|[^\W\d_]*(?:nr|no|num|nummer|number|numéro|número|numero|"
+    r"ref|réf|id|"
+    r"reference|référence|referencia|case|ticket|order|commande|pedido|bestilling|build|serial|version|release|"
+    r"tracking|invoice|faktura|rechnung|factura|facture|kode|code|código|sak|saksnr))"
+    r"[.:]?\s*(?:[.:#-]\s*)?)$", re.IGNORECASE | re.UNICODE)
+#: labels that name a phone number even though they end like an identifier label ("tel. no.", "telefonnummer")
+_PHONE_LABEL = re.compile(r"(?<![^\W\d_])(?:tel|tlf|phone|telefon|téléphone|teléfono|mobil|mobile|handy|fax|ring|call|sms|"
+                          r"whatsapp|portable|móvil|movil|ruf|kontakt)", re.IGNORECASE)
+_ALL_CAPS = re.compile(r"[A-Z]{2,6}")
+
+
+def labelled_id(prose: str, start: int) -> bool:
+    """Whether the number at ``start`` is labelled as an identifier (org.nr., SIREN, Kundenummer, case #, ref),
+    judged from the one or two words before it. A plain "number"/"nummer"/"no." (without a compound or a code
+    before it) and any phone word in those words leave it a phone number."""
+    before = prose[max(0, start - 40):start]
+    m = _ID_LABEL.search(before)
+    if m is None:
+        return False
+    label = m.group(0).strip(" .:#-\u00a0")
+    window = before[max(0, m.start() - 20):]
+    if _PHONE_LABEL.search(window):
+        return False
+    if _ALL_CAPS.fullmatch(label) or m.group(0).lstrip().startswith("#"):
+        return True
+    low = label.lower()
+    # a bare number noun ("number", "nr", "no") labels an identifier only with a word or code before it
+    if low in ("nr", "no", "num", "nummer", "number", "numéro", "número", "numero"):
+        prev = before[: m.start()]
+        word = re.search(r"([^\W\d_]+)([.\-]?)\s*$", prev)
+        return word is not None and (bool(word.group(2)) or bool(_ALL_CAPS.fullmatch(word.group(1))))
+    return True
+
+
 def without_dates(text: str) -> str:
     """``text`` with every date, time span and day-month span blanked out (same length), so none is ever read as
     a phone number."""
@@ -231,6 +270,28 @@ def without_dates(text: str) -> str:
         return text
     blank = DATE.sub(lambda m: " " * len(m.group(0)), text)
     return DATE_SPAN.sub(lambda m: " " * len(m.group(0)), blank)
+
+
+#: number ranges the regulators reserve for fiction (Ofcom's drama numbers, ARCEP's 06 39 98): libphonenumber
+#: calls them invalid, but a post that prints one is printing a personal number all the same (examples, mock-ups,
+#: test posts copy them), so they count: region -> national-number prefixes
+FICTION_RANGES: dict[str, tuple[str, ...]] = {"GB": ("7700900",), "FR": ("639980", "639981", "639982", "639983",
+                                                                      "639984", "639985", "639986", "639987",
+                                                                      "639988", "639989")}
+
+
+def _matches(prose: str, region: str) -> list[Any]:
+    """libphonenumber's matches in ``prose`` for ``region``: valid numbers, and possible ones in a fiction range."""
+    import phonenumbers
+
+    found: list[Any] = list(phonenumbers.PhoneNumberMatcher(prose, region, leniency=phonenumbers.Leniency.VALID))
+    fiction = FICTION_RANGES.get(region)
+    if fiction and any(p[:4] in prose.replace(" ", "") for p in fiction):
+        spans = {(m.start, m.end) for m in found}
+        for m in phonenumbers.PhoneNumberMatcher(prose, region, leniency=phonenumbers.Leniency.POSSIBLE):
+            if (m.start, m.end) not in spans and str(m.number.national_number).startswith(fiction):
+                found.append(m)
+    return found
 
 
 def phone(doc: Doc, ctx: Ctx, opts: PhoneOptions) -> list[Finding]:
@@ -247,13 +308,13 @@ def phone(doc: Doc, ctx: Ctx, opts: PhoneOptions) -> list[Finding]:
     seen: set[tuple[int, int]] = set()
     out = []
     for region in regions:
-        for match in phonenumbers.PhoneNumberMatcher(prose, region, leniency=phonenumbers.Leniency.VALID):
+        for match in _matches(prose, region):
             span = (match.start, match.end)
             if span in seen:
                 continue
             seen.add(span)
             e164 = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
-            if e164 in allowed:
+            if e164 in allowed or labelled_id(prose, match.start):
                 continue
             out.append(ctx.finding(
                 "privacy.phone", opts, f"a phone number in a public post ({_mask(match.raw_string)})",

@@ -14,7 +14,6 @@ import itertools
 import re
 from collections.abc import Iterable
 from functools import lru_cache
-from typing import Any
 
 from pydantic import Field
 
@@ -190,7 +189,33 @@ def _innocent_for(languages: Iterable[str]) -> frozenset[str]:
     return frozenset(out)
 
 
-def _plain(tokens: set[str], words: frozenset[str], starts: frozenset[str], morph: Any = None) -> bool:
+Morph = tuple[tuple[frozenset[str], tuple[tuple[str, ...], tuple[tuple[str, str], ...], tuple[str, ...]]], ...]
+
+
+def _family(code: str) -> str:
+    return "no" if code in ("nb", "nn", "no") else code.split("-")[0]
+
+
+@lru_cache(maxsize=32)
+def per_language(words: frozenset[str], languages: tuple[str, ...]) -> Morph:
+    """(words, that language's morphology) per family: a word is inflected with its own language's endings only,
+    so the Norwegian "dritt" plus the German ending "-en" is not profanity ("zum dritten Mal"). English endings
+    apply to the base list (and every language's own endings to it too: it is the shared list)."""
+    fams = sorted({"en", *(_family(c) for c in languages)})
+    out = []
+    for fam in fams:
+        foreign = frozenset(w for g, ws in EXTRA.items() if g != fam for w in ws)
+        own = words - foreign
+        morph = (SUFFIXES.get(fam, ()), SWAPS.get(fam, ()), LANG_ROOTS.get(fam, ()))
+        out.append((own, (tuple(sorted(morph[0], key=lambda e: (-len(e), e))), morph[1], morph[2])))
+    return tuple(out)
+
+
+def _inflected(tok: str, morph: Morph) -> bool:
+    return any(inflected(tok, words, m) for words, m in morph)
+
+
+def _plain(tokens: set[str], words: frozenset[str], starts: frozenset[str], morph: Morph | None = None) -> bool:
     """True when no token can be profane or start a phrase: each is a word of letters that is not in the list and
     not built on a root, or ASCII digits not in the list (``_is_profane`` is False for a number). Exact pre-filter
     for the token loop of ``find``."""
@@ -201,7 +226,7 @@ def _plain(tokens: set[str], words: frozenset[str], starts: frozenset[str], morp
             if len(tok) > 4 and (tok.startswith(_ROOTS) or tok.endswith(_ROOTS)) \
                     and not tok.startswith(_ROOT_EXCEPTIONS):
                 return False
-            if morph is not None and inflected(tok, words, morph):
+            if morph is not None and _inflected(tok, morph):
                 return False
         elif not (tok.isascii() and tok.isdigit()):
             return False
@@ -210,7 +235,7 @@ def _plain(tokens: set[str], words: frozenset[str], starts: frozenset[str], morp
 
 def find(text: str, words: frozenset[str], languages: tuple[str, ...] | None = ("en",)) -> list[tuple[int, int]]:
     """Spans of profane words and phrases in ``text``; inflected forms in ``languages`` too (None: exact only)."""
-    morph = morphology(languages) if languages is not None else None
+    morph = per_language(words, tuple(languages)) if languages is not None else None
     low = text.lower()
     hits: list[tuple[int, int]] = []
     starts = _phrase_starts(words)
@@ -222,11 +247,11 @@ def find(text: str, words: frozenset[str], languages: tuple[str, ...] | None = (
         if tok.isalpha():  # most tokens: no leetspeak to expand (the same test as _is_profane, without the calls)
             profane = tok in words or (len(tok) > 4 and (tok.startswith(_ROOTS) or tok.endswith(_ROOTS))
                                        and not tok.startswith(_ROOT_EXCEPTIONS)) \
-                or (morph is not None and inflected(tok, words, morph))
+                or (morph is not None and _inflected(tok, morph))
         else:
             core = tok.strip("!+*") or tok
             profane = _is_profane(tok, words) or (core != tok and _is_profane(core, words)) \
-                or (morph is not None and core.isalpha() and inflected(core, words, morph))
+                or (morph is not None and core.isalpha() and _inflected(core, morph))
         if profane:
             hits.append((start, end))
             continue
