@@ -5,7 +5,9 @@
 Part 1, publisher alone: FEEDS feeds of ENTRIES entries each on a loopback HTTP server (its own process, with
 ETags), added to a fresh SQLite store; one real `publisher scheduler` process polls them. Measured: the first
 cycle (every entry seeded), an all-unchanged cycle (every feed answers 304), a cycle with one new entry per feed
-(until all FEEDS announcements are accepted as posts), and the scheduler's peak RSS (VmHWM from /proc).
+(until all FEEDS announcements are accepted as posts), and the scheduler's peak RSS (VmHWM from /proc). Beside
+each cycle's wall time: the CPU seconds the scheduler and the feed server used meanwhile (/proc/PID/stat) and the
+load average, and once the scheduler's CPU per second with nothing due (its tick loop, in every cycle's figure).
 
 Part 2, side by side: COMPARE feeds announced to the sandbox's Mastodon by feed2toot (/usr/bin/feed2toot, one run
 over a uri_list, its cache populated first with -p) and by publisher (`publisher run`: scheduler + worker, seeded
@@ -159,6 +161,24 @@ def hwm(pid: int) -> int:
     return 0
 
 
+def cpu(pid: int) -> float:
+    """CPU seconds (user + system) ``pid`` has used so far, 0 if gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed(out: dict[str, Any], name: str, pids: dict[str, int], run: Any) -> None:
+    """``out[name]``: wall seconds of ``run()``; beside it the CPU seconds each of ``pids`` used meanwhile and the
+    load average at the end (the machine is shared: wall time alone says little)."""
+    before = {k: cpu(p) for k, p in pids.items()}
+    out[name] = round(run(), 2)
+    out[name + "_cpu_s"] = {k: round(cpu(p) - before[k], 2) for k, p in pids.items()}
+    out[name + "_load"] = [round(x, 1) for x in os.getloadavg()]
+
+
 def stop(p: subprocess.Popen[bytes]) -> None:
     if p.poll() is None:
         os.killpg(p.pid, signal.SIGTERM)
@@ -169,7 +189,7 @@ def stop(p: subprocess.Popen[bytes]) -> None:
             p.wait()
 
 
-def part1(base: str, gen: Any, n: int, work: Path) -> dict[str, Any]:
+def part1(base: str, gen: Any, n: int, work: Path, server_pid: int) -> dict[str, Any]:
     b = Bench(work / "p1", {"andrew": {"channel": "dryrun", "kind": "personal"}})
     t = time.monotonic()
     b.add_feeds(base, n, "andrew")
@@ -180,18 +200,28 @@ def part1(base: str, gen: Any, n: int, work: Path) -> dict[str, Any]:
     def sample() -> None:
         peak[0] = max(peak[0], hwm(sched.pid))
 
+    pids = {"scheduler": sched.pid, "feed_server": server_pid}
+
+    def cycle(what: str) -> float:
+        since = b.due_now().replace(tzinfo=None)
+        return wait(lambda: b.count("SELECT count(*) FROM feeds WHERE last_success >= :t", t=since) == n, 600, what,
+                    sample)
+
     try:
-        since = b.due_now()
-        out["seed_cycle_s"] = round(wait(lambda: b.count("SELECT count(*) FROM feeds WHERE last_success >= :t",
-                                                        t=since.replace(tzinfo=None)) == n, 600, "seed cycle", sample), 2)
+        timed(out, "seed_cycle_s", pids, lambda: cycle("seed cycle"))
         out["seeded_entries"] = b.count("SELECT count(*) FROM feed_entries")
-        since = b.due_now()
-        out["all_304_cycle_s"] = round(wait(lambda: b.count("SELECT count(*) FROM feeds WHERE last_success >= :t",
-                                                           t=since.replace(tzinfo=None)) == n, 600, "304 cycle", sample), 2)
+        # the scheduler's CPU with no feed due (its tick loop, heartbeats): part of every cycle's CPU figure
+        idle = cpu(sched.pid)
+        time.sleep(10)
+        out["scheduler_idle_cpu_s_per_s"] = round((cpu(sched.pid) - idle) / 10, 3)
+        timed(out, "all_304_cycle_s", pids, lambda: cycle("304 cycle"))
         gen.value = 1
-        b.due_now()
-        out["one_new_each_accepted_s"] = round(wait(lambda: b.count("SELECT count(*) FROM posts") == n, 600,
-                                                    "announcements", sample), 2)
+
+        def announce() -> float:
+            b.due_now()
+            return wait(lambda: b.count("SELECT count(*) FROM posts") == n, 600, "announcements", sample)
+
+        timed(out, "one_new_each_accepted_s", pids, announce)
         sample()
         out["scheduler_peak_rss_mib"] = peak[0]
     finally:
@@ -297,7 +327,7 @@ def main() -> None:
     try:
         if not args.skip_part1:
             gen.value = 0
-            report["part1"] = part1(base, gen, args.feeds, work)
+            report["part1"] = part1(base, gen, args.feeds, work, server.pid or 0)
             print(json.dumps(report, indent=2), flush=True)
         if args.compare:
             report["part2"] = part2(base, gen, args.compare, work)

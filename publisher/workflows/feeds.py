@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, func, or_, select, update
 
 from publisher import audit, channels, service, textinput
 from publisher.errors import InputError, NotFound, PublisherError
@@ -320,12 +320,11 @@ def _order(entries: list[parsing.Entry]) -> list[parsing.Entry]:
 
 
 def _unseen(conn: Connection, name: str, entries: list[parsing.Entry]) -> list[parsing.Entry]:
-    seen: set[str] = set()
-    keys = list(dict.fromkeys(e.key for e in entries))
-    for start in range(0, len(keys), 500):
-        chunk = keys[start:start + 500]
-        seen.update(k for k, in conn.execute(select(feed_entries.c.entry_key).where(
-            feed_entries.c.feed == name, feed_entries.c.entry_key.in_(chunk))))
+    return _fresh(entries, set(_stored_keys(conn, name, list(dict.fromkeys(e.key for e in entries)))))
+
+
+def _fresh(entries: list[parsing.Entry], seen: set[str]) -> list[parsing.Entry]:
+    """The entries whose key is not in ``seen``, each key once, in their order."""
     out, once = [], set()
     for e in entries:
         if e.key not in seen and e.key not in once:
@@ -334,16 +333,34 @@ def _unseen(conn: Connection, name: str, entries: list[parsing.Entry]) -> list[p
     return out
 
 
-def _seen_keys(store: Store, name: str) -> Callable[[list[str]], set[str]]:
-    def seen(keys: list[str]) -> set[str]:
-        out: set[str] = set()
-        with store.read() as conn:
-            for start in range(0, len(keys), 500):
-                out.update(k for k, in conn.execute(select(feed_entries.c.entry_key).where(
-                    feed_entries.c.feed == name, feed_entries.c.entry_key.in_(keys[start:start + 500]))))
-        return out
+class _SeenKeys:
+    """Which entry keys of a feed are already stored, read once per key per poll: the prescan asks about every
+    item, the check before planning only about keys the prescan did not ask about (feedparser's identity can
+    differ from the prescan's). Only a hint for skipping work: ``_announce`` checks again in its transaction."""
 
-    return seen
+    def __init__(self, store: Store, name: str) -> None:
+        self.store, self.name = store, name
+        self.known: dict[str, bool] = {}
+
+    def __call__(self, keys: list[str]) -> set[str]:
+        ask = [k for k in dict.fromkeys(keys) if k not in self.known]
+        if ask:
+            with self.store.read() as conn:
+                found = set(_stored_keys(conn, self.name, ask))
+            self.known.update((k, k in found) for k in ask)
+        return {k for k in keys if self.known[k]}
+
+
+#: built once: one expanding parameter for the keys, not a statement of 50 bound values built per feed per poll
+_STORED = select(feed_entries.c.entry_key).where(feed_entries.c.feed == bindparam("feed"),
+                                                 feed_entries.c.entry_key.in_(bindparam("keys", expanding=True)))
+
+
+def _stored_keys(conn: Connection, name: str, keys: list[str]) -> list[str]:
+    out: list[str] = []
+    for start in range(0, len(keys), 500):
+        out.extend(k for k, in conn.execute(_STORED, {"feed": name, "keys": keys[start:start + 500]}))
+    return out
 
 
 def plan(settings: Settings, row: dict[str, Any], new: list[parsing.Entry], now: datetime) -> tuple[list[Announcement], list[parsing.Entry]]:
@@ -402,7 +419,9 @@ def _announce(settings: Settings, store: Store, row: dict[str, Any], a: Announce
         except (ToneBlocked, InputError) as e:
             a.problem = e.message
     name = row["name"]
-    with store.tx() as conn:
+
+    def work(conn: Connection) -> None:
+        a.post_id = None  # a batch that rolled back runs this again alone: nothing of its first run is kept
         lock_keys(conn, f"feed:{name}:{a.entry.key}")  # PostgreSQL: a racing poll waits here, then sees the row
         if not _unseen(conn, name, [a.entry]):
             return  # another scheduler announced it first
@@ -420,6 +439,10 @@ def _announce(settings: Settings, store: Store, row: dict[str, Any], a: Announce
         else:
             audit.append(conn, settings.actor, [audit.Event("feed.entry_refused", details={
                 **details, "reason": a.problem})], at=now)
+
+    # the post, the entry's row and their audit in one transaction, shared with the other fetch threads'
+    # announcements and successes (group commit); returns once it has committed
+    store.grouped(work)
 
 
 def _backoff(row: dict[str, Any], failures: int) -> timedelta:
@@ -451,15 +474,19 @@ def _failed(settings: Settings, store: Store, row: dict[str, Any], kind: str, me
 
 
 def poll_feed(settings: Settings, store: Store, row: dict[str, Any], *, owner: str | None = None,
-              http: Any = None, dry_run: bool = False, max_bytes: int = fetching.MAX_BYTES) -> PollResult:
+              http: Any = None, dry_run: bool = False, max_bytes: int = fetching.MAX_BYTES,
+              done: list[_Success] | None = None) -> PollResult:
     """Fetch, parse and announce one feed (a row of ``feeds``). With ``owner``, the caller holds its lease.
-    ``dry_run``: fetch unconditionally, plan and render, store nothing."""
+    ``dry_run``: fetch unconditionally, plan and render, store nothing. ``done``: the feed's success (its new
+    ETag, next poll, lease released) is appended there for the caller to write with others (``_record``) instead
+    of being written now; the announcements are committed either way before this returns."""
     name = row["name"]
     try:
         got = fetching.fetch(row["url"], None if dry_run else row["etag"], None if dry_run else row["last_modified"],
                              http=http, max_bytes=max_bytes)
-        seen = None if dry_run or row.get("backfill") is not None else _seen_keys(store, name)
-        parsed = parsing.parse(got.body, got.content_type, got.url, seen) if got.status != 304 else None
+        seen = _SeenKeys(store, name)
+        prescan = None if dry_run or row.get("backfill") is not None else seen
+        parsed = parsing.parse(got.body, got.content_type, got.url, prescan) if got.status != 304 else None
     except (fetching.FetchError, parsing.ParseError) as e:
         message = str(e) + (f" ({e.hint})" if isinstance(e, parsing.ParseError) and e.hint else "")
         if dry_run:
@@ -468,10 +495,9 @@ def poll_feed(settings: Settings, store: Store, row: dict[str, Any], *, owner: s
     now = utcnow()
     if parsed is None:
         if not dry_run:
-            _succeeded(settings, store, row, got, owner, now)
+            _succeeded(settings, store, row, got, owner, now, done)
         return PollResult(name, "not_modified")
-    with store.read() as conn:
-        new = _unseen(conn, name, parsed.entries)
+    new = _fresh(parsed.entries, seen([e.key for e in parsed.entries]))
     announce, seed = plan(settings, row, new, now)
     result = PollResult(name, "new" if announce else ("seeded" if seed else "unchanged"), announced=announce,
                         seeded=len(seed), bozo=parsed.bozo)
@@ -484,12 +510,18 @@ def poll_feed(settings: Settings, store: Store, row: dict[str, Any], *, owner: s
             _write_seeded(conn, name, seed, now)
     for a in announce:
         _announce(settings, store, row, a, now)
-    _succeeded(settings, store, row, got, owner, now)
+    _succeeded(settings, store, row, got, owner, now, done)
     return result
 
 
+@dataclass
+class _Success:
+    name: str
+    values: dict[str, Any]
+
+
 def _succeeded(settings: Settings, store: Store, row: dict[str, Any], got: fetching.Fetched, owner: str | None,
-               now: datetime) -> None:
+               now: datetime, done: list[_Success] | None = None) -> None:
     values: dict[str, Any] = {"last_success": now, "failures": 0, "lease_until": None, "lease_owner": None,
                               "next_poll": now + timedelta(seconds=int(row["interval_seconds"])), "backfill": None}
     if got.status != 304:
@@ -498,6 +530,9 @@ def _succeeded(settings: Settings, store: Store, row: dict[str, Any], got: fetch
         values["url"] = got.moved_to
     if row["failures"]:
         values["updated_at"] = now
+    if done is not None and owner is not None and not got.moved_to:
+        done.append(_Success(row["name"], values))
+        return
 
     def work(conn: Connection) -> None:
         q = update(feeds).where(feeds.c.name == row["name"])
@@ -512,6 +547,24 @@ def _succeeded(settings: Settings, store: Store, row: dict[str, Any], got: fetch
             work(conn)
     else:
         store.grouped(work)  # a poll cycle of many unchanged feeds shares its commits
+
+
+def _record(store: Store, owner: str, done: list[_Success]) -> None:
+    """Write a batch's successes in one transaction: one executemany per shape of change (a 304 leaves the
+    ETag alone, a 200 stores the new one, a feed that had failed also gets ``updated_at``). Each row is updated
+    only while this owner still holds its lease, as ``_succeeded`` does. A crash before this commit loses only
+    the timestamps: the leases expire and the feeds are polled again (their announcements are already stored)."""
+    shapes: dict[tuple[str, ...], list[_Success]] = {}
+    for d in done:
+        shapes.setdefault(tuple(sorted(d.values)), []).append(d)
+    if not shapes:
+        return
+    with store.tx() as conn:
+        for columns, group in shapes.items():
+            q = (update(feeds).where(feeds.c.name == bindparam("b_name"), feeds.c.lease_owner == bindparam("b_owner"))
+                 .values({c: bindparam(f"b_{c}") for c in columns}))
+            conn.execute(q, [{"b_name": d.name, "b_owner": owner, **{f"b_{c}": d.values[c] for c in columns}}
+                             for d in group])
 
 
 def claim_due(store: Store, owner: str, now: datetime, lease: timedelta, limit: int = 200) -> list[dict[str, Any]]:
@@ -535,13 +588,25 @@ def claim_due(store: Store, owner: str, now: datetime, lease: timedelta, limit: 
 
 
 _http = threading.local()
+_pools: dict[int, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
 
 
 def _session() -> Any:
+    """This thread's HTTP session: its connections stay open between polls (keep-alive)."""
     s = getattr(_http, "session", None)
     if s is None:
         s = _http.session = fetching.session()
     return s
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """The fetch threads, kept from cycle to cycle so their sessions (and open connections) are reused."""
+    with _pools_lock:
+        pool = _pools.get(threads)
+        if pool is None:
+            pool = _pools[threads] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="feed")
+        return pool
 
 
 def poll_due(settings: Settings, store: Store, owner: str, *, now: datetime | None = None, threads: int = 8,
@@ -553,17 +618,21 @@ def poll_due(settings: Settings, store: Store, owner: str, *, now: datetime | No
     if not rows:
         return []
 
+    done: list[_Success] = []  # list.append is atomic: the fetch threads share it
+
     def one(row: dict[str, Any]) -> PollResult:
         try:
-            return poll_feed(settings, store, row, owner=owner, http=_session())
+            return poll_feed(settings, store, row, owner=owner, http=_session(), done=done)
         except Exception as e:  # noqa: BLE001 - one feed's failure must not stop the others; its lease expires
             log.error("feed %s: poll failed: %s", row["name"], type(e).__name__, exc_info=log.isEnabledFor(logging.DEBUG))
             return PollResult(row["name"], "error", error=type(e).__name__)
 
-    if len(rows) == 1 or threads <= 1:
-        return [one(r) for r in rows]
-    with ThreadPoolExecutor(max_workers=min(threads, len(rows)), thread_name_prefix="feed") as pool:
-        return list(pool.map(one, rows))
+    try:
+        if len(rows) == 1 or threads <= 1:
+            return [one(r) for r in rows]
+        return list(_pool(threads).map(one, rows))
+    finally:
+        _record(store, owner, done)
 
 
 def run(settings: Settings, store: Store, owner: str, stop: threading.Event, every: float = 1.0,

@@ -31,6 +31,7 @@ class FeedServer:
     hits: Counter[str] = field(default_factory=Counter)
     not_modified: Counter[str] = field(default_factory=Counter)
     gzipped: Counter[str] = field(default_factory=Counter)
+    connections: int = 0  # TCP connections accepted (a client reusing its connections keeps this low)
     _server: Any = None
 
     def url(self, path: str) -> str:
@@ -53,6 +54,10 @@ class FeedServer:
 
             def log_message(self, *args: Any) -> None:
                 pass
+
+            def setup(self) -> None:  # once per connection
+                outer.connections += 1
+                super().setup()
 
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
                 path = self.path

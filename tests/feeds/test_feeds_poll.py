@@ -354,3 +354,41 @@ def test_an_entry_image_with_alt_text_is_attached_and_one_without_is_not(setup: 
     assert stored == 1  # the bytes are in the store, for whichever worker publishes it
     assert "media" not in (payloads[second["id"]].get("extra") or {})
     assert second["variables"]["image_not_attached"] == "the entry gives its image no alt text"
+
+
+def test_a_cycle_of_unchanged_feeds_reuses_connections_and_commits_once(setup: tuple[Settings, Store], feeds_http: FeedServer,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cycle of 304s: the fetch threads keep their connections open from feed to feed and cycle to cycle, and the
+    successes (next poll, lease released) are written in one transaction for the batch, not one per feed."""
+    settings, store = setup
+    for i in range(10):
+        _add(settings, store, feeds_http.set(f"/f{i}", rss("Blog", [item(1, 1)])), name=f"f{i}", interval=60)
+    assert {r.status for r in wf.poll_due(settings, store, "me", threads=2)} == {"seeded"}
+    commits = []
+    real_tx = store.tx
+    monkeypatch.setattr(store, "tx", lambda: (commits.append(1), real_tx())[1])
+    before = utcnow()
+    with store.tx() as conn:
+        conn.execute(feeds.update().values(next_poll=before))
+    commits.clear()
+    assert {r.status for r in wf.poll_due(settings, store, "me", threads=2)} == {"not_modified"}
+    assert sum(feeds_http.not_modified.values()) == 10
+    assert len(commits) == 2  # the claim, and the batch's successes
+    assert feeds_http.connections <= 2  # 20 requests over the two fetch threads' kept-alive connections
+    with store.read() as conn:
+        rows = wf.all_feeds(conn)
+    assert all(r["last_success"] >= before and r["lease_owner"] is None and r["etag"]
+               and r["next_poll"] > before + timedelta(seconds=50) for r in rows)
+
+
+def test_batched_successes_skip_a_feed_whose_lease_was_lost(setup: tuple[Settings, Store], feeds_http: FeedServer) -> None:
+    """A batch's successes are written only where this scheduler still holds the lease (another took it over)."""
+    settings, store = setup
+    _add(settings, store, feeds_http.set("/feed/", rss("Blog", [item(1, 1)])))
+    wf.claim_due(store, "other", utcnow(), timedelta(seconds=60))
+    later = utcnow() + timedelta(hours=1)
+    wf._record(store, "me", [wf._Success("blog", {"next_poll": later, "lease_owner": None, "lease_until": None})])
+    assert _row(store)["lease_owner"] == "other"
+    wf._record(store, "other", [wf._Success("blog", {"next_poll": later, "lease_owner": None, "lease_until": None})])
+    row = _row(store)
+    assert row["lease_owner"] is None and row["next_poll"] == later
