@@ -411,7 +411,10 @@ class Publisher(Reconciling):
             again = transitions(conn, self.actor, [self._result(claimed[i], at, late=State(state)) for i, state in found])
             for (i, _state), ok in zip(found, again, strict=True):
                 moved[i] = ok
-        published = [g.d["id"] for g, ok in zip(claimed, moved, strict=True) if ok and g.receipt is not None]
+        # only a delivery of a thread (thread_key set) is ever another's predecessor (prev_id): the others skip
+        # the look-up, a round trip per batch
+        published = [g.d["id"] for g, ok in zip(claimed, moved, strict=True)
+                     if ok and g.receipt is not None and g.d.get("thread_key")]
         return moved, self._wake_successors(conn, published)
 
     def _recorded(self, claimed: list[_Go], moved: list[bool], woken: list[dict[str, Any]],
