@@ -15,6 +15,8 @@
       throughput at 50 ms platform latency (dry-run channel sleeping 50 ms, 4 accounts), P worker processes x T
       threads, steady state (10th-90th percentile of publish times) as a share of the bound P x T / 0.05 s
 
+  BENCH_SCHEDULER=lost_after_seconds=60 python benchmarks/scale.py ...
+      scheduler settings for the run (comma-separated key=value, into the config's ``scheduler:`` section)
   BENCH_PG=postgresql://127.0.0.1:5432/test BENCH_REDIS=redis://127.0.0.1:6379/14 python benchmarks/scale.py ...
       the same on PostgreSQL + Redis (a fresh schema; the Redis db is flushed); BENCH_BROKER=amqp://... as well
       puts the messages on RabbitMQ (Redis keeps budgets, cadence and heartbeats).
@@ -49,6 +51,7 @@ class LockSampler:
         self.in_tx = self.waiting = self.samples = self.ungranted = 0
         self.kinds: Counter[str] = Counter()
         self.states: Counter[str] = Counter()  # state:wait_event_type of every in-transaction sample
+        self.cpu: dict[int, float] = {}  # CPU seconds of each backend, as last sampled (the server is local)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -64,9 +67,11 @@ class LockSampler:
 
         with psycopg.connect(self.url, autocommit=True) as conn:
             while not self._stop.is_set():
-                rows = conn.execute("SELECT state, wait_event_type, wait_event FROM pg_stat_activity "
+                rows = conn.execute("SELECT state, wait_event_type, wait_event, pid FROM pg_stat_activity "
                                     "WHERE application_name = %s AND pid <> pg_backend_pid()", (self.app,)).fetchall()
-                busy = [r for r in rows if r[0] in ("active", "idle in transaction")]
+                for *_, pid in rows:
+                    self.cpu[pid] = max(self.cpu.get(pid, 0.0), _proc_cpu(pid))
+                busy = [r[:3] for r in rows if r[0] in ("active", "idle in transaction")]
                 if busy:
                     self.samples += 1
                     self.in_tx += len(busy)
@@ -89,6 +94,22 @@ class LockSampler:
                 f"{', '.join(f'{k} {v}' for k, v in self.states.most_common(6))})")
 
 
+def _proc_cpu(pid: int) -> float:
+    """user + system CPU seconds of a local process, 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children_cpu() -> float:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def _with_app(env: dict[str, str], app: str) -> None:
     if env.get("PUBLISHER_DATABASE_URL"):
         env["PUBLISHER_DATABASE_URL"] += f"&application_name={app}"
@@ -99,6 +120,10 @@ def _home_env() -> tuple[Path, dict[str, str]]:
     home, env = _home()
     if os.environ.get("BENCH_BROKER"):
         env["PUBLISHER_BROKER_URL"] = os.environ["BENCH_BROKER"]
+    if os.environ.get("BENCH_SCHEDULER"):  # e.g. lost_after_seconds=60: scheduler settings for this run
+        config = yaml.safe_load((home / "config.yaml").read_text())
+        config["scheduler"] = {k: float(v) for k, v in (kv.split("=") for kv in os.environ["BENCH_SCHEDULER"].split(","))}
+        (home / "config.yaml").write_text(yaml.safe_dump(config))
     return home, env
 
 
@@ -111,9 +136,14 @@ def _path(env: dict[str, str]) -> str:
 
 
 def _spawn(env: dict[str, str], processes: int, threads: int) -> list[subprocess.Popen[bytes]]:
-    return [subprocess.Popen([sys.executable, "-m", "publisher.cli", *args], env=env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, start_new_session=True)
-            for args in (["worker", "-p", str(processes), "-t", str(threads)], ["scheduler"])]
+    """The worker pool and the scheduler; with BENCH_LOGS=DIR their output goes to DIR/worker.log, scheduler.log."""
+    logs = os.environ.get("BENCH_LOGS")
+    spawned = []
+    for args in (["worker", "-p", str(processes), "-t", str(threads)], ["scheduler"]):
+        out: Any = open(Path(logs) / f"{args[0]}.log", "ab") if logs else subprocess.DEVNULL  # noqa: SIM115
+        spawned.append(subprocess.Popen([sys.executable, "-m", "publisher.cli", *args], env=env, stdout=out,
+                                        stderr=out, start_new_session=True))
+    return spawned
 
 
 def _wait(store: Any, n: int, limit: float) -> None:
@@ -179,6 +209,7 @@ def burst(n: int = 10_000, processes: int = 2, threads: int = 8) -> None:
     lead = 15 + n / 2000
     due = datetime.now(UTC) + timedelta(seconds=lead)
     _insert(store, s, [("noc", due)] * n)
+    cpu0 = _children_cpu()
     spawned = _spawn(env, processes, threads)
     sampler = LockSampler(os.environ["BENCH_PG"], app) if env.get("PUBLISHER_DATABASE_URL") else None
     try:
@@ -191,12 +222,16 @@ def burst(n: int = 10_000, processes: int = 2, threads: int = 8) -> None:
             sampler.stop()
         _stop(spawned)
         _stop_embedded(s)
+    cpu = _children_cpu() - cpu0
+    server = sum(sampler.cpu.values()) if sampler else 0.0
     with store.read() as conn:
         late = sorted((r[0] - r[1]).total_seconds() for r in conn.execute(
             select(deliveries.c.published_at, deliveries.c.due_at).where(deliveries.c.published_at.is_not(None))))
     print(f"burst ({_path(env)}, {processes} worker processes x {threads} threads + 1 scheduler): {len(late)}/{n} "
           f"published in {late[-1]:.1f} s = {n / late[-1]:.0f}/s; lateness p50 {_pct(late, 0.5):.2f} s, "
-          f"p99 {_pct(late, 0.99):.2f} s; none early: {late[0] >= 0}" + (f"; {sampler.line()}" if sampler else ""))
+          f"p99 {_pct(late, 0.99):.2f} s; none early: {late[0] >= 0}; CPU: worker + scheduler processes "
+          f"{cpu:.1f} s (start-up included), database server {server:.1f} s ({(cpu + server) / n * 1000:.2f} ms "
+          f"a delivery); load {os.getloadavg()[0]:.1f}" + (f"; {sampler.line()}" if sampler else ""))
 
 
 def hour(accounts: int = 10_000, per: int = 5, processes: int = 2, threads: int = 8, gap: int = 5,
