@@ -612,14 +612,35 @@ def stale_queued(conn: Connection, now: datetime, lost_after: timedelta, limit: 
     return [dict(r) for r in conn.execute(q).mappings()]
 
 
-def touch_enqueued(conn: Connection, delivery_id: str, now: datetime, message_id: str | None) -> bool:
-    from sqlalchemy import update
+def touch_enqueued(conn: Connection, ids: dict[str, str | None], now: datetime) -> set[str]:
+    """Of these deliveries (id -> message id), the ones still ``queued``, given the message id and ``now`` as
+    enqueued_at: one statement for all of them."""
+    if not ids:
+        return set()
+    from sqlalchemy import bindparam, select, update
 
     from publisher.schema import deliveries
-    res = conn.execute(update(deliveries).where(deliveries.c.id == delivery_id,
-                                                deliveries.c.state == State.QUEUED.value)
-                       .values(enqueued_at=now, message_id=message_id))
-    return res.rowcount == 1
+
+    sqlite = rawsql.dialect_of(conn).sqlite
+    if sqlite and not rawsql.RETURNING[True]:  # SQLite before 3.35; its single writer makes the read exact
+        still = {r[0] for r in conn.execute(select(deliveries.c.id).where(
+            deliveries.c.id.in_(list(ids)), deliveries.c.state == State.QUEUED.value))}
+        ids = {k: v for k, v in ids.items() if k in still}
+    stmt = (update(deliveries)
+            .where(deliveries.c.id == bindparam("_id"), deliveries.c.state == State.QUEUED.value)
+            .values(enqueued_at=now, message_id=bindparam("_mid")))
+    if sqlite and not rawsql.RETURNING[True]:
+        if ids:
+            conn.execute(stmt, [{"_id": k, "_mid": v} for k, v in ids.items()])
+        return set(ids)
+    moved = conn.execute(update(deliveries)
+                         .where(deliveries.c.id.in_(list(ids)), deliveries.c.state == State.QUEUED.value)
+                         .values(enqueued_at=now, message_id=None).returning(deliveries.c.id))
+    done = {r[0] for r in moved}
+    named = {k: v for k, v in ids.items() if k in done and v is not None}
+    if named:
+        conn.execute(stmt, [{"_id": k, "_mid": v} for k, v in named.items()])
+    return done
 
 
 def expired_leases(conn: Connection, now: datetime, limit: int = 1000) -> list[dict[str, Any]]:
