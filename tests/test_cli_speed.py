@@ -44,3 +44,24 @@ def test_ticket_update_on_sqlite_imports_no_sqlalchemy_and_stores_what_the_engin
     assert ("ticket.updated", post_id) in events and ("post.accepted", post_id) in events
     verify = env.cli("audit", "verify")
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+@pytest.mark.slow  # CLI processes
+def test_status_on_sqlite_imports_no_sqlalchemy_and_says_what_the_engine_path_says(env: Env) -> None:
+    from datetime import UTC, datetime
+
+    from publisher.ops import status
+
+    assert env.cli("ticket", "open", "INC-9", "--account", "noc", "Fibre cut Oslo-Stockholm, rerouted").returncode == 0
+    assert env.cli("post", "--account", "noc", "--at", "+2h", "Maintenance window tonight").returncode == 0
+    names, out = _imports(env, "status", "--json")
+    assert ("sqlalchemy" in names) == bool(PG)
+    import json
+
+    shown = json.loads(out)
+    store = env.store()
+    with store.read() as conn:  # the same function on a SQLAlchemy connection
+        engine = status.collect(conn, datetime.now(UTC))
+    assert shown["total"] == engine["total"] == 2 and shown["counts"] == engine["counts"]
+    assert shown["next_due"]["id"] == engine["next_due"]["id"]
+    assert set(shown["next_due"]) == {"id", "post_id", "account", "channel", "state", "due_at"}

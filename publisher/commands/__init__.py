@@ -39,8 +39,8 @@ class App:
 
     @property
     def post_store(self) -> Store:
-        """The store for storing a post (``post``, ``ticket``): on SQLite without SQLAlchemy, whose import alone
-        costs more than the rest of such a call (``Store(driver_only=True)``), unless ``store`` was opened already."""
+        """The store of the hot commands (``post``, ``ticket``, ``status``): on SQLite without SQLAlchemy, whose import
+        alone costs more than the rest of such a call (``Store(driver_only=True)``), unless ``store`` was opened already."""
         if self._store is not None:
             return self._store
         if self._post_store is None:

@@ -112,7 +112,7 @@ def status(as_json: bool, limit: int) -> None:
     from publisher.ops.marks import mark
 
     now = datetime.now(UTC)
-    with app().store.read() as conn:
+    with app().post_store.read() as conn:  # SQLite: the driver-only store, no SQLAlchemy import
         s = status_mod.collect(conn, now, limit=limit)
     if as_json:
         echo_json(s)
