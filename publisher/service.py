@@ -106,17 +106,24 @@ def _check_variant_targets(settings: Settings, new: NewPost) -> None:
                          "nor the channel of one", hint=f"use one of: {', '.join(sorted(targets))}")
 
 
+#: channels whose API publishes a link without a preview unless the post carries one: Bluesky (an
+#: ``app.bsky.embed.external`` record) and LinkedIn (a Posts API ``content.article``). X, Mastodon and Facebook read
+#: the page's OpenGraph themselves (Facebook from the ``link`` field the adapter sends).
+CARD_CHANNELS = ("bluesky", "linkedin")
+
+
 def _with_media(settings: Settings, new: NewPost, name: str, parts: list[Payload],
                 images: dict[str, media_mod.Image]) -> list[Payload]:
     """The rendered parts with the post's images (fitted to the account's channel) on the first part, or, for a
-    Bluesky post with a link and no image, the link's card. The fitted copies go into ``images`` (by sha256)."""
+    post with a link and no image on a channel that does not build its own preview (``CARD_CHANNELS``), the link's
+    card. The fitted copies go into ``images`` (by sha256)."""
     account = settings.account(name)
     extra: dict[str, Any] = {}
     if new.media:
         refs, fitted = media_mod.for_channel(new.media, account.channel, name)
         images.update((i.sha256, i) for i in fitted)
         extra["media"] = refs
-    elif new.link and account.channel == "bluesky" and account.options.get("link_cards", True):
+    elif new.link and account.channel in CARD_CHANNELS and account.options.get("link_cards", True):
         from publisher.channels import linkcard
 
         card = linkcard.build(new.link, allow_loopback=linkcard.is_loopback_url(account.base_url))

@@ -20,6 +20,7 @@ daily quotas reset) if that is sooner. A ``Retry-After`` header, if LinkedIn eve
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -43,6 +44,8 @@ from publisher.errors import (
 from publisher.models import AccountKind, DeliveryRef, Receipt
 from publisher.settings import AccountConfig
 from publisher.textlength import ChannelLimits
+
+log = logging.getLogger(__name__)
 
 ORIGIN = "https://api.linkedin.com"
 DEFAULT_VERSION = "202610"
@@ -220,11 +223,27 @@ class LinkedInChannel(Channel):
             body["content"] = {"media": _image(*images[0])}
         elif images:
             body["content"] = {"multiImage": {"images": [_image(urn, alt) for urn, alt in images]}}
+        elif isinstance(card := delivery.payload.extra.get("card"), dict) and card.get("uri"):
+            body["content"] = {"article": self._article(card)}
         response = self._call("the post", "POST", "/rest/posts", body=body, creating=True)
         urn = str(response.headers.get("x-restli-id") or "")
         if not urn:
             raise OutcomeUnknown(f"LinkedIn answered {response.status_code} without an x-restli-id")
         return self._receipt(urn, None)
+
+    def _article(self, card: dict[str, Any]) -> dict[str, Any]:
+        """A link card as the Posts API's ``content.article``: the API makes no preview of a link in the commentary,
+        so the card read at accept (title, description, thumbnail uploaded through the Images API) is sent."""
+        article: dict[str, Any] = {"source": str(card["uri"]), "title": str(card.get("title") or card["uri"])[:400]}
+        if card.get("description"):
+            article["description"] = str(card["description"])[:4086]
+        thumb = card.get("thumb")
+        if isinstance(thumb, dict) and thumb.get("sha256"):
+            try:
+                article["thumbnail"] = self._upload(thumb)
+            except PermanentError as e:  # a card never blocks a publish: without its thumbnail, then
+                log.warning("linkedin: link card without its thumbnail: %s", e.message)
+        return article
 
     @staticmethod
     def _receipt(urn: str, root: str | None) -> Receipt:

@@ -11,7 +11,9 @@ Images API: ``POST /rest/images?action=initializeUpload`` (``{"initializeUploadR
 there (JPEG/PNG/GIF, at most 36,152,320 pixels, else 400) answers 201. A post's ``content.media``
 (``{"id", "altText"}``, one image) or ``content.multiImage.images`` (2-20) must name uploaded images of the author,
 ``altText`` at most 4,086 characters, else 422; a comment may carry ``content: [{"entity": {"image": urn}}]``.
-``images`` keeps every upload; ledger entries keep ``media``.
+A link card is ``content.article`` (``source`` URL and ``title`` required, ``description``, ``thumbnail`` an
+uploaded image URN of the author), else 422. ``images`` keeps every upload; ledger entries keep ``media`` and
+``article``.
 
 ``commentary`` is parsed as little text format: the post is truncated at the first unescaped reserved character,
 and the 201 is sent all the same, like the real API. A 429 carries no rate headers (none are documented).
@@ -178,6 +180,19 @@ class LinkedInPlatform(Platform):
         self.images[urn].update(uploaded=True, mime=info[0], width=info[1], height=info[2], size=len(req.body))
         return Response(201)
 
+    @staticmethod
+    def _article(article: dict[str, Any]) -> Response | None:
+        """``content.article``: ``source`` (an http(s) URL) and ``title`` required, ``description`` optional,
+        ``thumbnail`` an uploaded image URN (checked with the media)."""
+        source = article.get("source")
+        if not isinstance(source, str) or not source.startswith(("http://", "https://")):
+            return error(422, "UNPROCESSABLE_ENTITY", "ERROR :: /content/article/source :: field is required and "
+                                                      "must be a URL")
+        if not isinstance(article.get("title"), str) or not article["title"]:
+            return error(422, "UNPROCESSABLE_ENTITY", "ERROR :: /content/article/title :: field is required but not "
+                                                      "found and has no default value")
+        return None
+
     def _media(self, entries: list[tuple[str, Any]], author: str) -> list[dict[str, Any]] | Response:
         out = []
         for path, item in entries:
@@ -239,6 +254,13 @@ class LinkedInPlatform(Platform):
             if not 2 <= len(images) <= 20:
                 return error(422, "UNPROCESSABLE_ENTITY", "ERROR :: /content/multiImage/images :: 2 to 20 images")
             entries = [(f"/content/multiImage/images/{i}", im) for i, im in enumerate(images)]
+        article = content.get("article") if isinstance(content.get("article"), dict) else None
+        if article is not None:
+            bad = self._article(article)
+            if bad is not None:
+                return bad
+            if article.get("thumbnail"):
+                entries = [("/content/article/thumbnail", {"id": article["thumbnail"]})]
         media = self._media(entries, author)
         if isinstance(media, Response):
             return media
@@ -249,7 +271,8 @@ class LinkedInPlatform(Platform):
                                "Duplicate post is detected")
         urn = f"urn:li:share:{next(self._ids)}"
         self.sandbox.record(self.name, author, urn, shown, author=author, commentary=stored, in_reply_to=None,
-                            visibility=body["visibility"], member=member_id(token), media=media)
+                            visibility=body["visibility"], member=member_id(token), media=media,
+                            article=article)
         return self._after_accept() or Response(201, None, {"x-restli-id": urn, "x-linkedin-id": urn})
 
     @staticmethod

@@ -156,3 +156,29 @@ def test_size_cap_and_non_html(pages: Pages, monkeypatch: pytest.MonkeyPatch) ->
     assert linkcard.build(pages.url("/feed.xml"), allow_loopback=True) is None
     monkeypatch.setattr(linkcard, "MAX_PAGE_BYTES", 100)
     assert linkcard.build(pages.url("/post.html"), allow_loopback=True) is None
+
+
+def test_a_linkedin_post_with_a_link_carries_the_card_as_an_article(site: Site, sandbox: SandboxServer,
+                                                                     pages: Pages) -> None:
+    """LinkedIn's Posts API makes no preview of a link in the commentary: the card read at accept goes as
+    content.article, with its thumbnail uploaded through the Images API."""
+    link = pages.url("/post.html")
+    accepted = site.accept("Maintenance tonight, details:", ["m-li"], link=link)
+    card = accepted.deliveries[0]["payload"]["extra"]["card"]
+    assert card["title"] == "Fibre maintenance: what changes"
+    site.publish(accepted.post_id)
+    [posted] = sandbox.sandbox.posts("linkedin")
+    article = posted["article"]
+    assert article["source"] == link and article["title"] == "Fibre maintenance: what changes"
+    assert article["description"] == "Tonight 22:00-23:00 the Oslo-Stockholm path is moved."
+    [thumb] = posted["media"]  # the thumbnail: an image the author uploaded
+    assert thumb["id"] == article["thumbnail"] and thumb["mime"] in ("image/jpeg", "image/png")
+
+
+def test_a_linkedin_card_whose_page_cannot_be_read_still_publishes_the_link(site: Site, sandbox: SandboxServer,
+                                                                             pages: Pages) -> None:
+    accepted = site.accept("Details:", ["m-li"], link=pages.url("/gone.html"))
+    assert "card" not in accepted.deliveries[0]["payload"].get("extra", {})
+    site.publish(accepted.post_id)
+    [posted] = sandbox.sandbox.posts("linkedin")
+    assert posted["article"] is None and pages.url("/gone.html") in posted["text"]
