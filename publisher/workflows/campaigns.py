@@ -299,8 +299,10 @@ def _plan(settings: Settings, store: Store, cf: CampaignFile, now: datetime, pro
     seen: dict[str, Row] = {}
     todo: list[Planned] = []
     resolve = time_resolver(anchors, now)
+    load_image = image_loader(cf.path)
     for row in cf.rows:
-        p = _plan_row(settings, row, resolve, defaults, tags, head_accounts, now, seen, issues, existing, by_post)
+        p = _plan_row(settings, row, resolve, defaults, tags, head_accounts, now, seen, issues, existing, by_post,
+                      load_image)
         if p is None:
             continue
         p.new.variables["campaign"]["name"] = name
@@ -443,9 +445,30 @@ def _value(row: Row, defaults: dict[str, Any], key: str) -> Any:
     return v if v not in (None, "") else defaults.get(key)
 
 
+def image_loader(campaign_path: str) -> Callable[[str], Any]:
+    """Reads a row's image (``publisher.channels.media.load``: validated, metadata stripped), a relative path from
+    the campaign file's folder; each file once however many rows name it."""
+    from pathlib import Path
+
+    base = Path(campaign_path).parent if campaign_path not in ("", "-") else Path.cwd()
+    cache: dict[Path, Any] = {}
+
+    def load(raw: str) -> Any:
+        from publisher.channels import media
+
+        path = Path(raw).expanduser()
+        path = path if path.is_absolute() else base / path
+        if path not in cache:
+            cache[path] = media.load(path)
+        return cache[path]
+
+    return load
+
+
 def _plan_row(settings: Settings, row: Row, resolve: Callable[[str, ZoneInfo, str], datetime], defaults: dict[str, Any], tags: list[str],
               head_accounts: list[str], now: datetime, seen: dict[str, Row], issues: list[Issue],
-              existing: dict[str, dict[str, Any]], by_post: dict[str, list[dict[str, Any]]]) -> Planned | None:
+              existing: dict[str, dict[str, Any]], by_post: dict[str, list[dict[str, Any]]],
+              load_image: Callable[[str], Any] | None = None) -> Planned | None:
     before = len(issues)
 
     def bad(column: str | None, e: PublisherError | str, hint: str = "") -> None:
@@ -556,15 +579,23 @@ def _plan_row(settings: Settings, row: Row, resolve: Callable[[str, ZoneInfo, st
             bad("thread", "a row's thread cannot change after it was imported",
                 "give the row a new key (and --prune the old one)")
     variables: dict[str, Any] = {"campaign": {"key": key, "sha": sha, "row": fields, "index": row.index}}
-    for extra in ("image", "alt"):
-        if row.fields.get(extra):
-            variables[extra] = row.fields[extra]
+    attachments = []
+    image_path = _value(row, defaults, "image")
+    if image_path and load_image is not None:
+        from publisher.channels import media
+
+        try:
+            attachments = [media.Attachment(load_image(str(image_path)), str(_value(row, defaults, "alt") or "").strip())]
+        except InputError as e:
+            bad("image", e)
+    elif _value(row, defaults, "alt") and not image_path:
+        bad("alt", "alt text without an image", "give the row an image, or remove its alt text")
     first = min(due.values()) if due else now
     new = service.NewPost(text=str(text).strip(), accounts=[a.name for a in good], at=first, kind=kind,
                           link=_value(row, defaults, "link"), language=_value(row, defaults, "lang"),
                           not_after=min((t for t in until.values() if t), default=None),
                           thread_key=_thread_key(row, defaults, key), idempotency_key=key,
-                          variables=variables, variants=variants)
+                          variables=variables, variants=variants, media=attachments)
     p = Planned(key, row, fields, new, due, until, sha, status, existing=found, valid=len(issues) == before)
     if found is not None:
         p.stored = by_post.get(found["id"], [])
@@ -690,6 +721,7 @@ def apply(settings: Settings, store: Store, result: Plan, prune: bool = False) -
                 events.extend(evs)
         _insert(conn, posts, new_posts)
         _insert(conn, deliveries, new_deliveries)
+        _save_images(settings, conn, [p for p in result.rows if p.status in ("new", "changed")], now)
         moves: list[Move] = []
         for p in result.rows:
             if p.status == "changed":
@@ -714,6 +746,21 @@ def apply(settings: Settings, store: Store, result: Plan, prune: bool = False) -
                     report.untouched.append(f"{m.delivery['id']} moved on meanwhile (a worker claimed it)")
     report.stored = True
     return report
+
+
+def _save_images(settings: Settings, conn: Connection, rows: list[Planned], now: datetime) -> None:
+    """The fitted images (and link-card thumbnails) the rows' payloads name, each stored once by sha256."""
+    from publisher.channels import media
+
+    images: dict[str, Any] = {}
+    for p in rows:
+        images.update(p.new.fitted)
+        if p.new.media and not p.new.fitted:  # checked in a forked checker: its fitted copies stayed there
+            for name in p.rendered:
+                _refs, fitted = media.for_channel(p.new.media, settings.account(name).channel, name)
+                images.update((i.sha256, i) for i in fitted)
+    if images:
+        media.save(conn, list(images.values()), now)
 
 
 def _insert(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:

@@ -181,3 +181,68 @@ def test_a_row_that_changes_its_accounts_adds_and_cancels_deliveries(env: Env, c
         assert after[("countdown-7", "conf-x", 1)][k] == before[("countdown-7", "conf-x", 1)][k]
     assert cli(capsys, "audit", "verify")[0] == 0
     assert "no change" in cli(capsys, "campaign", "import", str(camp))[1]
+
+
+def _png(path: Path) -> Path:
+    from PIL import Image
+
+    Image.new("RGB", (1600, 900), (30, 90, 160)).save(path, "PNG")
+    return path
+
+
+def test_a_rows_image_is_read_from_beside_the_file_fitted_and_stored(env: Env, camp: Path, capsys,
+                                                                      tmp_path: Path) -> None:
+    _png(tmp_path / "stage.png")
+    data = copy.deepcopy(CAMPAIGN)
+    data["rows"][0].update(image="stage.png", alt="The stage of hall A before the opening")
+    data["rows"][1].update(image="stage.png", alt="The stage of hall A")  # one file, read once, stored once
+    write(camp, data)
+    code, out, err = cli(capsys, "campaign", "import", str(camp))
+    assert code == 0, err
+    store = env.store()
+    ds = deliveries_by_key(store)
+    for account in ("conf-x", "conf-ma"):
+        [ref] = ds[("countdown-7", account, 1)]["payload"]["extra"]["media"]
+        assert ref["alt"] == "The stage of hall A before the opening"
+        from publisher.channels import media
+
+        with store.read() as conn:
+            stored = media.load_stored(conn, ref["sha256"])
+        assert stored is not None and stored.sha256 == ref["sha256"]  # a worker on any machine finds the bytes
+    assert "media" not in ds[("keynote", "conf-x", 1)]["payload"].get("extra", {})
+    assert cli(capsys, "audit", "verify")[0] == 0
+
+
+def test_a_missing_image_or_alt_without_image_fails_the_import_and_stores_nothing(env: Env, camp: Path, capsys) -> None:
+    before = dump(env.store())
+    data = copy.deepcopy(CAMPAIGN)
+    data["rows"][0]["image"] = "nowhere.png"
+    data["rows"][2]["alt"] = "alt text of no image"
+    write(camp, data)
+    code, _, err = cli(capsys, "campaign", "import", str(camp))
+    assert code == 2, err
+    assert "rows[0].image" in err and "nowhere.png" in err and "rows[2].alt" in err
+    assert dump(env.store()) == before
+
+
+def test_images_of_rows_checked_in_forked_checkers_are_stored_too(env: Env, camp: Path, capsys, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from publisher.channels import media
+    from publisher.workflows import campaigns
+
+    monkeypatch.setattr(campaigns, "PARALLEL_FROM", 2)  # the 10,000-row path on a small file: rows beyond the
+    from PIL import Image  # first 50 are checked in forked processes, whose fitted copies stay there
+
+    for i in range(80):  # an image of its own per row: a copy fitted for an earlier row cannot stand in
+        Image.new("RGB", (400, 300), (i, 255 - i, 90)).save(tmp_path / f"s{i}.png", "PNG")
+    rows = [{"key": f"s{i}", "at": f"event+0d {9 + i // 60:02d}:{i % 60:02d}", "image": f"s{i}.png",
+             "alt": f"Session {i} on the main stage", "text": f"Session {i} starts now on the main stage. #TNC31"}
+            for i in range(80)]
+    write(camp, {**{k: v for k, v in CAMPAIGN.items() if k != "rows"}, "rows": rows})
+    code, out, err = cli(capsys, "campaign", "import", str(camp))
+    assert code == 0, err
+    store = env.store()
+    refs = {ref["sha256"] for d in deliveries_by_key(store).values() for ref in d["payload"]["extra"]["media"]}
+    assert len(deliveries_by_key(store)) == 160 and len(refs) >= 80
+    with store.read() as conn:
+        assert all(media.load_stored(conn, sha) is not None for sha in refs)
