@@ -91,3 +91,51 @@ def test_feed_add_to_published_on_mastodon_and_bluesky(env: Env, feeds_http: Fee
              timeout=90, what="the third entry on both")
     env.stop_all()
     assert env.cli("audit", "verify").returncode == 0
+
+
+def test_feed_add_to_published_with_link_previews_on_all_five_channels(env: Env, feeds_http: FeedServer,
+                                                                        sandbox: SandboxServer) -> None:
+    """A blogger's whole path: `feed add`, then `run`, to all five platforms, each post carrying the preview that
+    platform shows: Bluesky an app.bsky.embed.external card and LinkedIn a content.article (both built from the
+    page's OpenGraph at accept, thumbnail uploaded), Facebook the link field it previews itself, X and Mastodon the
+    link in the text, which they preview themselves."""
+    import io
+
+    from PIL import Image
+
+    from tests import chaos
+
+    env.env.update(chaos.secrets(1))
+    accounts = chaos.accounts(sandbox, 1)
+    for a in accounts.values():
+        a["kind"] = "personal"  # the post's loopback link is http://, which an organisation's links.https refuses
+    from tests.channels.test_linkedin import member_id
+
+    accounts["linkedin-0"]["options"]["author_urn"] = f"urn:li:person:{member_id(env.env['CHAOS_LI_TOKEN_0'])}"
+    env.write_config(accounts)
+    cover = io.BytesIO()
+    Image.new("RGB", (1200, 630), (20, 80, 140)).save(cover, "PNG")
+    feeds_http.set("/cover.png", cover.getvalue(), content_type="image/png")
+    page = feeds_http.set("/2026/12/fibre/", (
+        '<!doctype html><html><head><meta property="og:title" content="Moving the Oslo-Stockholm fibre">'
+        '<meta property="og:description" content="What changes tonight, and why.">'
+        '<meta property="og:image" content="/cover.png"></head><body>post</body></html>'), content_type="text/html")
+    url = feeds_http.set("/index.xml", rss("Blog", [item(1, 1, link=page, title="Moving the fibre")]))
+    names = sorted(accounts)
+    r = env.cli("feed", "add", "blog", url, *(x for n in names for x in ("--account", n)),
+                "--template", "New post: {{ title }} {{ link }}", "--interval", "1", "--backfill", "1")
+    assert r.returncode == 0, r.stderr
+    env.spawn("run", "--threads", "4", log="run")
+    channels = ("x", "facebook", "linkedin", "mastodon", "bluesky")
+    wait_for(lambda: all(len(sandbox.sandbox.posts(c)) == 1 for c in channels), timeout=120,
+             what="the announcement on all five platforms")
+    env.stop_all()
+    posted = {c: sandbox.sandbox.posts(c)[0] for c in channels}
+    assert all(posted[c]["text"].startswith("New post: Moving the fibre") for c in channels if c != "facebook")
+    assert page in posted["x"]["text"] and page in posted["mastodon"]["text"]
+    assert posted["facebook"]["link"] == page
+    article = posted["linkedin"]["article"]
+    assert article["source"] == page and article["title"] == "Moving the Oslo-Stockholm fibre" and article["thumbnail"]
+    external = posted["bluesky"]["embed"]["external"]
+    assert external["uri"] == page and external["title"] == "Moving the Oslo-Stockholm fibre" and external["thumb"]
+    assert env.cli("audit", "verify").returncode == 0
