@@ -58,10 +58,12 @@ def test_demo_interrupted_still_removes_its_temporary_directory(env: Env, tmp_pa
                 break
         assert _demo_dirs(tmp), "the demo did not create its directory"
         p.send_signal(signal.SIGINT)
-        p.communicate(timeout=60)
+        rest, _ = p.communicate(timeout=60)
     finally:
         if p.poll() is None:
             p.kill()
             p.wait()
-    assert p.returncode != 0
+    # on a loaded machine the signal can land as the demo prints its last line: then it ended on its own (exit 0);
+    # an interrupted demo exits non-zero. Either way its directory must be gone.
+    assert p.returncode != 0 or "done in" in rest, rest[-2000:]
     assert _demo_dirs(tmp) == [], "the temporary data directory was left behind after Ctrl-C"
