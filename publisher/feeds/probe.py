@@ -9,52 +9,54 @@ a wrong URL fails at ``feed add`` with a clear error (exit 2), not on the first 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from publisher.errors import InputError
+
+if TYPE_CHECKING:
+    from publisher.feeds.fetch import Fetched
 
 
 @dataclass
 class Probed:
     url: str  # the URL to store
-    entries: int
     note: str | None = None  # what the user should know (a discovered feed, a permanent redirect)
-    others: list[str] = field(default_factory=list)
 
 
-def _read(url: str) -> tuple[str, int]:
-    """The URL the feed answered from (after permanent redirects) and its entry count; raises FetchError/ParseError."""
-    from publisher.feeds import fetch, parse
+def _read(url: str) -> tuple[str, Fetched]:
+    """Fetch ``url`` once: (where it answered from after permanent redirects, the response); raises FetchError."""
+    from publisher.feeds import fetch
 
     got = fetch.fetch(url)
-    parsed = parse.parse(got.body, got.content_type, got.url)
-    return got.moved_to or url, len(parsed.entries)
+    return got.moved_to or url, got
 
 
 def probe(url: str) -> Probed:
     from publisher.feeds import fetch, parse
 
     try:
+        stored, got = _read(url)
         try:
-            stored, count = _read(url)
+            parse.parse(got.body, got.content_type, got.url)
             note = f"{url} moved permanently to {stored}; the new address is stored" if stored != url else None
-            return Probed(stored, count, note)
+            return Probed(stored, note)
         except parse.ParseError as e:
             if e.kind != "html":
                 raise
-        got = fetch.fetch(url)
-        found = parse.discover(got.body, got.url)
+        found = parse.discover(got.body, got.url)  # the page already fetched
         problems = []
         for candidate in found:
             try:
-                stored, count = _read(candidate)
+                stored, feed = _read(candidate)
+                parse.parse(feed.body, feed.content_type, feed.url)
             except (fetch.FetchError, parse.ParseError) as e:
                 problems.append(f"{candidate}: {e}")
                 continue
             others = [f for f in found if f != candidate]
             note = (f"{url} is a web page; it announces the feed {stored}, which is stored"
                     + (f" (it also announces: {', '.join(others[:3])})" if others else ""))
-            return Probed(stored, count, note, others)
+            return Probed(stored, note)
         if found:
             raise InputError(f"{url[:200]} is an HTML page; none of the feeds it announces could be read: "
                              f"{'; '.join(problems)[:400]}", hint="give the blog's feed URL")

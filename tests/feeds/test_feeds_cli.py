@@ -118,6 +118,7 @@ def test_feed_add_finds_the_feed_a_blog_page_announces(env: Env, feeds_http: Fee
     assert r.returncode == 0, r.stderr
     assert f"it announces the feed {feeds_http.url('/feed/')}, which is stored" in r.stdout
     assert "comments/feed" in r.stdout  # the others it announces are named
+    assert feeds_http.hits["/"] == 1  # the page is fetched once: discovery reads the body already fetched
     [listed] = json.loads(env.cli("feed", "list", "--json").stdout)
     assert listed["url"] == feeds_http.url("/feed/")
 
