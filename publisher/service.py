@@ -79,6 +79,10 @@ class Accepted:
     findings: list[Finding]
 
 
+#: the post's variable that keeps its own required hashtags (``require_hashtags``), for re-checking an edit
+REQUIRED_TAGS = "require_hashtags"
+
+
 def payload_hash(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
 
@@ -296,7 +300,8 @@ def insert(conn: Connection, settings: Settings, new: NewPost, rendered: dict[st
         seq = _next_thread_seq(conn, new.thread_key)
     post = dict(
         id=post_id, kind=new.kind.value, text=new.text, link=new.link, language=new.language,
-        variables=new.variables, scheduled_at=new.at, not_after=new.not_after, thread_key=new.thread_key,
+        variables={**new.variables, REQUIRED_TAGS: list(new.require_hashtags)} if new.require_hashtags else new.variables,
+        scheduled_at=new.at, not_after=new.not_after, thread_key=new.thread_key,
         thread_seq=seq, idem_scope=scope if new.idempotency_key else None, idem_key=new.idempotency_key,
         overrides=[{"rule": r, "reason": why, "by": actor} for r, why in sorted(new.allow.items())],
         created_by=actor, created_at=now,

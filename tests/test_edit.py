@@ -153,3 +153,23 @@ def test_tone_blocked_edit_raises_before_any_change(env: Env) -> None:
     with pytest.raises(ToneBlocked):
         edits.edit(env.settings(), env.store(), post.post_id, edits.Edit(text="Mail ola.nordmann@example.com now"))
     assert [d["payload"]["text"] for d in all_deliveries(env.store())] == ["Planned maintenance tonight 22:00-23:00"]
+
+
+@pytest.mark.slow  # CLI processes
+def test_an_edit_is_checked_with_the_hashtag_the_post_must_carry(env: Env) -> None:
+    """`post --require-hashtag` holds for the post's life: an edit that drops the tag is refused (exit 3) and
+    changes nothing; one that keeps it passes."""
+    r = env.cli("post", "--account", "noc", "--require-hashtag", "Fiberuka", "--json",
+                "Fibre works in Bergen tonight 22:00-23:00 #Fiberuka")
+    assert r.returncode == 0, r.stderr
+    post_id = json.loads(r.stdout)["post_id"]
+    before = all_deliveries(env.store())
+    rc, out, err = _cli(env, "edit", post_id, "--text", "Fibre works in Bergen tonight 23:00-00:00")
+    assert rc == 3 and "hashtags.required" in out + err, (rc, out, err)
+    assert all_deliveries(env.store()) == before
+    rc, out, err = _cli(env, "edit", post_id, "--variant", "noc=Fibre works in Bergen tonight, 23:00-00:00")
+    assert rc == 3, (rc, out, err)  # an account's own wording is held to the same tag
+    assert all_deliveries(env.store()) == before
+    rc, _, err = _cli(env, "edit", post_id, "--text", "Fibre works in Bergen tonight 23:00-00:00 #Fiberuka")
+    assert rc == 0, err
+    assert all_deliveries(env.store())[0]["payload"]["text"].endswith("#Fiberuka")

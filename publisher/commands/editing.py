@@ -31,7 +31,8 @@ def edit(ident: str, text: str | None, at: str | None, tz: str | None, variants:
       publisher edit d-1a23192480052d8e7f1c3b9 --text "Shorter wording for this account only"
     """
     from publisher import timeparse
-    from publisher.commands.posting import _text, _variants
+    from publisher.commands.posting import _print_findings, _text, _variants
+    from publisher.errors import ToneBlocked
     from publisher.store import utcnow
     from publisher.workflows import edits
 
@@ -45,7 +46,15 @@ def edit(ident: str, text: str | None, at: str | None, tz: str | None, variants:
         when = timeparse.parse_time(at, zone, utcnow(), notes=notes)
         for note in notes:
             click.echo(f"note: {note}", err=True)
-    result = edits.edit(settings, a.store, ident, edits.Edit(text=new_text, at=when, variants=_variants(variants)))
+    try:
+        result = edits.edit(settings, a.store, ident, edits.Edit(text=new_text, at=when, variants=_variants(variants)))
+    except ToneBlocked as e:  # as `post` does: which rule refused the new text, and where
+        if as_json:
+            echo_json({"error": e.message, "findings": [f.to_dict() for f in e.findings]})
+        else:
+            click.echo(f"blocked: {e.message}", err=True)
+            _print_findings(e.findings)
+        raise
     if as_json:
         echo_json({"post_id": result.post_id, "changed": result.changed, "refused": result.refused,
                    "at": when, "to_approval": result.to_approval})

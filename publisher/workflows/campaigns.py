@@ -262,8 +262,8 @@ def plan(settings: Settings, store: Store, cf: CampaignFile, now: datetime | Non
     name, anchors = _check_header(settings, cf, issues)
     header = json.loads(json.dumps(cf.header, default=str))
     defaults = {k: v for k, v in (cf.header.get("defaults") or {}).items()} if isinstance(cf.header.get("defaults"), dict) else {}
-    tags = [str(t).lstrip("#") for t in (cf.header.get("hashtags") or []) if isinstance(t, str)]
-    overrides = {"hashtags.required": {"tags": tags, "severity": "block"}} if tags else None
+    tags = header_tags(cf.header)
+    overrides = tag_overrides(tags)
     head_accounts = [str(a) for a in (cf.header.get("accounts") or [])] if isinstance(cf.header.get("accounts"), list) \
         else str(cf.header.get("accounts") or "").replace(",", " ").split()
     with store.read() as conn:
@@ -271,6 +271,27 @@ def plan(settings: Settings, store: Store, cf: CampaignFile, now: datetime | Non
     with _languages_beside(settings, cf, stored[1]):
         return _plan(settings, store, cf, now, progress, issues, name, anchors, header, defaults, tags, overrides,
                      head_accounts, stored)
+
+
+def header_tags(header: dict[str, Any] | None) -> list[str]:
+    """The hashtags a campaign's header requires in every post (``hashtags: [TNC26]``), without their ``#``."""
+    return [str(t).lstrip("#") for t in ((header or {}).get("hashtags") or []) if isinstance(t, str)]
+
+
+def tag_overrides(tags: list[str]) -> dict[str, Any] | None:
+    """The rule settings that make a campaign's hashtags required, blocking on every account."""
+    return {"hashtags.required": {"tags": tags, "severity": "block"}} if tags else None
+
+
+def stored_tag_overrides(store: Store, post: dict[str, Any]) -> dict[str, Any] | None:
+    """``tag_overrides`` of the campaign a stored post was imported from (None for any other post), read from the
+    campaign's stored header: an edit of the post is re-checked with them, as the import checked it."""
+    name = ((post.get("variables") or {}).get("campaign") or {}).get("name")
+    if not name:
+        return None
+    with store.read() as conn:
+        header = conn.execute(select(campaigns.c.header).where(campaigns.c.name == name)).scalar()
+    return tag_overrides(header_tags(header))
 
 
 def _languages_beside(settings: Settings, cf: CampaignFile, existing: dict[str, dict[str, Any]]) -> Any:

@@ -10,6 +10,9 @@ worker's claim finds the row no longer ``queued`` and sends nothing (its message
 the delivery again at its time); if the claim's does, the edit leaves that delivery unchanged and reports it as
 already being published. The state is read inside the write transaction, so the audit says where it came from.
 
+The new text is checked as the post was: with the hashtags it must carry (``post --require-hashtag``, kept in the
+post's variables, and its campaign's required hashtags, read from the campaign's stored header).
+
 A new text on a post whose accounts need approval sends every copy not yet published back to approval (the
 approvals given were for the old text); a new time alone keeps them.
 """
@@ -29,6 +32,7 @@ from publisher.models import PostKind, State
 from publisher.schema import approvals, posts
 from publisher.settings import Settings
 from publisher.store import Store, Transition, deliveries_of, get_delivery, get_post, transitions, utcnow
+from publisher.workflows import campaigns
 from publisher.workflows.approvals import needs_approval
 
 #: states an edit may change: nothing of these is at a platform
@@ -95,8 +99,10 @@ def edit(settings: Settings, store: Store, ident: str, change: Edit) -> Edited:
         edited = service.NewPost(
             text=change.text or next(iter(texts.values())), accounts=sorted(texts), at=change.at or post["scheduled_at"],
             kind=PostKind(post["kind"]), link=post.get("link"), language=post.get("language"),
-            variables=post.get("variables") or {}, variants=texts)
-        rendered, _findings = service.render_and_check(settings, edited)
+            variables=post.get("variables") or {}, variants=texts,
+            require_hashtags=list((post.get("variables") or {}).get(service.REQUIRED_TAGS) or []))
+        rendered, _findings = service.render_and_check(settings, edited,
+                                                       overrides=campaigns.stored_tag_overrides(store, post))
         fitted = list(edited.fitted.values())
         keys = service.tone_keys(settings, PostKind(post["kind"]), rendered)
         siblings = deliveries_of_post(store, post["id"])

@@ -246,3 +246,18 @@ def test_images_of_rows_checked_in_forked_checkers_are_stored_too(env: Env, camp
     assert len(deliveries_by_key(store)) == 160 and len(refs) >= 80
     with store.read() as conn:
         assert all(media.load_stored(conn, sha) is not None for sha in refs)
+
+
+def test_an_edit_of_a_campaign_post_is_checked_with_the_campaigns_hashtags(env: Env, camp: Path, capsys) -> None:
+    """The campaign's `hashtags:` hold for its posts after the import too: `publisher edit` of one of them without
+    the tag is refused (exit 3, nothing changed), on an organisation account and a personal-profile one alike."""
+    assert cli(capsys, "campaign", "import", str(camp))[0] == 0
+    store = env.store()
+    before = deliveries_by_key(store)
+    post_id = before[("countdown-7", "conf-x", 1)]["post_id"]
+    code, out, err = cli(capsys, "edit", post_id, "--text", "One week to go!")
+    assert code == 3 and "TNC31" in out + err, (code, out, err)
+    assert deliveries_by_key(store) == before
+    code, out, err = cli(capsys, "edit", post_id, "--text", "Only one week to go! #TNC31")
+    assert code == 0, err
+    assert deliveries_by_key(store)[("countdown-7", "conf-x", 1)]["payload"]["text"] == "Only one week to go! #TNC31"
