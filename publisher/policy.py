@@ -19,11 +19,20 @@ from zoneinfo import ZoneInfo
 from publisher.settings import AccountConfig
 
 _RESERVE = """
-local gap_key, day_key = KEYS[1], KEYS[2]
+local gap_key, day_key, next_key = KEYS[1], KEYS[2], KEYS[3]
 local now_ms, gap_ms, max_day, day_ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local returning = ARGV[5] == '1'
 if gap_ms > 0 then
   local ttl = redis.call('PTTL', gap_key)
-  if ttl > 0 then return {'gap', tostring(now_ms + ttl)} end
+  if ttl > 0 then
+    local until_ms = now_ms + ttl
+    if not returning then
+      local promised = tonumber(redis.call('GET', next_key) or '0')
+      if promised + gap_ms > until_ms then until_ms = promised + gap_ms end
+      redis.call('SET', next_key, tostring(until_ms), 'PX', until_ms - now_ms + gap_ms)
+    end
+    return {'gap', tostring(until_ms)}
+  end
 end
 if max_day > 0 and tonumber(redis.call('GET', day_key) or '0') >= max_day then return {'max_per_day', '0'} end
 if gap_ms > 0 then redis.call('SET', gap_key, '1', 'PX', gap_ms) end
@@ -33,6 +42,10 @@ if max_day > 0 then
 end
 return {'ok', '0'}
 """
+
+
+#: how a delivery's ``last_error`` starts while it waits for a slot the minimum gap promised it (``Wait.reason``)
+GAP_WAIT = "account policy min_gap:"
 
 
 @dataclass(frozen=True)
@@ -91,7 +104,13 @@ class Cadence:
         self.namespace = namespace
         self._script = client.register_script(_RESERVE) if client is not None else None
 
-    def wait_until(self, account: AccountConfig, kind: str, now: datetime) -> Wait | None:
+    def wait_until(self, account: AccountConfig, kind: str, now: datetime, returning: bool = False) -> Wait | None:
+        """None (go: the slot is taken now), or when to try again. A post told to wait for the minimum gap is
+        promised its own slot: the gap's end for the first one waiting, a gap after the last promise for each next
+        one (``next`` in Redis), so the posts of a burst come back one per slot instead of all at the gap's end,
+        where all but one would wait again, round after round. A post coming back at its promised slot
+        (``returning``) that finds the gap still taken (the post before it went out late) waits only for the gap's
+        end, keeping its place instead of taking a slot behind every later promise."""
         policy = account.policy
         if kind in policy.exempt_kinds:
             return None
@@ -102,8 +121,10 @@ class Cadence:
             return None
         local_day = now.astimezone(ZoneInfo(account.timezone)).date().isoformat()
         rule, until_ms = self._script(
-            keys=[f"{self.namespace}:{account.name}:gap", f"{self.namespace}:{account.name}:day:{local_day}"],
-            args=[int(now.timestamp() * 1000), policy.min_gap_seconds * 1000, policy.max_per_day or 0, 3 * 86400])
+            keys=[f"{self.namespace}:{account.name}:gap", f"{self.namespace}:{account.name}:day:{local_day}",
+                  f"{self.namespace}:{account.name}:next"],
+            args=[int(now.timestamp() * 1000), policy.min_gap_seconds * 1000, policy.max_per_day or 0, 3 * 86400,
+                  1 if returning else 0])
         rule = rule.decode() if isinstance(rule, bytes) else rule
         if rule == "gap":
             return Wait(datetime.fromtimestamp(int(until_ms) / 1000, UTC), "min_gap")

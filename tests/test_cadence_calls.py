@@ -55,3 +55,45 @@ def test_deliveries_of_one_account_waiting_in_one_message_take_successive_slots(
     assert [m.values["due_at"] - until for _, m in moves if m.values] == [
         timedelta(0), timedelta(0), timedelta(seconds=5), timedelta(seconds=10)]
     assert moves[3][1].details == {"rule": "min_gap", "retry_at": (until + timedelta(seconds=10)).isoformat()}
+
+
+def test_posts_waiting_for_the_gap_in_separate_messages_are_promised_successive_slots(env: Env) -> None:
+    """The top-of-the-hour burst: one account's posts reach the workers in different messages. Each one the gap
+    sends back is promised its own slot (a gap after the last promise), so each comes back once; one coming back
+    at its slot while the gap is still taken (the post before it went out late) waits only for the gap's end,
+    keeping its place, instead of queueing behind every later promise."""
+    from publisher.workers import embedded
+
+    url = env.settings().redis_url or embedded.ensure(env.settings().valkey_dir)[0]
+    cadence = Cadence(redis.Redis.from_url(url))
+    account = AccountConfig(name="promises", channel="dryrun", kind="organisation", policy={"min_gap_seconds": 60})
+    now = datetime.now(UTC)
+    assert cadence.wait_until(account, "note", now) is None  # the first goes
+    waits = [cadence.wait_until(account, "note", now) for _ in range(4)]  # four messages, one post each
+    offsets = [(w.until - now).total_seconds() for w in waits if w is not None]
+    assert len(offsets) == 4 and all(w is not None and w.rule == "min_gap" for w in waits)
+    assert all(60 * k - 2 < s <= 60 * k + 1 for k, s in enumerate(offsets, 1)), offsets
+    back = cadence.wait_until(account, "note", now, returning=True)
+    assert back is not None and 58 < (back.until - now).total_seconds() <= 61  # the gap's end, not after 240 s
+
+
+def test_the_worker_tells_a_post_back_at_its_promised_slot_from_its_own_last_error(env: Env) -> None:
+    """The publisher marks a post the gap sent back (its ``last_error``, written by the wait itself); when the
+    post comes back it keeps its place: the gap's end, not a new slot behind the promises made meanwhile."""
+    from publisher.publishing import Publisher
+    from publisher.workers import embedded
+
+    env.write_config({"burst": {"channel": "dryrun", "policy": {"min_gap_seconds": 60}}})
+    url = env.settings().redis_url or embedded.ensure(env.settings().valkey_dir)[0]
+    publisher = Publisher(env.settings(), env.store(), cadence=Cadence(redis.Redis.from_url(url)))
+    now = datetime.now(UTC)
+    first = {"id": "d1", "account": "burst", "state": "queued", "post_id": "p", "part": 1}
+    assert publisher._policy_wait(first, "note", now) is None  # goes: takes the gap
+    sent_back = publisher._policy_wait({**first, "id": "d2"}, "note", now)
+    assert sent_back is not None and sent_back.values is not None
+    for i in range(3, 6):  # later posts of the burst, promised later slots
+        assert publisher._policy_wait({**first, "id": f"d{i}"}, "note", now) is not None
+    returned = {**first, "id": "d2", **sent_back.values}  # as the store holds it when it is due again
+    again = publisher._policy_wait(returned, "note", now + timedelta(seconds=1))
+    assert again is not None and again.values is not None
+    assert again.values["due_at"] - now <= timedelta(seconds=61), again.values["due_at"] - now

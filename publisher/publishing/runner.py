@@ -23,7 +23,7 @@ from publisher.channels.base import Channel
 from publisher.errors import AuthExpired, ConfigError, NotFound, OutcomeUnknown, RateLimited
 from publisher.models import PostKind, Receipt, State
 from publisher.ops import metrics
-from publisher.policy import Cadence
+from publisher.policy import GAP_WAIT, Cadence
 from publisher.publishing import decide
 from publisher.publishing.decide import delivery_ref
 from publisher.publishing.outcomes import GIVE_UP, Label, due_at, for_publish, message
@@ -253,7 +253,8 @@ class Publisher(Reconciling):
         The continuation parts of a split post belong to its first part: they follow it, never a gap behind."""
         if (d.get("part") or 1) > 1:
             return None
-        wait = self.cadence.wait_until(self.settings.account(d["account"]), kind, now)
+        returning = str(d.get("last_error") or "").startswith(GAP_WAIT)  # it was promised this slot
+        wait = self.cadence.wait_until(self.settings.account(d["account"]), kind, now, returning=returning)
         if wait is None:
             return None
         return Transition(d, [State.QUEUED], State.RETRY_WAIT, "policy_wait",
