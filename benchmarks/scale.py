@@ -240,7 +240,7 @@ def hour(accounts: int = 10_000, per: int = 5, processes: int = 2, threads: int 
 
     from publisher import settings as settings_mod
     from publisher.channels.dryrun import ledger_rows
-    from publisher.schema import deliveries
+    from publisher.schema import audit_events, deliveries
     from publisher.store import Store, counts_by_state
 
     home, env = _home_env()
@@ -276,6 +276,8 @@ def hour(accounts: int = 10_000, per: int = 5, processes: int = 2, threads: int 
         rows = conn.execute(select(deliveries.c.id, deliveries.c.account, deliveries.c.published_at,
                                    deliveries.c.due_at)).all()
         counts = counts_by_state(conn)
+        waits = Counter(r[0] for r in conn.execute(  # how often each delivery was sent back by its cadence
+            select(audit_events.c.delivery_id).where(audit_events.c.action == "policy_wait")))
     platform = ledger_rows(ledger)  # what the platform received, and when: the cadence is judged from these times
     ledger_ids = Counter(r["delivery_id"] for r in platform)
     doubled = sum(1 for c in ledger_ids.values() if c > 1)
@@ -310,7 +312,9 @@ def hour(accounts: int = 10_000, per: int = 5, processes: int = 2, threads: int 
           f"{json.dumps(counts, sort_keys=True)}; lost {lost}, doubled {doubled}; cadence violations {violations} "
           f"(gaps under {gap} s by less than 0.25 s: {slight}; smallest gap {gaps[0] if gaps else 0:.3f} s); "
           f"lateness p50 {_pct(late, 0.5):.1f} s, p99 {_pct(late, 0.99):.1f} s, max {late[-1]:.1f} s; beyond the "
-          f"cadence floor p99 {_pct(beyond, 0.99):.1f} s" + (f"; {sampler.line()}" if sampler else ""))
+          f"cadence floor p99 {_pct(beyond, 0.99):.1f} s; cadence waits {sum(waits.values())} "
+          f"({sum(waits.values()) / n:.2f} per delivery, at most {max(waits.values(), default=0)} for one)"
+          + (f"; {sampler.line()}" if sampler else ""))
 
 
 def scaling(processes: int = 1, threads: int = 8, seconds: int = 15) -> None:

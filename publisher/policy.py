@@ -21,11 +21,11 @@ from publisher.settings import AccountConfig
 _RESERVE = """
 local gap_key, day_key, next_key = KEYS[1], KEYS[2], KEYS[3]
 local now_ms, gap_ms, max_day, day_ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local returning = ARGV[5] == '1'
+local returning, grid_ms = ARGV[5] == '1', tonumber(ARGV[6])
 if gap_ms > 0 then
   local ttl = redis.call('PTTL', gap_key)
   if ttl > 0 then
-    local until_ms = now_ms + ttl
+    local until_ms = math.ceil((now_ms + ttl) / grid_ms) * grid_ms
     if not returning then
       local promised = tonumber(redis.call('GET', next_key) or '0')
       if promised + gap_ms > until_ms then until_ms = promised + gap_ms end
@@ -43,6 +43,11 @@ end
 return {'ok', '0'}
 """
 
+
+#: a slot the minimum gap gives is rounded up to this grid (never earlier than the gap's end): posts of many accounts
+#: then come back at the same instants and share broker messages (``Scheduler.messages``) instead of one message
+#: each (measured in the top-of-the-hour burst: 10,000 accounts' slots a few ms apart)
+SLOT_GRID_MS = 250
 
 #: how a delivery's ``last_error`` starts while it waits for a slot the minimum gap promised it (``Wait.reason``)
 GAP_WAIT = "account policy min_gap:"
@@ -124,7 +129,7 @@ class Cadence:
             keys=[f"{self.namespace}:{account.name}:gap", f"{self.namespace}:{account.name}:day:{local_day}",
                   f"{self.namespace}:{account.name}:next"],
             args=[int(now.timestamp() * 1000), policy.min_gap_seconds * 1000, policy.max_per_day or 0, 3 * 86400,
-                  1 if returning else 0])
+                  1 if returning else 0, SLOT_GRID_MS])
         rule = rule.decode() if isinstance(rule, bytes) else rule
         if rule == "gap":
             return Wait(datetime.fromtimestamp(int(until_ms) / 1000, UTC), "min_gap")
