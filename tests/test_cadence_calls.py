@@ -14,11 +14,16 @@ from publisher.settings import AccountConfig
 from tests.conftest import Env
 
 
-def test_the_gap_restarts_when_the_platform_call_starts(env: Env) -> None:
+def _client(env: Env) -> redis.Redis:  # type: ignore[type-arg]
+    """The Redis the tests' settings name, or the embedded Valkey."""
     from publisher.workers import embedded
 
     url = env.settings().redis_url or embedded.ensure(env.settings().valkey_dir)[0]
-    cadence = Cadence(redis.Redis.from_url(url))
+    return redis.Redis.from_url(url)
+
+
+def test_the_gap_restarts_when_the_platform_call_starts(env: Env) -> None:
+    cadence = Cadence(_client(env))
     account = AccountConfig(name="comms", channel="dryrun", kind="organisation", policy={"min_gap_seconds": 60})
     assert cadence.wait_until(account, "note", datetime.now(UTC)) is None  # the slot is reserved when cleared
     time.sleep(1.0)  # ... and the call starts a second later, behind the batch's earlier calls
@@ -63,10 +68,7 @@ def test_posts_waiting_for_the_gap_in_separate_messages_are_promised_successive_
     posts share messages), so each comes back once; one coming back
     at its slot while the gap is still taken (the post before it went out late) waits only for the gap's end,
     keeping its place, instead of queueing behind every later promise."""
-    from publisher.workers import embedded
-
-    url = env.settings().redis_url or embedded.ensure(env.settings().valkey_dir)[0]
-    cadence = Cadence(redis.Redis.from_url(url))
+    cadence = Cadence(_client(env))
     account = AccountConfig(name="promises", channel="dryrun", kind="organisation", policy={"min_gap_seconds": 60})
     now = datetime.now(UTC)
     assert cadence.wait_until(account, "note", now) is None  # the first goes
@@ -83,11 +85,9 @@ def test_the_worker_tells_a_post_back_at_its_promised_slot_from_its_own_last_err
     """The publisher marks a post the gap sent back (its ``last_error``, written by the wait itself); when the
     post comes back it keeps its place: the gap's end, not a new slot behind the promises made meanwhile."""
     from publisher.publishing import Publisher
-    from publisher.workers import embedded
 
     env.write_config({"burst": {"channel": "dryrun", "policy": {"min_gap_seconds": 60}}})
-    url = env.settings().redis_url or embedded.ensure(env.settings().valkey_dir)[0]
-    publisher = Publisher(env.settings(), env.store(), cadence=Cadence(redis.Redis.from_url(url)))
+    publisher = Publisher(env.settings(), env.store(), cadence=Cadence(_client(env)))
     now = datetime.now(UTC)
     first = {"id": "d1", "account": "burst", "state": "queued", "post_id": "p", "part": 1}
     assert publisher._policy_wait(first, "note", now) is None  # goes: takes the gap
