@@ -11,6 +11,7 @@ import pytest
 
 from publisher import tone
 from publisher.models import PostKind
+from publisher.rules.hostility import find
 from publisher.settings import AccountConfig
 
 
@@ -61,3 +62,57 @@ def test_phone_numbers_with_context_are_found(text: str, langs: list[str], tz: s
 def test_phone_context_can_be_switched_off() -> None:
     text = "The carrier tracks the fault as 41234567."
     assert rules(text, acc(["nb"]), overrides={"privacy.phone": {"context": False}}).get("privacy.phone") == "block"
+
+
+# -- hostility without a listed insult: group exclamations, verdicts, compounds, jokes, vocatives --
+
+@pytest.mark.parametrize(("text", "langs"), [
+    ("What a bunch of whiners.", ["en"]),  # a group exclamation, the word negative for VADER
+    ("Menuda panda de vagos.", ["es"]),
+    ("Son una panda de chapuzas, todos.", ["es"]),
+    ("Quelle bande d'incapables.", ["fr"]),
+    ("Deux mois sans réponse. Bande d'amateurs.", ["fr"]),
+    ("Feilen er hos dere. For en gjeng med sytere.", ["nb"]),
+    ("Was für ein Haufen Versager.", ["de"]),
+    ("Kundeservicen deres er en vits. Patetisk.", ["nb"]),  # a verdict that is a clause of its own
+    ("La couverture de nos concurrents ? Pitoyable, comme d'habitude.", ["fr"]),
+    ("La atención al cliente es lenta. Patético.", ["es"]),
+    ("Wer noch bei diesem Chaotenverein ist, wechselt.", ["de"]),  # an insult compounded with a group head
+    ("Fire uker uten varmtvann. For et kjeltringselskap.", ["nb"]),
+    ("Der Hersteller hat uns mit seinem Mistgerät im Stich gelassen.", ["de"]),
+    ("Die Netzwerkidioten haben wieder alles kaputt gemacht.", ["de"]),  # a compound ending in a person insult
+    ("Zum vierten Mal kein Techniker. Ihr Stümper, ich kündige.", ["de"]),  # self-word after the comma
+    ("Their support desk is a joke.", ["en"]),
+    ("Leur service client, c'est une vaste blague.", ["fr"]),
+    ("La atención al cliente de esta operadora es un chiste.", ["es"]),
+    ("Saw the new policy. You absolute amateurs.", ["en"]),
+])
+def test_hostility_without_a_listed_insult(text: str, langs: list[str]) -> None:
+    assert find(text, langs), text
+
+
+@pytest.mark.parametrize(("text", "langs"), [
+    ("What a bunch of legends, thank you all!", ["en"]),
+    ("What a bunch of new routers arrived today.", ["en"]),
+    ("We are such a bunch of nerds.", ["en"]),
+    ("This course is for amateurs and pros alike.", ["en"]),
+    ("Lächerlich günstig: Glasfaser für 19 Euro.", ["de"]),  # followed by a word: an adverb, not a verdict
+    ("Alte Schrottgeräte nehmen wir im Laden zurück.", ["de"]),  # scrap devices are things
+    ("Die Orgelpfeifen im Dom wurden restauriert.", ["de"]),
+    ("Was für ein Haufen Arbeit!", ["de"]),
+    ("Unser neuer Router ist idiotensicher.", ["de"]),
+    ("Bande de fréquences 3,5 GHz attribuée à Lyon.", ["fr"]),
+    ("Nous doublons la bande passante à Lyon.", ["fr"]),
+    ("Ridicule, je sais. J'ai encore oublié mon badge.", ["fr"]),
+    ("Somos una panda de frikis de las redes.", ["es"]),
+    ("Es un chiste que te encantará.", ["es"]),
+    ("For en gjeng med helter!", ["nb"]),
+    ("Takk til en flott gjeng med frivillige.", ["nb"]),
+    ("Fotballtulling og nettverksingeniør søker nye utfordringer.", ["nb"]),
+    ("I missed the train again. Pathetic.", ["en"]),
+    ("Useless? Not any more: the new dashboard is live.", ["en"]),
+    ("My attempt at fixing the Wi-Fi was a joke. I'm a pathetic engineer at home.", ["en"]),
+    ("Our engineers' favourite joke: there is no place like 127.0.0.1.", ["en"]),
+])
+def test_no_hostility_in_look_alikes(text: str, langs: list[str]) -> None:
+    assert not find(text, langs), text
