@@ -116,3 +116,56 @@ def test_hostility_without_a_listed_insult(text: str, langs: list[str]) -> None:
 ])
 def test_no_hostility_in_look_alikes(text: str, langs: list[str]) -> None:
     assert not find(text, langs), text
+
+
+# -- overpromises banned by meaning (the organisation profile's phrases.banned claims) --
+
+@pytest.mark.parametrize(("text", "langs"), [
+    ("Move your servers to FjordCloud: zero downtime, guaranteed.", ["en"]),
+    ("Fibre is live in Alta: the best network in Norway.", ["en"]),
+    ("With a second path in place, an outage like this cannot happen again.", ["en"]),
+    ("Switching is completely risk-free.", ["en"]),
+    ("A network that never goes down.", ["en"]),
+    ("Bedriftsfiber med oppetid garantert 100 prosent av tiden.", ["nb"]),
+    ("Nå får også Vardø Norges beste mobilnett.", ["nb"]),
+    ("Vi lover at dette aldri skal skje igjen.", ["nb"]),
+    ("Garantierte Verfügbarkeit rund um die Uhr.", ["de"]),
+    ("Kiel surft jetzt im besten Netz Deutschlands.", ["de"]),
+    ("Ein solcher Ausfall wird nie wieder vorkommen.", ["de"]),
+    ("Disponibilité garantie à 100 %, même pendant les orages.", ["fr"]),
+    ("Lyon rejoint le meilleur réseau de France.", ["fr"]),
+    ("Nous vous assurons que cela ne se reproduira jamais.", ["fr"]),
+    ("Fibra con cero caídas garantizado.", ["es"]),
+    ("Toledo ya navega con la mejor red de España.", ["es"]),
+    ("Esto no volverá a pasar nunca más.", ["es"]),
+    ("Built for 100 % availability.", ["en"]),
+])
+def test_overpromises_are_banned_by_meaning(text: str, langs: list[str]) -> None:
+    assert rules(text, acc(langs)).get("phrases.banned") == "block", text
+
+
+@pytest.mark.parametrize(("text", "langs"), [
+    ("Availability last quarter was 99.95 %; our target is 99.99 %.", ["en"]),
+    ("We guarantee a technician visit within 48 hours, or the month is free.", ["en"]),
+    ("Maintenance tonight, no downtime expected.", ["en"]),
+    ("It did not happen again after the patch.", ["en"]),
+    ("The best way to reach us is the chat on My Page.", ["en"]),
+    ("Our zero-trust design keeps laptops safe.", ["en"]),
+    ("Unsere Rechenzentren laufen mit 100 Prozent Ökostrom.", ["de"]),
+    ("Das Risiko ist gering, wir haben die Änderung getestet.", ["de"]),
+    ("100 % des foyers de Villeurbanne sont raccordables.", ["fr"]),
+    ("Le routeur est disponible avec une garantie de 2 ans.", ["fr"]),
+    ("Bravo à Léa, élue meilleure technicienne de la région.", ["fr"]),
+    ("Garantía de devolución de 30 días en todos los routers.", ["es"]),
+    ("Aldri før har så mange fått fiber på ett år.", ["nb"]),
+])
+def test_measured_figures_and_concrete_guarantees_are_not_overpromises(text: str, langs: list[str]) -> None:
+    assert "phrases.banned" not in rules(text, acc(langs)), text
+
+
+def test_claims_are_the_organisation_profiles_and_can_be_switched_off() -> None:
+    text = "Zero downtime, guaranteed."
+    assert "phrases.banned" not in rules(text, acc(["en"]), overrides={"phrases.banned": {"claims": []}})
+    assert "phrases.banned" not in rules(text, acc(["en"], kind="personal"))
+    with pytest.raises(Exception, match="unknown claim kind"):
+        rules(text, acc(["en"]), overrides={"phrases.banned": {"claims": ["hype"]}})
