@@ -223,9 +223,9 @@ _GROUP_NOUNS = frozenset("bunch pack load gang herd band shower haufen bande tru
 
 
 @lru_cache(maxsize=16)
-def _gate(fams: tuple[str, ...]) -> tuple[frozenset[str], frozenset[str], tuple[str, ...]]:
-    """Every insult, verdict and group word of these families, their heads (see ``profanity.heads``), and the
-    compound heads of those families."""
+def _gate(fams: tuple[str, ...]) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """Every insult, verdict and group word of these families, their heads (see ``profanity.heads``), and the last
+    four letters of every compound head and compounding person insult of those families (all are >= 4 letters)."""
     words: set[str] = set(_GROUP_NOUNS)
     tails: list[str] = []
     for fam in fams:
@@ -235,7 +235,7 @@ def _gate(fams: tuple[str, ...]) -> tuple[frozenset[str], frozenset[str], tuple[
         if fam == "de":
             tails.extend(p for p in persons if len(p) >= 5 and p not in _NOT_COMPOUND_TAILS)
     frozen = frozenset(words)
-    return frozen, heads(frozen), tuple(tails)
+    return frozen, heads(frozen), frozenset(t[-4:] for t in tails)
 
 
 def _maybe(low: str, lower_words: frozenset[str], fams: tuple[str, ...]) -> bool:
@@ -244,7 +244,7 @@ def _maybe(low: str, lower_words: frozenset[str], fams: tuple[str, ...]) -> bool
     words, starts, tails = _gate(fams)
     if not lower_words.isdisjoint(words) or any(w[:4] in starts for w in lower_words if len(w) > 4):
         return True
-    if tails and any(w.endswith(tails) for w in lower_words if len(w) >= 8):
+    if tails and any(w[-4:] in tails for w in lower_words if len(w) >= 8):
         return True
     return any(p in low for fam in fams for p in _tables(fam)[5])
 
