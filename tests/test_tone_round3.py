@@ -40,6 +40,9 @@ def rules(text: str, account: AccountConfig, kind: PostKind = PostKind.NOTE,
     ("Ticket-Nr. 0171 2345678 ist geschlossen.", ["de"], "Europe/Berlin"),
     ("Pedido 612 345 678 enviado hoy.", ["es"], "Europe/Madrid"),
     ("Our peering ASN AS 39832 and prefix 185.45.120.0/22 are live at NIX.", ["en"], "Europe/Oslo"),
+    ("INC-5040: Ordre 41 23 45 67 er levert.", ["nb"], "Europe/Oslo"),  # a label beats a national phone shape
+    ("La incidencia 612 34 56 78 quedó resuelta.", ["es"], "Europe/Madrid"),
+    ("Vorgang 0171 2345678 ist abgeschlossen.", ["de"], "Europe/Berlin"),
 ])
 def test_digit_runs_without_phone_context_are_no_phone_numbers(text: str, langs: list[str], tz: str) -> None:
     assert "privacy.phone" not in rules(text, acc(langs, tz=tz))
@@ -86,6 +89,8 @@ def test_phone_context_can_be_switched_off() -> None:
     ("Leur service client, c'est une vaste blague.", ["fr"]),
     ("La atención al cliente de esta operadora es un chiste.", ["es"]),
     ("Saw the new policy. You absolute amateurs.", ["en"]),
+    ("Some of you are too dumb to reboot a router.", ["en"]),
+    ("Manche Kunden sind einfach zu blöd, den Stecker einzustecken.", ["de"]),
 ])
 def test_hostility_without_a_listed_insult(text: str, langs: list[str]) -> None:
     assert find(text, langs), text
@@ -113,6 +118,7 @@ def test_hostility_without_a_listed_insult(text: str, langs: list[str]) -> None:
     ("Useless? Not any more: the new dashboard is live.", ["en"]),
     ("My attempt at fixing the Wi-Fi was a joke. I'm a pathetic engineer at home.", ["en"]),
     ("Our engineers' favourite joke: there is no place like 127.0.0.1.", ["en"]),
+    ("This dumb switch has no management interface, and that is fine.", ["en"]),
 ])
 def test_no_hostility_in_look_alikes(text: str, langs: list[str]) -> None:
     assert not find(text, langs), text

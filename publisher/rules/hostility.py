@@ -57,11 +57,12 @@ SELF: dict[str, str] = {
 #: family -> subjects that are things, not people: "it was useless" describes a device, "it's rubbish" a result
 THING_SUBJECTS: dict[str, frozenset[str]] = {"en": frozenset("it it's its".split())}
 #: a following word that makes an insult word a technical term ("garbage collection", "trash can")
-TECHNICAL_NEXT = frozenset("collection collector collectors can cans bin bins day days pickup truck trucks".split())
+TECHNICAL_NEXT = frozenset("collection collector collectors can cans bin bins day days pickup truck trucks "
+                           "terminal terminals switch switches pipe pipes phone phones".split())  # "a dumb switch"
 
 LEXICON: dict[str, tuple[str, str, str, str, str]] = {
     "en": (
-        "garbage trash rubbish useless incompetent pathetic worthless clueless hopeless disgrace disgraceful "
+        "garbage trash rubbish useless incompetent pathetic worthless clueless hopeless disgrace disgraceful dumb "
         "shameful disgusting joke laughable stupid amateurish amateurs crooks "
         "liar liars lying incapable braindead brainless inept idiotic moronic ridiculous losers loser clowns clown "
         "circus shambles parasites parasite vultures dishonest pitiful amateurs charlatans "
@@ -77,6 +78,7 @@ LEXICON: dict[str, tuple[str, str, str, str, str]] = {
     ),
     "de": (
         "müll mist schrott unfähig unfähige unfähigen nutzlos nutzlose nutzlosen erbärmlich erbärmliche lächerlich "
+        "blöd blöde blöden "
         "lächerliche armselig peinlich inkompetent inkompetente inkompetenten witz dumm dumme dummen dämlich "
         "dämliche abzocker versager stümper stümperhaft lügner schande saftladen "
         "unverschämt unverschämtheit lachhaft amateure dilettanten jämmerlich ahnungslos ahnungslose ahnungslosen "

@@ -235,7 +235,10 @@ _ID_LABEL = re.compile(
     r"(?:#|(?<![^\W\d_])(?:n\.?\s?[º°]|(?-i:[A-Z]{2,6})|[^\W\d_]*(?:nr|no|num|nummer|number|numéro|número|numero|"
     r"ref|réf|id|"
     r"reference|référence|referencia|case|ticket|order|commande|pedido|bestilling|build|serial|version|release|"
-    r"tracking|invoice|faktura|rechnung|factura|facture|kode|code|código|sak|saksnr))"
+    r"tracking|invoice|faktura|rechnung|factura|facture|kode|code|código|sak|saksnr|"
+    # incidents, orders and files in each language: "Ordre 41 23 45 67", "La incidencia 612 34 56 78"
+    r"incident|incidence|incidencia|incidente|hendelse|avvik|ordre|vorgang|auftrag|bestellung|störung|"
+    r"dossier|expediente|caso|sag|ärende|tiquet))"
     r"[.:]?\s*(?:[.:#-]\s*)?)$", re.IGNORECASE | re.UNICODE)
 #: labels that name a phone number even though they end like an identifier label ("tel. no.", "telefonnummer")
 _PHONE_LABEL = re.compile(r"(?<![^\W\d_])(?:tel|tlf|phone|telefon|téléphone|teléfono|mobil|mobile|handy|fax|ring|call|sms|"
