@@ -91,6 +91,8 @@ def test_phone_context_can_be_switched_off() -> None:
     ("Saw the new policy. You absolute amateurs.", ["en"]),
     ("Some of you are too dumb to reboot a router.", ["en"]),
     ("Manche Kunden sind einfach zu blöd, den Stecker einzustecken.", ["de"]),
+    ("Mon chef est un incapable et un menteur.", ["fr"]),  # a possessive before an insult only people earn
+    ("Mein Vermieter ist ein Lügner.", ["de"]),
 ])
 def test_hostility_without_a_listed_insult(text: str, langs: list[str]) -> None:
     assert find(text, langs), text
@@ -119,6 +121,8 @@ def test_hostility_without_a_listed_insult(text: str, langs: list[str]) -> None:
     ("My attempt at fixing the Wi-Fi was a joke. I'm a pathetic engineer at home.", ["en"]),
     ("Our engineers' favourite joke: there is no place like 127.0.0.1.", ["en"]),
     ("This dumb switch has no management interface, and that is fine.", ["en"]),
+    ("Our incompetent filter let spam through.", ["en"]),
+    ("I was incompetent today, I forgot my keys.", ["en"]),
 ])
 def test_no_hostility_in_look_alikes(text: str, langs: list[str]) -> None:
     assert not find(text, langs), text

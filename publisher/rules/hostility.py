@@ -56,6 +56,11 @@ SELF: dict[str, str] = {
 }
 #: family -> subjects that are things, not people: "it was useless" describes a device, "it's rubbish" a result
 THING_SUBJECTS: dict[str, frozenset[str]] = {"en": frozenset("it it's its".split())}
+#: insults that describe people only (never a thing one made): liars, incompetents, the incapable
+_PEOPLE_ONLY = frozenset("liar liars lügner menteur menteurs menteuse mentiroso mentirosos mentirosa løgner løgnere "
+                         "incapable incapables incompetent incompetents incompétent incompétents incompetente "
+                         "incompetentes inkompetent inkompetente inkompetenten crooks escrocs estafadores "
+                         "kjeltringer abzocker".split())
 #: a following word that makes an insult word a technical term ("garbage collection", "trash can")
 TECHNICAL_NEXT = frozenset("collection collector collectors can cans bin bins day days pickup truck trucks "
                            "terminal terminals switch switches pipe pipes phone phones".split())  # "a dumb switch"
@@ -488,13 +493,16 @@ def find(text: str, languages: list[str], lower_words: frozenset[str] | None = N
             if _vocative(low, start, end):  # addressed to the reader: what came before in the sentence is moot
                 out.add((start, end, text[start:end]))
                 continue
-            if any(t in negators for t in before[-2:]) or any(t in (subjects if person else selfs) for t in before):
+            # an insult only people earn ("liar", "Lügner", "incapable") after a possessive is aimed at that person
+            # ("mon chef est un incapable", "mein Vermieter ist ein Lügner"): only a first-person subject excuses it
+            people = person or tok in _PEOPLE_ONLY or inflected(tok, _PEOPLE_ONLY, morph)
+            if any(t in negators for t in before[-2:]) or any(t in (subjects if people else selfs) for t in before):
                 continue
-            if not person and tokens[_sentence_start(low, tokens, k)][2] in selfs:
+            if not people and tokens[_sentence_start(low, tokens, k)][2] in selfs:
                 continue  # "My attempt at fixing it was a joke": the sentence is about the writer's own doing
             if not person and not THING_SUBJECTS.get(fam, frozenset()).isdisjoint(before[-3:]):
                 continue  # "so it was useless": a thing described, no one insulted
-            if not person and any(t in selfs for t in after):
+            if not people and any(t in selfs for t in after):
                 continue  # "a stupid typo in our own filter": self-criticism, the insult describes our own thing
             if k + 1 < len(tokens) and tokens[k + 1][2] in TECHNICAL_NEXT:
                 continue
