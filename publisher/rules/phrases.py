@@ -2,14 +2,26 @@
 
 Phrases match case-insensitively on word boundaries. A required element may be conditional: ``when_any`` lists
 phrases (the employer's name, its handle) whose presence makes the element required.
+
+``phrases.banned`` also bans kinds of claim by their meaning (``claims``; the built-in organisation profile bans
+all five), in English, Norwegian, German, French and Spanish, inflected forms included: an absolute **guarantee**
+(a guarantee word in the sentence of availability, always/never, zero or 100 %: "uptime guaranteed", "garantierte
+Verfügbarkeit", "disponibilité garantie"; a guarantee of a visit within 48 hours is a concrete commitment and
+passes), **full-availability** (100 % of uptime, availability or the time), **never-again** (a promise, not a
+report: "will never happen again", "aldri skal skje igjen", "nie wieder", "ne se reproduira jamais", "no volverá a
+pasar"; "it did not happen again" passes), **zero-risk** ("zero downtime", "risk-free", "null risiko", "cero
+caídas"; "no downtime expected" in a maintenance notice passes) and **market-superlative** (the best, fastest or
+most reliable in the world, a country or the market: "Norges beste mobilnett", "le meilleur réseau de France"; the
+best technician of a region passes).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from publisher.models import Finding
 from publisher.rules.base import Ctx, Doc, RuleOptions, RuleTable
@@ -19,6 +31,17 @@ class BannedOptions(RuleOptions):
     phrases: list[str] = Field(default_factory=list)
     #: what to say instead, phrase -> replacement (shown as the suggestion)
     instead: dict[str, str] = Field(default_factory=dict)
+    #: kinds of claim banned by their meaning in en/nb/de/fr/es, however worded (``CLAIMS``): guarantee,
+    #: full-availability, never-again, zero-risk, market-superlative
+    claims: list[str] = Field(default_factory=list)
+
+    @field_validator("claims")
+    @classmethod
+    def _known_claims(cls, v: list[str]) -> list[str]:
+        unknown = set(v) - set(CLAIMS)
+        if unknown:
+            raise ValueError(f"unknown claim kind(s) {sorted(unknown)}; use {sorted(CLAIMS)}")
+        return v
 
 
 class Element(BaseModel):
@@ -78,18 +101,150 @@ def banned_pattern(p: str) -> re.Pattern[str]:
     return re.compile(r"(?<!\w)" + alt + r"(?!\w)", re.IGNORECASE)
 
 
+# -- overpromises by meaning: each claim kind is a few constructions per language, inflections included --
+
+_PCT = r"(?<![\d.,])100\s*(?:%|prosent|percent|per\s*cent|prozent|pour\s*cent|por\s*ciento)"
+#: availability and absolutes a guarantee must not be attached to
+_AVAILABILITY = (r"uptime|up-time|availability|oppetid\w*|tilgjengelighet\w*|verfügbarkeit|erreichbarkeit|"
+                 r"disponibilit[ée]s?|disponibilidad|"
+                 r"always|alltid|immer|toujours|siempre|never|aldri|nie|niemals|jamais|nunca|"
+                 r"without\s+interruption|uten\s+(?:avbrudd|brudd)|ohne\s+(?:unterbrechung|ausfall)\w*|"
+                 r"sans\s+(?:interruption|coupure)s?|sin\s+(?:cortes|interrupciones|caídas)|"
+                 r"zero|null|z[ée]ro|cero|" + _PCT)
+_GUARANTEE = r"guarant\w*|garant\w*"
+_SENTENCE = r"[^.!?;\n]"
+_SUPERLATIVE = (r"best|fastest|most\s+reliable|greatest|finest|beste|raskeste|sikreste|mest\s+stabile|"
+                r"besten|bestes|bester|schnellste\w*|zuverlässigste\w*|stabilste\w*|meilleure?s?|"
+                r"plus\s+(?:rapide|fiable)s?|mejor(?:es)?|más\s+(?:rápid[ao]|fiable)s?")
+#: the whole market: the world, a country, a continent, "the market" (not a region, a city or a contest)
+_MARKET = (r"(?:the\s+)?(?:world|country|market|europe|norway|scandinavia|nordics|germany|france|spain|"
+           r"verden|norge|landet|europa|norden|skandinavia|markedet|"
+           r"deutschland|der\s+welt|europas?|deutschlands|österreichs?|der\s+republik|im\s+land|"
+           r"france|monde|pays|march[ée]|europe|"
+           r"españa|mundo|país|mercado)")
+_GENITIVE_MARKET = r"world's|europe's|norway's|verdens|norges|landets|europas|nordens|skandinavias|deutschlands|österreichs"
+
+#: claim kind -> what it says (the finding's message) and its constructions (lower-case text)
+CLAIMS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "guarantee": ("an absolute guarantee", (
+        rf"\b(?:{_GUARANTEE})\b{_SENTENCE}{{0,40}}?\b(?:{_AVAILABILITY})(?!\w)",
+        rf"(?<!\w)(?:{_AVAILABILITY})\b{_SENTENCE}{{0,40}}?\b(?:{_GUARANTEE})\b",
+    )),
+    "full-availability": ("a promise of 100 % availability", (
+        rf"{_PCT}{_SENTENCE}{{0,25}}?\b(?:uptime|up-time|availab\w*|oppetid\w*|tilgjengelig\w*|verfügbar\w*|"
+        rf"disponib\w*|of\s+the\s+time|av\s+tiden|der\s+zeit|du\s+temps|del\s+tiempo|online|erreichbar\w*)",
+        rf"\b(?:uptime|up-time|availab\w*|oppetid\w*|tilgjengelighet\w*|verfügbarkeit\w*|disponibilit\w*|"
+        rf"disponibilidad\w*)\s+(?:of\s+|på\s+|von\s+|de\s+|à\s+|del\s+)?{_PCT}",
+    )),
+    "never-again": ("a promise that it never happens again", (
+        r"\bnever\s+again\b|\b(?:never|will\s+not|won't|cannot|can't|shall\s+not)\b(?:\W+\w+){0,3}?\W+"
+        r"(?:happen|happens|occur|occurs|recur|recurs|repeat|fail|go\s+down|be\s+down|break)\b(?:\W+\w+){0,2}?"
+        r"\W+again\b",  # a promise, not a report ("it did not happen again after the patch")
+        r"\bnever\s+(?:goes|go|going)\s+down\b|\bnever\s+fails\b",
+        r"\baldri\s+(?:mer|igjen)\b|\b(?:aldri|ikke)\b(?:\W+\w+){0,3}?\W+(?:skje|hende|inntreffe|gjenta\w*|"
+        r"gå\s+ned|falle\s+ut|feile)\b(?:\W+\w+){0,2}?\W+igjen\b",
+        r"\bnie(?:mals)?\s+wieder\b|\b(?:nicht|nie|niemals)\s+(?:mehr|wieder)\b(?:\W+\w+){0,2}?\W+"
+        r"(?:passier|vorkomm|geschehen|auftret|ausfall)\w*",
+        r"\bplus\s+jamais\b|\bjamais\s+plus\b|\b(?:ne|n')\s*(?:\w+\s+){0,2}?(?:reprodui\w*|arrivera|produira|"
+        r"recommencera)\s+(?:plus|jamais)\b",
+        r"\bnunca\s+más\b|\bno\s+volver\w*\s+a\s+(?:pasar|ocurrir|suceder|repetirse|caer|fallar)|"
+        r"\bjamás\s+(?:volverá|se\s+repetirá)",
+    )),
+    "zero-risk": ("a claim of zero risk or zero downtime", (
+        r"\b(?:zero|z[ée]ro|null|cero)[\s-]+(?:risk|risks|downtime|outages?|interruptions?|failures?|risiko|nedetid|"
+        r"avbrudd|ausf\w+|risques?|coupures?|pannes?|riesgos?|caídas|cortes|interrupciones)\b",
+        r"\brisk[\s-]free\b|\brisikofri\w*|\brisikofrei\w*|\brisikolos\w*|\brisque\s+z[ée]ro\b|"
+        r"\briesgo\s+cero\b|\bsans\s+aucun\s+risque\b|\bsin\s+ningún\s+riesgo\b|\bnullrisiko\b",
+    )),
+    "market-superlative": ("a claim to be the best in the whole market", (
+        rf"\b(?:{_SUPERLATIVE})\b(?:\s+[\w'-]+){{0,3}}?\s+(?:in|of|i|im|der|de|du|en|del|d')\s*{_MARKET}\b",
+        rf"\b(?:{_GENITIVE_MARKET})\s+(?:{_SUPERLATIVE})\b",
+        rf"\b(?:{_SUPERLATIVE})\b(?:\s+[\w'-]+){{0,3}}?\s+(?:deutschlands|europas|norwegens|frankreichs|spaniens|"
+        rf"österreichs|der\s+schweiz)\b",
+    )),
+}
+#: claim kind -> a substring one of its constructions needs (an exact pre-filter before the regular expressions)
+_CLAIM_GATES: dict[str, tuple[str, ...]] = {
+    "guarantee": ("garant", "guarant"),
+    "full-availability": ("100",),
+    "never-again": ("again", "never", "igjen", "aldri", "nie", "jamais", "reprodui", "arriver", "produir",
+                    "recommencer", "nunca", "volver", "jamás"),
+    "zero-risk": ("zero", "zéro", "null", "cero", "risk", "risiko", "risque", "riesgo"),
+    "market-superlative": ("best", "fastest", "reliable", "greatest", "finest", "raskeste", "sikreste", "stabil",
+                           "schnellste", "zuverlässigste", "meilleur", "plus rapide", "plus fiable", "mejor",
+                           "más r", "más f"),
+}
+
+
+@lru_cache(maxsize=8)
+def _claim_rx(name: str) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{p})" for p in CLAIMS[name][1]), re.IGNORECASE)
+
+
+#: never-again constructions per language, each run only when the words it needs occur in the lower-cased text
+#: (a post says "not" and "again" often; every language's expression over every text cost ~0.03 ms)
+_NEVER_GATES: tuple[Callable[[str], bool], ...] = (
+    lambda t: "again" in t and ("never" in t or "won't" in t or "can" in t
+                                or ("not" in t and ("will" in t or "shall" in t))),
+    lambda t: "never" in t,
+    lambda t: "igjen" in t or ("aldri" in t and "mer" in t),
+    lambda t: t.startswith("nie") or " nie" in t or ("nicht" in t and ("mehr" in t or "wieder" in t)),
+    lambda t: "jamais" in t or "reprodui" in t or "arrivera" in t or "produira" in t or "recommencera" in t,
+    lambda t: "nunca" in t or "jamás" in t or "volver" in t,
+)
+
+
+@lru_cache(maxsize=8)
+def _never_rx(i: int) -> re.Pattern[str]:
+    return re.compile(CLAIMS["never-again"][1][i], re.IGNORECASE)
+
+
+def claims(text: str, kinds: list[str]) -> list[tuple[int, int, str]]:
+    """(start, end, kind) for every overpromise of these kinds in ``text``."""
+    low = text.lower()
+    out: list[tuple[int, int, str]] = []
+    for name in kinds:
+        for g in _CLAIM_GATES[name]:
+            if g in low:
+                break
+        else:
+            continue
+        if name == "never-again":
+            for i, gate in enumerate(_NEVER_GATES):
+                if gate(low):
+                    out.extend((m.start(), m.end(), name) for m in _never_rx(i).finditer(low))
+            continue
+        out.extend((m.start(), m.end(), name) for m in _claim_rx(name).finditer(low))
+    return out
+
+
 def banned(doc: Doc, ctx: Ctx, opts: BannedOptions) -> list[Finding]:
     out = []
     low = doc.text.lower()
+    taken: list[tuple[int, int]] = []
     for phrase in opts.phrases:
         words = phrase.split()
         if not any(w.lower().rstrip("%")[:4] in low for w in words[:2]):
             continue
         for m in banned_pattern(phrase).finditer(doc.text):
             instead = opts.instead.get(phrase)
+            taken.append((m.start(), m.end()))
             out.append(ctx.finding(
                 "phrases.banned", opts, f"{m.group(0)!r} is on this profile's banned list", m.start(), m.end(),
                 f"say {instead!r} instead" if instead else f"rephrase without {m.group(0)!r}",
+            ))
+    if opts.claims:
+        # on the text first (no need for the prose, whose URLs and mentions cost more to find than the claims), on
+        # the prose when something was found: a claim inside a link ("/zero-downtime") is not said
+        found = claims(doc.text, opts.claims) and claims(doc.prose, opts.claims)
+        for start, end, name in found:
+            if any(s < end and start < e for s, e in taken):
+                continue  # already reported as a listed phrase
+            taken.append((start, end))
+            said = doc.text[start:end]
+            out.append(ctx.finding(
+                "phrases.banned", opts, f"{said!r}: {CLAIMS[name][0]} (banned by this profile: {name})", start, end,
+                "state what was measured or committed to instead (the SLA figure, the actions taken)",
             ))
     return sorted(out, key=lambda f: f.start)
 

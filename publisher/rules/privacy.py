@@ -65,7 +65,10 @@ class PhoneOptions(RuleOptions):
     regions: list[str] | None = None
     #: numbers to allow, in any format (compared as E.164)
     allow: list[str] = Field(default_factory=list)
-
+    #: a valid number counts only with phone context: a leading + country code, a phone word nearby ("call",
+    #: "ring", "Tel.", "appelez", "llame" ...) or an unambiguous national mobile format ("912 34 567",
+    #: "0171 2345678", "06 12 34 56 78"); false: every valid number counts (a ticket id, an ASN, an amount too)
+    context: bool = True
 
     @field_validator("regions", mode="before")
     @classmethod
@@ -232,7 +235,10 @@ _ID_LABEL = re.compile(
     r"(?:#|(?<![^\W\d_])(?:n\.?\s?[º°]|(?-i:[A-Z]{2,6})|[^\W\d_]*(?:nr|no|num|nummer|number|numéro|número|numero|"
     r"ref|réf|id|"
     r"reference|référence|referencia|case|ticket|order|commande|pedido|bestilling|build|serial|version|release|"
-    r"tracking|invoice|faktura|rechnung|factura|facture|kode|code|código|sak|saksnr))"
+    r"tracking|invoice|faktura|rechnung|factura|facture|kode|code|código|sak|saksnr|"
+    # incidents, orders and files in each language: "Ordre 41 23 45 67", "La incidencia 612 34 56 78"
+    r"incident|incidence|incidencia|incidente|hendelse|avvik|ordre|vorgang|auftrag|bestellung|störung|"
+    r"dossier|expediente|caso|sag|ärende|tiquet))"
     r"[.:]?\s*(?:[.:#-]\s*)?)$", re.IGNORECASE | re.UNICODE)
 #: labels that name a phone number even though they end like an identifier label ("tel. no.", "telefonnummer")
 _PHONE_LABEL = re.compile(r"(?<![^\W\d_])(?:tel|tlf|phone|telefon|téléphone|teléfono|mobil|mobile|handy|fax|ring|call|sms|"
@@ -263,6 +269,57 @@ def labelled_id(prose: str, start: int) -> bool:
     return True
 
 
+#: words that say a number is to be called, texted or faxed, in en/nb/de/fr/es (whole words, case-insensitive)
+_PHONE_WORDS = re.compile(
+    r"(?<![^\W\d_])(?:"
+    r"tel|tlf|telf|tfn|fax|sms|whatsapp|signal|"  # abbreviations shared by the languages
+    r"phone|phones|phoned|phoning|telephone|call|calls|calling|cell|cellphone|mobile|"  # en
+    r"ring|rings|ringing|ringe|ringer|ringes|ringt|telefon|telefonen|telefonnummer|mobil|mobilen|mobilnummer|"
+    r"mobiltelefon|mobiltlf|nås|"  # nb
+    r"telefonisch|telefonnummer|anrufen|anruf|rufen|ruft|rufnummer|durchwahl|handy|handynummer|mobilnummer|"
+    r"erreichbar|erreichen|rückruf|"  # de
+    r"tél|téléphone|téléphoner|telephoner|appel|appelez|appeler|appelle|appelles|rappeler|rappelez|portable|"
+    r"joignable|joindre|"  # fr
+    r"teléfono|telefono|teléfonos|llame|llama|llamar|llámanos|llamanos|llámenos|llámame|llamada|llamadas|móvil|"
+    r"movil|contacto"  # es
+    r")(?![^\W\d_])", re.IGNORECASE)
+#: region -> national formats that are phone numbers by their shape alone (mobile ranges written the way the
+#: country writes them): Norway 8 digits from 4/9 grouped, Germany 015x-017x, France 0X in pairs, UK 07xxx,
+#: Spain 6xx/7xx grouped
+NATIONAL_SHAPES: dict[str, re.Pattern[str]] = {
+    "NO": re.compile(r"[49]\d\d \d\d \d\d\d|[49]\d \d\d \d\d \d\d"),
+    "DE": re.compile(r"\(?01[5-7]\d{1,2}\)?[ /-]?\d{3,4} ?\d{3,5}"),
+    "FR": re.compile(r"0[1-9](?:[ .]\d\d){4}"),
+    "GB": re.compile(r"07\d{3} ?\d{3} ?\d{3}"),
+    "ES": re.compile(r"[67]\d\d(?: \d\d\d){2}|[67]\d\d(?: \d\d){3}"),
+}
+#: a currency or unit right beside the number: an amount or a measure, not a phone number
+_UNIT_AFTER = re.compile(r"\s?(?:kr|nok|sek|dkk|eur|euro|euros|€|\$|£|usd|gbp|%|ms|kb|mb|gb|tb|km|m|metres|meters|"
+                         r"metros|mètres|meter)(?![^\W\d_])", re.IGNORECASE)
+_UNIT_BEFORE = re.compile(r"(?:kr|nok|eur|€|\$|£|usd|gbp)\.?\s?$", re.IGNORECASE)
+_CONTEXT_BEFORE = 60  # characters before a number in which a phone word makes it a phone number
+_CONTEXT_AFTER = 25
+
+
+def phone_context(prose: str, start: int, end: int, raw: str, region: str) -> bool:
+    """Whether the valid number ``raw`` at ``start:end`` reads as a phone number: written with its country code
+    (+47, 0047), a phone word near it (before it in its sentence, or just after: "412 34 567 (mobil)"), or in a
+    national format only phones have. A currency or unit beside it makes it an amount or a measure."""
+    if _UNIT_AFTER.match(prose, end) or _UNIT_BEFORE.search(prose[max(0, start - 6):start]):
+        return False
+    if raw.startswith("+") or raw.startswith("00"):
+        return True
+    shape = NATIONAL_SHAPES.get(region)
+    if shape is not None and shape.fullmatch(raw.strip()):
+        return True
+    return _phone_word_near(prose, start, end)
+
+
+def _phone_word_near(prose: str, start: int, end: int) -> bool:
+    window = prose[max(0, start - _CONTEXT_BEFORE):start] + " " + prose[end:end + _CONTEXT_AFTER]
+    return _PHONE_WORDS.search(window) is not None
+
+
 def without_dates(text: str) -> str:
     """``text`` with every date, time span and day-month span blanked out (same length), so none is ever read as
     a phone number."""
@@ -281,15 +338,21 @@ FICTION_RANGES: dict[str, tuple[str, ...]] = {"GB": ("7700900",), "FR": ("639980
 
 
 def _matches(prose: str, region: str) -> list[Any]:
-    """libphonenumber's matches in ``prose`` for ``region``: valid numbers, and possible ones in a fiction range."""
+    """libphonenumber's matches in ``prose`` for ``region``: valid numbers; possible ones in a fiction range; and
+    possible ones a phone word points at ("joignable au 07 12 34 56 78": a number someone is told to call is
+    personal data even when its range is not allocated, as in a mock-up or a typo)."""
     import phonenumbers
 
     found: list[Any] = list(phonenumbers.PhoneNumberMatcher(prose, region, leniency=phonenumbers.Leniency.VALID))
     fiction = FICTION_RANGES.get(region)
-    if fiction and any(p[:4] in prose.replace(" ", "") for p in fiction):
+    fictional = bool(fiction) and any(p[:4] in prose.replace(" ", "") for p in fiction or ())
+    if fictional or _PHONE_WORDS.search(prose):
         spans = {(m.start, m.end) for m in found}
         for m in phonenumbers.PhoneNumberMatcher(prose, region, leniency=phonenumbers.Leniency.POSSIBLE):
-            if (m.start, m.end) not in spans and str(m.number.national_number).startswith(fiction):
+            if (m.start, m.end) in spans:
+                continue
+            if (fictional and str(m.number.national_number).startswith(fiction or ())) or \
+                    _phone_word_near(prose, m.start, m.end):
                 found.append(m)
     return found
 
@@ -315,6 +378,8 @@ def phone(doc: Doc, ctx: Ctx, opts: PhoneOptions) -> list[Finding]:
             seen.add(span)
             e164 = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
             if e164 in allowed or labelled_id(prose, match.start):
+                continue
+            if opts.context and not phone_context(prose, match.start, match.end, match.raw_string, region):
                 continue
             out.append(ctx.finding(
                 "privacy.phone", opts, f"a phone number in a public post ({_mask(match.raw_string)})",
