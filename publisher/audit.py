@@ -232,12 +232,37 @@ def _write(conn: Connection, batches: list[tuple[list[Pending], datetime | None]
             digest = hashlib.sha256(f"{prev}{ev.head}{at_text}{ev.tail}{seq}{place}}}".encode()).hexdigest()
             rows.append((seq, at_db, *ev.row, prev, digest, stream, k))
             prev = digest
+    if not d.sqlite:  # the events, the rows' anchors and the stream head: one statement, one round trip
+        about = _newest_about(rows)
+        cols = [list(c) for c in zip(*rows, strict=True)]
+        rawsql.execute_many(conn, _PG_FLUSH, [(*cols, *_pairs(about["deliveries"]), *_pairs(about["posts"]),
+                                               k, prev, rows[-1][0], stream)])
+        conn.info[HEAD_KEY] = (stream, k, prev)
+        return
     rawsql.insert_many(conn, "audit_events", _COLUMNS, rows)
     _anchor(conn, d, rows)
     p = d.param
     rawsql.execute_many(conn, f"UPDATE audit_heads SET stream_seq = {p('k')}, hash = {p('h')}, seq = {p('q')} "
                               f"WHERE stream = {p('s')}", [{"k": k, "h": prev, "q": rows[-1][0], "s": stream}])
     conn.info[HEAD_KEY] = (stream, k, prev)
+
+
+#: PostgreSQL's flush: the events inserted from arrays (bound in binary: one parameter per column, not per value),
+#: ``audit_seq`` of the deliveries and posts they are about, and the stream head, in one statement. Its text never
+#: changes, so psycopg prepares it on the server after a few runs like any other statement of the hot path.
+_PG_TYPES = ("bigint", "timestamp", "text", "text", "text", "text", "text", "text", "text", "text", "int", "int")
+_PG_FLUSH = (
+    f"WITH ev AS (INSERT INTO audit_events ({', '.join(_COLUMNS)}) SELECT * FROM unnest("
+    + ", ".join(f"%b::{t}[]" for t in _PG_TYPES) + ")), "
+    "d AS (UPDATE deliveries SET audit_seq = v.seq FROM unnest(%b::text[], %b::bigint[]) AS v(id, seq) "
+    "WHERE deliveries.id = v.id), "
+    "p AS (UPDATE posts SET audit_seq = v.seq FROM unnest(%b::text[], %b::bigint[]) AS v(id, seq) "
+    "WHERE posts.id = v.id) "
+    "UPDATE audit_heads SET stream_seq = %s, hash = %s, seq = %s WHERE stream = %s")
+
+
+def _pairs(newest: dict[str, int]) -> tuple[list[str], list[int]]:
+    return list(newest), list(newest.values())
 
 
 # -- keyed mode: a seal no one without the key can forge --
@@ -283,15 +308,20 @@ def _anchor(conn: Connection, d: rawsql.Dialect, rows: list[tuple[Any, ...]]) ->
     """Set ``audit_seq`` of the rows these events are about to their newest event's seq: a row then points past
     the chain's end if its tail is cut. An event with a delivery is about the delivery; one with only a post is
     about the post. One statement per table (the publish path's events are all about deliveries: one)."""
+    for table, newest in _newest_about(rows).items():
+        if newest:
+            _set_audit_seq(conn, d, table, list(newest.items()))
+
+
+def _newest_about(rows: list[tuple[Any, ...]]) -> dict[str, dict[str, int]]:
+    """By table, the newest seq of the events about each row (a delivery's, else a post's)."""
     about: dict[str, dict[str, int]] = {"deliveries": {}, "posts": {}}
     for r in rows:  # seq ascending: the last one written per row wins
         if r[5] is not None:
             about["deliveries"][r[5]] = r[0]
         elif r[4] is not None:
             about["posts"][r[4]] = r[0]
-    for table, newest in about.items():
-        if newest:
-            _set_audit_seq(conn, d, table, list(newest.items()))
+    return about
 
 
 def _set_audit_seq(conn: Connection, d: rawsql.Dialect, table: str, pairs: list[tuple[str, int]]) -> None:
