@@ -104,6 +104,9 @@ class Pending:
     head: str
     tail: str
     row: tuple[str, str, str | None, str | None, str | None, str]  # actor, action, post_id, delivery_id, account, details
+    #: the global seq the statement that changed its delivery already took and stored as the row's ``audit_seq``
+    #: (PostgreSQL's transitions, ``store.apply``); None: taken when the events are flushed
+    seq: int | None = None
 
 
 def pending(actor: str, ev: Event) -> Pending:
@@ -214,30 +217,76 @@ def _write(conn: Connection, batches: list[tuple[list[Pending], datetime | None]
     key = audit_key()
     if key is not None:  # keyed mode: the transaction's last event seals its stream up to it
         batches = [*batches, ([_SEAL_MARK], None)]
-    n = sum(len(evs) for evs, _ in batches)
+    taken = not d.sqlite and _seqs_in_order(batches)
+    n = sum(1 for evs, _ in batches for ev in evs if not (taken and ev.seq is not None))
     # one stream head is locked per transaction, at its first flush, until COMMIT (``queued`` clears it at BEGIN)
     if HEAD_KEY in conn.info:
-        (stream, k, prev), numbers = conn.info[HEAD_KEY], _global_seqs(conn, d, n)
+        (stream, k, prev), numbers = conn.info[HEAD_KEY], (_global_seqs(conn, d, n) if n else [])
     else:
         (stream, k, prev), numbers = _lock_stream(conn, d, n)
     seqs = iter(numbers)
     rows: list[tuple[Any, ...]] = []
+    fresh: list[tuple[Any, ...]] = []  # the rows whose seq was taken here: only their posts/deliveries need anchors
     for events, at in batches:
         at_db, at_text = to_db(at or now), _STRING(_at_text(at or now))
         for ev in events:
-            k, seq = k + 1, next(seqs)
+            k, seq = k + 1, (ev.seq if taken and ev.seq is not None else next(seqs))
             if ev is _SEAL_MARK:
                 ev = pending(rows[-1][2], Event(SEAL, details={"mac": _mac(key or b"", prev)}))
             place = "" if _legacy(seq, stream, k) else f',"stream":{stream},"stream_seq":{k}'
             digest = hashlib.sha256(f"{prev}{ev.head}{at_text}{ev.tail}{seq}{place}}}".encode()).hexdigest()
             rows.append((seq, at_db, *ev.row, prev, digest, stream, k))
+            if not (taken and ev.seq is not None):
+                fresh.append(rows[-1])
             prev = digest
+    if not d.sqlite:  # the events, the rows' anchors and the stream head: one statement, one round trip
+        about = _newest_about(fresh)
+        cols = [list(c) for c in zip(*rows, strict=True)]
+        rawsql.execute_many(conn, _PG_FLUSH, [(*cols, *_pairs(about["deliveries"]), *_pairs(about["posts"]),
+                                               k, prev, rows[-1][0], stream)])
+        conn.info[HEAD_KEY] = (stream, k, prev)
+        return
     rawsql.insert_many(conn, "audit_events", _COLUMNS, rows)
     _anchor(conn, d, rows)
     p = d.param
     rawsql.execute_many(conn, f"UPDATE audit_heads SET stream_seq = {p('k')}, hash = {p('h')}, seq = {p('q')} "
                               f"WHERE stream = {p('s')}", [{"k": k, "h": prev, "q": rows[-1][0], "s": stream}])
     conn.info[HEAD_KEY] = (stream, k, prev)
+
+
+#: PostgreSQL's flush: the events inserted from arrays (bound in binary: one parameter per column, not per value),
+#: ``audit_seq`` of the deliveries and posts they are about, and the stream head, in one statement. Its text never
+#: changes, so psycopg prepares it on the server after a few runs like any other statement of the hot path.
+_PG_TYPES = ("bigint", "timestamp", "text", "text", "text", "text", "text", "text", "text", "text", "int", "int")
+_PG_FLUSH = (
+    f"WITH ev AS (INSERT INTO audit_events ({', '.join(_COLUMNS)}) SELECT * FROM unnest("
+    + ", ".join(f"%b::{t}[]" for t in _PG_TYPES) + ")), "
+    "d AS (UPDATE deliveries SET audit_seq = v.seq FROM unnest(%b::text[], %b::bigint[]) AS v(id, seq) "
+    "WHERE deliveries.id = v.id), "
+    "p AS (UPDATE posts SET audit_seq = v.seq FROM unnest(%b::text[], %b::bigint[]) AS v(id, seq) "
+    "WHERE posts.id = v.id) "
+    "UPDATE audit_heads SET stream_seq = %s, hash = %s, seq = %s WHERE stream = %s")
+
+
+def _seqs_in_order(batches: list[tuple[list[Pending], datetime | None]]) -> bool:
+    """Whether the seqs the transaction's statements already took (``Pending.seq``) can stand: they rise in the
+    order the events were appended, and come before every event still to be numbered (whose seqs, taken now, are
+    higher). Otherwise every event is numbered now and every row anchored again, as when none were taken: the
+    chain's order is always the order of appending, and a row's ``audit_seq`` always its newest event's."""
+    last, unnumbered = 0, False
+    for events, _ in batches:
+        for ev in events:
+            if ev.seq is None:
+                unnumbered = True
+            elif unnumbered or ev.seq <= last:
+                return False
+            else:
+                last = ev.seq
+    return last > 0
+
+
+def _pairs(newest: dict[str, int]) -> tuple[list[str], list[int]]:
+    return list(newest), list(newest.values())
 
 
 # -- keyed mode: a seal no one without the key can forge --
@@ -283,15 +332,20 @@ def _anchor(conn: Connection, d: rawsql.Dialect, rows: list[tuple[Any, ...]]) ->
     """Set ``audit_seq`` of the rows these events are about to their newest event's seq: a row then points past
     the chain's end if its tail is cut. An event with a delivery is about the delivery; one with only a post is
     about the post. One statement per table (the publish path's events are all about deliveries: one)."""
+    for table, newest in _newest_about(rows).items():
+        if newest:
+            _set_audit_seq(conn, d, table, list(newest.items()))
+
+
+def _newest_about(rows: list[tuple[Any, ...]]) -> dict[str, dict[str, int]]:
+    """By table, the newest seq of the events about each row (a delivery's, else a post's)."""
     about: dict[str, dict[str, int]] = {"deliveries": {}, "posts": {}}
     for r in rows:  # seq ascending: the last one written per row wins
         if r[5] is not None:
             about["deliveries"][r[5]] = r[0]
         elif r[4] is not None:
             about["posts"][r[4]] = r[0]
-    for table, newest in about.items():
-        if newest:
-            _set_audit_seq(conn, d, table, list(newest.items()))
+    return about
 
 
 def _set_audit_seq(conn: Connection, d: rawsql.Dialect, table: str, pairs: list[tuple[str, int]]) -> None:

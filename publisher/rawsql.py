@@ -265,6 +265,23 @@ def returning(conn: Conn, sql: str, params: Sequence[Mapping[str, Any]] | Sequen
                 return out
 
 
+def returning_rows(conn: Conn, sql: str, params: Sequence[Mapping[str, Any]] | Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Run ``sql`` (ending in ``RETURNING ...``) once per parameter set, executemany pipelined on psycopg: every
+    row every run returned, in order."""
+    out: list[tuple[Any, ...]] = []
+    with closing(cursor(conn)) as cur:
+        if len(params) == 1 or isinstance(cur, sqlite3.Cursor):
+            for p in params:
+                cur.execute(sql, p)
+                out.extend(tuple(r) for r in cur.fetchall())
+            return out
+        cur.executemany(sql, params, returning=True)
+        while True:
+            out.extend(tuple(r) for r in cur.fetchall())
+            if not cur.nextset():
+                return out
+
+
 def insert_many(conn: Conn, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
     """``INSERT INTO table (columns) VALUES ...``: one statement per 500 rows on SQLite, executemany elsewhere."""
     d = dialect_of(conn)

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -150,10 +150,12 @@ class Store:
 
         if not self.is_sqlite:
             try:
-                return create_engine(self.url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+                pg = create_engine(self.url, pool_size=10, max_overflow=20)
             except Exception as e:  # noqa: BLE001 - driver import or URL errors
                 raise ConfigError(f"cannot use database URL: {type(e).__name__}",
                                   hint="PUBLISHER_DATABASE_URL must look like postgresql://host:5432/db") from None
+            _ping_when_idle(pg)
+            return pg
         self._prepare_dir(self.url.split("///", 1)[-1])
         engine = create_engine(self.url, connect_args={"timeout": 60, "check_same_thread": False})
 
@@ -303,6 +305,33 @@ class Store:
             self._engine_made.dispose()
 
 
+#: a pooled PostgreSQL connection idle longer than this is pinged before use (a dropped one is replaced)
+IDLE_PING_SECONDS = 1.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """``pool_pre_ping``, but only for a connection that sat idle in the pool over ``IDLE_PING_SECONDS``: pinging
+    every checkout cost a round trip per transaction (four per broker message on the publish path), while a
+    connection in steady use fails over the same way (SQLAlchemy invalidates it on a disconnect error)."""
+    from sqlalchemy import event
+    from sqlalchemy.exc import DisconnectionError
+
+    @event.listens_for(engine, "checkin")
+    def _idle_since(_dbapi_conn: Any, record: Any) -> None:
+        record.info["publisher_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get("publisher_idle_since", float("-inf")) <= IDLE_PING_SECONDS:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except Exception:  # noqa: BLE001 - any failure: let the pool open a new connection
+            alive = False
+        if not alive:
+            raise DisconnectionError("pooled connection failed its ping")
+
+
 def lock_keys(conn: Connection, *keys: str) -> None:
     """Serialise transactions that read and then write by a key (an idempotency key, a thread) until COMMIT: on
     PostgreSQL a transaction-scoped advisory lock per key, taken in sorted order (no deadlock between two
@@ -409,6 +438,8 @@ def _update_sql(ref: dict[str, str], columns: tuple[str, ...], by_attempt: bool,
     [AND attempt_id = ?]``, each value taken from ``ref`` (a parameter, or a column of ``source``). The states
     are literals of the State enum."""
     sets = ", ".join(f"{c} = {ref['v_' + c]}" for c in ("state", "updated_at", *columns))
+    if "_seq" in ref:  # PostgreSQL: the audit event's global seq, taken after the row's lock (``apply``)
+        sets += f", audit_seq = {ref['_seq']}"
     states = " OR ".join(f"deliveries.state = '{State(s).value}'" for s in from_states)
     where = f"deliveries.id = {ref['_id']} AND ({states})"
     if by_attempt:
@@ -420,7 +451,10 @@ def _update_sql(ref: dict[str, str], columns: tuple[str, ...], by_attempt: bool,
 def _transition_sql(sqlite: bool, columns: tuple[str, ...], by_attempt: bool, from_states: tuple[str, ...]) -> str:
     """One move, with named parameters: serves executemany and single rows."""
     d = rawsql.dialect(sqlite)
-    return _update_sql({n: d.param(n) for n in _shape_columns(columns, by_attempt)}, columns, by_attempt, from_states)
+    ref = {n: d.param(n) for n in _shape_columns(columns, by_attempt)}
+    if not sqlite:
+        ref["_seq"] = "nextval('audit_global_seq')"
+    return _update_sql(ref, columns, by_attempt, from_states)
 
 
 @functools.lru_cache(maxsize=256)
@@ -528,6 +562,8 @@ def apply(conn: Connection, prepared: Prepared) -> list[bool]:
     move one by one if any did not apply."""
     moved = [False] * len(prepared.moves)
     sqlite = rawsql.dialect_of(conn).sqlite
+    if not sqlite:
+        return _apply_pg(conn, prepared, moved)
     for idx, one, many, params, flat in prepared.shapes:
         ids = [prepared.moves[i].delivery["id"] for i in idx]
         if len(idx) > 1 and rawsql.RETURNING[sqlite] and len(set(ids)) == len(ids):
@@ -553,11 +589,34 @@ def apply(conn: Connection, prepared: Prepared) -> list[bool]:
     return moved
 
 
+def _apply_pg(conn: Connection, prepared: Prepared, moved: list[bool]) -> list[bool]:
+    """``apply`` on PostgreSQL: each UPDATE also sets the row's ``audit_seq`` to a new global seq, taken once it
+    holds the row's lock, and returns it; the row's audit event takes that seq (``audit.Pending.seq``). The anchor
+    is then part of the state change: one row version, not two (the flush anchors only events numbered there)."""
+    seqs: list[int | None] = [None] * len(prepared.moves)
+    for idx, one, _many, params, _flat in prepared.shapes:
+        ids = [prepared.moves[i].delivery["id"] for i in idx]
+        sql = one + _RETURNING + ", deliveries.audit_seq"
+        if len(set(ids)) == len(ids):  # one pipelined executemany; a row that moved returns its id
+            got = dict(rawsql.returning_rows(conn, sql, params))
+            for i, delivery_id in zip(idx, ids, strict=True):
+                if delivery_id in got:
+                    moved[i], seqs[i] = True, int(got[delivery_id])
+            continue
+        for i, p in zip(idx, params, strict=True):  # the same delivery twice: one at a time, in order
+            row = rawsql.returning_rows(conn, sql, [p])
+            if row:
+                moved[i], seqs[i] = True, int(row[0][1])
+    audit.append_pending(conn, [replace(e, seq=q) for e, ok, q in zip(prepared.events, moved, seqs, strict=True) if ok],
+                         utcnow())
+    return moved
+
+
 def claim_due(conn: Connection, actor: str, now: datetime, horizon: timedelta, batch: int) -> list[dict[str, Any]]:
     """Claim deliveries due within ``horizon`` whose thread predecessor is done: scheduled|retry_wait -> queued.
     On PostgreSQL the due rows are locked as they are read, skipping rows another scheduler's claim holds, so two
     schedulers claim disjoint batches instead of queueing on each other's rows; the UPDATE stays conditional."""
-    from sqlalchemy import or_, select, update
+    from sqlalchemy import or_, select, text, update
 
     from publisher.schema import deliveries
     prev = deliveries.alias("prev")
@@ -578,15 +637,30 @@ def claim_due(conn: Connection, actor: str, now: datetime, horizon: timedelta, b
     ids = [r[0] for r in conn.execute(due)]
     if not ids:
         return []
+    sqlite = rawsql.dialect_of(conn).sqlite
+    values: dict[str, Any] = dict(state=State.QUEUED.value, enqueued_at=now, updated_at=now)
+    if not sqlite:  # the anchor in the same row version, as ``apply`` does: the event takes this seq
+        values["audit_seq"] = text("nextval('audit_global_seq')")
     res = conn.execute(
         update(deliveries)
         .where(deliveries.c.id.in_(ids), deliveries.c.state.in_([State.SCHEDULED.value, State.RETRY_WAIT.value]))
-        .values(state=State.QUEUED.value, enqueued_at=now, updated_at=now)
-        .returning(deliveries.c.id, deliveries.c.post_id, deliveries.c.account, deliveries.c.channel, deliveries.c.due_at)
+        .values(**values)
+        .returning(deliveries.c.id, deliveries.c.post_id, deliveries.c.account, deliveries.c.channel, deliveries.c.due_at,
+                   deliveries.c.audit_seq)
     )
-    claimed = sorted((dict(r) for r in res.mappings()), key=lambda c: (c["due_at"], c["id"]))
-    audit.append(conn, actor, [audit.Event("queued", post_id=c["post_id"], delivery_id=c["id"], account=c["account"],
-                                           details={"to": "queued", "due_at": c["due_at"].isoformat()}) for c in claimed], at=now)
+    rows = [dict(r) for r in res.mappings()]
+    claimed = sorted(rows, key=lambda c: (c["due_at"], c["id"]))
+
+    def event(c: dict[str, Any]) -> audit.Pending:
+        ev = audit.pending(actor, audit.Event("queued", post_id=c["post_id"], delivery_id=c["id"], account=c["account"],
+                                              details={"to": "queued", "due_at": c["due_at"].isoformat()}))
+        return ev if sqlite else replace(ev, seq=int(c["audit_seq"]))
+
+    # the events in the order of their seqs (on SQLite, of the claim: the seqs are taken when they are written)
+    audit.append_pending(conn, [event(c) for c in (claimed if sqlite else sorted(rows, key=lambda c: c["audit_seq"]))],
+                         now)
+    for c in claimed:
+        del c["audit_seq"]
     return claimed
 
 
@@ -594,7 +668,10 @@ def set_message_ids(conn: Connection, ids: dict[str, str]) -> None:
     from sqlalchemy import bindparam, update
 
     from publisher.schema import deliveries
-    if ids:
+    if ids and not rawsql.dialect_of(conn).sqlite:  # one statement, not one execution per delivery
+        rawsql.execute_many(conn, "UPDATE deliveries SET message_id = v.mid FROM unnest(%b::text[], %b::text[]) "
+                                  "AS v(id, mid) WHERE deliveries.id = v.id", [(list(ids), list(ids.values()))])
+    elif ids:
         stmt = update(deliveries).where(deliveries.c.id == bindparam("_id")).values(message_id=bindparam("_mid"))
         conn.execute(stmt, [{"_id": k, "_mid": v} for k, v in ids.items()])
 

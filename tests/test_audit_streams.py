@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -247,3 +248,74 @@ def test_a_store_written_at_migration_0003_upgrades_and_verifies_old_witness_inc
         conn.execute(update(audit_events).where(audit_events.c.seq == 2).values(actor="mallory"))
     v = _verify(store)
     assert not v.ok and v.first_bad_seq == 2 and "event 2 was edited" in v.reason
+
+
+def _deliveries(store: Store, n: int) -> list[dict[str, object]]:
+    """``n`` scheduled deliveries (one post each), audited as accepting them would."""
+    from publisher.schema import deliveries, posts
+    from publisher.store import get_deliveries, new_id
+
+    now = datetime.now(UTC)
+    ids = []
+    with store.tx() as conn:
+        for _ in range(n):
+            pid, did = new_id("p"), new_id("d")
+            conn.execute(posts.insert(), [dict(id=pid, kind="note", text="t", variables={}, scheduled_at=now,
+                                               overrides=[], created_by="test", created_at=now)])
+            conn.execute(deliveries.insert(), [dict(id=did, post_id=pid, account="a", channel="dryrun", part=1,
+                                                    payload={"text": "t"}, state="scheduled", attempts=0, due_at=now,
+                                                    updated_at=now)])
+            audit.append(conn, "test", [audit.Event("accepted", post_id=pid),
+                                        audit.Event("scheduled", post_id=pid, delivery_id=did, account="a")])
+            ids.append(did)
+    with store.read() as conn:
+        rows = get_deliveries(conn, ids)
+    return [rows[i] for i in ids]
+
+
+def test_a_state_change_on_postgresql_anchors_its_own_row_and_the_rows_check_holds(env: Env) -> None:
+    """On PostgreSQL a transition's UPDATE takes its event's seq (the anchor in the same row version); an event
+    appended before a transition of the same transaction makes the flush number and anchor everything itself; two
+    transactions changing one row one after the other keep its events in seq order. ``verify`` with the rows check
+    passes in every case."""
+    if "PUBLISHER_DATABASE_URL" not in env.env:
+        pytest.skip("PostgreSQL only: SQLite numbers every event when it is flushed")
+    from publisher.models import State
+    from publisher.schema import deliveries
+    from publisher.store import Transition, transitions
+
+    store = env.store()
+    a, b, c, d = _deliveries(store, 4)
+    with store.tx() as conn:  # the hot path: the seqs the UPDATEs took are the events'
+        assert transitions(conn, "t", [Transition(a, [State.SCHEDULED], State.QUEUED, "queued"),
+                                       Transition(b, [State.SCHEDULED], State.QUEUED, "queued")]) == [True, True]
+    with store.tx() as conn:  # an event about c before c's transition: numbered again at the flush, in order
+        audit.record(conn, "t", "note", delivery_id=c["id"], post_id=c["post_id"], account="a")
+        assert transitions(conn, "t", [Transition(c, [State.SCHEDULED], State.QUEUED, "queued")]) == [True]
+    first, second = threading.Event(), threading.Event()
+
+    def one() -> None:  # holds d's row until the other one has started its UPDATE of it
+        with store.tx() as conn:
+            assert transitions(conn, "one", [Transition(d, [State.SCHEDULED], State.QUEUED, "queued")]) == [True]
+            first.set()
+            assert second.wait(10)
+            time.sleep(0.3)  # the other UPDATE is waiting on the row by now
+
+    t = threading.Thread(target=one)
+    t.start()
+    assert first.wait(10)
+    with store.tx() as conn:  # waits for one's COMMIT; its seq is taken after it
+        second.set()
+        assert transitions(conn, "two", [Transition(d, [State.SCHEDULED, State.QUEUED], State.HELD, "held")]) == [True]
+    t.join()
+    with store.read() as conn:
+        anchors = dict(conn.execute(select(deliveries.c.id, deliveries.c.audit_seq)).all())
+        events = conn.execute(select(audit_events.c.delivery_id, audit_events.c.action, audit_events.c.seq)
+                              .where(audit_events.c.delivery_id.is_not(None)).order_by(audit_events.c.seq)).all()
+    newest = {i: s for i, _, s in events}
+    assert anchors == newest
+    assert [x for i, x, _ in events if i == d["id"]] == ["scheduled", "queued", "held"]
+    assert [x for i, x, _ in events if i == c["id"]] == ["scheduled", "note", "queued"]
+    with store.read() as conn:
+        v = audit.verify(conn)
+    assert v.ok, v.problems
