@@ -150,12 +150,10 @@ class Store:
 
         if not self.is_sqlite:
             try:
-                pg = create_engine(self.url, pool_size=10, max_overflow=20)
+                return create_engine(self.url, pool_pre_ping=True, pool_size=10, max_overflow=20)
             except Exception as e:  # noqa: BLE001 - driver import or URL errors
                 raise ConfigError(f"cannot use database URL: {type(e).__name__}",
                                   hint="PUBLISHER_DATABASE_URL must look like postgresql://host:5432/db") from None
-            _ping_when_idle(pg)
-            return pg
         self._prepare_dir(self.url.split("///", 1)[-1])
         engine = create_engine(self.url, connect_args={"timeout": 60, "check_same_thread": False})
 
@@ -303,33 +301,6 @@ class Store:
         self._close_driver()
         if self._engine_made is not None:
             self._engine_made.dispose()
-
-
-#: a pooled PostgreSQL connection idle longer than this is pinged before use (a dropped one is replaced)
-IDLE_PING_SECONDS = 1.0
-
-
-def _ping_when_idle(engine: Engine) -> None:
-    """``pool_pre_ping``, but only for a connection that sat idle in the pool over ``IDLE_PING_SECONDS``: pinging
-    every checkout cost a round trip per transaction (four per broker message on the publish path), while a
-    connection in steady use fails over the same way (SQLAlchemy invalidates it on a disconnect error)."""
-    from sqlalchemy import event
-    from sqlalchemy.exc import DisconnectionError
-
-    @event.listens_for(engine, "checkin")
-    def _idle_since(_dbapi_conn: Any, record: Any) -> None:
-        record.info["publisher_idle_since"] = time.monotonic()
-
-    @event.listens_for(engine, "checkout")
-    def _ping(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
-        if time.monotonic() - record.info.get("publisher_idle_since", float("-inf")) <= IDLE_PING_SECONDS:
-            return
-        try:
-            alive = engine.dialect.do_ping(dbapi_conn)
-        except Exception:  # noqa: BLE001 - any failure: let the pool open a new connection
-            alive = False
-        if not alive:
-            raise DisconnectionError("pooled connection failed its ping")
 
 
 def lock_keys(conn: Connection, *keys: str) -> None:
