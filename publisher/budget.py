@@ -58,6 +58,18 @@ class Budget:
         until = float(value) if value is not None else 0.0
         return datetime.fromtimestamp(until, UTC) if until > now else None
 
+    def blocked_many(self, accounts: list[str], now: float | None = None) -> dict[str, datetime | None]:
+        """``blocked_until`` for several accounts in one round trip (the accounts of one broker message)."""
+        if not accounts:
+            return {}
+        now = time.time() if now is None else now
+        values = self.client.mget([f"{self.namespace}:{a}:blocked" for a in accounts])
+        out: dict[str, datetime | None] = {}
+        for account, value in zip(accounts, values, strict=True):
+            until = float(value) if value is not None else 0.0
+            out[account] = datetime.fromtimestamp(until, UTC) if until > now else None
+        return out
+
     def block_until(self, account: str, until: datetime) -> None:
         """The platform said the account is out of budget until ``until`` (a 429, or remaining == 0)."""
         ts = until.timestamp()

@@ -212,6 +212,9 @@ class Settings:
     feeds: dict[str, FeedConfig] = field(default_factory=dict)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     config_path: Path | None = None
+    #: the config file's (modification time in ns, size) when these settings were read from it: a worker re-reads
+    #: the file for its pre-publish tone check only when that changed (``tone.current_config``)
+    config_stamp: tuple[int, int] | None = None
     log_level: str = "INFO"
     log_format: str = "text"  # PUBLISHER_LOG_FORMAT: text | json (JSON lines)
     #: how often workers and schedulers refresh their heartbeat (publisher.ops.heartbeat); it lives 3x as long
@@ -362,11 +365,27 @@ def config_file(env: dict[str, str], home: Path) -> Path | None:
     return config_path
 
 
+def file_stamp(path: Path) -> tuple[int, int]:
+    """What tells a changed file from the one read before: (modification time in ns, size). Raises OSError."""
+    st = path.stat()
+    return st.st_mtime_ns, st.st_size
+
+
+def _stamp(path: Path | None) -> tuple[int, int] | None:
+    if path is None:
+        return None
+    try:
+        return file_stamp(path)
+    except OSError:
+        return None  # reading it reports why
+
+
 def load(env: dict[str, str] | None = None) -> Settings:
     """Load settings from the environment (default ``os.environ``) and the config file it points to."""
     env = dict(os.environ if env is None else env)
     home = default_home(env)
     config_path = config_file(env, home)
+    stamp = _stamp(config_path)  # before reading: a change while it is read makes the next check read it again
     raw: dict[str, Any] = _read_yaml(config_path) if config_path else {"accounts": DEFAULT_ACCOUNTS}
     try:
         fc = FileConfig.model_validate(raw)
@@ -386,6 +405,7 @@ def load(env: dict[str, str] | None = None) -> Settings:
         feeds=fc.feeds,
         scheduler=sched,
         config_path=config_path,
+        config_stamp=stamp,
         log_level=env.get("PUBLISHER_LOG_LEVEL", "INFO").upper(),
         log_format=env.get("PUBLISHER_LOG_FORMAT", "text").lower(),
         heartbeat_seconds=_positive(env, "PUBLISHER_HEARTBEAT_SECONDS", 5.0),

@@ -138,16 +138,21 @@ def current_config(settings: Settings, account: AccountConfig) -> tuple[Mapping[
     path = settings.config_path
     if path is None:
         return settings.profiles, account
+    from publisher.settings import file_stamp
+
     try:
-        st = path.stat()
+        stamp = file_stamp(path)
     except OSError as e:
         log.warning("cannot read %s for the pre-publish tone check (%s); using the loaded configuration",
                     path, e.strerror)
         return _last_good(settings, path, account)
-    stamp = (st.st_mtime_ns, st.st_size)
     with _FRESH_LOCK:
         hit = _FRESH.get(path)
-        if hit is None or hit[0] != stamp:
+        if hit is None and stamp == settings.config_stamp:
+            # the file is as it was when these settings were read from it: no second parse (a 10,000-account file
+            # took seconds, and every publishing thread of the process waited on this lock meanwhile)
+            _FRESH[path] = (stamp, settings)
+        elif hit is None or hit[0] != stamp:
             from publisher import settings as settings_mod
 
             try:

@@ -78,3 +78,27 @@ def test_a_rule_tightened_after_enqueue_still_holds_the_delivery(env: Env) -> No
     outcomes = Publisher(load(env.env), env.store()).handle_many([d["id"]])
     assert outcomes == {d["id"]: "held"}
     assert "seamless" in (_fresh(env, [d["id"]])[d["id"]]["last_error"] or "")
+
+
+def test_the_pre_publish_check_reads_the_configuration_again_only_when_the_file_changed(
+        env: Env, monkeypatch: Any) -> None:
+    """A worker's first delivery used to parse the config file a second time, holding a lock every publishing
+    thread of the process waits on (seconds for a 10,000-account file, at the top of the hour)."""
+    import publisher.settings as settings_mod
+
+    env.write_config({"noc": ORG})
+    settings = load(env.env)
+    reads: list[int] = []
+    real_load = settings_mod.load
+    monkeypatch.setattr(settings_mod, "load", lambda e=None: reads.append(1) or real_load(e))
+    account = settings.account("noc")
+    for _ in range(3):
+        tone.current_config(settings, account)
+    assert reads == []  # the file is as these settings read it
+    config = yaml.safe_load((env.home / "config.yaml").read_text())
+    config["accounts"]["noc"]["options"] = {"tone": {"rules": {"phrases.banned": {"phrases": ["seamless"]}}}}
+    (env.home / "config.yaml").write_text(yaml.safe_dump(config))
+    profiles, now = tone.current_config(settings, account)
+    assert reads == [1] and now.options["tone"]["rules"]["phrases.banned"]["phrases"] == ["seamless"]
+    tone.current_config(settings, account)
+    assert reads == [1]

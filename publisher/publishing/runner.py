@@ -139,7 +139,8 @@ class Publisher(Reconciling):
         moves: list[tuple[str, Transition]] = []
         cleared: list[_Go] = []
         unknown: list[dict[str, Any]] = []
-        blocked: dict[str, datetime | None] = {}  # per account, for accounts without a posts-per-window budget
+        # per account, for accounts without a posts-per-window budget: looked up for the whole message at once
+        blocked = self._blocked(ready)
         early: list[dict[str, Any]] = []
         for i in ids:
             d = rows.get(i)
@@ -223,30 +224,40 @@ class Publisher(Reconciling):
             return Label.HELD, held
         kind = str(post.get("kind", "note"))
         slot = f"{d['id']}:{d.get('attempts') or 0}:{now.timestamp()}"
-        retry_at = self._budget_wait(adapter, d["account"], blocked, slot)
+        retry_at, took = self._budget_wait(adapter, d["account"], blocked, slot)
         if retry_at is not None:
             return Label.BUDGET, Transition(d, [State.QUEUED], State.RETRY_WAIT, "rate_budget", values={"due_at": retry_at},
                                         details={"retry_at": retry_at.isoformat(), "source": "shared budget"})
         policy = self._policy_wait(d, kind, now)  # after the platform budget: a cadence slot is never spent on a 429
         if policy is not None:
-            if self.budget is not None:  # ... and the budget slot just taken is given back: nothing was sent
+            if took:  # ... and the budget slot just taken is given back: nothing was sent
                 self.budget.refund(d["account"], slot)
             return Label.POLICY, policy
         return _Go(d, receipt, adapter, post)
 
-    def _budget_wait(self, adapter: Channel, account: str, blocked: dict[str, datetime | None],
-                     slot: str | None = None) -> datetime | None:
-        """None to go, or when the account's shared budget frees a slot. An account with no posts-per-window
-        budget is only ever blocked by what the platform said (a 429, remaining 0): looked up once per batch."""
+    def _blocked(self, ready: dict[str, dict[str, Any]]) -> dict[str, datetime | None]:
+        """When the platform said each account of this message's due deliveries may post again (a 429,
+        remaining 0), in one round trip; consulted only for accounts without a posts-per-window budget."""
         if self.budget is None:
-            return None
+            return {}
+        accounts = list(dict.fromkeys(d["account"] for d in ready.values() if d["state"] == State.QUEUED.value))
+        return self.budget.blocked_many(accounts)  # type: ignore[no-any-return]
+
+    def _budget_wait(self, adapter: Channel, account: str, blocked: dict[str, datetime | None],
+                     slot: str | None = None) -> tuple[datetime | None, bool]:
+        """(None to go, or when the account's shared budget frees a slot; whether a slot was taken). An account
+        with no posts-per-window budget takes no slot and is only ever blocked by what the platform said (a 429,
+        remaining 0): looked up once per message (``_blocked``)."""
+        if self.budget is None:
+            return None, False
         rate = (tuple(adapter.account.options["rate_limit"]) if "rate_limit" in adapter.account.options
                 else adapter.default_rate)
         if rate is not None:
-            return self.budget.acquire(account, rate, member=slot)  # type: ignore[no-any-return]
+            until = self.budget.acquire(account, rate, member=slot)
+            return until, until is None
         if account not in blocked:
             blocked[account] = self.budget.blocked_until(account)
-        return blocked[account]
+        return blocked[account], False
 
     def _policy_wait(self, d: dict[str, Any], kind: str, now: datetime) -> Transition | None:
         """The account's cadence (quiet hours, minimum gap, maximum per day) says not yet: retry_wait until then.

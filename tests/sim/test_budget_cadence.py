@@ -31,3 +31,30 @@ def test_cadence_retries_give_their_budget_slot_back(env: Env, make_sim: Any) ->
     assert all("max_per_day" in str(ds[i]["last_error"]) for i in ids if ds[i]["state"] == "retry_wait")
     # only the post that went holds a budget slot: tomorrow's two still fit the 2 per 15 minutes
     assert client.zcard("publisher:budget:comms") == 1
+
+
+def test_an_account_the_platform_rate_limited_waits_in_later_messages_and_the_others_go(env: Env, make_sim: Any) -> None:
+    """What the platform said (a 429 with its reset) is read for every account of a message in one round trip
+    (``Budget.blocked_many``): the limited account's later posts wait for the reset without a call, the others go."""
+    from publisher.workers import embedded
+
+    org = {"channel": "dryrun", "kind": "organisation"}
+    sim = make_sim({"a": {**org, "options": {"fail": [{"match": "first", "outcome": "rate_limited", "times": 1,
+                                                         "retry_after": 60}]}},
+                    "b": org, "c": org})
+    url = env.settings().redis_url or embedded.ensure(env.settings().valkey_dir)[0]
+    sim.publisher.budget = Budget(redis.Redis.from_url(url))
+    first = sim.post("first of the day", account="a").deliveries[0]["id"]
+    sim.tick()
+    sim.broker.wipe()
+    assert sim.publisher.handle_many([first]) == {first: "rate_limited"}
+    reset = sim.deliveries()[first]["due_at"]
+    later = {acc: sim.post(f"second, for {acc}", account=acc).deliveries[0]["id"] for acc in ("a", "b", "c")}
+    sim.tick()
+    sim.broker.wipe()
+    assert sim.publisher.handle_many(list(later.values())) == {later["a"]: "budget", later["b"]: "published",
+                                                                later["c"]: "published"}
+    row = sim.deliveries()[later["a"]]
+    assert (row["state"], row["attempts"]) == ("retry_wait", 0)
+    assert abs((row["due_at"] - reset).total_seconds()) < 1
+    assert [e["text"] for e in sim.ledger()] == ["second, for b", "second, for c"]
