@@ -18,29 +18,41 @@ from zoneinfo import ZoneInfo
 
 from publisher.settings import AccountConfig
 
+#: one reservation per account: KEYS gap, day, next of each account and ARGV now_ms, gap_ms, max_day, day_ttl,
+#: returning, grid_ms of each, three keys and six values per account, taken in order in one atomic call (the
+#: deliveries of one broker message: one round trip instead of one each); a flat list of (rule, until_ms) back
 _RESERVE = """
-local gap_key, day_key, next_key = KEYS[1], KEYS[2], KEYS[3]
-local now_ms, gap_ms, max_day, day_ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local returning, grid_ms = ARGV[5] == '1', tonumber(ARGV[6])
-if gap_ms > 0 then
-  local ttl = redis.call('PTTL', gap_key)
+local out = {}
+for i = 0, #KEYS / 3 - 1 do
+  local gap_key, day_key, next_key = KEYS[3 * i + 1], KEYS[3 * i + 2], KEYS[3 * i + 3]
+  local a = 6 * i
+  local now_ms, gap_ms, max_day, day_ttl = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]),
+    tonumber(ARGV[a + 4])
+  local returning, grid_ms = ARGV[a + 5] == '1', tonumber(ARGV[a + 6])
+  local rule, until_ms = 'ok', '0'
+  local ttl = 0
+  if gap_ms > 0 then ttl = redis.call('PTTL', gap_key) end
   if ttl > 0 then
-    local until_ms = math.ceil((now_ms + ttl) / grid_ms) * grid_ms
+    local slot = math.ceil((now_ms + ttl) / grid_ms) * grid_ms
     if not returning then
       local promised = tonumber(redis.call('GET', next_key) or '0')
-      if promised + gap_ms > until_ms then until_ms = promised + gap_ms end
-      redis.call('SET', next_key, tostring(until_ms), 'PX', until_ms - now_ms + gap_ms)
+      if promised + gap_ms > slot then slot = promised + gap_ms end
+      redis.call('SET', next_key, tostring(slot), 'PX', slot - now_ms + gap_ms)
     end
-    return {'gap', tostring(until_ms)}
+    rule, until_ms = 'gap', tostring(slot)
+  elseif max_day > 0 and tonumber(redis.call('GET', day_key) or '0') >= max_day then
+    rule = 'max_per_day'
+  else
+    if gap_ms > 0 then redis.call('SET', gap_key, '1', 'PX', gap_ms) end
+    if max_day > 0 then
+      redis.call('INCR', day_key)
+      redis.call('EXPIRE', day_key, day_ttl)
+    end
   end
+  out[#out + 1] = rule
+  out[#out + 1] = until_ms
 end
-if max_day > 0 and tonumber(redis.call('GET', day_key) or '0') >= max_day then return {'max_per_day', '0'} end
-if gap_ms > 0 then redis.call('SET', gap_key, '1', 'PX', gap_ms) end
-if max_day > 0 then
-  redis.call('INCR', day_key)
-  redis.call('EXPIRE', day_key, day_ttl)
-end
-return {'ok', '0'}
+return out
 """
 
 
@@ -116,26 +128,44 @@ class Cadence:
         where all but one would wait again, round after round. A post coming back at its promised slot
         (``returning``) that finds the gap still taken (the post before it went out late) waits only for the gap's
         end, keeping its place instead of taking a slot behind every later promise."""
-        policy = account.policy
-        if kind in policy.exempt_kinds:
-            return None
-        quiet = quiet_until(account, now)
-        if quiet is not None:
-            return Wait(quiet, "quiet_hours")
-        if self._script is None or (not policy.min_gap_seconds and not policy.max_per_day):
-            return None
-        local_day = now.astimezone(ZoneInfo(account.timezone)).date().isoformat()
-        rule, until_ms = self._script(
-            keys=[f"{self.namespace}:{account.name}:gap", f"{self.namespace}:{account.name}:day:{local_day}",
-                  f"{self.namespace}:{account.name}:next"],
-            args=[int(now.timestamp() * 1000), policy.min_gap_seconds * 1000, policy.max_per_day or 0, 3 * 86400,
-                  1 if returning else 0, SLOT_GRID_MS])
-        rule = rule.decode() if isinstance(rule, bytes) else rule
-        if rule == "gap":
-            return Wait(datetime.fromtimestamp(int(until_ms) / 1000, UTC), "min_gap")
-        if rule == "max_per_day":
-            return Wait(_next_local_midnight(account, now), "max_per_day")
-        return None
+        return self.wait_many([(account, kind, returning)], now)[0]
+
+    def wait_many(self, asks: list[tuple[AccountConfig, str, bool]], now: datetime) -> list[Wait | None]:
+        """``wait_until`` for several posts (account, kind, returning), decided in order as if asked one after
+        another, with one round trip to Redis for all of them (the posts of one broker message)."""
+        out: list[Wait | None] = [None] * len(asks)
+        keys: list[str] = []
+        args: list[int] = []
+        asked: list[int] = []  # which of ``asks`` went to the script, in order
+        now_ms = int(now.timestamp() * 1000)
+        for k, (account, kind, returning) in enumerate(asks):
+            policy = account.policy
+            if kind in policy.exempt_kinds:
+                continue
+            quiet = quiet_until(account, now)
+            if quiet is not None:
+                out[k] = Wait(quiet, "quiet_hours")
+                continue
+            if self._script is None or (not policy.min_gap_seconds and not policy.max_per_day):
+                continue
+            local_day = now.astimezone(ZoneInfo(account.timezone)).date().isoformat()
+            keys += [f"{self.namespace}:{account.name}:gap", f"{self.namespace}:{account.name}:day:{local_day}",
+                     f"{self.namespace}:{account.name}:next"]
+            args += [now_ms, policy.min_gap_seconds * 1000, policy.max_per_day or 0, 3 * 86400, 1 if returning else 0,
+                     SLOT_GRID_MS]
+            asked.append(k)
+        if not asked:
+            return out
+        assert self._script is not None  # nothing is asked without it
+        flat = self._script(keys=keys, args=args)
+        for n, k in enumerate(asked):
+            rule, until_ms = flat[2 * n], flat[2 * n + 1]
+            rule = rule.decode() if isinstance(rule, bytes) else rule
+            if rule == "gap":
+                out[k] = Wait(datetime.fromtimestamp(int(until_ms) / 1000, UTC), "min_gap")
+            elif rule == "max_per_day":
+                out[k] = Wait(_next_local_midnight(asks[k][0], now), "max_per_day")
+        return out
 
     def calling(self, account: AccountConfig, kind: str) -> None:
         """The platform call of a post ``wait_until`` let through starts now: its minimum gap restarts here. The

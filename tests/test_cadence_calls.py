@@ -99,3 +99,34 @@ def test_the_worker_tells_a_post_back_at_its_promised_slot_from_its_own_last_err
     again = publisher._policy_wait(returned, "note", datetime.now(UTC))
     assert again is not None and again.values is not None
     assert again.values["due_at"] - now <= timedelta(seconds=61.5), again.values["due_at"] - now
+
+
+def test_asking_for_many_posts_at_once_answers_as_asking_one_after_another(env: Env) -> None:
+    """``wait_many`` (one round trip for a broker message's posts) gives each post the answer ``wait_until`` gives
+    when asked in the same order: gaps and their promised slots, the daily maximum, quiet hours, exempt kinds,
+    posts coming back to a promised slot, accounts without a policy."""
+    import random
+
+    from publisher.settings import AccountConfig
+
+    def account(name: str, **policy: object) -> AccountConfig:
+        return AccountConfig(name=name, channel="dryrun", kind="organisation", timezone="America/New_York",
+                             policy=policy)
+
+    accounts = [account("gap", min_gap_seconds=30), account("day", max_per_day=2),
+                account("both", min_gap_seconds=10, max_per_day=3), account("free"),
+                account("night", quiet_hours=("00:00", "23:59"), min_gap_seconds=5),
+                account("slow", min_gap_seconds=600, max_per_day=5)]
+    rng = random.Random(7)
+    client = _client(env)
+    one, many = Cadence(client, namespace="test:one"), Cadence(client, namespace="test:many")
+    now = datetime.now(UTC).replace(microsecond=0)
+    rules: set[str] = set()
+    for step in range(6):  # six messages, each of several posts, a few seconds apart
+        at = now + timedelta(seconds=7 * step)
+        asks = [(rng.choice(accounts), rng.choice(["note", "note", "ticket"]), rng.random() < 0.3)
+                for _ in range(rng.randint(1, 12))]
+        expected = [one.wait_until(acc, kind, at, returning=back) for acc, kind, back in asks]
+        assert many.wait_many(asks, at) == expected
+        rules.update(w.rule for w in expected if w is not None)
+    assert rules == {"min_gap", "max_per_day", "quiet_hours"}  # every kind of answer was compared

@@ -72,6 +72,7 @@ class _Go:
     result: Transition | None = None
     receipt: Receipt | None = None
     seconds: float = 0.0  # how long the platform call took
+    slot: str = ""  # the budget slot taken for it (``Budget.acquire``), given back if the cadence says not yet
 
 
 class Publisher(Reconciling):
@@ -152,16 +153,16 @@ class Publisher(Reconciling):
                 outcomes[i] = Label.DUPLICATE
             else:
                 post = posts.get(d["post_id"]) or {}
-                decided = self._decide(d, now, i in ready, post, siblings.get(d["post_id"], []), parents.get(i),
-                                       blocked)
+                decided = self._decide(d, now, i in ready, post, siblings.get(d["post_id"], []), parents.get(i))
                 if isinstance(decided, _Go):
-                    cleared.append(decided)
+                    cleared.append(decided)  # by everything but the budget and the cadence, asked below
                 elif isinstance(decided, tuple):
                     moves.append(decided)
                 else:
                     outcomes[i] = decided
                     if decided == Label.EARLY:
                         early.append(d)
+        cleared = self._clear(cleared, now, blocked, moves)
         self._send_each(early, now)  # came before their time: no call, a message again for the exact time
         self._spread(moves)
         # Pipelined: the transaction that records chunk k's outcomes also claims chunk k+1, so each claim is still
@@ -205,10 +206,10 @@ class Publisher(Reconciling):
                 m.details["retry_at"] = until.isoformat()
 
     def _decide(self, d: dict[str, Any], now: datetime, ready: bool, post: dict[str, Any],
-                siblings: list[dict[str, Any]], parent: tuple[Receipt | None, dict[str, Any] | None] | None,
-                blocked: dict[str, datetime | None]) -> Label | tuple[Label, Transition] | _Go:
+                siblings: list[dict[str, Any]], parent: tuple[Receipt | None, dict[str, Any] | None] | None
+                ) -> Label | tuple[Label, Transition] | _Go:
         """What to do with one queued delivery: an outcome with nothing to record, an outcome with the transition
-        that records it, or the delivery cleared for its platform call."""
+        that records it, or the delivery cleared for its platform call by all but the budget and the cadence."""
         receipt, blocker = parent or (None, None)
         settled = decide.decide(d, now, ready, blocker)
         if settled is not None:
@@ -222,18 +223,47 @@ class Publisher(Reconciling):
         held = self._tone_recheck(d, post, siblings)
         if held:
             return Label.HELD, held
-        kind = str(post.get("kind", "note"))
-        slot = f"{d['id']}:{d.get('attempts') or 0}:{now.timestamp()}"
-        retry_at, took = self._budget_wait(adapter, d["account"], blocked, slot)
-        if retry_at is not None:
-            return Label.BUDGET, Transition(d, [State.QUEUED], State.RETRY_WAIT, "rate_budget", values={"due_at": retry_at},
-                                        details={"retry_at": retry_at.isoformat(), "source": "shared budget"})
-        policy = self._policy_wait(d, kind, now)  # after the platform budget: a cadence slot is never spent on a 429
-        if policy is not None:
-            if took:  # ... and the budget slot just taken is given back: nothing was sent
-                self.budget.refund(d["account"], slot)
-            return Label.POLICY, policy
         return _Go(d, receipt, adapter, post)
+
+    def _clear(self, candidates: list[_Go], now: datetime, blocked: dict[str, datetime | None],
+               moves: list[tuple[str, Transition]]) -> list[_Go]:
+        """The platform budget, then the cadence, for the deliveries cleared by everything else; those that must
+        wait get their transition in ``moves``, the rest are returned, in order. The cadence comes after the
+        budget, so a cadence slot is never spent on a post the budget stops, and a budget slot taken for a post the
+        cadence stops is given back. The cadence is asked for many posts in one round trip: in rounds, the k-th
+        post of each account in round k, so each post of an account is settled (budget, cadence, refund) before
+        the next one of the same account takes a budget slot, exactly as when they were asked one by one."""
+        rounds: list[list[_Go]] = []
+        seen: dict[str, int] = {}
+        for g in candidates:
+            k = seen.get(g.d["account"], 0)
+            seen[g.d["account"]] = k + 1
+            if k == len(rounds):
+                rounds.append([])
+            rounds[k].append(g)
+        going: set[int] = set()
+        for batch in rounds:
+            asking: list[_Go] = []
+            for g in batch:
+                g.slot = f"{g.d['id']}:{g.d.get('attempts') or 0}:{now.timestamp()}"
+                retry_at, took = self._budget_wait(g.adapter, g.d["account"], blocked, g.slot)
+                if not took:
+                    g.slot = ""
+                if retry_at is not None:
+                    moves.append((Label.BUDGET, Transition(
+                        g.d, [State.QUEUED], State.RETRY_WAIT, "rate_budget", values={"due_at": retry_at},
+                        details={"retry_at": retry_at.isoformat(), "source": "shared budget"})))
+                else:
+                    asking.append(g)
+            waits = self._policy_waits([(g.d, str(g.post.get("kind", "note"))) for g in asking], now)
+            for g, wait in zip(asking, waits, strict=True):
+                if wait is None:
+                    going.add(id(g))
+                    continue
+                if g.slot and self.budget is not None:  # nothing was sent: the budget slot is given back
+                    self.budget.refund(g.d["account"], g.slot)
+                moves.append((Label.POLICY, wait))
+        return [g for g in candidates if id(g) in going]
 
     def _blocked(self, ready: dict[str, dict[str, Any]]) -> dict[str, datetime | None]:
         """When the platform said each account of this message's due deliveries may post again (a 429,
@@ -259,18 +289,26 @@ class Publisher(Reconciling):
             blocked[account] = self.budget.blocked_until(account)
         return blocked[account], False
 
+    def _policy_waits(self, asks: list[tuple[dict[str, Any], str]], now: datetime) -> list[Transition | None]:
+        """The accounts' cadence (quiet hours, minimum gap, maximum per day) for (delivery, kind) pairs, in order, in
+        one round trip (at most one per account in ``_clear``): None to go, or retry_wait until it says. The
+        continuation parts of a split post belong to its first part: they follow it, never a gap behind. A post
+        coming back at a slot the minimum gap promised it (its ``last_error`` says so) waits at most for the gap's
+        end."""
+        asking = [k for k, (d, _) in enumerate(asks) if (d.get("part") or 1) == 1]
+        waits = self.cadence.wait_many(
+            [(self.settings.account(asks[k][0]["account"]), asks[k][1],
+              str(asks[k][0].get("last_error") or "").startswith(GAP_WAIT)) for k in asking], now)
+        out: list[Transition | None] = [None] * len(asks)
+        for k, wait in zip(asking, waits, strict=True):
+            if wait is not None:
+                out[k] = Transition(asks[k][0], [State.QUEUED], State.RETRY_WAIT, "policy_wait",
+                                    values={"due_at": wait.until, "last_error": wait.reason},
+                                    details={"rule": wait.rule, "retry_at": wait.until.isoformat()})
+        return out
+
     def _policy_wait(self, d: dict[str, Any], kind: str, now: datetime) -> Transition | None:
-        """The account's cadence (quiet hours, minimum gap, maximum per day) says not yet: retry_wait until then.
-        The continuation parts of a split post belong to its first part: they follow it, never a gap behind."""
-        if (d.get("part") or 1) > 1:
-            return None
-        returning = str(d.get("last_error") or "").startswith(GAP_WAIT)  # it was promised this slot
-        wait = self.cadence.wait_until(self.settings.account(d["account"]), kind, now, returning=returning)
-        if wait is None:
-            return None
-        return Transition(d, [State.QUEUED], State.RETRY_WAIT, "policy_wait",
-                          values={"due_at": wait.until, "last_error": wait.reason},
-                          details={"rule": wait.rule, "retry_at": wait.until.isoformat()})
+        return self._policy_waits([(d, kind)], now)[0]
 
     def _tone_recheck(self, d: dict[str, Any], post: dict[str, Any], siblings: list[dict[str, Any]]) -> Transition | None:
         account = self.settings.account(d["account"])

@@ -58,3 +58,26 @@ def test_an_account_the_platform_rate_limited_waits_in_later_messages_and_the_ot
     assert (row["state"], row["attempts"]) == ("retry_wait", 0)
     assert abs((row["due_at"] - reset).total_seconds()) < 1
     assert [e["text"] for e in sim.ledger()] == ["second, for b", "second, for c"]
+
+
+def test_posts_of_one_account_in_one_message_are_settled_one_after_another(env: Env, make_sim: Any) -> None:
+    """The budget and the cadence are asked for a whole message at once, yet each post of an account is settled
+    (budget slot, cadence, slot given back) before the next one of that account takes a budget slot: three posts
+    in one message, 2 per 15 minutes and 1 a day, end as one published and two sent back by the cadence, the
+    budget holding one slot (asked all at once, the third would find the budget spent by the second)."""
+    from publisher.workers import embedded
+
+    org = {"channel": "dryrun", "kind": "organisation", "timezone": "Europe/Oslo"}
+    sim = make_sim({"comms": {**org, "options": {"rate_limit": [2, 900]}, "policy": {"max_per_day": 1}},
+                    "other": {**org, "options": {"rate_limit": [2, 900]}, "policy": {"max_per_day": 1}}})
+    client = redis.Redis.from_url(env.settings().redis_url or embedded.ensure(env.settings().valkey_dir)[0])
+    sim.publisher.budget = Budget(client)
+    sim.publisher.cadence = Cadence(client)
+    ids = [sim.post(f"Day {i} of the conference", account=acc).deliveries[0]["id"]
+           for i, acc in enumerate(["comms", "other", "comms", "comms", "other"])]
+    sim.tick()
+    sim.broker.wipe()
+    outcomes = sim.publisher.handle_many(ids)
+    assert [outcomes[i] for i in ids] == ["published", "published", "policy", "policy", "policy"]
+    assert all("max_per_day" in str(sim.deliveries()[i]["last_error"]) for i in ids[2:])
+    assert client.zcard("publisher:budget:comms") == 1 and client.zcard("publisher:budget:other") == 1
