@@ -3,7 +3,8 @@
 Phone numbers are found by libphonenumber's ``PhoneNumberMatcher`` (leniency VALID: real numbering plans, not a
 digit-count guess), read in the account's time zone's country and its languages' countries unless configured. A cheap exact pre-filter skips the
 library when the text has no run of five digits (no valid number is shorter). Each rule has an allow-list for
-public contact points (the NOC's address, the switchboard).
+public contact points (the NOC's address, the switchboard); role mailboxes on the account's ``own_domains`` and the
+account's ``own_numbers`` are public contact points without one.
 """
 
 from __future__ import annotations
@@ -65,6 +66,9 @@ class PhoneOptions(RuleOptions):
     regions: list[str] | None = None
     #: numbers to allow, in any format (compared as E.164)
     allow: list[str] = Field(default_factory=list)
+    #: the account's ``own_numbers`` (its organisation's NOC hotline, switchboard, press line) are public contact
+    #: points: a number equal to one of them, read in the rule's regions, is no finding; other numbers still are
+    own_contact: bool = True
     #: a valid number counts only with phone context: a leading + country code, a phone word nearby ("call",
     #: "ring", "Tel.", "appelez", "llame" ...) or an unambiguous national mobile format ("912 34 567",
     #: "0171 2345678", "06 12 34 56 78"); false: every valid number counts (a ticket id, an ASN, an amount too)
@@ -368,6 +372,8 @@ def phone(doc: Doc, ctx: Ctx, opts: PhoneOptions) -> list[Finding]:
 
     regions = regions_for(ctx, opts)
     allowed = {_e164(a, r) for a in opts.allow for r in regions} - {None}
+    if opts.own_contact and ctx.account.own_numbers:
+        allowed.update(ctx.account.own_numbers)  # already E.164 (validated in settings)
     seen: set[tuple[int, int]] = set()
     out = []
     for region in regions:
@@ -384,7 +390,8 @@ def phone(doc: Doc, ctx: Ctx, opts: PhoneOptions) -> list[Finding]:
             out.append(ctx.finding(
                 "privacy.phone", opts, f"a phone number in a public post ({_mask(match.raw_string)})",
                 match.start, match.end,
-                "remove it, or add it to the profile's privacy.phone allow list if it is a public contact number",
+                "remove it; if it is the organisation's own public number (hotline, switchboard), declare it in "
+                "own_numbers (the account's, or organisation.own_numbers) or the profile's privacy.phone allow list",
             ))
     return sorted(out, key=lambda f: f.start)
 
