@@ -353,10 +353,16 @@ FICTION_RANGES: dict[str, tuple[str, ...]] = {"GB": ("7700900",), "FR": ("639980
                                                                       "639988", "639989")}
 
 
+#: a merely possible number (not valid in the numbering plan) this short is a short code or an hours range
+#: ("weekdays 08-16"), never a person's number: no country in the rule's regions gives a subscriber fewer digits
+MIN_SUBSCRIBER_DIGITS = 6
+
+
 def _matches(prose: str, region: str) -> list[Any]:
     """libphonenumber's matches in ``prose`` for ``region``: valid numbers; possible ones in a fiction range; and
     possible ones a phone word points at ("joignable au 07 12 34 56 78": a number someone is told to call is
-    personal data even when its range is not allocated, as in a mock-up or a typo)."""
+    personal data even when its range is not allocated, as in a mock-up or a typo), of at least
+    ``MIN_SUBSCRIBER_DIGITS`` national digits."""
     import phonenumbers
 
     found: list[Any] = list(phonenumbers.PhoneNumberMatcher(prose, region, leniency=phonenumbers.Leniency.VALID))
@@ -365,7 +371,7 @@ def _matches(prose: str, region: str) -> list[Any]:
     if fictional or _PHONE_WORDS.search(prose):
         spans = {(m.start, m.end) for m in found}
         for m in phonenumbers.PhoneNumberMatcher(prose, region, leniency=phonenumbers.Leniency.POSSIBLE):
-            if (m.start, m.end) in spans:
+            if (m.start, m.end) in spans or len(str(m.number.national_number)) < MIN_SUBSCRIBER_DIGITS:
                 continue
             if (fictional and str(m.number.national_number).startswith(fiction or ())) or \
                     _phone_word_near(prose, m.start, m.end):
@@ -396,6 +402,10 @@ def phone(doc: Doc, ctx: Ctx, opts: PhoneOptions) -> list[Finding]:
             seen.add(span)
             e164 = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
             if e164 in allowed or labelled_id(prose, match.start):
+                continue
+            # the first region to read a span decides its finding: an allowed or own number written nationally
+            # ("815 00 000") is read as what it is in any region the rule considers, not only in that first one
+            if allowed and any(_e164(match.raw_string, r) in allowed for r in regions if r != region):
                 continue
             if opts.context and not phone_context(prose, match.start, match.end, match.raw_string, region):
                 continue
