@@ -182,15 +182,21 @@ def test_german_steuer_id_that_breaks_a_rule(value: str, why: str) -> None:
     assert ids(f"Bestellnummer {value} wurde versandt.") == []
 
 
-def test_steuer_id_repetition_rule_allows_a_digit_three_times_apart() -> None:
-    # first ten digits 1 1 2 1 3 4 5 6 7 8: "1" three times, not all side by side -> only the check digit decides
-    head = "1121345678"
+def mod11_10(head: str) -> str:
+    """ISO 7064 MOD 11,10 check digit of ``head`` (written out here, independently of the rule)."""
     product = 10
     for c in head:
         product = ((int(c) + product) % 10 or 10) * 2 % 11
-    check = (11 - product) % 10
-    assert _steuer_id_ok(head + str(check)) and not _steuer_id_ok(head + str((check + 1) % 10))
-    assert not _steuer_id_ok("1112345678" + str(check))  # "111": three side by side
+    return str((11 - product) % 10)
+
+
+def test_steuer_id_repetition_rule_allows_a_digit_three_times_apart_but_not_side_by_side() -> None:
+    # "1" three times, not all side by side: only the check digit decides
+    head = "1121345678"
+    assert _steuer_id_ok(head + mod11_10(head))
+    assert not _steuer_id_ok(head + str((int(mod11_10(head)) + 1) % 10))
+    # "111": three side by side, refused even with the right check digit
+    assert not _steuer_id_ok("1112345678" + mod11_10("1112345678"))
 
 
 # -- payment cards in their common layouts, Luhn-checked --
