@@ -56,6 +56,29 @@ class PolicyConfig(BaseModel):
         return v
 
 
+def e164_numbers(numbers: list[str]) -> list[str]:
+    """``own_numbers`` entries as canonical E.164 ("+47 815 00 000" -> "+4781500000"): each must be written with
+    its + country code (no region is guessed) and be a valid number in libphonenumber's numbering plans."""
+    import phonenumbers  # only when numbers are configured: the CLI's start-up does not pay for it otherwise
+
+    out = []
+    for raw in numbers:
+        text = str(raw).strip()
+        problem = "is not an E.164 phone number"
+        if text.startswith("+"):
+            try:
+                parsed = phonenumbers.parse(text, None)
+            except phonenumbers.NumberParseException:
+                parsed = None
+            if parsed is not None and phonenumbers.is_valid_number(parsed):
+                out.append(str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)))
+                continue
+            problem = "is not a valid phone number"
+        raise ValueError(f"own_numbers: {text[:40]!r} {problem}; write it with its country code, for example "
+                         '"+47 815 00 000"')
+    return out
+
+
 class AccountConfig(BaseModel):
     """One account: a channel, a kind, credentials by reference, an optional base URL, tone profile, policy."""
 
@@ -75,6 +98,10 @@ class AccountConfig(BaseModel):
     #: domains the account's organisation owns: role mailboxes on them (noc@, jobs@, press@) are public contact
     #: points, not private data. None: the file's ``organisation.own_domains`` (for organisation accounts)
     own_domains: list[str] | None = None
+    #: the organisation's own published phone numbers (NOC hotline, switchboard, press line) in E.164 ("+47 815 00
+    #: 000"): public contact points, not private data (rule option ``privacy.phone.own_contact``). None: the file's
+    #: ``organisation.own_numbers`` (for organisation accounts)
+    own_numbers: list[str] | None = None
     long_text: Literal["reject", "split"] = "reject"
     posters: list[str] | None = None  # OS users allowed to post; None = anyone
     approvers: list[str] | None = None
@@ -141,6 +168,11 @@ class AccountConfig(BaseModel):
             out.append(d)
         return out
 
+    @field_validator("own_numbers")
+    @classmethod
+    def _numbers(cls, v: list[str] | None) -> list[str] | None:
+        return None if v is None else e164_numbers(v)
+
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -169,6 +201,13 @@ class OrganisationConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     #: the organisation's own e-mail domains (subdomains included), the default for its organisation accounts
     own_domains: list[str] = Field(default_factory=list)
+    #: the organisation's own published phone numbers in E.164, the default for its organisation accounts
+    own_numbers: list[str] = Field(default_factory=list)
+
+    @field_validator("own_numbers")
+    @classmethod
+    def _numbers(cls, v: list[str]) -> list[str]:
+        return e164_numbers(v)
 
 
 class FileConfig(BaseModel):
@@ -179,7 +218,7 @@ class FileConfig(BaseModel):
     scheduler: dict[str, float] = Field(default_factory=dict)
     #: OS users (for example a web front end's service user) allowed to name the acting person in PUBLISHER_ACTOR
     delegators: list[str] = Field(default_factory=list)
-    #: defaults for every organisation account (``own_domains``)
+    #: defaults for every organisation account (``own_domains``, ``own_numbers``)
     organisation: OrganisationConfig = Field(default_factory=lambda: OrganisationConfig())
 
 
@@ -343,11 +382,17 @@ def _check_env(env: dict[str, str]) -> None:
                                "PUBLISHER_REDIS_URL)")
 
 
-def _own_domains(account: AccountConfig, org: OrganisationConfig) -> dict[str, Any]:
-    """An organisation account without its own ``own_domains`` takes the organisation's."""
-    if account.own_domains is None and account.kind == AccountKind.ORGANISATION and org.own_domains:
-        return {"own_domains": list(org.own_domains)}
-    return {}
+def organisation_defaults(account: AccountConfig, org: OrganisationConfig) -> dict[str, Any]:
+    """An organisation account without its own ``own_domains`` / ``own_numbers`` takes the organisation's (each
+    setting on its own: an account's list replaces the organisation's, it does not add to it)."""
+    if account.kind != AccountKind.ORGANISATION:
+        return {}
+    out: dict[str, Any] = {}
+    if account.own_domains is None and org.own_domains:
+        out["own_domains"] = list(org.own_domains)
+    if account.own_numbers is None and org.own_numbers:
+        out["own_numbers"] = list(org.own_numbers)
+    return out
 
 
 def config_file(env: dict[str, str], home: Path) -> Path | None:
@@ -391,7 +436,7 @@ def load(env: dict[str, str] | None = None) -> Settings:
         fc = FileConfig.model_validate(raw)
     except ValidationError as e:
         raise _explain(e, config_path) from None
-    accounts = {name: acc.model_copy(update={"name": name, **_own_domains(acc, fc.organisation)})
+    accounts = {name: acc.model_copy(update={"name": name, **organisation_defaults(acc, fc.organisation)})
                 for name, acc in fc.accounts.items()}
     sched = _scheduler_settings(fc.scheduler, config_path)
     db_url = env.get("PUBLISHER_DATABASE_URL") or f"sqlite:///{home / 'publisher.sqlite'}"

@@ -357,6 +357,9 @@ CONFIGS: dict[str, tuple[bytes, str]] = {
     "unknown-channel": (b"accounts:\n  noc:\n    channel: myspace\n", "unknown channel"),
     "secret-inline": (GOOD + b"    credentials: {token: abc123secretvalue}\n", "reference"),
     "secret-with-newline": (GOOD + b'    credentials: {token: "env:TOKEN\\n"}\n', "reference"),
+    # own_numbers must be E.164 (with the country code) and valid, per account and for the organisation
+    "own-number-national": (GOOD + b'    own_numbers: ["815 00 000"]\n', "not an E.164 phone number"),
+    "own-number-invalid-org": (GOOD + b'organisation:\n  own_numbers: ["+47 123"]\n', "not a valid phone number"),
 }
 for label, (body, needle) in CONFIGS.items():
     for cmd in (("config", "check"), ("accounts", "list"), ("list",), ("post", "--account", "noc", "--at", "+1d", "hi")):

@@ -11,8 +11,7 @@ import yaml
 
 from publisher import tone
 from publisher.models import PostKind
-from publisher.settings import AccountConfig, OrganisationConfig
-from publisher.settings import _own_domains as own_domains_default
+from publisher.settings import AccountConfig, OrganisationConfig, organisation_defaults
 
 PATH = Path(__file__).parent / "data" / "tone_labelled.yaml"
 
@@ -57,7 +56,7 @@ def load(path: Path = PATH) -> tuple[list[Post], dict[str, Any]]:
     accounts = {}
     for name, raw_acc in data["accounts"].items():
         acc = AccountConfig(name=name, **raw_acc)
-        accounts[name] = acc.model_copy(update=own_domains_default(acc, org))
+        accounts[name] = acc.model_copy(update=organisation_defaults(acc, org))
     posts = []
     for raw in data["posts"]:
         account = accounts[raw["account"]]

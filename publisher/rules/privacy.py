@@ -3,7 +3,8 @@
 Phone numbers are found by libphonenumber's ``PhoneNumberMatcher`` (leniency VALID: real numbering plans, not a
 digit-count guess), read in the account's time zone's country and its languages' countries unless configured. A cheap exact pre-filter skips the
 library when the text has no run of five digits (no valid number is shorter). Each rule has an allow-list for
-public contact points (the NOC's address, the switchboard).
+public contact points (the NOC's address, the switchboard); role mailboxes on the account's ``own_domains`` and the
+account's ``own_numbers`` are public contact points without one.
 """
 
 from __future__ import annotations
@@ -28,8 +29,20 @@ BUILTIN_PATTERNS: dict[str, str] = {
     "no-national-id": r"(?<![\d-])\d{6}[ ]?\d{5}(?![\d-])",
     # IBAN, validated by mod 97
     "iban": r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b",
-    # payment card numbers, validated by the Luhn check
-    "card": r"(?<![\d-])(?:\d{4}[ -]?){3}\d{1,7}(?![\d-])",
+    # payment card numbers, validated by the Luhn check: 13-19 digits run together or in groups of four with one
+    # separator throughout (4111 1111 1111 1111, 4111-1111-1111-1111), or 4-6-5 / 4-6-4 (Amex 3782 822463 10005,
+    # Diners)
+    "card": r"(?<![\d-])(?:\d{4}(?P<s>[ -]?)\d{4}(?P=s)\d{4}(?P=s)\d{1,4}(?:(?P=s)\d{1,3})?"
+            r"|3\d{3}(?P<a>[ -]?)\d{6}(?P=a)\d{4,5})(?![\d-])",
+    # Spanish DNI (8 digits, 12.345.678 with dots too) or NIE (X/Y/Z and 7 digits), then the control letter
+    "es-national-id": r"(?<![\w.-])(?:\d{8}|\d{2}\.\d{3}\.\d{3}|[XYZ][ -]?\d{7})[ -]?[A-Z](?![\w-])",
+    # French NIR (numéro de sécurité sociale): sex, year, month, department (2A/2B: Corsica), commune, order, then
+    # the 2-digit key; run together or grouped 1 85 05 78 006 084 36
+    "fr-national-id": r"(?<![\w.-])[1-478][ .]?\d\d[ .]?(?:0[1-9]|1[0-2]|[2-9]\d)[ .]?(?:\d\d|2[AB])[ .]?\d{3}"
+                      r"[ .]?\d{3}[ .]?\d\d(?![\w-])",
+    # German tax identification number (steuerliche Identifikationsnummer): 11 digits, 86095742719 or
+    # 86 095 742 719, validated by its ISO 7064 MOD 11,10 check digit and its digit-repetition rule
+    "de-tax-id": r"(?<![\w.-])[1-9]\d(?:[ ]?\d{3}){3}(?![\w-])",
 }
 
 
@@ -65,6 +78,9 @@ class PhoneOptions(RuleOptions):
     regions: list[str] | None = None
     #: numbers to allow, in any format (compared as E.164)
     allow: list[str] = Field(default_factory=list)
+    #: the account's ``own_numbers`` (its organisation's NOC hotline, switchboard, press line) are public contact
+    #: points: a number equal to one of them, read in the rule's regions, is no finding; other numbers still are
+    own_contact: bool = True
     #: a valid number counts only with phone context: a leading + country code, a phone word nearby ("call",
     #: "ring", "Tel.", "appelez", "llame" ...) or an unambiguous national mobile format ("912 34 567",
     #: "0171 2345678", "06 12 34 56 78"); false: every valid number counts (a ticket id, an ASN, an amount too)
@@ -79,7 +95,7 @@ class PhoneOptions(RuleOptions):
 
 
 class PatternOptions(RuleOptions):
-    #: built-in validated detectors to use: no-national-id, iban, card
+    #: built-in validated detectors to use: no-national-id, iban, card, es-national-id, fr-national-id, de-tax-id
     builtin: list[str] = Field(default_factory=lambda: list(BUILTIN_PATTERNS))
     #: name -> regular expression for your own identifiers (customer numbers, internal hostnames, ...)
     patterns: dict[str, str] = Field(default_factory=dict)
@@ -337,10 +353,16 @@ FICTION_RANGES: dict[str, tuple[str, ...]] = {"GB": ("7700900",), "FR": ("639980
                                                                       "639988", "639989")}
 
 
+#: a merely possible number (not valid in the numbering plan) this short is a short code or an hours range
+#: ("weekdays 08-16"), never a person's number: no country in the rule's regions gives a subscriber fewer digits
+MIN_SUBSCRIBER_DIGITS = 6
+
+
 def _matches(prose: str, region: str) -> list[Any]:
     """libphonenumber's matches in ``prose`` for ``region``: valid numbers; possible ones in a fiction range; and
     possible ones a phone word points at ("joignable au 07 12 34 56 78": a number someone is told to call is
-    personal data even when its range is not allocated, as in a mock-up or a typo)."""
+    personal data even when its range is not allocated, as in a mock-up or a typo), of at least
+    ``MIN_SUBSCRIBER_DIGITS`` national digits."""
     import phonenumbers
 
     found: list[Any] = list(phonenumbers.PhoneNumberMatcher(prose, region, leniency=phonenumbers.Leniency.VALID))
@@ -349,7 +371,7 @@ def _matches(prose: str, region: str) -> list[Any]:
     if fictional or _PHONE_WORDS.search(prose):
         spans = {(m.start, m.end) for m in found}
         for m in phonenumbers.PhoneNumberMatcher(prose, region, leniency=phonenumbers.Leniency.POSSIBLE):
-            if (m.start, m.end) in spans:
+            if (m.start, m.end) in spans or len(str(m.number.national_number)) < MIN_SUBSCRIBER_DIGITS:
                 continue
             if (fictional and str(m.number.national_number).startswith(fiction or ())) or \
                     _phone_word_near(prose, m.start, m.end):
@@ -368,6 +390,8 @@ def phone(doc: Doc, ctx: Ctx, opts: PhoneOptions) -> list[Finding]:
 
     regions = regions_for(ctx, opts)
     allowed = {_e164(a, r) for a in opts.allow for r in regions} - {None}
+    if opts.own_contact and ctx.account.own_numbers:
+        allowed.update(ctx.account.own_numbers)  # already E.164 (validated in settings)
     seen: set[tuple[int, int]] = set()
     out = []
     for region in regions:
@@ -379,12 +403,17 @@ def phone(doc: Doc, ctx: Ctx, opts: PhoneOptions) -> list[Finding]:
             e164 = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
             if e164 in allowed or labelled_id(prose, match.start):
                 continue
+            # the first region to read a span decides its finding: an allowed or own number written nationally
+            # ("815 00 000") is read as what it is in any region the rule considers, not only in that first one
+            if allowed and any(_e164(match.raw_string, r) in allowed for r in regions if r != region):
+                continue
             if opts.context and not phone_context(prose, match.start, match.end, match.raw_string, region):
                 continue
             out.append(ctx.finding(
                 "privacy.phone", opts, f"a phone number in a public post ({_mask(match.raw_string)})",
                 match.start, match.end,
-                "remove it, or add it to the profile's privacy.phone allow list if it is a public contact number",
+                "remove it; if it is the organisation's own public number (hotline, switchboard), declare it in "
+                "own_numbers (the account's, or organisation.own_numbers) or the profile's privacy.phone allow list",
             ))
     return sorted(out, key=lambda f: f.start)
 
@@ -417,25 +446,69 @@ def _luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
-#: a piece every built-in pattern's match contains: 4 + 4 digits (national id: 6 + 5; card: 4 + 4 + 4 + 1..7),
-#: two capitals and two digits (IBAN); a text without one needs none of the three searches
-_ANY_ID = re.compile(r"\d{4}[ -]?\d{4}|[A-Z]{2}\d{2}")
+_DNI_LETTERS = "TRWAGMYFPDXBNJZSQVHLCKE"
+
+
+def _dni_ok(value: str) -> bool:
+    """Spanish DNI/NIE: the letter is ``_DNI_LETTERS[n % 23]`` of the 8-digit number (a NIE's X/Y/Z read as 0/1/2)."""
+    s = re.sub(r"[ .-]", "", value).upper()
+    head = str("XYZ".index(s[0])) + s[1:-1] if s[0] in "XYZ" else s[:-1]
+    return len(head) == 8 and head.isdigit() and _DNI_LETTERS[int(head) % 23] == s[-1]
+
+
+def _nir_ok(value: str) -> bool:
+    """French NIR: the key is 97 - (the 13-digit number mod 97); a Corsican department 2A / 2B counts as 19 / 18."""
+    s = re.sub(r"[ .]", "", value).upper()
+    if len(s) != 15:
+        return False
+    body = s[:5] + {"2A": "19", "2B": "18"}.get(s[5:7], s[5:7]) + s[7:13]
+    return body.isdigit() and s[13:].isdigit() and 97 - int(body) % 97 == int(s[13:])
+
+
+def _steuer_id_ok(value: str) -> bool:
+    """German Steuer-ID: no leading 0; in the first ten digits exactly one digit occurs twice or three times (three
+    never side by side) and the others at most once; the last digit is the ISO 7064 MOD 11,10 check digit."""
+    d = re.sub(r"\D", "", value)
+    if len(d) != 11 or d[0] == "0":
+        return False
+    counts = sorted((d[:10].count(c) for c in set(d[:10])), reverse=True)
+    if counts[0] not in (2, 3) or (len(counts) > 1 and counts[1] > 1):
+        return False
+    if counts[0] == 3 and any(d[i] == d[i + 1] == d[i + 2] for i in range(8)):
+        return False
+    product = 10
+    for c in d[:10]:
+        total = (int(c) + product) % 10 or 10
+        product = total * 2 % 11
+    return (11 - product) % 10 == int(d[10])
+
+
+#: a piece every built-in pattern's match contains: 4 + 4 digits (national ids, card, DNI, tax id run together),
+#: two capitals and two digits (IBAN), 2.3.3 digits with dots (DNI), X/Y/Z and four digits (NIE), 3 + 3 + 2 digits
+#: (a grouped NIR or Steuer-ID); a text without one needs none of the searches
+_ANY_ID = re.compile(r"\d{4}[ -]?\d{4}|[A-Z]{2}\d{2}|\d\d\.\d{3}\.\d{3}|[XYZ][ -]?\d{4}|\d{3}[ .]\d{3}[ .]\d\d")
 _ANY_ID_ASCII = re.compile(_ANY_ID.pattern, re.ASCII)  # for ASCII text: the same matches, faster
+_MIN_ID_DIGITS = 7  # the shortest built-in identifier: a NIE (a letter, 7 digits and a letter)
 
 
 def _may_hold_id(text: str) -> bool:
-    """False when no built-in pattern can match: fewer than 10 digits, or no ``_ANY_ID`` piece."""
+    """False when no built-in pattern can match: fewer than ``_MIN_ID_DIGITS`` digits, or no ``_ANY_ID`` piece."""
     if text.isascii():
-        return sum(map(text.count, "0123456789")) >= 10 and _ANY_ID_ASCII.search(text) is not None
-    return len(_NON_DIGIT.sub("", text)) >= 10 and _ANY_ID.search(text) is not None
+        return sum(map(text.count, "0123456789")) >= _MIN_ID_DIGITS and _ANY_ID_ASCII.search(text) is not None
+    return len(_NON_DIGIT.sub("", text)) >= _MIN_ID_DIGITS and _ANY_ID.search(text) is not None
 
 _VALIDATORS = {
     "no-national-id": lambda v: _fnr_ok(re.sub(r"\D", "", v)),
     "iban": _iban_ok,
     "card": lambda v: _luhn_ok(re.sub(r"\D", "", v)),
+    "es-national-id": _dni_ok,
+    "fr-national-id": _nir_ok,
+    "de-tax-id": _steuer_id_ok,
 }
 _LABELS = {"no-national-id": "a national identity number", "iban": "a bank account number (IBAN)",
-           "card": "a payment card number"}
+           "card": "a payment card number", "es-national-id": "a Spanish identity number (DNI/NIE)",
+           "fr-national-id": "a French social security number (NIR)",
+           "de-tax-id": "a German tax identification number (Steuer-ID)"}
 
 
 @lru_cache(maxsize=64)
@@ -445,15 +518,17 @@ def _compiled(pattern: str) -> re.Pattern[str]:
 
 def pattern(doc: Doc, ctx: Ctx, opts: PatternOptions) -> list[Finding]:
     text = doc.prose
-    # every built-in identifier has at least 10 digits (IBAN, card, national id) and one of the _ANY_ID pieces
+    # every built-in identifier has at least _MIN_ID_DIGITS digits and one of the _ANY_ID pieces
     may_match = _may_hold_id(text)
     out = []
+    found: set[tuple[int, int]] = set()  # one finding per span (an 11-digit number may pass two validators)
     for name in opts.builtin:
         if not may_match:
             break
         for m in _compiled(BUILTIN_PATTERNS[name]).finditer(text):
-            if m.group(0) in opts.allow or not _VALIDATORS[name](m.group(0)):
+            if m.span() in found or m.group(0) in opts.allow or not _VALIDATORS[name](m.group(0)):
                 continue
+            found.add(m.span())
             out.append(ctx.finding(
                 "privacy.pattern", opts, f"{_LABELS[name]} in a public post ({_mask(m.group(0))})", m.start(), m.end(),
                 "remove it; if it is your organisation's own public number, add it to privacy.pattern allow",
