@@ -99,3 +99,25 @@ def test_a_promoted_delayed_message_is_not_taken_for_lost_but_a_wiped_one_is(env
         release.set()
         worker.stop(timeout=5000)
         b.close()
+
+
+def test_the_sweeper_asks_once_per_message_and_answers_for_each_delivery(env: Env) -> None:
+    """Deliveries sharing a message are present or lost together; one whose message is gone, or that never had
+    one, is lost whatever its neighbours in the same sweep are."""
+    import dramatiq
+    from dramatiq.brokers.redis import RedisBroker
+
+    from publisher.workers import broker as broker_mod
+    from publisher.workers import embedded
+
+    url = env.settings().redis_url or embedded.ensure(env.settings().valkey_dir)[0]
+    b = RedisBroker(url=url, namespace="publisher")
+    actor = dramatiq.actor(lambda delivery_ids: None, broker=b, actor_name="publish_dryrun", queue_name="dryrun")
+    kept = actor.send_with_options(args=(["d1", "d2"],), delay=600_000).options["redis_message_id"]
+    ready = actor.send(["d5"]).options["redis_message_id"]
+    items = [("dryrun", "d1", kept), ("dryrun", "d3", "m-gone"), ("dryrun", "d2", kept), ("dryrun", "d4", None),
+             ("dryrun", "d5", ready), ("dryrun", "d6", "m-gone")]
+    try:
+        assert broker_mod.missing_messages(b, items) == {"d3", "d4", "d6"}
+    finally:
+        b.client.delete("publisher:dryrun", "publisher:dryrun.msgs", "publisher:dryrun.DQ", "publisher:dryrun.DQ.msgs")

@@ -180,18 +180,22 @@ def missing_messages(broker: Any, items: list[tuple[str, str, str | None]]) -> s
     if not hasattr(broker, "namespace"):
         return _missing_rabbitmq(broker, items)
     client, ns = broker.client, broker.namespace
+    # asked once per message, not per delivery: a message carries up to ``message_batch`` deliveries, and in a
+    # backlog the sweep asks about a thousand deliveries a second
+    sent = list(dict.fromkeys((queue, mid or "-") for queue, _, mid in items))
     pipe = client.pipeline(transaction=False)
-    for queue, _, mid in items:
-        pipe.hexists(f"{ns}:{queue}.msgs", mid or "-")
-        pipe.hexists(f"{ns}:{queue}.DQ.msgs", mid or "-")
-        pipe.get(f"{ns}:promoted:{mid or '-'}")
+    for queue, mid in sent:
+        pipe.hexists(f"{ns}:{queue}.msgs", mid)
+        pipe.hexists(f"{ns}:{queue}.DQ.msgs", mid)
+        pipe.get(f"{ns}:promoted:{mid}")
     res = pipe.execute()
-    unsure = [(q, d, res[3 * i + 2]) for i, (q, d, _) in enumerate(items) if not (res[3 * i] or res[3 * i + 1])]
+    unsure = [(key, res[3 * i + 2]) for i, key in enumerate(sent) if not (res[3 * i] or res[3 * i + 1])]
     pipe = client.pipeline(transaction=False)
-    for queue, _, promoted in unsure:
+    for (queue, _), promoted in unsure:
         pipe.hexists(f"{ns}:{queue}.msgs", promoted or "-")
     found = pipe.execute() if unsure else []
-    return {d for (_, d, _), ok in zip(unsure, found, strict=True) if not ok}
+    gone = {key for (key, _), ok in zip(unsure, found, strict=True) if not ok}
+    return {d for queue, d, mid in items if (queue, mid or "-") in gone}
 
 
 def _missing_rabbitmq(broker: Any, items: list[tuple[str, str, str | None]]) -> set[str]:
