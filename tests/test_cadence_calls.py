@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import redis
 
-from publisher.policy import Cadence
+from publisher.policy import GAP_WAIT, Cadence
 from publisher.settings import AccountConfig
 from tests.conftest import Env
 
@@ -124,9 +124,81 @@ def test_asking_for_many_posts_at_once_answers_as_asking_one_after_another(env: 
     rules: set[str] = set()
     for step in range(6):  # six messages, each of several posts, a few seconds apart
         at = now + timedelta(seconds=7 * step)
-        asks = [(rng.choice(accounts), rng.choice(["note", "note", "ticket"]), rng.random() < 0.3)
-                for _ in range(rng.randint(1, 12))]
-        expected = [one.wait_until(acc, kind, at, returning=back) for acc, kind, back in asks]
+        asks = [(rng.choice(accounts), rng.choice(["note", "note", "ticket"]), rng.random() < 0.3, f"d{n}")
+                for n in range(rng.randint(1, 12))]
+        expected = [one.wait_until(acc, kind, at, returning=back, token=token) for acc, kind, back, token in asks]
         assert many.wait_many(asks, at) == expected
         rules.update(w.rule for w in expected if w is not None)
     assert rules == {"min_gap", "max_per_day", "quiet_hours"}  # every kind of answer was compared
+
+
+def test_a_call_may_start_only_while_the_gap_is_its_own_reservation_or_nobodys(env: Env) -> None:
+    import uuid
+
+    from tests.conftest import wait_for
+
+    cadence = Cadence(_client(env))
+    account = AccountConfig(name=f"c{uuid.uuid4().hex[:8]}", channel="dryrun", kind="organisation",
+                            policy={"min_gap_seconds": 1})
+    gap = f"publisher:policy:{account.name}:gap"
+    assert cadence.wait_until(account, "note", datetime.now(UTC), token="d1") is None  # d1 cleared
+    wait_for(lambda: not cadence.client.exists(gap), 10, 0.01, "d1's reservation to run out")
+    assert cadence.wait_until(account, "note", datetime.now(UTC), token="d2") is None  # d2 cleared meanwhile
+    refused = cadence.calling(account, "note", "d1")  # d1's call starts late: d2 holds the gap
+    assert refused is not None and refused.rule == "min_gap" and refused.reason.startswith(GAP_WAIT)
+    assert datetime.now(UTC) < refused.until <= datetime.now(UTC) + timedelta(seconds=1.3)
+    assert cadence.calling(account, "note", "d2") is None  # d2 holds its own reservation: it goes
+    assert cadence.client.get(gap) == b"d2"
+    wait_for(lambda: not cadence.client.exists(gap), 10, 0.01, "d2's gap to end")
+    assert cadence.calling(account, "note", "d3") is None  # nobody's gap: no call started within one
+    assert cadence.calling(account, "note", "d2") is not None  # ... and now d3 holds it
+
+
+def test_a_post_whose_reservation_ran_out_before_its_call_is_sent_back_not_published_inside_the_gap(env: Env) -> None:
+    """A worker's calls run one after another: a post cleared at the start of a message can reach its call more
+    than a gap later, behind a slow platform. Meanwhile another worker cleared and published the next post of the
+    same account; the late call would have reached the platform inside that post's gap (the PostgreSQL hour burst
+    measured 4.68 s for a 5 s gap). It is sent back to wait for the gap's end, unsent, and keeps its place."""
+    import threading
+    import uuid
+
+    from publisher import service
+    from publisher.channels.dryrun import ledger_rows
+    from publisher.publishing import Publisher
+    from publisher.scheduling import Scheduler
+    from publisher.store import get_deliveries
+    from tests.conftest import wait_for
+
+    tag = uuid.uuid4().hex[:8]
+    paced, slow = f"paced{tag}", f"slow{tag}"
+    env.write_config({paced: {"channel": "dryrun", "kind": "organisation", "policy": {"min_gap_seconds": 3}},
+                      slow: {"channel": "dryrun", "kind": "organisation", "options": {"latency_ms": 5000}}},
+                     scheduler={"lease_seconds": 60})  # the batch's second call starts ~5 s in: within half a lease
+    settings, store, client = env.settings(), env.store(), _client(env)
+
+    def due_now(account: str, text: str) -> str:
+        accepted = service.accept(settings, store, service.NewPost(text=text, accounts=[account], at=datetime.now(UTC)))
+        Scheduler(settings, store, lambda channel, ids, delay: ids[0], lambda items: set()).tick()
+        return str(accepted.deliveries[0]["id"])
+
+    b1 = due_now(slow, "An answer from a slow platform.")
+    a1 = due_now(paced, "The first post of the paced account.")
+    results: dict[str, str] = {}
+    first = threading.Thread(target=lambda: results.update(
+        Publisher(settings, store, cadence=Cadence(client)).handle_many([b1, a1])))
+    first.start()
+    gap = f"publisher:policy:{paced}:gap"
+    wait_for(lambda: client.get(gap) == a1.encode(), 30, 0.005, "the first post's reservation")
+    wait_for(lambda: not client.exists(gap), 30, 0.005, "its reservation to run out behind the slow call")
+    a2 = due_now(paced, "The second post of the paced account.")
+    assert Publisher(settings, store, cadence=Cadence(client)).handle_many([a2]) == {a2: "published"}
+    first.join(60)
+    assert results == {b1: "published", a1: "policy"}
+    with store.read() as conn:
+        row = get_deliveries(conn, [a1])[a1]
+    assert row["state"] == "retry_wait" and row["attempts"] == 0 and row["lease_until"] is None
+    assert str(row["last_error"]).startswith(GAP_WAIT)  # it keeps its place when it comes back
+    calls = [r for r in ledger_rows(settings.home / "dryrun-ledger.jsonl") if r["account"] == paced]
+    assert [r["delivery_id"] for r in calls] == [a2]  # the late call was never made
+    a2_at = datetime.fromisoformat(calls[0]["at"])
+    assert row["due_at"] >= a2_at + timedelta(seconds=2.9)  # not before a2's gap ends

@@ -298,7 +298,7 @@ class Publisher(Reconciling):
         asking = [k for k, (d, _) in enumerate(asks) if (d.get("part") or 1) == 1]
         waits = self.cadence.wait_many(
             [(self.settings.account(asks[k][0]["account"]), asks[k][1],
-              str(asks[k][0].get("last_error") or "").startswith(GAP_WAIT)) for k in asking], now)
+              str(asks[k][0].get("last_error") or "").startswith(GAP_WAIT), asks[k][0]["id"]) for k in asking], now)
         out: list[Transition | None] = [None] * len(asks)
         for k, wait in zip(asking, waits, strict=True):
             if wait is not None:
@@ -410,9 +410,17 @@ class Publisher(Reconciling):
     def _call(self, g: _Go) -> None:
         """Publish one claimed delivery and decide the transition that records the outcome (``outcomes.PUBLISH``)."""
         d, attempt, attempt_id, adapter = g.d, g.attempt, g.attempt_id, g.adapter
+        if (d.get("part") or 1) == 1:  # as _policy_waits: a split post's continuation parts follow their first part
+            taken = self.cadence.calling(self.settings.account(d["account"]), str(g.post.get("kind", "note")), d["id"])
+            if taken is not None:  # its reservation ran out before this call and another post took the gap
+                g.outcome = Label.POLICY
+                g.result = Transition(d, [State.PUBLISHING], State.RETRY_WAIT, "policy_wait", attempt_id=attempt_id,
+                                      values={"attempts": attempt - 1, "lease_until": None, "due_at": taken.until,
+                                              "last_error": taken.reason},
+                                      details={"rule": taken.rule, "retry_at": taken.until.isoformat(),
+                                               "reason": "another post of the account took the gap before this call"})
+                return
         started = time.monotonic()
-        if (d.get("part") or 1) == 1:  # as _policy_wait: a split post's continuation parts follow their first part
-            self.cadence.calling(self.settings.account(d["account"]), str(g.post.get("kind", "note")))
         try:
             g.receipt = adapter.publish(delivery_ref(d, g.post, g.parent, attempt), g.parent)
         except Exception as e:  # noqa: BLE001 - every exception is classified by the outcome table
@@ -540,7 +548,7 @@ def report_attempts(sent: list[_Go], moved: list[bool], at: datetime) -> None:
     channel, attempt, the state it went to, remote id, latency of the call (``PUBLISHER_LOG_FORMAT=json`` gives
     these as JSON fields). A delivery released unsent made no call and is not reported."""
     for g, ok in zip(sent, moved, strict=True):
-        if g.outcome in (Label.RELEASED, Label.BUDGET) and g.receipt is None:
+        if g.outcome in (Label.RELEASED, Label.BUDGET, Label.POLICY) and g.receipt is None:
             continue
         d = g.d
         state = State.PUBLISHED if g.receipt is not None else (g.result.to if g.result else State.UNKNOWN)
