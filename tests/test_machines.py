@@ -22,6 +22,10 @@ from tests.helpers import check_invariants, states
 pytestmark = pytest.mark.slow
 
 ACCOUNTS = [f"acct{i}" for i in range(8)]
+# Each platform call answers after this long, so that 64 posts on 2 x 4 threads take seconds, not the tenth of a second
+# the test needs to see 10 published: without it a fast worker finished the burst before machine A could be killed.
+# A kill during the latency also leaves posts that exist remotely while their delivery is still `publishing`.
+LATENCY_MS = 400
 
 
 def _machine(env: Env, name: str, ledger: Path) -> dict[str, str]:
@@ -29,7 +33,8 @@ def _machine(env: Env, name: str, ledger: Path) -> dict[str, str]:
     home = env.home.parent / name
     home.mkdir()
     config = {**env.config, "accounts": {a: {"channel": "dryrun", "kind": "organisation", "timezone": "UTC",
-                                             "options": {"ledger": str(ledger)}} for a in ACCOUNTS}}
+                                             "options": {"ledger": str(ledger), "latency_ms": LATENCY_MS}}
+                                for a in ACCOUNTS}}
     (home / "config.yaml").write_text(yaml.safe_dump(config))
     return {**env.env, "PUBLISHER_HOME": str(home)}
 
