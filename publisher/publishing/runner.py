@@ -72,6 +72,9 @@ class _Go:
     result: Transition | None = None
     receipt: Receipt | None = None
     seconds: float = 0.0  # how long the platform call took
+    #: when the platform call that published it returned: the delivery's ``published_at``. The outcome is
+    #: recorded later, with the rest of its chunk (up to ``CLAIM_CHUNK`` calls later)
+    done_at: datetime | None = None
     slot: str = ""  # the budget slot taken for it (``Budget.acquire``), given back if the cadence says not yet
 
 
@@ -451,6 +454,7 @@ class Publisher(Reconciling):
             g.seconds = time.monotonic() - started
         else:
             g.seconds = time.monotonic() - started
+            g.done_at = utcnow()
             self._crash_point("after_api_success_before_db")
             self._feed_budget(adapter, d["account"], None)
             g.outcome = Label.PUBLISHED
@@ -497,7 +501,7 @@ class Publisher(Reconciling):
             assert g.result is not None  # every call that did not publish decided its transition
             return g.result
         r = g.receipt
-        values = {"remote_id": r.remote_id, "remote_url": r.url, "receipt": r.to_dict(), "published_at": at,
+        values = {"remote_id": r.remote_id, "remote_url": r.url, "receipt": r.to_dict(), "published_at": g.done_at or at,
                   "last_error": None, "lease_until": None}
         details: dict[str, Any] = {"remote_id": r.remote_id, "url": r.url}
         if late is not None:  # conditional on the state just read, so the audit event says where it came from
@@ -552,7 +556,7 @@ def report_attempts(sent: list[_Go], moved: list[bool], at: datetime) -> None:
             continue
         d = g.d
         state = State.PUBLISHED if g.receipt is not None else (g.result.to if g.result else State.UNKNOWN)
-        lateness = (at - d["due_at"]).total_seconds() if g.receipt is not None and d.get("due_at") else None
+        lateness = ((g.done_at or at) - d["due_at"]).total_seconds() if g.receipt is not None and d.get("due_at") else None
         fields = {"delivery": d["id"], "account": d["account"], "channel": d["channel"], "attempt": g.attempt,
                   "state": state.value if ok else f"{state.value} (not recorded: {g.outcome})",
                   "outcome": str(g.outcome), "remote_id": g.receipt.remote_id if g.receipt else None,

@@ -259,6 +259,32 @@ def test_a_publish_is_audited_step_by_step_with_who_did_it_and_what_came_back(ma
                                                                              sim.clock.now, None)
 
 
+def test_published_at_is_when_each_call_returned_not_when_its_chunk_was_recorded(make_sim: MakeSim) -> None:
+    """A message's calls run one after another and their outcomes are recorded together, after the chunk's last
+    call: each delivery's published_at (and its lateness) is still the moment its own call came back."""
+    sim = make_sim({f"acc{i}": ACCOUNT for i in range(3)})
+    due = sim.clock.now
+    ids = [sim.post(f"post {i}", account=f"acc{i}").deliveries[0]["id"] for i in range(3)]
+    sim.tick()
+    returned: dict[str, Any] = {}
+    for i in range(3):
+        adapter = sim.publisher.adapter(f"acc{i}")
+        real = adapter.publish
+
+        def slow(delivery: Any, parent: Any, real: Any = real) -> Any:
+            receipt = real(delivery, parent)
+            sim.clock.advance(10)  # each platform call takes 10 s
+            returned[delivery.id] = sim.clock.now
+            return receipt
+
+        adapter.publish = slow  # type: ignore[method-assign]
+    assert sorted(m_id for m in sim.broker.due() for m_id in m.ids) == sorted(ids)
+    assert sim.publisher.handle_many(ids) == dict.fromkeys(ids, "published")  # one message, one chunk
+    rows = sim.deliveries()
+    assert [rows[i]["published_at"] for i in ids] == [returned[i] for i in ids] == [
+        due + timedelta(seconds=10 * k) for k in (1, 2, 3)]
+
+
 # -- attempts --
 
 
