@@ -91,6 +91,48 @@ def test_batched_transitions_of_one_shape_all_apply_in_one_statement_and_keep_th
         assert seen[7].startswith("UPDATE audit_heads"), seen[7]
 
 
+def test_batched_results_apply_only_to_their_own_attempt_and_keep_their_own_values(env: Env) -> None:
+    """Results of one shape (conditional on the attempt id) as one statement: a delivery another worker released
+    and claimed again under a newer attempt is not moved by the old attempt's result; the others take each their
+    own receipt, times and audit event, in seq order (PostgreSQL: one UPDATE ... FROM unnest)."""
+    ids = _accept(env, 3)
+    _queue(env, ids)
+    store = env.store()
+    at = datetime.now(UTC).replace(microsecond=0)
+
+    def claim(rows: dict[str, dict[str, object]], attempt: str, *which: str) -> list[bool]:
+        with store.tx() as conn:
+            return transitions(conn, "test", [Transition(rows[i], [State.QUEUED], State.PUBLISHING, "publishing",
+                                                         values={"attempt_id": f"{attempt}-{i}", "lease_until": at})
+                                              for i in which])
+
+    with store.read() as conn:
+        assert claim(get_deliveries(conn, ids), "a", *ids) == [True] * 3
+        claimed = get_deliveries(conn, ids)
+    with store.tx() as conn:  # the middle one ran out of its lease: released, then claimed by another attempt
+        assert transitions(conn, "test", [Transition(claimed[ids[1]], [State.PUBLISHING], State.QUEUED, "released",
+                                                     values={"lease_until": None})]) == [True]
+    with store.read() as conn:
+        assert claim(get_deliveries(conn, [ids[1]]), "b", ids[1]) == [True]
+    results = [Transition(claimed[i], [State.PUBLISHING], State.PUBLISHED, "published", attempt_id=f"a-{i}",
+                          values={"remote_id": f"r-{k}", "receipt": {"remote_id": f"r-{k}", "n": k},
+                                  "published_at": at + timedelta(seconds=k), "lease_until": None})
+               for k, i in enumerate(ids)]
+    with store.tx() as conn:
+        assert transitions(conn, "test", results) == [True, False, True]
+    with store.read() as conn:
+        after = get_deliveries(conn, ids)
+        v = audit.verify(conn)
+        published = [r[0] for r in conn.execute(select(audit_events.c.delivery_id)
+                                                .where(audit_events.c.action == "published").order_by(audit_events.c.seq))]
+    assert v.ok, v.problems
+    assert [after[i]["state"] for i in ids] == ["published", "publishing", "published"]
+    assert after[ids[1]]["attempt_id"] == f"b-{ids[1]}" and after[ids[1]]["remote_id"] is None
+    assert [(after[i]["remote_id"], after[i]["receipt"], after[i]["published_at"]) for i in (ids[0], ids[2])] == [
+        ("r-0", {"remote_id": "r-0", "n": 0}, at), ("r-2", {"remote_id": "r-2", "n": 2}, at + timedelta(seconds=2))]
+    assert sorted(published) == sorted([ids[0], ids[2]])
+
+
 @contextmanager
 def _statements(store: Store) -> Iterator[list[str] | None]:
     """The SQL statements SQLite runs meanwhile on the store's connections, from BEGIN to COMMIT (None on
