@@ -21,6 +21,7 @@ from typing import Any
 from publisher import audit, service
 from publisher.models import PostKind
 from publisher.sandbox.server import SandboxServer
+from publisher.store import Store
 from tests.conftest import Env, wait_for, wipe_broker
 from tests.helpers import all_deliveries
 
@@ -115,8 +116,8 @@ def _wipe_broker(env: Env) -> None:
     wipe_broker(env)
 
 
-def _published(env: Env) -> int:
-    return sum(1 for d in all_deliveries(env.store()) if d["state"] == "published")
+def _published(store: Store) -> int:
+    return sum(1 for d in all_deliveries(store) if d["state"] == "published")
 
 
 def run(env: Env, sandbox: SandboxServer, *, tickets: int, notes: int, per_channel: int = 1,
@@ -130,6 +131,9 @@ def run(env: Env, sandbox: SandboxServer, *, tickets: int, notes: int, per_chann
     report.deliveries = accept_all(env, names, tickets, notes)
     faults(sandbox, max(1, report.deliveries // 300))
     total = report.deliveries
+    # one store for every look below: a Store per poll (twice a second for minutes) kept a pool of connections each
+    # until the garbage collector closed it, and on PostgreSQL ran the server out of connections
+    store = env.store()
 
     def start() -> tuple[subprocess.Popen[bytes], subprocess.Popen[bytes]]:
         return (env.spawn("scheduler", log="scheduler"),
@@ -137,7 +141,7 @@ def run(env: Env, sandbox: SandboxServer, *, tickets: int, notes: int, per_chann
 
     scheduler, worker = start()
     # 1. a forked worker child dies mid-publish
-    wait_for(lambda: _published(env) >= total // 10, timeout=timeout, what="10 % published")
+    wait_for(lambda: _published(store) >= total // 10, timeout=timeout, what="10 % published")
     wait_for(lambda: bool(_children(worker.pid)), timeout=30, what="the worker's forked children")
     child = _children(worker.pid)[0]
     os.kill(child, signal.SIGKILL)
@@ -146,7 +150,7 @@ def run(env: Env, sandbox: SandboxServer, *, tickets: int, notes: int, per_chann
     worker = env.spawn("worker", "--processes", "2", "--threads", "4", log="worker")
     # 2. a platform slower than the client's timeout for a moment
     sandbox.sandbox.set_faults("mastodon", latency_ms=2500)
-    wait_for(lambda: _published(env) >= total // 4, timeout=timeout, what="25 % published")
+    wait_for(lambda: _published(store) >= total // 4, timeout=timeout, what="25 % published")
     sandbox.sandbox.set_faults("mastodon", latency_ms=0)
     # 3. the whole worker (parent and children) and the scheduler are SIGKILLed, then the broker is wiped
     for name, proc in (("worker group", worker), ("scheduler", scheduler)):
@@ -156,7 +160,7 @@ def run(env: Env, sandbox: SandboxServer, *, tickets: int, notes: int, per_chann
     _wipe_broker(env)
     report.kills.append("broker wipe")
     scheduler, worker = start()
-    wait_for(lambda: _published(env) >= total // 2, timeout=timeout, what="50 % published")
+    wait_for(lambda: _published(store) >= total // 2, timeout=timeout, what="50 % published")
     # 4. the scheduler again, alone
     os.killpg(scheduler.pid, signal.SIGKILL)
     scheduler.wait()
@@ -164,13 +168,14 @@ def run(env: Env, sandbox: SandboxServer, *, tickets: int, notes: int, per_chann
     env.spawn("scheduler", log="scheduler")
 
     def settled() -> bool:
-        return all(d["state"] in FINAL for d in all_deliveries(env.store()))
+        return all(d["state"] in FINAL for d in all_deliveries(store))
 
     try:
         wait_for(settled, timeout=timeout, every=0.5, what="every delivery final")
     except AssertionError:
         pass  # reported as stuck below
     env.stop_all()
+    store.dispose()
     report.seconds = time.monotonic() - started
     check(env, sandbox, report)
     return report
