@@ -404,14 +404,14 @@ def _shape_columns(columns: tuple[str, ...], by_attempt: bool) -> list[str]:
 
 
 def _update_sql(ref: dict[str, str], columns: tuple[str, ...], by_attempt: bool, from_states: tuple[str, ...],
-                source: str = "", state: str = "deliveries.state") -> str:
+                source: str = "") -> str:
     """``UPDATE deliveries SET state, updated_at, columns... [FROM source] WHERE id = ? AND state IN from_states
     [AND attempt_id = ?]``, each value taken from ``ref`` (a parameter, or a column of ``source``). The states
     are literals of the State enum."""
     sets = ", ".join(f"{c} = {ref['v_' + c]}" for c in ("state", "updated_at", *columns))
     if "_seq" in ref:  # PostgreSQL: the audit event's global seq, taken after the row's lock (``apply``)
         sets += f", audit_seq = {ref['_seq']}"
-    states = " OR ".join(f"{state} = '{State(s).value}'" for s in from_states)
+    states = " OR ".join(f"deliveries.state = '{State(s).value}'" for s in from_states)
     where = f"deliveries.id = {ref['_id']} AND ({states})"
     if by_attempt:
         where += f" AND deliveries.attempt_id = {ref['_attempt']}"
@@ -437,43 +437,6 @@ def _update_values_sql(columns: tuple[str, ...], by_attempt: bool, from_states: 
     values = ", ".join([f"({', '.join('?' * len(names))})"] * n)
     ref = {name: f"v.column{i}" for i, name in enumerate(names, 1)}  # a VALUES table's columns are column1...
     return _update_sql(ref, columns, by_attempt, from_states, f" FROM (VALUES {values}) AS v")
-
-
-#: PostgreSQL array types of the deliveries columns a transition sets (JSON travels as text, cast where it is set)
-_PG_INT = frozenset({"part", "attempts", "audit_seq"})
-
-
-def _pg_array_type(name: str) -> str:
-    column = name[2:] if name.startswith("v_") else name
-    kind = dict(rawsql.COLUMNS["deliveries"]).get(column, "")
-    return "timestamp" if kind == "dt" else "int" if column in _PG_INT else "text"
-
-
-@functools.lru_cache(maxsize=256)
-def _update_unnest_sql(columns: tuple[str, ...], by_attempt: bool, from_states: tuple[str, ...]) -> str:
-    """PostgreSQL: the moves of one shape as one ``UPDATE ... FROM unnest(arrays)`` statement, each row taking a
-    new global audit seq as it is updated, instead of one execution per move (a pipelined executemany still makes
-    the server plan and run each, and psycopg send each: most of a worker's database time in a burst)."""
-    names = _shape_columns(columns, by_attempt)
-    as_json = {f"v_{c}" for c, kind in rawsql.COLUMNS["deliveries"] if kind == "json"}
-    ref = {n: f"v.{n}::json" if n in as_json else f"v.{n}" for n in names}
-    ref["_seq"] = "nextval('audit_global_seq')"
-    arrays = ", ".join(f"%s::{_pg_array_type(n)}[]" for n in names)
-    # The state test is an expression so that the planner cannot answer it from the state index: in a burst that
-    # index's statistics lag (thousands of rows became queued since the last ANALYZE, "about 8" by the estimate),
-    # and a hash join over every queued row ran for each chunk. Each row is looked up by id, in the arrays' order.
-    return _update_sql(ref, columns, by_attempt, from_states, f" FROM unnest({arrays}) AS v({', '.join(names)})",
-                       state="(deliveries.state || '')")
-
-
-def _pg_arrays(columns: tuple[str, ...], by_attempt: bool, params: list[dict[str, Any]]) -> tuple[Any, ...]:
-    """The parameters of ``_update_unnest_sql``: one list per column, JSON values as their text."""
-    from psycopg.types.json import Json
-
-    def text(v: Any) -> Any:
-        return json.dumps(v.obj) if isinstance(v, Json) else v
-
-    return tuple([text(p[n]) for p in params] for n in _shape_columns(columns, by_attempt))
 
 
 @dataclass
@@ -559,10 +522,6 @@ def prepare(actor: str, moves: Sequence[Transition], sqlite: bool) -> Prepared:
         if 1 < len(idx) <= rawsql.MAX_ROWS and sqlite and rawsql.MULTI_ROW:
             names = _shape_columns(columns, by_attempt)
             many, flat = _update_values_sql(columns, by_attempt, frm, len(idx)), tuple(p[k] for p in params for k in names)
-        elif len(idx) > 1 and not sqlite:
-            # by id: transactions that move overlapping deliveries lock them in one order (no deadlock)
-            many = _update_unnest_sql(columns, by_attempt, frm)
-            flat = _pg_arrays(columns, by_attempt, sorted(params, key=lambda p: str(p["_id"])))
         shapes.append((idx, _transition_sql(sqlite, columns, by_attempt, frm), many, params, flat))
     return Prepared(list(moves), shapes, [audit.pending(actor, m._event()) for m in moves])
 
@@ -606,12 +565,11 @@ def _apply_pg(conn: Connection, prepared: Prepared, moved: list[bool]) -> list[b
     holds the row's lock, and returns it; the row's audit event takes that seq (``audit.Pending.seq``). The anchor
     is then part of the state change: one row version, not two (the flush anchors only events numbered there)."""
     seqs: list[int | None] = [None] * len(prepared.moves)
-    for idx, one, many, params, flat in prepared.shapes:
+    for idx, one, _many, params, _flat in prepared.shapes:
         ids = [prepared.moves[i].delivery["id"] for i in idx]
         sql = one + _RETURNING + ", deliveries.audit_seq"
-        if len(set(ids)) == len(ids):  # one statement for the shape; a row that moved returns its id
-            got = dict(rawsql.returning_rows(conn, many + _RETURNING + ", deliveries.audit_seq", [flat])
-                       if many is not None else rawsql.returning_rows(conn, sql, params))
+        if len(set(ids)) == len(ids):  # one pipelined executemany; a row that moved returns its id
+            got = dict(rawsql.returning_rows(conn, sql, params))
             for i, delivery_id in zip(idx, ids, strict=True):
                 if delivery_id in got:
                     moved[i], seqs[i] = True, int(got[delivery_id])
@@ -620,10 +578,8 @@ def _apply_pg(conn: Connection, prepared: Prepared, moved: list[bool]) -> list[b
             row = rawsql.returning_rows(conn, sql, [p])
             if row:
                 moved[i], seqs[i] = True, int(row[0][1])
-    # in the order of their seqs: one statement numbers its rows in the order it updates them, not the moves' order
-    numbered = sorted(((q, e) for e, ok, q in zip(prepared.events, moved, seqs, strict=True) if ok and q is not None),
-                      key=lambda qe: qe[0])
-    audit.append_pending(conn, [replace(e, seq=q) for q, e in numbered], utcnow())
+    audit.append_pending(conn, [replace(e, seq=q) for e, ok, q in zip(prepared.events, moved, seqs, strict=True) if ok],
+                         utcnow())
     return moved
 
 
