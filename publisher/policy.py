@@ -184,25 +184,22 @@ class Cadence:
                 out[k] = Wait(_next_local_midnight(asks[k][0], now), "max_per_day")
         return out
 
-    def calling(self, account: AccountConfig, kind: str, token: str | None = None) -> Wait | None:
+    def calling(self, account: AccountConfig, kind: str, token: str) -> Wait | None:
         """The platform call of a post ``wait_until`` let through starts now: its minimum gap restarts here. The
         slot was reserved when the post was cleared, and a worker's calls run one after another, so the call may
         start a while later; without this the next post, cleared a gap after the reservation, could reach the
         platform less than a gap after this one (measured: 4.4 s for a 5 s gap in a burst).
 
-        With ``token`` (the delivery id given to ``wait_until``) the call may start only while the gap is still
+        ``token`` (the delivery id given to ``wait_until``): the call may start only while the gap is still
         this post's reservation, or nobody's: when the call starts more than a gap after the reservation, another
         post of the account may have been cleared and called meanwhile (measured: 4.68 s for a 5 s gap in the
         PostgreSQL hour burst). Then the answer is the Wait until that post's gap ends, and no call may be made."""
         policy = account.policy
         if self.client is None or not policy.min_gap_seconds or kind in policy.exempt_kinds:
             return None
-        gap_ms = policy.min_gap_seconds * 1000
-        if token is None:
-            self.client.set(f"{self.namespace}:{account.name}:gap", "1", px=gap_ms)
-            return None
         assert self._calling is not None
-        left = int(self._calling(keys=[f"{self.namespace}:{account.name}:gap"], args=[token, gap_ms]))
+        left = int(self._calling(keys=[f"{self.namespace}:{account.name}:gap"],
+                                 args=[token, policy.min_gap_seconds * 1000]))
         if left == 0:
             return None
         now_ms = int(datetime.now(UTC).timestamp() * 1000)

@@ -94,7 +94,7 @@ def test_batched_transitions_of_one_shape_all_apply_in_one_statement_and_keep_th
 def test_batched_results_apply_only_to_their_own_attempt_and_keep_their_own_values(env: Env) -> None:
     """Results of one shape (conditional on the attempt id) as one statement: a delivery another worker released
     and claimed again under a newer attempt is not moved by the old attempt's result; the others take each their
-    own receipt, times and audit event, in seq order (PostgreSQL: one UPDATE ... FROM unnest)."""
+    own receipt, times and audit event (one statement of a shape, or one pipelined executemany on PostgreSQL)."""
     ids = _accept(env, 3)
     _queue(env, ids)
     store = env.store()

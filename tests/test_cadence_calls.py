@@ -25,15 +25,15 @@ def _client(env: Env) -> redis.Redis:  # type: ignore[type-arg]
 def test_the_gap_restarts_when_the_platform_call_starts(env: Env) -> None:
     cadence = Cadence(_client(env))
     account = AccountConfig(name="comms", channel="dryrun", kind="organisation", policy={"min_gap_seconds": 60})
-    assert cadence.wait_until(account, "note", datetime.now(UTC)) is None  # the slot is reserved when cleared
+    assert cadence.wait_until(account, "note", datetime.now(UTC), token="d1") is None  # reserved when cleared
     time.sleep(1.0)  # ... and the call starts a second later, behind the batch's earlier calls
     called = datetime.now(UTC)
-    cadence.calling(account, "note")
+    assert cadence.calling(account, "note", "d1") is None
     wait = cadence.wait_until(account, "note", datetime.now(UTC))
     assert wait is not None and wait.rule == "min_gap"
     assert wait.until >= called + timedelta(seconds=59.9), wait.until - called  # a full gap after the call
     ticket = AccountConfig(name="ops", channel="dryrun", kind="organisation", policy={"min_gap_seconds": 60})
-    cadence.calling(ticket, "ticket")  # exempt kinds take no slot, at the call either
+    assert cadence.calling(ticket, "ticket", "d2") is None  # exempt kinds take no slot, at the call either
     assert cadence.wait_until(ticket, "note", datetime.now(UTC)) is None
 
 
