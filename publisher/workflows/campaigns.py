@@ -26,10 +26,20 @@ from publisher.errors import InputError, InvalidState, NotFound, PublisherError,
 from publisher.models import CANCELLABLE, Payload, PostKind, State
 from publisher.schema import campaigns, deliveries, posts
 from publisher.settings import AccountConfig, Settings
-from publisher.store import Store, lock_keys, new_id, transitions, utcnow
+from publisher.store import Store, lock_keys, transitions, utcnow
 from publisher.store import Transition as Move
 from publisher.workflows import slots
 from publisher.workflows.campaignfile import CampaignFile, Issue, Row, canonical, suggest
+from publisher.workflows.campaignrows import (
+    Built,
+    bind,
+    build,
+    build_loose,
+    delivery_rows,
+    first_state,
+    insert,
+    scope,
+)
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,99}")
 _KEY = re.compile(r"[^\s,]{1,200}")
@@ -42,10 +52,6 @@ SLOT = "slot"
 EDITABLE = (State.DRAFT, State.PENDING_APPROVAL, State.SCHEDULED, State.HELD)
 #: states that count as taking a slot or a place in the cadence
 WAITING = ("pending_approval", "scheduled", "queued", "retry_wait", "held", "draft")
-
-
-def scope(name: str) -> str:
-    return f"campaign:{name}"
 
 
 class CampaignInvalid(InputError):
@@ -448,9 +454,11 @@ def _check_distinct(settings: Settings, todo: list[service.NewPost], overrides: 
         ticks.done(i)
     if not parallel:
         return out
+    import gc
     import multiprocessing
 
     _WORK = (settings, overrides)
+    gc.freeze()  # the workers' collections leave the inherited objects alone (no copy of their pages)
     try:
         with multiprocessing.get_context("fork").Pool(cores) as pool:
             for i, verdict in enumerate(pool.imap(_check_forked, todo[warm:], chunksize=100), warm):
@@ -458,6 +466,7 @@ def _check_distinct(settings: Settings, todo: list[service.NewPost], overrides: 
                 ticks.done(i)
     finally:
         _WORK = None
+        gc.unfreeze()
     return out
 
 
@@ -716,6 +725,10 @@ def apply(settings: Settings, store: Store, result: Plan, prune: bool = False) -
         return report
     actor = settings.actor
     now = utcnow()
+    dialect = rawsql.dialect(store.is_sqlite)
+    new = [p for p in result.rows if p.status == "new"]
+    loose = [p for p in new if not p.new.thread_key]  # built before the transaction: nothing of theirs is in the store
+    early: dict[int, Built] = {id(p): b for p, b in zip(loose, build_loose(settings, dialect, loose, now), strict=True)}
     events: list[audit.Event] = []
     with store.tx() as conn:
         lock_keys(conn, f"campaign:{result.name}")  # PostgreSQL: a racing import of this campaign waits, then sees it
@@ -730,18 +743,12 @@ def apply(settings: Settings, store: Store, result: Plan, prune: bool = False) -
         else:
             conn.execute(campaigns.update().where(campaigns.c.name == result.name)
                          .values(source_sha256=result.file.sha256, header=result.header, updated_at=now))
-        new_posts, new_deliveries = [], []
-        last = _thread_tails(conn, [p for p in result.rows if p.new.thread_key and p.status == "new"])
+        last = _thread_tails(conn, [p for p in new if p.new.thread_key])
         seqs: dict[str, int] = {}
-        memo: ToneKeys = {}
-        for p in result.rows:
-            if p.status == "new":
-                post, rows, evs = _new_rows(settings, p, now, last, seqs, conn, memo)
-                new_posts.append(post)
-                new_deliveries.extend(rows)
-                events.extend(evs)
-        _insert(conn, posts, new_posts)
-        _insert(conn, deliveries, new_deliveries)
+        built = [early[id(p)] if id(p) in early else build(settings, dialect, p, now, last, _next_seq(conn, seqs, p))
+                 for p in new]
+        insert(conn, posts, [b.post for b in built])
+        insert(conn, deliveries, [v for b in built for v in b.deliveries])
         _save_images(settings, conn, [p for p in result.rows if p.status in ("new", "changed")], now)
         moves: list[Move] = []
         for p in result.rows:
@@ -756,10 +763,11 @@ def apply(settings: Settings, store: Store, result: Plan, prune: bool = False) -
                     else:
                         report.untouched.append(f"{post['idem_key']}: {d['id']} is {d['state']}")
                 report.pruned.append(post["idem_key"])
-        events.insert(0, audit.Event("campaign.imported", details={
+        imported = audit.Event("campaign.imported", details={
             "campaign": result.name, "source_sha256": result.file.sha256, **report.counts,
-            "pruned": len(report.pruned)}))
-        audit.append(conn, actor, events, at=now)
+            "pruned": len(report.pruned)})
+        audit.append_pending(conn, [audit.pending(actor, imported), *(ev for b in built for ev in b.events),
+                                    *(audit.pending(actor, ev) for ev in events)], at=now)
         if moves:
             moved = transitions(conn, actor, moves)
             for m, ok in zip(moves, moved, strict=True):
@@ -767,6 +775,18 @@ def apply(settings: Settings, store: Store, result: Plan, prune: bool = False) -
                     report.untouched.append(f"{m.delivery['id']} moved on meanwhile (a worker claimed it)")
     report.stored = True
     return report
+
+
+def _next_seq(conn: Connection, seqs: dict[str, int], p: Planned) -> int | None:
+    """The row's place in its thread: after the thread's last stored post and the rows before it in the file."""
+    key = p.new.thread_key
+    if not key:
+        return None
+    if key not in seqs:
+        q = select(posts.c.thread_seq).where(posts.c.thread_key == key).order_by(posts.c.thread_seq.desc()).limit(1)
+        seqs[key] = conn.execute(q).scalar() or 0
+    seqs[key] += 1
+    return seqs[key]
 
 
 def _save_images(settings: Settings, conn: Connection, rows: list[Planned], now: datetime) -> None:
@@ -784,16 +804,6 @@ def _save_images(settings: Settings, conn: Connection, rows: list[Planned], now:
         media.save(conn, list(images.values()), now)
 
 
-def _insert(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
-    """Many rows in few statements on the driver (``rawsql.insert_many``): SQLAlchemy's per-row type processing
-    cost more than SQLite itself for a 10,000-row campaign."""
-    if not rows:
-        return
-    binders = rawsql.dialect_of(conn).binders(table)
-    columns = [c.name for c in table.columns if c.name in rows[0]]
-    rawsql.insert_many(conn, table.name, columns, [tuple(binders[c](r.get(c)) for c in columns) for r in rows])
-
-
 def _thread_tails(conn: Connection, rows: list[Planned]) -> dict[tuple[str, str], str]:
     out: dict[tuple[str, str], str] = {}
     keys = sorted({p.new.thread_key for p in rows if p.new.thread_key})
@@ -804,78 +814,6 @@ def _thread_tails(conn: Connection, rows: list[Planned]) -> dict[tuple[str, str]
     for did, key, account in conn.execute(q):
         out[(key, account)] = did
     return out
-
-
-def _first_state(account: AccountConfig) -> State:
-    return State.PENDING_APPROVAL if account.approvers else State.SCHEDULED
-
-
-def _new_rows(settings: Settings, p: Planned, now: datetime, last: dict[tuple[str, str], str], seqs: dict[str, int],
-              conn: Connection, memo: ToneKeys | None = None) -> tuple[dict[str, Any], list[dict[str, Any]], list[audit.Event]]:
-    new = p.new
-    post_id = new_id("p")
-    seq = None
-    if new.thread_key:
-        if new.thread_key not in seqs:
-            q = select(posts.c.thread_seq).where(posts.c.thread_key == new.thread_key).order_by(posts.c.thread_seq.desc()).limit(1)
-            seqs[new.thread_key] = conn.execute(q).scalar() or 0
-        seqs[new.thread_key] += 1
-        seq = seqs[new.thread_key]
-    post: dict[str, Any] = dict(
-        id=post_id, kind=new.kind.value, text=new.text, link=new.link, language=new.language, variables=new.variables,
-        scheduled_at=new.at, not_after=new.not_after, thread_key=new.thread_key, thread_seq=seq,
-        idem_scope=scope(new.variables["campaign"]["name"]), idem_key=new.idempotency_key, overrides=[],
-        created_by=settings.actor, created_at=now)
-    events = [audit.Event("post.accepted", post_id=post_id, details={
-        audit.DIGEST_KEY: audit.post_digest(post), "accounts": sorted(p.rendered), "kind": new.kind.value,
-        "scheduled_at": new.at.isoformat(), "not_after": new.not_after.isoformat() if new.not_after else None,
-        "thread": new.thread_key, "thread_seq": seq, "idempotency_key": new.idempotency_key,
-        "campaign": new.variables["campaign"].get("name"), "variants": sorted(new.variants),
-        "findings": [f.to_dict() for f in p.findings if f.severity != "info"]})]
-    rows, evs = _delivery_rows(settings, p, post_id, list(p.rendered), now, last, memo)
-    return post, rows, events + evs
-
-
-#: id(rendered) -> (rendered, its tone keys): rows whose check was shared (``check_all``) share one ``rendered``
-ToneKeys = dict[int, tuple[dict[str, list[Payload]], dict[tuple[str, int], str]]]
-
-
-def _tone_keys(settings: Settings, p: Planned, memo: ToneKeys | None) -> dict[tuple[str, int], str]:
-    """``service.tone_keys`` of the row's payloads, computed once per shared rendering (same kind, same payloads)."""
-    hit = memo.get(id(p.rendered)) if memo is not None else None
-    if hit is not None and hit[0] is p.rendered:
-        return hit[1]
-    keys = service.tone_keys(settings, p.new.kind, p.rendered)
-    if memo is not None:
-        memo[id(p.rendered)] = (p.rendered, keys)
-    return keys
-
-
-def _delivery_rows(settings: Settings, p: Planned, post_id: str, accounts: list[str], now: datetime,
-                   last: dict[tuple[str, str], str], memo: ToneKeys | None = None
-                   ) -> tuple[list[dict[str, Any]], list[audit.Event]]:
-    keys = _tone_keys(settings, p, memo)
-    rows: list[dict[str, Any]] = []
-    events: list[audit.Event] = []
-    for name in accounts:
-        parts = p.rendered[name]
-        account = settings.account(name)
-        first = _first_state(account)
-        prev = last.get((p.new.thread_key, name)) if p.new.thread_key else None
-        for i, payload in enumerate(parts, 1):
-            did = new_id("d")
-            data = payload.to_dict()
-            rows.append(dict(id=did, post_id=post_id, account=name, channel=account.channel, part=i, payload=data,
-                             state=first.value, attempts=0, due_at=p.due[name], not_after=p.until.get(name),
-                             prev_id=prev, updated_at=now, tone_key=keys[(name, i)],
-                             thread_key=p.new.thread_key or (f"split:{post_id}:{name}" if len(parts) > 1 else None)))
-            events.append(audit.Event(first.value, post_id=post_id, delivery_id=did, account=name, details={
-                "to": first.value, "part": i, "parts": len(parts), "prev": prev,
-                "payload_sha256": service.payload_hash(data), audit.DIGEST_KEY: audit.delivery_digest(rows[-1])}))
-            prev = did
-        if p.new.thread_key and prev:
-            last[(p.new.thread_key, name)] = prev
-    return rows, events
 
 
 def _update_row(settings: Settings, conn: Connection, p: Planned, now: datetime, report: Report,
@@ -919,7 +857,7 @@ def _update_row(settings: Settings, conn: Connection, p: Planned, now: datetime,
             add.append(name)
             continue
         account = settings.account(name)
-        first = _first_state(account)
+        first = first_state(account)
         for d, payload in zip(old, parts, strict=True):
             data = payload.to_dict()
             row = {**d, "payload": data}
@@ -943,8 +881,8 @@ def _update_row(settings: Settings, conn: Connection, p: Planned, now: datetime,
                 report.untouched.append(f"{p.key}: {d['id']} is {d['state']}; not changed")
     if add:
         last = _thread_tails(conn, [p]) if new.thread_key else {}
-        rows, evs = _delivery_rows(settings, p, post["id"], add, now, last)
-        _insert(conn, deliveries, rows)
+        rows, evs = delivery_rows(settings, p, post["id"], add, now, last)
+        insert(conn, deliveries, bind(rawsql.dialect_of(conn), deliveries, rows))
         events.extend(evs)
     return events
 

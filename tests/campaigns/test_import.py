@@ -261,3 +261,57 @@ def test_an_edit_of_a_campaign_post_is_checked_with_the_campaigns_hashtags(env: 
     code, out, err = cli(capsys, "edit", post_id, "--text", "Only one week to go! #TNC31")
     assert code == 0, err
     assert deliveries_by_key(store)[("countdown-7", "conf-x", 1)]["payload"]["text"] == "Only one week to go! #TNC31"
+
+
+def test_rows_built_in_forked_workers_are_stored_and_audited_as_built_one_by_one(
+        env: Env, camp: Path, capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large file's rows without a thread key are built (rows bound, digests, audit events rendered) in forked
+    workers before the transaction (``campaignrows.build_loose``); threads are built inside it. Stored, every row
+    must match its audit event's digest (``audit verify``), the events must come in the file's order (each post's
+    acceptance before its deliveries'), and threads must stay chained."""
+    import functools
+    import os
+
+    from sqlalchemy import select
+
+    from publisher.schema import audit_events
+    from publisher.workflows import campaignrows
+
+    pids = tmp_path / "pids"
+    real = campaignrows._build_range
+
+    @functools.wraps(real)  # same module and name: the pool pickles it by reference and finds this wrapper
+    def spy(span: tuple[int, int]) -> list[campaignrows.Built]:
+        with pids.open("a") as f:
+            f.write(f"{os.getpid()}\n")
+        return real(span)
+
+    monkeypatch.setattr(campaignrows, "_build_range", spy)
+    monkeypatch.setattr(campaignrows, "PARALLEL_FROM", 2)
+    rows = [*CAMPAIGN["rows"], *({"key": f"s{i}", "at": f"event+0d {9 + i // 60:02d}:{i % 60:02d}",
+                                  "text": f"Session {i} starts now on the main stage. #TNC31"} for i in range(40))]
+    write(camp, {**CAMPAIGN, "rows": rows})
+    code, out, err = cli(capsys, "campaign", "import", str(camp))
+    assert code == 0, err
+    workers = {int(p) for p in pids.read_text().split()}
+    assert workers and os.getpid() not in workers  # built elsewhere, not here
+    assert cli(capsys, "audit", "verify")[0] == 0
+    store = env.store()
+    ds = deliveries_by_key(store)
+    assert len(ds) == 12 + 80
+    assert ds[("agenda-2", "conf-x", 1)]["prev_id"] == ds[("agenda", "conf-x", 1)]["id"]
+    assert ds[("agenda-2", "conf-ma", 1)]["prev_id"] == ds[("agenda", "conf-ma", 1)]["id"]
+    key_of = {d["post_id"]: k for (k, _a, _p), d in ds.items()}
+    with store.read() as conn:
+        events = conn.execute(select(audit_events.c.action, audit_events.c.post_id, audit_events.c.delivery_id)
+                              .order_by(audit_events.c.seq)).all()
+    assert events[0].action == "campaign.imported"
+    expected: list[tuple[str, str]] = []  # the file's order: a post's acceptance, then each of its deliveries
+    for row in rows:
+        expected.append(("post.accepted", row["key"]))
+        for account in row.get("accounts", CAMPAIGN["accounts"]):
+            state = "pending_approval" if account == "jobs" else "scheduled"
+            expected.extend((state, row["key"]) for k in ds if k[0] == row["key"] and k[1] == account)
+    assert [(e.action, key_of[e.post_id]) for e in events[1:]] == expected
+    ids = {e.delivery_id for e in events[1:] if e.delivery_id}
+    assert ids == {d["id"] for d in ds.values()}
