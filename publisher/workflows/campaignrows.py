@@ -160,7 +160,7 @@ def build_loose(settings: Settings, d: rawsql.Dialect, rows: list[Planned], now:
 
     assert all(not p.new.thread_key for p in rows)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if len(rows) < PARALLEL_FROM or cores < 2 or not sys.platform.startswith("linux"):
+    if len(rows) < max(PARALLEL_FROM, 2) or cores < 2 or not sys.platform.startswith("linux"):
         memo: ToneKeys = {}
         return [build(settings, d, p, now, {}, None, memo) for p in rows]
     import multiprocessing
