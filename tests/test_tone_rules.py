@@ -265,6 +265,52 @@ def test_hashtag_count_required_and_camelcase() -> None:
     assert [f.message for f in got if f.rule == "hashtags.required"] == ["required hashtag #Launch2026 is missing"]
 
 
+def test_camelcase_finds_lower_case_tags_of_several_words_from_word_frequencies() -> None:
+    """A lower-case tag that splits into common words of English or of the account's languages is flagged with its
+    CamelCase form; a tag that is a word (inflected too), a compound of a compounding language, or allowed is not."""
+    de = AccountConfig(name="de", channel="x", kind="organisation", languages=["de"])
+    fr = AccountConfig(name="fr", channel="x", kind="organisation", languages=["fr"])
+
+    def camel(text: str, account: AccountConfig = ORG, **kw: Any) -> list[str]:
+        return [f.suggestion for f in found(text, account, rule="hashtags.camelcase", **kw)]
+
+    assert camel("Rollout update #ruralbroadband") == ["write #RuralBroadband"]
+    assert camel("Vi ansetter #digitaltnorge", ORG_NO) == ["write #DigitaltNorge"]
+    assert camel("Wir sind dabei #breitbandfuerdeutschland", de) == ["write #BreitbandFuerDeutschland"]
+    assert camel("Rendez-vous #fêtedelamusique", fr) == ["write #FêteDeLaMusique"]  # accents kept
+    assert camel("Incidents #outage #postmortems #monitoring") == []  # words, plurals too
+    assert camel("Done #failovers #hotfixes #endpoints #firewalls") == []  # rarer words, beyond the small lists
+    assert camel("Neue Stellen #stellenangebot #glasfaserausbau", de) == []  # German compounds are one word
+    assert camel("Offres #reseaux #offredemploi", fr) == []  # a word without its accent; no English "of" + "fred"
+    assert camel("Weekend #ruralbroadband", overrides={"hashtags.camelcase": {"allow": ["ruralbroadband"]}}) == []
+    assert camel("Weekend #ruralbroadband", overrides={"hashtags.camelcase": {"split": False}}) == []
+
+
+def test_camelcase_leaves_a_split_to_the_worker_on_the_clis_enqueue_path() -> None:
+    """On the enqueue path (``defer``), a tag the small lists split is not confirmed against the large lists (0.1-0.3
+    s and ~30 MB each, on the NOC's cold CLI path): the rule names itself in ``defer`` and the worker's check tells.
+    A tag that is a word needs no deferral; a camelcase rule that blocks is checked at once."""
+    deferred: set[str] = set()
+    assert not found("Cut #outage #monitoring", rule="hashtags.camelcase", defer=deferred) and not deferred
+    assert not found("Cut #ruralbroadband", rule="hashtags.camelcase", defer=deferred)
+    assert deferred == {"hashtags.camelcase"}
+    block = {"hashtags.camelcase": {"severity": "block"}}
+    now: set[str] = set()
+    got = found("Cut #ruralbroadband", rule="hashtags.camelcase", defer=now, overrides=block)
+    assert [f.severity for f in got] == ["block"] and not now
+
+
+def test_wordsplit_reads_the_lists_without_importing_wordfreq() -> None:
+    """The lists are read from wordfreq's data files; importing the package (ftfy, regex, langcodes) costs ~0.2 s
+    on the CLI's path for nothing."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from publisher.rules import wordsplit; assert wordsplit.split('ruralbroadband', ('en',)) "
+            "== ['rural', 'broadband']; assert 'wordfreq' not in sys.modules and 'ftfy' not in sys.modules")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).returncode == 0
+
+
 # -- language --
 
 def test_language_mismatch_and_minimum_length() -> None:

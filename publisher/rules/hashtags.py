@@ -1,8 +1,10 @@
 """Hashtags: ``hashtags.max``, ``hashtags.required`` (a campaign's tags) and ``hashtags.camelcase``.
 
-CamelCase matters for screen readers: "#BlackFriday" is read as two words, "#blackfriday" as noise. Telling whether
-a lower-case tag is several words needs a dictionary, so the rule flags a tag whose CamelCase form is known: a
-required tag, a tag in ``known``, or the same tag written in CamelCase elsewhere in the post or its variants.
+CamelCase matters for screen readers: "#BlackFriday" is read as two words, "#blackfriday" as noise. The rule flags
+a lower-case tag whose CamelCase form is known (a required tag, a tag in ``known``, or the same tag written in
+CamelCase elsewhere in the post or its variants), and one that word frequencies show to be several common words of
+English or of a language the account declares ("#ruralbroadband", "#digitaltnorge": ``wordsplit``; a tag that is
+itself a word, or a compound of a language that writes compounds as one word, is left alone).
 """
 
 from __future__ import annotations
@@ -39,8 +41,12 @@ class RequiredOptions(RuleOptions):
 class CamelCaseOptions(RuleOptions):
     #: multi-word tags in their CamelCase form (#BlackFriday); lower-case uses of them are flagged
     known: list[str] = Field(default_factory=list)
+    #: also flag a lower-case tag that word frequencies split into common words ("#ruralbroadband")
+    split: bool = True
+    #: lower-case tags never to flag (a brand written in lower case)
+    allow: list[str] = Field(default_factory=list)
 
-    @field_validator("known")
+    @field_validator("known", "allow")
     @classmethod
     def _norm(cls, v: list[str]) -> list[str]:
         return _strip(v)
@@ -82,15 +88,44 @@ def camelcase(doc: Doc, ctx: Ctx, opts: CamelCaseOptions) -> list[Finding]:
         for m in _TAG.finditer(text):
             if _CAMEL.search(m.group(1)):
                 known.setdefault(m.group(1).lower(), m.group(1))
+    allowed = {t.lower() for t in opts.allow}
     out = []
     for start, end, tag in doc.hashtags:
         camel = known.get(tag.lower())
+        if camel is None and opts.split and tag.islower() and tag not in allowed:
+            if ctx.defer is not None and opts.severity != "block" and _defer(tag, tuple(ctx.languages)):
+                ctx.defer.add("hashtags.camelcase")  # the CLI's enqueue path: the worker's check tells
+                continue
+            camel = _split_camel(tag, tuple(ctx.languages))
         if camel and camel != tag and (tag.islower() or tag.isupper()):
             out.append(ctx.finding(
                 "hashtags.camelcase", opts, f"#{tag} is several words; screen readers cannot tell", start, end,
                 f"write #{camel}",
             ))
     return out
+
+
+def _defer(tag: str, languages: tuple[str, ...]) -> bool:
+    """Whether telling needs the large word lists, too slow and big for a cold process (the NOC's CLI path)."""
+    from publisher.rules import wordsplit
+
+    return wordsplit.candidate(tag, languages) is not None
+
+
+def _split_camel(tag: str, languages: tuple[str, ...]) -> str | None:
+    """The CamelCase form of a lower-case tag that runs common words together, else None."""
+    from publisher.rules import wordsplit
+
+    parts = wordsplit.split(tag, languages)
+    if parts is None:
+        return None
+    if len(wordsplit.fold(tag)) != len(tag):  # decomposed accents: the parts do not map onto the tag's letters
+        return "".join(p.capitalize() for p in parts)
+    out, i = [], 0
+    for p in parts:
+        out.append(tag[i:i + len(p)].capitalize())
+        i += len(p)
+    return "".join(out)
 
 
 RULES: RuleTable = {

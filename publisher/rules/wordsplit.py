@@ -1,0 +1,143 @@
+"""Whether a lower-case hashtag is several words run together ("#ruralbroadband"), from word frequencies.
+
+The words are wordfreq's "small" lists (the words of a language used at least once per million words: 26,000 to
+39,000 each, MIT code, CC BY-SA 4.0 data), read from the package's data files without importing the package
+(its import brings ftfy, regex and langcodes: ~0.2 s on the CLI's path for a list read in ~10 ms). A tag is several
+words when it is not itself a word of those lists (accents folded: "#reseaux" is "réseaux") and splits into two to
+four common words. Languages that write compounds as one word (German, Norwegian, Dutch, Swedish, Danish) are
+stricter: "#stellenangebot" is one German word even if no list holds it, so a split in such a language counts only
+when one of its parts is a very common word (a function word or a name: "für", "for", "norge"). Each split uses one
+language's words ("#offredemploi" is not English "of" + "fred" + French "emploi").
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from functools import lru_cache
+
+#: ISO 639-1 code -> wordfreq's list name (Norwegian: Bokmål's list serves the family)
+_LISTS = {"en": "en", "de": "de", "fr": "fr", "es": "es", "nb": "nb", "nn": "nb", "no": "nb", "nl": "nl",
+          "sv": "sv", "da": "da", "it": "it", "pt": "pt", "fi": "fi"}
+_COMPOUNDING = frozenset({"de", "nb", "nl", "sv", "da", "fi"})
+#: a part of a split must be at least this common (Zipf scale: 3 = once per million words)
+MIN_ZIPF = 3.0
+#: a three-letter part must be a common word ("are", "con"; not the abbreviations and names the lists hold: "ems")
+MIN_ZIPF_3 = 4.0
+#: a two-letter part must be a very common word ("we", "of", "de"); one letter never counts
+MIN_ZIPF_SHORT = 5.0
+#: in a compounding language, a part this common makes the split a phrase, not a compound: function words and
+#: names ("für" 6.9, "for" 7.2, "norge" 6.2, "deutschland" 5.8), not the content words compounds are made of
+#: ("stellen" 5.4, "jobb" 5.6, "nett" 5.0)
+PHRASE_ZIPF = 5.8
+MAX_PARTS = 4
+#: a tag at least this common in a large list is a word, not words run together (tags scraped from the web as
+#: tokens stay below it: "blackfriday" 1.5, "oncall" 1.4; words: "failover" 2.0, "hotfix" 2.1, "endpoint" 2.9)
+KNOWN_ZIPF = 2.0
+
+
+def fold(word: str) -> str:
+    """Lower case without accents: "Réseaux" -> "reseaux" (ø, æ, å, ß stay: they are letters, not accents)."""
+    return "".join(c for c in unicodedata.normalize("NFD", word.lower()) if unicodedata.category(c) != "Mn")
+
+
+def _buckets(lang: str, size: str) -> list[list[str]]:
+    """wordfreq's ``{size}_{lang}`` list as buckets: bucket i holds the words at -i centibels (Zipf 9 - i / 100)."""
+    import gzip
+    from importlib.util import find_spec
+    from pathlib import Path
+
+    import msgpack
+
+    name = _LISTS.get(lang)
+    spec = find_spec("wordfreq")  # finds the package without importing it
+    if name is None or spec is None or not spec.submodule_search_locations:
+        return []
+    path = Path(spec.submodule_search_locations[0]) / "data" / f"{size}_{name}.msgpack.gz"
+    if not path.exists():
+        return []
+    return msgpack.unpackb(gzip.decompress(path.read_bytes()), raw=False)[1:]  # type: ignore[no-any-return]
+
+
+@lru_cache(maxsize=16)
+def zipf(lang: str) -> dict[str, float]:
+    """Folded word -> Zipf frequency in one of wordfreq's small lists ({} when the language has none)."""
+    out: dict[str, float] = {}
+    for i, words in enumerate(_buckets(lang, "small")):
+        for w in words:
+            out.setdefault(w if w.isascii() else fold(w), (900 - i) / 100)  # the lists are lower case already
+    return out
+
+
+@lru_cache(maxsize=16)
+def known(lang: str) -> frozenset[str]:
+    """Folded words of Zipf >= ``KNOWN_ZIPF`` in wordfreq's large list: the rarer words a small list lacks
+    ("failover", "endpoint", "handover"). Read only when a tag splits (~0.1-0.2 s a language)."""
+    last = round((9 - KNOWN_ZIPF) * 100)
+    return frozenset(w if w.isascii() else fold(w) for words in _buckets(lang, "large")[:last + 1] for w in words)
+
+
+def split(tag: str, languages: tuple[str, ...]) -> list[str] | None:
+    """The words a lower-case ``tag`` runs together, or None when it is one word or does not split cleanly. The
+    parts come from one language's list (English or one the account declares); no list may hold the tag itself."""
+    parts = candidate(tag, languages)
+    low = fold(tag)
+    langs = _languages(languages)
+    if parts is None or any(w in known(lang) for lang in langs for w in (low, low[:-1], low[:-2])):
+        return None  # a rarer word ("#failovers", "#hotfixes"); hashtags run together are rarer still
+    return parts
+
+
+def _languages(languages: tuple[str, ...]) -> list[str]:
+    return [lang for lang in dict.fromkeys(("en", *(c.lower().split("-")[0] for c in languages))) if zipf(lang)]
+
+
+def candidate(tag: str, languages: tuple[str, ...]) -> list[str] | None:
+    """``split`` by the small lists alone (~10 ms a language to read): None means ``split`` is None too; a split
+    found here still needs the large lists' word check (0.1-0.3 s and ~30 MB a language to read)."""
+    low = fold(tag)
+    if len(low) < 6 or not low.isalpha():
+        return None
+    langs = _languages(languages)
+    if any(w in zipf(lang) for lang in langs for w in (low, low[:-1], low[:-2])):
+        return None  # a word, or a word with an ending ("postmortems", "incidenten"): the lists hold few inflections
+    found = [(best, lang) for lang in langs if (best := _best(low, lang)) is not None]
+    if not found:
+        return None
+    (_, parts), lang = max(found, key=lambda f: f[0][0])  # the likeliest reading, in whichever language
+    if _LISTS[lang] in _COMPOUNDING and max(zipf(lang)[p] for p in parts) < PHRASE_ZIPF:
+        return None  # a compound of content words is one word in this language ("stellenangebot", "vieles" + "jobs")
+    return parts
+
+
+@lru_cache(maxsize=4096)
+def _best(low: str, lang: str) -> tuple[float, list[str]] | None:
+    """The split of ``low`` into 2..MAX_PARTS common words of ``lang`` with the highest summed log frequency
+    (fewer, commoner words win), with that sum; or None."""
+    table = zipf(lang)
+    english = zipf("en") if lang != "en" else {}
+
+    def freq(part: str) -> float:
+        f = table.get(part, 0.0)
+        need = MIN_ZIPF if len(part) >= 4 else MIN_ZIPF_3 if len(part) == 3 else MIN_ZIPF_SHORT if len(part) == 2 else 99.0
+        if len(part) <= 3 and english.get(part, 0.0) > f - 1:
+            return 0.0  # a short English word in another language's list is web text's English ("of" in French)
+        return f if f >= need else 0.0
+
+    n = len(low)
+    # best[i] = (score, parts) for low[:i]; score sums (zipf - 9), a log10 probability per word
+    best: list[tuple[float, list[str]] | None] = [None] * (n + 1)
+    best[0] = (0.0, [])
+    for i in range(1, n + 1):
+        for j in range(max(0, i - 30), i):
+            prev = best[j]
+            if prev is None or len(prev[1]) >= MAX_PARTS:
+                continue
+            f = freq(low[j:i])
+            if not f:
+                continue
+            score = prev[0] + f - 9
+            cur = best[i]
+            if cur is None or score > cur[0]:
+                best[i] = (score, [*prev[1], low[j:i]])
+    done = best[n]
+    return done if done is not None and len(done[1]) >= 2 else None
