@@ -1,10 +1,11 @@
 """Whether a lower-case hashtag is several words run together ("#ruralbroadband"), from word frequencies.
 
-The words are wordfreq's "small" lists (the words of a language used at least once per million words: 26,000 to
-39,000 each, MIT code, CC BY-SA 4.0 data), read from the package's data files without importing the package
-(its import brings ftfy, regex and langcodes: ~0.2 s on the CLI's path for a list read in ~10 ms). A tag is several
-words when it is not itself a word of those lists (accents folded: "#reseaux" is "réseaux") and splits into two to
-four common words. Languages that write compounds as one word (German, Norwegian, Dutch, Swedish, Danish) are
+The words are wordfreq's lists (MIT code, CC BY-SA 4.0 data), read from the package's data files without importing
+the package (its import brings ftfy, regex and langcodes: ~0.2 s on the CLI's path for a list read in ~10 ms). A tag
+is several words when it is not a word of the "small" lists (the words used at least once per million words,
+26,000 to 39,000 a language; accents folded: "#reseaux" is "réseaux"; with an ending too: "postmortems"), splits
+into two to four common words, and is not a rarer word of the "large" lists either ("failovers", "endpoints";
+read only when a tag splits). Languages that write compounds as one word (German, Norwegian, Dutch, Swedish, Danish) are
 stricter: "#stellenangebot" is one German word even if no list holds it, so a split in such a language counts only
 when one of its parts is a very common word (a function word or a name: "für", "for", "norge"). Each split uses one
 language's words ("#offredemploi" is not English "of" + "fred" + French "emploi").
@@ -71,14 +72,15 @@ def zipf(lang: str) -> dict[str, float]:
 @lru_cache(maxsize=16)
 def known(lang: str) -> frozenset[str]:
     """Folded words of Zipf >= ``KNOWN_ZIPF`` in wordfreq's large list: the rarer words a small list lacks
-    ("failover", "endpoint", "handover"). Read only when a tag splits (~0.1-0.2 s a language)."""
+    ("failover", "endpoint", "handover"). Read only when a tag splits (0.1-0.3 s a language)."""
     last = round((9 - KNOWN_ZIPF) * 100)
     return frozenset(w if w.isascii() else fold(w) for words in _buckets(lang, "large")[:last + 1] for w in words)
 
 
 def split(tag: str, languages: tuple[str, ...]) -> list[str] | None:
     """The words a lower-case ``tag`` runs together, or None when it is one word or does not split cleanly. The
-    parts come from one language's list (English or one the account declares); no list may hold the tag itself."""
+    parts come from one language's list (English or one the account declares); no list, small or large, may hold
+    the tag itself."""
     parts = candidate(tag, languages)
     low = fold(tag)
     langs = _languages(languages)
