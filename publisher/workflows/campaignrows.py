@@ -20,6 +20,7 @@ from publisher.models import Payload, State
 from publisher.schema import deliveries, posts
 from publisher.settings import AccountConfig, Settings
 from publisher.store import new_id
+from publisher.workflows import forked
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -153,27 +154,17 @@ def _build_range(span: tuple[int, int]) -> list[Built]:
 
 def build_loose(settings: Settings, d: rawsql.Dialect, rows: list[Planned], now: datetime) -> list[Built]:
     """``build`` for rows without a thread key (nothing of theirs depends on the store), in order; across every
-    core for many rows (forked workers inherit the rows; only the built values travel back)."""
+    core for many rows (``forked.run``: the workers inherit the rows; only the built values travel back)."""
     global _JOB
-    import os
-    import sys
-
     assert all(not p.new.thread_key for p in rows)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if len(rows) < max(PARALLEL_FROM, 2) or cores < 2 or not sys.platform.startswith("linux"):
+    workers = forked.cores()
+    if len(rows) < max(PARALLEL_FROM, 2) or workers < 2:
         memo: ToneKeys = {}
         return [build(settings, d, p, now, {}, None, memo) for p in rows]
-    import multiprocessing
-
-    step = -(-len(rows) // (cores * 2))
+    step = -(-len(rows) // (workers * 2))
     spans = [(i, min(i + step, len(rows))) for i in range(0, len(rows), step)]
-    import gc
-
     _JOB = (settings, d, rows, now)
-    gc.freeze()  # the workers' collections leave the inherited objects alone (no copy of their pages)
     try:
-        with multiprocessing.get_context("fork").Pool(cores) as pool:
-            return [b for part in pool.imap(_build_range, spans) for b in part]
+        return [b for part in forked.run(_build_range, spans, "building the campaign's rows") for b in part]
     finally:
         _JOB = None
-        gc.unfreeze()

@@ -28,7 +28,7 @@ from publisher.schema import campaigns, deliveries, posts
 from publisher.settings import AccountConfig, Settings
 from publisher.store import Store, lock_keys, transitions, utcnow
 from publisher.store import Transition as Move
-from publisher.workflows import slots
+from publisher.workflows import forked, slots
 from publisher.workflows.campaignfile import CampaignFile, Issue, Row, canonical, suggest
 from publisher.workflows.campaignrows import (
     Built,
@@ -439,34 +439,24 @@ class _Ticks:
 
 def _check_distinct(settings: Settings, todo: list[service.NewPost], overrides: dict[str, Any] | None,
                     ticks: _Ticks) -> list[tuple[str, Any, Any]]:
-    """``_check_one`` for every post, in order; across every core for many posts. The first posts are checked
-    here before forking, so the workers inherit warm caches (tone profiles, the language models)."""
+    """``_check_one`` for every post, in order; across every core for many posts (``forked.run``). The first posts
+    are checked here before forking, so the workers inherit warm caches (tone profiles, word lists)."""
     global _WORK
-    import os
-    import sys
-
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    parallel = len(todo) >= PARALLEL_FROM and cores >= 2 and sys.platform.startswith("linux")
-    warm = 50 if parallel else len(todo)  # enough posts to load the language models (seconds) once, here
+    parallel = len(todo) >= PARALLEL_FROM and forked.cores() >= 2
+    warm = 50 if parallel else len(todo)
     out = []
     for i, new in enumerate(todo[:warm]):
         out.append(_check_one(settings, new, overrides))
         ticks.done(i)
     if not parallel:
         return out
-    import gc
-    import multiprocessing
-
     _WORK = (settings, overrides)
-    gc.freeze()  # the workers' collections leave the inherited objects alone (no copy of their pages)
     try:
-        with multiprocessing.get_context("fork").Pool(cores) as pool:
-            for i, verdict in enumerate(pool.imap(_check_forked, todo[warm:], chunksize=100), warm):
-                out.append(verdict)
-                ticks.done(i)
+        for i, verdict in enumerate(forked.run(_check_forked, todo[warm:], "checking the campaign", 100), warm):
+            out.append(verdict)
+            ticks.done(i)
     finally:
         _WORK = None
-        gc.unfreeze()
     return out
 
 

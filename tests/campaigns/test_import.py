@@ -315,3 +315,35 @@ def test_rows_built_in_forked_workers_are_stored_and_audited_as_built_one_by_one
     assert [(e.action, key_of[e.post_id]) for e in events[1:]] == expected
     ids = {e.delivery_id for e in events[1:] if e.delivery_id}
     assert ids == {d["id"] for d in ds.values()}
+
+
+def test_a_worker_killed_while_building_fails_the_import_clearly_and_stores_nothing(
+        env: Env, camp: Path, capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A forked worker that dies (SIGKILL: the kernel's OOM killer, an operator) must not leave the import waiting
+    forever, as ``multiprocessing.Pool`` would: the import stops with exit 1 and a clear message, and nothing is
+    stored."""
+    import functools
+    import os
+    import signal
+
+    from publisher.workflows import campaignrows
+
+    real = campaignrows._build_range
+
+    @functools.wraps(real)  # same module and name: the pool pickles it by reference and finds this wrapper
+    def dies(span: tuple[int, int]) -> list[campaignrows.Built]:
+        if span[0] > 0:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(span)
+
+    monkeypatch.setattr(campaignrows, "_build_range", dies)
+    monkeypatch.setattr(campaignrows, "PARALLEL_FROM", 2)
+    rows = [{"key": f"s{i}", "at": f"event+0d {9 + i // 60:02d}:{i % 60:02d}",
+             "text": f"Session {i} starts now on the main stage. #TNC31"} for i in range(40)]
+    write(camp, {**CAMPAIGN, "rows": rows})
+    cli(capsys, "campaign", "list")  # the store exists, empty of campaigns
+    before = dump(env.store())
+    code, out, err = cli(capsys, "campaign", "import", str(camp))
+    assert code == 1, out + err
+    assert "stopped before it finished" in err and "nothing was stored" in err
+    assert dump(env.store()) == before
