@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from publisher import audit, rawsql, service
@@ -110,9 +111,10 @@ def delivery_rows(settings: Settings, p: Planned, post_id: str, accounts: list[s
     return rows, events
 
 
-def columns(table: Any) -> list[str]:
+@lru_cache(maxsize=4)
+def columns(table: Any) -> tuple[str, ...]:
     """The columns ``new_rows`` and ``delivery_rows`` fill, in the table's order (every other one has a default)."""
-    return [c.name for c in table.columns if c.name in _FILLED[table.name]]
+    return tuple(c.name for c in table.columns if c.name in _FILLED[table.name])
 
 
 _FILLED = {"posts": {"id", "kind", "text", "link", "language", "variables", "scheduled_at", "not_after", "thread_key",
@@ -124,8 +126,11 @@ _FILLED = {"posts": {"id", "kind", "text", "link", "language", "variables", "sch
 def bind(d: rawsql.Dialect, table: Any, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     """Rows as the driver's values, in ``columns(table)`` order."""
     binders = d.binders(table)
-    cols = [(c, binders[c]) for c in columns(table)]
-    return [tuple(f(r.get(c)) for c, f in cols) for r in rows]
+    names = columns(table)
+    if rows and rows[0].keys() != set(names):  # a key added to a row and not to _FILLED would not be stored
+        raise AssertionError(f"{table.name} rows fill {sorted(rows[0])}, _FILLED names {sorted(names)}")
+    cols = [(c, binders[c]) for c in names]
+    return [tuple(f(r[c]) for c, f in cols) for r in rows]
 
 
 def insert(conn: Connection, table: Any, values: list[tuple[Any, ...]]) -> None:
