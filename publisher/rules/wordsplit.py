@@ -14,6 +14,7 @@ language's words ("#offredemploi" is not English "of" + "fred" + French "emploi"
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable, Container
 from functools import lru_cache
 
 #: ISO 639-1 code -> wordfreq's list name (Norwegian: Bokmål's list serves the family)
@@ -82,11 +83,14 @@ def split(tag: str, languages: tuple[str, ...]) -> list[str] | None:
     parts come from one language's list (English or one the account declares); no list, small or large, may hold
     the tag itself."""
     parts = candidate(tag, languages)
-    low = fold(tag)
-    langs = _languages(languages)
-    if parts is None or any(w in known(lang) for lang in langs for w in (low, low[:-1], low[:-2])):
+    if parts is None or _is_word(fold(tag), _languages(languages), known):
         return None  # a rarer word ("#failovers", "#hotfixes"); hashtags run together are rarer still
     return parts
+
+
+def _is_word(low: str, langs: list[str], words: Callable[[str], Container[str]]) -> bool:
+    """``low``, or ``low`` without an ending of one or two letters, is among ``words(lang)`` of one of ``langs``."""
+    return any(w in words(lang) for lang in langs for w in (low, low[:-1], low[:-2]))
 
 
 def _languages(languages: tuple[str, ...]) -> list[str]:
@@ -100,7 +104,7 @@ def candidate(tag: str, languages: tuple[str, ...]) -> list[str] | None:
     if len(low) < 6 or not low.isalpha():
         return None
     langs = _languages(languages)
-    if any(w in zipf(lang) for lang in langs for w in (low, low[:-1], low[:-2])):
+    if _is_word(low, langs, zipf):
         return None  # a word, or a word with an ending ("postmortems", "incidenten"): the lists hold few inflections
     found = [(best, lang) for lang in langs if (best := _best(low, lang)) is not None]
     if not found:
