@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from publisher.rules.base import Doc
-from publisher.rules.language import _quick, detect
+from publisher.rules.language import _SAMPLE, ROUGH_SURE, _quick, confidences, detect, rough_sure
 from tests.tone_labelled import blocking_rules, evaluate, load
 
 
@@ -65,3 +65,55 @@ def test_language_shortcut_agrees_with_lingua_on_the_labelled_texts_and_their_pr
     for text, quick, best, confidence in disagreements:
         assert quick in texts[text] and best not in texts[text], (text, quick, best, confidence)
     assert answered >= 500  # the shortcut must keep answering for most texts, or the speed goal is lost
+
+
+def test_low_accuracy_shortcut_never_contradicts_the_full_models_on_the_labelled_texts_and_their_prefixes() -> None:
+    """Where the function words leave a text open, lingua's low-accuracy mode (trigrams only: ~0.05 s to load
+    against ~1.1 s) may confirm a language the account posts in, from ``ROUGH_SURE`` on. It must never confirm one
+    where the full models would name another at a confidence any rule acts on (0.5), on the texts and their
+    prefixes; and it must keep settling most of them, or lingua's full models load for every campaign."""
+    posts, _ = load()
+    codes = ("de", "en", "es", "fr", "nb", "nn")
+    texts: dict[str, set[str]] = {}
+    for post in posts:
+        fams = {"no" if c in ("nb", "nn") else c for c in post.account.languages}
+        for text in post.variants.values():
+            words = text.split()
+            for t in [text, *(" ".join(words[:k]) for k in range(6, len(words), 3))]:
+                texts.setdefault(t, set()).update(fams)
+    open_, settled, contradicted = 0, 0, []
+    for text, fams in sorted(texts.items()):
+        doc = Doc(text)
+        if doc.letter_count < 40 or _quick(doc, codes) in fams:
+            continue
+        open_ += 1
+        sample = " ".join(w for _, _, w in doc.words)[: _SAMPLE + 40]
+        sure = rough_sure(codes, sample)
+        if sure is None or sure[0] not in fams:
+            continue  # the full models decide, as before
+        settled += 1
+        best, confidence = confidences(codes, sample)[0]
+        if best != sure[0] and confidence >= 0.5:
+            contradicted.append((text, sure, best, confidence))
+    assert not contradicted, (ROUGH_SURE, contradicted)
+    assert open_ >= 400 and settled >= open_ * 3 // 4, (open_, settled)
+
+
+def test_lingua_full_models_load_only_for_a_text_the_low_accuracy_mode_leaves_open() -> None:
+    """A text in the account's language that the function words leave open is settled by the low-accuracy mode
+    alone (the full models, ~170 MB, never load); a text in another language still goes to the full models, which
+    give the verdict."""
+    from publisher.rules import language
+
+    codes = ("de", "en", "es", "fr", "nb", "nn")
+    for cached in (language.detector, language.rough_detector, language.confidences, language.rough_sure):
+        cached.cache_clear()
+    english = Doc("Day 2: the keynote on network resilience starts at 9:00 in hall A. #TNC31")
+    assert _quick(english, codes) is None  # the function words do not settle it
+    (best, confidence), = detect(english, codes, 40, frozenset({"en"}))
+    assert best == "en" and confidence >= ROUGH_SURE
+    assert language.detector.cache_info().currsize == 0 and language.rough_detector.cache_info().currsize == 1
+    german = Doc("Die Keynote zur Ausfallsicherheit beginnt um 9:00 in Halle A, danach Kaffee im Foyer.")
+    ranked = detect(german, codes, 40, frozenset({"en"}))
+    assert ranked[0][0] == "de" and len(ranked) > 1  # the full models' ranking, every candidate
+    assert language.detector.cache_info().currsize == 1
