@@ -11,9 +11,10 @@ rows no longer in the file; what is published (or on its way) is never touched, 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -301,8 +302,8 @@ def stored_tag_overrides(store: Store, post: dict[str, Any]) -> dict[str, Any] |
 
 
 def _languages_beside(settings: Settings, cf: CampaignFile, existing: dict[str, dict[str, Any]]) -> Any:
-    """For a large file, lingua's models load in a helper process while the rows are planned (``loaded_beside``),
-    if a row that will be checked (not written exactly as stored) may need them."""
+    """For a large file, lingua's full models load in a helper process while the rows are planned
+    (``loaded_beside``), if a row that will be checked (not written exactly as stored) may need them."""
     from contextlib import nullcontext
 
     from publisher.rules import language
@@ -313,8 +314,13 @@ def _languages_beside(settings: Settings, cf: CampaignFile, existing: dict[str, 
                                    .get("campaign") or {}).get("row") != canonical(r.fields)]
     texts = {str(r.fields.get("text") or "") for r in rows}
     texts.update(str(v) for r in rows for v in (r.fields.get("variants") or {}).values())
-    codes = {*language.DEFAULT_CANDIDATES, *(c for a in settings.accounts.values() for c in a.languages)}
-    return language.loaded_beside(sorted(texts), codes)
+    # the languages a row may be declared in: every account's, and any a row or the header's defaults declare
+    declared = {c for a in settings.accounts.values() for c in a.languages}
+    declared.update(str(r.fields["lang"]) for r in rows if r.fields.get("lang"))
+    defaults = cf.header.get("defaults")
+    if isinstance(defaults, dict) and defaults.get("lang"):
+        declared.add(str(defaults["lang"]))
+    return language.loaded_beside(sorted(texts), {*language.DEFAULT_CANDIDATES, *declared}, declared)
 
 
 def _plan(settings: Settings, store: Store, cf: CampaignFile, now: datetime, progress: Callable[[int], None] | None,
@@ -327,19 +333,27 @@ def _plan(settings: Settings, store: Store, cf: CampaignFile, now: datetime, pro
     todo: list[Planned] = []
     resolve = time_resolver(anchors, now)
     load_image = image_loader(cf.path)
-    for row in cf.rows:
-        p = _plan_row(settings, row, resolve, defaults, tags, head_accounts, now, seen, issues, existing, by_post,
-                      load_image)
-        if p is None:
-            continue
-        p.new.variables["campaign"]["name"] = name
-        if p.status != "unchanged":
-            todo.append(p)
-        if p.valid:
-            planned.append(p)
-    if progress:
-        progress(len(cf.rows) - len(todo))
-    for p, (verdict, a, b) in zip(todo, check_all(settings, [p.new for p in todo], overrides, progress), strict=True):
+    unchanged = _Ticks(progress)  # rows written exactly as stored: nothing to check
+
+    def to_check() -> Iterator[service.NewPost]:
+        """Each row planned, and its post handed on to be checked at once (checking starts while rows are planned)."""
+        for row in cf.rows:
+            p = _plan_row(settings, row, resolve, defaults, tags, head_accounts, now, seen, issues, existing, by_post,
+                          load_image)
+            if p is None:
+                continue
+            p.new.variables["campaign"]["name"] = name
+            if p.valid:
+                planned.append(p)
+            if p.status != "unchanged":
+                todo.append(p)
+                yield p.new
+            else:
+                unchanged.add(1)
+        unchanged.flush()
+
+    verdicts = check_all(settings, to_check(), overrides, progress, many=len(cf.rows) >= PARALLEL_FROM)
+    for p, (verdict, a, b) in zip(todo, verdicts, strict=True):
         if verdict == "ok":
             p.rendered, p.findings = a, b
         elif verdict == "tone":
@@ -399,24 +413,40 @@ def check_key(new: service.NewPost) -> str:
                       ensure_ascii=False, sort_keys=True, default=str)
 
 
-def check_all(settings: Settings, todo: list[service.NewPost], overrides: dict[str, Any] | None,
+def check_all(settings: Settings, todo: Iterable[service.NewPost], overrides: dict[str, Any] | None,
               progress: Callable[[int], None] | None = None,
-              key: Callable[[service.NewPost], str] = check_key) -> list[tuple[str, Any, Any]]:
+              key: Callable[[service.NewPost], str] = check_key, many: bool | None = None) -> list[tuple[str, Any, Any]]:
     """``_check_one`` for every post, in order, run once per distinct ``key`` (a campaign repeats few texts per
-    account: each is rendered and checked once and its verdict given to every row that has it)."""
+    account: each is rendered and checked once and its verdict given to every row that has it).
+
+    ``todo`` may be a generator that plans the rows as it goes: each distinct post is checked as soon as it comes,
+    while the rest are planned. ``many`` says whether the posts are many enough for every core (``PARALLEL_FROM``);
+    by default, counted from ``todo``."""
     first: dict[str, int] = {}
-    keys = [key(new) for new in todo]
+    keys: list[str] = []
     distinct: list[service.NewPost] = []
-    rows_of: list[int] = []  # how many rows each distinct post stands for (the progress bar counts rows)
-    for new, k in zip(todo, keys, strict=True):
-        if k not in first:
+    posts: list[service.NewPost] = []
+    ticks = _Ticks(progress)
+
+    def fresh() -> Iterator[service.NewPost]:
+        for new in todo:
+            k = key(new)
+            posts.append(new)
+            keys.append(k)
+            if k in first:
+                ticks.add(1)  # checked (or being checked) for an earlier row
+                continue
             first[k] = len(distinct)
             distinct.append(new)
-            rows_of.append(0)
-        rows_of[first[k]] += 1
-    checked = _check_distinct(settings, distinct, overrides, _Ticks(progress, rows_of))
+            yield new
+
+    if many is None:
+        todo = list(todo)
+        many = len(todo) >= PARALLEL_FROM
+    checked = _check_distinct(settings, fresh(), overrides, ticks, many)
+    ticks.flush()
     out = []
-    for new, k in zip(todo, keys, strict=True):
+    for new, k in zip(posts, keys, strict=True):
         verdict = checked[first[k]]
         if verdict[0] == "ok" and distinct[first[k]] is not new:
             new.fitted.update(distinct[first[k]].fitted)
@@ -427,34 +457,38 @@ def check_all(settings: Settings, todo: list[service.NewPost], overrides: dict[s
 class _Ticks:
     """Reports the rows checked so far to ``progress``, about every 100 rows."""
 
-    def __init__(self, progress: Callable[[int], None] | None, rows_of: list[int]) -> None:
-        self.progress, self.rows_of, self.pending = progress, rows_of, 0
+    def __init__(self, progress: Callable[[int], None] | None) -> None:
+        self.progress, self.pending = progress, 0
 
-    def done(self, i: int) -> None:
-        self.pending += self.rows_of[i]
-        if self.progress and (self.pending >= 100 or i == len(self.rows_of) - 1):
+    def add(self, rows: int) -> None:
+        self.pending += rows
+        if self.pending >= 100:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.progress and self.pending:
             self.progress(self.pending)
-            self.pending = 0
+        self.pending = 0
 
 
-def _check_distinct(settings: Settings, todo: list[service.NewPost], overrides: dict[str, Any] | None,
-                    ticks: _Ticks) -> list[tuple[str, Any, Any]]:
-    """``_check_one`` for every post, in order; across every core for many posts (``forked.run``). The first posts
-    are checked here before forking, so the workers inherit warm caches (tone profiles, word lists)."""
+def _check_distinct(settings: Settings, todo: Iterator[service.NewPost], overrides: dict[str, Any] | None,
+                    ticks: _Ticks, many: bool) -> list[tuple[str, Any, Any]]:
+    """``_check_one`` for every post, in order; across every core for ``many`` posts (``forked.run``). The first
+    posts are checked here before forking, so the workers inherit warm caches (tone profiles, word lists); the
+    rest go to the workers as ``todo`` yields them."""
     global _WORK
-    parallel = len(todo) >= PARALLEL_FROM and forked.cores() >= 2
-    warm = 50 if parallel else len(todo)
+    parallel = many and forked.cores() >= 2
     out = []
-    for i, new in enumerate(todo[:warm]):
+    for new in itertools.islice(todo, 50) if parallel else todo:
         out.append(_check_one(settings, new, overrides))
-        ticks.done(i)
+        ticks.add(1)
     if not parallel:
         return out
     _WORK = (settings, overrides)
     try:
-        for i, verdict in enumerate(forked.run(_check_forked, todo[warm:], "checking the campaign", 100), warm):
+        for verdict in forked.run(_check_forked, todo, "checking the campaign", 100):
             out.append(verdict)
-            ticks.done(i)
+            ticks.add(1)
     finally:
         _WORK = None
     return out

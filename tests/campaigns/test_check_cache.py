@@ -146,3 +146,54 @@ def test_a_helper_process_answers_for_lingua_as_lingua_does_here(env: Env, monke
         assert [c for _, c in a] == pytest.approx([c for _, c in b], abs=1e-12)
     for i, (a2, b2) in enumerate(zip(alone, shared, strict=True)):
         assert a2 == b2, f"row {i}"
+
+
+def test_forked_checkers_start_while_the_rows_are_still_being_planned(env: Env, monkeypatch: pytest.MonkeyPatch,
+                                                                     tmp_path) -> None:
+    """``campaigns._plan`` hands each row's post to ``check_all`` as it plans it: a forked checker must be checking
+    while the rest are still planned. The posts here come from a generator that, after 200 distinct posts, waits
+    until a forked checker has checked one: if ``check_all`` read every post before checking, it would wait in
+    vain. The verdicts must still be what checking each post alone gives."""
+    import functools
+    import os
+    import time
+
+    env.write_config(ACCOUNTS)
+    settings = env.settings()
+    posts = [dataclasses.replace(p, text=f"{p.text} Hall {i}.") for i, p in enumerate(_posts() * 3)]  # 360 distinct
+    alone = [_plain(campaigns._check_one(settings, new, OVERRIDES)) for new in posts]
+    started = tmp_path / "started"
+    real = campaigns._check_forked
+
+    @functools.wraps(real)  # same module and name: the pool pickles it by reference and finds this wrapper
+    def spy(new: service.NewPost) -> tuple[str, Any, Any]:
+        started.write_text(str(os.getpid()))
+        return real(new)
+
+    monkeypatch.setattr(campaigns, "_check_forked", spy)
+
+    def planned() -> Any:
+        for i, new in enumerate(posts):
+            if i == 200:
+                deadline = time.monotonic() + 60
+                while not started.exists():
+                    assert time.monotonic() < deadline, "no forked checker started while posts were still coming"
+                    time.sleep(0.01)
+            yield new
+
+    shared = [_plain(v) for v in campaigns.check_all(settings, planned(), OVERRIDES, many=True)]
+    assert int(started.read_text()) != os.getpid()
+    for i, (a, b) in enumerate(zip(alone, shared, strict=True)):
+        assert a == b, f"row {i}"
+
+
+def test_the_helper_loads_the_full_models_early_only_for_a_text_the_cheap_checks_leave_open() -> None:
+    """``language._may_need``, the helper's guess whether to start loading lingua's full models before anyone asks:
+    not for a text the low-accuracy mode places in a declared language, yes for one in another language."""
+    codes = tuple(sorted(language.DEFAULT_CANDIDATES))
+    english = "Day 2: the keynote on network resilience starts at 9:00 in hall A. #TNC31"
+    german = "Die Keynote zur Ausfallsicherheit beginnt um 9:00 in Halle A, danach Kaffee im Foyer."
+    assert not language._may_need(english, codes, frozenset({"en"}))
+    assert language._may_need(english, codes, frozenset({"no"}))
+    assert language._may_need(german, codes, frozenset({"en"}))
+    assert not language._may_need(german, codes, frozenset({"en", "de"}))
