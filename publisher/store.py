@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -578,7 +578,7 @@ def _apply_pg(conn: Connection, prepared: Prepared, moved: list[bool]) -> list[b
             row = rawsql.returning_rows(conn, sql, [p])
             if row:
                 moved[i], seqs[i] = True, int(row[0][1])
-    audit.append_pending(conn, [replace(e, seq=q) for e, ok, q in zip(prepared.events, moved, seqs, strict=True) if ok],
+    audit.append_pending(conn, [e._replace(seq=q) for e, ok, q in zip(prepared.events, moved, seqs, strict=True) if ok],
                          utcnow())
     return moved
 
@@ -625,7 +625,7 @@ def claim_due(conn: Connection, actor: str, now: datetime, horizon: timedelta, b
     def event(c: dict[str, Any]) -> audit.Pending:
         ev = audit.pending(actor, audit.Event("queued", post_id=c["post_id"], delivery_id=c["id"], account=c["account"],
                                               details={"to": "queued", "due_at": c["due_at"].isoformat()}))
-        return ev if sqlite else replace(ev, seq=int(c["audit_seq"]))
+        return ev if sqlite else ev._replace(seq=int(c["audit_seq"]))
 
     # the events in the order of their seqs (on SQLite, of the claim: the seqs are taken when they are written)
     audit.append_pending(conn, [event(c) for c in (claimed if sqlite else sorted(rows, key=lambda c: c["audit_seq"]))],
