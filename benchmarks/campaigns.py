@@ -1,6 +1,9 @@
 """Import of a large campaign: validate, tone-check and commit N rows (default 10,000) into a fresh SQLite store.
 
-    python benchmarks/campaigns.py [--rows 10000] [--accounts 10] [--per-row 1] [--lang en]
+    python benchmarks/campaigns.py [--rows 10000] [--accounts 10] [--per-row 1] [--lang en] [--full-models]
+
+``--full-models``: every text the function words leave open goes to lingua's full models, as the texts of a file
+the low-accuracy mode cannot place would (it places these in their accounts' language, so they never load).
 
 Prints rows/s and posts/s for the import (read + check + one-transaction commit), the time of a dry run to its full
 report (everything but the commit), and the peak RSS of the process. Results: benchmarks/RESULTS-campaigns.md.
@@ -37,7 +40,13 @@ def main() -> None:
     ap.add_argument("--accounts", type=int, default=10)
     ap.add_argument("--per-row", type=int, default=1, help="accounts per row")
     ap.add_argument("--lang", help="declare the rows' language in the header (defaults: {lang: ...})")
+    ap.add_argument("--full-models", action="store_true",
+                    help="never let lingua's low-accuracy mode settle a text (the full models load, as for doubtful texts)")
     args = ap.parse_args()
+    if args.full_models:
+        from publisher.rules import language
+
+        language.ROUGH_SURE = 2.0  # no confidence reaches it
     root = Path(tempfile.mkdtemp(prefix="campaign-bench-"))
     accounts = {f"acc{i}": {"channel": "dryrun", "kind": "organisation",
                             "timezone": ("Europe/Oslo", "America/New_York")[i % 2]} for i in range(args.accounts)}
@@ -72,7 +81,7 @@ def main() -> None:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     kids_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"rows={args.rows} accounts={args.accounts} per_row={args.per_row} lang={args.lang} "
-          f"python={sys.version.split()[0]} lingua loaded={'lingua' in sys.modules}")
+          f"python={sys.version.split()[0]} full models={args.full_models} lingua loaded={'lingua' in sys.modules}")
     print("                                     wall       CPU (this process + its workers)")
     print(f"dry run (read + check, full report): {t1 - t0:6.2f} s   {c1 - c0:6.2f} s")
     print(f"commit (one transaction):            {t2 - t1:6.2f} s   {c2 - c1:6.2f} s")

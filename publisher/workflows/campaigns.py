@@ -379,6 +379,7 @@ def _plan(settings: Settings, store: Store, cf: CampaignFile, now: datetime, pro
 
 #: checking at least this many rows uses every core (forked workers, Linux)
 PARALLEL_FROM = 1000
+WARM = 50
 _WORK: tuple[Settings, dict[str, Any] | None] | None = None
 
 
@@ -479,7 +480,7 @@ def _check_distinct(settings: Settings, todo: Iterator[service.NewPost], overrid
     global _WORK
     parallel = many and forked.cores() >= 2
     out = []
-    for new in itertools.islice(todo, 50) if parallel else todo:
+    for new in itertools.islice(todo, WARM) if parallel else todo:
         out.append(_check_one(settings, new, overrides))
         ticks.add(1)
     if not parallel:

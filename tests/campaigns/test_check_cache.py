@@ -197,3 +197,21 @@ def test_the_helper_loads_the_full_models_early_only_for_a_text_the_cheap_checks
     assert language._may_need(english, codes, frozenset({"no"}))
     assert language._may_need(german, codes, frozenset({"en"}))
     assert not language._may_need(german, codes, frozenset({"en", "de"}))
+
+
+def test_preloaded_full_models_answer_as_the_lazily_loaded_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``loaded_beside``'s helper loads every model at once (``_PRELOAD``); its answers must be those of the models
+    a process loads lazily."""
+    codes = tuple(sorted(language.DEFAULT_CANDIDATES))
+    samples = ["Outage on mobile data in Tromsø since Next update INC", "Wir freuen uns auf die Konferenz in Oslo",
+               "Velkommen til konferansen vi gleder oss", "Merci à tous les intervenants de cette belle journée"]
+    lazy = [language.confidences.__wrapped__(codes, s) for s in samples]
+    language.detector.cache_clear()
+    monkeypatch.setattr(language, "_PRELOAD", True)
+    try:
+        preloaded = [language.confidences.__wrapped__(codes, s) for s in samples]
+    finally:
+        language.detector.cache_clear()
+    for a, b in zip(lazy, preloaded, strict=True):
+        assert [lang for lang, _ in a] == [lang for lang, _ in b]
+        assert [c for _, c in a] == pytest.approx([c for _, c in b], abs=1e-12)
