@@ -125,6 +125,33 @@ def test_short_text_in_a_declared_language_or_undecided(text: str, langs: list[s
 
 # -- profanity: each language's endings on its own words --
 
+def test_remembered_clean_tokens_never_change_what_is_found() -> None:
+    """``profanity.find`` remembers the tokens it found clean (neither profane nor a phrase's first word) for the
+    next post. Every text must get the same spans with that memory as without it, in either order: a phrase's first
+    word ("bull", "fils", "fy") remembered clean would hide "bull shit" after "a bull terrier"."""
+    from publisher.rules import profanity
+
+    words = profanity.wordset()
+    texts = ["We sell a bull terrier and a fils électrique.", "That is bull shit, honestly.", "fils de pute !",
+             "fy faen for en dag", "Fy, for en fin dag i dag!", "sh1t happens #TNC31", "#TNC31 starts now",
+             "a$$hole move, a$$ets moved", "assets moved to Stavanger", "f u c k this, said nobody",
+             "Die Leitung wurde zum dritten Mal beschädigt.", "For en drittsekken.", "Diese verdammten Router.",
+             "scunthorpe and shitake", "the shitshow of a night", "hell of a job", "Hello shell"]
+    langs = ("en", "nb", "de", "fr")
+
+    def fresh(text: str) -> list[tuple[int, int]]:
+        profanity._clean.cache_clear()
+        return profanity.find(text, words, langs)
+
+    alone = [fresh(t) for t in texts]
+    assert sum(map(bool, alone)) >= 8  # varied enough: most texts have a hit, some none
+    for order in (texts, texts[::-1], texts * 2):
+        profanity._clean.cache_clear()
+        remembered = {t: profanity.find(t, words, langs) for t in order}
+        assert [remembered[t] for t in texts] == alone, order
+    assert profanity._clean(words, profanity._phrase_starts(words), profanity.per_language(words, langs))
+
+
 def test_a_word_is_inflected_with_its_own_languages_endings_only() -> None:
     from publisher.rules.profanity import find as profane
     from publisher.rules.profanity import wordset

@@ -218,7 +218,10 @@ def _inflected(tok: str, morph: Morph) -> bool:
 def _plain(tokens: set[str], words: frozenset[str], starts: frozenset[str], morph: Morph | None = None) -> bool:
     """True when no token can be profane or start a phrase: each is a word of letters that is not in the list and
     not built on a root, or ASCII digits not in the list (``_is_profane`` is False for a number). Exact pre-filter
-    for the token loop of ``find``."""
+    for the token loop of ``find``. Tokens found so are remembered per list and morphology (``_clean``): the next
+    post's common words are not looked at again."""
+    clean = _clean(words, starts, morph)
+    tokens = tokens - clean
     if not tokens.isdisjoint(words) or not tokens.isdisjoint(starts):
         return False
     for tok in tokens:
@@ -230,7 +233,20 @@ def _plain(tokens: set[str], words: frozenset[str], starts: frozenset[str], morp
                 return False
         elif not (tok.isascii() and tok.isdigit()):
             return False
+    if len(clean) + len(tokens) > _CLEAN_MAX:
+        clean.clear()
+    clean |= tokens
     return True
+
+
+#: at most this many clean tokens are remembered per list and morphology (then forgotten, and learnt again)
+_CLEAN_MAX = 50_000
+
+
+@lru_cache(maxsize=32)
+def _clean(words: frozenset[str], starts: frozenset[str], morph: Morph | None) -> set[str]:
+    """The tokens ``_plain`` has found clean for this list, phrase starts and morphology (a set it fills)."""
+    return set()
 
 
 def find(text: str, words: frozenset[str], languages: tuple[str, ...] | None = ("en",)) -> list[tuple[int, int]]:
@@ -243,7 +259,10 @@ def find(text: str, words: frozenset[str], languages: tuple[str, ...] | None = (
     token_rx, spaced_rx = (_TOKEN_ASCII, _SPACED_ASCII) if ascii_text else (_TOKEN, _SPACED)
     plain = _plain(set(token_rx.findall(low)), words, starts, morph)
     tokens = [] if plain else [(m.start(), m.end(), m.group(0)) for m in token_rx.finditer(low)]
+    clean = _clean(words, starts, morph) if tokens else set()
     for i, (start, end, tok) in enumerate(tokens):
+        if tok in clean:
+            continue
         if tok.isalpha():  # most tokens: no leetspeak to expand (the same test as _is_profane, without the calls)
             profane = tok in words or (len(tok) > 4 and (tok.startswith(_ROOTS) or tok.endswith(_ROOTS))
                                        and not tok.startswith(_ROOT_EXCEPTIONS)) \
@@ -257,6 +276,8 @@ def find(text: str, words: frozenset[str], languages: tuple[str, ...] | None = (
             continue
         # two- and three-word phrases ("bull shit", "fils de pute", "fy faen")
         if tok not in starts:
+            if len(clean) < _CLEAN_MAX:
+                clean.add(tok)  # neither profane nor a phrase's start, whatever surrounds it
             continue
         for n in (2, 3):
             if i + n <= len(tokens):
