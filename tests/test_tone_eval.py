@@ -35,19 +35,26 @@ def test_every_rule_is_exercised_and_finds_most_of_its_cases() -> None:
         assert s.recall >= 0.8, (rule, s.fn_ids)
 
 
-def test_language_shortcut_agrees_with_lingua_on_the_labelled_texts_and_their_prefixes() -> None:
-    """Wherever the function-word/letter shortcut answers, it must not contradict a lingua verdict that a rule
-    would act on (confidence >= 0.5: register and sentiment use the language from 0.5, the language rule flags
-    from 0.8). Prefixes of every text (6, 9, 12, ... words) add short texts, where a wrong shortcut shows first."""
+def _texts_and_prefixes() -> dict[str, set[str]]:
+    """Every labelled text and its prefixes (6, 9, 12, ... words) -> the language families of the accounts that
+    post it."""
     posts, _ = load()
-    candidates = ("de", "en", "es", "fr", "nb", "nn")
-    texts: dict[str, set[str]] = {}  # text -> the language families of the accounts that post it
+    texts: dict[str, set[str]] = {}
     for post in posts:
         fams = {"no" if c in ("nb", "nn") else c for c in post.account.languages}
         for text in post.variants.values():
             words = text.split()
             for t in [text, *(" ".join(words[:k]) for k in range(6, len(words), 3))]:
                 texts.setdefault(t, set()).update(fams)
+    return texts
+
+
+def test_language_shortcut_agrees_with_lingua_on_the_labelled_texts_and_their_prefixes() -> None:
+    """Wherever the function-word/letter shortcut answers, it must not contradict a lingua verdict that a rule
+    would act on (confidence >= 0.5: register and sentiment use the language from 0.5, the language rule flags
+    from 0.8). Prefixes of every text (6, 9, 12, ... words) add short texts, where a wrong shortcut shows first."""
+    candidates = ("de", "en", "es", "fr", "nb", "nn")
+    texts = _texts_and_prefixes()
     answered = 0
     disagreements = []
     for text in sorted(texts):
@@ -72,15 +79,8 @@ def test_low_accuracy_shortcut_never_contradicts_the_full_models_on_the_labelled
     against ~1.1 s) may confirm a language the account posts in, from ``ROUGH_SURE`` on. It must never confirm one
     where the full models would name another at a confidence any rule acts on (0.5), on the texts and their
     prefixes; and it must keep settling most of them, or lingua's full models load for every campaign."""
-    posts, _ = load()
     codes = ("de", "en", "es", "fr", "nb", "nn")
-    texts: dict[str, set[str]] = {}
-    for post in posts:
-        fams = {"no" if c in ("nb", "nn") else c for c in post.account.languages}
-        for text in post.variants.values():
-            words = text.split()
-            for t in [text, *(" ".join(words[:k]) for k in range(6, len(words), 3))]:
-                texts.setdefault(t, set()).update(fams)
+    texts = _texts_and_prefixes()
     open_, settled, contradicted = 0, 0, []
     for text, fams in sorted(texts.items()):
         doc = Doc(text)
