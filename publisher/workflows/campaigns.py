@@ -333,7 +333,7 @@ def _plan(settings: Settings, store: Store, cf: CampaignFile, now: datetime, pro
     todo: list[Planned] = []
     resolve = time_resolver(anchors, now)
     load_image = image_loader(cf.path)
-    unchanged = _Ticks(progress)  # rows written exactly as stored: nothing to check
+    unchanged = _Ticks(progress)  # rows with nothing to check: written exactly as stored, or unusable
 
     def to_check() -> Iterator[service.NewPost]:
         """Each row planned, and its post handed on to be checked at once (checking starts while rows are planned)."""
@@ -341,6 +341,7 @@ def _plan(settings: Settings, store: Store, cf: CampaignFile, now: datetime, pro
             p = _plan_row(settings, row, resolve, defaults, tags, head_accounts, now, seen, issues, existing, by_post,
                           load_image)
             if p is None:
+                unchanged.add(1)  # nothing to check: its problems are reported
                 continue
             p.new.variables["campaign"]["name"] = name
             if p.valid:

@@ -347,3 +347,24 @@ def test_a_worker_killed_while_building_fails_the_import_clearly_and_stores_noth
     assert code == 1, out + err
     assert "stopped before it finished" in err and "nothing was stored" in err
     assert dump(env.store()) == before
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["one process", "forked checkers"])
+def test_the_progress_bar_counts_every_row_once(env: Env, camp: Path, capsys, monkeypatch: pytest.MonkeyPatch,
+                                               parallel: bool) -> None:
+    """``campaigns.plan`` reports progress per row: a row checked, a row sharing another's check, a row written
+    exactly as stored, all count once; the bar ends at the file's row count."""
+    from publisher.workflows import campaignfile, campaigns
+
+    assert cli(capsys, "campaign", "import", str(camp))[0] == 0
+    edited = copy.deepcopy(CAMPAIGN)
+    edited["rows"][0]["text"] = "Seven days to go! #TNC31"  # changed: checked again; the others are as stored
+    edited["rows"].extend({"key": f"extra-{i}", "at": "event+0d 12:00", "text": "Coffee in the foyer. #TNC31"}
+                          for i in range(60))  # new rows, one text: one check shared by all
+    write(camp, edited)
+    if parallel:
+        monkeypatch.setattr(campaigns, "PARALLEL_FROM", 2)
+    ticks: list[int] = []
+    plan = campaigns.plan(env.settings(), env.store(), campaignfile.read(camp), progress=ticks.append)
+    assert plan.counts()["new"] == 60 and plan.counts()["changed"] == 1
+    assert sum(ticks) == len(edited["rows"])
