@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from publisher.rules.base import Doc
-from publisher.rules.language import _SAMPLE, ROUGH_SURE, _quick, confidences, detect, rough_sure
+from publisher.rules.language import ROUGH_SURE, _quick, _sample, confidences, detect, rough_sure
 from tests.tone_labelled import blocking_rules, evaluate, load
 
 
@@ -87,7 +87,7 @@ def test_low_accuracy_shortcut_never_contradicts_the_full_models_on_the_labelled
         if doc.letter_count < 40 or _quick(doc, codes) in fams:
             continue
         open_ += 1
-        sample = " ".join(w for _, _, w in doc.words)[: _SAMPLE + 40]
+        sample = _sample(doc)
         sure = rough_sure(codes, sample)
         if sure is None or sure[0] not in fams:
             continue  # the full models decide, as before

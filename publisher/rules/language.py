@@ -122,7 +122,7 @@ def detect(doc: Doc, candidates: tuple[str, ...], min_letters: int, expected: fr
         defer.add("language")
         return []
     elif doc.letter_count >= min_letters:
-        sample = " ".join(w for _, _, w in doc.words)[: _SAMPLE + 40]
+        sample = _sample(doc)
         codes = tuple(sorted(set(candidates)))
         sure = rough_sure(codes, sample) if expected else None
         result = [sure] if sure is not None and sure[0] in expected else list(confidences(codes, sample))
@@ -143,6 +143,11 @@ def confidences(codes: tuple[str, ...], sample: str) -> tuple[tuple[str, float],
         except (OSError, EOFError):
             pass  # the helper process is gone: detect here
     return _ranked(detector(codes).compute_language_confidence_values(sample))
+
+
+def _sample(doc: Doc) -> str:
+    """What the detectors read of ``doc``: its words only (no digits, links or tags), about ``_SAMPLE`` letters."""
+    return " ".join(w for _, _, w in doc.words)[: _SAMPLE + 40]
 
 
 def _ranked(found: Iterable[Any]) -> tuple[tuple[str, float], ...]:
@@ -229,7 +234,7 @@ def _may_need(text: str, codes: tuple[str, ...], declared: frozenset[str]) -> bo
     doc = Doc(text)
     if doc.letter_count < 20 or _quick(doc, codes) in declared:
         return False
-    sure = rough_sure(codes, " ".join(w for _, _, w in doc.words)[: _SAMPLE + 40])
+    sure = rough_sure(codes, _sample(doc))
     return sure is None or sure[0] not in declared
 
 

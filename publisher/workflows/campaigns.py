@@ -314,12 +314,10 @@ def _languages_beside(settings: Settings, cf: CampaignFile, existing: dict[str, 
                                    .get("campaign") or {}).get("row") != canonical(r.fields)]
     texts = {str(r.fields.get("text") or "") for r in rows}
     texts.update(str(v) for r in rows for v in (r.fields.get("variants") or {}).values())
-    # the languages a row may be declared in: every account's, and any a row or the header's defaults declare
-    declared = {c for a in settings.accounts.values() for c in a.languages}
-    declared.update(str(r.fields["lang"]) for r in rows if r.fields.get("lang"))
+    # the languages a row may be declared in: every account's, and any a row declares (itself or by the defaults)
     defaults = cf.header.get("defaults")
-    if isinstance(defaults, dict) and defaults.get("lang"):
-        declared.add(str(defaults["lang"]))
+    declared = {c for a in settings.accounts.values() for c in a.languages}
+    declared.update(str(v) for r in rows if (v := _value(r, defaults if isinstance(defaults, dict) else {}, "lang")))
     return language.loaded_beside(sorted(texts), {*language.DEFAULT_CANDIDATES, *declared}, declared)
 
 
