@@ -5,6 +5,8 @@
     python benchmarks/tone_eval.py --set A.yaml --set B.yaml   # several, side by side in one report
     python benchmarks/tone_eval.py --only-ids-below d001 # the old set's figures: posts before the first id given
     python benchmarks/tone_eval.py --only-ids-starting f # one batch of the set: the posts whose id starts so
+    python benchmarks/tone_eval.py --model ...           # every profile with sentiment: {model: true}, as the
+                                                         # worker checks it (needs publisher[model]; ~55 ms a text)
 
 A rule "triggers" on a post when any of the post's channel variants produces a finding of that rule, at any
 severity. B marks rules that block for some post kind in the built-in profiles or the set's own profiles.
@@ -37,8 +39,9 @@ def _ratio(a: int, b: int) -> str:
     return f"{a / b:.2f}" if b else "  - "
 
 
-def report(path: Path, before: str | None = None, prefix: str | None = None) -> dict[str, float]:
-    posts, profiles = load(path)
+def report(path: Path, before: str | None = None, prefix: str | None = None, model: bool = False
+           ) -> dict[str, float]:
+    posts, profiles = load(path, model=model)
     if before:
         posts = posts[: next((i for i, p in enumerate(posts) if p.id == before), len(posts))]
     if prefix:
@@ -46,7 +49,8 @@ def report(path: Path, before: str | None = None, prefix: str | None = None) -> 
     scores = evaluate(posts, profiles)
     brules = blocking_rules(profiles)
     texts = sum(len(p.variants) for p in posts)
-    print(f"## {path}{f' (posts before {before})' if before else ''}{f' (ids {prefix}*)' if prefix else ''}\n")
+    print(f"## {path}{f' (posts before {before})' if before else ''}{f' (ids {prefix}*)' if prefix else ''}"
+          f"{' with the hostility model (sentiment.model)' if model else ''}\n")
     print(f"{len(posts)} posts ({texts} channel variants), {sum(1 for p in posts if not p.expect)} clean\n")
     print(f"| {'rule':<22} | B | {'TP':>3} | {'FP':>3} | {'FN':>3} | precision | recall | false positives / misses")
     print(f"|{'-' * 24}|---|-----|-----|-----|-----------|--------|------")
@@ -95,9 +99,11 @@ def main() -> None:
                     help="evaluate only the posts before this id (the old set: d001)")
     ap.add_argument("--only-ids-starting", dest="prefix", default=None,
                     help="evaluate only the posts whose id starts with this (a batch: e, f)")
+    ap.add_argument("--model", action="store_true",
+                    help="check with sentiment: {model: true} on every profile, as the worker would")
     args = ap.parse_args()
     for path in args.sets or [PATH]:
-        report(path, args.before, args.prefix)
+        report(path, args.before, args.prefix, args.model)
 
 
 if __name__ == "__main__":

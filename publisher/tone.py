@@ -61,6 +61,7 @@ def check(
     media: Sequence[Mapping[str, Any]] | None = None,
     defer: set[str] | None = None,
     lang: str | None = None,
+    model: bool = False,
 ) -> list[Finding]:
     """Return every finding for ``text`` as ``account`` would publish it on ``channel``.
 
@@ -72,7 +73,9 @@ def check(
     ``defer`` (the CLI's enqueue path): a set; detections too slow for a cold process (lingua) are skipped and
     named in it, unless a rule that uses them blocks for this kind; the caller then leaves the verdict to the
     worker's pre-publish check (no ``tone_key``). ``lang``: the language the post declares (``--lang``); rules use
-    it instead of detecting one, and the language rule checks the account posts in it. Raises ConfigError for an
+    it instead of detecting one, and the language rule checks the account posts in it. ``model``: profiles that ask
+    for the hostility model (``sentiment.model``) get its verdict (~55 ms of CPU a post); without it the rule leaves
+    that to the worker, whose pre-publish check passes it (see ``_model_kinds``). Raises ConfigError for an
     invalid profile or override.
     """
     profile = profile_for(account, profiles)
@@ -83,7 +86,7 @@ def check(
     if defer is not None and any(options[r].severity == "block" for r in _NEEDS_LANGUAGE):
         defer = None  # a blocking rule depends on the language: it must be known now
     ctx = Ctx(account=account, channel=channel or account.channel, kind=post_kind, variants=variants or {},
-              options=options, media=tuple(media or ()), defer=defer, lang=lang or None)
+              options=options, media=tuple(media or ()), defer=defer, lang=lang or None, model=model)
     doc = Doc(text)
     findings: list[Finding] = []
     for _, fn, opts in profile.active[post_kind]:
@@ -224,7 +227,7 @@ def check_delivery(store: Any, delivery: Mapping[str, Any], account: AccountConf
     """
     profiles, account, post_kind, variants = _current_inputs(store, delivery, account, kind, settings, siblings)
     return check(delivery["payload"]["text"], account, channel=delivery["channel"], kind=post_kind,
-                 profiles=profiles, variants=variants, media=payload_media(delivery["payload"]))
+                 profiles=profiles, variants=variants, media=payload_media(delivery["payload"]), model=True)
 
 
 def unchanged_since_enqueue(store: Any, delivery: Mapping[str, Any], account: AccountConfig, kind: PostKind | str,
@@ -248,7 +251,20 @@ def payload_media(payload: Mapping[str, Any]) -> list[dict[str, Any]] | None:
     return list(found) if found else None
 
 
-_DIGESTS: dict[tuple[int, int], tuple[AccountConfig, Any, str]] = {}
+_DIGESTS: dict[tuple[int, int], tuple[AccountConfig, Any, str, frozenset[PostKind]]] = {}
+
+
+def _model_kinds(account: AccountConfig, profiles: Mapping[str, Any] | None) -> frozenset[PostKind]:
+    """The kinds for which the account's profile asks the hostility model (``sentiment: {model: true}``). The model
+    runs only in checks that ask for it (the worker's, ``publisher check``), so a check anywhere else is incomplete
+    for these kinds: ``tone_key`` gives no key, and the worker's pre-publish check runs in full."""
+    try:
+        profile = profile_for(account, profiles)
+    except ConfigError:
+        return frozenset()  # the check itself reports it
+    return frozenset(kind for kind in PostKind for rule, _, opts in profile.active[kind]
+                     if rule == "sentiment" and getattr(opts, "model", False)
+                     and (getattr(opts, "hostility", None) or opts.severity) != "off")
 
 
 def tone_key(text: str, account: AccountConfig, channel: str, kind: PostKind, profiles: Mapping[str, Any] | None,
@@ -262,10 +278,12 @@ def tone_key(text: str, account: AccountConfig, channel: str, kind: PostKind, pr
 
         config = json.dumps([__version__, sorted(REGISTRY), account.model_dump(mode="json"), profiles or {}],
                             sort_keys=True, default=str)
-        hit = (account, profiles, hashlib.sha256(config.encode()).hexdigest())
+        hit = (account, profiles, hashlib.sha256(config.encode()).hexdigest(), _model_kinds(account, profiles))
         if len(_DIGESTS) > 256:
             _DIGESTS.clear()
         _DIGESTS[(id(account), id(profiles))] = hit
+    if kind in hit[3]:
+        return ""  # the hostility model runs only in the worker: no check before it is complete (see _model_kinds)
     checked: list[Any] = [hit[2], channel, kind.value, text, dict(variants or {})]
     if media:  # the images and their alt text (media.alt); absent for a text-only post, so its key is unchanged
         checked.append([{"sha256": m.get("sha256"), "alt": m.get("alt", "")} for m in media])

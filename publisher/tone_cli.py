@@ -117,7 +117,7 @@ def check(text: str | None, account_name: str | None, channel: str | None, kind:
     try:
         account = settings.account(account_name)
         findings = tone.check(body, account, channel=channel, kind=PostKind(kind), profiles=settings.profiles,
-                              overrides=_overrides(tags), lang=lang)
+                              overrides=_overrides(tags), lang=lang, model=True)
     except PublisherError as e:  # an unknown --account: not found (5), as in every command
         _fail(e)
     if as_json:
@@ -159,7 +159,7 @@ def _run_batch(lines: IO[str], settings: Any, account_name: str | None, channel:
                 raise InputError(f'line {n}: "require_hashtags" must be a list of strings')
             account = settings.account(name)
             findings = tone.check(item["text"], account, channel=ch, kind=PostKind(k), profiles=settings.profiles,
-                                  overrides=_overrides(item_tags), lang=item.get("lang") or lang)
+                                  overrides=_overrides(item_tags), lang=item.get("lang") or lang, model=True)
         except PublisherError as e:
             click.echo(json.dumps({"line": n, "id": item.get("id") if isinstance(item, dict) else None,
                                    "error": str(e), "exit_code": e.exit_code}, ensure_ascii=False))

@@ -29,6 +29,8 @@ class Post:
     overrides: dict[str, Any] = field(default_factory=dict)
     #: must the post be refused? None: derived from ``expect`` and the profile (``should_block``)
     block: bool | None = None
+    #: checked with the hostility model on (``sentiment: {model: true}`` over every profile, as the worker checks)
+    model: bool = False
 
 
 @dataclass
@@ -48,9 +50,10 @@ class Score:
         return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
 
 
-def load(path: Path = PATH) -> tuple[list[Post], dict[str, Any]]:
+def load(path: Path = PATH, model: bool = False) -> tuple[list[Post], dict[str, Any]]:
     """The posts and profiles of a labelled set in this format (the development set by default; the held-out set
-    uses the same format)."""
+    uses the same format). ``model``: every post is checked as its profile with ``sentiment: {model: true}``
+    would be, in the worker."""
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     org = OrganisationConfig.model_validate(data.get("organisation") or {})
     accounts = {}
@@ -62,9 +65,11 @@ def load(path: Path = PATH) -> tuple[list[Post], dict[str, Any]]:
         account = accounts[raw["account"]]
         variants = raw.get("variants") or {account.channel: raw["text"]}
         tags = raw.get("require_hashtags") or []
-        overrides = {"hashtags.required": {"tags": list(tags)}} if tags else {}
+        overrides: dict[str, Any] = {"hashtags.required": {"tags": list(tags)}} if tags else {}
+        if model:
+            overrides["sentiment"] = {"model": True}
         posts.append(Post(str(raw["id"]), account, PostKind(raw["kind"]), dict(variants), set(raw.get("expect") or []),
-                          raw.get("lang"), overrides, raw.get("block")))
+                          raw.get("lang"), overrides, raw.get("block"), model))
     return posts, data.get("profiles") or {}
 
 
@@ -78,7 +83,7 @@ def triggered(post: Post, profiles: dict[str, Any]) -> set[str]:
 def findings_of(post: Post, profiles: dict[str, Any], channel: str, text: str) -> list[Any]:
     return tone.check(text, post.account, channel=channel, kind=post.kind, profiles=profiles,
                       variants=post.variants if len(post.variants) > 1 else None,
-                      overrides=post.overrides or None, lang=post.lang)
+                      overrides=post.overrides or None, lang=post.lang, model=post.model)
 
 
 def blocked(post: Post, profiles: dict[str, Any]) -> bool:

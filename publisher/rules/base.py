@@ -67,6 +67,8 @@ class Ctx:
     defer: set[str] | None = None
     #: the language the post declares (``--lang``): rules take it instead of detecting one
     lang: str | None = None
+    #: the check may run slow models (``sentiment.model``): the worker's pre-publish check, ``publisher check``
+    model: bool = False
 
     @property
     def languages(self) -> list[str]:

