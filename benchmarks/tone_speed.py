@@ -1,11 +1,14 @@
 """Speed of the tone checks (a benchmark, not a timed test).
 
-    python benchmarks/tone_speed.py [--posts N] [--rounds R]
+    python benchmarks/tone_speed.py [--posts N] [--rounds R] [--model]
 
 1. all rules of the built-in organisation profile on 280-character posts (distinct texts: no result caching can
    help), median per post after a warm-up; per-rule medians for the same posts;
 2. the naive baselines: twitter-text ``parse_tweet`` per post and its import time, VADER per post;
-3. the import cost of ``publisher.tone`` and a check whose profile needs no heavy rule, in a fresh subprocess.
+3. the import cost of ``publisher.tone`` and a check whose profile needs no heavy rule, in a fresh subprocess;
+4. with ``--model``: the same organisation profile with ``sentiment: {model: true}`` as the worker checks it (the
+   multilingual hostility model on 100 posts it has not seen, once each), CPU time beside wall time, and
+   the model's first load in a fresh subprocess.
 """
 
 from __future__ import annotations
@@ -69,6 +72,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--posts", type=int, default=400)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--model", action="store_true", help="also measure sentiment.model (55-110 ms a post)")
     args = ap.parse_args()
 
     from publisher import tone
@@ -108,6 +112,22 @@ def main() -> None:
     vader = SentimentIntensityAnalyzer()
     rows.append(("baseline: twitter_text.parse_tweet", median_ms(twitter_text.parse_tweet, texts, args.rounds)))
     rows.append(("baseline: VADER polarity_scores", median_ms(vader.polarity_scores, texts, args.rounds)))
+    if args.model:
+        model = {"sentiment": {"model": True}}
+        some = texts[50:150]  # not the first 50, which the warm-up of the rows above already checked
+
+        def checked(t: str) -> None:
+            tone.check(t, acc, kind=PostKind.NOTE, overrides=model, model=True)
+
+        checked(texts[0])  # loads the model; every text below is new to it (it remembers texts it scored)
+        walls, cpus = [], []
+        for t in some:
+            w, c = time.perf_counter(), time.process_time()
+            checked(t)
+            walls.append(time.perf_counter() - w)
+            cpus.append(time.process_time() - c)
+        rows.append(("all rules + sentiment.model (worker), note, mastodon: wall", statistics.median(walls) * 1000))
+        rows.append(("  the same: CPU", statistics.median(cpus) * 1000))
 
     width = max(len(r[0]) for r in rows)
     print(f"\n{'measurement':<{width}}  median ms/post")
@@ -135,6 +155,10 @@ def main() -> None:
             "heavy=[m for m in ('twitter_text','vaderSentiment','lingua','phonenumbers','better_profanity') "
             "if m in sys.modules]; assert not heavy, heavy; print(time.perf_counter()-t)")),
     ]
+    if args.model:
+        imports.append(("sentiment.model: load the model + first post", fresh(
+            "import time; from publisher.rules import hostility_model as h; t=time.perf_counter(); "
+            "h.score('A first post to load the model.'); print(time.perf_counter()-t)")))
     print(f"\n{'import (fresh subprocess)':<{width}}  seconds")
     for name, s in imports:
         print(f"{name:<{width}}  {s:8.3f}")

@@ -74,7 +74,7 @@ def check(
     named in it, unless a rule that uses them blocks for this kind; the caller then leaves the verdict to the
     worker's pre-publish check (no ``tone_key``). ``lang``: the language the post declares (``--lang``); rules use
     it instead of detecting one, and the language rule checks the account posts in it. ``model``: profiles that ask
-    for the hostility model (``sentiment.model``) get its verdict (~55 ms of CPU a post); without it the rule leaves
+    for the hostility model (``sentiment.model``) get its verdict (55-110 ms of CPU a post); without it the rule leaves
     that to the worker, whose pre-publish check passes it (see ``_model_kinds``). Raises ConfigError for an
     invalid profile or override.
     """

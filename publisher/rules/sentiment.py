@@ -23,7 +23,7 @@ class SentimentOptions(RuleOptions):
     #: tickets turn the VADER bound off, never this.
     hostility: Severity | None = None
     #: also ask a small multilingual model about hostility the lexicon does not know (contempt, sarcasm; any
-    #: language): ~55 ms of CPU a post, run only by the worker's pre-publish check and ``publisher check``
+    #: language): 55-110 ms of CPU a post, run only by the worker's pre-publish check and ``publisher check``
     #: (``publisher.rules.hostility_model``; needs ``pip install 'publisher[model]'``)
     model: bool = False
     #: lowest acceptable compound score (-1..1); None = no lower bound
