@@ -29,7 +29,7 @@ BUILTIN_PATTERNS: dict[str, str] = {
     "no-national-id": r"(?<![\d-])\d{6}[ ]?\d{5}(?![\d-])",
     # IBAN, validated by mod 97
     "iban": r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b",
-    # payment card numbers, validated by the Luhn check: 13-19 digits run together or in groups of four with one
+    # payment card numbers, validated by the Luhn check and the schemes' issuer ranges: 13-19 digits run together or in groups of four with one
     # separator throughout (4111 1111 1111 1111, 4111-1111-1111-1111), or 4-6-5 / 4-6-4 (Amex 3782 822463 10005,
     # Diners)
     "card": r"(?<![\d-])(?:\d{4}(?P<s>[ -]?)\d{4}(?P=s)\d{4}(?P=s)\d{1,4}(?:(?P=s)\d{1,3})?"
@@ -446,6 +446,30 @@ def _luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
+#: (first digits from, to, lengths) of the card schemes' issuer ranges (ISO/IEC 7812 IINs as the schemes publish
+#: them): Visa, Mastercard (51-55 and 2221-2720), Mir, American Express, Diners Club, JCB, Discover, UnionPay, Maestro.
+#: A Luhn-valid digit run outside them (a 13-digit case number "2026060200071": one in ten passes Luhn by chance) is
+#: no card number.
+_CARD_RANGES: tuple[tuple[str, str, frozenset[int]], ...] = (
+    ("4", "4", frozenset({13, 16, 19})),
+    ("51", "55", frozenset({16})), ("2221", "2720", frozenset({16})), ("2200", "2204", frozenset({16, 17, 18, 19})),
+    ("34", "34", frozenset({15})), ("37", "37", frozenset({15})),
+    ("300", "305", frozenset(range(14, 20))), ("36", "36", frozenset(range(14, 20))),
+    ("38", "39", frozenset(range(14, 20))),
+    ("3528", "3589", frozenset(range(16, 20))),
+    ("6011", "6011", frozenset(range(16, 20))), ("644", "649", frozenset(range(16, 20))),
+    ("65", "65", frozenset(range(16, 20))), ("62", "62", frozenset(range(16, 20))),
+    ("50", "50", frozenset(range(13, 20))), ("56", "58", frozenset(range(13, 20))),
+    ("6", "6", frozenset(range(13, 20))),
+)
+
+
+def _card_ok(digits: str) -> bool:
+    """Luhn-valid, with a length the scheme of its first digits issues."""
+    return _luhn_ok(digits) and any(
+        lo <= digits[: len(lo)] <= hi and len(digits) in lengths for lo, hi, lengths in _CARD_RANGES)
+
+
 _DNI_LETTERS = "TRWAGMYFPDXBNJZSQVHLCKE"
 
 
@@ -500,7 +524,7 @@ def _may_hold_id(text: str) -> bool:
 _VALIDATORS = {
     "no-national-id": lambda v: _fnr_ok(re.sub(r"\D", "", v)),
     "iban": _iban_ok,
-    "card": lambda v: _luhn_ok(re.sub(r"\D", "", v)),
+    "card": lambda v: _card_ok(re.sub(r"\D", "", v)),
     "es-national-id": _dni_ok,
     "fr-national-id": _nir_ok,
     "de-tax-id": _steuer_id_ok,
