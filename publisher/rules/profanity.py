@@ -83,23 +83,29 @@ def heads(words: frozenset[str]) -> frozenset[str]:
     return frozenset(w[:_MIN_STEM] for w in words if len(w) >= _MIN_STEM - 1)
 
 
-def inflected(tok: str, words: frozenset[str], morph: tuple[tuple[str, ...], tuple[tuple[str, str], ...],
-                                                                tuple[str, ...]]) -> bool:
+MorphParts = tuple[tuple[str, ...], tuple[tuple[str, str], ...], tuple[str, ...]]
+
+
+def inflected(tok: str, words: frozenset[str], morph: MorphParts) -> bool:
     """True when ``tok`` is a listed word with an inflectional ending of a declared language, an ending swapped
     (gender, number), or a compound on a strong root of a declared language."""
+    return bool(stems(tok, words, morph))
+
+
+def stems(tok: str, words: frozenset[str], morph: MorphParts) -> tuple[str, ...]:
+    """The listed words ``tok`` inflects (see ``inflected``); "" stands for a compound on a strong root."""
     ends, swaps, roots = morph
     if len(tok) <= _MIN_STEM:
-        return False
+        return ()
+    rooted = ("",) if roots and tok.startswith(roots) and len(tok) > min(len(r) for r in roots) else ()
     if tok[:_MIN_STEM] not in heads(words):
-        return bool(roots) and tok.startswith(roots) and len(tok) > min(len(r) for r in roots)
-    for end in ends:
-        if tok.endswith(end) and len(tok) - len(end) >= _MIN_STEM and tok[: -len(end)] in words \
-                and not (end[0] == "s" and tok[-len(end) - 1] == "s"):  # "assess" is not "asses" + s
-            return True
-    for old, new in swaps:
-        if tok.endswith(old) and len(tok) - len(old) >= _MIN_STEM - 1 and tok[: -len(old)] + new in words:
-            return True
-    return bool(roots) and tok.startswith(roots) and len(tok) > min(len(r) for r in roots)
+        return rooted
+    out = [tok[: -len(end)] for end in ends
+           if tok.endswith(end) and len(tok) - len(end) >= _MIN_STEM and tok[: -len(end)] in words
+           and not (end[0] == "s" and tok[-len(end) - 1] == "s")]  # "assess" is not "asses" + s
+    out += [tok[: -len(old)] + new for old, new in swaps
+            if tok.endswith(old) and len(tok) - len(old) >= _MIN_STEM - 1 and tok[: -len(old)] + new in words]
+    return (*out, *rooted)
 
 
 class ProfanityOptions(RuleOptions):
@@ -189,7 +195,7 @@ def _innocent_for(languages: Iterable[str]) -> frozenset[str]:
     return frozenset(out)
 
 
-Morph = tuple[tuple[frozenset[str], tuple[tuple[str, ...], tuple[tuple[str, str], ...], tuple[str, ...]]], ...]
+Morph = tuple[tuple[frozenset[str], MorphParts, str], ...]
 
 
 def _family(code: str) -> str:
@@ -198,21 +204,43 @@ def _family(code: str) -> str:
 
 @lru_cache(maxsize=32)
 def per_language(words: frozenset[str], languages: tuple[str, ...]) -> Morph:
-    """(words, that language's morphology) per family: a word is inflected with its own language's endings only,
-    so the Norwegian "dritt" plus the German ending "-en" is not profanity ("zum dritten Mal"). English endings
-    apply to the base list (and every language's own endings to it too: it is the shared list)."""
+    """(words, that language's morphology, the family) per family: a word is inflected with its own language's
+    endings only, so the Norwegian "dritt" plus the German ending "-en" is not profanity ("zum dritten Mal").
+    English endings apply to the base list (and every language's own endings to it too: it is the shared list)."""
     fams = sorted({"en", *(_family(c) for c in languages)})
     out = []
     for fam in fams:
         foreign = frozenset(w for g, ws in EXTRA.items() if g != fam for w in ws)
         own = words - foreign
         morph = (SUFFIXES.get(fam, ()), SWAPS.get(fam, ()), LANG_ROOTS.get(fam, ()))
-        out.append((own, (tuple(sorted(morph[0], key=lambda e: (-len(e), e))), morph[1], morph[2])))
+        out.append((own, (tuple(sorted(morph[0], key=lambda e: (-len(e), e))), morph[1], morph[2]), fam))
     return tuple(out)
 
 
 def _inflected(tok: str, morph: Morph) -> bool:
-    return any(inflected(tok, words, m) for words, m in morph)
+    return any((found := stems(tok, words, m)) and not _another_word(tok, found, fam) for words, m, fam in morph)
+
+
+#: a token at least this much more frequent (Zipf) than every listed word it seems to inflect is another word
+ANOTHER_WORD_ZIPF = 1.0
+
+
+def _another_word(tok: str, found: tuple[str, ...], fam: str) -> bool:
+    """True when ``tok`` only looks like an inflection: by wordfreq (English and the family's language) it is a
+    word far more common than the listed word it would inflect ("spaces" is not "spac" + es, "testen" is not
+    "teste" + n), so the ending made another word. A compound on a strong root ("" in ``found``) is never so."""
+    if "" in found:
+        return False
+    from publisher.rules.wordsplit import fold, zipf
+
+    lists = [zipf("en")] if fam == "en" else [zipf("en"), zipf(fam)]
+
+    def freq(word: str) -> float:
+        w = word if word.isascii() else fold(word)
+        return max(z.get(w, 0.0) for z in lists)
+
+    common = freq(tok)
+    return all(common >= freq(s) + ANOTHER_WORD_ZIPF for s in found)
 
 
 def _plain(tokens: set[str], words: frozenset[str], starts: frozenset[str], morph: Morph | None = None) -> bool:
@@ -304,11 +332,35 @@ def profanity(doc: Doc, ctx: Ctx, opts: ProfanityOptions) -> list[Finding]:
     out = []
     for start, end in find(text, words, tuple(ctx.languages)):
         word = doc.text[start:end]
+        if _word_of_the_post_language(word.lower(), doc, ctx):
+            continue
         out.append(ctx.finding(
             "profanity", opts, f"profanity: {word!r}", start, end,
             f"remove {word!r} or say it without swearing",
         ))
     return out
+
+
+@lru_cache(maxsize=1)
+def _english() -> frozenset[str]:
+    """better-profanity's (English) list as publisher uses it, without the other languages' words."""
+    return frozenset(w.strip().lower() for w in _wordlist_text().splitlines() if w.strip()) - NOT_PROFANE
+
+
+def _word_of_the_post_language(word: str, doc: Doc, ctx: Ctx) -> bool:
+    """An entry of the English list in a post written in another language, where by wordfreq the word is more
+    common than in English: a word of that language ("en retard" is late in French), not the English swear word.
+    Never a word a language's own list adds ("merde"), and never in an English post or one of unknown language."""
+    if word not in _english() or any(word in extras for extras in EXTRA.values()):
+        return False
+    from publisher.rules.language import text_language
+    from publisher.rules.wordsplit import fold, zipf
+
+    lang = text_language(doc, ctx)
+    if lang is None or lang == "en" or not zipf(lang):
+        return False
+    w = word if word.isascii() else fold(word)
+    return zipf(lang).get(w, 0.0) > zipf("en").get(w, 0.0)
 
 
 RULES: RuleTable = {"profanity": (profanity, ProfanityOptions)}
