@@ -53,3 +53,28 @@ def test_an_english_list_word_that_is_a_word_of_the_post_language_is_not_profani
     assert profane("Et merde, coupure de courant dans le datacenter.", acc(["fr"], "personal")) == ["merde"]
     # an English swear word more common in English than in the post's language stays one ("shit" in Norwegian)
     assert profane("Holy shit, den nye ruteren virket på første forsøk.", acc(["nb"], "personal")) == ["shit"]
+
+
+# -- the organisation's own function mailboxes in any language --
+
+def _emails(text: str, languages: list[str]) -> list[str]:
+    account = acc(languages).model_copy(update={"own_domains": ["kystnett.no", "kystnett.de", "kystnett.fr"]})
+    return [text[f.start:f.end] for f in tone.check(text, account, kind=PostKind.NOTE) if f.rule == "privacy.email"]
+
+
+@pytest.mark.parametrize(("address", "langs"), [
+    ("rechnung@kystnett.de", ["de"]), ("veranstaltungen@kystnett.de", ["de"]),
+    ("facturation@kystnett.fr", ["fr"]), ("evenements@kystnett.fr", ["fr"]), ("bestilling@kystnett.no", ["nb"]),
+])
+def test_a_common_noun_of_the_account_language_on_an_own_domain_is_a_function_mailbox(address: str,
+                                                                                      langs: list[str]) -> None:
+    assert _emails(f"Write to {address} for this.", langs) == []
+
+
+@pytest.mark.parametrize(("address", "langs"), [
+    ("anna@kystnett.no", ["nb"]), ("erik@kystnett.no", ["nb", "en"]), ("hans@kystnett.de", ["de"]),
+    ("per.hansen@kystnett.no", ["nb"]), ("rechnung@gmail.com", ["de"]),
+    ("rechnung@kystnett.de", ["en"]),  # not a word of the account's languages: unknown, so a finding
+])
+def test_names_other_domains_and_unknown_words_stay_findings(address: str, langs: list[str]) -> None:
+    assert _emails(f"Write to {address} for this.", langs) == [address]

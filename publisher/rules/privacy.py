@@ -131,14 +131,38 @@ def _mask(value: str) -> str:
 _LOCAL_PIECES = re.compile(r"[._+-]")
 
 
-def is_role_mailbox(local: str, extra: frozenset[str] = frozenset()) -> bool:
+def is_role_mailbox(local: str, extra: frozenset[str] = frozenset(), languages: tuple[str, ...] | list[str] = ()
+                    ) -> bool:
     """A local part that names a function: a known role word, alone or with qualifiers ("jobs.oslo", "noc-24x7",
-    "press2026"); a person's name ("per.hansen", "kari") is not."""
+    "press2026"), or one common noun of the account's ``languages`` ("rechnung", "facturation": ``_common_noun``);
+    a person's name ("per.hansen", "anna", "erik") is not."""
     local = local.lower()
     if local in ROLE_MAILBOXES or local in extra:
         return True
     pieces = [p.rstrip("0123456789") for p in _LOCAL_PIECES.split(local) if p]
-    return any(p in ROLE_MAILBOXES or p in extra for p in pieces)
+    if any(p in ROLE_MAILBOXES or p in extra for p in pieces):
+        return True
+    return len(pieces) == 1 and _common_noun(pieces[0], tuple(languages))
+
+
+#: wordfreq's lists a first name is looked up in: a name travels (erik, anna, hans, maria: in all nine), a common
+#: noun of one language ("rechnung", "facturation", "eventos") is in one or two of them
+_NAME_LISTS = ("en", "nb", "de", "fr", "es", "nl", "sv", "it", "pt")
+
+
+def _common_noun(word: str, languages: tuple[str, ...]) -> bool:
+    """A one-word local part names a function when it is a common word (Zipf >= 3) of one of the account's
+    languages and found (Zipf >= 2) in at most two of ``_NAME_LISTS``: the billing, events or careers mailbox in
+    any language, without listing each. A first name is in more of them; a rare one-language name (kari) is not
+    told apart, which is why this is only for the organisation's own domains."""
+    if len(word) < 4 or not word.isalpha():
+        return False
+    from publisher.rules.wordsplit import fold, zipf
+
+    word = fold(word)
+    if not any(zipf(lang).get(word, 0.0) >= 3.0 for lang in languages):
+        return False
+    return sum(1 for lang in _NAME_LISTS if zipf(lang).get(word, 0.0) >= 2.0) <= 2
 
 
 _HOST = re.compile(r"^(?:https?://)?(?:www\.)?([^/:?#\s]+)", re.IGNORECASE)
@@ -173,7 +197,7 @@ def email(doc: Doc, ctx: Ctx, opts: EmailOptions) -> list[Finding]:
         if any(fnmatch.fnmatchcase(addr.lower(), a) for a in allow):
             continue
         local, _, domain = addr.rpartition("@")
-        if own and opts.role_mailboxes and on_domains(domain, own) and is_role_mailbox(local, extra):
+        if own and opts.role_mailboxes and on_domains(domain, own) and is_role_mailbox(local, extra, ctx.account.languages):
             continue
         out.append(ctx.finding(
             "privacy.email", opts, "an e-mail address in a public post", start, end,
