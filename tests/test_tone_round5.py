@@ -78,3 +78,26 @@ def test_a_common_noun_of_the_account_language_on_an_own_domain_is_a_function_ma
 ])
 def test_names_other_domains_and_unknown_words_stay_findings(address: str, langs: list[str]) -> None:
     assert _emails(f"Write to {address} for this.", langs) == [address]
+
+
+# -- hyphenated capital names are names --
+
+def _shouting(text: str, languages: list[str]) -> list[str]:
+    return [f.message for f in tone.check(text, acc(languages), kind=PostKind.TICKET) if f.rule == "shouting"]
+
+
+@pytest.mark.parametrize(("text", "langs"), [
+    ("RIPE NCC, DE-CIX and NIX have all confirmed the route leak from earlier today is contained.", ["en"]),
+    ("DE-CIX, BCIX und RIPE NCC bestätigen, dass das Routenleck eingedämmt ist.", ["de"]),
+    ("RPKI ROV is now enforced on all IXP sessions (NIX, DE-CIX, AMS-IX, LINX).", ["en"]),
+])
+def test_a_run_of_names_with_hyphenated_ones_is_not_shouting(text: str, langs: list[str]) -> None:
+    assert _shouting(text, langs) == []
+
+
+@pytest.mark.parametrize(("text", "langs"), [
+    ("Peering is down. CALL DE-CIX AND THE NOC NOW, everyone.", ["en"]),
+    ("Wartung heute Nacht. DAS NETZ IST DANN WEG, bitte planen.", ["de"]),
+])
+def test_a_loud_run_beside_a_hyphenated_name_is_still_shouting(text: str, langs: list[str]) -> None:
+    assert _shouting(text, langs)

@@ -149,7 +149,7 @@ def shouting(doc: Doc, ctx: Ctx, opts: ShoutingOptions) -> list[Finding]:
         if w[2] and w in caps and (not run or not text[run[-1][1]:w[0]].strip(" ,-:")):
             run.append(w)
             continue
-        if len(run) >= opts.max_caps_words and _loud(run, written_low):
+        if len(run) >= opts.max_caps_words and _loud(run, written_low, text):
             start, end = run[0][0], run[-1][1]
             out.append(ctx.finding(
                 "shouting", opts, f"{len(run)} words in capitals: {quote(text, start, end)!r}", start, end,
@@ -159,14 +159,24 @@ def shouting(doc: Doc, ctx: Ctx, opts: ShoutingOptions) -> list[Finding]:
     return out
 
 
-def _loud(run: list[tuple[int, int, str]], written_low: set[str]) -> bool:
+def _loud(run: list[tuple[int, int, str]], written_low: set[str], text: str) -> bool:
     """A run of capitals is emphasis when it holds a sentence's glue (a function word), a word the text also writes
-    in lower case, or two long words; a run of short names ("RIPE NCC NORID NIX") holds none of these."""
-    if any((w.lower() in _FUNCTION or w.lower() in written_low) for _, _, w in run):
+    in lower case, or two long words; a run of short names ("RIPE NCC NORID NIX", "DE-CIX, AMS-IX") holds none of
+    these: a piece of a hyphenated capital name is no function word ("DE" of "DE-CIX" is not the French "de")."""
+    if any((w.lower() in _FUNCTION and not _hyphenated(s, e, text)) or w.lower() in written_low
+           for s, e, w in run):
         return True
     if sum(1 for _, _, w in run if len(w) >= 7) >= 2:
         return True
     return any(w.lower() in _vocabulary() for _, _, w in run)
+
+
+def _hyphenated(start: int, end: int, text: str) -> bool:
+    """The word at ``text[start:end]`` is joined by a hyphen to a letter or digit before or after it."""
+    after = text[end:end + 2]
+    before = text[max(0, start - 2):start]
+    return (len(after) == 2 and after[0] == "-" and after[1].isalnum()) or \
+        (len(before) == 2 and before[1] == "-" and before[0].isalnum())
 
 
 @lru_cache(maxsize=1)
