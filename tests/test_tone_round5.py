@@ -101,3 +101,29 @@ def test_a_run_of_names_with_hyphenated_ones_is_not_shouting(text: str, langs: l
 ])
 def test_a_loud_run_beside_a_hyphenated_name_is_still_shouting(text: str, langs: list[str]) -> None:
     assert _shouting(text, langs)
+
+
+# -- insults someone else said, quoted --
+
+def _hostile(text: str, languages: list[str]) -> list[str]:
+    return [f.message for f in tone.check(text, acc(languages), kind=PostKind.NOTE) if f.rule == "sentiment"]
+
+
+@pytest.mark.parametrize(("text", "langs"), [
+    ('A customer called our night shift "useless idiots" yesterday. That was unfair; we stand behind them.', ["en"]),
+    ("Ein Kunde hat unsere Nachtschicht als „unfähige Idioten“ beschimpft. Das war unfair.", ["de"]),
+    ("Un client a traité notre équipe de nuit d'« abrutis incompétents ». C'était injuste.", ["fr"]),
+    ("En kunde kalte nattevakten vår «udugelige idioter» i går. Det var urettferdig.", ["nb"]),
+    ("Un cliente llamó «panda de inútiles» a nuestro turno de noche. Fue injusto.", ["es"]),
+])
+def test_an_insult_the_post_quotes_is_not_the_writers_hostility(text: str, langs: list[str]) -> None:
+    assert _hostile(text, langs) == []
+
+
+@pytest.mark.parametrize(("text", "langs"), [
+    ('Our "premium" support team are useless idiots, as usual.', ["en"]),
+    ("Die Leute von der „Hotline“ sind unfähige Idioten.", ["de"]),
+    ('"Fixed", they said. Useless idiots.', ["en"]),
+])
+def test_an_insult_outside_the_quotation_marks_is_still_hostility(text: str, langs: list[str]) -> None:
+    assert _hostile(text, langs)

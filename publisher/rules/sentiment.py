@@ -7,6 +7,7 @@ the built-in profiles turn the lower bound off for incident tickets, which may r
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -95,7 +96,7 @@ def hostile(doc: Doc, ctx: Ctx, opts: SentimentOptions) -> list[Finding]:
         return []
     from publisher.rules import hostility
 
-    found = hostility.find(doc.prose, ctx.languages, doc.lower_words)
+    found = [h for h in hostility.find(doc.prose, ctx.languages, doc.lower_words) if not _quoted(doc.prose, h[0], h[1])]
     if not found:
         return _by_model(doc, ctx, opts, severity) if opts.model else []
     start, end = found[0][0], found[-1][1]
@@ -104,6 +105,19 @@ def hostile(doc: Doc, ctx: Ctx, opts: SentimentOptions) -> list[Finding]:
         "sentiment", opts, f"hostile: {listed}", start, end,
         "criticise the problem, not the people: say what is wrong and what you need", severity=severity,
     )]
+
+
+#: a quotation: straight double quotes, English and German curly quotes, guillemets (either way round)
+_QUOTE = re.compile(r'"[^"\n]{1,300}"|\u201c[^\u201d\n]{1,300}\u201d|\u201e[^\u201c\u201d\n]{1,300}[\u201c\u201d]'
+                    r'|\u00ab[^\u00bb\n]{1,300}\u00bb|\u00bb[^\u00ab\n]{1,300}\u00ab')
+
+
+def _quoted(text: str, start: int, end: int) -> bool:
+    """The span lies inside a quotation: someone else's words the post reports ('A customer called our night shift
+    "useless idiots". That was unfair.'), not the writer's own."""
+    if not any(q in text for q in '"\u201c\u201e\u00ab\u00bb'):
+        return False
+    return any(m.start() < start and end < m.end() for m in _QUOTE.finditer(text))
 
 
 def _by_model(doc: Doc, ctx: Ctx, opts: SentimentOptions, severity: Severity) -> list[Finding]:
