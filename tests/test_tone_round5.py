@@ -127,3 +127,27 @@ def test_an_insult_the_post_quotes_is_not_the_writers_hostility(text: str, langs
 ])
 def test_an_insult_outside_the_quotation_marks_is_still_hostility(text: str, langs: list[str]) -> None:
     assert _hostile(text, langs)
+
+
+# -- an award cited is not a claim made --
+
+def _banned(text: str, languages: list[str]) -> list[str]:
+    return [f.message for f in tone.check(text, acc(languages), kind=PostKind.NOTE) if f.rule == "phrases.banned"]
+
+
+@pytest.mark.parametrize(("text", "langs"), [
+    ("Kystnett has been named one of Norway's best workplaces for the third year in a row.", ["en"]),
+    ("Kystnett er kåret til Norges mest stabile internettleverandør for tredje år på rad.", ["nb"]),
+    ("Kystnett wurde zum zuverlässigsten Anbieter Deutschlands gekürt.", ["de"]),
+])
+def test_a_superlative_someone_else_awarded_is_cited_not_claimed(text: str, langs: list[str]) -> None:
+    assert _banned(text, langs) == []
+
+
+@pytest.mark.parametrize(("text", "langs"), [
+    ("Kystnett: Norway's best network. Switch today.", ["en"]),
+    ("Vi er Norges mest stabile internettleverandør.", ["nb"]),
+    ("We named our new plan after the best network in Norway: ours.", ["en"]),
+])
+def test_a_superlative_the_post_claims_itself_is_still_banned(text: str, langs: list[str]) -> None:
+    assert _banned(text, langs)

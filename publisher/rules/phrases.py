@@ -214,8 +214,22 @@ def claims(text: str, kinds: list[str]) -> list[tuple[int, int, str]]:
                 if gate(low):
                     out.extend((m.start(), m.end(), name) for m in _never_rx(i).finditer(low))
             continue
-        out.extend((m.start(), m.end(), name) for m in _claim_rx(name).finditer(low))
+        found = [(m.start(), m.end(), name) for m in _claim_rx(name).finditer(low)]
+        if name == "market-superlative":  # "named one of Norway's best workplaces": someone else's verdict, cited
+            found = [f for f in found if not _AWARDED.search(low[max(0, f[0] - 60):f[0]])
+                     and not _AWARDED_AFTER.match(low[f[1]:f[1] + 40])]
+        out.extend(found)
     return out
+
+
+#: a title someone else gave, right before a superlative: the post cites an award or a ranking (which a reader can
+#: check), it does not claim to be the best itself
+_AWARDED = re.compile(
+    r"\b(?:named|voted|ranked|awarded|crowned|rated|elected|kåret|kåra|rangert|utnevnt|gekürt|gewählt|"
+    r"ausgezeichnet|prämiert|élue?s?|classée?s?|nommée?s?|désignée?s?|distinguée?s?|elegid[oa]s?|nombrad[oa]s?|"
+    r"premiad[oa]s?|reconocid[oa]s?)\b(?:\W+\w+){0,4}?\W*$")
+#: the same with the participle after it, as German puts it ("wurde zum schnellsten Anbieter Deutschlands gekürt")
+_AWARDED_AFTER = re.compile(r"(?:[^\w.!?]+\w+){0,3}?[^\w.!?]+(?:gekürt|gewählt|ausgezeichnet|prämiert|kåret|kåra)\b")
 
 
 def banned(doc: Doc, ctx: Ctx, opts: BannedOptions) -> list[Finding]:
