@@ -18,8 +18,13 @@ def acc(languages: list[str], kind: str = "organisation", tz: str = "Europe/Oslo
     return AccountConfig(name="a", channel="mastodon", kind=kind, timezone=tz, languages=languages)
 
 
+def found(rule: str, text: str, account: AccountConfig, kind: PostKind = PostKind.NOTE) -> list[str]:
+    """The text each finding of ``rule`` points at."""
+    return [text[f.start:f.end] for f in tone.check(text, account, kind=kind) if f.rule == rule]
+
+
 def profane(text: str, account: AccountConfig) -> list[str]:
-    return [text[f.start:f.end] for f in tone.check(text, account, kind=PostKind.NOTE) if f.rule == "profanity"]
+    return found("profanity", text, account)
 
 
 @pytest.mark.parametrize(("text", "langs"), [
@@ -59,7 +64,7 @@ def test_an_english_list_word_that_is_a_word_of_the_post_language_is_not_profani
 
 def _emails(text: str, languages: list[str]) -> list[str]:
     account = acc(languages).model_copy(update={"own_domains": ["kystnett.no", "kystnett.de", "kystnett.fr"]})
-    return [text[f.start:f.end] for f in tone.check(text, account, kind=PostKind.NOTE) if f.rule == "privacy.email"]
+    return found("privacy.email", text, account)
 
 
 @pytest.mark.parametrize(("address", "langs"), [
@@ -83,7 +88,7 @@ def test_names_other_domains_and_unknown_words_stay_findings(address: str, langs
 # -- hyphenated capital names are names --
 
 def _shouting(text: str, languages: list[str]) -> list[str]:
-    return [f.message for f in tone.check(text, acc(languages), kind=PostKind.TICKET) if f.rule == "shouting"]
+    return found("shouting", text, acc(languages), PostKind.TICKET)
 
 
 @pytest.mark.parametrize(("text", "langs"), [
@@ -106,7 +111,7 @@ def test_a_loud_run_beside_a_hyphenated_name_is_still_shouting(text: str, langs:
 # -- insults someone else said, quoted --
 
 def _hostile(text: str, languages: list[str]) -> list[str]:
-    return [f.message for f in tone.check(text, acc(languages), kind=PostKind.NOTE) if f.rule == "sentiment"]
+    return found("sentiment", text, acc(languages))
 
 
 @pytest.mark.parametrize(("text", "langs"), [
@@ -132,7 +137,7 @@ def test_an_insult_outside_the_quotation_marks_is_still_hostility(text: str, lan
 # -- an award cited is not a claim made --
 
 def _banned(text: str, languages: list[str]) -> list[str]:
-    return [f.message for f in tone.check(text, acc(languages), kind=PostKind.NOTE) if f.rule == "phrases.banned"]
+    return found("phrases.banned", text, acc(languages))
 
 
 @pytest.mark.parametrize(("text", "langs"), [
