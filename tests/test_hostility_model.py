@@ -6,8 +6,8 @@ test runs the CLI and a worker against the dry-run channel."""
 from __future__ import annotations
 
 import hashlib
-import os
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
