@@ -131,8 +131,7 @@ def _wordlist_text() -> str:
 def wordset(extra: tuple[str, ...] = (), allow: tuple[str, ...] = (), innocent: frozenset[str] = frozenset()
             ) -> frozenset[str]:
     """The lower-case words and phrases to flag (better-profanity's list, filtered and extended)."""
-    words = {w.strip().lower() for w in _wordlist_text().splitlines() if w.strip()}
-    words -= NOT_PROFANE
+    words = set(_english())
     for extras in EXTRA.values():
         words.update(extras)
     words.update(w.lower() for w in extra)
@@ -231,13 +230,12 @@ def _another_word(tok: str, found: tuple[str, ...], fam: str) -> bool:
     "teste" + n), so the ending made another word. A compound on a strong root ("" in ``found``) is never so."""
     if "" in found:
         return False
-    from publisher.rules.wordsplit import fold, zipf
+    from publisher.rules.wordsplit import frequency
 
-    lists = [zipf("en")] if fam == "en" else [zipf("en"), zipf(fam)]
+    langs = ("en",) if fam == "en" else ("en", fam)
 
     def freq(word: str) -> float:
-        w = word if word.isascii() else fold(word)
-        return max(z.get(w, 0.0) for z in lists)
+        return max(frequency(word, lang) for lang in langs)
 
     common = freq(tok)
     return all(common >= freq(s) + ANOTHER_WORD_ZIPF for s in found)
@@ -354,13 +352,12 @@ def _word_of_the_post_language(word: str, doc: Doc, ctx: Ctx) -> bool:
     if word not in _english() or any(word in extras for extras in EXTRA.values()):
         return False
     from publisher.rules.language import text_language
-    from publisher.rules.wordsplit import fold, zipf
+    from publisher.rules.wordsplit import frequency, zipf
 
     lang = text_language(doc, ctx)
     if lang is None or lang == "en" or not zipf(lang):
         return False
-    w = word if word.isascii() else fold(word)
-    return zipf(lang).get(w, 0.0) > zipf("en").get(w, 0.0)
+    return frequency(word, lang) > frequency(word, "en")
 
 
 RULES: RuleTable = {"profanity": (profanity, ProfanityOptions)}

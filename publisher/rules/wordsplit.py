@@ -70,6 +70,11 @@ def zipf(lang: str) -> dict[str, float]:
     return out
 
 
+def frequency(word: str, lang: str) -> float:
+    """The Zipf frequency of a lower-case ``word`` in ``lang``'s small list (0.0 when it is not there)."""
+    return zipf(lang).get(word if word.isascii() else fold(word), 0.0)
+
+
 @lru_cache(maxsize=16)
 def known(lang: str) -> frozenset[str]:
     """Folded words of Zipf >= ``KNOWN_ZIPF`` in wordfreq's large list: the rarer words a small list lacks
