@@ -4,7 +4,9 @@
       N deliveries due at one instant through `publisher worker -p P -t T` + `publisher scheduler` (as spine.py
       procs), and on PostgreSQL the share of in-transaction backend samples waiting on a lock (pg_stat_activity
       wait_event_type = 'Lock', every 10 ms during the burst; and ungranted pg_locks rows), by lock kind, and what
-      the in-transaction backends were doing otherwise (running, waiting on the client, on I/O)
+      the in-transaction backends were doing otherwise (running, waiting on the client, on I/O); and the CPU every
+      process on the machine used from 0.5 s before the due time to the last publish, by kind (workers, scheduler,
+      database server, broker, the benchmark itself), against what the cores could give in that time
   python benchmarks/scale.py hour ACCOUNTS PER P T GAP MAXDAY
       the top-of-the-hour burst: ACCOUNTS accounts, PER deliveries each, all due at the same second, every account
       with policy min_gap_seconds = GAP and max_per_day = MAXDAY: cadence violations counted from the published
@@ -41,6 +43,65 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 from spine import _home, _settled, _stop_embedded  # noqa: E402
+
+
+class CpuSampler:
+    """CPU seconds of every process on the machine by kind, from ``start`` until ``stop``: the worker pool, the
+    scheduler, the database server, the broker, this benchmark, anything else. Every process is sampled every 0.1 s
+    from /proc, so one that exits before the end still counts up to its last sample (the servers run on this
+    machine, as they do here)."""
+
+    KINDS = (("dramatiq", "workers"), ("publisher.cli worker", "workers"), ("publisher.cli scheduler", "scheduler"),
+             ("scale.py", "benchmark"), ("postgres", "database server"), ("redis-server", "broker"),
+             ("valkey-server", "broker"), ("beam.smp", "broker"))
+
+    def __init__(self) -> None:
+        self.first: dict[int, tuple[str, float]] = {}
+        self.last: dict[int, tuple[str, float]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _kind(self, pid: int) -> str:
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            name = Path(f"/proc/{pid}/comm").read_text().strip()
+        except OSError:
+            return "other"
+        return next((kind for key, kind in self.KINDS if key in cmd or key == name), "other")
+
+    def _snap(self) -> dict[int, tuple[str, float]]:
+        out = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                pid = int(entry)
+                known = self.last.get(pid) or self.first.get(pid)
+                cpu = _proc_cpu(pid)
+                if cpu or known is None:
+                    out[pid] = (known[0] if known else self._kind(pid), cpu)
+        return out
+
+    def start(self) -> None:
+        self.first = self._snap()
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            self.last.update(self._snap())
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def line(self, busy: float) -> str:
+        """``busy``: the seconds from ``start`` to the last piece of work (the capacity is that times the cores)."""
+        used: Counter[str] = Counter()
+        for pid, (kind, cpu) in self.last.items():
+            used[kind] += max(0.0, cpu - self.first.get(pid, (kind, 0.0))[1])
+        cores = len(os.sched_getaffinity(0))
+        return (f"CPU from 0.5 s before the due time to the last publish ({busy:.1f} s x {cores} cores = "
+                f"{busy * cores:.1f} s available): "
+                + ", ".join(f"{k} {v:.2f} s" for k, v in used.most_common() if v >= 0.01)
+                + f"; total {sum(used.values()):.2f} s")
 
 
 class LockSampler:
@@ -223,12 +284,15 @@ def burst(n: int = 10_000, processes: int = 2, threads: int = 8) -> None:
     cpu0 = _children_cpu()
     spawned = _spawn(env, processes, threads)
     sampler = LockSampler(os.environ["BENCH_PG"], app) if env.get("PUBLISHER_DATABASE_URL") else None
+    usage = CpuSampler()
     try:
         time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds() - 0.5))
+        usage.start()
         if sampler:
             sampler.start()
         _wait(store, n, 900)
     finally:
+        usage.stop()
         if sampler:
             sampler.stop()
         _stop(spawned)
@@ -244,7 +308,8 @@ def burst(n: int = 10_000, processes: int = 2, threads: int = 8) -> None:
           f"p99 {_pct(late, 0.99):.2f} s (on the platform's clock: p50 {_pct(platform, 0.5):.2f} s, "
           f"p99 {_pct(platform, 0.99):.2f} s); none early: {late[0] >= 0}; CPU: worker + scheduler processes "
           f"{cpu:.1f} s (start-up included), database server {server:.1f} s ({(cpu + server) / n * 1000:.2f} ms "
-          f"a delivery); load {os.getloadavg()[0]:.1f}" + (f"; {sampler.line()}" if sampler else ""))
+          f"a delivery); load {os.getloadavg()[0]:.1f}" + (f"; {sampler.line()}" if sampler else "")
+          + f"; {usage.line(late[-1] + 0.5)}")
 
 
 def hour(accounts: int = 10_000, per: int = 5, processes: int = 2, threads: int = 8, gap: int = 5,
