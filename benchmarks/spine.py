@@ -50,7 +50,8 @@ def _home() -> tuple[Path, dict[str, str]]:
 def cold(n: int = 15) -> None:
     home, env = _home()
     cmd = [sys.executable, "-m", "publisher.cli", "ticket", "update", "INC-1", "--account", "noc"]
-    subprocess.run([*cmd, "--update-id", "warm", "warm-up creates the store"], env=env, check=True, capture_output=True)
+    subprocess.run([*cmd, "--open-if-missing", "--update-id", "warm", "warm-up opens the ticket and creates the store"],
+                   env=env, check=True, capture_output=True)
     times = []
     for i in range(n):
         t = time.perf_counter()
