@@ -118,6 +118,24 @@ def _decided_locked(conn: Connection, post_ids: list[str]) -> dict[str, dict[str
     return _decisions(conn, list(dict.fromkeys(post_ids)))
 
 
+def after_change(settings: Settings, conn: Connection, post_id: str, accounts: Iterable[str], content_changed: bool,
+                 actor: str, why: str) -> tuple[State, list[audit.Event]]:
+    """The state the not yet published copies of a changed post go to, and the events of what changed here. A new
+    content makes every decision on the post void (approvers approved the old text): they are deleted and it waits
+    again. Otherwise the decisions stand, and it waits only while an account needing approval has none (an account
+    added to the post that needs approval, say)."""
+    from sqlalchemy import delete
+
+    events: list[audit.Event] = []
+    decided = _decided_locked(conn, [post_id])[post_id]
+    if content_changed and decided:
+        conn.execute(delete(_table()).where(_table().c.post_id == post_id))
+        events.append(audit.Event("approval.reset", post_id=post_id, details={"by": actor, "reason": why}))
+        decided = {}
+    waiting = [a for a in needs_approval(settings, accounts) if (decided.get(a) or {}).get("decision") != APPROVED]
+    return (State.PENDING_APPROVAL if waiting else State.SCHEDULED), events
+
+
 def _decisions(conn: Connection, post_ids: list[str]) -> dict[str, dict[str, dict[str, Any]]]:
     """post id -> account -> its decision row."""
     from sqlalchemy import select

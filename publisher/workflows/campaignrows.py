@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 from publisher import audit, rawsql, service
 from publisher.models import Payload, State
 from publisher.schema import deliveries, posts
-from publisher.settings import AccountConfig, Settings
+from publisher.settings import Settings
 from publisher.store import new_id
-from publisher.workflows import forked
+from publisher.workflows import approvals, forked
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -54,10 +54,6 @@ def scope(name: str) -> str:
     return f"campaign:{name}"
 
 
-def first_state(account: AccountConfig) -> State:
-    return State.PENDING_APPROVAL if account.approvers else State.SCHEDULED
-
-
 def tone_keys(settings: Settings, p: Planned, memo: ToneKeys | None) -> dict[tuple[str, int], str]:
     """``service.tone_keys`` of the row's payloads, computed once per shared rendering (same kind, same payloads)."""
     hit = memo.get(id(p.rendered)) if memo is not None else None
@@ -85,20 +81,22 @@ def new_rows(settings: Settings, p: Planned, now: datetime, last: dict[tuple[str
         "thread": new.thread_key, "thread_seq": seq, "idempotency_key": new.idempotency_key,
         "campaign": new.variables["campaign"].get("name"), "variants": sorted(new.variants),
         "findings": [f.to_dict() for f in p.findings if f.severity != "info"]})]
-    rows, evs = delivery_rows(settings, p, post_id, list(p.rendered), now, last, memo)
+    # every copy waits if any of the row's accounts needs approval: none goes out before the others are approved
+    first = approvals.first_state(settings, p.rendered)
+    rows, evs = delivery_rows(settings, p, post_id, list(p.rendered), now, last, first, memo)
     return post, rows, events + evs
 
 
 def delivery_rows(settings: Settings, p: Planned, post_id: str, accounts: list[str], now: datetime,
-                  last: dict[tuple[str, str], str], memo: ToneKeys | None = None
+                  last: dict[tuple[str, str], str], first: State, memo: ToneKeys | None = None
                   ) -> tuple[list[dict[str, Any]], list[audit.Event]]:
+    """The deliveries of the row's ``accounts``, all starting in ``first`` (the post's state, not the account's)."""
     keys = tone_keys(settings, p, memo)
     rows: list[dict[str, Any]] = []
     events: list[audit.Event] = []
     for name in accounts:
         parts = p.rendered[name]
         account = settings.account(name)
-        first = first_state(account)
         prev = last.get((p.new.thread_key, name)) if p.new.thread_key else None
         for i, payload in enumerate(parts, 1):
             did = new_id("d")

@@ -29,7 +29,7 @@ from publisher.schema import campaigns, deliveries, posts
 from publisher.settings import AccountConfig, Settings
 from publisher.store import Store, lock_keys, transitions, utcnow
 from publisher.store import Transition as Move
-from publisher.workflows import forked, slots
+from publisher.workflows import approvals, forked, slots
 from publisher.workflows.campaignfile import CampaignFile, Issue, Row, canonical, suggest
 from publisher.workflows.campaignrows import (
     Built,
@@ -37,7 +37,6 @@ from publisher.workflows.campaignrows import (
     build,
     build_loose,
     delivery_rows,
-    first_state,
     insert,
     scope,
 )
@@ -156,25 +155,38 @@ def resolve_time(raw: str, anchors: dict[str, datetime], zone: ZoneInfo, now: da
     return timeparse.parse_time(s, zone, now, allow_past=True, what=what, notes=timeparse.Strict())
 
 
-def time_resolver(anchors: dict[str, datetime], now: datetime) -> Callable[[str, ZoneInfo, str], datetime]:
+class Times:
     """``resolve_time`` remembered per (text, zone, what) for one plan: a campaign's rows share few times and zones
     (the anchors and ``now`` are the plan's own). A time that fails, fails alike every time (the error is kept)."""
-    memo: dict[tuple[str, str, str], datetime | InputError] = {}
 
-    def resolve(raw: str, zone: ZoneInfo, what: str) -> datetime:
-        key = (raw, str(zone), what)
-        hit = memo.get(key)
+    def __init__(self, anchors: dict[str, datetime], now: datetime) -> None:
+        self.anchors, self.now = anchors, now
+        self.memo: dict[tuple[str, str, str, bool], datetime | InputError] = {}
+
+    def __call__(self, raw: str, zone: ZoneInfo, what: str, later: bool = False) -> datetime:
+        key = (raw, str(zone), what, later)
+        hit = self.memo.get(key)
         if hit is None:
             try:
-                hit = resolve_time(raw, anchors, zone, now, what)
+                hit = resolve_time(raw, self.anchors, zone, self.now + timedelta(days=1) if later else self.now, what)
             except InputError as e:
                 hit = e
-            memo[key] = hit
+            self.memo[key] = hit
         if isinstance(hit, InputError):
             raise InputError(hit.message, hint=hit.hint)
         return hit
 
-    return resolve
+    def from_now(self, raw: str, zone: ZoneInfo, what: str) -> bool:
+        """Whether ``raw`` is a time relative to the import (``now``, ``+2h``, ``tomorrow 09:00``, ``mon 10:00``):
+        it resolves elsewhere a day later. Such a time is fixed when its row is first imported."""
+        try:
+            return self(raw, zone, what) != self(raw, zone, what, later=True)
+        except InputError:
+            return False
+
+
+def time_resolver(anchors: dict[str, datetime], now: datetime) -> Times:
+    return Times(anchors, now)
 
 
 # -- planning --
@@ -519,7 +531,7 @@ def image_loader(campaign_path: str) -> Callable[[str], Any]:
     return load
 
 
-def _plan_row(settings: Settings, row: Row, resolve: Callable[[str, ZoneInfo, str], datetime], defaults: dict[str, Any], tags: list[str],
+def _plan_row(settings: Settings, row: Row, resolve: Times, defaults: dict[str, Any], tags: list[str],
               head_accounts: list[str], now: datetime, seen: dict[str, Row], issues: list[Issue],
               existing: dict[str, dict[str, Any]], by_post: dict[str, list[dict[str, Any]]],
               load_image: Callable[[str], Any] | None = None) -> Planned | None:
@@ -612,8 +624,12 @@ def _plan_row(settings: Settings, row: Row, resolve: Callable[[str, ZoneInfo, st
     if not good or not str(text).strip() or (not key and len(issues) > before):
         return None
     fields = canonical(row.fields)
-    sha = _row_sha(fields, None if slot else due, until, defaults, tags)
     found = existing.get(key)
+    # a time relative to the import counts as its text: re-importing the row a minute later changes nothing
+    zone = good[0].zone
+    fixed_at = bool(due) and resolve.from_now(str(at_raw), zone, "at")
+    fixed_until = bool(until_raw) and resolve.from_now(str(until_raw), zone, "not_after")
+    sha = _row_sha(fields, None if slot or fixed_at else due, {} if fixed_until else until, defaults, tags)
     status = "new" if found is None else ("unchanged" if (found["variables"].get("campaign") or {}).get("sha") == sha
                                           else "changed")
     if status != "unchanged":
@@ -656,6 +672,15 @@ def _plan_row(settings: Settings, row: Row, resolve: Callable[[str, ZoneInfo, st
     if slot and found is not None:  # a slot row keeps the slots it was given
         for d in p.stored:
             p.due.setdefault(d["account"], d["due_at"])
+    stored_fields = ((found or {}).get("variables", {}).get("campaign") or {}).get("row") or {}
+    if found is not None and fixed_at and stored_fields.get("at") == fields.get("at"):
+        for d in p.stored:  # and keeps the time it was first given (``now`` stays the first import's now)
+            if d["account"] in p.due:
+                p.due[d["account"]] = d["due_at"]
+    if found is not None and fixed_until and stored_fields.get("not_after") == fields.get("not_after"):
+        for d in p.stored:
+            if d["account"] in p.until:
+                p.until[d["account"]] = d["not_after"]
     return p
 
 
@@ -865,6 +890,13 @@ def _update_row(settings: Settings, conn: Connection, p: Planned, now: datetime,
     for d in p.stored:
         by_account.setdefault(d["account"], []).append(d)
     keys = service.tone_keys(settings, new.kind, p.rendered)
+    # a new text (of any copy) voids the approvals given; a new time or another free account keeps them
+    content_changed = any(
+        len(ds) != len(p.rendered[a]) or any(d["payload"] != x.to_dict() for d, x in zip(ds, p.rendered[a]))
+        for a, ds in by_account.items() if a in p.rendered)
+    first, approval_events = approvals.after_change(settings, conn, post["id"], p.rendered, content_changed,
+                                                    settings.actor, f"campaign row {p.key} changed")
+    events.extend(approval_events)
     add: list[str] = []
     for name, parts in p.rendered.items():
         old = by_account.pop(name, [])
@@ -880,8 +912,6 @@ def _update_row(settings: Settings, conn: Connection, p: Planned, now: datetime,
                                   details={"by": settings.actor, "reason": f"campaign row {p.key} changed"}))
             add.append(name)
             continue
-        account = settings.account(name)
-        first = first_state(account)
         for d, payload in zip(old, parts, strict=True):
             data = payload.to_dict()
             row = {**d, "payload": data}
@@ -905,7 +935,7 @@ def _update_row(settings: Settings, conn: Connection, p: Planned, now: datetime,
                 report.untouched.append(f"{p.key}: {d['id']} is {d['state']}; not changed")
     if add:
         last = _thread_tails(conn, [p]) if new.thread_key else {}
-        rows, evs = delivery_rows(settings, p, post["id"], add, now, last)
+        rows, evs = delivery_rows(settings, p, post["id"], add, now, last, first)
         insert(conn, deliveries, bind(rawsql.dialect_of(conn), deliveries, rows))
         events.extend(evs)
     return events
