@@ -294,7 +294,10 @@ def plan(settings: Settings, store: Store, cf: CampaignFile, now: datetime | Non
 
 def header_tags(header: dict[str, Any] | None) -> list[str]:
     """The hashtags a campaign's header requires in every post (``hashtags: [TNC26]``), without their ``#``."""
-    return [str(t).lstrip("#") for t in ((header or {}).get("hashtags") or []) if isinstance(t, str)]
+    tags = (header or {}).get("hashtags") or []
+    if not isinstance(tags, list):  # reported as such by the header's check; its letters are no hashtags
+        return []
+    return [str(t).lstrip("#") for t in tags if isinstance(t, str)]
 
 
 def tag_overrides(tags: list[str]) -> dict[str, Any] | None:
