@@ -81,9 +81,11 @@ def import_cmd(file: Path, dry_run: bool, prune: bool, as_json: bool) -> None:
 def _with_progress(work: Any, total: int, quiet: bool) -> Any:
     if quiet or total < PROGRESS_FROM or not sys.stderr.isatty():
         return work(None)
+    from rich.console import Console
     from rich.progress import Progress
 
-    with Progress(transient=True) as bar:
+    # on stderr, the terminal the test above found: stdout carries the report (a pipe, a file, jq)
+    with Progress(console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task("checking rows", total=total)
         return work(lambda n: bar.advance(task, n))
 
