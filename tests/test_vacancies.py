@@ -147,3 +147,28 @@ def test_cli_vacancy_post_list_filled_with_announcement(env: Env) -> None:
     assert rc == 2 and "7x" in err
     assert states(env.store()) == {"cancelled": 3, "scheduled": 1}  # the refused ones stored nothing
     assert env.cli("audit", "verify").returncode == 0
+
+
+def test_the_fill_announcement_is_published_as_a_reply_to_the_vacancy(env: Env) -> None:
+    """``vacancy filled --announce``: the reminders still to come are cancelled, and the announcement goes out in the
+    vacancy's thread (a reply to the published vacancy), through the real scheduler tick and publisher."""
+    env.write_config({"jobs": {"channel": "dryrun", "kind": "organisation", "timezone": "Europe/Oslo"}})
+    closes = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
+    rc, out, err = _cli(env, "vacancy", "post", "--account", "jobs", "--closes", closes, "--remind", "7d",
+                        "--at", "now", "--id", "ne-oslo", "--json", TEXT)
+    assert rc == 0, err
+    env.env["PUBLISHER_ACTOR"] = "worker"
+    run_due(env.settings(), env.store())
+    ledger = env.settings().home / "dryrun-ledger.jsonl"
+    [vacancy] = ledger_rows(ledger)
+    assert vacancy["text"].startswith(TEXT[:30])
+    env.env.pop("PUBLISHER_ACTOR")
+    rc, out, err = _cli(env, "vacancy", "filled", "ne-oslo", "--announce", "The position is filled, thank you!")
+    assert rc == 0 and "cancelled 1 delivery " in out and "already published" in out, out + err
+    env.env["PUBLISHER_ACTOR"] = "worker"
+    run_due(env.settings(), env.store())
+    first, announcement = ledger_rows(ledger)
+    assert first == vacancy
+    assert announcement["text"] == "The position is filled, thank you!"
+    assert announcement["in_reply_to"] == vacancy["remote_id"]  # in the vacancy's thread
+    assert states(env.store()) == {"published": 2, "cancelled": 1}
