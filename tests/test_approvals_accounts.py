@@ -127,6 +127,7 @@ def test_cli_approve_several_ids_twice_self_and_reject(env: Env) -> None:
     a = _post(env, "kari", ["comms", "events"])
     b = _post(env, "kari", ["comms"], "Doors open at 08:30 on Monday")
     c = _post(env, "kari", ["comms"], "Speaker list is out on Friday")
+    d = _post(env, "kari", ["comms", "events"], "Workshops are full, the waiting list is open")
     r = _cli(env, "kari", "approve", a)
     assert r.returncode == 4 and "two-person rule" in r.stderr
     r = _cli(env, "ola", "approve", a, b, "--json")
@@ -138,8 +139,9 @@ def test_cli_approve_several_ids_twice_self_and_reject(env: Env) -> None:
     assert r.returncode == 2 and "--reason" in r.stderr
     r = _cli(env, "mallory", "reject", c, "--reason", "no")
     assert r.returncode == 4 and "may not reject" in r.stderr
-    r = _cli(env, "ola", "reject", c, "--reason", "speakers not confirmed")
+    r = _cli(env, "ola", "reject", c, d, "--reason", "speakers not confirmed")  # several ids at once
     assert r.returncode == 0 and "rejected" in r.stdout, r.stderr
+    assert {x["state"] for x in all_deliveries(env.store()) if x["post_id"] == d} == {"cancelled"}
     r = _cli(env, "ola", "audit", "log", "--post", c, "--json")
     events = json.loads(r.stdout)
     assert any(e["action"] == "approval.rejected" and e["actor"] == "ola"
@@ -148,7 +150,7 @@ def test_cli_approve_several_ids_twice_self_and_reject(env: Env) -> None:
     assert json.loads(r.stdout)["approvals"] == {"comms": "rejected by ola: speakers not confirmed"}
     r = _cli(env, "ola", "show", a)
     assert "approvals: comms approved by ola" in r.stdout
-    assert states(env.store()) == {"scheduled": 3, "cancelled": 1}
+    assert states(env.store()) == {"scheduled": 3, "cancelled": 3}
     assert env.cli("audit", "verify").returncode == 0
 
 

@@ -72,6 +72,23 @@ def test_a_refused_edit_changes_nothing(env: Env, args: tuple[str, ...], code: i
 
 
 @pytest.mark.slow  # CLI processes
+def test_an_edit_by_delivery_id_changes_that_copy_only_and_never_moves_past_the_closing_time(env: Env) -> None:
+    post = service.accept(env.settings(), env.store(), service.NewPost(
+        text="Planned maintenance tonight 22:00-23:00", accounts=["noc", "andrew"],
+        at=datetime.now(UTC) + timedelta(hours=2), not_after=datetime.now(UTC) + timedelta(hours=3)))
+    before = {d["account"]: d for d in all_deliveries(env.store())}
+    rc, out, err = _cli(env, "edit", before["noc"]["id"], "--text", "Planned maintenance tonight 22:30-23:30")
+    assert rc == 0, err
+    after = {d["account"]: d for d in all_deliveries(env.store())}
+    assert after["noc"]["payload"]["text"] == "Planned maintenance tonight 22:30-23:30"
+    assert after["andrew"] == before["andrew"]  # the other copy is as it was
+    rc, out, err = _cli(env, "edit", post.post_id, "--at", "+4h")
+    assert rc == 2 and "closing time" in err, (rc, out, err)
+    assert {d["account"]: d for d in all_deliveries(env.store())} == after
+    assert env.cli("audit", "verify").returncode == 0
+
+
+@pytest.mark.slow  # CLI processes
 def test_a_published_delivery_is_not_edited_and_the_caller_is_told(env: Env) -> None:
     post = _post(env, "Planned maintenance tonight 22:00-23:00", at=datetime.now(UTC))
     run_due(env.settings(), env.store())
