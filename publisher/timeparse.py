@@ -15,6 +15,7 @@ silent shift.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -118,13 +119,21 @@ def _relative(n: int, unit: str, tz: ZoneInfo, now: datetime) -> datetime:
     return now + timedelta(**{_UNITS[key]: n})
 
 
-def describe(at: datetime, tz: ZoneInfo) -> str:
+def describe(at: datetime, tz: ZoneInfo, also: Iterable[ZoneInfo] = ()) -> str:
     """How every accepted time is echoed: in the account's zone and in UTC, e.g.
-    ``Mon 2026-12-07 10:00 CET (09:00 UTC)``; the UTC date too when it differs."""
+    ``Mon 2026-12-07 10:00 CET (09:00 UTC)``; the UTC date too when it differs. ``also``: the zones of the post's
+    other accounts, each said once when its clock differs (``...; 04:00 EST in America/New_York``), so a time read
+    in one account's zone is never a surprise in another's."""
     local = at.astimezone(tz)
     utc = at.astimezone(UTC)
     clock = f"{utc:%H:%M} UTC" if utc.date() == local.date() else f"{utc:%Y-%m-%d %H:%M} UTC"
-    return f"{local:%a %Y-%m-%d %H:%M} {local.tzname()} ({clock})"
+    others = []
+    for z in dict.fromkeys(also, None):
+        there = at.astimezone(z)
+        if there.utcoffset() != local.utcoffset() and f"{there:%H:%M} {there.tzname()} in {z.key}" not in others:
+            day = f"{there:%a} " if there.date() != local.date() else ""
+            others.append(f"{day}{there:%H:%M} {there.tzname()} in {z.key}")
+    return f"{local:%a %Y-%m-%d %H:%M} {local.tzname()} ({'; '.join([clock, *others])})"
 
 
 def _fmt(offset: timedelta | None) -> str:

@@ -105,3 +105,43 @@ def test_post_echoes_the_accepted_time_in_the_accounts_zone_and_utc(tmp_path: Pa
     assert "read as the first" in fold.output and "Sun 2027-10-31 02:30 CEST (00:30 UTC)" in fold.output
     assert as_json.exit_code == 0, as_json.output
     assert '"at_local": "Sat 2026-12-05 09:00 CET (08:00 UTC)"' in as_json.output
+
+
+def test_a_time_for_accounts_in_several_zones_names_each_zones_clock() -> None:
+    at = _utc(2026, 12, 7, 9, 0)
+    assert describe(at, OSLO, [OSLO, NYC]) == "Mon 2026-12-07 10:00 CET (09:00 UTC; 04:00 EST in America/New_York)"
+    assert describe(_utc(2026, 12, 7, 2, 0), OSLO, [NYC]) == (
+        "Mon 2026-12-07 03:00 CET (02:00 UTC; Sun 21:00 EST in America/New_York)")
+    assert describe(at, OSLO, [ZoneInfo("Europe/Berlin")]) == "Mon 2026-12-07 10:00 CET (09:00 UTC)"  # same clock
+
+
+def test_post_and_edit_to_accounts_in_two_zones_echo_both_clocks(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A typed time is read in the first account's zone; the echo says what that is on the other account's clock."""
+    import json
+
+    import yaml
+    from click.testing import CliRunner
+
+    from publisher import cli, store
+
+    for k in ("PUBLISHER_DATABASE_URL", "PUBLISHER_ACTOR"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("PUBLISHER_HOME", str(tmp_path))
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"accounts": {
+        "noc": {"channel": "dryrun", "kind": "organisation", "timezone": "Europe/Oslo"},
+        "noc-us": {"channel": "dryrun", "kind": "organisation", "timezone": "America/New_York"}}}))
+    monkeypatch.setenv("PUBLISHER_CONFIG", str(config))
+    store.set_clock(lambda: datetime(2026, 12, 4, 12, 0, tzinfo=UTC))
+    try:
+        r = CliRunner().invoke(cli.cli, ["post", "--account", "noc", "--account", "noc-us", "--at", "mon 10:00",
+                                         "--json", "Planned work on Monday"])
+        post_id = json.loads(r.output)["post_id"]
+        e = CliRunner().invoke(cli.cli, ["edit", post_id, "--at", "tue 10:00"])
+    finally:
+        store.set_clock(None)
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["at_local"] == "Mon 2026-12-07 10:00 CET (09:00 UTC; 04:00 EST in America/New_York)"
+    assert e.exit_code == 0, e.output
+    assert "Tue 2026-12-08 10:00 CET (09:00 UTC; 04:00 EST in America/New_York)" in e.output

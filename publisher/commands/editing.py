@@ -40,7 +40,8 @@ def edit(ident: str, text: str | None, at: str | None, tz: str | None, variants:
     settings = a.settings
     new_text = _text(text) if text is not None else None
     when = None
-    zone = timeparse.zone(tz) if tz else edits.zone_of(settings, a.store, ident)
+    zones = edits.zones_of(settings, a.store, ident)
+    zone = timeparse.zone(tz) if tz else zones[0]
     if at is not None:
         notes: list[str] = []
         when = timeparse.parse_time(at, zone, utcnow(), notes=notes)
@@ -62,7 +63,7 @@ def edit(ident: str, text: str | None, at: str | None, tz: str | None, variants:
         what = ", ".join(x for x, on in (("text", new_text is not None or variants), ("time", when)) if on)
         echo(f"edited {', '.join(result.changed)} ({what})")
         if when is not None:
-            echo(f"  now scheduled for {timeparse.describe(when, zone)}")
+            echo(f"  now scheduled for {timeparse.describe(when, zone, zones)}")
         if result.to_approval:
             echo(f"  the text changed: waiting for approval again (`publisher approve {result.post_id}`)")
     for i, state in result.refused.items():

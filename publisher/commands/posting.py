@@ -85,6 +85,7 @@ def _submit(text: str, accounts: tuple[str, ...], at: str, tz: str | None, not_a
         raise InputError("no account given", hint="add --account NAME (`publisher accounts list` shows them)")
     first = settings.account(accounts[0])
     zone = timeparse.zone(tz) if tz else first.zone
+    zones = [settings.accounts[x].zone for x in accounts if x in settings.accounts]  # the echo: the others' clocks too
     now = utcnow()  # the store's clock (a test fixes it with store.set_clock)
     notes: list[str] = []
     if at.strip().lower() == "next-slot":  # the first account's next free slot (its queue, README "Time slots")
@@ -116,7 +117,7 @@ def _submit(text: str, accounts: tuple[str, ...], at: str, tz: str | None, not_a
         raise
     if as_json:
         echo_json({"post_id": result.post_id, "existing": result.existing, "at": when,
-                   "at_local": timeparse.describe(when, zone), "notes": notes,
+                   "at_local": timeparse.describe(when, zone, zones), "notes": notes,
                    "deliveries": [{k: d[k] for k in ("id", "account", "channel", "part", "state", "due_at", "prev_id")}
                                   for d in result.deliveries],
                    "findings": [f.to_dict() for f in result.findings]})
@@ -126,10 +127,10 @@ def _submit(text: str, accounts: tuple[str, ...], at: str, tz: str | None, not_a
         click.echo(f"already accepted as {result.post_id} ({why}); nothing new stored")
     else:
         n = len(result.deliveries)
-        click.echo(f"scheduled {result.post_id} for {', '.join(new.accounts)} at {timeparse.describe(when, zone)} "
+        click.echo(f"scheduled {result.post_id} for {', '.join(new.accounts)} at {timeparse.describe(when, zone, zones)} "
                    f"({n} deliver{'y' if n == 1 else 'ies'})")
         if until is not None:
-            click.echo(f"never published after {timeparse.describe(until, zone)}")
+            click.echo(f"never published after {timeparse.describe(until, zone, zones)}")
         if any(d["state"] == "pending_approval" for d in result.deliveries):
             from publisher.workflows import approvals
 

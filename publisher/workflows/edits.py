@@ -65,11 +65,12 @@ def _resolve(store: Store, ident: str) -> tuple[dict[str, Any], list[dict[str, A
     raise NotFound(f"no post or delivery with id {ident!r}", hint="`publisher list` shows ids")
 
 
-def zone_of(settings: Settings, store: Store, ident: str) -> ZoneInfo:
-    """The zone a local time given for ``ident`` is read in: its (first) account's; NotFound for an unknown id."""
+def zones_of(settings: Settings, store: Store, ident: str) -> list[ZoneInfo]:
+    """The zones of ``ident``'s accounts, its first account's first: a local time given for it is read in that one
+    (and echoed in the others); NotFound for an unknown id."""
     _post, ds, _one = _resolve(store, ident)
-    account = settings.accounts.get(ds[0]["account"]) if ds else None
-    return account.zone if account is not None else ZoneInfo("UTC")
+    accounts = [settings.accounts.get(a) for a in dict.fromkeys(d["account"] for d in ds)]
+    return [a.zone for a in accounts if a is not None] or [ZoneInfo("UTC")]
 
 
 def edit(settings: Settings, store: Store, ident: str, change: Edit) -> Edited:
