@@ -112,3 +112,27 @@ def test_cadence_moves_times_as_the_publish_time_policy_will() -> None:
         z("2027-01-05T06:00Z"),  # third of the day: next local midnight, then quiet until 07:00 local
         z("2027-01-05T06:10Z")]  # quiet until 07:00, then the gap after the one before
     assert slots.cadence(a, due, kind="ticket") == due  # exempt kinds keep their times
+
+
+def test_a_campaign_across_the_four_changes_is_stored_on_each_accounts_wall_clock(
+        env: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """Through ``campaign import`` (the real CLI in-process, the real store): rows on the day of each change, set
+    the day before from an anchor, land at 09:00 on both accounts' own clocks (conf-x in Oslo, conf-ma in New
+    York), i.e. at the UTC times below, which differ by one hour across each change."""
+    from tests.campaigns.helpers import cli, deliveries_by_key, setup, write
+
+    setup(env, monkeypatch)
+    rows = [{"key": k, "at": f"{k}+1d 09:00", "accounts": ["conf-x", "conf-ma"], "text": f"Day two ({k}). #TNC31"}
+            for k in ("oslospring", "oslofall", "nyspring", "nyfall")]
+    write(tmp_path / "dst.yaml", {
+        "name": "tnc31", "hashtags": ["TNC31"], "rows": rows,
+        "anchors": {"oslospring": "2031-03-29T09:00+01:00", "oslofall": "2031-10-25T09:00+02:00",  # Sat before
+                    "nyspring": "2031-03-08T09:00-05:00", "nyfall": "2031-11-01T09:00-04:00"}})
+    code, out, err = cli(capsys, "campaign", "import", str(tmp_path / "dst.yaml"))
+    assert code == 0, err
+    due = {(k, a): d["due_at"].astimezone(UTC).isoformat() for (k, a, _), d in deliveries_by_key(env.store()).items()}
+    assert due == {
+        ("oslospring", "conf-x"): "2031-03-30T07:00:00+00:00", ("oslospring", "conf-ma"): "2031-03-30T13:00:00+00:00",
+        ("oslofall", "conf-x"): "2031-10-26T08:00:00+00:00", ("oslofall", "conf-ma"): "2031-10-26T13:00:00+00:00",
+        ("nyspring", "conf-x"): "2031-03-09T08:00:00+00:00", ("nyspring", "conf-ma"): "2031-03-09T13:00:00+00:00",
+        ("nyfall", "conf-x"): "2031-11-02T08:00:00+00:00", ("nyfall", "conf-ma"): "2031-11-02T14:00:00+00:00"}
