@@ -169,6 +169,9 @@ def edit(settings: Settings, store: Store, ident: str, change: Edit) -> Edited:
             post_values["text"] = change.text
         if change.at is not None and one is None:
             post_values["scheduled_at"] = change.at
+        row = _campaign_row(post, change, ds[0]["account"] if one is not None else None)
+        if row is not None:
+            post_values["variables"] = row
         if post_values:
             conn.execute(update(posts).where(posts.c.id == post["id"]).values(**post_values))
             new_post = {**post, **post_values}
@@ -182,6 +185,28 @@ def edit(settings: Settings, store: Store, ident: str, change: Edit) -> Edited:
                                           details={"by": who, "reason": "the text was edited"}))
         audit.append(conn, who, events, at=utcnow())
     return out
+
+
+def _campaign_row(post: dict[str, Any], change: Edit, account: str | None) -> dict[str, Any] | None:
+    """A campaign post's variables with its row as edited (``campaign export`` writes what is stored, edits
+    included), or None for any other post. The row's digest is cleared: re-importing the file as it was before the
+    edit is a change again (the file's text comes back, reported), not "no change" over an edit."""
+    campaign = (post.get("variables") or {}).get("campaign")
+    if not campaign:
+        return None
+    from publisher.workflows.campaignfile import canonical
+
+    row = dict(campaign.get("row") or {})
+    variants = dict(row.get("variants") or {})
+    variants.update(change.variants)
+    if change.text is not None and account is None:
+        row["text"] = change.text
+    elif change.text is not None:
+        variants[account] = change.text  # one delivery's wording: that account's own variant
+    row["variants"] = variants
+    if change.at is not None and account is None:
+        row["at"] = change.at.isoformat()
+    return {**post["variables"], "campaign": {**campaign, "row": canonical(row), "sha": None}}
 
 
 def deliveries_of_post(store: Store, post_id: str) -> list[dict[str, Any]]:

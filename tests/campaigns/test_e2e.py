@@ -56,6 +56,12 @@ def _campaign(names: list[str], start: datetime, rows: int = 300) -> dict[str, A
         out.append({"key": f"r{i}", "at": at.isoformat(timespec="seconds"), "accounts": [account],
                     "text": f"Conference update {i}: session {i % 17} starts soon in room {i % 5}. #TNC31"})
     out.append({"key": "slot", "accounts": ["x-0"], "text": "Recordings of day one are online. #TNC31"})
+    # a row to an account that needs approval and one that does not, with a variant per channel
+    out[0].update(accounts=[out[0]["accounts"][0], "mastodon-0"],
+                  variants={"mastodon": "Conference update 0, with the whole programme on our site. #TNC31"})
+    # a thread of two rows on one account
+    out[2].update(accounts=out[1]["accounts"], thread="agenda")
+    out[1]["thread"] = "agenda"
     return {"name": "tnc31", "hashtags": ["TNC31"], "rows": out}
 
 
@@ -70,29 +76,63 @@ def test_a_300_row_campaign_is_published_once_each_with_cadence_and_slots_kept(
     assert "300 new" in r.stdout and "wait for approval" in r.stdout
     store = env.store()
     pending = [d for d in all_deliveries(store) if d["state"] == "pending_approval"]
-    assert {d["account"] for d in pending} == {"mastodon-0", "bluesky-1"}
+    assert {d["account"] for d in pending} == {"mastodon-0", "bluesky-1", data["rows"][0]["accounts"][0]}
     slot_due = deliveries_by_key(store)[("slot", "x-0", 1)]["due_at"]
     assert slot_due.astimezone(ZoneInfo("Europe/Oslo")).strftime("%H:%M") == yaml.safe_load(
         (env.home / "config.yaml").read_text())["accounts"]["x-0"]["slots"][0]
     assert env.cli("campaign", "approve", "tnc31").returncode == 4  # carol wrote it: two-person rule
+    first = data["rows"][0]["accounts"][0]
+    assert pending_of(store, "r0") == {first: "pending_approval", "mastodon-0": "pending_approval"}  # no copy early
     env.env["PUBLISHER_ACTOR"] = "alice"
     r = env.cli("campaign", "approve", "tnc31")
-    assert r.returncode == 0 and f"approved {len(pending)}" in r.stdout, r.stdout + r.stderr
+    assert r.returncode == 0 and "approved" in r.stdout, r.stdout + r.stderr
+    assert pending_of(store, "r0") == {first: "scheduled", "mastodon-0": "scheduled"}
     env.env["PUBLISHER_ACTOR"] = "carol"
+
+    # before anything is due: the same file changes nothing; an edited file moves only its changed rows; --prune
+    before = deliveries_by_key(store)
+    assert "no change" in env.cli("campaign", "import", str(path)).stdout
+    assert deliveries_by_key(store) == before
+    data["rows"][0]["text"] = "Conference update 0, edited before publishing. #TNC31"
+    data["rows"][5]["at"] = (datetime.fromisoformat(data["rows"][5]["at"]) + timedelta(seconds=1)).isoformat()
+    pruned = [data["rows"].pop(8)["key"], data["rows"].pop(7)["key"]]
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    r = env.cli("campaign", "import", str(path), "--prune", "--json")
+    assert r.returncode == 0, r.stderr
+    after = deliveries_by_key(store)
+    moved = {k for k in before if before[k] != after[k]}
+    assert {k[0] for k in moved} == {"r0", "r5", *pruned}, sorted(moved)
+    assert {after[k]["state"] for k in before if k[0] in pruned} == {"cancelled"}
+    assert after[("r0", first, 1)]["payload"]["text"] == "Conference update 0, edited before publishing. #TNC31"
+    assert pending_of(store, "r0") == {first: "pending_approval", "mastodon-0": "pending_approval"}  # new text
+    r5 = next(k for k in before if k[0] == "r5")
+    assert after[r5]["due_at"] - before[r5]["due_at"] == timedelta(seconds=1)
+    assert after[r5]["state"] == before[r5]["state"] == "scheduled"
+    env.env["PUBLISHER_ACTOR"] = "alice"
+    r = env.cli("campaign", "approve", "tnc31")
+    assert r.returncode == 0 and "approved" in r.stdout, r.stdout + r.stderr
+    env.env["PUBLISHER_ACTOR"] = "carol"
+
+    total = 299  # 300 rows, less the two pruned, and r0 on two accounts
     env.spawn("scheduler", log="scheduler")
     env.spawn("worker", "--processes", "1", "--threads", "8", log="worker")
     try:
-        wait_for(lambda: sum(d["state"] == "published" for d in all_deliveries(store)) == 300, timeout=240,
-                 what="300 published")
+        wait_for(lambda: sum(d["state"] == "published" for d in all_deliveries(store)) == total, timeout=240,
+                 what=f"{total} published")
     except AssertionError:
         left = [(d["account"], d["state"], d["due_at"], d["last_error"]) for d in all_deliveries(store)
                 if d["state"] != "published"]
         raise AssertionError(f"{len(left)} not published, e.g. {left[:5]}") from None
     ds = all_deliveries(store)
     on_platforms = sum(len(sandbox.sandbox.posts(c)) for c in ("x", "facebook", "linkedin", "mastodon", "bluesky"))
-    assert on_platforms == 300  # each exactly once
+    assert on_platforms == total  # each exactly once
+    keyed = deliveries_by_key(store)
+    one, two = keyed[("r1", data["rows"][1]["accounts"][0], 1)], keyed[("r2", data["rows"][1]["accounts"][0], 1)]
+    assert two["prev_id"] == one["id"] and two["attempt_at"] > one["attempt_at"]  # the thread, in order
     by_account: dict[str, list[datetime]] = {}
     for d in ds:
+        if d["state"] != "published":
+            continue
         by_account.setdefault(d["account"], []).append(d["attempt_at"])
         assert d["attempt_at"] >= d["due_at"] - timedelta(seconds=0.05)  # never early
     assert len(by_account["x-0"]) == 1  # the slot row
@@ -116,6 +156,10 @@ def test_a_300_row_campaign_is_published_once_each_with_cadence_and_slots_kept(
     after = dump(store)
     assert after["deliveries"] == before["deliveries"] and after["posts"] == before["posts"]
     assert env.cli("audit", "verify").returncode == 0
+
+
+def pending_of(store: Any, key: str) -> dict[str, str]:
+    return {k[1]: d["state"] for k, d in deliveries_by_key(store).items() if k[0] == key}
 
 
 @pytest.mark.skipif(bool(PG), reason="the kill is timed by the SQLite write lock")

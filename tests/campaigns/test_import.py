@@ -371,3 +371,23 @@ def test_the_progress_bar_counts_every_row_once(env: Env, camp: Path, capsys, mo
     plan = campaigns.plan(env.settings(), env.store(), campaignfile.read(camp), progress=ticks.append)
     assert plan.counts()["new"] == 60 and plan.counts()["changed"] == 1
     assert sum(ticks) == len(edited["rows"])
+
+
+def test_an_edited_campaign_post_is_exported_as_edited_and_the_old_file_brings_its_text_back(
+        env: Env, camp: Path, capsys, tmp_path: Path) -> None:
+    assert cli(capsys, "campaign", "import", str(camp))[0] == 0
+    store = env.store()
+    post_id = deliveries_by_key(store)[("countdown-7", "conf-x", 1)]["post_id"]
+    code, out, err = cli(capsys, "edit", post_id, "--text", "Six days to go! #TNC31")
+    assert code == 0, err
+    code, csv_text, _ = cli(capsys, "campaign", "export", "tnc31", "--format", "csv")
+    assert code == 0 and "Six days to go! #TNC31" in csv_text and "One week to go!" not in csv_text
+    exported = tmp_path / "edited.csv"
+    exported.write_text(csv_text)
+    assert cli(capsys, "campaign", "import", str(exported))[0] == 0
+    assert "no change" in cli(capsys, "campaign", "import", str(exported))[1]
+    assert deliveries_by_key(store)[("countdown-7", "conf-x", 1)]["payload"]["text"] == "Six days to go! #TNC31"
+    code, out, err = cli(capsys, "campaign", "import", str(camp))  # the file as it was before the edit
+    assert code == 0 and "1 changed" in out, out + err
+    assert deliveries_by_key(store)[("countdown-7", "conf-x", 1)]["payload"]["text"] == "One week to go! #TNC31"
+    assert cli(capsys, "audit", "verify")[0] == 0
