@@ -41,6 +41,9 @@ class NewPost:
     accounts: list[str]
     at: datetime
     kind: PostKind = PostKind.NOTE
+    #: account -> its own time, where it differs from ``at`` (``post --at next-slot`` on several accounts: each
+    #: account's own next free slot; ``at`` is the earliest of them)
+    due: dict[str, datetime] = field(default_factory=dict)
     link: str | None = None
     language: str | None = None
     not_after: datetime | None = None
@@ -235,7 +238,7 @@ def accept(settings: Settings, store: Store, new: NewPost) -> Accepted:
     textinput.check_post(new)
     if not new.accounts:
         raise InputError("no account given", hint="add --account NAME (see `publisher accounts list`)")
-    if new.not_after is not None and new.not_after <= new.at:
+    if new.not_after is not None and new.not_after <= max([new.at, *new.due.values()]):
         raise InputError("--not-after must be later than --at", hint="give a closing time after the publish time")
     for name in new.accounts:
         _check_permitted(settings.account(name), settings.actor)
@@ -331,12 +334,13 @@ def insert(conn: Connection, settings: Settings, new: NewPost, rendered: dict[st
             data = payload.to_dict()
             rows.append(dict(
                 id=did, post_id=post_id, account=name, channel=account.channel, part=i, payload=data,
-                state=first.value, attempts=0, due_at=new.at, not_after=new.not_after, prev_id=prev,
+                state=first.value, attempts=0, due_at=new.due.get(name, new.at), not_after=new.not_after, prev_id=prev,
                 thread_key=new.thread_key or (f"split:{post_id}:{name}" if len(parts) > 1 else None),
                 updated_at=now, tone_key=keys.get((name, i)),
             ))
             events.append(audit.Event(first.value, post_id=post_id, delivery_id=did, account=name, details={
                 "to": first.value, "part": i, "parts": len(parts), "prev": prev, "payload_sha256": payload_hash(data),
+                **({"due_at": new.due[name].isoformat()} if name in new.due else {}),
                 **waits_for, **({"tone_deferred": sorted(new.deferred)} if new.deferred else {}),
                 audit.DIGEST_KEY: audit.delivery_digest(rows[-1])}))
             prev = did

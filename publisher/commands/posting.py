@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -88,16 +88,20 @@ def _submit(text: str, accounts: tuple[str, ...], at: str, tz: str | None, not_a
     zones = [settings.accounts[x].zone for x in accounts if x in settings.accounts]  # the echo: the others' clocks too
     now = utcnow()  # the store's clock (a test fixes it with store.set_clock)
     notes: list[str] = []
-    if at.strip().lower() == "next-slot":  # the first account's next free slot (its queue, README "Time slots")
+    due: dict[str, datetime] = {}
+    if at.strip().lower() == "next-slot":  # each account's own next free slot (its queue, README "Time slots")
         from publisher.workflows.campaigns import next_slot
 
-        when = next_slot(settings, a.store, accounts[0], now)
+        due = {name: next_slot(settings, a.store, name, now) for name in dict.fromkeys(accounts)}
+        when = min(due.values())
+        if len(set(due.values())) == 1:
+            due = {}
     else:
         when = timeparse.parse_time(at, zone, now, notes=notes)
     until = timeparse.parse_time(not_after, zone, now, what="--not-after", notes=notes) if not_after else None
     for note in notes:
         click.echo(f"note: {note}", err=True)
-    new = service.NewPost(text=text, accounts=list(dict.fromkeys(accounts)), at=when, kind=kind, link=link,
+    new = service.NewPost(text=text, accounts=list(dict.fromkeys(accounts)), at=when, due=due, kind=kind, link=link,
                           language=language, not_after=until, thread_key=thread, idempotency_key=idem, allow=allow,
                           variants=variants or {}, media=_attachments(images, alts), defer_slow_checks=True,
                           require_hashtags=require_hashtags or [])
@@ -127,8 +131,12 @@ def _submit(text: str, accounts: tuple[str, ...], at: str, tz: str | None, not_a
         click.echo(f"already accepted as {result.post_id} ({why}); nothing new stored")
     else:
         n = len(result.deliveries)
-        click.echo(f"scheduled {result.post_id} for {', '.join(new.accounts)} at {timeparse.describe(when, zone, zones)} "
-                   f"({n} deliver{'y' if n == 1 else 'ies'})")
+        if due:  # each account in its own slot, on its own clock
+            places = "; ".join(f"{name} at {timeparse.describe(t, settings.accounts[name].zone)}" for name, t in due.items())
+            click.echo(f"scheduled {result.post_id} for {places} ({n} deliver{'y' if n == 1 else 'ies'})")
+        else:
+            click.echo(f"scheduled {result.post_id} for {', '.join(new.accounts)} at "
+                       f"{timeparse.describe(when, zone, zones)} ({n} deliver{'y' if n == 1 else 'ies'})")
         if until is not None:
             click.echo(f"never published after {timeparse.describe(until, zone, zones)}")
         if any(d["state"] == "pending_approval" for d in result.deliveries):

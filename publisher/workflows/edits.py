@@ -169,9 +169,9 @@ def edit(settings: Settings, store: Store, ident: str, change: Edit) -> Edited:
             post_values["text"] = change.text
         if change.at is not None and one is None:
             post_values["scheduled_at"] = change.at
-        row = _campaign_row(post, change, ds[0]["account"] if one is not None else None)
-        if row is not None:
-            post_values["variables"] = row
+        campaign_variables = _campaign_row(post, change, ds[0]["account"] if one is not None else None)
+        if campaign_variables is not None:
+            post_values["variables"] = campaign_variables
         if post_values:
             conn.execute(update(posts).where(posts.c.id == post["id"]).values(**post_values))
             new_post = {**post, **post_values}

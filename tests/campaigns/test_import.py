@@ -11,6 +11,7 @@ import pytest
 
 from tests.campaigns.helpers import CAMPAIGN, cli, deliveries_by_key, dump, setup, write
 from tests.conftest import Env
+from tests.helpers import all_deliveries
 
 
 @pytest.fixture
@@ -133,6 +134,31 @@ def test_post_at_next_slot_takes_the_accounts_next_free_slot(env: Env, camp: Pat
     assert second > first
     code, _, err = cli(capsys, "post", "--account", "conf-x", "--at", "next-slot", "No slots here")
     assert code == 2 and "has no slots" in err
+
+
+def test_next_slot_on_several_accounts_takes_each_accounts_own_slot(env: Env, camp: Path, capsys) -> None:
+    """Buffer's queue is per account: a post to two accounts with slots in two zones goes to each one's next free
+    slot, on its own clock, and the next such post to the slots after those."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from tests.campaigns.helpers import ACCOUNTS
+
+    env.write_config({**ACCOUNTS, "conf-oslo": {"channel": "dryrun", "kind": "organisation",
+                                                "timezone": "Europe/Oslo", "slots": ["08:15", "15:45"]}})
+    code, out, err = cli(capsys, "post", "--account", "conf-ma", "--account", "conf-oslo", "--at", "next-slot",
+                         "Doors open at 08:30 #TNC31")
+    assert code == 0, err
+    assert "conf-ma at " in out and "conf-oslo at " in out
+    due = {d["account"]: d["due_at"] for d in all_deliveries(env.store())}
+    assert due["conf-ma"].astimezone(ZoneInfo("America/New_York")).strftime("%H:%M") in ("09:00", "12:30", "17:00")
+    assert due["conf-oslo"].astimezone(ZoneInfo("Europe/Oslo")).strftime("%H:%M") in ("08:15", "15:45")
+    code, out, err = cli(capsys, "post", "--account", "conf-ma", "--account", "conf-oslo", "--at", "next-slot",
+                         "--json", "Coffee in the foyer #TNC31")
+    assert code == 0, err
+    later = {d["account"]: datetime.fromisoformat(d["due_at"]) for d in json.loads(out)["deliveries"]}
+    assert later["conf-ma"] > due["conf-ma"] and later["conf-oslo"] > due["conf-oslo"]
+    assert cli(capsys, "audit", "verify")[0] == 0
 
 
 def test_a_scheduler_claim_between_check_and_store_wins_and_is_reported(env: Env, camp: Path, capsys) -> None:
