@@ -417,3 +417,28 @@ def test_an_edited_campaign_post_is_exported_as_edited_and_the_old_file_brings_i
     assert code == 0 and "1 changed" in out, out + err
     assert deliveries_by_key(store)[("countdown-7", "conf-x", 1)]["payload"]["text"] == "One week to go! #TNC31"
     assert cli(capsys, "audit", "verify")[0] == 0
+
+
+def test_a_rows_kind_link_and_language_are_stored_and_checked_as_such(env: Env, camp: Path, capsys) -> None:
+    """A blog row's kind, link and declared language are stored on the post and the link is in what is published;
+    without its link the row is refused (links.required blocks a blog without one), nothing stored."""
+    data = copy.deepcopy(CAMPAIGN)
+    data["rows"].append({"key": "blog-1", "at": "event-2d 12:00", "kind": "blog", "accounts": ["conf-x"],
+                         "link": "https://tnc31.example.org/blog/why-we-meet", "lang": "de",
+                         "text": "Warum wir uns treffen: ein Rückblick auf zehn Jahre Konferenz. #TNC31"})
+    write(camp, data)
+    code, out, err = cli(capsys, "campaign", "import", str(camp))
+    assert code == 0, err
+    d = deliveries_by_key(env.store())[("blog-1", "conf-x", 1)]
+    from publisher.store import get_post
+
+    with env.store().read() as conn:
+        post = get_post(conn, d["post_id"])
+    assert post is not None
+    assert (post["kind"], post["link"], post["language"]) == ("blog", "https://tnc31.example.org/blog/why-we-meet", "de")
+    # on X the link goes in the text (no link field there); the platform counts it as 23 characters
+    assert "https://tnc31.example.org/blog/why-we-meet" in d["payload"]["text"] + str(d["payload"].get("link"))
+    data["rows"][-1].pop("link")
+    write(camp, data)
+    code, _, err = cli(capsys, "campaign", "import", str(camp))
+    assert code == 3 and "rows[7]" in err and "links.required" in err, err  # a blog without a link: tone blocks
