@@ -436,7 +436,7 @@ def test_a_rows_kind_link_and_language_are_stored_and_checked_as_such(env: Env, 
         post = get_post(conn, d["post_id"])
     assert post is not None
     assert (post["kind"], post["link"], post["language"]) == ("blog", "https://tnc31.example.org/blog/why-we-meet", "de")
-    # on X the link goes in the text (no link field there); the platform counts it as 23 characters
+    # published with it: in the text or as the payload's link, as the channel takes it
     assert "https://tnc31.example.org/blog/why-we-meet" in d["payload"]["text"] + str(d["payload"].get("link"))
     data["rows"][-1].pop("link")
     write(camp, data)
