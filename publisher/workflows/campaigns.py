@@ -185,10 +185,6 @@ class Times:
             return False
 
 
-def time_resolver(anchors: dict[str, datetime], now: datetime) -> Times:
-    return Times(anchors, now)
-
-
 # -- planning --
 
 
@@ -344,7 +340,7 @@ def _plan(settings: Settings, store: Store, cf: CampaignFile, now: datetime, pro
     planned: list[Planned] = []
     seen: dict[str, Row] = {}
     todo: list[Planned] = []
-    resolve = time_resolver(anchors, now)
+    resolve = Times(anchors, now)
     load_image = image_loader(cf.path)
     unchanged = _Ticks(progress)  # rows with nothing to check: written exactly as stored, or unusable
 
