@@ -168,7 +168,7 @@ class Times:
         hit = self.memo.get(key)
         if hit is None:
             try:
-                hit = resolve_time(raw, self.anchors, zone, self.now + timedelta(days=1) if later else self.now, what)
+                hit = resolve_time(raw, self.anchors, zone, self.now + timedelta(days=8) if later else self.now, what)
             except InputError as e:
                 hit = e
             self.memo[key] = hit
@@ -177,8 +177,9 @@ class Times:
         return hit
 
     def from_now(self, raw: str, zone: ZoneInfo, what: str) -> bool:
-        """Whether ``raw`` is a time relative to the import (``now``, ``+2h``, ``tomorrow 09:00``, ``mon 10:00``):
-        it resolves elsewhere a day later. Such a time is fixed when its row is first imported."""
+        """Whether ``raw`` is a time relative to the import (``now``, ``+2h``, ``09:00``): it resolves elsewhere
+        eight days later (a week, so that no form that names a weekday could give the same answer). Such a time is
+        fixed when its row is first imported."""
         try:
             return self(raw, zone, what) != self(raw, zone, what, later=True)
         except InputError:

@@ -136,3 +136,18 @@ def test_a_campaign_across_the_four_changes_is_stored_on_each_accounts_wall_cloc
         ("oslofall", "conf-x"): "2031-10-26T08:00:00+00:00", ("oslofall", "conf-ma"): "2031-10-26T13:00:00+00:00",
         ("nyspring", "conf-x"): "2031-03-09T08:00:00+00:00", ("nyspring", "conf-ma"): "2031-03-09T13:00:00+00:00",
         ("nyfall", "conf-x"): "2031-11-02T08:00:00+00:00", ("nyfall", "conf-ma"): "2031-11-02T14:00:00+00:00"}
+
+
+@pytest.mark.parametrize(("raw", "relative"), [
+    ("now", True), ("+2h", True), ("+90 minutes", True), ("09:00", True),
+    ("tomorrow 09:00", False),  # in a campaign file a word is an anchor's name: this one is refused, not relative
+    ("event-1d 09:00", False), ("event", False), ("event+90m", False), ("2031-06-08T09:00+02:00", False),
+    ("2031-06-08 09:00", False),
+])
+def test_a_time_relative_to_the_import_is_told_from_a_fixed_one(raw: str, relative: bool) -> None:
+    """``Times.from_now``: a row timed from the import keeps its first time on re-import (test_campaign_approvals)."""
+    from publisher.workflows.campaigns import Times
+
+    sunday = datetime(2031, 6, 1, 8, 0, tzinfo=UTC)
+    times = Times({"event": parse_anchor("2031-06-08T09:00+02:00", None, "anchor")}, sunday)
+    assert times.from_now(raw, zone("Europe/Oslo"), "at") is relative
