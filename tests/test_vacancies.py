@@ -155,8 +155,10 @@ def test_the_fill_announcement_is_published_as_a_reply_to_the_vacancy(env: Env) 
     env.write_config({"jobs": {"channel": "dryrun", "kind": "organisation", "timezone": "Europe/Oslo"}})
     closes = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
     rc, out, err = _cli(env, "vacancy", "post", "--account", "jobs", "--closes", closes, "--remind", "7d",
-                        "--at", "now", "--id", "ne-oslo", "--json", TEXT)
+                        "--at", "now", "--id", "ne-oslo", TEXT)
     assert rc == 0, err
+    # every accepted time echoed in the account's zone and in UTC: the closing time and the reminder
+    assert "never published after" in out and out.count(" UTC)") >= 3 and ("CET" in out or "CEST" in out), out
     env.env["PUBLISHER_ACTOR"] = "worker"
     run_due(env.settings(), env.store())
     ledger = env.settings().home / "dryrun-ledger.jsonl"
