@@ -109,7 +109,9 @@ def test_new_text_on_an_approved_post_goes_back_to_approval(env: Env) -> None:
     out = edits.edit(env.settings(), env.store(), post.post_id, edits.Edit(text="Our conference opens on Tuesday"))
     assert out.to_approval and states(env.store()) == {"pending_approval": 2}
     env.env["PUBLISHER_ACTOR"] = "kari"
-    assert len(approvals.approve(env.settings(), env.store(), [post.post_id]).moved) == 2
+    again = approvals.approve(env.settings(), env.store(), [post.post_id])
+    assert len(again.moved) == 2
+    assert again.decided == [(post.post_id, "comms")] and again.already == []  # the old approval was reset
 
 
 N = 20

@@ -124,16 +124,23 @@ def after_change(settings: Settings, conn: Connection, post_id: str, accounts: I
     content makes every decision on the post void (approvers approved the old text): they are deleted and it waits
     again. Otherwise the decisions stand, and it waits only while an account needing approval has none (an account
     added to the post that needs approval, say)."""
-    from sqlalchemy import delete
-
     events: list[audit.Event] = []
     decided = _decided_locked(conn, [post_id])[post_id]
     if content_changed and decided:
-        conn.execute(delete(_table()).where(_table().c.post_id == post_id))
-        events.append(audit.Event("approval.reset", post_id=post_id, details={"by": actor, "reason": why}))
+        events = reset(conn, post_id, actor, why)
         decided = {}
     waiting = [a for a in needs_approval(settings, accounts) if (decided.get(a) or {}).get("decision") != APPROVED]
     return (State.PENDING_APPROVAL if waiting else State.SCHEDULED), events
+
+
+def reset(conn: Connection, post_id: str, actor: str, why: str) -> list[audit.Event]:
+    """Delete every decision on the post (its text changed: they were for the old one); the ``approval.reset``
+    event to audit, if there was any."""
+    from sqlalchemy import delete
+
+    if not conn.execute(delete(_table()).where(_table().c.post_id == post_id)).rowcount:
+        return []
+    return [audit.Event("approval.reset", post_id=post_id, details={"by": actor, "reason": why})]
 
 
 def _decisions(conn: Connection, post_ids: list[str]) -> dict[str, dict[str, dict[str, Any]]]:

@@ -24,16 +24,17 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, update
+from sqlalchemy import update
 
 from publisher import audit, service
 from publisher.errors import InputError, InvalidState, NotFound
 from publisher.models import PostKind, State
-from publisher.schema import approvals, posts
+from publisher.schema import posts
 from publisher.settings import Settings
 from publisher.store import Store, Transition, deliveries_of, get_delivery, get_post, transitions, utcnow
-from publisher.workflows import campaigns
+from publisher.workflows import approvals, campaigns
 from publisher.workflows.approvals import needs_approval
+from publisher.workflows.campaignfile import canonical
 
 #: states an edit may change: nothing of these is at a platform
 EDITABLE = (State.DRAFT, State.PENDING_APPROVAL, State.SCHEDULED, State.QUEUED, State.RETRY_WAIT, State.HELD)
@@ -179,10 +180,7 @@ def edit(settings: Settings, store: Store, ident: str, change: Edit) -> Edited:
                 "by": who, "changed": sorted(post_values), audit.DIGEST_KEY: audit.post_digest(new_post),
                 **({"scheduled_at": change.at.isoformat()} if change.at else {})}))
         if back_to_approval:
-            res = conn.execute(delete(approvals).where(approvals.c.post_id == post["id"]))
-            if res.rowcount:
-                events.append(audit.Event("approval.reset", post_id=post["id"],
-                                          details={"by": who, "reason": "the text was edited"}))
+            events.extend(approvals.reset(conn, post["id"], who, "the text was edited"))
         audit.append(conn, who, events, at=utcnow())
     return out
 
@@ -194,8 +192,6 @@ def _campaign_row(post: dict[str, Any], change: Edit, account: str | None) -> di
     campaign = (post.get("variables") or {}).get("campaign")
     if not campaign:
         return None
-    from publisher.workflows.campaignfile import canonical
-
     row = dict(campaign.get("row") or {})
     variants = dict(row.get("variants") or {})
     variants.update(change.variants)
