@@ -130,7 +130,7 @@ def describe(at: datetime, tz: ZoneInfo, also: Iterable[ZoneInfo] = ()) -> str:
     others = []
     for z in dict.fromkeys(also, None):
         there = at.astimezone(z)
-        if there.utcoffset() != local.utcoffset() and f"{there:%H:%M} {there.tzname()} in {z.key}" not in others:
+        if there.utcoffset() != local.utcoffset():
             day = f"{there:%a} " if there.date() != local.date() else ""
             others.append(f"{day}{there:%H:%M} {there.tzname()} in {z.key}")
     return f"{local:%a %Y-%m-%d %H:%M} {local.tzname()} ({'; '.join([clock, *others])})"
