@@ -15,7 +15,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -214,7 +214,18 @@ class Store:
 
     def migrate(self) -> None:
         """Bring the schema to head with Alembic; a no-op costing one query when already there. Raises ConfigError
-        with the fix when the database cannot be opened, is not one, or is at a revision this version does not know."""
+        with the fix when the database cannot be opened, is not one, or is at a revision this version does not know.
+        A SQLite file not yet in WAL mode is opened under the file lock: its first connection converts it, and two
+        processes converting at once deadlock, which SQLite answers "database is locked" without waiting."""
+        path = self.url[len("sqlite:///"):] if _plain_sqlite_file(self.url) else ""
+        if path and not _in_wal_mode(path):
+            self._prepare_dir(path)
+            with self._file_lock.hold():
+                self._migrate(held=True)
+            return
+        self._migrate(held=False)
+
+    def _migrate(self, *, held: bool) -> None:
         revision = self.current_revision()
         if revision == SCHEMA_HEAD:
             return
@@ -224,7 +235,8 @@ class Store:
             raise ConfigError(f"the database is at schema revision {str(revision)[:40]!r}, which this version of "
                               f"publisher does not know (it knows up to {SCHEMA_HEAD})",
                               hint="run the publisher version that created it, or restore a backup")
-        with _opening(self.url), self._file_lock.hold():  # SQLite: processes opening a new file migrate in turn
+        lock = nullcontext() if held else self._file_lock.hold()
+        with _opening(self.url), lock:  # SQLite: processes opening a new file migrate in turn
             if self.current_revision() != SCHEMA_HEAD:  # another process may have migrated while we waited
                 upgrade(self.engine)
 
@@ -311,6 +323,19 @@ def lock_keys(conn: Connection, *keys: str) -> None:
         return
     for k in sorted(set(keys)):
         rawsql.fetch_one(conn, "SELECT pg_advisory_xact_lock(hashtextextended(%s, 7))", (k,))
+
+
+def _in_wal_mode(path: str) -> bool:
+    """Whether a SQLite file's header says WAL (bytes 18 and 19 are 2); False for a missing, empty or short file.
+    An unreadable one counts as converted: its connection then reports the problem as it always does."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(20)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    return head[18:20] == b"\x02\x02"
 
 
 def _plain_sqlite_file(url: str) -> bool:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -75,3 +76,38 @@ def test_processes_opening_a_new_database_at_the_same_moment_all_succeed(env: En
     results = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0] * 6, [err for _, err in results]
     assert {out.strip() for out, _ in results} == {SCHEMA_HEAD}
+
+
+def test_a_new_sqlite_file_is_first_opened_under_the_file_lock(tmp_path: Path) -> None:
+    """The first connection to a new file converts it to WAL; two processes converting at once deadlock, and SQLite
+    answers one of them "database is locked" without waiting (seen in CI about one round in fifty). So a process
+    takes the file lock before that first connection: while another holds it, the new file is not even created."""
+    import subprocess
+    import sys
+
+    from publisher.filelock import ProcessFileLock
+    from tests.conftest import wait_for
+
+    db = tmp_path / "p.sqlite"
+    lock = ProcessFileLock(f"{db}.writelock")
+    code = "import sys; from publisher.store import Store; print(Store(sys.argv[1]).current_revision())"
+    with lock.hold():
+        child = subprocess.Popen([sys.executable, "-c", code, f"sqlite:///{db}"], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+        try:
+            wait_for(lambda: _waits_on_a_lock(child.pid) or child.poll() is not None, timeout=60, every=0.01,
+                     what="the child blocked on the file lock, or finished")
+            assert child.poll() is None, child.communicate()
+            assert not db.exists(), "the database was opened before the file lock was taken"
+        except BaseException:
+            child.kill()
+            raise
+    out, err = child.communicate(timeout=120)
+    assert child.returncode == 0, err
+    assert out.strip() == SCHEMA_HEAD
+
+
+def _waits_on_a_lock(pid: int) -> bool:
+    """Whether /proc/locks lists the process as blocked on a lock (a line with '->')."""
+    with open("/proc/locks") as f:
+        return any("->" in line and f" {pid} " in line for line in f)
