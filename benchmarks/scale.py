@@ -17,6 +17,10 @@
       throughput at 50 ms platform latency (dry-run channel sleeping 50 ms, 4 accounts), P worker processes x T
       threads, steady state (10th-90th percentile of publish times) as a share of the bound P x T / 0.05 s
 
+  BENCH_LOCKS=0 python benchmarks/scale.py ...
+      no lock sampling on PostgreSQL (it polls from this process every 10 ms)
+  taskset -c 0 python benchmarks/scale.py ...   (with benchmarks/pin_services.sh 1)
+      a one-core application machine beside a database machine: see RESULTS-scale.md, 2026-12-04 11:30
   BENCH_SCHEDULER=lost_after_seconds=60 python benchmarks/scale.py ...
       scheduler settings for the run (comma-separated key=value, into the config's ``scheduler:`` section)
   BENCH_PG=postgresql://127.0.0.1:5432/test BENCH_REDIS=redis://127.0.0.1:6379/14 python benchmarks/scale.py ...
@@ -43,6 +47,15 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 from spine import _home, _settled, _stop_embedded  # noqa: E402
+
+
+def _lock_sampler(env: dict[str, str], app: str) -> LockSampler | None:
+    """On PostgreSQL, the lock sampler, unless BENCH_LOCKS=0: it polls pg_stat_activity every 10 ms from this
+    process, which costs ~0.35 s of CPU in a 10,000 burst (the pinned runs put this process on the application's
+    core)."""
+    if not env.get("PUBLISHER_DATABASE_URL") or os.environ.get("BENCH_LOCKS") == "0":
+        return None
+    return LockSampler(os.environ["BENCH_PG"], app)
 
 
 class CpuSampler:
@@ -283,7 +296,7 @@ def burst(n: int = 10_000, processes: int = 2, threads: int = 8) -> None:
     _insert(store, s, [("noc", due)] * n)
     cpu0 = _children_cpu()
     spawned = _spawn(env, processes, threads)
-    sampler = LockSampler(os.environ["BENCH_PG"], app) if env.get("PUBLISHER_DATABASE_URL") else None
+    sampler = _lock_sampler(env, app)
     usage = CpuSampler()
     try:
         time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds() - 0.5))
@@ -339,7 +352,7 @@ def hour(accounts: int = 10_000, per: int = 5, processes: int = 2, threads: int 
     due = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=lead)
     _insert(store, s, [(a, due) for a in names for _ in range(per)])
     spawned = _spawn(env, processes, threads)
-    sampler = LockSampler(os.environ["BENCH_PG"], app) if env.get("PUBLISHER_DATABASE_URL") else None
+    sampler = _lock_sampler(env, app)
     try:
         time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds() - 0.5))
         if sampler:
