@@ -218,9 +218,9 @@ class Store:
         A SQLite file not yet in WAL mode is opened under the file lock: its first connection converts it, and two
         processes converting at once deadlock, which SQLite answers "database is locked" without waiting."""
         path = self.url[len("sqlite:///"):] if _plain_sqlite_file(self.url) else ""
-        if path and not _in_wal_mode(path):
+        if path and _converts_to_wal(path):
             self._prepare_dir(path)
-            with self._file_lock.hold():
+            with _opening(self.url), self._file_lock.hold():
                 self._migrate(held=True)
             return
         self._migrate(held=False)
@@ -325,17 +325,20 @@ def lock_keys(conn: Connection, *keys: str) -> None:
         rawsql.fetch_one(conn, "SELECT pg_advisory_xact_lock(hashtextextended(%s, 7))", (k,))
 
 
-def _in_wal_mode(path: str) -> bool:
-    """Whether a SQLite file's header says WAL (bytes 18 and 19 are 2); False for a missing, empty or short file.
-    An unreadable one counts as converted: its connection then reports the problem as it always does."""
+def _converts_to_wal(path: str) -> bool:
+    """Whether the first connection to this file converts it to WAL: it is missing or empty, or it is a SQLite
+    database whose header (bytes 18 and 19) says another journal mode. Anything else (not a database, unreadable)
+    is left to the connection, which reports it and changes nothing."""
     try:
         with open(path, "rb") as f:
             head = f.read(20)
     except FileNotFoundError:
-        return False
-    except OSError:
         return True
-    return head[18:20] == b"\x02\x02"
+    except OSError:
+        return False
+    if not head:
+        return True
+    return head.startswith(b"SQLite format 3\x00") and head[18:20] != b"\x02\x02"
 
 
 def _plain_sqlite_file(url: str) -> bool:

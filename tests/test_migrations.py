@@ -111,3 +111,18 @@ def _waits_on_a_lock(pid: int) -> bool:
     """Whether /proc/locks lists the process as blocked on a lock (a line with '->')."""
     with open("/proc/locks") as f:
         return any("->" in line and f" {pid} " in line for line in f)
+
+
+def test_a_file_that_is_not_a_database_is_refused_and_nothing_is_created_beside_it(tmp_path: Path) -> None:
+    """Only a missing or empty file, or a SQLite file in another journal mode, is opened under the file lock;
+    anything else goes straight to the connection, which names the problem and leaves the directory as it was."""
+    import pytest
+
+    from publisher.errors import ConfigError
+
+    db = tmp_path / "p.sqlite"
+    db.write_bytes(b"this is not a database, just text " * 100)
+    for driver_only in (False, True):
+        with pytest.raises(ConfigError, match="is not a SQLite database"):
+            Store(f"sqlite:///{db}", driver_only=driver_only)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.sqlite"]
