@@ -23,7 +23,7 @@ def test_callers_queued_behind_a_batch_share_the_next_one_and_a_failing_job_fail
     store = env.store()
     with store.engine.begin() as conn:
         conn.exec_driver_sql("CREATE TABLE grouped_probe (v INTEGER PRIMARY KEY)")
-    release = threading.Event()
+    running, release = threading.Event(), threading.Event()
     results: dict[int, Any] = {}
     errors: dict[int, BaseException] = {}
     seen_after: dict[int, set[int]] = {}
@@ -31,6 +31,7 @@ def test_callers_queued_behind_a_batch_share_the_next_one_and_a_failing_job_fail
     def work_of(i: int) -> Any:
         def work(conn: Any) -> int:
             if i == 0:
+                running.set()
                 release.wait(60)  # the first batch holds the leader while the others queue behind it
             values = [0, 0] if i == FAILING else [100 + i]
             for v in values:
@@ -47,7 +48,7 @@ def test_callers_queued_behind_a_batch_share_the_next_one_and_a_failing_job_fail
 
     first = threading.Thread(target=call, args=(0,))
     first.start()
-    wait_for(lambda: first.is_alive() and not store._pending, timeout=60, what="the first batch running")
+    wait_for(running.is_set, timeout=60, what="the first batch running")
     others = [threading.Thread(target=call, args=(i,)) for i in range(1, CALLERS)]
     for t in others:
         t.start()
