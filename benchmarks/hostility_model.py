@@ -86,16 +86,29 @@ def probability(x: np.ndarray, w: np.ndarray, b: float) -> np.ndarray:
     return np.asarray(1 / (1 + np.exp(-(x @ w + b))))
 
 
-def cross_validated(x: np.ndarray, y: np.ndarray, owners: np.ndarray, folds: int = 5) -> np.ndarray:
+def cross_validated(x: np.ndarray, y: np.ndarray, owners: np.ndarray, folds: int = 5, score: Any = None) -> np.ndarray:
+    """Each text's probability from a model fitted on the other folds (folds by post). ``score(x_train, y_train,
+    rows)`` replaces the logistic regression's fit-and-score when given (``compare``)."""
     posts = np.unique(owners)
     fold_of = dict(zip(np.random.default_rng(0).permutation(posts).tolist(),
                        (i % folds for i in range(len(posts))), strict=True))
     fold = np.array([fold_of[o] for o in owners.tolist()])
     out = np.zeros(len(y))
     for k in range(folds):
-        w, b = fit(x[fold != k], y[fold != k])
-        out[fold == k] = probability(x[fold == k], w, b)
+        held = fold == k
+        if score is None:
+            out[held] = probability(x[held], *fit(x[~held], y[~held]))
+        else:
+            out[held] = score(x[~held], y[~held], np.where(held)[0])
     return out
+
+
+def at_threshold(p: np.ndarray, y: np.ndarray, t: float) -> dict[str, Any]:
+    """Precision, recall and the number flagged when texts scoring ``t`` or more are flagged."""
+    flagged = p >= t
+    tp = int((flagged & (y == 1)).sum())
+    return {"threshold": t, "precision": round(tp / max(int(flagged.sum()), 1), 3),
+            "recall": round(tp / int(y.sum()), 3), "flagged": int(flagged.sum())}
 
 
 def train() -> dict[str, Any]:
@@ -109,10 +122,7 @@ def train() -> dict[str, Any]:
     table = []
     cv, yc = cv[counted], y[counted]
     for t in CANDIDATES:
-        flagged = cv >= t
-        tp = int((flagged & (yc == 1)).sum())
-        table.append({"threshold": t, "precision": round(tp / max(int(flagged.sum()), 1), 3),
-                      "recall": round(tp / int(yc.sum()), 3), "flagged": int(flagged.sum())})
+        table.append(at_threshold(cv, yc, t))
         print(f"  cross-validated at {t}: precision {table[-1]['precision']:.3f}, recall {table[-1]['recall']:.2f}")
     chosen = next((r["threshold"] for r in table if r["precision"] >= PRECISION), CANDIDATES[-1])
     w, b = fit(x, y)
@@ -178,41 +188,24 @@ def compare() -> None:
     np.maximum.at(top, index, each)
     np.add.at(mean, index, each)
     mean /= np.bincount(index, minlength=len(texts))[:, None]
-    posts = np.unique(owners)
-    fold_of = dict(zip(np.random.default_rng(0).permutation(posts).tolist(),
-                       (i % 5 for i in range(len(posts))), strict=True))
-    fold = np.array([fold_of[o] for o in owners.tolist()])
-
-    def folds(features: np.ndarray, score: Any) -> np.ndarray:
-        out = np.zeros(len(y))
-        for k in range(5):
-            out[fold == k] = score(features[fold != k], y[fold != k], np.where(fold == k)[0])
-        return out
-
-    def linear(x: np.ndarray) -> Any:
-        return lambda xt, yt, rows: probability(x[rows], *fit(xt, yt))
 
     def sentence_max(xt: np.ndarray, yt: np.ndarray, rows: np.ndarray) -> np.ndarray:
         w, b = fit(xt, yt)
-        best = probability(whole[rows], w, b)
-        for j in np.where(np.isin(index, rows))[0]:
-            at = int(np.searchsorted(rows, index[j]))
-            best[at] = max(best[at], float(probability(each[j:j + 1], w, b)[0]))
-        return best
+        best = probability(whole, w, b)
+        np.maximum.at(best, index, probability(each, w, b))
+        return best[rows]
 
-    ways = {"whole text (ships)": folds(whole, linear(whole)),
-            "max(text, sentences)": folds(whole, sentence_max),
-            "text + sentences' mean": folds(np.hstack([whole, mean]), linear(np.hstack([whole, mean]))),
-            "text + sentences' max": folds(np.hstack([whole, top]), linear(np.hstack([whole, top]))),
-            "network, 64 hidden": folds(whole, lambda xt, yt, rows: fit_mlp(xt, yt)(whole[rows]))}
+    ways = {"whole text (ships)": cross_validated(whole, y, owners),
+            "max(text, sentences)": cross_validated(whole, y, owners, score=sentence_max),
+            "text + sentences' mean": cross_validated(np.hstack([whole, mean]), y, owners),
+            "text + sentences' max": cross_validated(np.hstack([whole, top]), y, owners),
+            "network, 64 hidden": cross_validated(whole, y, owners,
+                                                  score=lambda xt, yt, rows: fit_mlp(xt, yt)(whole[rows]))}
     yc = y[counted]
     for name, p in ways.items():
-        cells = []
-        for t in (0.5, *CANDIDATES):
-            flagged = p[counted] >= t
-            tp = int((flagged & (yc == 1)).sum())
-            cells.append(f"{t}: P {tp / max(int(flagged.sum()), 1):.3f} R {tp / int(yc.sum()):.3f}")
-        print(f"{name:24} " + " | ".join(cells))
+        cells = [at_threshold(p[counted], yc, t) for t in (0.5, *CANDIDATES)]
+        print(f"{name:24} " + " | ".join(f"{c['threshold']}: P {c['precision']:.3f} R {c['recall']:.3f}"
+                                         for c in cells))
 
 
 def main() -> None:
