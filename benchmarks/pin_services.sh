@@ -4,4 +4,4 @@
 #   benchmarks/pin_services.sh 0-1    # back to both cores (do this after the run)
 # Needs the right to change those processes' affinity (root, or the postgres/redis user).
 set -euo pipefail
-for pid in $(pgrep -f postgres) $(pgrep redis-server); do taskset -a -p -c "$1" "$pid" >/dev/null; done
+for pid in $(pgrep -x postgres) $(pgrep -x redis-server); do taskset -a -p -c "$1" "$pid" >/dev/null; done
