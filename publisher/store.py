@@ -95,7 +95,8 @@ class Store:
         self.is_sqlite = self.url.startswith("sqlite")
         db_path = self.url.split("///", 1)[-1] if self.is_sqlite else ""
         self._raw: sqlite3.Connection | None = None
-        self._raw_path = db_path if driver_only and _plain_sqlite_file(self.url) else None
+        self._file = db_path if _plain_sqlite_file(self.url) else ""  # a plain SQLite file's path
+        self._raw_path = self._file if driver_only and self._file else None
         if self.is_sqlite and self._raw_path is None and _in_memory(self.url):
             raise ConfigError("the database URL names an in-memory SQLite database: every post would be lost on exit",
                               hint="use a file, e.g. PUBLISHER_DATABASE_URL=sqlite:////var/lib/publisher/publisher.sqlite, "
@@ -217,9 +218,8 @@ class Store:
         with the fix when the database cannot be opened, is not one, or is at a revision this version does not know.
         A SQLite file not yet in WAL mode is opened under the file lock: its first connection converts it, and two
         processes converting at once deadlock, which SQLite answers "database is locked" without waiting."""
-        path = self.url[len("sqlite:///"):] if _plain_sqlite_file(self.url) else ""
-        if path and _converts_to_wal(path):
-            self._prepare_dir(path)
+        if self._file and _converts_to_wal(self._file):
+            self._prepare_dir(self._file)
             with _opening(self.url), self._file_lock.hold():
                 self._migrate(held=True)
             return
