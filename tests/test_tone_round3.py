@@ -62,6 +62,16 @@ def test_phone_numbers_with_context_are_found(text: str, langs: list[str], tz: s
     assert rules(text, acc(langs, tz=tz)).get("privacy.phone") == "block"
 
 
+@pytest.mark.parametrize(("text", "langs"), [
+    # a phone word nearby ("on-call", "Rufbereitschaft"), but the number is the far end of a range of amounts
+    ("Join the on-call rota. Salary NOK 720 000–860 000.", ["nb", "en", "de", "fr", "es"]),
+    ("Vakttelefon hver sjette uke. Lønn 720 000–860 000 kr.", ["nb", "en", "de", "fr", "es"]),
+    ("Rufbereitschaft per Telefon, Gehalt 620 000–860 000 EUR.", ["nb", "en", "de", "fr", "es"]),
+])
+def test_the_far_end_of_a_range_of_amounts_is_no_phone_number(text: str, langs: list[str]) -> None:
+    assert "privacy.phone" not in rules(text, acc(langs)), text
+
+
 def test_phone_context_can_be_switched_off() -> None:
     text = "The carrier tracks the fault as 41234567."
     assert rules(text, acc(["nb"]), overrides={"privacy.phone": {"context": False}}).get("privacy.phone") == "block"

@@ -60,6 +60,17 @@ def test_an_english_list_word_that_is_a_word_of_the_post_language_is_not_profani
     assert profane("Holy shit, den nye ruteren virket på første forsøk.", acc(["nb"], "personal")) == ["shit"]
 
 
+def test_an_inflection_of_an_english_list_word_that_is_a_word_of_the_post_language_is_not_profanity() -> None:
+    # "testes" is found as "teste" + s; in Norwegian it is "is tested"
+    norwegian = "Nytt strømoppsett testes lørdag kl. 06:00-08:00. Vi forventer ingen påvirkning."
+    assert profane(norwegian, acc(["nb", "en"])) == []
+    assert profane("The biopsy showed nothing wrong with his testes.", acc(["en"], "personal")) == ["testes"]
+    # an inflected English swear word stays one in a Norwegian post ("assholes" is no Norwegian word)
+    assert profane("De assholes i leverandøren svarer aldri.", acc(["nb"], "personal")) == ["assholes"]
+    # nor an inflection of a word the language's own list adds, however common it is there ("putos": puto + s)
+    assert profane("Los de la contrata son unos putos inútiles.", acc(["es"], "personal")) == ["putos"]
+
+
 # -- the organisation's own function mailboxes in any language --
 
 def _emails(text: str, languages: list[str]) -> list[str]:

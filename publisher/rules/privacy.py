@@ -337,6 +337,12 @@ NATIONAL_SHAPES: dict[str, re.Pattern[str]] = {
 _UNIT_AFTER = re.compile(r"\s?(?:kr|nok|sek|dkk|eur|euro|euros|€|\$|£|usd|gbp|%|ms|kb|mb|gb|tb|km|m|metres|meters|"
                          r"metros|mètres|meter)(?![^\W\d_])", re.IGNORECASE)
 _UNIT_BEFORE = re.compile(r"(?:kr|nok|eur|€|\$|£|usd|gbp)\.?\s?$", re.IGNORECASE)
+#: the other end of a range of amounts: "NOK 720 000–860 000", "62.000-75.000 EUR", "de 45 000 à 52 000 €"
+_RANGE = r"\s?(?:[–—-]|to|til|bis|à|a)\s?"
+_AMOUNT_RANGE_BEFORE = re.compile(r"(?:kr|nok|sek|dkk|eur|€|\$|£|usd|gbp)\.?\s?\d[\d\s.,\u00a0\u202f]*" + _RANGE + "$",
+                                  re.IGNORECASE)
+_AMOUNT_RANGE_AFTER = re.compile(_RANGE + r"\d[\d\s.,\u00a0\u202f]*?\s?(?:kr|nok|sek|dkk|eur|euro|euros|€|\$|£|usd|gbp)"
+                                 r"(?![^\W\d_])", re.IGNORECASE)
 _CONTEXT_BEFORE = 60  # characters before a number in which a phone word makes it a phone number
 _CONTEXT_AFTER = 25
 
@@ -344,8 +350,11 @@ _CONTEXT_AFTER = 25
 def phone_context(prose: str, start: int, end: int, raw: str, region: str) -> bool:
     """Whether the valid number ``raw`` at ``start:end`` reads as a phone number: written with its country code
     (+47, 0047), a phone word near it (before it in its sentence, or just after: "412 34 567 (mobil)"), or in a
-    national format only phones have. A currency or unit beside it makes it an amount or a measure."""
+    national format only phones have. A currency or unit beside it makes it an amount or a measure, and so does
+    one beside the other end of its range ("NOK 720 000–860 000")."""
     if _UNIT_AFTER.match(prose, end) or _UNIT_BEFORE.search(prose[max(0, start - 6):start]):
+        return False
+    if _AMOUNT_RANGE_AFTER.match(prose, end) or _AMOUNT_RANGE_BEFORE.search(prose[max(0, start - 30):start]):
         return False
     if raw.startswith("+") or raw.startswith("00"):
         return True

@@ -345,11 +345,22 @@ def _english() -> frozenset[str]:
     return frozenset(w.strip().lower() for w in _wordlist_text().splitlines() if w.strip()) - NOT_PROFANE
 
 
+def _english_entries(word: str, ctx: Ctx) -> set[str]:
+    """The English list's entries ``word`` is, or is only an inflection of ("testes" of "teste"); empty when it
+    is (an inflection of) another list's word too."""
+    if word in _english():
+        return {word}
+    found = {s for words, m, _ in per_language(_english(), tuple(ctx.languages)) for s in stems(word, words, m)}
+    return found if found and found <= _english() else set()
+
+
 def _word_of_the_post_language(word: str, doc: Doc, ctx: Ctx) -> bool:
-    """An entry of the English list in a post written in another language, where by wordfreq the word is more
-    common than in English: a word of that language ("en retard" is late in French), not the English swear word.
-    Never a word a language's own list adds ("merde"), and never in an English post or one of unknown language."""
-    if word not in _english() or any(word in extras for extras in EXTRA.values()):
+    """An entry of the English list (or an inflection of one) in a post written in another language, where by
+    wordfreq the word is more common than in English: a word of that language ("en retard" is late in French,
+    "testes" is tested in Norwegian), not the English swear word. Never a word a language's own list adds, nor an
+    inflection of one ("merde", "putos"), and never in an English post or one of unknown language."""
+    entries = _english_entries(word, ctx)
+    if not entries or any(w in extras for w in (word, *entries) for extras in EXTRA.values()):
         return False
     from publisher.rules.language import text_language
     from publisher.rules.wordsplit import frequency, zipf
