@@ -9,6 +9,8 @@ parameter set: the server runs each), client/server round trips (psycopg ``Conne
 the scheduler and worker code, and of the PostgreSQL backends serving them (``/proc``, the server being local).
 Then ``audit verify``'s delivery problems and whether every delivery's ``audit_seq`` is its newest event's seq.
 Without BENCH_PG it runs on SQLite and counts nothing but CPU. Works against older code (PYTHONPATH at it).
+BENCH_ANALYZE=1: ANALYZE after the insert, as autovacuum does after an import (statistics that say every row is
+scheduled; RESULTS-scale.md, 2026-12-04 15:40).
 """
 
 from __future__ import annotations
@@ -94,6 +96,9 @@ def main(n: int) -> None:
     s = settings_mod.load(env)
     store = Store(s.database_url)
     _insert(store, s, [("noc", datetime.now(UTC) + timedelta(seconds=1))] * n)
+    if os.environ.get("BENCH_ANALYZE") and pg:
+        with store.tx() as conn:
+            conn.exec_driver_sql("ANALYZE deliveries, posts, audit_events")
     time.sleep(1.2)
     messages: list[list[str]] = []
 

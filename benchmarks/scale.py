@@ -21,6 +21,9 @@
       no lock sampling on PostgreSQL (it polls from this process every 10 ms)
   taskset -c 0 python benchmarks/scale.py ...   (with benchmarks/pin_services.sh 1)
       a one-core application machine beside a database machine: see RESULTS-scale.md, 2026-12-04 11:30
+  BENCH_ANALYZE=1 python benchmarks/scale.py ...
+      on PostgreSQL, ANALYZE the tables after inserting, as autovacuum does after an import: planner statistics
+      that say every delivery is scheduled (RESULTS-scale.md, 2026-12-04 15:40)
   BENCH_SCHEDULER=lost_after_seconds=60 python benchmarks/scale.py ...
       scheduler settings for the run (comma-separated key=value, into the config's ``scheduler:`` section)
   BENCH_PG=postgresql://127.0.0.1:5432/test BENCH_REDIS=redis://127.0.0.1:6379/14 python benchmarks/scale.py ...
@@ -266,6 +269,9 @@ def _insert(store: Any, settings: Any, plan: list[tuple[str, datetime]]) -> None
             conn.execute(posts.insert(), ps)
             conn.execute(deliveries.insert(), ds)
             audit.append(conn, "bench", evs, at=now)
+    if not store.is_sqlite and os.environ.get("BENCH_ANALYZE") == "1":
+        with store.tx() as conn:  # planner statistics taken now, as autovacuum takes them after an import
+            conn.exec_driver_sql("ANALYZE deliveries, posts, audit_events")
 
 
 def _platform_lateness(home: Path, due: datetime) -> list[float]:

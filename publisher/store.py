@@ -439,7 +439,11 @@ def _update_sql(ref: dict[str, str], columns: tuple[str, ...], by_attempt: bool,
     sets = ", ".join(f"{c} = {ref['v_' + c]}" for c in ("state", "updated_at", *columns))
     if "_seq" in ref:  # PostgreSQL: the audit event's global seq, taken after the row's lock (``apply``)
         sets += f", audit_seq = {ref['_seq']}"
-    states = " OR ".join(f"deliveries.state = '{State(s).value}'" for s in from_states)
+    # ``state || ''``: the row is found by its id, never through an index on state. Planner statistics about
+    # state are stale by nature (a burst moves thousands of rows from scheduled to queued in a second); with
+    # statistics that say no row is queued, PostgreSQL would otherwise find "id = x AND state = 'queued'" by
+    # scanning every queued row of ix_deliveries_state_due, once per delivery (benchmarks/RESULTS-scale.md)
+    states = " OR ".join(f"(deliveries.state || '') = '{State(s).value}'" for s in from_states)
     where = f"deliveries.id = {ref['_id']} AND ({states})"
     if by_attempt:
         where += f" AND deliveries.attempt_id = {ref['_attempt']}"

@@ -1,0 +1,66 @@
+"""A state change finds its delivery by id, whatever PostgreSQL's statistics say about the state column.
+
+Statistics about ``deliveries.state`` are stale by nature: ANALYZE runs after an import, when every row is
+``scheduled``, and at the top of the hour the scheduler moves thousands of them to ``queued`` within a second. With
+statistics that say no row is queued, PostgreSQL found the worker's claim ("id = x AND state = 'queued'") through
+``ix_deliveries_state_due``, scanning every queued row once per delivery: ``benchmarks/pg_statements.py 10000``
+after an ANALYZE spent 10.5 s of server CPU, 2.7 s with the state test kept off the index (RESULTS-scale.md).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from publisher import rawsql
+from publisher.models import State
+from publisher.schema import deliveries, posts
+from publisher.store import Transition, get_deliveries, prepare, transitions
+from tests.conftest import Env
+
+
+def _indexes(plan: Any) -> set[str]:
+    """Every index a JSON plan reads."""
+    found: set[str] = set()
+    if isinstance(plan, dict):
+        if "Index Name" in plan:
+            found.add(plan["Index Name"])
+        for v in plan.values():
+            found |= _indexes(v)
+    elif isinstance(plan, list):
+        for v in plan:
+            found |= _indexes(v)
+    return found
+
+
+def test_a_state_change_finds_its_row_by_id_when_the_statistics_say_no_row_is_in_that_state(env: Env) -> None:
+    store = env.store()
+    if store.is_sqlite:
+        pytest.skip("PostgreSQL only: its planner chooses by the statistics ANALYZE took")
+    now = datetime.now(UTC)
+    due = now + timedelta(hours=1)
+    n = 3000
+    with store.tx() as conn:
+        conn.execute(posts.insert(), [dict(id=f"p-{i:05d}", kind="note", text="t", variables={}, scheduled_at=due,
+                                           overrides=[], created_by="test", created_at=now) for i in range(n)])
+        conn.execute(deliveries.insert(), [dict(id=f"d-{i:05d}", post_id=f"p-{i:05d}", account="noc",
+                                                channel="dryrun", part=1, payload={"text": "t"}, state="scheduled",
+                                                attempts=0, due_at=due, updated_at=now) for i in range(n)])
+    with store.tx() as conn:
+        conn.exec_driver_sql("ANALYZE deliveries")  # every row scheduled: "no row is queued"
+        conn.exec_driver_sql("UPDATE deliveries SET state = 'queued'")  # what the scheduler does at the due time
+    with store.tx() as conn:
+        d = get_deliveries(conn, ["d-01234"])["d-01234"]
+        claim = Transition(d, [State.QUEUED], State.PUBLISHING, "publishing", values={"attempts": 1})
+        _idx, one, _many, params, _flat = prepare("worker", [claim], sqlite=False).shapes[0]
+        cur = rawsql.cursor(conn)
+        cur.execute("EXPLAIN (FORMAT JSON) " + one, params[0])
+        plan = cur.fetchone()[0]
+        plan = json.loads(plan) if isinstance(plan, str) else plan
+        assert _indexes(plan) == {"deliveries_pkey"}, plan
+        # and the statement still does its work: the claim moves the row, a second one finds it gone
+        assert transitions(conn, "worker", [claim]) == [True]
+        assert transitions(conn, "worker", [claim]) == [False]
