@@ -215,7 +215,7 @@ def claims(text: str, kinds: list[str]) -> list[tuple[int, int, str]]:
                     out.extend((m.start(), m.end(), name) for m in _never_rx(i).finditer(low))
             continue
         found = [(m.start(), m.end(), name) for m in _claim_rx(name).finditer(low)]
-        if name == "zero-risk":  # "1,140 attendees, 62 talks and zero Wi-Fi outages": a count among counts
+        if name == "zero-risk":  # "1,140 attendees, 62 talks and zero outages": a count among counts
             found = [f for f in found if not _tally(low, f[0])]
         if name == "market-superlative":  # "named one of Norway's best workplaces": someone else's verdict, cited
             found = [f for f in found if not _AWARDED.search(low[max(0, f[0] - 60):f[0]])

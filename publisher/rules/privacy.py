@@ -163,7 +163,7 @@ def _folded(word: str) -> str:
 @lru_cache(maxsize=1)
 def first_names() -> frozenset[str]:
     """Every first name of ``_NAME_LOCALES``, folded (and each part of a double name). Faker is imported here only:
-    ~0.3 s, once, and only for a one-word mailbox on an own domain that is no known role word."""
+    ~0.15 s, once, and only for a one-word mailbox on an own domain that is no known role word."""
     import importlib
 
     out: set[str] = set()
