@@ -281,7 +281,10 @@ def test_camelcase_finds_lower_case_tags_of_several_words_from_word_frequencies(
     assert camel("Incidents #outage #postmortems #monitoring") == []  # words, plurals too
     assert camel("Done #failovers #hotfixes #endpoints #firewalls") == []  # rarer words, beyond the small lists
     assert camel("Neue Stellen #stellenangebot #glasfaserausbau", de) == []  # German compounds are one word
-    assert camel("Offres #reseaux #offredemploi", fr) == []  # a word without its accent; no English "of" + "fred"
+    assert camel("Offres #reseaux", fr) == []  # a word without its accent
+    # French elides "de" before a vowel: offre + d'emploi (one language's words: no English "of" + "fred")
+    assert camel("Offres #offredemploi", fr) == ["write #OffreDemploi"]
+    assert camel("Offres #offredemploi") == []
     assert camel("Weekend #ruralbroadband", overrides={"hashtags.camelcase": {"allow": ["ruralbroadband"]}}) == []
     assert camel("Weekend #ruralbroadband", overrides={"hashtags.camelcase": {"split": False}}) == []
 

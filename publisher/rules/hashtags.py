@@ -15,6 +15,7 @@ from pydantic import Field, field_validator
 
 from publisher.models import Finding
 from publisher.rules.base import Ctx, Doc, RuleOptions, RuleTable
+from publisher.rules.privacy import linked_domains
 
 _CAMEL = re.compile(r"[a-z\u00e0-\u00ff][A-Z\u00c0-\u00de]|[A-Z\u00c0-\u00de]{2}[a-z]")
 _TAG = re.compile(r"(?<![\w#&/])#(\w*[^\W\d_]\w*)")
@@ -93,10 +94,11 @@ def camelcase(doc: Doc, ctx: Ctx, opts: CamelCaseOptions) -> list[Finding]:
     for start, end, tag in doc.hashtags:
         camel = known.get(tag.lower())
         if camel is None and opts.split and tag.islower() and tag not in allowed:
-            if ctx.defer is not None and opts.severity != "block" and _defer(tag, tuple(ctx.languages)):
+            names = own_names(ctx.account.own_domains if ctx.account.own_domains is not None else linked_domains(doc))
+            if ctx.defer is not None and opts.severity != "block" and _defer(tag, tuple(ctx.languages), names):
                 ctx.defer.add("hashtags.camelcase")  # the CLI's enqueue path: the worker's check tells
                 continue
-            camel = _split_camel(tag, tuple(ctx.languages))
+            camel = _split_camel(tag, tuple(ctx.languages), names)
         if camel and camel != tag and (tag.islower() or tag.isupper()):
             out.append(ctx.finding(
                 "hashtags.camelcase", opts, f"#{tag} is several words; screen readers cannot tell", start, end,
@@ -105,18 +107,25 @@ def camelcase(doc: Doc, ctx: Ctx, opts: CamelCaseOptions) -> list[Finding]:
     return out
 
 
-def _defer(tag: str, languages: tuple[str, ...]) -> bool:
+def own_names(domains: list[str]) -> tuple[str, ...]:
+    """The organisation's own names, from its domains' labels below the top level: brattliconf.eu and
+    status.brattli.no give "brattliconf", "status" and "brattli" (a hashtag may run them together with words).
+    An account without ``own_domains`` (a personal one) has the domains its post links to, as privacy.email does."""
+    return tuple(sorted({label for d in domains for label in d.lower().split(".")[:-1] if len(label) >= 4}))
+
+
+def _defer(tag: str, languages: tuple[str, ...], names: tuple[str, ...]) -> bool:
     """Whether telling needs the large word lists, too slow and big for a cold process (the NOC's CLI path)."""
     from publisher.rules import wordsplit
 
-    return wordsplit.candidate(tag, languages) is not None
+    return wordsplit.candidate(tag, languages, names) is not None
 
 
-def _split_camel(tag: str, languages: tuple[str, ...]) -> str | None:
+def _split_camel(tag: str, languages: tuple[str, ...], names: tuple[str, ...] = ()) -> str | None:
     """The CamelCase form of a lower-case tag that runs common words together, else None."""
     from publisher.rules import wordsplit
 
-    parts = wordsplit.split(tag, languages)
+    parts = wordsplit.split(tag, languages, names)
     if parts is None:
         return None
     if len(wordsplit.fold(tag)) != len(tag):  # decomposed accents: the parts do not map onto the tag's letters

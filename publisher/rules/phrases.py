@@ -104,10 +104,18 @@ def banned_pattern(p: str) -> re.Pattern[str]:
 # -- overpromises by meaning: each claim kind is a few constructions per language, inflections included --
 
 _PCT = r"(?<![\d.,])100\s*(?:%|prosent|percent|per\s*cent|prozent|pour\s*cent|por\s*ciento)"
+#: "always" said as "every time" or "without exception": "every single time", "hver eneste gang", "jedes Mal",
+#: "à chaque fois", "cada vez", "ohne Ausnahme", "sin excepción". "Every time" counts only where a clause ends
+#: after it: "every time an alarm fires, we reply within 15 minutes" is a concrete commitment, and "cada vez más"
+#: means "more and more"
+_EVERY_TIME = (r"(?:every\s+(?:single\s+)?time|hver\s+(?:eneste\s+)?gang|jedes\s+(?:einzelne\s+)?mal|"
+               r"(?:à\s+)?chaque\s+fois|cada\s+vez|todas\s+las\s+veces)(?=\s*(?:[.,!;:]|$))|"
+               r"without\s+(?:any\s+)?exception|uten\s+unntak|ohne\s+ausnahme|sans\s+(?:aucune\s+)?exception|"
+               r"sin\s+excepci[óo]n")
 #: availability and absolutes a guarantee must not be attached to
 _AVAILABILITY = (r"uptime|up-time|availability|oppetid\w*|tilgjengelighet\w*|verfügbarkeit|erreichbarkeit|"
                  r"disponibilit[ée]s?|disponibilidad|"
-                 r"always|alltid|immer|toujours|siempre|never|aldri|nie|niemals|jamais|nunca|"
+                 r"always|alltid|immer|toujours|siempre|never|aldri|nie|niemals|jamais|nunca|" + _EVERY_TIME + "|"
                  r"without\s+interruption|uten\s+(?:avbrudd|brudd)|ohne\s+(?:unterbrechung|ausfall)\w*|"
                  r"sans\s+(?:interruption|coupure)s?|sin\s+(?:cortes|interrupciones|caídas)|"
                  r"zero|null|z[ée]ro|cero|" + _PCT)
@@ -129,6 +137,10 @@ CLAIMS: dict[str, tuple[str, tuple[str, ...]]] = {
     "guarantee": ("an absolute guarantee", (
         rf"\b(?:{_GUARANTEE})\b{_SENTENCE}{{0,40}}?\b(?:{_AVAILABILITY})(?!\w)",
         rf"(?<!\w)(?:{_AVAILABILITY})\b{_SENTENCE}{{0,40}}?\b(?:{_GUARANTEE})\b",
+        # the absolute as a short sentence of its own right after the guarantee: "... guaranteed to reach you.
+        # Every single time." (a fragment, so it belongs to the sentence before it)
+        rf"\b(?:{_GUARANTEE})\b{_SENTENCE}{{0,60}}?[.!]\s+{_SENTENCE}{{0,12}}?\b(?:{_EVERY_TIME}|always|alltid|immer|"
+        rf"toujours|siempre)\b{_SENTENCE}{{0,20}}(?:[.!]|$)",
     )),
     "full-availability": ("a promise of 100 % availability", (
         rf"{_PCT}{_SENTENCE}{{0,25}}?\b(?:uptime|up-time|availab\w*|oppetid\w*|tilgjengelig\w*|verfügbar\w*|"
@@ -157,7 +169,7 @@ CLAIMS: dict[str, tuple[str, tuple[str, ...]]] = {
         r"\briesgo\s+cero\b|\bsans\s+aucun\s+risque\b|\bsin\s+ningún\s+riesgo\b|\bnullrisiko\b",
     )),
     "market-superlative": ("a claim to be the best in the whole market", (
-        rf"\b(?:{_SUPERLATIVE})\b(?:\s+[\w'-]+){{0,3}}?\s+(?:in|of|i|im|der|de|du|en|del|d')\s*{_MARKET}\b",
+        rf"\b(?:{_SUPERLATIVE})\b(?:\s+[\w'-]+){{0,3}}?\s+(?:in|of|i|im|der|de|du|en|del|d'|au|aux)\s*{_MARKET}\b",
         rf"\b(?:{_GENITIVE_MARKET})\s+(?:{_SUPERLATIVE})\b",
         rf"\b(?:{_SUPERLATIVE})\b(?:\s+[\w'-]+){{0,3}}?\s+(?:deutschlands|europas|norwegens|frankreichs|spaniens|"
         rf"österreichs|der\s+schweiz)\b",

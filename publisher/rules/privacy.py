@@ -191,6 +191,16 @@ def _common_noun(word: str, languages: tuple[str, ...]) -> bool:
     return _folded(word) not in first_names()
 
 
+def spelled_out(local: str, doc: Doc) -> bool:
+    """A local part of three to five letters that the post spells out as the initials of words in a row: "Call for
+    papers ... cfp@", "data protection officer ... dpo@". An abbreviation the post explains names a function; a
+    person's initials matching words in a row is a chance of well under one in a hundred for three letters."""
+    low = local.lower()
+    if not 3 <= len(low) <= 5 or not low.isalpha():
+        return False
+    return low in "".join(w[0].lower() for _, _, w in doc.words)
+
+
 _HOST = re.compile(r"^(?:https?://)?(?:www\.)?([^/:?#\s]+)", re.IGNORECASE)
 
 
@@ -224,7 +234,7 @@ def email(doc: Doc, ctx: Ctx, opts: EmailOptions) -> list[Finding]:
             continue
         local, _, domain = addr.rpartition("@")
         if own and opts.role_mailboxes and on_domains(domain, own) \
-                and is_role_mailbox(local, extra, ctx.account.languages):
+                and (is_role_mailbox(local, extra, ctx.account.languages) or spelled_out(local, doc)):
             continue
         out.append(ctx.finding(
             "privacy.email", opts, "an e-mail address in a public post", start, end,

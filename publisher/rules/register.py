@@ -83,6 +83,21 @@ def _may_speak_as_one(doc: Doc) -> bool:
     return any(_FR_ELIDED.match(w) for w in low if "'" in w or "\u2019" in w)
 
 
+#: the two words after a German possessive, up to any punctuation
+_NEXT_TWO = re.compile(r"\s+([^\W\d_][\w-]*)(?:\s+([^\W\d_][\w-]*))?")
+
+
+def _before_noun(text: str, end: int) -> bool:
+    """Whether a German "mein..." ending at ``end`` is a possessive: German capitalises nouns, and a possessive
+    comes before its noun, with at most one adjective between ("meine neue Rolle", "meiner Meinung nach"). The verb
+    "meinen" (to think, to mean) is followed by punctuation or a lower-case word ("wie manche meinen, ...", "die
+    meinen das ernst"). A number may stand first ("meine 10 Jahre")."""
+    if re.match(r"\s+\d", text[end:end + 3]):
+        return True  # "meine 10 Jahre bei ..."
+    m = _NEXT_TWO.match(text, end)
+    return m is not None and any(w and w[0].isupper() for w in m.groups())
+
+
 def first_person(doc: Doc, ctx: Ctx, opts: FirstPersonOptions) -> list[Finding]:
     if not _may_speak_as_one(doc):
         return []
@@ -105,6 +120,8 @@ def first_person(doc: Doc, ctx: Ctx, opts: FirstPersonOptions) -> list[Finding]:
             continue  # "log in to My Page": a product name
         if low == "min" and re.search(r"\d\s*$", text[max(0, start - 4):start]):
             continue  # "15 min" is minutes
+        if low.startswith("mein") and not _before_noun(text, end):
+            continue  # "wie manche meinen," is the verb (to think); the possessive comes before a noun
         if any(s <= start < e for s, e in quoted):
             continue
         out.append(ctx.finding(

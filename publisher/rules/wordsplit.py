@@ -32,6 +32,11 @@ MIN_ZIPF_SHORT = 5.0
 #: ("stellen" 5.4, "jobb" 5.6, "nett" 5.0)
 PHRASE_ZIPF = 5.8
 MAX_PARTS = 4
+#: how common a part that is one of the organisation's own names counts (as a name of a country does: "norge")
+NAME_ZIPF = 6.0
+#: French words elided before a vowel or a mute h (d'emploi, l'équipe, j'ai, qu'il: "qu" is two letters, left out)
+_ELIDED = frozenset("dljnmstc")
+_VOWELS = frozenset("aeiouyh")
 #: a tag at least this common in a large list is a word, not words run together (tags scraped from the web as
 #: tokens stay below it: "blackfriday" 1.5, "oncall" 1.4; words: "failover" 2.0, "hotfix" 2.1, "endpoint" 2.9)
 KNOWN_ZIPF = 2.0
@@ -83,14 +88,20 @@ def known(lang: str) -> frozenset[str]:
     return frozenset(w if w.isascii() else fold(w) for words in _buckets(lang, "large")[:last + 1] for w in words)
 
 
-def split(tag: str, languages: tuple[str, ...]) -> list[str] | None:
+def split(tag: str, languages: tuple[str, ...], names: tuple[str, ...] = ()) -> list[str] | None:
     """The words a lower-case ``tag`` runs together, or None when it is one word or does not split cleanly. The
-    parts come from one language's list (English or one the account declares); no list, small or large, may hold
-    the tag itself."""
-    parts = candidate(tag, languages)
-    if parts is None or _is_word(fold(tag), _languages(languages), known):
+    parts come from one language's list (English or one the account declares) or are ``names`` (the
+    organisation's own: the labels of its domains, "brattli"), and a number may end the tag ("#brattliconf27":
+    brattli, conf, 27); no list, small or large, may hold the tag itself."""
+    parts = candidate(tag, languages, names)
+    if parts is None or _is_word(_letters(fold(tag)), _languages(languages), known):
         return None  # a rarer word ("#failovers", "#hotfixes"); hashtags run together are rarer still
     return parts
+
+
+def _letters(low: str) -> str:
+    """The tag without the number that ends it: "brattliconf27" -> "brattliconf" (a year or an edition)."""
+    return low.rstrip("0123456789")
 
 
 def _is_word(low: str, langs: list[str], words: Callable[[str], Container[str]]) -> bool:
@@ -102,32 +113,49 @@ def _languages(languages: tuple[str, ...]) -> list[str]:
     return [lang for lang in dict.fromkeys(("en", *(c.lower().split("-")[0] for c in languages))) if zipf(lang)]
 
 
-def candidate(tag: str, languages: tuple[str, ...]) -> list[str] | None:
+def candidate(tag: str, languages: tuple[str, ...], names: tuple[str, ...] = ()) -> list[str] | None:
     """``split`` by the small lists alone (~10 ms a language to read): None means ``split`` is None too; a split
     found here still needs the large lists' word check (0.1-0.3 s and ~30 MB a language to read)."""
-    low = fold(tag)
+    whole = fold(tag)
+    low = _letters(whole)
+    number = whole[len(low):]
     if len(low) < 6 or not low.isalpha():
         return None
     langs = _languages(languages)
     if _is_word(low, langs, zipf):
         return None  # a word, or a word with an ending ("postmortems", "incidenten"): the lists hold few inflections
-    found = [(best, lang) for lang in langs if (best := _best(low, lang)) is not None]
+    own = tuple(sorted({fold(n) for n in names if len(n) >= 4 and fold(n) != low}))
+    found = [(best, lang) for lang in langs if (best := _best(low, lang, own)) is not None]
     if not found:
         return None
     (_, parts), lang = max(found, key=lambda f: f[0][0])  # the likeliest reading, in whichever language
-    if _LISTS[lang] in _COMPOUNDING and max(zipf(lang)[p] for p in parts) < PHRASE_ZIPF:
+    if _LISTS[lang] in _COMPOUNDING and max(NAME_ZIPF if p in own else _zipf_of(p, lang) for p in parts) < PHRASE_ZIPF:
         return None  # a compound of content words is one word in this language ("stellenangebot", "vieles" + "jobs")
-    return parts
+    return [*parts, number] if number else parts
+
+
+def _zipf_of(part: str, lang: str) -> float:
+    """A part's frequency; an elided French article counts as its word ("demploi": "emploi")."""
+    table = zipf(lang)
+    return table.get(part) or table.get(part[1:], 0.0)
 
 
 @lru_cache(maxsize=4096)
-def _best(low: str, lang: str) -> tuple[float, list[str]] | None:
-    """The split of ``low`` into 2..MAX_PARTS common words of ``lang`` with the highest summed log frequency
-    (fewer, commoner words win), with that sum; or None."""
+def _best(low: str, lang: str, names: tuple[str, ...] = ()) -> tuple[float, list[str]] | None:
+    """The split of ``low`` into 2..MAX_PARTS common words of ``lang`` (or ``names``) with the highest summed log
+    frequency (fewer, commoner words win), with that sum; or None. French elides its articles and prepositions
+    before a vowel: "offredemploi" is offre + d'emploi, so an elided word counts as the word it stands before."""
     table = zipf(lang)
     english = zipf("en") if lang != "en" else {}
 
     def freq(part: str) -> float:
+        if part in names:
+            return NAME_ZIPF
+        if lang == "fr" and len(part) >= 5 and part[0] in _ELIDED and part[1] in _VOWELS:
+            return max(_word_freq(part), _word_freq(part[1:]))
+        return _word_freq(part)
+
+    def _word_freq(part: str) -> float:
         f = table.get(part, 0.0)
         need = MIN_ZIPF if len(part) >= 4 else MIN_ZIPF_3 if len(part) == 3 else MIN_ZIPF_SHORT if len(part) == 2 else 99.0
         if len(part) <= 3 and english.get(part, 0.0) > f - 1:
