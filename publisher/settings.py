@@ -96,11 +96,11 @@ class AccountConfig(BaseModel):
     languages: list[str] = Field(default_factory=lambda: ["en"])
     profile: str | None = None  # tone profile; default: the one matching `kind`
     #: domains the account's organisation owns: role mailboxes on them (noc@, jobs@, press@) are public contact
-    #: points, not private data. None: the file's ``organisation.own_domains`` (for organisation accounts)
+    #: points, not private data. None: the file's ``organisation.own_domains``
     own_domains: list[str] | None = None
     #: the organisation's own published phone numbers (NOC hotline, switchboard, press line) in E.164 ("+47 815 00
     #: 000"): public contact points, not private data (rule option ``privacy.phone.own_contact``). None: the file's
-    #: ``organisation.own_numbers`` (for organisation accounts)
+    #: ``organisation.own_numbers``
     own_numbers: list[str] | None = None
     long_text: Literal["reject", "split"] = "reject"
     posters: list[str] | None = None  # OS users allowed to post; None = anyone
@@ -199,9 +199,9 @@ class FeedConfig(BaseModel):
 
 class OrganisationConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    #: the organisation's own e-mail domains (subdomains included), the default for its organisation accounts
+    #: the organisation's own e-mail domains (subdomains included), the default for every account of the file
     own_domains: list[str] = Field(default_factory=list)
-    #: the organisation's own published phone numbers in E.164, the default for its organisation accounts
+    #: the organisation's own published phone numbers in E.164, the default for every account of the file
     own_numbers: list[str] = Field(default_factory=list)
 
     @field_validator("own_numbers")
@@ -218,7 +218,7 @@ class FileConfig(BaseModel):
     scheduler: dict[str, float] = Field(default_factory=dict)
     #: OS users (for example a web front end's service user) allowed to name the acting person in PUBLISHER_ACTOR
     delegators: list[str] = Field(default_factory=list)
-    #: defaults for every organisation account (``own_domains``, ``own_numbers``)
+    #: defaults for every account of the file (``own_domains``, ``own_numbers``)
     organisation: OrganisationConfig = Field(default_factory=lambda: OrganisationConfig())
 
 
@@ -383,10 +383,10 @@ def _check_env(env: dict[str, str]) -> None:
 
 
 def organisation_defaults(account: AccountConfig, org: OrganisationConfig) -> dict[str, Any]:
-    """An organisation account without its own ``own_domains`` / ``own_numbers`` takes the organisation's (each
-    setting on its own: an account's list replaces the organisation's, it does not add to it)."""
-    if account.kind != AccountKind.ORGANISATION:
-        return {}
+    """An account without its own ``own_domains`` / ``own_numbers`` takes the organisation's (each setting on its
+    own: an account's list replaces the organisation's, it does not add to it). Personal accounts too: the
+    organisation's published numbers and its function mailboxes are public whoever posts them (a customer passing
+    on the business line), and its names are what the account's hashtags run together."""
     out: dict[str, Any] = {}
     if account.own_domains is None and org.own_domains:
         out["own_domains"] = list(org.own_domains)

@@ -88,7 +88,7 @@ def write_config(tmp_path: Path, data: dict[str, object]) -> dict[str, str]:
     return {"PUBLISHER_CONFIG": str(cfg), "PUBLISHER_HOME": str(tmp_path)}
 
 
-def test_organisation_own_numbers_are_the_default_of_organisation_accounts(tmp_path: Path) -> None:
+def test_organisation_own_numbers_are_the_default_of_every_account(tmp_path: Path) -> None:
     env = write_config(tmp_path, {
         "organisation": {"own_numbers": [HOTLINE]},
         "accounts": {"noc": {"channel": "dryrun", "kind": "organisation", "timezone": "Europe/Oslo"},
@@ -98,11 +98,13 @@ def test_organisation_own_numbers_are_the_default_of_organisation_accounts(tmp_p
     s = settings.load(env)
     assert s.accounts["noc"].own_numbers == ["+4781500000"]
     assert s.accounts["own"].own_numbers == ["+4721004000"]  # an account's own list replaces the organisation's
-    assert s.accounts["me"].own_numbers is None  # a personal account speaks for itself
+    # a personal account too: the published hotline is public whoever passes it on (a customer's tip)
+    assert s.accounts["me"].own_numbers == ["+4781500000"]
     text = "Call the NOC hotline on 815 00 000 around the clock."
     assert found(text, s.accounts["noc"], "privacy.phone") == []
     assert found(text, s.accounts["own"], "privacy.phone")
-    assert found(text, s.accounts["me"], "privacy.phone")
+    assert found(text, s.accounts["me"], "privacy.phone") == []
+    assert found("Ring meg på 915 55 123 i kveld.", s.accounts["me"], "privacy.phone")  # a person's mobile is not
 
 
 def test_a_bad_own_number_is_a_config_error_naming_the_entry(tmp_path: Path) -> None:

@@ -79,7 +79,7 @@ def test_organisation_default_own_domains_from_the_config_file(tmp_path: Path) -
     s = settings.load({"PUBLISHER_CONFIG": str(cfg), "PUBLISHER_HOME": str(tmp_path)})
     assert s.accounts["noc"].own_domains == ["fjordnett.no"]
     assert s.accounts["own"].own_domains == ["example.org"]  # an account's own list wins
-    assert s.accounts["me"].own_domains is None  # a personal account speaks for itself
+    assert s.accounts["me"].own_domains == ["fjordnett.no"]  # personal accounts too: function mailboxes are public
 
 
 def test_own_domains_must_be_domain_names() -> None:

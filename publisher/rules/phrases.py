@@ -111,7 +111,13 @@ _PCT = r"(?<![\d.,])100\s*(?:%|prosent|percent|per\s*cent|prozent|pour\s*cent|po
 _EVERY_TIME = (r"(?:every\s+(?:single\s+)?time|hver\s+(?:eneste\s+)?gang|jedes\s+(?:einzelne\s+)?mal|"
                r"(?:à\s+)?chaque\s+fois|cada\s+vez|todas\s+las\s+veces)(?=\s*(?:[.,!;:]|$))|"
                r"without\s+(?:any\s+)?exception|uten\s+unntak|ohne\s+ausnahme|sans\s+(?:aucune\s+)?exception|"
-               r"sin\s+excepci[óo]n")
+               r"sin\s+excepci[óo]n|"
+               # round the clock, all year: "24/7", "24 hours a day", "døgnet rundt", "rund um die Uhr", "24h/24",
+               # "las 24 horas, los 365 días"
+               r"24\s*/\s*7|24\s*h\s*/\s*24|24\s+(?:hours|timer|stunden|heures|horas)\b[^.!?;\n]{0,12}?"
+               r"(?:a\s+day|i\s+døgnet|am\s+tag|par\s+jour|al\s+día|7\s+(?:days|dager|tage|jours|días)|"
+               r"(?:los\s+)?365\s+días|365)|365\s+(?:days|dager|tage|jours|días)|døgnet\s+rundt|rund\s+um\s+die\s+uhr|"
+               r"jour\s+et\s+nuit|día\s+y\s+noche")
 #: availability and absolutes a guarantee must not be attached to
 _AVAILABILITY = (r"uptime|up-time|availability|oppetid\w*|tilgjengelighet\w*|verfügbarkeit|erreichbarkeit|"
                  r"disponibilit[ée]s?|disponibilidad|"
@@ -173,6 +179,8 @@ CLAIMS: dict[str, tuple[str, tuple[str, ...]]] = {
         rf"\b(?:{_GENITIVE_MARKET})\s+(?:{_SUPERLATIVE})\b",
         rf"\b(?:{_SUPERLATIVE})\b(?:\s+[\w'-]+){{0,3}}?\s+(?:deutschlands|europas|norwegens|frankreichs|spaniens|"
         rf"österreichs|der\s+schweiz)\b",
+        # German writes "the best in the world" as one word: "beim weltbesten Arbeitgeber", "weltschnellste"
+        r"\bwelt(?:best|schnellst|zuverlässigst|stabilst|größt|grösst)\w*",
     )),
 }
 #: claim kind -> a substring one of its constructions needs (an exact pre-filter before the regular expressions)
@@ -183,7 +191,7 @@ _CLAIM_GATES: dict[str, tuple[str, ...]] = {
                     "recommencer", "nunca", "volver", "jamás"),
     "zero-risk": ("zero", "zéro", "null", "cero", "risk", "risiko", "risque", "riesgo"),
     "market-superlative": ("best", "fastest", "reliable", "greatest", "finest", "raskeste", "sikreste", "stabil",
-                           "schnellste", "zuverlässigste", "meilleur", "plus rapide", "plus fiable", "mejor",
+                           "schnellste", "zuverlässigste", "meilleur", "plus rapide", "plus fiable", "mejor", "welt",
                            "más r", "más f"),
 }
 

@@ -83,6 +83,19 @@ def _may_speak_as_one(doc: Doc) -> bool:
     return any(_FR_ELIDED.match(w) for w in low if "'" in w or "\u2019" in w)
 
 
+#: possessives of languages that write common nouns in lower case (not German, not English: "My" has its own
+#: test): capitalised, and before a capitalised word, they begin a name ("Min Side", "Mon Compte", "Mi Cuenta")
+_TITLE_POSSESSIVES = frozenset({"min", "mitt", "mine", "mi", "mis", "mon", "ma", "mes"})
+
+
+def _name_follows(text: str, words: list[tuple[int, int, str]], i: int) -> bool:
+    """Whether the word after ``words[i]``, with nothing but space between, is capitalised."""
+    if i + 1 >= len(words):
+        return False
+    start, _, word = words[i + 1]
+    return word[:1].isupper() and not text[words[i][1]:start].strip()
+
+
 #: the two words after a German possessive, up to any punctuation
 _NEXT_TWO = re.compile(r"\s+([^\W\d_][\w-]*)(?:\s+([^\W\d_][\w-]*))?")
 
@@ -118,6 +131,8 @@ def first_person(doc: Doc, ctx: Ctx, opts: FirstPersonOptions) -> list[Finding]:
             continue
         if word == "My" and i + 1 < len(words) and words[i + 1][2][:1].isupper() and _mid_sentence(text, start):
             continue  # "log in to My Page": a product name
+        if word[:1].isupper() and low in _TITLE_POSSESSIVES and _name_follows(text, words, i):
+            continue  # "Min Side er utilgjengelig", "Mon Compte", "Mi Cuenta": a product name
         if low == "min" and re.search(r"\d\s*$", text[max(0, start - 4):start]):
             continue  # "15 min" is minutes
         if low.startswith("mein") and not _before_noun(text, end):

@@ -196,8 +196,8 @@ def exclamation(doc: Doc, ctx: Ctx, opts: ExclamationOptions) -> list[Finding]:
     prose = doc.prose
     marks = [m for m in _EXCL.finditer(prose)]
     count = sum(len(m.group(0)) for m in marks)
-    if count <= opts.max:
-        return []
+    if count <= opts.max and all(len(m.group(0)) == 1 for m in marks):
+        return []  # within the allowance; a run ("!!") is a finding whatever the allowance
     out = []
     allowed = opts.max
     for m in marks:
