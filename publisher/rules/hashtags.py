@@ -15,7 +15,7 @@ from pydantic import Field, field_validator
 
 from publisher.models import Finding
 from publisher.rules.base import Ctx, Doc, RuleOptions, RuleTable
-from publisher.rules.privacy import linked_domains
+from publisher.rules.privacy import account_domains
 
 _CAMEL = re.compile(r"[a-z\u00e0-\u00ff][A-Z\u00c0-\u00de]|[A-Z\u00c0-\u00de]{2}[a-z]")
 _TAG = re.compile(r"(?<![\w#&/])#(\w*[^\W\d_]\w*)")
@@ -94,7 +94,7 @@ def camelcase(doc: Doc, ctx: Ctx, opts: CamelCaseOptions) -> list[Finding]:
     for start, end, tag in doc.hashtags:
         camel = known.get(tag.lower())
         if camel is None and opts.split and tag.islower() and tag not in allowed:
-            names = own_names(ctx.account.own_domains if ctx.account.own_domains is not None else linked_domains(doc))
+            names = own_names(account_domains(doc, ctx))
             if ctx.defer is not None and opts.severity != "block" and _defer(tag, tuple(ctx.languages), names):
                 ctx.defer.add("hashtags.camelcase")  # the CLI's enqueue path: the worker's check tells
                 continue

@@ -118,10 +118,11 @@ _EVERY_TIME = (r"(?:every\s+(?:single\s+)?time|hver\s+(?:eneste\s+)?gang|jedes\s
                r"(?:a\s+day|i\s+døgnet|am\s+tag|par\s+jour|al\s+día|7\s+(?:days|dager|tage|jours|días)|"
                r"(?:los\s+)?365\s+días|365)|365\s+(?:days|dager|tage|jours|días)|døgnet\s+rundt|rund\s+um\s+die\s+uhr|"
                r"jour\s+et\s+nuit|día\s+y\s+noche")
+_ALWAYS = r"always|alltid|immer|toujours|siempre"
 #: availability and absolutes a guarantee must not be attached to
 _AVAILABILITY = (r"uptime|up-time|availability|oppetid\w*|tilgjengelighet\w*|verfügbarkeit|erreichbarkeit|"
                  r"disponibilit[ée]s?|disponibilidad|"
-                 r"always|alltid|immer|toujours|siempre|never|aldri|nie|niemals|jamais|nunca|" + _EVERY_TIME + "|"
+                 + _ALWAYS + r"|never|aldri|nie|niemals|jamais|nunca|" + _EVERY_TIME + "|"
                  r"without\s+interruption|uten\s+(?:avbrudd|brudd)|ohne\s+(?:unterbrechung|ausfall)\w*|"
                  r"sans\s+(?:interruption|coupure)s?|sin\s+(?:cortes|interrupciones|caídas)|"
                  r"zero|null|z[ée]ro|cero|" + _PCT)
@@ -145,8 +146,8 @@ CLAIMS: dict[str, tuple[str, tuple[str, ...]]] = {
         rf"(?<!\w)(?:{_AVAILABILITY})\b{_SENTENCE}{{0,40}}?\b(?:{_GUARANTEE})\b",
         # the absolute as a short sentence of its own right after the guarantee: "... guaranteed to reach you.
         # Every single time." (a fragment, so it belongs to the sentence before it)
-        rf"\b(?:{_GUARANTEE})\b{_SENTENCE}{{0,60}}?[.!]\s+{_SENTENCE}{{0,12}}?\b(?:{_EVERY_TIME}|always|alltid|immer|"
-        rf"toujours|siempre)\b{_SENTENCE}{{0,20}}(?:[.!]|$)",
+        rf"\b(?:{_GUARANTEE})\b{_SENTENCE}{{0,60}}?[.!]\s+{_SENTENCE}{{0,12}}?\b(?:{_EVERY_TIME}|{_ALWAYS})\b"
+        rf"{_SENTENCE}{{0,20}}(?:[.!]|$)",
     )),
     "full-availability": ("a promise of 100 % availability", (
         rf"{_PCT}{_SENTENCE}{{0,25}}?\b(?:uptime|up-time|availab\w*|oppetid\w*|tilgjengelig\w*|verfügbar\w*|"

@@ -217,6 +217,12 @@ def linked_domains(doc: Doc) -> list[str]:
     return out
 
 
+def account_domains(doc: Doc, ctx: Ctx) -> list[str]:
+    """The account's ``own_domains``; not configured: the domains the post itself links to are the organisation's."""
+    own = ctx.account.own_domains
+    return linked_domains(doc) if own is None else own
+
+
 def on_domains(domain: str, domains: list[str]) -> bool:
     domain = domain.lower()
     return any(domain == d or domain.endswith("." + d) for d in domains)
@@ -225,9 +231,7 @@ def on_domains(domain: str, domains: list[str]) -> bool:
 def email(doc: Doc, ctx: Ctx, opts: EmailOptions) -> list[Finding]:
     out = []
     allow = [a.lower() for a in opts.allow]
-    own = ctx.account.own_domains
-    if own is None:  # not configured: the domains the post itself links to are the organisation's
-        own = linked_domains(doc)
+    own = account_domains(doc, ctx)
     extra = frozenset(r.lower() for r in opts.roles)
     for start, end, addr in doc.emails:
         if any(fnmatch.fnmatchcase(addr.lower(), a) for a in allow):

@@ -129,15 +129,9 @@ def candidate(tag: str, languages: tuple[str, ...], names: tuple[str, ...] = ())
     if not found:
         return None
     (_, parts), lang = max(found, key=lambda f: f[0][0])  # the likeliest reading, in whichever language
-    if _LISTS[lang] in _COMPOUNDING and max(NAME_ZIPF if p in own else _zipf_of(p, lang) for p in parts) < PHRASE_ZIPF:
+    if _LISTS[lang] in _COMPOUNDING and max(NAME_ZIPF if p in own else zipf(lang)[p] for p in parts) < PHRASE_ZIPF:
         return None  # a compound of content words is one word in this language ("stellenangebot", "vieles" + "jobs")
     return [*parts, number] if number else parts
-
-
-def _zipf_of(part: str, lang: str) -> float:
-    """A part's frequency; an elided French article counts as its word ("demploi": "emploi")."""
-    table = zipf(lang)
-    return table.get(part) or table.get(part[1:], 0.0)
 
 
 @lru_cache(maxsize=4096)
