@@ -154,6 +154,11 @@ CLAIMS: dict[str, tuple[str, tuple[str, ...]]] = {
         rf"disponib\w*|of\s+the\s+time|av\s+tiden|der\s+zeit|du\s+temps|del\s+tiempo|online|erreichbar\w*)",
         rf"\b(?:uptime|up-time|availab\w*|oppetid\w*|tilgjengelighet\w*|verfügbarkeit\w*|disponibilit\w*|"
         rf"disponibilidad\w*)\s+(?:of\s+|på\s+|von\s+|de\s+|à\s+|del\s+)?{_PCT}",
+        # 100 % said as "always": "always available", "alltid tilgjengelig", "immer erreichbar", "toujours
+        # disponible", "siempre en línea"; "not always available" is an admission, not a promise
+        rf"(?<!not\s)(?<!ikke\s)(?<!nicht\s)(?<!pas\s)(?<!no\s)\b(?:{_ALWAYS})\s+(?:(?:be|være|sein|être|estar)\s+)?"
+        r"(?:available|online|up\s+and\s+running|tilgjengelig\w*|oppe|verfügbar\w*|erreichbar\w*|in\s+betrieb|"
+        r"disponibles?|en\s+ligne|en\s+l[íi]nea|operativ[oa]s?)\b",
     )),
     "never-again": ("a promise that it never happens again", (
         r"\bnever\s+again\b|\b(?:never|will\s+not|won't|cannot|can't|shall\s+not)\b(?:\W+\w+){0,3}?\W+"
@@ -187,7 +192,7 @@ CLAIMS: dict[str, tuple[str, tuple[str, ...]]] = {
 #: claim kind -> a substring one of its constructions needs (an exact pre-filter before the regular expressions)
 _CLAIM_GATES: dict[str, tuple[str, ...]] = {
     "guarantee": ("garant", "guarant"),
-    "full-availability": ("100",),
+    "full-availability": ("100", "always", "alltid", "immer", "toujours", "siempre"),
     "never-again": ("again", "never", "igjen", "aldri", "nie", "jamais", "reprodui", "arriver", "produir",
                     "recommencer", "nunca", "volver", "jamás"),
     "zero-risk": ("zero", "zéro", "null", "cero", "risk", "risiko", "risque", "riesgo"),

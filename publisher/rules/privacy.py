@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -43,6 +44,16 @@ BUILTIN_PATTERNS: dict[str, str] = {
     # German tax identification number (steuerliche Identifikationsnummer): 11 digits, 86095742719 or
     # 86 095 742 719, validated by its ISO 7064 MOD 11,10 check digit and its digit-repetition rule
     "de-tax-id": r"(?<![\w.-])[1-9]\d(?:[ ]?\d{3}){3}(?![\w-])",
+    # Norwegian bank account number (kontonummer): 11 digits grouped 4.2.5 (1234.56.78903 or 1234 56 78903),
+    # validated by its mod-11 check digit; run together only where it is named ("kontonummer 12345678903"), since an
+    # unnamed 11-digit run is as likely a case number
+    "no-account": r"(?<![\w.-])\d{4}([ .]?)\d{2}\1\d{5}(?![\w-])",
+    # British National Insurance number: two letters, three pairs of digits, A-D (QQ 12 34 56 C), validated by the
+    # letters HMRC issues (QQ, the specimen prefix, only where the text names it)
+    "gb-ni-number": r"(?<![\w-])[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D](?![\w-])",
+    # an identity document's number (passport, national identity card): 6-10 capitals and digits with at least two
+    # digits, only where the words before it name the document: the shape alone is any product code
+    "id-document": r"(?<![\w-])(?=[A-Z]*\d[A-Z]*\d)[A-Z0-9]{6,10}(?![\w-])",
 }
 
 
@@ -95,7 +106,8 @@ class PhoneOptions(RuleOptions):
 
 
 class PatternOptions(RuleOptions):
-    #: built-in validated detectors to use: no-national-id, iban, card, es-national-id, fr-national-id, de-tax-id
+    #: built-in validated detectors to use: no-national-id, iban, card, es-national-id, fr-national-id, de-tax-id,
+    #: no-account, gb-ni-number, id-document
     builtin: list[str] = Field(default_factory=lambda: list(BUILTIN_PATTERNS))
     #: name -> regular expression for your own identifiers (customer numbers, internal hostnames, ...)
     patterns: dict[str, str] = Field(default_factory=dict)
@@ -562,6 +574,23 @@ def _nir_ok(value: str) -> bool:
     return body.isdigit() and s[13:].isdigit() and 97 - int(body) % 97 == int(s[13:])
 
 
+def _account_ok(digits: str) -> bool:
+    """Norwegian account number: the 11th digit is the mod-11 check of the first ten (weights 5, 4, 3, 2, 7, 6, 5,
+    4, 3, 2); a remainder of 1 is never issued."""
+    if len(digits) != 11:
+        return False
+    rest = sum(int(c) * w for c, w in zip(digits[:10], (5, 4, 3, 2, 7, 6, 5, 4, 3, 2), strict=True)) % 11
+    return rest != 1 and (11 - rest) % 11 == int(digits[10])
+
+
+#: HMRC never issues D, F, I, Q, U, V as either letter, O as the second, nor these pairs
+_NI_BAD_PAIRS = frozenset({"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"})
+
+
+def _ni_ok(value: str) -> bool:
+    return (value[0] not in "DFIQUV" and value[1] not in "DFIOQUV" and value[:2] not in _NI_BAD_PAIRS)
+
+
 def _steuer_id_ok(value: str) -> bool:
     """German Steuer-ID: no leading 0; in the first ten digits exactly one digit occurs twice or three times (three
     never side by side) and the others at most once; the last digit is the ISO 7064 MOD 11,10 check digit."""
@@ -583,16 +612,35 @@ def _steuer_id_ok(value: str) -> bool:
 #: a piece every built-in pattern's match contains: 4 + 4 digits (national ids, card, DNI, tax id run together),
 #: two capitals and two digits (IBAN), 2.3.3 digits with dots (DNI), X/Y/Z and four digits (NIE), 3 + 3 + 2 digits
 #: (a grouped NIR or Steuer-ID); a text without one needs none of the searches
-_ANY_ID = re.compile(r"\d{4}[ -]?\d{4}|[A-Z]{2}\d{2}|\d\d\.\d{3}\.\d{3}|[XYZ][ -]?\d{4}|\d{3}[ .]\d{3}[ .]\d\d")
+_ANY_ID = re.compile(r"\d{4}[ -]?\d{4}|[A-Z]{2}\d{2}|\d\d\.\d{3}\.\d{3}|[XYZ][ -]?\d{4}|\d{3}[ .]\d{3}[ .]\d\d|"
+                     r"\d{4}[ .]\d\d[ .]\d{5}")
 _ANY_ID_ASCII = re.compile(_ANY_ID.pattern, re.ASCII)  # for ASCII text: the same matches, faster
-_MIN_ID_DIGITS = 7  # the shortest built-in identifier: a NIE (a letter, 7 digits and a letter)
+_MIN_ID_DIGITS = 7  # the shortest built-in identifier with a check: a NIE (a letter, 7 digits and a letter)
+#: the identifiers shorter than that or without an ``_ANY_ID`` piece, each with its own pre-filter: a National
+#: Insurance number (6 digits) needs its shape, an identity document's number needs the words that name it
+_NI_SHAPE: re.Pattern[str] = re.compile(r"[A-Z]{2} ?\d\d ?\d\d ?\d\d ?[A-D]")
+_OWN_GATE: dict[str, Callable[[str, int], bool]] = {
+    "gb-ni-number": lambda text, digits: digits >= 6 and _NI_SHAPE.search(text) is not None,
+    "id-document": lambda text, digits: digits >= 2 and _names_a_document(text),
+}
+#: every name in ``_DOCUMENT_NAMES`` contains one of these (lower case): a substring test before the expression
+_DOCUMENT_STEMS = ("pas", "ausweis", "id-kort", "identit", "cni", "id card")
 
 
-def _may_hold_id(text: str) -> bool:
-    """False when no built-in pattern can match: fewer than ``_MIN_ID_DIGITS`` digits, or no ``_ANY_ID`` piece."""
-    if text.isascii():
-        return sum(map(text.count, "0123456789")) >= _MIN_ID_DIGITS and _ANY_ID_ASCII.search(text) is not None
-    return len(_NON_DIGIT.sub("", text)) >= _MIN_ID_DIGITS and _ANY_ID.search(text) is not None
+def _names_a_document(text: str) -> bool:
+    low = text.lower()
+    return any(stem in low for stem in _DOCUMENT_STEMS) and _ID_DOCUMENT.search(text) is not None
+
+
+def _digit_count(text: str) -> int:
+    return sum(map(text.count, "0123456789")) if text.isascii() else len(_NON_DIGIT.sub("", text))
+
+
+def _may_hold_id(text: str, digits: int) -> bool:
+    """False when no built-in pattern with a check can match: fewer than ``_MIN_ID_DIGITS`` digits, or no
+    ``_ANY_ID`` piece."""
+    return digits >= _MIN_ID_DIGITS and (_ANY_ID_ASCII if text.isascii() else _ANY_ID).search(text) is not None
+
 
 _VALIDATORS = {
     "no-national-id": lambda v: _fnr_ok(re.sub(r"\D", "", v)),
@@ -601,11 +649,49 @@ _VALIDATORS = {
     "es-national-id": _dni_ok,
     "fr-national-id": _nir_ok,
     "de-tax-id": _steuer_id_ok,
+    "no-account": lambda v: bool(re.search(r"[ .]", v)) and _account_ok(re.sub(r"\D", "", v)),
+    "gb-ni-number": lambda v: _ni_ok(v.replace(" ", "")),
+    "id-document": lambda v: False,  # never by its shape alone: only where it is named (``_named``)
 }
 _LABELS = {"no-national-id": "a national identity number", "iban": "a bank account number (IBAN)",
            "card": "a payment card number", "es-national-id": "a Spanish identity number (DNI/NIE)",
            "fr-national-id": "a French social security number (NIR)",
-           "de-tax-id": "a German tax identification number (Steuer-ID)"}
+           "de-tax-id": "a German tax identification number (Steuer-ID)",
+           "no-account": "a bank account number", "gb-ni-number": "a National Insurance number",
+           "id-document": "an identity document's number"}
+
+
+_DOCUMENT_NAMES = (r"passport(?:\s+(?:number|no))?|passnummer\w*|passet|reisepass\w*|passnummer|"
+                   r"personalausweis\w*|ausweis\w*|id-kort\w*|nasjonalt\s+id-kort|passeport|"
+                   r"carte\s+(?:nationale\s+)?d'identit[ée]|cni|pasaporte|"
+                   r"(?:identity|id)\s+card(?:\s+number)?")
+#: what a text calls each identifier, in en/nb/de/fr/es. A number in the identifier's shape that the words just
+#: before it name as one is taken as one even when its check digits fail: the reader takes it for the real thing
+#: (a made-up or mistyped DNI still exposes, or claims to expose, a person's), and only an unnamed digit run needs
+#: the checksum to be told from an order or case number.
+_ID_NAMES: dict[str, re.Pattern[str]] = {name: re.compile(r"(?<![^\W\d_])(?:" + words + r")(?![^\W\d_])", re.IGNORECASE)
+                                         for name, words in {
+    "no-national-id": r"fødselsnummer\w*|fødselsnr|personnummer\w*|f\.?nr|d-nummer\w*|"
+                      r"national\s+(?:identity|id)(?:\s+number)?|national\s+number|personal\s+(?:identity\s+)?number",
+    "iban": r"iban|kontonummer\w*|konto|kontoen|account(?:\s+number)?|compte|cuenta",
+    "card": r"card(?:\s+number)?|kort|kortet|kortnummer\w*|bankkort\w*|kredittkort\w*|karte|kartennummer|"
+            r"kreditkarte\w*|carte(?:\s+bancaire)?|tarjeta\w*|visa|mastercard|amex",
+    "es-national-id": r"dni|nie|nif|documento\s+(?:nacional\s+)?de\s+identidad",
+    "fr-national-id": r"s[ée]curit[ée]\s+sociale|s[ée]cu|nir|insee",
+    "de-tax-id": r"steuer-?id|steuer-?identifikationsnummer|identifikationsnummer|idnr",
+    "no-account": r"kontonummer\w*|kontonr|konto|kontoen|bankkonto\w*|account(?:\s+number)?",
+    "gb-ni-number": r"ni\s+(?:number|no)|national\s+insurance(?:\s+number)?|nino",
+    "id-document": _DOCUMENT_NAMES,
+}.items()}
+#: a cheap pre-filter for ``id-document``: one of the names, anywhere
+_ID_DOCUMENT: re.Pattern[str] = re.compile(_DOCUMENT_NAMES, re.IGNORECASE)
+_NAMED_WINDOW = 40  # characters before the number in which its name counts
+
+
+def _named(text: str, start: int, name: str) -> bool:
+    """Whether the words just before ``start`` name the identifier ``name`` ("DNI 48291736K", "fødselsnummeret
+    mitt, 14079134587", "tarjeta: 5412 ...")."""
+    return _ID_NAMES[name].search(text, max(0, start - _NAMED_WINDOW), start) is not None
 
 
 @lru_cache(maxsize=64)
@@ -615,19 +701,29 @@ def _compiled(pattern: str) -> re.Pattern[str]:
 
 def pattern(doc: Doc, ctx: Ctx, opts: PatternOptions) -> list[Finding]:
     text = doc.prose
-    # every built-in identifier has at least _MIN_ID_DIGITS digits and one of the _ANY_ID pieces
-    may_match = _may_hold_id(text)
+    digits = _digit_count(text)
+    if digits < 2 and not opts.patterns:
+        return []
+    # every built-in identifier with a check has at least _MIN_ID_DIGITS digits and one of the _ANY_ID pieces
+    may_match = _may_hold_id(text, digits)
     out = []
     found: set[tuple[int, int]] = set()  # one finding per span (an 11-digit number may pass two validators)
     for name in opts.builtin:
-        if not may_match:
-            break
+        gate = _OWN_GATE.get(name)
+        if not (may_match if gate is None else gate(text, digits)):
+            continue
         for m in _compiled(BUILTIN_PATTERNS[name]).finditer(text):
-            if m.span() in found or m.group(0) in opts.allow or not _VALIDATORS[name](m.group(0)):
+            if m.span() in found or m.group(0) in opts.allow:
+                continue
+            valid = _VALIDATORS[name](m.group(0))
+            if not valid and not _named(text, m.start(), name):
                 continue
             found.add(m.span())
+            how = "" if valid else ", named as one" if name == "id-document" else \
+                ", named as one; it fails the format's check, but readers take it for one"
             out.append(ctx.finding(
-                "privacy.pattern", opts, f"{_LABELS[name]} in a public post ({_mask(m.group(0))})", m.start(), m.end(),
+                "privacy.pattern", opts, f"{_LABELS[name]} in a public post ({_mask(m.group(0))}{how})", m.start(),
+                m.end(),
                 "remove it; if it is your organisation's own public number, add it to privacy.pattern allow",
             ))
     for name, rx in opts.patterns.items():

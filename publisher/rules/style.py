@@ -24,11 +24,14 @@ ACRONYMS = frozenset(
 )
 
 _EXCL = re.compile(r"[!\u203c\u2757\u2755]+")
-# pictographic emoji and the modifiers/joiners that belong to them
+# one emoji as a reader sees it (Unicode TS #51): a flag (two regional indicators, tried first: each is a
+# pictograph too), or a pictograph with its presentation selector, skin tone, keycap or tag characters; pictographs
+# joined by ZERO WIDTH JOINER are one emoji (family, profession). Only the joiner joins: "⛴️🏔️🎒" are three emoji,
+# though the first two carry a selector.
+_PICTOGRAPH = "[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\u2300-\u23ff\u2190-\u21ff\u3297\u3299\u303d\u3030]"
+_MODIFIERS = "[\ufe0f\U0001f3fb-\U0001f3ff\u20e3\U000e0020-\U000e007f]*"
 _EMOJI = re.compile(
-    "(?:[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\u2300-\u23ff\u2190-\u21ff\u3297\u3299\u303d\u3030]"
-    "|[\U0001f1e6-\U0001f1ff]{2})"
-    "(?:[\ufe0f\u200d\U0001f3fb-\U0001f3ff\u20e3]+[\U0001f000-\U0001faff\u2600-\u27bf]?)*"
+    f"(?:[\U0001f1e6-\U0001f1ff]{{2}}|{_PICTOGRAPH}{_MODIFIERS})(?:\u200d{_PICTOGRAPH}{_MODIFIERS})*"
 )
 
 
