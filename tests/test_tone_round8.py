@@ -135,3 +135,36 @@ def test_always_available_is_a_promise_of_full_availability(text: str, langs: li
 ])
 def test_an_admission_or_another_always_is_no_availability_promise(text: str, langs: list[str]) -> None:
     assert found("phrases.banned", text, acc(langs)) == []
+
+
+@pytest.mark.parametrize(("text", "langs", "name"), [
+    ("Vi är mycket glada över att kunna berätta att den nya appen nu finns på alla tåg i regionen.", ["nb"],
+     "Swedish"),
+    ("Vi er meget glade for at kunne fortælle, at den nye app nu findes på alle togene i regionen.", ["nb"],
+     "Danish"),
+    ("Uusi sovellus toimii nyt kaikissa junissa koko alueella, ja liput voi ostaa suoraan puhelimesta.", ["nb"],
+     "Finnish"),
+    ("Estem molt contents de presentar la nova aplicació, que ja funciona a tots els trens de la regió.", ["es"],
+     "Catalan"),
+    ("Wij zijn blij te melden dat de nieuwe app nu in alle treinen van de regio werkt.", ["de"], "Dutch"),
+])
+def test_a_neighbouring_language_is_named(text: str, langs: list[str], name: str) -> None:
+    messages = [f.message for f in tone.check(text, acc(langs)) if f.rule == "language"]
+    assert messages and f"reads as {name}" in messages[0]
+
+
+@pytest.mark.parametrize(("text", "langs"), [
+    ("Vi er glade for å kunne fortelle at den nye appen nå fungerer på alle togene i regionen.", ["nb"]),
+    ("Etter oppgraderingen i natt virker billettautomatene igjen som normalt.", ["nb"]),
+    ("Estamos muy contentos de presentar la nueva aplicación, que ya funciona en todos los trenes.", ["es"]),
+    ("Wir freuen uns, dass die neue App jetzt in allen Zügen der Region funktioniert.", ["de"]),
+])
+def test_the_declared_language_is_not_taken_for_its_neighbour(text: str, langs: list[str]) -> None:
+    assert found("language", text, acc(langs)) == []
+
+
+def test_neighbours_can_be_switched_off() -> None:
+    text = "Vi är mycket glada över att kunna berätta att den nya appen nu finns på alla tåg i regionen."
+    overrides = {"language": {"neighbours": False}}
+    messages = [f.message for f in tone.check(text, acc(["nb"]), overrides=overrides) if f.rule == "language"]
+    assert not any("Swedish" in m for m in messages)

@@ -24,7 +24,11 @@ from publisher.rules.base import Ctx, Doc, RuleOptions, RuleTable
 
 DEFAULT_CANDIDATES = ("en", "nb", "nn", "de", "fr", "es")
 NAMES = {"en": "English", "no": "Norwegian", "de": "German", "fr": "French", "es": "Spanish", "sv": "Swedish",
-         "da": "Danish", "nl": "Dutch", "fi": "Finnish", "it": "Italian", "pt": "Portuguese"}
+         "da": "Danish", "nl": "Dutch", "fi": "Finnish", "it": "Italian", "pt": "Portuguese", "ca": "Catalan"}
+#: the languages a writer of a family slips into, or a reader mistakes for it: a Swedish text on a Norwegian account,
+#: Catalan declared as Spanish. They join the candidates of every account that declares the family
+#: (``LanguageOptions.neighbours``), so the detector can name them instead of settling on the nearest declared one
+NEIGHBOURS: dict[str, tuple[str, ...]] = {"no": ("sv", "da", "fi"), "es": ("ca", "pt"), "de": ("nl",)}
 #: lingua's low-accuracy mode confirms an expected language from this confidence on (chosen on the development set's
 #: texts and prefixes: at 0.99 it settles 378 of the 458 the function words leave open and never contradicts the full
 #: models at the 0.5 any rule acts on; at 0.95, 6 contradictions; ``tests/test_tone_eval.py`` keeps it so)
@@ -42,6 +46,13 @@ _STOPWORDS: dict[str, frozenset[str]] = {
                     "votre vos mais très été être avons".split()),
     "es": frozenset("el los las y es una con para por del al nuestra nuestro nuestros muy pero más está están son "
                     "hay también como hasta desde sin sobre este esta".split()),
+    # the neighbours: words none of the five above uses as a function word
+    "sv": frozenset("är och att inte jag från också mycket när hur vad detta dessa varit mig dig något några "
+                    "våra sig nu efter".split()),
+    "da": frozenset("af hvad nogle noget blev vores jeres efter mig dig sig nu".split()),
+    "ca": frozenset("amb els és molt aquesta aquest aquests nostra nostre dels més però perquè estem".split()),
+    "pt": frozenset("não uma são você nós muito nossa nosso pela isso também".split()),
+    "nl": frozenset("het een niet wij zijn ook naar voor maar onze deze dit wordt bij".split()),
 }
 
 
@@ -54,6 +65,9 @@ class LanguageOptions(RuleOptions):
     min_confidence: float = Field(default=0.8, gt=0, le=1)
     #: languages the detector chooses between (ISO 639-1); the account's languages are always added
     candidates: list[str] = Field(default_factory=lambda: list(DEFAULT_CANDIDATES))
+    #: add the neighbours of the account's languages to the candidates (``NEIGHBOURS``: Swedish, Danish
+    #: and Finnish beside Norwegian, Catalan and Portuguese beside Spanish, Dutch beside German)
+    neighbours: bool = True
 
 
 def family(code: str) -> str:
@@ -285,7 +299,10 @@ def _quick(doc: Doc, candidates: tuple[str, ...]) -> str | None:
 
 def candidates_for(ctx: Ctx, opts: LanguageOptions | None = None) -> tuple[str, ...]:
     base = opts.candidates if opts is not None else list(DEFAULT_CANDIDATES)
-    return tuple(sorted({*base, *ctx.account.languages, *ctx.languages}))
+    codes = {*base, *ctx.account.languages, *ctx.languages}
+    if opts is None or opts.neighbours:
+        codes.update(n for c in (*ctx.account.languages, *ctx.languages) for n in NEIGHBOURS.get(family(c), ()))
+    return tuple(sorted(codes))
 
 
 def _declared(ctx: Ctx) -> frozenset[str]:
