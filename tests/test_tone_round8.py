@@ -168,3 +168,26 @@ def test_neighbours_can_be_switched_off() -> None:
     overrides = {"language": {"neighbours": False}}
     messages = [f.message for f in tone.check(text, acc(["nb"]), overrides=overrides) if f.rule == "language"]
     assert not any("Swedish" in m for m in messages)
+
+
+@pytest.mark.parametrize("text", [
+    "'Your app left me standing at the stop for an hour.' One of 212 complaints, and the passenger was right.",
+    "Seguimos buscando jefe/a de proyecto: el anterior confundía 'urgente' con 'cuando me acuerde'.",
+    "A customer wrote \u2018I can\u2019t find my ticket\u2019 and we answered within ten minutes.",
+])
+def test_single_quotes_are_quotations_for_the_first_person_check(text: str) -> None:
+    assert found("register.first-person", text, acc(["en", "es"])) == []
+
+
+@pytest.mark.parametrize(("text", "word"), [
+    ("We're sorry, and I know the customers' anger is fair.", "I"),  # apostrophes quote nothing
+    ("'Fixed', the vendor said. I don't believe it yet.", "I"),  # the quotation ended before the pronoun
+])
+def test_apostrophes_and_closed_quotes_do_not_hide_the_writer(text: str, word: str) -> None:
+    assert found("register.first-person", text, acc(["en"])) == [word]
+
+
+def test_a_single_quoted_insult_is_reported_speech_for_the_lexicon() -> None:
+    text = "Customer today: 'you people are all useless idiots'. We stayed calm and fixed the VPN in 12 minutes."
+    assert found("sentiment", text, acc(["en"], kind="personal")) == []
+    assert found("sentiment", "You people are all useless idiots.", acc(["en"], kind="personal")) != []

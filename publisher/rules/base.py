@@ -171,6 +171,27 @@ class Doc:
         return any(s <= pos < e for s, e, _ in self.urls)
 
 
+#: a quotation, someone else's words the post reports: straight double quotes, English and German curly quotes,
+#: guillemets either way round and single guillemets, and single quotes (straight or curly) that open after a space
+#: or a bracket and close before one or a punctuation mark, so an apostrophe ("don't", "customers'") neither opens
+#: nor closes one ("The passenger wrote 'you left me standing in the rain'. We were wrong.")
+_QUOTATION = re.compile(
+    r'"[^"\n]{1,300}"|\u201c[^\u201d\n]{1,300}\u201d|\u201e[^\u201c\u201d\n]{1,300}[\u201c\u201d]'
+    r"|\u00ab[^\u00bb\n]{1,300}\u00bb|\u00bb[^\u00ab\n]{1,300}\u00ab|\u2039[^\u203a\n]{1,300}\u203a"
+    r"|(?<![^\s(\[:\u2014\u2013])'(?=[^\s'])(?:[^'\n]|(?<=\w)'(?=\w)){0,300}?(?<=[^\s'])'"
+    r"(?![^\s.,;:!?)\]\u2014\u2013])"
+    r"|(?<![^\s(\[:\u2014\u2013])\u2018(?=\S)(?:[^\u2019\n]|(?<=\w)\u2019(?=\w)){1,300}?\u2019(?!\w)"
+)
+_QUOTE_MARKS = "\"'\u201c\u201e\u00ab\u00bb\u2039\u2018"
+
+
+def quotations(text: str) -> list[tuple[int, int]]:
+    """The (start, end) of every quotation in ``text`` (``_QUOTATION``)."""
+    if not any(q in text for q in _QUOTE_MARKS):
+        return []
+    return [m.span() for m in _QUOTATION.finditer(text)]
+
+
 def quote(text: str, start: int, end: int, width: int = 60) -> str:
     """The span as a short quotable string."""
     span = text[start:end]

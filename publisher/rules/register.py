@@ -13,7 +13,7 @@ from functools import lru_cache
 from pydantic import Field
 
 from publisher.models import Finding
-from publisher.rules.base import Ctx, Doc, RuleOptions, RuleTable
+from publisher.rules.base import Ctx, Doc, RuleOptions, RuleTable, quotations
 from publisher.rules.language import family, text_language
 
 FIRST_PERSON: dict[str, frozenset[str]] = {
@@ -28,7 +28,6 @@ _FR_ELIDED = re.compile(r"^[jm]['\u2019]", re.IGNORECASE)
 #: "Phase I", "World War I": a Roman numeral, not a pronoun
 _ROMAN_BEFORE = frozenset({"phase", "part", "chapter", "level", "tier", "type", "class", "war", "stage", "step",
                            "act", "vol", "volume", "section", "fase", "del", "teil", "grad"})
-_QUOTED = re.compile(r"\"[^\"]*\"|\u201c[^\u201d]*\u201d|\u00ab[^\u00bb]*\u00bb|\u201e[^\u201c\u201d]*[\u201c\u201d]")
 
 INFORMAL = frozenset(
     """
@@ -49,12 +48,6 @@ class InformalOptions(RuleOptions):
     words: list[str] = Field(default_factory=list)
     #: built-in informal words to accept
     allow: list[str] = Field(default_factory=list)
-
-
-def _quoted_spans(text: str) -> list[tuple[int, int]]:
-    if '"' not in text and "\u201c" not in text and "\u00ab" not in text and "\u201e" not in text:
-        return []
-    return [(m.start(), m.end()) for m in _QUOTED.finditer(text)]
 
 
 def _mid_sentence(text: str, start: int) -> bool:
@@ -118,7 +111,7 @@ def first_person(doc: Doc, ctx: Ctx, opts: FirstPersonOptions) -> list[Finding]:
     if not pronouns:
         return []
     text = doc.text
-    quoted = _quoted_spans(text)
+    quoted = quotations(text)
     out = []
     words = doc.words
     for i, (start, end, word) in enumerate(words):

@@ -7,14 +7,13 @@ the built-in profiles turn the lower bound off for incident tickets, which may r
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from typing import Any
 
 from pydantic import Field, model_validator
 
 from publisher.models import Finding
-from publisher.rules.base import Ctx, Doc, RuleOptions, RuleTable, Severity, quote
+from publisher.rules.base import Ctx, Doc, RuleOptions, RuleTable, Severity, quotations, quote
 from publisher.rules.language import text_language
 
 
@@ -107,17 +106,10 @@ def hostile(doc: Doc, ctx: Ctx, opts: SentimentOptions) -> list[Finding]:
     )]
 
 
-#: a quotation: straight double quotes, English and German curly quotes, guillemets (either way round)
-_QUOTE = re.compile(r'"[^"\n]{1,300}"|\u201c[^\u201d\n]{1,300}\u201d|\u201e[^\u201c\u201d\n]{1,300}[\u201c\u201d]'
-                    r'|\u00ab[^\u00bb\n]{1,300}\u00bb|\u00bb[^\u00ab\n]{1,300}\u00ab')
-
-
 def _quoted(text: str, start: int, end: int) -> bool:
-    """The span lies inside a quotation: someone else's words the post reports ('A customer called our night shift
-    "useless idiots". That was unfair.'), not the writer's own."""
-    if not any(q in text for q in '"\u201c\u201e\u00ab\u00bb'):
-        return False
-    return any(m.start() < start and end < m.end() for m in _QUOTE.finditer(text))
+    """The span lies inside a quotation (``base.quotations``): someone else's words the post reports ('A customer
+    called our night shift "useless idiots". That was unfair.'), not the writer's own."""
+    return any(s < start and end < e for s, e in quotations(text))
 
 
 def _by_model(doc: Doc, ctx: Ctx, opts: SentimentOptions, severity: Severity) -> list[Finding]:
