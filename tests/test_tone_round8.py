@@ -191,3 +191,27 @@ def test_a_single_quoted_insult_is_reported_speech_for_the_lexicon() -> None:
     text = "Customer today: 'you people are all useless idiots'. We stayed calm and fixed the VPN in 12 minutes."
     assert found("sentiment", text, acc(["en"], kind="personal")) == []
     assert found("sentiment", "You people are all useless idiots.", acc(["en"], kind="personal")) != []
+
+
+@pytest.mark.parametrize(("text", "word"), [
+    ("Os escribo desde la feria: estoy en el stand 12 hasta las seis.", "estoy"),
+    ("Soy la nueva responsable de soporte y voy a contestar vuestras preguntas hoy.", "Soy"),
+])
+def test_spanish_first_person_verbs_speak_as_one_person(text: str, word: str) -> None:
+    assert word in found("register.first-person", text, acc(["es"]))
+
+
+@pytest.mark.parametrize(("text", "langs"), [
+    ("Estamos en el stand 12 hasta las seis; pasad a vernos.", ["es"]),
+    ("Our soy-free catering menu for the conference is online now.", ["en"]),
+])
+def test_other_persons_and_other_languages_do_not(text: str, langs: list[str]) -> None:
+    assert found("register.first-person", text, acc(langs)) == []
+
+
+@pytest.mark.parametrize(("text", "langs"), [
+    ("Trois semaines sans réponse. Ce type est un vrai branleur.", ["fr"]),
+    ("¡Hostia! Otra vez sin servicio en la estación.", ["es"]),
+])
+def test_two_more_swear_words(text: str, langs: list[str]) -> None:
+    assert found("profanity", text, acc(langs, kind="personal")) != []

@@ -39,10 +39,11 @@ EXTRA: dict[str, tuple[str, ...]] = {
            "fick dich", "verdammt", "verdammte", "wichser", "hurensohn", "fotze", "kacke", "spast", "vollidiot",
            "drecksau", "leck mich"),
     "fr": ("merde", "putain", "connard", "connards", "connasse", "salope", "salopes", "enculé", "encule", "enculés",
-           "niquer", "nique", "ta gueule", "fils de pute", "pute", "chier", "couilles", "bordel de merde"),
+           "niquer", "nique", "ta gueule", "fils de pute", "pute", "chier", "couilles", "bordel de merde", "branleur",
+           "branleurs"),
     "es": ("mierda", "joder", "jodido", "jodidos", "puta", "putas", "puto", "cabrón", "cabron", "cabrones", "coño",
            "gilipollas", "pendejo", "pendejos", "cojones", "carajo", "hijo de puta", "chingada", "chingar",
-           "maricón", "culero"),
+           "maricón", "culero", "hostia", "hostias"),
 }
 
 #: English list words that are ordinary words in a language an account declares ("slut" = end in Scandinavian)

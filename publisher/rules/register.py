@@ -22,7 +22,10 @@ FIRST_PERSON: dict[str, frozenset[str]] = {
     "no": frozenset({"jeg", "meg", "min", "mitt", "mine", "eg", "mi"}),
     "de": frozenset({"ich", "mich", "mir", "mein", "meine", "meinen", "meinem", "meiner", "meines"}),
     "fr": frozenset({"je", "moi", "mon", "ma", "mes", "me"}),
-    "es": frozenset({"yo", "me", "mi", "mis", "conmigo", "m\u00edo", "m\u00eda"}),
+    # Spanish drops the subject pronoun ("Estoy en el stand 12"): the first-person forms of its commonest irregular
+    # verbs say "I" as plainly (regular ones end in -o like many nouns and are left alone)
+    "es": frozenset({"yo", "me", "mi", "mis", "conmigo", "m\u00edo", "m\u00eda",
+                     "estoy", "soy", "voy", "tengo", "puedo", "quiero"}),
 }
 _FR_ELIDED = re.compile(r"^[jm]['\u2019]", re.IGNORECASE)
 #: "Phase I", "World War I": a Roman numeral, not a pronoun
