@@ -215,3 +215,19 @@ def test_other_persons_and_other_languages_do_not(text: str, langs: list[str]) -
 ])
 def test_two_more_swear_words(text: str, langs: list[str]) -> None:
     assert found("profanity", text, acc(langs, kind="personal")) != []
+
+
+# set 13 (its first look, then development data): German says "the best in the world" with a bare genitive
+@pytest.mark.parametrize(("text", "hit"), [
+    ("Unsere Automaten sind die zuverlässigsten der Welt.", True),
+    ("Das beste Ticketsystem der Welt, jetzt auch in Halle.", True),
+    ("Die schnellsten Automaten der Welt stehen jetzt in Halle.", True),
+    ("Der beste Kaffee der Stadt gibt es am Stand 4.", False),  # a city is not the market
+    ("Die beste Welt ist eine, in der alle Automaten laufen.", False),  # no superlative of anything in the world
+])
+def test_german_superlative_of_the_world(text: str, hit: bool) -> None:
+    assert (found("phrases.banned", text, acc(["de"])) != []) is hit
+
+
+def test_french_foutre_is_profanity() -> None:
+    assert found("profanity", "Vous vous foutez de nous ?", acc(["fr"], kind="personal")) != []

@@ -134,7 +134,7 @@ _SUPERLATIVE = (r"best|fastest|most\s+reliable|greatest|finest|beste|raskeste|si
 #: the whole market: the world, a country, a continent, "the market" (not a region, a city or a contest)
 _MARKET = (r"(?:the\s+)?(?:world|country|market|europe|norway|scandinavia|nordics|germany|france|spain|"
            r"verden|norge|landet|europa|norden|skandinavia|markedet|"
-           r"deutschland|der\s+welt|europas?|deutschlands|österreichs?|der\s+republik|im\s+land|"
+           r"deutschland|(?:der\s+)?welt|europas?|deutschlands|österreichs?|der\s+republik|im\s+land|"
            r"france|monde|pays|march[ée]|europe|"
            r"españa|mundo|país|mercado)")
 _GENITIVE_MARKET = r"world's|europe's|norway's|verdens|norges|landets|europas|nordens|skandinavias|deutschlands|österreichs"
