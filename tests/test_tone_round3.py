@@ -13,10 +13,7 @@ from publisher import tone
 from publisher.models import PostKind
 from publisher.rules.hostility import find
 from publisher.settings import AccountConfig
-
-
-def acc(languages: list[str], kind: str = "organisation", tz: str = "Europe/Oslo") -> AccountConfig:
-    return AccountConfig(name="a", channel="mastodon", kind=kind, timezone=tz, languages=languages)
+from tests.tone_cases import acc
 
 
 def rules(text: str, account: AccountConfig, kind: PostKind = PostKind.NOTE,

@@ -12,17 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from publisher import tone
-from publisher.models import PostKind
-from publisher.settings import AccountConfig
-
-
-def acc(languages: list[str], kind: str = "organisation") -> AccountConfig:
-    return AccountConfig(name="a", channel="mastodon", kind=kind, timezone="Europe/Oslo", languages=languages)
-
-
-def found(rule: str, text: str, account: AccountConfig, kind: PostKind = PostKind.NOTE) -> list[str]:
-    return [text[f.start:f.end] for f in tone.check(text, account, kind=kind) if f.rule == rule]
+from tests.tone_cases import acc, found
 
 
 @pytest.mark.parametrize(("text", "langs"), [
