@@ -661,7 +661,7 @@ _LABELS = {"no-national-id": "a national identity number", "iban": "a bank accou
            "id-document": "an identity document's number"}
 
 
-_DOCUMENT_NAMES = (r"passport(?:\s+(?:number|no))?|passnummer\w*|passet|reisepass\w*|passnummer|"
+_DOCUMENT_NAMES = (r"passport(?:\s+(?:number|no))?|passnummer\w*|passet|reisepass\w*|"
                    r"personalausweis\w*|ausweis\w*|id-kort\w*|nasjonalt\s+id-kort|passeport|"
                    r"carte\s+(?:nationale\s+)?d'identit[ée]|cni|pasaporte|"
                    r"(?:identity|id)\s+card(?:\s+number)?")
