@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
@@ -185,11 +185,13 @@ _QUOTATION = re.compile(
 _QUOTE_MARKS = "\"'\u201c\u201e\u00ab\u00bb\u2039\u2018"
 
 
-def quotations(text: str) -> list[tuple[int, int]]:
-    """The (start, end) of every quotation in ``text`` (``_QUOTATION``)."""
+@lru_cache(maxsize=256)
+def quotations(text: str) -> tuple[tuple[int, int], ...]:
+    """The (start, end) of every quotation in ``text`` (``_QUOTATION``). Remembered: the first-person check asks
+    once a text, the hostility lexicon once for each word it finds."""
     if not any(q in text for q in _QUOTE_MARKS):
-        return []
-    return [m.span() for m in _QUOTATION.finditer(text)]
+        return ()
+    return tuple(m.span() for m in _QUOTATION.finditer(text))
 
 
 def quote(text: str, start: int, end: int, width: int = 60) -> str:
