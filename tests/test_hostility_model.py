@@ -18,7 +18,7 @@ import yaml
 
 from publisher import tone
 from publisher.models import AccountKind, PostKind
-from publisher.rules import hostility_model
+from publisher.rules import hostility_model, hostility_words
 from publisher.settings import AccountConfig
 from tests.conftest import Env
 from tests.tone_labelled import PATH
@@ -26,6 +26,8 @@ from tests.tone_labelled import PATH
 ACCOUNT = AccountConfig(name="comms", channel="dryrun", kind=AccountKind.ORGANISATION, timezone="Europe/Oslo",
                         languages=["en", "de", "fr"])
 MODEL = {"sentiment": {"model": True}}
+#: the lexicon and constructions alone (the word model, on by default, off)
+LEXICON = {"sentiment": {"words": False}}
 #: hostility without an insult the lexicon knows (sarcasm, contempt), written for this test, in no labelled set
 SARCASM = "Oh wonderful, another outage. Truly the work of geniuses who have never met a customer."
 CONTEMPT = "Wie immer glänzt euer Support durch vollkommene Ahnungslosigkeit. Bravo."
@@ -40,8 +42,9 @@ def _rules(text: str, **kw: Any) -> list[tuple[str, str]]:
 
 def test_the_weights_were_trained_on_the_labelled_sets_as_they_are_now() -> None:
     """The file names the sets it was trained on by digest: a changed set needs ``benchmarks/hostility_model.py
-    train`` again. It was never trained on the set that measures it (held-out 13). The threshold follows the rule the
-    file states, from its own cross-validated table (no measuring set chose it)."""
+    train`` again. It was never trained on the set that measures it (held-out 14). The threshold (for the mean of
+    its and the word model's probabilities) follows the rule the file states, from its own table, each set held out
+    in turn (no measuring set chose it); the word model's file was trained on the same sets."""
     data = json.loads(hostility_model.WEIGHTS.read_text(encoding="utf-8"))
     root = PATH.parent.parent.parent
     assert data["trained_on"] == {p: hashlib.sha256((root / p).read_bytes()).hexdigest() for p in data["trained_on"]}
@@ -49,17 +52,18 @@ def test_the_weights_were_trained_on_the_labelled_sets_as_they_are_now() -> None
     assert not any("heldout14" in p for p in data["trained_on"])
     assert {"tests/data/tone_heldout13.yaml", "tests/data/hostility_train1.yaml"} <= set(data["trained_on"])
     assert len(data["weights"]) == 384
-    chosen = next((r["threshold"] for r in data["cross_validated"] if r["precision"] >= 0.90), 0.98)
+    chosen = next((r["threshold"] for r in data["cross_validated"] if r["precision"] >= 0.95), 0.98)
     assert data["threshold"] == chosen == hostility_model.threshold()
+    assert json.loads(hostility_words.WEIGHTS.read_text(encoding="utf-8"))["trained_on"] == data["trained_on"]
 
 
 def test_the_model_finds_hostility_the_lexicon_does_not_know_in_english_and_german() -> None:
     for text in (SARCASM, CONTEMPT):
-        assert _rules(text) == []  # the lexicon and constructions miss it
+        assert _rules(text, overrides=LEXICON) == []  # the lexicon and constructions miss it
         assert _rules(text, overrides=MODEL) == []  # asked for, but not in a check that may run it
         assert _rules(text, overrides=MODEL, model=True) == [("sentiment", "block")], text
     finding, = tone.check(SARCASM, ACCOUNT, overrides=MODEL, model=True)
-    assert "multilingual model" in finding.message and finding.end > finding.start
+    assert "multilingual and the word model" in finding.message and finding.end > finding.start
 
 
 def test_the_model_leaves_friendly_posts_alone_in_every_language() -> None:
@@ -111,7 +115,7 @@ def test_the_worker_holds_a_post_only_the_model_finds_and_publishes_the_rest(env
     org = {"channel": "dryrun", "kind": "organisation", "timezone": "Europe/Oslo", "profile": "careful"}
     env.write_config({"comms": org}, profiles={"careful": {"extends": "organisation", "rules": MODEL}})
     check = env.cli("check", "--account", "comms", SARCASM)
-    assert check.returncode == 3 and "multilingual model" in check.stdout + check.stderr, check.stdout
+    assert check.returncode == 3 and "multilingual and the word model" in check.stdout + check.stderr, check.stdout
     posted = {}
     for text in (SARCASM, THANKS[0]):
         r = env.cli("post", "--account", "comms", "--at", "+1s", text, "--json")
@@ -127,7 +131,7 @@ def test_the_worker_holds_a_post_only_the_model_finds_and_publishes_the_rest(env
     for post_id in (posted[SARCASM], _campaign_post(env, "contempt")):
         hostile = json.loads(env.cli("show", post_id, "--json").stdout)
         (d,) = hostile["deliveries"]
-        assert d["state"] == "held" and "multilingual model" in d["last_error"], d
+        assert d["state"] == "held" and "multilingual and the word model" in d["last_error"], d
         assert [e["details"]["reason"] for e in hostile["audit"] if e["action"] == "held"] == ["tone"]
     for post_id in (posted[THANKS[0]], _campaign_post(env, "thanks")):
         friendly = json.loads(env.cli("show", post_id, "--json").stdout)

@@ -8,7 +8,9 @@ PyTorch, no download), and a logistic regression over that embedding trained on 
 labelled sets (``benchmarks/hostility_model.py train`` writes ``publisher/data/hostility-e5.json``; it records the
 sets' digests, the cross-validated figures and how the threshold was chosen; the held-out set that measures it is
 never among them). Because the embedding is multilingual, what
-it learnt from English, German or Norwegian hostility carries to the other languages.
+it learnt from English, German or Norwegian hostility carries to the other languages. The ``sentiment`` rule
+averages this probability with the word model's (``hostility_words``); the file's threshold is the mean's, chosen
+with each labelled set held out in turn.
 
 Cost: ~55 ms of CPU for a 120-character post, ~110 ms for 280 characters, on one core, and ~70 MB (the model file
 is mapped), so it never runs where a person waits on many posts: only in checks that ask for it

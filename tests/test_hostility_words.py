@@ -1,0 +1,108 @@
+"""The word model (``publisher.rules.hostility_words``), which the ``sentiment`` rule asks by default.
+
+Real parts: the weights shipped in ``publisher/data`` and the training code of ``benchmarks/``. The texts below were
+written for these tests and are in no labelled set."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from typing import Any
+
+import numpy as np
+import pytest
+
+from benchmarks import hostility_words as training
+from publisher import tone
+from publisher.models import AccountKind, PostKind
+from publisher.rules import hostility_words
+from publisher.settings import AccountConfig
+from tests.tone_labelled import PATH
+
+ORG = AccountConfig(name="comms", channel="dryrun", kind=AccountKind.ORGANISATION, timezone="Europe/Oslo",
+                    languages=["en", "nb", "de", "fr", "es"])
+PERSONAL = ORG.model_copy(update={"kind": AccountKind.PERSONAL})
+#: contempt and sarcasm aimed at people, without an insult word the lexicon knows
+HOSTILE = (
+    "Once again the operators who never read the manual have flooded our support line. Perhaps try reading it "
+    "this time.",
+    "Congratulations to the competitor who announced our feature as their invention. Truly original people.",
+    "Nok en gang har kunder som aldri leser bruksanvisningen fylt opp supporten vår. Kanskje les den denne gangen?",
+    "Wieder einmal haben Kunden, die offenbar nie eine Anleitung lesen, unsere Hotline blockiert. Vielleicht "
+    "diesmal lesen?",
+    "Encore une fois, certains clients qui ne lisent jamais la documentation ont saturé notre support. Peut-être "
+    "la lire, cette fois ?",
+)
+#: notices, thanks and an apology, in every language
+CALM = (
+    "Maintenance tonight 01:00-03:00 CET: the API may time out for a few minutes. Next update at 03:15.",
+    "Our release was late and the migration broke two reports. That is on us; the fix ships on Monday.",
+    "Wartung heute Nacht von 01:00 bis 03:00 Uhr. Die API kann kurz nicht erreichbar sein. Nächstes Update um 03:15.",
+    "Le correctif est déployé. Merci pour votre patience pendant l’incident de ce matin.",
+    "Hemos publicado el informe del incidente del martes con la causa y los cinco cambios que haremos.",
+)
+
+
+def _sentiment(text: str, account: AccountConfig = ORG, **kw: Any) -> list[tuple[str, str]]:
+    return [(f.severity, f.message) for f in tone.check(text, account, kind=PostKind.NOTE, **kw)
+            if f.rule == "sentiment"]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostility_without_an_insult_word_blocks_an_organisation_and_warns_a_person(text: str) -> None:
+    assert _sentiment(text, overrides={"sentiment": {"words": False}}) == []  # the lexicon alone misses it
+    (severity, message), = _sentiment(text)
+    assert severity == "block" and message.startswith("hostile (the word model: ")
+    assert [s for s, _ in _sentiment(text, PERSONAL)] == ["warn"]
+    assert _sentiment(text, overrides={"sentiment": {"hostility": "off"}}) == []
+
+
+@pytest.mark.parametrize("text", CALM)
+def test_notices_thanks_and_apologies_pass(text: str) -> None:
+    assert hostility_words.score(text) < hostility_words.threshold()
+    assert _sentiment(text) == []
+
+
+def test_a_hostile_ticket_update_is_judged_too() -> None:
+    text = HOSTILE[0]
+    assert [f.severity for f in tone.check(text, ORG, kind=PostKind.TICKET) if f.rule == "sentiment"] == ["block"]
+
+
+def test_quoted_words_are_not_the_writers_but_the_quotation_marks_count() -> None:
+    found = hostility_words.features('A customer called our night shift "useless idiots" yesterday.')
+    assert "w:useless" not in found and "w:idiots" not in found and 'w:"' in found
+    assert {"w:customer", "w:yesterday", "p:custo"} <= found
+    assert hostility_words.features("Ticket 48213 at https://status.example.org/x") == {
+        "w:ticket", "w:0", "w:at", "w:url"}
+
+
+def test_the_shipped_table_is_the_one_training_wrote_and_scores_as_training_does() -> None:
+    """The runtime's pure-Python score equals the training code's numpy computation over the same table, so what
+    the benchmark measured is what ships; the table's digest is the one its file records."""
+    data = json.loads(hostility_words.WEIGHTS.read_text(encoding="utf-8"))
+    raw = hostility_words.TABLE.read_bytes()
+    assert hashlib.sha256(raw).hexdigest() == data["table_sha256"]
+    assert len(raw) == 4 << hostility_words.BITS
+    texts = [*HOSTILE, *CALM, "", "!!!"]
+    m = training.Matrix(texts)
+    expected = 1 / (1 + np.exp(-(m.times(np.frombuffer(raw, dtype="<f4").astype(np.float64)) + data["bias"])))
+    assert [round(hostility_words.score(t), 6) for t in texts] == [round(float(p), 6) for p in expected]
+
+
+def test_the_threshold_follows_the_files_rule_and_no_measuring_set_was_trained_on() -> None:
+    data = json.loads(hostility_words.WEIGHTS.read_text(encoding="utf-8"))
+    root = PATH.parent.parent.parent
+    assert data["trained_on"] == {p: hashlib.sha256((root / p).read_bytes()).hexdigest() for p in data["trained_on"]}
+    assert not any("heldout14" in p for p in data["trained_on"])
+    chosen = next((r["threshold"] for r in data["cross_validated"] if r["precision"] >= 0.95), 0.98)
+    assert data["threshold"] == chosen == hostility_words.threshold()
+
+
+def test_the_enqueue_path_scores_without_numpy() -> None:
+    """The CLI's enqueue path: pure Python, the table read in one piece (its cost is in benchmarks/tone_speed.py)."""
+    code = (f"import sys; from publisher.rules import hostility_words as h; s = h.score({HOSTILE[0]!r}); "
+            "print('numpy' in sys.modules, s >= h.threshold())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "True"], out
