@@ -106,3 +106,13 @@ def test_the_enqueue_path_scores_without_numpy() -> None:
             "print('numpy' in sys.modules, s >= h.threshold())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "True"], out
+
+
+def test_a_text_of_a_few_words_gets_no_verdict() -> None:
+    """Too short for what the model learnt: "yes" weighs a lot in sarcasm ("Yes, Darren. We know where the off
+    switch is."), and alone in three words it would decide."""
+    text = "needs a yes"
+    assert hostility_words.score(text) >= hostility_words.threshold()  # what the model would say
+    assert _sentiment(text) == [] and _sentiment(text, model=True, overrides={"sentiment": {"model": True}}) == []
+    longer = f"{HOSTILE[1]} {text}"
+    assert [s for s, _ in _sentiment(longer)] == ["block"]

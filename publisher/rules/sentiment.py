@@ -120,7 +120,7 @@ def _quoted(text: str, start: int, end: int) -> bool:
 def _by_words(doc: Doc, ctx: Ctx, opts: SentimentOptions, severity: Severity) -> list[Finding]:
     from publisher.rules import hostility_words
 
-    if not doc.words:
+    if len(doc.words) < hostility_words.MIN_WORDS:
         return []
     p = hostility_words.score(doc.text)
     if p < hostility_words.threshold():
@@ -140,7 +140,7 @@ def _by_model(doc: Doc, ctx: Ctx, opts: SentimentOptions, severity: Severity) ->
         if ctx.defer is not None:
             ctx.defer.add("sentiment.model")
         return []  # left to the worker's check (tone.tone_key stores no key for such a profile)
-    if not doc.words:
+    if len(doc.words) < hostility_words.MIN_WORDS:
         return []
     p = (hostility_model.score(doc.text) + hostility_words.score(doc.text)) / 2
     if p < hostility_model.threshold():
