@@ -39,9 +39,10 @@ def _ratio(a: int, b: int) -> str:
     return f"{a / b:.2f}" if b else "  - "
 
 
-def report(path: Path, before: str | None = None, prefix: str | None = None, model: bool = False
-           ) -> dict[str, float]:
+def report(path: Path, before: str | None = None, prefix: str | None = None, model: bool = False,
+           leave_out: frozenset[str] = frozenset()) -> dict[str, float]:
     posts, profiles = load(path, model=model)
+    posts = [p for p in posts if p.id not in leave_out]
     if before:
         posts = posts[: next((i for i, p in enumerate(posts) if p.id == before), len(posts))]
     if prefix:
@@ -50,6 +51,7 @@ def report(path: Path, before: str | None = None, prefix: str | None = None, mod
     brules = blocking_rules(profiles)
     texts = sum(len(p.variants) for p in posts)
     print(f"## {path}{f' (posts before {before})' if before else ''}{f' (ids {prefix}*)' if prefix else ''}"
+          f"{f' without {len(leave_out)} posts' if leave_out else ''}"
           f"{' with the hostility model (sentiment.model)' if model else ''}\n")
     print(f"{len(posts)} posts ({texts} channel variants), {sum(1 for p in posts if not p.expect)} clean\n")
     print(f"| {'rule':<22} | B | {'TP':>3} | {'FP':>3} | {'FN':>3} | precision | recall | false positives / misses")
@@ -101,9 +103,12 @@ def main() -> None:
                     help="evaluate only the posts whose id starts with this (a batch: e, f)")
     ap.add_argument("--model", action="store_true",
                     help="check with sentiment: {model: true} on every profile, as the worker would")
+    ap.add_argument("--leave-out", default="",
+                    help="comma-separated post ids to leave out (labels a set's brief got wrong; say why with the figure)")
     args = ap.parse_args()
+    leave_out = frozenset(i.strip() for i in args.leave_out.split(",") if i.strip())
     for path in args.sets or [PATH]:
-        report(path, args.before, args.prefix, args.model)
+        report(path, args.before, args.prefix, args.model, leave_out)
 
 
 if __name__ == "__main__":
