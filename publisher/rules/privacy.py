@@ -465,11 +465,27 @@ def _matches(prose: str, region: str) -> list[Any]:
     return found
 
 
+#: identifiers whose check digits leave no doubt about what they are: never also read as a phone number
+_NOT_PHONES = ("iban", "card")
+
+
+def without_identifiers(text: str) -> str:
+    """``text`` with every IBAN and payment card number that passes its check blanked out (same length): their
+    digit groups ("DE89 3704 0044 0532 0130 00") read as a phone number too, and ``privacy.pattern`` names them."""
+    if not _may_hold_id(text, _digit_count(text)):
+        return text
+    for name in _NOT_PHONES:
+        check = _VALIDATORS[name]
+        text = _compiled(BUILTIN_PATTERNS[name]).sub(
+            lambda m, ok=check: " " * len(m.group(0)) if ok(m.group(0)) else m.group(0), text)  # type: ignore[misc]
+    return text
+
+
 def phone(doc: Doc, ctx: Ctx, opts: PhoneOptions) -> list[Finding]:
     prose = doc.prose  # URLs (status pages, ids), mentions and hashtags are blanked out
     if not _DIGIT_RUN.search(prose):
         return []
-    prose = without_dates(prose)
+    prose = without_identifiers(without_dates(prose))
     if not _DIGIT_RUN.search(prose):
         return []
     import phonenumbers
@@ -482,10 +498,11 @@ def phone(doc: Doc, ctx: Ctx, opts: PhoneOptions) -> list[Finding]:
     out = []
     for region in regions:
         for match in _matches(prose, region):
-            span = (match.start, match.end)
-            if span in seen:
+            # one reading per stretch of digits: the first region's ("0151 2345 6789" in Germany), not also
+            # another region's reading of a part of it ("2345 6789")
+            if any(s < match.end and match.start < e for s, e in seen):
                 continue
-            seen.add(span)
+            seen.add((match.start, match.end))
             e164 = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
             if e164 in allowed or labelled_id(prose, match.start):
                 continue
