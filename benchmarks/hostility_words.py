@@ -27,14 +27,17 @@ class Matrix:
 
     def __init__(self, texts: list[str]) -> None:
         rows, cols = [], []
+        distinct: set[str] = set()
         for r, text in enumerate(texts):
-            for f in sorted(features(text)):
+            found = features(text)
+            distinct |= found
+            for f in sorted(found):
                 cols.append(bucket(f))
                 rows.append(r)
         self.rows, self.cols = np.array(rows), np.array(cols)
         self.vals = 1 / np.sqrt(np.bincount(self.rows, minlength=len(texts))[self.rows])
         self.size = 1 << BITS
-        self.features = len({f for text in texts for f in features(text)})
+        self.features = len(distinct)
         self.n = len(texts)
 
     def times(self, w: np.ndarray) -> np.ndarray:

@@ -16,6 +16,8 @@ from publisher.models import Finding
 from publisher.rules.base import Ctx, Doc, RuleOptions, RuleTable, Severity, quotations, quote
 from publisher.rules.language import text_language
 
+_CRITICISE = "criticise the problem, not the people: say what is wrong and what you need"
+
 
 class SentimentOptions(RuleOptions):
     #: insults aimed at someone, in English and every language the account declares (``publisher.rules.hostility``);
@@ -105,10 +107,7 @@ def hostile(doc: Doc, ctx: Ctx, opts: SentimentOptions) -> list[Finding]:
         return _by_words(doc, ctx, opts, severity) if opts.words else []
     start, end = found[0][0], found[-1][1]
     listed = ", ".join(repr(q) for _, _, q in found[:3])
-    return [ctx.finding(
-        "sentiment", opts, f"hostile: {listed}", start, end,
-        "criticise the problem, not the people: say what is wrong and what you need", severity=severity,
-    )]
+    return [ctx.finding("sentiment", opts, f"hostile: {listed}", start, end, _CRITICISE, severity=severity)]
 
 
 def _quoted(text: str, start: int, end: int) -> bool:
@@ -125,10 +124,7 @@ def _by_words(doc: Doc, ctx: Ctx, opts: SentimentOptions, severity: Severity) ->
     p = hostility_words.score(doc.text)
     if p < hostility_words.threshold():
         return []
-    return [ctx.finding(
-        "sentiment", opts, f"hostile (the word model: {p:.0%})", doc.words[0][0], doc.words[-1][1],
-        "criticise the problem, not the people: say what is wrong and what you need", severity=severity,
-    )]
+    return [_whole_text(doc, ctx, opts, severity, f"hostile (the word model: {p:.0%})")]
 
 
 def _by_model(doc: Doc, ctx: Ctx, opts: SentimentOptions, severity: Severity) -> list[Finding]:
@@ -145,10 +141,12 @@ def _by_model(doc: Doc, ctx: Ctx, opts: SentimentOptions, severity: Severity) ->
     p = (hostility_model.score(doc.text) + hostility_words.score(doc.text)) / 2
     if p < hostility_model.threshold():
         return []
-    return [ctx.finding(
-        "sentiment", opts, f"hostile (the multilingual and the word model: {p:.0%})", doc.words[0][0], doc.words[-1][1],
-        "criticise the problem, not the people: say what is wrong and what you need", severity=severity,
-    )]
+    return [_whole_text(doc, ctx, opts, severity, f"hostile (the multilingual and the word model: {p:.0%})")]
+
+
+def _whole_text(doc: Doc, ctx: Ctx, opts: SentimentOptions, severity: Severity, message: str) -> Finding:
+    """A model's finding: it judges the post as a whole, so it points at all of its words."""
+    return ctx.finding("sentiment", opts, message, doc.words[0][0], doc.words[-1][1], _CRITICISE, severity=severity)
 
 
 def sentiment(doc: Doc, ctx: Ctx, opts: SentimentOptions) -> list[Finding]:
