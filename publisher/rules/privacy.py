@@ -470,14 +470,23 @@ _NOT_PHONES = ("iban", "card")
 
 
 def without_identifiers(text: str) -> str:
-    """``text`` with every IBAN and payment card number that passes its check blanked out (same length): their
-    digit groups ("DE89 3704 0044 0532 0130 00") read as a phone number too, and ``privacy.pattern`` names them."""
+    """``text`` with the identifiers ``privacy.pattern`` reports blanked out (same length): an IBAN or payment card
+    number that passes its check, and a number in any identifier's shape that the words before it name as one
+    ("Steuer-ID ... 12 345 678 901"), check or no check. Their digit groups read as a phone number too, and one
+    stretch of digits gets one finding: the identifier's."""
     if not _may_hold_id(text, _digit_count(text)):
         return text
-    for name in _NOT_PHONES:
+    original = text
+    for name, shape in BUILTIN_PATTERNS.items():
+        if name == "id-document":  # its shape is any product code: a phone number beside "passport" stays one
+            continue
+        checked = name in _NOT_PHONES
+        if not checked and _ID_NAMES[name].search(original) is None:
+            continue
         check = _VALIDATORS[name]
-        text = _compiled(BUILTIN_PATTERNS[name]).sub(
-            lambda m, ok=check: " " * len(m.group(0)) if ok(m.group(0)) else m.group(0), text)  # type: ignore[misc]
+        text = _compiled(shape).sub(
+            lambda m, ok=check, c=checked, n=name: " " * len(m.group(0))  # type: ignore[misc]
+            if (c and ok(m.group(0))) or _named(original, m.start(), n) else m.group(0), text)
     return text
 
 
@@ -702,13 +711,30 @@ _ID_NAMES: dict[str, re.Pattern[str]] = {name: re.compile(r"(?<![^\W\d_])(?:" + 
 }.items()}
 #: a cheap pre-filter for ``id-document``: one of the names, anywhere
 _ID_DOCUMENT: re.Pattern[str] = re.compile(_DOCUMENT_NAMES, re.IGNORECASE)
-_NAMED_WINDOW = 40  # characters before the number in which its name counts
+_NAMED_REACH = 120  # at most this many characters before the number
+_SENTENCE_END = re.compile(r"[.!?…]+\s")
+#: words that label a number as something else (a code, a case, an order, a version ...), en/nb/de/fr/es: the
+#: nearest label before a number says what it is, so one of these between an identifier's name and the number
+#: means the name is not the number's ("DNI y pasaporte en la taquilla; el localizador de tu entrada es el 12345678A")
+_OTHER_LABEL = re.compile(
+    r"(?<![^\W\d_])(?:codes?|kode\w*|c[oó]digo\w*|tickets?|cases?|caso|sak|saken|saks\w*|dossier\w*|expediente|"
+    r"orders?|ordre\w*|bestell\w*|bestilling\w*|auftrag\w*|commande\w*|pedido\w*|ref|refs?|reference\w*|"
+    r"r[ée]f[ée]rence\w*|referanse\w*|referenz\w*|referencia\w*|localizador\w*|booking\w*|buchung\w*|"
+    r"invoices?|faktura\w*|rechnung\w*|facture\w*|factura\w*|versions?|versjon\w*|versi[oó]n|serial|"
+    r"seriennummer|tracking|sendung\w*|vorgang\w*|aktenzeichen|pin)(?![^\W\d_])", re.IGNORECASE)
 
 
 def _named(text: str, start: int, name: str) -> bool:
-    """Whether the words just before ``start`` name the identifier ``name`` ("DNI 48291736K", "fødselsnummeret
-    mitt, 14079134587", "tarjeta: 5412 ...")."""
-    return _ID_NAMES[name].search(text, max(0, start - _NAMED_WINDOW), start) is not None
+    """Whether the number's sentence, or the one before it, names the identifier ``name`` before ``start``
+    ("DNI 48291736K", "fødselsnummeret mitt, 14079134587", "they asked for my National Insurance number. It's
+    QQ 12 34 56 C"), within ``_NAMED_REACH`` characters, and no other label comes between the name and the number
+    ("Bring your passport. Your badge code is FK1234567")."""
+    lo = max(0, start - _NAMED_REACH)
+    ends = [m.end() for m in _SENTENCE_END.finditer(text, lo, start)]
+    if len(ends) >= 2:
+        lo = ends[-2]
+    names = [m.end() for m in _ID_NAMES[name].finditer(text, lo, start)]
+    return bool(names) and _OTHER_LABEL.search(text, names[-1], start) is None
 
 
 @lru_cache(maxsize=64)
