@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from publisher.rules.base import Doc
-from publisher.rules.language import ROUGH_SURE, _quick, _sample, confidences, detect, rough_sure
+from publisher.rules.language import (
+    DEFAULT_CANDIDATES,
+    ROUGH_SURE,
+    _quick,
+    _sample,
+    confidences,
+    detect,
+    rough_sure,
+)
 from tests.tone_labelled import blocking_rules, evaluate, load
 
 
@@ -53,7 +61,7 @@ def test_language_shortcut_agrees_with_lingua_on_the_labelled_texts_and_their_pr
     """Wherever the function-word/letter shortcut answers, it must not contradict a lingua verdict that a rule
     would act on (confidence >= 0.5: register and sentiment use the language from 0.5, the language rule flags
     from 0.8). Prefixes of every text (6, 9, 12, ... words) add short texts, where a wrong shortcut shows first."""
-    candidates = ("de", "en", "es", "fr", "nb", "nn")
+    candidates = tuple(sorted(DEFAULT_CANDIDATES))
     texts = _texts_and_prefixes()
     answered = 0
     disagreements = []
@@ -79,7 +87,7 @@ def test_low_accuracy_shortcut_never_contradicts_the_full_models_on_the_labelled
     against ~1.1 s) may confirm a language the account posts in, from ``ROUGH_SURE`` on. It must never confirm one
     where the full models would name another at a confidence any rule acts on (0.5), on the texts and their
     prefixes; and it must keep settling most of them, or lingua's full models load for every campaign."""
-    codes = ("de", "en", "es", "fr", "nb", "nn")
+    codes = tuple(sorted(DEFAULT_CANDIDATES))
     texts = _texts_and_prefixes()
     open_, settled, contradicted = 0, 0, []
     for text, fams in sorted(texts.items()):

@@ -4,12 +4,18 @@
   QQ 12 34 56 C"), or more than 40 characters before it in the same sentence, was not taken as named, so a number
   failing its check (a specimen, a mistyped one) passed.
 - The nearest label before a number says what it is: "Your badge code is ..." after "passport" is a code.
-- A named identifier failing its check was reported by ``privacy.pattern`` and read as a phone number too."""
+- A named identifier failing its check was reported by ``privacy.pattern`` and read as a phone number too.
+- Danish on a Norwegian account passed: the function words the two share counted as Norwegian evidence. A
+  neighbour's own word now leaves the text to lingua.
+- Italian on a French or German account and Dutch on an English one passed: neither was a candidate, so lingua
+  spread the text over the others below the confidence a finding needs. They are candidates now, and the
+  confidence counted is that the text is in none of the account's languages."""
 
 from __future__ import annotations
 
 import pytest
 
+from publisher import tone
 from tests.tone_cases import acc, found
 
 ENGLISH = acc(["en"], tz="Europe/London")
@@ -53,3 +59,41 @@ def test_a_phone_number_beside_a_named_identifier_is_still_found() -> None:
 def test_another_label_between_the_name_and_the_number_wins() -> None:
     text = "Kontonummeret vårt står på fakturaen. Saksnummer 1503 12 34567 er lukket, takk for tålmodigheten."
     assert found("privacy.pattern", text, NORWEGIAN) == []
+
+
+def _language(text: str, languages: list[str]) -> list[str]:
+    return [f.message for f in tone.check(text, acc(languages)) if f.rule == "language"]
+
+
+@pytest.mark.parametrize("text, languages, named", [
+    # a neighbour's own function word ("mig", "jer") beside the words it shares with Norwegian: lingua decides
+    ("Tak for en rigtig god dag på konferencen i Odense. Det var dejligt at møde så mange søde folk, og jeg glæder "
+     "mig allerede til næste år.", ["nb", "en"], "Danish"),
+    # Portuguese beside Spanish, which shares "esta" and accented letters with it
+    ("Esta semana ligámos finalmente os contadores novos da zona sul. Obrigado à equipa que ficou até tarde no "
+     "escritório.", ["es"], "Portuguese"),
+    # Italian and Dutch are candidates for every account: outside them, a text's confidence spread over the others
+    ("Oggi abbiamo aggiornato tutti i server della sede di Torino. Grazie alla squadra che ha lavorato fino a sera.",
+     ["fr", "en"], "Italian"),
+    ("Morgen gaan we de nieuwe versie uitrollen naar alle klanten in Utrecht, dus verwacht wat vertraging.", ["en"],
+     "Dutch"),
+])
+def test_a_neighbour_or_a_language_outside_the_old_candidates_is_named(text: str, languages: list[str],
+                                                                      named: str) -> None:
+    messages = _language(text, languages)
+    assert len(messages) == 1 and f"reads as {named}" in messages[0], messages
+
+
+def test_the_confidence_counted_is_that_the_text_is_in_no_declared_language() -> None:
+    # lingua: 0.65 English, the rest spread over Norwegian, Italian, Dutch ...; Spanish under 0.1
+    assert _language("Travelling to Porto for the RIPE meeting. See you there.", ["es"])
+
+
+@pytest.mark.parametrize("text, languages", [
+    ("Takk for en fin dag på messa i Bergen. Det var kjekt å møte så mange av dere, og vi gleder oss til neste år.",
+     ["nb"]),
+    ("Mañana actualizamos todos los servidores de la oficina de Valencia hasta las 18:00. Gracias por la paciencia.",
+     ["es"]),
+])
+def test_the_declared_language_still_passes(text: str, languages: list[str]) -> None:
+    assert _language(text, languages) == []
