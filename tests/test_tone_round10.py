@@ -1,4 +1,5 @@
-"""Classes the fifteenth blind set showed (2026-12-05), each fixed by a mechanism; the texts are written here.
+"""Classes the fifteenth and sixteenth blind sets showed (2026-12-05), each fixed by a mechanism; the texts are written
+here.
 
 - An identifier named in the sentence before the number ("they asked for my National Insurance number. It's
   QQ 12 34 56 C"), or more than 40 characters before it in the same sentence, was not taken as named, so a number
@@ -9,7 +10,11 @@
   neighbour's own word now leaves the text to lingua.
 - Italian on a French or German account and Dutch on an English one passed: neither was a candidate, so lingua
   spread the text over the others below the confidence a finding needs. They are candidates now, and the
-  confidence counted is that the text is in none of the account's languages."""
+  confidence counted is that the text is in none of the account's languages.
+- German compounds on "Arsch" ("Arschgeigen") and Norwegian ones on "helvete" were not profanity: both are
+  strong roots now, beside "Scheiß" and "dritt".
+- "Never down" ("aldri nede", "ne tombe jamais en panne"), "without risk" ("uten risiko", "sans risque") and
+  "unbeatable" ("imbattable") passed as claims in every language."""
 
 from __future__ import annotations
 
@@ -97,3 +102,52 @@ def test_the_confidence_counted_is_that_the_text_is_in_no_declared_language() ->
 ])
 def test_the_declared_language_still_passes(text: str, languages: list[str]) -> None:
     assert _language(text, languages) == []
+
+
+@pytest.mark.parametrize("text, languages, word", [
+    ("Dritte Warteschleife heute. Ihr seid echt Arschgeigen.", ["de"], "Arschgeigen"),
+    ("Diese Arschkriecher im Vorstand haben wieder nichts gelesen.", ["de"], "Arschkriecher"),
+    ("Helvetesmaskin, nå har den spist kortet mitt igjen.", ["nb"], "Helvetesmaskin"),
+])
+def test_a_compound_on_a_strong_root_is_profanity(text: str, languages: list[str], word: str) -> None:
+    assert found("profanity", text, acc(languages, kind="personal")) == [word]
+
+
+@pytest.mark.parametrize("text, languages", [
+    ("Der Marschplan für die Umstellung steht, los geht es am Montag.", ["de"]),
+    ("Helvetia-forsikringen er ikke berørt av feilen.", ["nb"]),
+])
+def test_the_root_must_start_the_word(text: str, languages: list[str]) -> None:
+    assert found("profanity", text, acc(languages)) == []
+
+
+@pytest.mark.parametrize("text, languages, claim", [
+    ("Our booking portal is never down, whatever the season.", ["en"], "is never down"),
+    ("Med den nye plattformen er tjenesten aldri nede om natta.", ["nb"], "er tjenesten aldri nede"),
+    ("Unser neues Ausleihsystem fällt nie aus, versprochen.", ["de"], "fällt nie aus"),
+    ("Notre portail de réservation ne tombe jamais en panne.", ["fr"], "ne tombe jamais en panne"),
+    ("Con la nueva versión el portal nunca se cae.", ["es"], "nunca se cae"),
+    ("Move your catalogue to us without any risk for your library.", ["en"], "without any risk"),
+    ("Flytt katalogen til oss helt uten risiko for biblioteket.", ["nb"], "uten risiko"),
+    ("Wechseln Sie ohne Risiko zu unserem Katalog.", ["de"], "ohne Risiko"),
+    ("La migration se fait sans risque pour votre médiathèque.", ["fr"], "sans risque"),
+    ("Migre su catálogo sin riesgo para su biblioteca.", ["es"], "sin riesgo"),
+    ("Our prices are unbeatable this spring.", ["en"], "unbeatable"),
+    ("Prisene våre er uslåelige i vår.", ["nb"], "uslåelige"),
+    ("Unsere Preise sind unschlagbar.", ["de"], "unschlagbar"),
+    ("La solution imbattable pour votre médiathèque.", ["fr"], "imbattable"),
+    ("Una oferta imbatible para su biblioteca.", ["es"], "imbatible"),
+])
+def test_never_down_without_risk_and_unbeatable_are_banned_claims(text: str, languages: list[str],
+                                                                  claim: str) -> None:
+    assert found("phrases.banned", text, acc(languages)) == [claim]
+
+
+@pytest.mark.parametrize("text, languages", [
+    ("No change goes live without risk assessment by the change board.", ["en"]),
+    ("The service was never down during the move, as the logs show.", ["en"]),
+    ("Ingen endring skjer uten risikovurdering.", ["nb"]),
+    ("Tjenesten var aldri nede under flyttingen.", ["nb"]),
+])
+def test_a_process_or_a_report_is_no_claim(text: str, languages: list[str]) -> None:
+    assert found("phrases.banned", text, acc(languages)) == []

@@ -7,12 +7,13 @@ phrases (the employer's name, its handle) whose presence makes the element requi
 all five), in English, Norwegian, German, French and Spanish, inflected forms included: an absolute **guarantee**
 (a guarantee word in the sentence of availability, always/never, zero or 100 %: "uptime guaranteed", "garantierte
 Verfügbarkeit", "disponibilité garantie"; a guarantee of a visit within 48 hours is a concrete commitment and
-passes), **full-availability** (100 % of uptime, availability or the time), **never-again** (a promise, not a
+passes), **full-availability** (100 % of uptime, availability or the time, "always available", "never down",
+"fällt nie aus"), **never-again** (a promise, not a
 report: "will never happen again", "aldri skal skje igjen", "nie wieder", "ne se reproduira jamais", "no volverá a
 pasar"; "it did not happen again" passes), **zero-risk** ("zero downtime", "risk-free", "null risiko", "cero
-caídas"; "no downtime expected" in a maintenance notice passes) and **market-superlative** (the best, fastest or
-most reliable in the world, a country or the market: "Norges beste mobilnett", "le meilleur réseau de France"; the
-best technician of a region passes).
+caídas", "sans risque"; "no downtime expected" in a maintenance notice and "without risk assessment" pass) and
+**market-superlative** (the best, fastest or most reliable in the world, a country or the market: "Norges beste
+mobilnett", "le meilleur réseau de France", "unschlagbar"; the best technician of a region passes).
 """
 
 from __future__ import annotations
@@ -159,6 +160,14 @@ CLAIMS: dict[str, tuple[str, tuple[str, ...]]] = {
         rf"(?<!not\s)(?<!ikke\s)(?<!nicht\s)(?<!pas\s)(?<!no\s)\b(?:{_ALWAYS})\s+(?:(?:be|være|sein|être|estar)\s+)?"
         r"(?:available|online|up\s+and\s+running|tilgjengelig\w*|oppe|verfügbar\w*|erreichbar\w*|in\s+betrieb|"
         r"disponibles?|en\s+ligne|en\s+l[íi]nea|operativ[oa]s?)\b",
+        # 100 % said as "never down": "is never down", "er aldri nede", "fällt nie aus", "ne tombe jamais en
+        # panne", "nunca se cae"
+        r"\b(?:is|are|be)\s+never\s+(?:down|offline|unavailable)\b|"
+        r"\b(?:er|blir)\s+(?:\w+\s+){0,2}?aldri\s+(?:nede|utilgjengelig\w*|offline)\b|\bgår\s+aldri\s+ned\b|"
+        r"\b(?:ist|sind)\s+nie(?:mals)?\s+(?:down|offline|ausgefallen)\b|\bf(?:ä|a)llt\s+nie(?:mals)?\s+aus\b|"
+        r"\bnie(?:mals)?\s+aus(?:fällt|fallen)\b|"
+        r"\bne\s+tombe(?:nt)?\s+jamais\s+en\s+panne\b|\bjamais\s+(?:en\s+panne|hors\s+ligne|indisponibles?)\b|"
+        r"\bnunca\s+(?:se\s+caen?|est[áa]n?\s+ca[íi]d[oa]s?|deja\s+de\s+funcionar)\b",
     )),
     "never-again": ("a promise that it never happens again", (
         r"\bnever\s+again\b|\b(?:never|will\s+not|won't|cannot|can't|shall\s+not)\b(?:\W+\w+){0,3}?\W+"
@@ -179,6 +188,10 @@ CLAIMS: dict[str, tuple[str, tuple[str, ...]]] = {
         r"avbrudd|ausf\w+|risques?|coupures?|pannes?|riesgos?|caídas|cortes|interrupciones)\b",
         r"\brisk[\s-]free\b|\brisikofri\w*|\brisikofrei\w*|\brisikolos\w*|\brisque\s+z[ée]ro\b|"
         r"\briesgo\s+cero\b|\bsans\s+aucun\s+risque\b|\bsin\s+ningún\s+riesgo\b|\bnullrisiko\b",
+        # "without risk" (not "without risk assessment": a process, not a claim)
+        r"\b(?:without\s+(?:any\s+)?risk|uten\s+(?:noen\s+)?risiko|ohne\s+(?:jedes\s+)?risiko|sans\s+risques?|"
+        r"sin\s+riesgos?)\b(?![\s-]*(?:assess\w*|analy\w*|vurdering\w*|bewert\w*|[ée]valuation|evaluaci[óo]n|"
+        r"management|styring|appetite))",
     )),
     "market-superlative": ("a claim to be the best in the whole market", (
         rf"\b(?:{_SUPERLATIVE})\b(?:\s+[\w'-]+){{0,3}}?\s+(?:in|of|i|im|der|de|du|en|del|d'|au|aux)\s*{_MARKET}\b",
@@ -187,18 +200,21 @@ CLAIMS: dict[str, tuple[str, tuple[str, ...]]] = {
         rf"österreichs|der\s+schweiz)\b",
         # German writes "the best in the world" as one word: "beim weltbesten Arbeitgeber", "weltschnellste"
         r"\bwelt(?:best|schnellst|zuverlässigst|stabilst|größt|grösst)\w*",
+        # "unbeatable": no one in the market beats it
+        r"\bunbeatable\b|\buslåelig\w*|\bunschlagbar\w*|\bimbattables?\b|\bimbatibles?\b",
     )),
 }
 #: claim kind -> a substring one of its constructions needs (an exact pre-filter before the regular expressions)
 _CLAIM_GATES: dict[str, tuple[str, ...]] = {
     "guarantee": ("garant", "guarant"),
-    "full-availability": ("100", "always", "alltid", "immer", "toujours", "siempre"),
+    "full-availability": ("100", "always", "alltid", "immer", "toujours", "siempre", "never", "aldri", "nie",
+                          "jamais", "nunca"),
     "never-again": ("again", "never", "igjen", "aldri", "nie", "jamais", "reprodui", "arriver", "produir",
                     "recommencer", "nunca", "volver", "jamás"),
     "zero-risk": ("zero", "zéro", "null", "cero", "risk", "risiko", "risque", "riesgo"),
     "market-superlative": ("best", "fastest", "reliable", "greatest", "finest", "raskeste", "sikreste", "stabil",
                            "schnellste", "zuverlässigste", "meilleur", "plus rapide", "plus fiable", "mejor", "welt",
-                           "más r", "más f"),
+                           "más r", "más f", "unbeat", "uslåel", "unschlagbar", "imbat"),
 }
 
 

@@ -57,8 +57,8 @@ SWAPS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 #: stems so strong in a language that a compound built on them is profanity there ("Scheißfirma", "drittselskap")
 LANG_ROOTS: dict[str, tuple[str, ...]] = {
-    "de": ("scheiß", "scheiss", "arschloch", "wichs"),
-    "no": ("dritt", "jævl", "faen", "hestkuk", "fitte"),
+    "de": ("scheiß", "scheiss", "arsch", "wichs"),
+    "no": ("dritt", "jævl", "faen", "helvete", "hestkuk", "fitte"),
     "fr": ("merd", "putain", "encul"),
     "es": ("mierd", "joder", "gilipoll", "cabron", "cabrón"),
 }
