@@ -14,7 +14,8 @@ here.
 - German compounds on "Arsch" ("Arschgeigen") and Norwegian ones on "helvete" were not profanity: both are
   strong roots now, beside "Scheiß" and "dritt".
 - "Never down" ("aldri nede", "ne tombe jamais en panne"), "without risk" ("uten risiko", "sans risque") and
-  "unbeatable" ("imbattable") passed as claims in every language."""
+  "unbeatable" ("imbattable") passed as claims in every language.
+- A multi-word tag in capitals (#PRETNUMERIQUE) was never split: from ten letters on it is, like a lower-case one."""
 
 from __future__ import annotations
 
@@ -151,3 +152,15 @@ def test_never_down_without_risk_and_unbeatable_are_banned_claims(text: str, lan
 ])
 def test_a_process_or_a_report_is_no_claim(text: str, languages: list[str]) -> None:
     assert found("phrases.banned", text, acc(languages)) == []
+
+
+def test_a_long_tag_in_capitals_is_split_into_words_too() -> None:
+    text = "Atelier sur le #PRETNUMERIQUE avec les collègues de la Loire."
+    findings = [f for f in tone.check(text, acc(["fr"])) if f.rule == "hashtags.camelcase"]
+    assert [text[f.start:f.end] for f in findings] == ["#PRETNUMERIQUE"]
+    assert "#PretNumerique" in findings[0].suggestion
+
+
+@pytest.mark.parametrize("tag", ["#DNSSEC", "#NORDUNET", "#RIPE92"])
+def test_a_short_tag_in_capitals_is_an_acronym(tag: str) -> None:
+    assert found("hashtags.camelcase", f"See you at {tag} next week in Oslo.", acc(["en", "nb", "de", "fr", "es"])) == []

@@ -93,18 +93,26 @@ def camelcase(doc: Doc, ctx: Ctx, opts: CamelCaseOptions) -> list[Finding]:
     out = []
     for start, end, tag in doc.hashtags:
         camel = known.get(tag.lower())
-        if camel is None and opts.split and tag.islower() and tag not in allowed:
+        # a tag in capitals is split too from ``_MIN_CAPS`` letters on (#PRETNUMERIQUE); shorter ones are acronyms
+        if camel is None and opts.split and (tag.islower() or (tag.isupper() and len(tag) >= _MIN_CAPS)) \
+                and tag.lower() not in allowed:
+            low = tag.lower()
             names = own_names(account_domains(doc, ctx))
-            if ctx.defer is not None and opts.severity != "block" and _defer(tag, tuple(ctx.languages), names):
+            if ctx.defer is not None and opts.severity != "block" and _defer(low, tuple(ctx.languages), names):
                 ctx.defer.add("hashtags.camelcase")  # the CLI's enqueue path: the worker's check tells
                 continue
-            camel = _split_camel(tag, tuple(ctx.languages), names)
+            camel = _split_camel(low, tuple(ctx.languages), names)
         if camel and camel != tag and (tag.islower() or tag.isupper()):
             out.append(ctx.finding(
                 "hashtags.camelcase", opts, f"#{tag} is several words; screen readers cannot tell", start, end,
                 f"write #{camel}",
             ))
     return out
+
+
+#: the fewest letters a tag in capitals needs to be split into words: #NOC, #GDPR, #NORDUNET are acronyms
+#: ("nordunet" reads as "nord un et" with French declared)
+_MIN_CAPS = 10
 
 
 def own_names(domains: list[str]) -> tuple[str, ...]:
