@@ -718,7 +718,7 @@ _SENTENCE_END = re.compile(r"[.!?…]+\s")
 #: means the name is not the number's ("DNI y pasaporte en la taquilla; el localizador de tu entrada es el 12345678A")
 _OTHER_LABEL = re.compile(
     r"(?<![^\W\d_])(?:codes?|kode\w*|c[oó]digo\w*|tickets?|cases?|caso|sak|saken|saks\w*|dossier\w*|expediente|"
-    r"orders?|ordre\w*|bestell\w*|bestilling\w*|auftrag\w*|commande\w*|pedido\w*|ref|refs?|reference\w*|"
+    r"orders?|ordre\w*|bestell\w*|bestilling\w*|auftrag\w*|commande\w*|pedido\w*|refs?|reference\w*|"
     r"r[ée]f[ée]rence\w*|referanse\w*|referenz\w*|referencia\w*|localizador\w*|booking\w*|buchung\w*|"
     r"invoices?|faktura\w*|rechnung\w*|facture\w*|factura\w*|versions?|versjon\w*|versi[oó]n|serial|"
     r"seriennummer|tracking|sendung\w*|vorgang\w*|aktenzeichen|pin)(?![^\W\d_])", re.IGNORECASE)
