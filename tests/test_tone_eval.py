@@ -59,8 +59,8 @@ def _texts_and_prefixes() -> dict[str, set[str]]:
 
 def test_language_shortcut_agrees_with_lingua_on_the_labelled_texts_and_their_prefixes() -> None:
     """Wherever the function-word/letter shortcut answers, it must not contradict a lingua verdict that a rule
-    would act on (confidence >= 0.5: register and sentiment use the language from 0.5, the language rule flags
-    from 0.8). Prefixes of every text (6, 9, 12, ... words) add short texts, where a wrong shortcut shows first."""
+    would act on (confidence >= 0.5: register and sentiment use the language from 0.5; the language rule needs
+    0.9 outside the declared languages). Prefixes of every text (6, 9, 12, ... words) add short texts, where a wrong shortcut shows first."""
     candidates = tuple(sorted(DEFAULT_CANDIDATES))
     texts = _texts_and_prefixes()
     answered = 0
@@ -84,7 +84,7 @@ def test_language_shortcut_agrees_with_lingua_on_the_labelled_texts_and_their_pr
 
 def test_low_accuracy_shortcut_never_contradicts_the_full_models_on_the_labelled_texts_and_their_prefixes() -> None:
     """Where the function words leave a text open, lingua's low-accuracy mode (trigrams only: ~0.05 s to load
-    against ~1.1 s) may confirm a language the account posts in, from ``ROUGH_SURE`` on. It must never confirm one
+    against ~1.5-2 s for the full models) may confirm a language the account posts in, from ``ROUGH_SURE`` on. It must never confirm one
     where the full models would name another at a confidence any rule acts on (0.5), on the texts and their
     prefixes; and it must keep settling most of them, or lingua's full models load for every campaign."""
     codes = tuple(sorted(DEFAULT_CANDIDATES))

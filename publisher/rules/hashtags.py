@@ -17,6 +17,9 @@ from publisher.models import Finding
 from publisher.rules.base import Ctx, Doc, RuleOptions, RuleTable
 from publisher.rules.privacy import account_domains
 
+#: the fewest letters a tag in capitals needs to be split into words: #NOC, #GDPR, #NORDUNET are acronyms
+#: ("nordunet" reads as "nord un et" with French declared)
+_MIN_CAPS = 10
 _CAMEL = re.compile(r"[a-z\u00e0-\u00ff][A-Z\u00c0-\u00de]|[A-Z\u00c0-\u00de]{2}[a-z]")
 _TAG = re.compile(r"(?<![\w#&/])#(\w*[^\W\d_]\w*)")
 
@@ -92,11 +95,11 @@ def camelcase(doc: Doc, ctx: Ctx, opts: CamelCaseOptions) -> list[Finding]:
     allowed = {t.lower() for t in opts.allow}
     out = []
     for start, end, tag in doc.hashtags:
-        camel = known.get(tag.lower())
+        low = tag.lower()
+        camel = known.get(low)
         # a tag in capitals is split too from ``_MIN_CAPS`` letters on (#PRETNUMERIQUE); shorter ones are acronyms
         if camel is None and opts.split and (tag.islower() or (tag.isupper() and len(tag) >= _MIN_CAPS)) \
-                and tag.lower() not in allowed:
-            low = tag.lower()
+                and low not in allowed:
             names = own_names(account_domains(doc, ctx))
             if ctx.defer is not None and opts.severity != "block" and _defer(low, tuple(ctx.languages), names):
                 ctx.defer.add("hashtags.camelcase")  # the CLI's enqueue path: the worker's check tells
@@ -108,11 +111,6 @@ def camelcase(doc: Doc, ctx: Ctx, opts: CamelCaseOptions) -> list[Finding]:
                 f"write #{camel}",
             ))
     return out
-
-
-#: the fewest letters a tag in capitals needs to be split into words: #NOC, #GDPR, #NORDUNET are acronyms
-#: ("nordunet" reads as "nord un et" with French declared)
-_MIN_CAPS = 10
 
 
 def own_names(domains: list[str]) -> tuple[str, ...]:
