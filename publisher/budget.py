@@ -51,6 +51,15 @@ class Budget:
         """Give back a slot ``acquire`` took for a post that did not go after all (its cadence said not yet)."""
         self.client.zrem(f"{self.namespace}:{account}", member)
 
+    def refund_many(self, slots: list[tuple[str, str]]) -> None:
+        """``refund`` for several (account, member) slots in one round trip."""
+        if not slots:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for account, member in slots:
+            pipe.zrem(f"{self.namespace}:{account}", member)
+        pipe.execute()
+
     def blocked_until(self, account: str, now: float | None = None) -> datetime | None:
         """For an account with no posts-per-window budget: None = go, or the time the platform said to wait for."""
         now = time.time() if now is None else now

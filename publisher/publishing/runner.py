@@ -13,6 +13,7 @@ import os
 import signal
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -75,7 +76,8 @@ class _Go:
     #: when the platform call that published it returned: the delivery's ``published_at``. The outcome is
     #: recorded later, with the rest of its chunk (up to ``CLAIM_CHUNK`` calls later)
     done_at: datetime | None = None
-    slot: str = ""  # the budget slot taken for it (``Budget.acquire``), given back if the cadence says not yet
+    slot: str = ""  # the budget slot taken for it (``Budget.acquire``), given back if its platform call is not made
+    called: bool = False  # its platform call was started (the slot is spent)
 
 
 class Publisher(Reconciling):
@@ -171,15 +173,18 @@ class Publisher(Reconciling):
         # Pipelined: the transaction that records chunk k's outcomes also claims chunk k+1, so each claim is still
         # durable right before its own calls, at one commit per chunk instead of two.
         chunks = [cleared[i:i + CLAIM_CHUNK] for i in range(0, len(cleared), CLAIM_CHUNK)]
-        claimed = self._step([], moves, chunks[0] if chunks else [], outcomes)
         done: list[_Go] = []
-        for k in range(len(chunks)):
-            if claimed:
-                self._crash_point("after_claim_commit")
-                self._send_all(claimed)
-            nxt = chunks[k + 1] if k + 1 < len(chunks) else []
-            done.extend(claimed)
-            claimed = self._step(claimed, [], nxt, outcomes)
+        try:
+            claimed = self._step([], moves, chunks[0] if chunks else [], outcomes)
+            for k in range(len(chunks)):
+                if claimed:
+                    self._crash_point("after_claim_commit")
+                    self._send_all(claimed)
+                nxt = chunks[k + 1] if k + 1 < len(chunks) else []
+                done.extend(claimed)
+                claimed = self._step(claimed, [], nxt, outcomes)
+        finally:
+            self._refund_unsent(cleared)
         for d in unknown:
             outcomes[d["id"]] = self.reconcile(d)
         for g in done:
@@ -188,6 +193,16 @@ class Publisher(Reconciling):
         for i, label in outcomes.items():
             metrics.delivery(rows[i]["channel"] if i in rows else "-", label)
         return outcomes
+
+    def _refund_unsent(self, cleared: list[_Go]) -> None:
+        """Give back the budget slot of every cleared delivery whose platform call was never made: its claim was
+        lost to another message's (a message sent twice), it went back unsent past half its lease, it expired, or
+        the platform limited its account earlier in the batch. A slot spent without a call shrinks what the account
+        may post in the window: the chaos run's duplicate messages spent X's 100 per 15 minutes on 60 posts and
+        left the last ones waiting a quarter of an hour."""
+        if self.budget is None:
+            return
+        self.budget.refund_many([(g.d["account"], g.slot) for g in cleared if g.slot and not g.called])
 
     def _spread(self, moves: list[tuple[str, Transition]]) -> None:
         """Deliveries of one account told in the same message to wait for its minimum gap wait for successive slots
@@ -253,7 +268,8 @@ class Publisher(Reconciling):
         for batch in rounds:
             asking: list[_Go] = []
             for g in batch:
-                g.slot = f"{g.d['id']}:{g.d.get('attempts') or 0}:{now.timestamp()}"
+                # unique per message: the same delivery in two messages takes two slots, each given back alone
+                g.slot = f"{g.d['id']}:{g.d.get('attempts') or 0}:{now.timestamp()}:{uuid.uuid4().hex[:8]}"
                 retry_at, took = self._budget_wait(g.adapter, g.d["account"], blocked, g.slot)
                 if not took:
                     g.slot = ""
@@ -429,6 +445,7 @@ class Publisher(Reconciling):
                                                "reason": "another post of the account took the gap before this call"})
                 return
         started = time.monotonic()
+        g.called = True
         try:
             g.receipt = adapter.publish(delivery_ref(d, g.post, g.parent, attempt), g.parent)
         except Exception as e:  # noqa: BLE001 - every exception is classified by the outcome table
