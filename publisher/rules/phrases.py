@@ -10,10 +10,12 @@ Verfügbarkeit", "disponibilité garantie"; a guarantee of a visit within 48 hou
 passes), **full-availability** (100 % of uptime, availability or the time, "always available", "never down",
 "fällt nie aus"), **never-again** (a promise, not a
 report: "will never happen again", "aldri skal skje igjen", "nie wieder", "ne se reproduira jamais", "no volverá a
-pasar"; "it did not happen again" passes), **zero-risk** ("zero downtime", "risk-free", "null risiko", "cero
-caídas", "sans risque"; "no downtime expected" in a maintenance notice and "without risk assessment" pass) and
+pasar"; "it did not happen again" passes; "infallible", "unfehlbar"; "nobody is infallible" passes), **zero-risk**
+("zero downtime", "risk-free", "null risiko", "cero caídas", "sans le moindre risque"; "no downtime expected" in a
+maintenance notice, "not without risk" and "without risk assessment" pass) and
 **market-superlative** (the best, fastest or most reliable in the world, a country or the market: "Norges beste
-mobilnett", "le meilleur réseau de France", "unschlagbar"; the best technician of a region passes).
+mobilnett", "le meilleur réseau de France", "unschlagbar"; the best technician of a region passes). A claim inside
+quotation marks is mentioned, not made ("a competitor advertises '100 % uptime'").
 """
 
 from __future__ import annotations
@@ -180,6 +182,8 @@ CLAIMS: dict[str, tuple[str, tuple[str, ...]]] = {
         r"(?:passier|vorkomm|geschehen|auftret|ausfall)\w*",
         r"\bplus\s+jamais\b|\bjamais\s+plus\b|\b(?:ne|n')\s*(?:\w+\s+){0,2}?(?:reprodui\w*|arrivera|produira|"
         r"recommencera)\s+(?:plus|jamais)\b",
+        # "infallible" is "never fails" in one word ("nobody is infallible" is not a claim: ``_NEGATED``)
+        r"\binfallib\w*|\bufeilbar\w*|\bunfehlbar\w*|\binfaillib\w*|\binfalib\w*",
         r"\bnunca\s+más\b|\bno\s+volver\w*\s+a\s+(?:pasar|ocurrir|suceder|repetirse|caer|fallar)|"
         r"\bjamás\s+(?:volverá|se\s+repetirá)",
     )),
@@ -188,10 +192,13 @@ CLAIMS: dict[str, tuple[str, tuple[str, ...]]] = {
         r"avbrudd|ausf\w+|risques?|coupures?|pannes?|riesgos?|caídas|cortes|interrupciones)\b",
         r"\brisk[\s-]free\b|\brisikofri\w*|\brisikofrei\w*|\brisikolos\w*|\brisque\s+z[ée]ro\b|"
         r"\briesgo\s+cero\b|\bsans\s+aucun\s+risque\b|\bsin\s+ningún\s+riesgo\b|\bnullrisiko\b",
-        # "without risk" (not "without risk assessment": a process, not a claim)
-        r"\b(?:without\s+(?:any\s+)?risk|uten\s+(?:noen\s+)?risiko|ohne\s+(?:jedes\s+)?risiko|sans\s+risques?|"
-        r"sin\s+riesgos?)\b(?![\s-]*(?:assess\w*|analy\w*|vurdering\w*|bewert\w*|[ée]valuation|evaluaci[óo]n|"
-        r"management|styring|appetite))",
+        # "without risk", "without the slightest risk", "sans le moindre risque" (not "without risk assessment":
+        # a process, not a claim; not "not without risk": an admission)
+        r"(?<!not\s)(?<!ikke\s)(?<!nicht\s)(?<!pas\s)(?<!no\s)"
+        r"\b(?:without|uten|ohne|sans|sin)\s+(?:(?:any|the|a|slightest|least|single|noen|den|minste|jedes|jegliches|"
+        r"das|geringste|irgendein|aucun|le|moindre|plus|petit|ningún|ningun|el|menor|más|mínimo)\s+){0,3}"
+        r"(?:risks?|risiko|risques?|riesgos?)\b(?![\s-]*(?:assess\w*|analy\w*|vurdering\w*|bewert\w*|[ée]valuation|"
+        r"evaluaci[óo]n|management|styring|appetite))",
     )),
     "market-superlative": ("a claim to be the best in the whole market", (
         rf"\b(?:{_SUPERLATIVE})\b(?:\s+[\w'-]+){{0,3}}?\s+(?:in|of|i|im|der|de|du|en|del|d'|au|aux)\s*{_MARKET}\b",
@@ -210,7 +217,7 @@ _CLAIM_GATES: dict[str, tuple[str, ...]] = {
     "full-availability": ("100", "always", "alltid", "immer", "toujours", "siempre", "never", "aldri", "nie",
                           "jamais", "nunca"),
     "never-again": ("again", "never", "igjen", "aldri", "nie", "jamais", "reprodui", "arriver", "produir",
-                    "recommencer", "nunca", "volver", "jamás"),
+                    "recommencer", "nunca", "volver", "jamás", "infal", "feilbar", "fehlbar", "infail"),
     "zero-risk": ("zero", "zéro", "null", "cero", "risk", "risiko", "risque", "riesgo"),
     "market-superlative": ("best", "fastest", "reliable", "greatest", "finest", "raskeste", "sikreste", "stabil",
                            "schnellste", "zuverlässigste", "meilleur", "plus rapide", "plus fiable", "mejor", "welt",
@@ -232,8 +239,14 @@ _NEVER_GATES: tuple[Callable[[str], bool], ...] = (
     lambda t: "igjen" in t or ("aldri" in t and "mer" in t),
     lambda t: t.startswith("nie") or " nie" in t or ("nicht" in t and ("mehr" in t or "wieder" in t)),
     lambda t: "jamais" in t or "reprodui" in t or "arrivera" in t or "produira" in t or "recommencera" in t,
+    lambda t: "infal" in t or "feilbar" in t or "fehlbar" in t or "infail" in t,
     lambda t: "nunca" in t or "jamás" in t or "volver" in t,
 )
+#: a negation in the few words before "infallible": "nobody is infallible", "ingen er ufeilbare", "personne n'est
+#: infaillible" admit a limit, they claim nothing
+_NEGATED = re.compile(r"\b(?:not|no|nobody|none|never|ikke|ingen|aldri|nicht|kein\w*|niemand|nie|n'|ne|pas|personne|"
+                      r"jamais|nadie|nunca|ni)\W+(?:\w+\W+){0,2}$")
+_INFALLIBLE = 5  # the index of the "infallible" construction in never-again
 
 
 @lru_cache(maxsize=8)
@@ -254,7 +267,8 @@ def claims(text: str, kinds: list[str]) -> list[tuple[int, int, str]]:
         if name == "never-again":
             for i, gate in enumerate(_NEVER_GATES):
                 if gate(low):
-                    out.extend((m.start(), m.end(), name) for m in _never_rx(i).finditer(low))
+                    out.extend((m.start(), m.end(), name) for m in _never_rx(i).finditer(low)
+                               if i != _INFALLIBLE or not _NEGATED.search(low[max(0, m.start() - 30):m.start()]))
             continue
         found = [(m.start(), m.end(), name) for m in _claim_rx(name).finditer(low)]
         if name == "zero-risk":  # "1,140 attendees, 62 talks and zero outages": a count among counts
@@ -291,6 +305,11 @@ _AWARDED = re.compile(
 _AWARDED_AFTER = re.compile(r"(?:[^\w.!?]+\w+){0,3}?[^\w.!?]+(?:gekürt|gewählt|ausgezeichnet|prämiert|kåret|kåra)\b")
 
 
+#: a short quotation: a claim wholly inside one is cited (a competitor's slogan, a customer's words), not made
+_QUOTED = re.compile(r'"[^"\n]{1,80}"|“[^”\n]{1,80}”|„[^“”\n]{1,80}[“”]|«[^»\n]{1,80}»|‘[^’\n]{1,80}’|'
+                     r"(?<!\w)'[^'\n]{1,80}'(?!\w)")
+
+
 def banned(doc: Doc, ctx: Ctx, opts: BannedOptions) -> list[Finding]:
     out = []
     low = doc.text.lower()
@@ -310,7 +329,10 @@ def banned(doc: Doc, ctx: Ctx, opts: BannedOptions) -> list[Finding]:
         # on the text first (no need for the prose, whose URLs and mentions cost more to find than the claims), on
         # the prose when something was found: a claim inside a link ("/zero-downtime") is not said
         found = claims(doc.text, opts.claims) and claims(doc.prose, opts.claims)
+        quoted = [(m.start(), m.end()) for m in _QUOTED.finditer(doc.text)] if found else []
         for start, end, name in found:
+            if any(s < start and end < e for s, e in quoted):
+                continue
             if any(s < end and start < e for s, e in taken):
                 continue  # already reported as a listed phrase
             taken.append((start, end))

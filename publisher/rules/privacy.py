@@ -703,7 +703,7 @@ _ID_NAMES: dict[str, re.Pattern[str]] = {name: re.compile(r"(?<![^\W\d_])(?:" + 
     "card": r"card(?:\s+number)?|kort|kortet|kortnummer\w*|bankkort\w*|kredittkort\w*|karte|kartennummer|"
             r"kreditkarte\w*|carte(?:\s+bancaire)?|tarjeta\w*|visa|mastercard|amex",
     "es-national-id": r"dni|nie|nif|documento\s+(?:nacional\s+)?de\s+identidad",
-    "fr-national-id": r"s[ée]curit[ée]\s+sociale|s[ée]cu|nir|insee",
+    "fr-national-id": r"s[ée]curit[ée]\s+sociale|s[ée]cu|nir|insee|carte\s+vitale",
     "de-tax-id": r"steuer-?id|steuer-?identifikationsnummer|identifikationsnummer|idnr",
     "no-account": r"kontonummer\w*|kontonr|konto|kontoen|bankkonto\w*|account(?:\s+number)?",
     "gb-ni-number": r"ni\s+(?:number|no)|national\s+insurance(?:\s+number)?|nino",

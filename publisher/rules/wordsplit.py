@@ -129,9 +129,21 @@ def candidate(tag: str, languages: tuple[str, ...], names: tuple[str, ...] = ())
     if not found:
         return None
     (_, parts), lang = max(found, key=lambda f: f[0][0])  # the likeliest reading, in whichever language
-    if _LISTS[lang] in _COMPOUNDING and max(NAME_ZIPF if p in own else zipf(lang)[p] for p in parts) < PHRASE_ZIPF:
+    if _LISTS[lang] in _COMPOUNDING and max(NAME_ZIPF if p in own else zipf(lang)[p] for p in parts) < PHRASE_ZIPF \
+            and not (lang == "de" and any(_inflected_adjective(p) for p in parts[:-1])):
         return None  # a compound of content words is one word in this language ("stellenangebot", "vieles" + "jobs")
     return [*parts, number] if number else parts
+
+
+def _inflected_adjective(part: str) -> bool:
+    """A German adjective with the ending "-e" ("digitale", "neue", "öffentliche"): a compound takes an adjective
+    bare ("Digitalverwaltung"), so "#digitaleverwaltung" is two words. An adjective is told by its forms: the stem
+    and its "-en", "-er" and "-es" are all words ("digital", "digitalen", ...); a noun's linking "-e-" lacks them
+    ("hunde" + "futter": no "hunder")."""
+    if len(part) < 4 or not part.endswith("e"):
+        return False
+    table, stem = zipf("de"), part[:-1]
+    return all(w in table for w in (stem, stem + "en", stem + "er", stem + "es"))
 
 
 @lru_cache(maxsize=4096)
