@@ -7,7 +7,10 @@
 - An absolute claim inside quotation marks is mentioned, not made: "a competitor advertises '100 % uptime'".
 - A German tag of an inflected adjective and a noun (#digitaleverwaltung) was taken for a compound: a compound
   takes an adjective bare ("Digitalverwaltung"), so an adjective with its "-e" ending starts a phrase.
-- "Carte Vitale" names the French social security number it carries."""
+- "Carte Vitale" names the French social security number it carries.
+- An insult only people earn ("incompétents", "incompetents", "Lügner") used as a noun with an article ("Les
+  incompétents de notre hébergeur") needed a target word before it; it is aimed at people by itself. Its span is
+  the word, so inside a quotation (« bande d'incapables ») it stays someone else's words."""
 
 from __future__ import annotations
 
@@ -84,3 +87,18 @@ def test_carte_vitale_names_the_social_security_number() -> None:
     text = ("Si quelqu'un trouve une carte Vitale au nom de Paul Martin, numéro 1 68 03 38 185 042 27, perdue "
             "hier au salon de Lyon, merci de me contacter ici.")
     assert found("privacy.pattern", text, acc(["fr"], kind="personal", tz="Europe/Paris")) == ["1 68 03 38 185 042 27"]
+
+
+@pytest.mark.parametrize("text, languages", [
+    ("Retour à la normale. Les incompétents de notre hébergeur ont encore redémarré le mauvais serveur.", ["fr"]),
+    ("Service restored. The incompetents at our hosting provider rebooted the wrong server again.", ["en"]),
+    ("Wieder normal. Die Inkompetenten bei unserem Hoster haben den falschen Server neu gestartet.", ["de"]),
+])
+def test_an_insult_only_people_earn_is_aimed_at_people_by_itself(text: str, languages: list[str]) -> None:
+    assert found("sentiment", text, acc(languages)) != []
+
+
+def test_an_insult_only_people_earn_inside_a_quotation_is_reported_speech() -> None:
+    text = ("Un internaute a qualifié notre équipe support de « bande d'incapables » cette semaine. Nous ne sommes "
+            "pas d'accord : cette équipe a travaillé toute la nuit pour rétablir le service.")
+    assert found("sentiment", text, acc(["fr"])) == []

@@ -506,7 +506,9 @@ def find(text: str, languages: list[str], lower_words: frozenset[str] | None = N
                 continue  # "a stupid typo in our own filter": self-criticism, the insult describes our own thing
             if k + 1 < len(tokens) and tokens[k + 1][2] in TECHNICAL_NEXT:
                 continue
-            if person:
+            if person or (people and not any(t in selfs for t in before)):
+                # a person-noun, or an insult only people earn with no self-word before it ("les incompétents de
+                # notre hébergeur"): aimed at people by itself ("our incompetent filter" describes our own thing)
                 out.add((start, end, text[start:end]))
             elif any(t in targets for t in before):
                 first = tokens[lo][0]

@@ -27,7 +27,7 @@ from functools import lru_cache
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from publisher.models import Finding
-from publisher.rules.base import Ctx, Doc, RuleOptions, RuleTable
+from publisher.rules.base import Ctx, Doc, RuleOptions, RuleTable, quotations
 
 
 class BannedOptions(RuleOptions):
@@ -305,11 +305,6 @@ _AWARDED = re.compile(
 _AWARDED_AFTER = re.compile(r"(?:[^\w.!?]+\w+){0,3}?[^\w.!?]+(?:gekürt|gewählt|ausgezeichnet|prämiert|kåret|kåra)\b")
 
 
-#: a short quotation: a claim wholly inside one is cited (a competitor's slogan, a customer's words), not made
-_QUOTED = re.compile(r'"[^"\n]{1,80}"|“[^”\n]{1,80}”|„[^“”\n]{1,80}[“”]|«[^»\n]{1,80}»|‘[^’\n]{1,80}’|'
-                     r"(?<!\w)'[^'\n]{1,80}'(?!\w)")
-
-
 def banned(doc: Doc, ctx: Ctx, opts: BannedOptions) -> list[Finding]:
     out = []
     low = doc.text.lower()
@@ -329,10 +324,10 @@ def banned(doc: Doc, ctx: Ctx, opts: BannedOptions) -> list[Finding]:
         # on the text first (no need for the prose, whose URLs and mentions cost more to find than the claims), on
         # the prose when something was found: a claim inside a link ("/zero-downtime") is not said
         found = claims(doc.text, opts.claims) and claims(doc.prose, opts.claims)
-        quoted = [(m.start(), m.end()) for m in _QUOTED.finditer(doc.text)] if found else []
+        quoted = quotations(doc.text) if found else ()
         for start, end, name in found:
             if any(s < start and end < e for s, e in quoted):
-                continue
+                continue  # cited, not made: a competitor's slogan, a customer's words
             if any(s < end and start < e for s, e in taken):
                 continue  # already reported as a listed phrase
             taken.append((start, end))
