@@ -148,3 +148,22 @@ def test_a_claim_lost_to_a_second_message_gives_its_budget_slot_back(env: Env, m
     assert [first[i] for i in ids[:-1]] == ["published"] * 25
     assert len(sim.ledger()) == 26
     assert client.zcard("publisher:budget:noc") == 26  # one per call: the lost claim's slot was given back
+
+
+def test_a_budget_that_cannot_take_slots_back_does_not_undo_the_batch(env: Env, make_sim: Any) -> None:
+    """Giving slots back is best effort: Redis failing at that moment (simulated: the refund raises as a dropped
+    connection would) leaves the batch's recorded outcomes as they are, and a slot kept errs towards posting less."""
+    sim, client = _budgeted(env, make_sim, {"latency_ms": 400}, {"lease_seconds": 1.0})
+
+    class Unreachable(Budget):
+        def refund_many(self, slots: list[tuple[str, str]]) -> None:
+            raise redis.ConnectionError("connection dropped")
+
+    sim.publisher.budget = Unreachable(client)
+    ids = [sim.post(f"update {i}").deliveries[0]["id"] for i in range(3)]
+    sim.tick()
+    sim.broker.wipe()
+    outcomes = sim.publisher.handle_many(ids)
+    assert [outcomes[i] for i in ids] == ["published", "published", "released"]
+    assert [sim.deliveries()[i]["state"] for i in ids] == ["published", "published", "queued"]
+    assert client.zcard("publisher:budget:noc") == 3  # the released one's slot stays taken
