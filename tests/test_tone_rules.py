@@ -339,9 +339,14 @@ def test_norwegian_family_accepts_bokmal_and_nynorsk() -> None:
 # -- phrases --
 
 def test_banned_phrase_with_suggestion() -> None:
+    over = {"phrases.banned": {"phrases": ["will never happen again"],
+                               "instead": {"will never happen again": "we have changed how we deploy"}}}
     text = "This will never   happen again."
-    got = found(text, rule="phrases.banned")
+    got = found(text, rule="phrases.banned", overrides=over)
     assert spans(text, got) == ["will never   happen again"]
+    assert got[0].suggestion == "say 'we have changed how we deploy' instead"
+    # the built-in profile bans the claim by its meaning, without a listed phrase
+    assert spans(text, found(text, rule="phrases.banned")) == ["never   happen again"]
 
 
 def test_required_disclaimer_when_mentioning_the_employer() -> None:

@@ -273,6 +273,7 @@ def claims(text: str, kinds: list[str]) -> list[tuple[int, int, str]]:
         found = [(m.start(), m.end(), name) for m in _claim_rx(name).finditer(low)]
         if name == "zero-risk":  # "1,140 attendees, 62 talks and zero outages": a count among counts
             found = [f for f in found if not _tally(low, f[0])]
+        found = [f for f in found if not _disclaimed(low, f[0], f[1])]
         if name == "market-superlative":  # "named one of Norway's best workplaces": someone else's verdict, cited
             found = [f for f in found if not _AWARDED.search(low[max(0, f[0] - 60):f[0]])
                      and not _AWARDED_AFTER.match(low[f[1]:f[1] + 40])]
@@ -293,6 +294,28 @@ def _tally(low: str, start: int) -> bool:
     before = low[max(0, start - 100):start]
     cut = max(before.rfind(". "), before.rfind("! "), before.rfind("? "), before.rfind("\n"))
     return bool(_TALLY.search(before[cut + 1:]))
+
+
+#: a promise disclaimed in the claim's sentence: a negation before it ("no one can", "we cannot", "ingen kan",
+#: "kann nicht", "personne ne peut", "nadie puede") and a verb of promising anywhere in the sentence ("No one can
+#: promise 100 % uptime", "Niemand kann 100 % Verfügbarkeit versprechen"): a limit admitted, not a claim made
+_DISCLAIMER = re.compile(
+    r"\b(?:no\s+one|nobody|noone|ingen|niemand|personne|nadie|nobody)\b|"
+    r"\b(?:can't|cannot|can\s+not|won't|will\s+not|do\s+not|don't|kan\s+ikke|vil\s+ikke|kann\s+nicht|"
+    r"können\s+nicht|werden\s+nicht|ne\s+(?:peu[xt]|pouvons|promet\w*|garanti\w*)|no\s+(?:pued\w+|promet\w+|garantiz\w+))\b")
+_PROMISE = re.compile(r"\b(?:promis\w*|guarant\w*|love|lover|lov(?:et|te)|garanter\w*|versprech\w*|versproch\w*|"
+                      r"garantier\w*|zusag\w*|zusich\w*|promet\w*|garanti\w*|prometer|prometemos|garantiz\w*)\b")
+
+
+def _disclaimed(low: str, start: int, end: int) -> bool:
+    """Whether the claim at ``start:end`` sits in a sentence that disclaims promising it (``_DISCLAIMER``)."""
+    head = low[:start]
+    cut = max(head.rfind(". "), head.rfind("! "), head.rfind("? "), head.rfind("\n"), head.rfind(": "))
+    tail = low[end:]
+    stop = min((i for i in (tail.find(". "), tail.find("! "), tail.find("? "), tail.find("\n")) if i >= 0),
+               default=len(tail))
+    before, sentence = head[cut + 1:], head[cut + 1:] + low[start:end] + tail[:stop]
+    return bool(_DISCLAIMER.search(before)) and bool(_PROMISE.search(sentence))
 
 
 #: a title someone else gave, right before a superlative: the post cites an award or a ranking (which a reader can
