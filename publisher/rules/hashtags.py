@@ -134,11 +134,15 @@ def _split_camel(tag: str, languages: tuple[str, ...], names: tuple[str, ...] = 
     parts = wordsplit.split(tag, languages, names)
     if parts is None:
         return None
-    if len(wordsplit.fold(tag)) != len(tag):  # decomposed accents: the parts do not map onto the tag's letters
-        return "".join(p.capitalize() for p in parts)
+    # the folded tag's letters, each with the tag's own letters it came from ("ß" folds to "ss": two letters)
+    spans = [(k, k + 1) for k, c in enumerate(tag) for _ in wordsplit.fold(c)]
+    cuts = [sum(len(p) for p in parts[:k]) for k in range(1, len(parts))]
+    if len(spans) != len(wordsplit.fold(tag)) or any(spans[c - 1] == spans[c] for c in cuts):
+        return "".join(p.capitalize() for p in parts)  # the parts do not map onto the tag's letters
     out, i = [], 0
     for p in parts:
-        out.append(tag[i:i + len(p)].capitalize())
+        start, end = spans[i][0], spans[i + len(p) - 1][1]
+        out.append(tag[start:end].capitalize())
         i += len(p)
     return "".join(out)
 

@@ -25,8 +25,11 @@ _COMPOUNDING = frozenset({"de", "nb", "nl", "sv", "da", "fi"})
 MIN_ZIPF = 3.0
 #: a three-letter part must be a common word ("are", "con"; not the abbreviations and names the lists hold: "ems")
 MIN_ZIPF_3 = 4.0
-#: a two-letter part must be a very common word ("we", "of", "de"); one letter never counts
+#: a two-letter part must be a very common word ("we", "of", "de")
 MIN_ZIPF_SHORT = 5.0
+#: a one-letter part must be a function word ("y" and "o" in Spanish, "à" in French, "i" and "å" in Norwegian:
+#: "#aguayclima" is agua y clima); an English one in another language's list is English (``_word_freq``)
+MIN_ZIPF_1 = 6.5
 #: in a compounding language, a part this common makes the split a phrase, not a compound: function words and
 #: names ("für" 6.9, "for" 7.2, "norge" 6.2, "deutschland" 5.8), not the content words compounds are made of
 #: ("stellen" 5.4, "jobb" 5.6, "nett" 5.0)
@@ -43,8 +46,10 @@ KNOWN_ZIPF = 2.0
 
 
 def fold(word: str) -> str:
-    """Lower case without accents: "Réseaux" -> "reseaux" (ø, æ, å, ß stay: they are letters, not accents)."""
-    return "".join(c for c in unicodedata.normalize("NFD", word.lower()) if unicodedata.category(c) != "Mn")
+    """Lower case without accents: "Réseaux" -> "reseaux" (ø, æ, å stay: they are letters, not accents); "ß" is
+    "ss", as in wordfreq's lists, which are case-folded ("straße" is listed as "strasse")."""
+    out = "".join(c for c in unicodedata.normalize("NFD", word.lower()) if unicodedata.category(c) != "Mn")
+    return out.replace("ß", "ss") if "ß" in out else out
 
 
 def _buckets(lang: str, size: str) -> list[list[str]]:
@@ -129,6 +134,9 @@ def candidate(tag: str, languages: tuple[str, ...], names: tuple[str, ...] = ())
     if not found:
         return None
     (_, parts), lang = max(found, key=lambda f: f[0][0])  # the likeliest reading, in whichever language
+    if any(len(p) == 1 and not (0 < k < len(parts) - 1 and len(parts[k - 1]) >= 3 and len(parts[k + 1]) >= 3)
+           for k, p in enumerate(parts)):
+        return None  # a one-letter word joins two words ("agua y clima"); "tin dr a" is not a reading of "tindra"
     if _LISTS[lang] in _COMPOUNDING and max(NAME_ZIPF if p in own else zipf(lang)[p] for p in parts) < PHRASE_ZIPF \
             and not (lang == "de" and any(_inflected_adjective(p) for p in parts[:-1])):
         return None  # a compound of content words is one word in this language ("stellenangebot", "vieles" + "jobs")
@@ -163,7 +171,7 @@ def _best(low: str, lang: str, names: tuple[str, ...] = ()) -> tuple[float, list
 
     def _word_freq(part: str) -> float:
         f = table.get(part, 0.0)
-        need = MIN_ZIPF if len(part) >= 4 else MIN_ZIPF_3 if len(part) == 3 else MIN_ZIPF_SHORT if len(part) == 2 else 99.0
+        need = MIN_ZIPF if len(part) >= 4 else MIN_ZIPF_3 if len(part) == 3 else MIN_ZIPF_SHORT if len(part) == 2 else MIN_ZIPF_1
         if len(part) <= 3 and english.get(part, 0.0) > f - 1:
             return 0.0  # a short English word in another language's list is web text's English ("of" in French)
         return f if f >= need else 0.0
