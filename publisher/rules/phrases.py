@@ -246,7 +246,8 @@ _NEVER_GATES: tuple[Callable[[str], bool], ...] = (
 #: infaillible" admit a limit, they claim nothing
 _NEGATED = re.compile(r"\b(?:not|no|nobody|none|never|ikke|ingen|aldri|nicht|kein\w*|niemand|nie|n'|ne|pas|personne|"
                       r"jamais|nadie|nunca|ni)\W+(?:\w+\W+){0,2}$")
-_INFALLIBLE = 5  # the index of the "infallible" construction in never-again
+#: the "infallible" construction's place among never-again's (the one ``_NEGATED`` applies to)
+_INFALLIBLE = next(i for i, rx in enumerate(CLAIMS["never-again"][1]) if "infallib" in rx)
 
 
 @lru_cache(maxsize=8)
@@ -291,16 +292,23 @@ def _tally(low: str, start: int) -> bool:
     """Whether the "zero ..." at ``start`` ends a list of at least two counts in its sentence ("1.140 asistentes,
     62 charlas y cero caídas de wifi"): a report of what was counted, which a reader can check, not a claim of
     zero risk. (A guarantee in the same sentence is still found: the ``guarantee`` claim.)"""
-    before = low[max(0, start - 100):start]
-    cut = max(before.rfind(". "), before.rfind("! "), before.rfind("? "), before.rfind("\n"))
-    return bool(_TALLY.search(before[cut + 1:]))
+    return bool(_TALLY.search(_sentence_tail(low[max(0, start - 100):start])))
+
+
+#: what ends a sentence, for the checks that look within a claim's sentence
+_ENDS = (". ", "! ", "? ", "\n")
+
+
+def _sentence_tail(head: str, ends: tuple[str, ...] = _ENDS) -> str:
+    """The end of ``head`` since its last sentence end (all of it if it has none)."""
+    return head[max(head.rfind(e) for e in ends) + 1:]
 
 
 #: a promise disclaimed in the claim's sentence: a negation before it ("no one can", "we cannot", "ingen kan",
 #: "kann nicht", "personne ne peut", "nadie puede") and a verb of promising anywhere in the sentence ("No one can
 #: promise 100 % uptime", "Niemand kann 100 % Verfügbarkeit versprechen"): a limit admitted, not a claim made
 _DISCLAIMER = re.compile(
-    r"\b(?:no\s+one|nobody|noone|ingen|niemand|personne|nadie|nobody)\b|"
+    r"\b(?:no\s+one|nobody|noone|ingen|niemand|personne|nadie)\b|"
     r"\b(?:can't|cannot|can\s+not|won't|will\s+not|do\s+not|don't|kan\s+ikke|vil\s+ikke|kann\s+nicht|"
     r"können\s+nicht|werden\s+nicht|ne\s+(?:peu[xt]|pouvons|promet\w*|garanti\w*)|no\s+(?:pued\w+|promet\w+|garantiz\w+))\b")
 _PROMISE = re.compile(r"\b(?:promis\w*|guarant\w*|love|lover|lov(?:et|te)|garanter\w*|versprech\w*|versproch\w*|"
@@ -309,13 +317,10 @@ _PROMISE = re.compile(r"\b(?:promis\w*|guarant\w*|love|lover|lov(?:et|te)|garant
 
 def _disclaimed(low: str, start: int, end: int) -> bool:
     """Whether the claim at ``start:end`` sits in a sentence that disclaims promising it (``_DISCLAIMER``)."""
-    head = low[:start]
-    cut = max(head.rfind(". "), head.rfind("! "), head.rfind("? "), head.rfind("\n"), head.rfind(": "))
+    before = _sentence_tail(low[:start], (*_ENDS, ": "))  # "We don't do downtime: 100 % uptime" disclaims nothing
     tail = low[end:]
-    stop = min((i for i in (tail.find(". "), tail.find("! "), tail.find("? "), tail.find("\n")) if i >= 0),
-               default=len(tail))
-    before, sentence = head[cut + 1:], head[cut + 1:] + low[start:end] + tail[:stop]
-    return bool(_DISCLAIMER.search(before)) and bool(_PROMISE.search(sentence))
+    stop = min((i for i in (tail.find(e) for e in _ENDS) if i >= 0), default=len(tail))
+    return bool(_DISCLAIMER.search(before)) and bool(_PROMISE.search(before + low[start:end] + tail[:stop]))
 
 
 #: a title someone else gave, right before a superlative: the post cites an award or a ranking (which a reader can

@@ -48,8 +48,8 @@ KNOWN_ZIPF = 2.0
 def fold(word: str) -> str:
     """Lower case without accents: "Réseaux" -> "reseaux" (ø, æ, å stay: they are letters, not accents); "ß" is
     "ss", as in wordfreq's lists, which are case-folded ("straße" is listed as "strasse")."""
-    out = "".join(c for c in unicodedata.normalize("NFD", word.lower()) if unicodedata.category(c) != "Mn")
-    return out.replace("ß", "ss") if "ß" in out else out
+    return "".join(c for c in unicodedata.normalize("NFD", word.lower()) if unicodedata.category(c) != "Mn"
+                   ).replace("ß", "ss")
 
 
 def _buckets(lang: str, size: str) -> list[list[str]]:
