@@ -128,14 +128,13 @@ def _wordlist_text() -> str:
 
 
 @lru_cache(maxsize=16)
-def wordset(extra: tuple[str, ...] = (), allow: tuple[str, ...] = (), innocent: frozenset[str] = frozenset()
-            ) -> frozenset[str]:
+def wordset(extra: tuple[str, ...] = (), allow: tuple[str, ...] = ()) -> frozenset[str]:
     """The lower-case words and phrases to flag (better-profanity's list, filtered and extended)."""
     words = set(_english())
     for extras in EXTRA.values():
         words.update(extras)
     words.update(w.lower() for w in extra)
-    words -= {w.lower() for w in allow} | innocent
+    words -= {w.lower() for w in allow}
     # letter-for-letter disguises (i -> l, u <-> v) are added here once, so tokens made only of letters need
     # one set lookup; tokens with digits or symbols ($, @, 1, 0, ...) are expanded at check time
     for w in list(words):
@@ -192,6 +191,22 @@ def _innocent_for(languages: Iterable[str]) -> frozenset[str]:
     for lang in languages:
         out |= INNOCENT_IN.get("no" if lang in ("nb", "nn", "no") else lang, frozenset())
     return frozenset(out)
+
+
+def _innocent_here(word: str, doc: Doc, ctx: Ctx) -> bool:
+    """An English list word (or an inflection of one) that is an ordinary word in the language the post is written
+    in ("slut" is an end in Norwegian, "ass" its "altså"): innocent there, but not in an English post on the same
+    account ("they kicked ass"). When the post's language is unknown, any language it may be in counts."""
+    innocent = _innocent_for(ctx.languages)
+    if not innocent:
+        return False
+    entries = {word, *_english_entries(word, ctx)}
+    if not entries & innocent:
+        return False
+    from publisher.rules.language import text_language
+
+    lang = text_language(doc, ctx)
+    return bool(entries & (_innocent_for((lang,)) if lang else innocent))
 
 
 Morph = tuple[tuple[frozenset[str], MorphParts, str], ...]
@@ -319,7 +334,7 @@ def find(text: str, words: frozenset[str], languages: tuple[str, ...] | None = (
 
 
 def profanity(doc: Doc, ctx: Ctx, opts: ProfanityOptions) -> list[Finding]:
-    words = wordset(tuple(opts.words), tuple(opts.allow), _innocent_for(ctx.account.languages))
+    words = wordset(tuple(opts.words), tuple(opts.allow))
     # URLs and e-mail addresses are not prose; hashtags and mentions are checked too (#fuckmondays)
     text = doc.text
     if doc.urls or doc.emails:
@@ -330,7 +345,7 @@ def profanity(doc: Doc, ctx: Ctx, opts: ProfanityOptions) -> list[Finding]:
     out = []
     for start, end in find(text, words, tuple(ctx.languages)):
         word = doc.text[start:end]
-        if _word_of_the_post_language(word.lower(), doc, ctx):
+        if _innocent_here(word.lower(), doc, ctx) or _word_of_the_post_language(word.lower(), doc, ctx):
             continue
         out.append(ctx.finding(
             "profanity", opts, f"profanity: {word!r}", start, end,

@@ -46,9 +46,10 @@ EXTRA: dict[str, tuple[str, ...]] = {
            "maricón", "culero", "hostia", "hostias"),
 }
 
-#: English list words that are ordinary words in a language an account declares ("slut" = end in Scandinavian)
+#: English list words that are ordinary words in a language ("slut" = end in Scandinavian, "ass" the spoken
+#: Norwegian "altså"): innocent in a post written in that language (``profanity._innocent_here``)
 INNOCENT_IN: dict[str, frozenset[str]] = {
-    "no": frozenset({"slut", "prick", "kiss", "fanny"}),
+    "no": frozenset({"slut", "prick", "kiss", "fanny", "ass"}),
     "de": frozenset({"kummer", "fick", "gift", "mist"}),
     "fr": frozenset({"con", "bite", "pet"}),
     "es": frozenset({"con", "mes", "negro"}),
