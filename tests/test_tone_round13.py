@@ -5,7 +5,14 @@ written here.
   that are ordinary words in another language, as "slut" (an end) is. Seven Norwegian posts over six labelled sets
   used it, none swearing. Such a word was innocent on every account that declared the language, whatever language
   the post was in; it is now innocent in a post written in that language (declared, or detected), so an English
-  post on a Norwegian account is still checked as English ("the crew kicked ass today")."""
+  post on a Norwegian account is still checked as English ("the crew kicked ass today").
+
+From the review of the eighteenth set's fixes: a claim in a sentence that disclaims promising it passed unless it
+was a never-again claim ("We cannot promise that this will never happen again" was flagged), and the disclaimer
+looked for a negation anywhere before the claim, so a negation of something else disclaimed a promise made ("We
+can't fix it today, but we promise 100% uptime" passed). The negation now has to govern the verb of promising
+(within two words, no clause break up to the claim, or the verb right after the claim as German puts it), and
+applies to every claim. Over every labelled set, no finding changed."""
 
 from __future__ import annotations
 
@@ -13,7 +20,7 @@ import pytest
 
 from publisher import tone
 from publisher.models import PostKind
-from tests.tone_cases import acc
+from tests.tone_cases import acc, found
 
 NO_EN = acc(["nb", "en"])
 
@@ -46,3 +53,27 @@ def test_a_declared_language_decides() -> None:
     text = "Fredag, ass."
     assert profane(text, lang="nb") == []
     assert profane(text, lang="en") == ["ass"]
+
+
+ALL = acc(["en", "nb", "de", "fr", "es"])
+
+
+@pytest.mark.parametrize("text", [
+    "We cannot promise that this will never happen again, but we have added two checks to catch it earlier.",
+    "Vi kan ikke love at dette aldri skal skje igjen, men vi har lagt inn to nye kontroller.",
+    "Wir können nicht versprechen, dass das nie wieder passiert, aber wir prüfen jetzt zweimal.",
+    "Personne ne peut promettre que cela n'arrivera plus jamais, mais nous avons ajouté deux contrôles.",
+    "Nadie puede prometer que esto no volverá a ocurrir, pero hemos añadido dos controles.",
+])
+def test_a_disclaimed_never_again_is_not_a_claim(text: str) -> None:
+    assert found("phrases.banned", text, ALL) == []
+
+
+@pytest.mark.parametrize("text, claim", [
+    ("We can't fix it today, but we promise 100% uptime from tomorrow.", "100% uptime"),
+    ("No, we promise 100% uptime.", "100% uptime"),
+    ("We're sorry we can't reach everyone, and we promise this will never happen again.", "never happen again"),
+    ("Es ist nicht schön, aber wir versprechen 100 % Verfügbarkeit.", "100 % Verfügbarkeit"),
+])
+def test_a_negation_of_something_else_disclaims_nothing(text: str, claim: str) -> None:
+    assert any(claim in f for f in found("phrases.banned", text, ALL))

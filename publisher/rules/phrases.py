@@ -269,7 +269,8 @@ def claims(text: str, kinds: list[str]) -> list[tuple[int, int, str]]:
             for i, gate in enumerate(_NEVER_GATES):
                 if gate(low):
                     out.extend((m.start(), m.end(), name) for m in _never_rx(i).finditer(low)
-                               if i != _INFALLIBLE or not _NEGATED.search(low[max(0, m.start() - 30):m.start()]))
+                               if not (i == _INFALLIBLE and _NEGATED.search(low[max(0, m.start() - 30):m.start()]))
+                               and not _disclaimed(low, m.start(), m.end()))
             continue
         found = [(m.start(), m.end(), name) for m in _claim_rx(name).finditer(low)]
         if name == "zero-risk":  # "1,140 attendees, 62 talks and zero outages": a count among counts
@@ -304,23 +305,31 @@ def _sentence_tail(head: str, ends: tuple[str, ...] = _ENDS) -> str:
     return head[max(head.rfind(e) for e in ends) + 1:]
 
 
-#: a promise disclaimed in the claim's sentence: a negation before it ("no one can", "we cannot", "ingen kan",
-#: "kann nicht", "personne ne peut", "nadie puede") and a verb of promising anywhere in the sentence ("No one can
-#: promise 100 % uptime", "Niemand kann 100 % Verfügbarkeit versprechen"): a limit admitted, not a claim made
-_DISCLAIMER = re.compile(
-    r"\b(?:no\s+one|nobody|noone|ingen|niemand|personne|nadie)\b|"
-    r"\b(?:can't|cannot|can\s+not|won't|will\s+not|do\s+not|don't|kan\s+ikke|vil\s+ikke|kann\s+nicht|"
-    r"können\s+nicht|werden\s+nicht|ne\s+(?:peu[xt]|pouvons|promet\w*|garanti\w*)|no\s+(?:pued\w+|promet\w+|garantiz\w+))\b")
-_PROMISE = re.compile(r"\b(?:promis\w*|guarant\w*|love|lover|lov(?:et|te)|garanter\w*|versprech\w*|versproch\w*|"
-                      r"garantier\w*|zusag\w*|zusich\w*|promet\w*|garanti\w*|prometer|prometemos|garantiz\w*)\b")
+#: a promise disclaimed in the claim's sentence: a negation ("no one can", "we cannot", "ingen kan", "personne ne
+#: peut", "nadie puede") whose verb of promising follows it within two words, with no clause break between it and
+#: the claim ("No one can promise 100 % uptime", "We cannot promise that this will never happen again"), or, as
+#: German puts the verb last, right after the claim ("Niemand kann 100 % Verfügbarkeit versprechen"): a limit
+#: admitted, not a claim made. A negation of something else ("we can't fix it today, but we promise 100 % uptime")
+#: disclaims nothing.
+_NEGATION = (r"\b(?:no\s+one|nobody|noone|ingen|niemand|personne|nadie|can't|cannot|can\s+not|won't|will\s+not|"
+             r"do\s+not|don't|ikke|nicht|ne|no)\b")
+_PROMISE = (r"(?:promis\w*|guarant\w*|love|lover|lov(?:et|te)|garanter\w*|versprech\w*|versproch\w*|garantier\w*|"
+            r"zusag\w*|zusich\w*|promet\w*|garanti\w*|prometer|prometemos|garantiz\w*)\b")
+#: no clause break: a comma only before "that" ("Niemand kann versprechen, dass ...")
+_ONE_CLAUSE = r"(?:[^,;:]|,\s*(?:that|at|dass|que)\b)*$"
+#: the negation, up to two words, the verb of promising, then no clause break up to the claim
+_DISCLAIMER = re.compile(_NEGATION + r"(?:[^\w,;:.!?]+[\w']+){0,2}?[^\w,;:.!?]+" + _PROMISE + _ONE_CLAUSE)
+#: the negation with no clause break after it (the verb of promising then follows the claim)
+_NEGATED_CLAUSE = re.compile(_NEGATION + _ONE_CLAUSE)
+_PROMISE_NEXT = re.compile(r"^[^\w,;:.!?]*(?:\w+[^\w,;:.!?]+){0,1}?" + _PROMISE)
 
 
 def _disclaimed(low: str, start: int, end: int) -> bool:
     """Whether the claim at ``start:end`` sits in a sentence that disclaims promising it (``_DISCLAIMER``)."""
     before = _sentence_tail(low[:start], (*_ENDS, ": "))  # "We don't do downtime: 100 % uptime" disclaims nothing
-    tail = low[end:]
-    stop = min((i for i in (tail.find(e) for e in _ENDS) if i >= 0), default=len(tail))
-    return bool(_DISCLAIMER.search(before)) and bool(_PROMISE.search(before + low[start:end] + tail[:stop]))
+    if _DISCLAIMER.search(before + low[start:end]):  # the claim may begin with the verb ("guarantee 100 %")
+        return True
+    return bool(_NEGATED_CLAUSE.search(before)) and bool(_PROMISE_NEXT.match(low[end:]))
 
 
 #: a title someone else gave, right before a superlative: the post cites an award or a ranking (which a reader can
