@@ -6,6 +6,10 @@ written here.
   used it, none swearing. Such a word was innocent on every account that declared the language, whatever language
   the post was in; it is now innocent in a post written in that language (declared, or detected), so an English
   post on a Norwegian account is still checked as English ("the crew kicked ass today").
+- Italian on a French account passed. Italian is one of the language rule's default candidates, but the quick
+  function-word check (which lets a text through without lingua when it is clearly in an expected language) had no
+  words of Italian's, so the letters Italian shares with French ("contabilità", "è") were the only evidence, and
+  the text was "clearly" French. Italian now has its own function words, as each neighbour has.
 
 From the review of the eighteenth set's fixes: a claim in a sentence that disclaims promising it passed unless it
 was a never-again claim ("We cannot promise that this will never happen again" was flagged), and the disclaimer
@@ -77,3 +81,20 @@ def test_a_disclaimed_never_again_is_not_a_claim(text: str) -> None:
 ])
 def test_a_negation_of_something_else_disclaims_nothing(text: str, claim: str) -> None:
     assert any(claim in f for f in found("phrases.banned", text, ALL))
+
+
+@pytest.mark.parametrize("lang", [None, "fr"])
+def test_italian_on_a_french_account_is_found(lang: str | None) -> None:
+    text = ("Finalmente l'esportazione verso il nostro software di contabilità funziona di nuovo. Tre giorni di "
+            "attesa, ma ora è tutto risolto.")
+    findings = [f for f in tone.check(text, acc(["fr"], kind="personal"), kind=PostKind.NOTE, lang=lang)
+                if f.rule == "language"]
+    assert len(findings) == 1 and "Italian" in findings[0].message
+
+
+def test_french_with_the_letters_it_shares_with_italian_is_still_quickly_french() -> None:
+    from publisher.rules.base import Doc
+    from publisher.rules.language import _quick
+
+    text = "Il est là : la mise à jour de la paie est terminée, et très bientôt nous publierons la suite."
+    assert _quick(Doc(text), ("fr", "en", "it")) == "fr"

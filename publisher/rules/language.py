@@ -60,6 +60,11 @@ _STOPWORDS: dict[str, frozenset[str]] = {
     "pt": frozenset("não uma são você nós muito nossa nosso pela pelo pelos isso também até ao aos ele ela "
                     "eles elas".split()),
     "nl": frozenset("het een niet wij zijn ook naar voor maar onze deze dit wordt bij".split()),
+    # Italian is a default candidate, not a neighbour: without words of its own, the letters it shares with French
+    # (à, è) were the only evidence, and an Italian text was "clearly" French (none of "alle", "dal", "nei", "non",
+    # "il": each is a word of another of these languages)
+    "it": frozenset("di della delle degli dei nella sulla dalla alla che gli questo questa questi anche perché "
+                    "ancora siamo sono abbiamo nostro nostra nostri è molto tutto".split()),
 }
 
 
