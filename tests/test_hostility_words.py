@@ -78,6 +78,16 @@ def test_quoted_words_are_not_the_writers_but_the_quotation_marks_count() -> Non
         "w:ticket", "w:0", "w:at", "w:url"}
 
 
+@pytest.mark.parametrize("text", ["C'est d'habitude plus rapide, l'équipe s'en occupe.", "We don't know why it's slow.",
+                                  "L’export est reparti, c’est réglé."])
+def test_an_apostrophe_inside_a_word_is_no_quotation_mark(text: str) -> None:
+    assert "w:'" not in hostility_words.features(text) and "w:’" not in hostility_words.features(text)
+
+
+def test_scare_quotes_beside_elisions_still_count() -> None:
+    assert "w:'" in hostility_words.features("L'équipe a 'corrigé' le problème, d'après eux.")
+
+
 def test_the_shipped_table_is_the_one_training_wrote_and_scores_as_training_does() -> None:
     """The runtime's pure-Python score equals the training code's numpy computation over the same table, so what
     the benchmark measured is what ships; the table's digest is the one its file records."""
