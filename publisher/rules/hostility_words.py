@@ -35,11 +35,10 @@ TABLE = WEIGHTS.with_suffix(".f32")
 #: 2**18 buckets: ~30,000 features share few (the hashing trick), and the table loads in a fraction of a
 #: millisecond, where a dictionary of the features took 10-17 ms on the ops CLI's path
 BITS = 18
-#: a word, or a mark that carries tone on its own: quotation marks (scare quotes), ! ? and the ellipsis
-_TOKEN = re.compile(r"\w+|[\"'«»„“”‘’!?…]")
+#: a word, or a mark that carries tone on its own: quotation marks (scare quotes), ! ? and the ellipsis; an
+#: apostrophe inside a word is an elision or a contraction ("d'habitude", "don't"), not a quotation mark
+_TOKEN = re.compile(r"\w+|[\"«»„“”‘!?…]|['’](?<!\w['’])|['’](?!\w)")
 _URL = re.compile(r"https?://\S+")
-#: an apostrophe inside a word is an elision or a contraction ("d'habitude", "don't"), not a quotation mark
-_ELISION = re.compile(r"(?<=\w)['\u2019](?=\w)")
 _DIGITS = re.compile(r"\d+")
 #: shorter texts get no verdict: the labelled sets hold few (5 of 1,816 hostile posts have fewer words), so the
 #: model never learnt what a handful of words means; each of them would weigh too much ("needs a yes")
@@ -63,9 +62,8 @@ def _unquoted(text: str) -> str:
 
 def features(text: str) -> set[str]:
     """The post's features: ``w:`` + each word or mark, ``p:`` + the first five letters of each longer word;
-    quoted words left out (``_unquoted``); an apostrophe inside a word is no mark (``_ELISION``)."""
+    quoted words left out (``_unquoted``); an apostrophe inside a word is no mark."""
     folded = _DIGITS.sub("0", _URL.sub(" url ", unicodedata.normalize("NFKC", _unquoted(text)).lower()))
-    folded = _ELISION.sub(" ", folded)
     tokens = set(_TOKEN.findall(folded))
     found = {"w:" + t for t in tokens}
     found.update("p:" + t[:PREFIX] for t in tokens if len(t) > PREFIX + 1 and t.isalpha())
