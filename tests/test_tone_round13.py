@@ -11,6 +11,13 @@ written here.
   words of Italian's, so the letters Italian shares with French ("contabilità", "è") were the only evidence, and
   the text was "clearly" French. Italian now has its own function words, as each neighbour has.
 
+Classes the twentieth blind set showed on first look:
+
+- "Questions: api@ladeno.no" on the organisation's own domain was blocked as a person's address. A one-word local
+  part that is a common word of the account's languages names a function (rechnung@, facturation@), but only from
+  four letters on; three-letter words (api, dev, app, lab) are as much functions. A name stays a person's (ola@,
+  per@), and initials that make no word stay unknown (jdh@).
+
 From the review of the eighteenth set's fixes: a claim in a sentence that disclaims promising it passed unless it
 was a never-again claim ("We cannot promise that this will never happen again" was flagged), and the disclaimer
 looked for a negation anywhere before the claim, so a negation of something else disclaimed a promise made ("We
@@ -98,3 +105,18 @@ def test_french_with_the_letters_it_shares_with_italian_is_still_quickly_french(
 
     text = "Il est là : la mise à jour de la paie est terminée, et très bientôt nous publierons la suite."
     assert _quick(Doc(text), ("fr", "en", "it")) == "fr"
+
+
+def _emails(text: str, languages: list[str]) -> list[str]:
+    account = acc(languages).model_copy(update={"own_domains": ["ladeno.no", "ladeno.de"]})
+    return found("privacy.email", text, account)
+
+
+@pytest.mark.parametrize("address", ["api@ladeno.no", "dev@ladeno.de", "app@ladeno.no", "lab@ladeno.no"])
+def test_a_three_letter_word_on_an_own_domain_is_a_function_mailbox(address: str) -> None:
+    assert _emails(f"Questions: {address}", ["en", "nb"]) == []
+
+
+@pytest.mark.parametrize("address", ["ola@ladeno.no", "per@ladeno.no", "jdh@ladeno.no", "api@gmail.com"])
+def test_a_three_letter_name_initials_or_another_domain_stay_findings(address: str) -> None:
+    assert _emails(f"Questions: {address}", ["en", "nb"]) == [address]

@@ -194,7 +194,7 @@ def _common_noun(word: str, languages: tuple[str, ...]) -> bool:
     languages and no first name (``first_names``): the billing, events, sponsors or careers mailbox in any
     language, without listing each. A name is a person's address (eirik@, kari@, anna@), however common a word it
     is too; this is only asked for the organisation's own domains."""
-    if len(word) < 4 or not word.isalpha():
+    if len(word) < 3 or not word.isalpha():
         return False
     from publisher.rules.wordsplit import frequency
 
