@@ -18,6 +18,10 @@ Classes the twentieth blind set showed on first look:
   four letters on; three-letter words (api, dev, app, lab) are as much functions. A name stays a person's (ola@,
   per@), and initials that make no word stay unknown (jdh@).
 
+- "Danke für nichts", "Merci pour rien", "Gracias por nada" closed three hostile ticket updates and passed. The
+  idiom has no other reading in any of the five languages; it is a phrase of the hostility lexicon now, as "shame on
+  you" is. It was labelled hostile in nine posts over three sets (2, 8, 20), all of them.
+
 From the review of the eighteenth set's fixes: a claim in a sentence that disclaims promising it passed unless it
 was a never-again claim ("We cannot promise that this will never happen again" was flagged), and the disclaimer
 looked for a negation anywhere before the claim, so a negation of something else disclaimed a promise made ("We
@@ -120,3 +124,23 @@ def test_a_three_letter_word_on_an_own_domain_is_a_function_mailbox(address: str
 @pytest.mark.parametrize("address", ["ola@ladeno.no", "per@ladeno.no", "jdh@ladeno.no", "api@gmail.com"])
 def test_a_three_letter_name_initials_or_another_domain_stay_findings(address: str) -> None:
     assert _emails(f"Questions: {address}", ["en", "nb"]) == [address]
+
+
+@pytest.mark.parametrize("text", [
+    "The bay in Bremen is free again, now the driver parked there since yesterday has moved his car. Thanks for nothing.",
+    "Die Säule ist wieder frei, nachdem der Fahrer endlich seinen Wagen weggefahren hat. Danke für nichts.",
+    "La borne est enfin libre, le conducteur a daigné déplacer sa voiture. Merci pour rien.",
+    "El punto de carga por fin está libre, el conductor se dignó a mover su coche. Gracias por nada.",
+    "Laderen er endelig ledig, sjåføren har flyttet bilen sin. Takk for ingenting.",
+])
+def test_thanks_for_nothing_is_hostile_in_every_language(text: str) -> None:
+    findings = [f for f in tone.check(text, ALL, kind=PostKind.TICKET) if f.rule == "sentiment"]
+    assert findings and findings[0].severity == "block"
+
+
+@pytest.mark.parametrize("text", [
+    "Thanks for nothing less than a record year: 40,000 charging sessions in November.",
+    "Nothing to do on your side, thanks for your patience.",
+])
+def test_thanks_and_nothing_apart_are_no_idiom(text: str) -> None:
+    assert [f for f in tone.check(text, ALL, kind=PostKind.NOTE) if f.rule == "sentiment"] == []

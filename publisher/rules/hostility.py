@@ -61,6 +61,11 @@ _PEOPLE_ONLY = frozenset("liar liars lügner menteur menteurs menteuse mentiroso
                          "incapable incapables incompetent incompetents incompétent incompétents incompetente "
                          "incompetentes inkompetent inkompetente inkompetenten crooks escrocs estafadores "
                          "kjeltringer abzocker".split())
+#: phrases that are hostile only as a whole utterance: "Thanks for nothing." but not "thanks for nothing less than a
+#: record year"; the phrase must end the text or be followed by a mark (a comma, a full stop, an emoji)
+UTTERANCES = frozenset({"thanks for nothing", "danke für nichts", "merci pour rien", "gracias por nada",
+                        "takk for ingenting"})
+_UTTERANCE_END = re.compile(r"\s*(?:$|[^\w\s])")
 #: a following word that makes an insult word a technical term ("garbage collection", "trash can")
 TECHNICAL_NEXT = frozenset("collection collector collectors can cans bin bins day days pickup truck trucks "
                            "terminal terminals switch switches pipe pipes phone phones".split())  # "a dumb switch"
@@ -79,7 +84,7 @@ LEXICON: dict[str, tuple[str, str, str, str, str]] = {
         "being been whole bunch pack absolute complete total utter bloody",
         "not no never isn't aren't wasn't weren't hardly nothing",
         "shut up|shut your mouth|go to hell|get lost|drop dead|burn in hell|piss off|get stuffed|screw you|how dare you|"
-        "do your job|you should be ashamed|should be fired|should be sacked|shame on you|you people",
+        "do your job|you should be ashamed|should be fired|should be sacked|shame on you|you people|thanks for nothing",
     ),
     "de": (
         "müll mist schrott unfähig unfähige unfähigen nutzlos nutzlose nutzlosen erbärmlich erbärmliche lächerlich "
@@ -96,7 +101,7 @@ LEXICON: dict[str, tuple[str, str, str, str, str]] = {
         "sind seid bist war waren so total völlig absolut komplett echt ihr haufen bande",
         "nicht kein keine keinen nie niemals",
         "halt die klappe|halt den mund|halt's maul|halts maul|verpiss dich|geh zum teufel|schämt euch|schämen sie sich|"
-        "ihr solltet euch schämen",
+        "ihr solltet euch schämen|danke für nichts",
     ),
     "fr": (
         "nul nuls nulle nulles lamentable lamentables pathétique pathétiques minable minables incompétent "
@@ -110,7 +115,7 @@ LEXICON: dict[str, tuple[str, str, str, str, str]] = {
         "était étaient espèce "
         "bande vraiment totalement complètement",
         "pas ne jamais plus aucun aucune",
-        "ta gueule|fermez-la|fermez la|ferme-la|ferme la|la ferme|allez au diable|va te faire|honte à vous|vous devriez avoir honte",
+        "ta gueule|fermez-la|fermez la|ferme-la|ferme la|la ferme|allez au diable|va te faire|honte à vous|vous devriez avoir honte|merci pour rien",
     ),
     "es": (
         "basura inútil inútiles patético patética patéticos patéticas incompetente incompetentes vergüenza "
@@ -123,7 +128,7 @@ LEXICON: dict[str, tuple[str, str, str, str, str]] = {
         "era eran este esta estos estas ese esa esos esas panda banda totalmente completamente "
         "muy",
         "no nunca jamás ni",
-        "cállate|callaos|cállense|cierra la boca|vete al diablo|vete a la mierda|qué vergüenza|deberían avergonzarse",
+        "cállate|callaos|cállense|cierra la boca|vete al diablo|vete a la mierda|qué vergüenza|deberían avergonzarse|gracias por nada",
     ),
     "no": (
         "søppel søpla skrot elendig elendige ubrukelig ubrukelige udugelig udugelige patetisk patetiske "
@@ -135,7 +140,7 @@ LEXICON: dict[str, tuple[str, str, str, str, str]] = {
         "totalt skikkelig "
         "gjeng bande",
         "ikke ingen aldri",
-        "hold kjeft|hold munn|dra til helvete|skam dere|dere burde skamme dere|gå og legg deg",
+        "hold kjeft|hold munn|dra til helvete|skam dere|dere burde skamme dere|gå og legg deg|takk for ingenting",
     ),
 }
 
@@ -467,7 +472,8 @@ def find(text: str, languages: list[str], lower_words: frozenset[str] | None = N
         for phrase in phrases:
             i = low.find(phrase)
             if i >= 0 and (i == 0 or not low[i - 1].isalpha()) and \
-                    (i + len(phrase) == len(low) or not low[i + len(phrase)].isalpha()):
+                    (i + len(phrase) == len(low) or not low[i + len(phrase)].isalpha()) and \
+                    (phrase not in UTTERANCES or _UTTERANCE_END.match(low, i + len(phrase))):
                 out.add((i, i + len(phrase), text[i:i + len(phrase)]))
         out.update(_groups(text, low, tokens, fam, subjects, insults | persons))
         out.update(_verdicts(text, low, tokens, fam, subjects))
