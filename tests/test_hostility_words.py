@@ -88,6 +88,26 @@ def test_scare_quotes_beside_elisions_still_count() -> None:
     assert "w:'" in hostility_words.features("L'équipe a 'corrigé' le problème, d'après eux.")
 
 
+@pytest.mark.parametrize("text", [
+    "To whoever in the platform team pushed a config change on a Sunday without telling anyone: thank you so much.",
+    "An alle, die den Ladeplatz als Parkplatz nutzen: Eure Zeit ist offenbar wertvoller als unsere.",
+    "Til den nye arkitekten i plattformteamet som mener at vi bare trykker på knapper: Bli med på nattskift.",
+    "Aux cabinets qui envoient leurs variables le 30 à 23h59 : le calendrier est le même depuis janvier.",
+    "A quien nos escribió que cobramos por no hacer nada: nos alegra que tengas tanto tiempo libre.",
+])
+def test_a_call_out_is_a_feature(text: str) -> None:
+    assert "s:callout" in hostility_words.features(text)
+
+
+@pytest.mark.parametrize("text", [
+    "An die Kunden in Hamburg: Die Säule ist wieder frei.",       # no relative clause: an address
+    "Status at 14:00: all chargers that were down are back.",    # no opening address
+    "To book a seat, write to events@example.org. Thanks to everyone who came!",  # no colon after the clause
+])
+def test_an_address_without_a_relative_clause_and_colon_is_none(text: str) -> None:
+    assert "s:callout" not in hostility_words.features(text)
+
+
 def test_the_shipped_table_is_the_one_training_wrote_and_scores_as_training_does() -> None:
     """The runtime's pure-Python score equals the training code's numpy computation over the same table, so what
     the benchmark measured is what ships; the table's digest is the one its file records."""

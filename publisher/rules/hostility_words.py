@@ -60,13 +60,28 @@ def _unquoted(text: str) -> str:
     return "".join(parts) + text[at:]
 
 
+#: a call-out: a sentence that opens by addressing someone described by a relative clause, then a colon ("To
+#: whoever pushed a config change at 02:00: thank you so much", "An alle, die hier parken: ...", "Til den nye
+#: arkitekten som mener ...: ...", "Aux cabinets qui envoient ...: ...", "A quien nos escribió que ...: ..."): the
+#: public post speaks to someone it does not name. A feature the model weighs, not a verdict ("To everyone who
+#: came to our stand: thank you!" is one too). German marks a relative clause with a comma ("An den Fahrer, der").
+_CALLOUT = re.compile(
+    r"(?:^|[.!?]\s+)(?:(?:to|dear|à|aux|au|chers?|chères?|a|al|querid[oa]s?|til|kjære)\s[^.!?:]{0,80}?"
+    r"\b(?:who|that|whoever|qui|que|quien|quienes|som)\b"
+    r"|(?:an|für|liebe[rn]?)\s[^.!?:]{0,80}?,\s*(?:der|die|das|denen|dem|den)\b)[^.!?:]{0,120}:",
+    re.IGNORECASE)
+
+
 def features(text: str) -> set[str]:
     """The post's features: ``w:`` + each word or mark, ``p:`` + the first five letters of each longer word;
-    quoted words left out (``_unquoted``); an apostrophe inside a word is no mark."""
+    quoted words left out (``_unquoted``); an apostrophe inside a word is no mark; ``s:callout`` for a call-out
+    (``_CALLOUT``)."""
     folded = _DIGITS.sub("0", _URL.sub(" url ", unicodedata.normalize("NFKC", _unquoted(text)).lower()))
     tokens = set(_TOKEN.findall(folded))
     found = {"w:" + t for t in tokens}
     found.update("p:" + t[:PREFIX] for t in tokens if len(t) > PREFIX + 1 and t.isalpha())
+    if ":" in folded and _CALLOUT.search(folded):
+        found.add("s:callout")
     return found
 
 
