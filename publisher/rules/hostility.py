@@ -40,7 +40,8 @@ from functools import lru_cache
 
 from publisher.rules.profanity import heads, inflected, morphology
 
-#: family -> (insults that need a target, person-insults that stand alone, target words, negators, phrases)
+#: family -> (insults that need a target, person-insults that stand alone, target words, negators, phrases: a
+#: closing "." marks a phrase hostile only as a whole utterance, ``UTTERANCES``)
 #: family -> words that make the insult self-directed (self-criticism is not hostility): I, my, our, we ...
 #: Object pronouns (me, us, uns, oss) are not among them: "they sent us their junk" is aimed at them.
 #: A possessive ("my landlord", "mi casero") does not make a person-insult self-directed: only a first-person
@@ -61,11 +62,6 @@ _PEOPLE_ONLY = frozenset("liar liars lügner menteur menteurs menteuse mentiroso
                          "incapable incapables incompetent incompetents incompétent incompétents incompetente "
                          "incompetentes inkompetent inkompetente inkompetenten crooks escrocs estafadores "
                          "kjeltringer abzocker".split())
-#: phrases that are hostile only as a whole utterance: "Thanks for nothing." but not "thanks for nothing less than a
-#: record year"; the phrase must end the text or be followed by a mark (a comma, a full stop, an emoji)
-UTTERANCES = frozenset({"thanks for nothing", "danke für nichts", "merci pour rien", "gracias por nada",
-                        "takk for ingenting"})
-_UTTERANCE_END = re.compile(r"\s*(?:$|[^\w\s])")
 #: a following word that makes an insult word a technical term ("garbage collection", "trash can")
 TECHNICAL_NEXT = frozenset("collection collector collectors can cans bin bins day days pickup truck trucks "
                            "terminal terminals switch switches pipe pipes phone phones".split())  # "a dumb switch"
@@ -84,7 +80,7 @@ LEXICON: dict[str, tuple[str, str, str, str, str]] = {
         "being been whole bunch pack absolute complete total utter bloody",
         "not no never isn't aren't wasn't weren't hardly nothing",
         "shut up|shut your mouth|go to hell|get lost|drop dead|burn in hell|piss off|get stuffed|screw you|how dare you|"
-        "do your job|you should be ashamed|should be fired|should be sacked|shame on you|you people|thanks for nothing",
+        "do your job|you should be ashamed|should be fired|should be sacked|shame on you|you people|thanks for nothing.",
     ),
     "de": (
         "müll mist schrott unfähig unfähige unfähigen nutzlos nutzlose nutzlosen erbärmlich erbärmliche lächerlich "
@@ -101,7 +97,7 @@ LEXICON: dict[str, tuple[str, str, str, str, str]] = {
         "sind seid bist war waren so total völlig absolut komplett echt ihr haufen bande",
         "nicht kein keine keinen nie niemals",
         "halt die klappe|halt den mund|halt's maul|halts maul|verpiss dich|geh zum teufel|schämt euch|schämen sie sich|"
-        "ihr solltet euch schämen|danke für nichts",
+        "ihr solltet euch schämen|danke für nichts.",
     ),
     "fr": (
         "nul nuls nulle nulles lamentable lamentables pathétique pathétiques minable minables incompétent "
@@ -115,7 +111,7 @@ LEXICON: dict[str, tuple[str, str, str, str, str]] = {
         "était étaient espèce "
         "bande vraiment totalement complètement",
         "pas ne jamais plus aucun aucune",
-        "ta gueule|fermez-la|fermez la|ferme-la|ferme la|la ferme|allez au diable|va te faire|honte à vous|vous devriez avoir honte|merci pour rien",
+        "ta gueule|fermez-la|fermez la|ferme-la|ferme la|la ferme|allez au diable|va te faire|honte à vous|vous devriez avoir honte|merci pour rien.",
     ),
     "es": (
         "basura inútil inútiles patético patética patéticos patéticas incompetente incompetentes vergüenza "
@@ -128,7 +124,7 @@ LEXICON: dict[str, tuple[str, str, str, str, str]] = {
         "era eran este esta estos estas ese esa esos esas panda banda totalmente completamente "
         "muy",
         "no nunca jamás ni",
-        "cállate|callaos|cállense|cierra la boca|vete al diablo|vete a la mierda|qué vergüenza|deberían avergonzarse|gracias por nada",
+        "cállate|callaos|cállense|cierra la boca|vete al diablo|vete a la mierda|qué vergüenza|deberían avergonzarse|gracias por nada.",
     ),
     "no": (
         "søppel søpla skrot elendig elendige ubrukelig ubrukelige udugelig udugelige patetisk patetiske "
@@ -140,9 +136,15 @@ LEXICON: dict[str, tuple[str, str, str, str, str]] = {
         "totalt skikkelig "
         "gjeng bande",
         "ikke ingen aldri",
-        "hold kjeft|hold munn|dra til helvete|skam dere|dere burde skamme dere|gå og legg deg|takk for ingenting",
+        "hold kjeft|hold munn|dra til helvete|skam dere|dere burde skamme dere|gå og legg deg|takk for ingenting.",
     ),
 }
+
+#: phrases that are hostile only as a whole utterance, written in ``LEXICON`` with a closing "." ("thanks for
+#: nothing."): "Thanks for nothing." but not "thanks for nothing less than a record year"; the phrase must end the
+#: text or be followed by a mark (a comma, a full stop, an emoji)
+UTTERANCES = frozenset(p[:-1] for *_, phrases in LEXICON.values() for p in phrases.split("|") if p.endswith("."))
+_UTTERANCE_END = re.compile(r"\s*(?:$|[^\w\s])")
 
 #: family -> an exclamation or predicate that lumps people into a group ("what a bunch of", "bande d'", "son una
 #: panda de", "so ein Haufen", "for en gjeng med"): the words after it are hostile unless they praise
@@ -217,7 +219,7 @@ Tables = tuple[frozenset[str], frozenset[str], frozenset[str], frozenset[str], f
 def _tables(family: str) -> Tables:
     ins, per, tgt, neg, phr = LEXICON[family]
     return (frozenset(ins.split()), frozenset(per.split()), frozenset(tgt.split()), frozenset(neg.split()),
-            frozenset(SELF.get(family, "").split()), tuple(p for p in phr.split("|") if p),
+            frozenset(SELF.get(family, "").split()), tuple(p.removesuffix(".") for p in phr.split("|") if p),
             frozenset(SUBJECT.get(family, "").split()))
 
 

@@ -266,13 +266,11 @@ def claims(text: str, kinds: list[str]) -> list[tuple[int, int, str]]:
         else:
             continue
         if name == "never-again":
-            for i, gate in enumerate(_NEVER_GATES):
-                if gate(low):
-                    out.extend((m.start(), m.end(), name) for m in _never_rx(i).finditer(low)
-                               if not (i == _INFALLIBLE and _NEGATED.search(low[max(0, m.start() - 30):m.start()]))
-                               and not _disclaimed(low, m.start(), m.end()))
-            continue
-        found = [(m.start(), m.end(), name) for m in _claim_rx(name).finditer(low)]
+            found = [(m.start(), m.end(), name) for i, gate in enumerate(_NEVER_GATES) if gate(low)
+                     for m in _never_rx(i).finditer(low)
+                     if not (i == _INFALLIBLE and _NEGATED.search(low[max(0, m.start() - 30):m.start()]))]
+        else:
+            found = [(m.start(), m.end(), name) for m in _claim_rx(name).finditer(low)]
         if name == "zero-risk":  # "1,140 attendees, 62 talks and zero outages": a count among counts
             found = [f for f in found if not _tally(low, f[0])]
         found = [f for f in found if not _disclaimed(low, f[0], f[1])]
