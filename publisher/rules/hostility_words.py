@@ -6,7 +6,7 @@ merged this"). This model weighs every word of the post, and the first five lett
 weight covers a word's inflections), lower-cased, with URLs and digits folded: a class-balanced logistic regression
 trained on the hostility labels of the labelled sets (``benchmarks/hostility_model.py train`` writes
 ``publisher/data/hostility-words.json``, with the sets' digests, the figures of a cross-validation that holds out
-one whole set (a whole organisation) at a time, and how the threshold was chosen from them). The held-out set that
+one whole set (a whole organisation) at a time, and how each account kind's threshold was chosen from them). The held-out set that
 measures it is never among them.
 
 Cost: a few hundredths of a millisecond a post, pure Python; the weights (a 1 MB table) load once a process in
@@ -90,7 +90,7 @@ def bucket(feature: str) -> int:
 
 
 @lru_cache(maxsize=1)
-def _model() -> tuple[array[float], float, float]:
+def _model() -> tuple[array[float], float, dict[str, float]]:
     data = json.loads(WEIGHTS.read_text(encoding="utf-8"))
     table = array("f")
     table.frombytes(TABLE.read_bytes())
@@ -98,11 +98,13 @@ def _model() -> tuple[array[float], float, float]:
         table.byteswap()
     if len(table) != 1 << BITS:
         raise ValueError(f"{TABLE.name}: {len(table)} weights, expected {1 << BITS}")
-    return table, float(data["bias"]), float(data["threshold"])
+    return table, float(data["bias"]), {kind: float(t) for kind, t in data["thresholds"].items()}
 
 
-def threshold() -> float:
-    return _model()[2]
+def threshold(kind: str) -> float:
+    """The probability from which a post of an account of this kind (organisation, personal) is hostile: each
+    kind's own, chosen over that kind's texts with each set held out (``benchmarks/hostility_model.py``)."""
+    return _model()[2][kind]
 
 
 @lru_cache(maxsize=4096)

@@ -122,7 +122,7 @@ def _by_words(doc: Doc, ctx: Ctx, opts: SentimentOptions, severity: Severity) ->
     if len(doc.words) < hostility_words.MIN_WORDS:
         return []
     p = hostility_words.score(doc.text)
-    if p < hostility_words.threshold():
+    if p < hostility_words.threshold(ctx.account.kind):
         return []
     return [_whole_text(doc, ctx, opts, severity, f"hostile (the word model: {p:.0%})")]
 
@@ -139,7 +139,7 @@ def _by_model(doc: Doc, ctx: Ctx, opts: SentimentOptions, severity: Severity) ->
     if len(doc.words) < hostility_words.MIN_WORDS:
         return []
     p = (hostility_model.score(doc.text) + hostility_words.score(doc.text)) / 2
-    if p < hostility_model.threshold():
+    if p < hostility_model.threshold(ctx.account.kind):
         return []
     return [_whole_text(doc, ctx, opts, severity, f"hostile (the multilingual and the word model: {p:.0%})")]
 
