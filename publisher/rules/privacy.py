@@ -154,7 +154,8 @@ def is_role_mailbox(local: str, extra: frozenset[str] = frozenset(), languages: 
     pieces = [p.rstrip("0123456789") for p in _LOCAL_PIECES.split(local) if p]
     if any(p in ROLE_MAILBOXES or p in extra for p in pieces):
         return True
-    return len(pieces) == 1 and _common_noun(pieces[0], tuple(languages))
+    return len(pieces) == 1 and (_common_noun(pieces[0], tuple(languages)) or _words_run_together(pieces[0],
+                                                                                                 tuple(languages)))
 
 
 #: Faker's first-name lists (MIT, maintained) of the European locales a colleague's name may come from: a name
@@ -201,6 +202,26 @@ def _common_noun(word: str, languages: tuple[str, ...]) -> bool:
     if not any(frequency(word, lang) >= 3.0 for lang in languages):
         return False
     return _folded(word) not in first_names()
+
+
+def _words_run_together(word: str, languages: tuple[str, ...]) -> bool:
+    """A one-word local part that runs words of the account's languages together, none of them a first name, names
+    a function: "protecciondedatos", "atencionalcliente", "serviceclient" (the way a hashtag runs them together:
+    ``wordsplit.split``). A name and a surname run together keep their first name ("perhansen", "marialopez")."""
+    from publisher.rules.wordsplit import split
+
+    parts = split(word, languages)
+    return bool(parts) and not any(_folded(p) in first_names() for p in parts)
+
+
+def named_in_post(local: str, doc: Doc) -> bool:
+    """A local part that is a common word the post itself writes in lower case, outside the address: "Need a visa
+    letter? Email visa@..." names the function. A name is written with its capital ("Contact Anna at anna@"), so a
+    word that is a first name too counts only where the post uses it as a word."""
+    low = local.lower()
+    if not low.isalpha() or low != local:
+        return False
+    return any(w == low for _, _, w in doc.words)
 
 
 def spelled_out(local: str, doc: Doc) -> bool:
@@ -250,7 +271,8 @@ def email(doc: Doc, ctx: Ctx, opts: EmailOptions) -> list[Finding]:
             continue
         local, _, domain = addr.rpartition("@")
         if own and opts.role_mailboxes and on_domains(domain, own) \
-                and (is_role_mailbox(local, extra, ctx.account.languages) or spelled_out(local, doc)):
+                and (is_role_mailbox(local, extra, ctx.account.languages) or spelled_out(local, doc)
+                     or named_in_post(local, doc)):
             continue
         out.append(ctx.finding(
             "privacy.email", opts, "an e-mail address in a public post", start, end,
