@@ -211,7 +211,7 @@ def _words_run_together(word: str, languages: tuple[str, ...]) -> bool:
     from publisher.rules.wordsplit import split
 
     parts = split(word, languages)
-    return bool(parts) and not any(_folded(p) in first_names() for p in parts)
+    return parts is not None and not any(_folded(p) in first_names() for p in parts)
 
 
 def named_in_post(local: str, doc: Doc) -> bool:
