@@ -9,13 +9,20 @@ written here.
 - "Need a visa letter? Email visa@ridesummit.eu" was blocked: "visa" is a common English word, but a Finnish first
   name too, and a name is a person's address however common a word it is. The post itself writes the word in
   lower case, as a word and not a name, so it names the function; "Contact Visa at visa@" and "Questions:
-  visa@" stay findings."""
+  visa@" stay findings.
+- "No system has 100% uptime, and ours is no exception" was blocked as a promise of full availability. A sentence
+  whose subject is negated ("no system", "kein Anbieter", "aucun système", "ningún sistema", "ingen systemer")
+  says nothing has the claim. "No other provider offers 100% uptime" still claims it (only we do), and "no doubt",
+  "no matter what" negate no subject."""
 
 from __future__ import annotations
 
 import pytest
 
+from publisher.rules.phrases import claims
 from tests.tone_cases import acc, found
+
+KINDS = ["guarantee", "full-availability", "never-again", "zero-risk", "market-superlative"]
 
 
 def _emails(text: str, languages: list[str]) -> list[str]:
@@ -54,3 +61,26 @@ def test_a_word_the_post_writes_as_a_word_names_the_mailbox() -> None:
 ])
 def test_a_name_written_as_a_name_or_not_at_all_stays_a_finding(text: str) -> None:
     assert len(_emails(text, ["en"])) == 1
+
+
+@pytest.mark.parametrize("text", [
+    "No system has 100% uptime, and ours is no exception: the lockers keep working offline.",
+    "Kein System hat 100 % Verfügbarkeit, auch unseres nicht.",
+    "Aucun système n'a 100 % de disponibilité, le nôtre non plus.",
+    "Ningún sistema tiene un 100 % de disponibilidad, tampoco el nuestro.",
+    "Ingen systemer har 100 % oppetid, heller ikke vårt.",
+    "No investment is risk-free.",
+])
+def test_a_claim_whose_subject_is_negated_claims_nothing(text: str) -> None:
+    assert claims(text.lower(), KINDS) == []
+
+
+@pytest.mark.parametrize("text", [
+    "No other provider offers 100% uptime.",
+    "Kein anderer Anbieter hat 100 % Verfügbarkeit.",
+    "No doubt our platform has 100% uptime.",
+    "No matter what we deliver 100% uptime.",
+    "Our platform has 100% uptime.",
+])
+def test_no_other_no_doubt_and_no_matter_still_claim(text: str) -> None:
+    assert claims(text.lower(), KINDS) != []

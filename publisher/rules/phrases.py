@@ -322,10 +322,21 @@ _NEGATED_CLAUSE = re.compile(_NEGATION + _ONE_CLAUSE)
 _PROMISE_NEXT = re.compile(r"^[^\w,;:.!?]*(?:\w+[^\w,;:.!?]+){0,1}?" + _PROMISE)
 
 
+#: a sentence whose subject is negated ("No system has 100 % uptime", "Kein Anbieter erreicht 100 %", "Aucun
+#: système n'est disponible à 100 %", "Ningún sistema tiene un 100 %", "Ingen systemer har 100 % oppetid"): it
+#: says nothing has the claim, so it claims nothing; "no other provider offers 100 % uptime" says only we do, and
+#: "no doubt", "no matter what" negate no subject
+_NO_SUBJECT = re.compile(r"^\W*(?:no|nothing|kein\w*|nichts|aucun\w*|rien|ningun\w*|ningún|nada|ingen|intet|ingenting)"
+                         r"\s+(?!other\b|andere\w*|autres?\b|otr[oa]s?\b|andre\b|annen\b|anna\b|matter\b|doubt\b|wonder\b|"
+                         r"question\b|tvil\b|zweifel\b|wunder\b)"
+                         r"(?:[^\W\d]+['\u2019]?\s+){0,3}" + _ONE_CLAUSE)
+
+
 def _disclaimed(low: str, start: int, end: int) -> bool:
-    """Whether the claim at ``start:end`` sits in a sentence that disclaims promising it (``_DISCLAIMER``)."""
+    """Whether the claim at ``start:end`` sits in a sentence that disclaims promising it (``_DISCLAIMER``) or
+    whose subject is negated (``_NO_SUBJECT``)."""
     before = _sentence_tail(low[:start], (*_ENDS, ": "))  # "We don't do downtime: 100 % uptime" disclaims nothing
-    if _DISCLAIMER.search(before + low[start:end]):  # the claim may begin with the verb ("guarantee 100 %")
+    if _DISCLAIMER.search(before + low[start:end]) or _NO_SUBJECT.match(before):
         return True
     return bool(_NEGATED_CLAUSE.search(before)) and bool(_PROMISE_NEXT.match(low[end:]))
 
