@@ -160,3 +160,14 @@ def test_a_text_of_a_few_words_gets_no_verdict() -> None:
     assert _sentiment(text) == [] and _sentiment(text, model=True, overrides={"sentiment": {"model": True}}) == []
     longer = f"{HOSTILE[1]} {text}"
     assert [s for s, _ in _sentiment(longer)] == ["block"]
+
+
+def test_a_long_quotation_is_reported_speech_and_leaves_no_mark() -> None:
+    """Scare quotes (a word or a few) are a sign of sarcasm, so their marks are features; a quoted sentence is
+    reported speech ("We read the comment: «...». The criticism is fair."), and its marks go with its words. Sets 22
+    and 23 each had a calm reply to a quoted complaint blocked for the marks."""
+    scare = hostility_words.features("Thanks for the «upgrade» that broke every export again this morning.")
+    assert "w:«" in scare and "w:upgrade" not in scare
+    reported = hostility_words.features(
+        "Ihr habt uns geschrieben: «Ich warte seit drei Wochen auf meine Erstattung, das ist zu lang.» Zu Recht.")
+    assert not {"w:«", "w:»", "w:erstattung"} & reported and "w:recht" in reported

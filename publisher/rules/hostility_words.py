@@ -47,16 +47,26 @@ MIN_WORDS = 8
 PREFIX = 5
 
 
+#: a quotation of more words than this is reported speech ('We read the comment: "Hentra is the worst shop in
+#: Germany." The criticism is fair.'), not scare quotes, which hold a word or a few: its marks go with its words
+SCARE_QUOTE_WORDS = 6
+
+
 def _unquoted(text: str) -> str:
-    """The text with every quotation's words taken out and its marks left: an insult the post reports ('a
-    customer called us "useless idiots"') is not the writer's, but scare quotes are a sign of sarcasm."""
+    """The text with every quotation's words taken out: an insult the post reports ('a customer called us "useless
+    idiots"') is not the writer's. A short quotation's marks stay, as a sign of sarcasm (scare quotes: the
+    "upgrade"); a long one's go too (``SCARE_QUOTE_WORDS``)."""
     spans = quotations(text)
     if not spans:
         return text
     parts, at = [], 0
     for start, end in spans:
-        parts += [text[at:start + 1], " "]
-        at = end - 1
+        if len(text[start + 1:end - 1].split()) > SCARE_QUOTE_WORDS:
+            parts += [text[at:start], " "]
+            at = end
+        else:
+            parts += [text[at:start + 1], " "]
+            at = end - 1
     return "".join(parts) + text[at:]
 
 
@@ -74,8 +84,8 @@ _CALLOUT = re.compile(
 
 def features(text: str) -> set[str]:
     """The post's features: ``w:`` + each word or mark, ``p:`` + the first five letters of each longer word;
-    quoted words left out (``_unquoted``); an apostrophe inside a word is no mark; ``s:callout`` for a call-out
-    (``_CALLOUT``)."""
+    quoted words left out, and a long quotation's marks too (``_unquoted``); an apostrophe inside a word is no
+    mark; ``s:callout`` for a call-out (``_CALLOUT``)."""
     folded = _DIGITS.sub("0", _URL.sub(" url ", unicodedata.normalize("NFKC", _unquoted(text)).lower()))
     tokens = set(_TOKEN.findall(folded))
     found = {"w:" + t for t in tokens}
