@@ -13,7 +13,10 @@ written here.
 - "No system has 100% uptime, and ours is no exception" was blocked as a promise of full availability. A sentence
   whose subject is negated ("no system", "kein Anbieter", "aucun système", "ningún sistema", "ingen systemer")
   says nothing has the claim. "No other provider offers 100% uptime" still claims it (only we do), and "no doubt",
-  "no matter what" negate no subject."""
+  "no matter what" negate no subject.
+- "numéro de carte d'identité ... 880692310285" passed: the identity document's shape allowed 6-10 characters, and
+  France's older identity cards carry 12 digits. It allows 12 now, still only where the words before it name the
+  document."""
 
 from __future__ import annotations
 
@@ -84,3 +87,10 @@ def test_a_claim_whose_subject_is_negated_claims_nothing(text: str) -> None:
 ])
 def test_no_other_no_doubt_and_no_matter_still_claim(text: str) -> None:
     assert claims(text.lower(), KINDS) != []
+
+
+def test_a_twelve_digit_identity_card_number_named_as_one_is_found() -> None:
+    text = "L'appli refuse mon numéro de carte d'identité 930471250618 pour le tarif étudiant. Une idée ?"
+    assert found("privacy.pattern", text, acc(["fr"], kind="personal")) == ["930471250618"]
+    unnamed = "Commande 930471250618 expédiée ce matin, livraison demain."
+    assert found("privacy.pattern", unnamed, acc(["fr"], kind="personal")) == []

@@ -51,9 +51,10 @@ BUILTIN_PATTERNS: dict[str, str] = {
     # British National Insurance number: two letters, three pairs of digits, A-D (QQ 12 34 56 C), validated by the
     # letters HMRC issues (QQ, the specimen prefix, only where the text names it)
     "gb-ni-number": r"(?<![\w-])[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D](?![\w-])",
-    # an identity document's number (passport, national identity card): 6-10 capitals and digits with at least two
-    # digits, only where the words before it name the document: the shape alone is any product code
-    "id-document": r"(?<![\w-])(?=[A-Z]*\d[A-Z]*\d)[A-Z0-9]{6,10}(?![\w-])",
+    # an identity document's number (passport, national identity card): 6-12 capitals and digits with at least two
+    # digits (France's older identity cards carry 12 digits), only where the words before it name the document:
+    # the shape alone is any product code
+    "id-document": r"(?<![\w-])(?=[A-Z]*\d[A-Z]*\d)[A-Z0-9]{6,12}(?![\w-])",
 }
 
 
