@@ -168,3 +168,16 @@ def test_without_the_model_installed_config_check_says_so_and_the_worker_holds_v
     assert env.cli("run", "--until-done", "--duration", "120").returncode == 0
     (d,) = json.loads(env.cli("show", post_id, "--json").stdout)["deliveries"]
     assert d["state"] == "held" and "not installed" in d["last_error"], d
+
+
+def test_the_mean_of_both_has_a_threshold_per_account_kind() -> None:
+    """A text whose mean probability lies between the two kinds' thresholds blocks an organisation's post and is let
+    through on a personal account (where the built-in profile would only warn)."""
+    text = "Release 4.2 is out. We look forward to the usual comments from people who never read release notes."
+    p = (hostility_model.score(text) + hostility_words.score(text)) / 2
+    low, high = hostility_model.threshold(AccountKind.ORGANISATION), hostility_model.threshold(AccountKind.PERSONAL)
+    assert low <= p < high, f"retrained ({low} <= {p:.3f} < {high} no longer holds): pick a text between them"
+    assert ("sentiment", "block") in _rules(text, overrides=MODEL, model=True)
+    person = ACCOUNT.model_copy(update={"kind": AccountKind.PERSONAL})
+    assert [f for f in tone.check(text, person, kind=PostKind.NOTE, overrides=MODEL, model=True)
+            if f.rule == "sentiment"] == []
