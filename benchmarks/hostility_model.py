@@ -6,9 +6,9 @@ probability ``sentiment: {model: true}`` averages with the word model's.
     PYTHONPATH=$PWD python benchmarks/hostility_model.py train      # ~4 min, +8 min to embed new texts on one core
     PYTHONPATH=$PWD python benchmarks/hostility_model.py compare    # ~8 min: other ways to score, cross-validated
 
-``TRAIN`` is the development set and the twenty-one held-out sets that have been measured (their figures were reported,
-so they no longer measure anything blind); a held-out set written after them (the twenty-second) is the models'
-measure, and is never trained on. ``EXTRA`` are two sets written only to train on (two writers, 520 posts each,
+``TRAIN`` is the development set and the twenty-one held-out sets that have been measured (their figures were
+reported, so they no longer measure anything blind); a held-out set written after them (the twenty-second) is the
+models' measure, and is never trained on. ``EXTRA`` are two sets written only to train on (two writers, 520 posts each,
 about 45 % hostile, hard look-alikes on both sides, en/nb/de and es/fr/en). A text's label is ``hostile(post)``:
 the post expects ``sentiment`` and may be blocked (the development set's five ``block: false`` posts expecting it
 are plain negative tone: an apology, a scam warning). The multilingual model embeds each text by
@@ -20,7 +20,8 @@ The thresholds are chosen with each set held out in turn (each set is one organi
 models do for an organisation they never saw), never on the measuring set: for each account kind (organisation,
 personal), over that kind's texts, the lowest of 0.50, 0.51, ..., 0.98 whose precision, counted over the ``TRAIN``
 sets only (their ~20 % hostile is the real base rate; ``EXTRA``'s 45 % would flatter precision), reaches 0.95 (the
-goal for blocking), else 0.98; for the word model alone, and for the mean of both. Both files record each set's sha256, and ``tests/test_hostility_model.py`` and
+goal for blocking), else 0.98; for the word model alone, and for the mean of both. Both files record each set's
+sha256, and ``tests/test_hostility_model.py`` and
 ``tests/test_hostility_words.py`` fail when one changed without training again.
 """
 
@@ -162,7 +163,8 @@ def choose(p: np.ndarray, y: np.ndarray, label: str) -> tuple[list[dict[str, Any
     return table, next((r["threshold"] for r in table if r["precision"] >= PRECISION), CANDIDATES[-1])
 
 
-def choose_by_kind(p: np.ndarray, y: np.ndarray, kinds: np.ndarray, label: str) -> tuple[dict[str, Any], dict[str, float]]:
+def choose_by_kind(p: np.ndarray, y: np.ndarray, kinds: np.ndarray,
+                   label: str) -> tuple[dict[str, Any], dict[str, float]]:
     """Each account kind's table and threshold, over that kind's texts only. An organisation's posts are formal and
     a personal account's are not: one threshold for both was 0.89 (recall 0.72 on organisations' posts at precision
     0.97, 0.70 on personal posts at 0.93); each kind's own reaches precision 0.95 on both (2026-12-05, 21 sets)."""

