@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import hostility_words  # noqa: E402
+from publisher.models import AccountKind  # noqa: E402
 from publisher.rules.hostility_model import WEIGHTS  # noqa: E402
 from publisher.rules.hostility_words import TABLE  # noqa: E402
 from publisher.rules.hostility_words import WEIGHTS as WORDS  # noqa: E402
@@ -53,8 +54,6 @@ TRAIN = (PATH, *(PATH.parent / f"tone_heldout{n}.yaml" for n in ("", "2", "3", "
 EXTRA = tuple(PATH.parent / f"hostility_train{n}.yaml" for n in ("1", "2"))
 C = 10.0
 CANDIDATES = tuple(round(0.50 + 0.01 * i, 2) for i in range(49))  # 0.50, 0.51, ..., 0.98
-#: each account kind gets its own threshold (``choose_by_kind``)
-KINDS = ("organisation", "personal")
 PRECISION = 0.95
 #: embeddings already computed, by the texts' digest
 CACHE = ROOT / ".cache" / "hostility"
@@ -169,9 +168,9 @@ def choose_by_kind(p: np.ndarray, y: np.ndarray, kinds: np.ndarray,
     a personal account's are not: one threshold for both was 0.89 (recall 0.72 on organisations' posts at precision
     0.97, 0.70 on personal posts at 0.93); each kind's own reaches precision 0.95 on both (2026-12-05, 21 sets)."""
     tables, chosen = {}, {}
-    for kind in KINDS:
-        sel = kinds == kind
-        tables[kind], chosen[kind] = choose(p[sel], y[sel], f"{label}, {kind} accounts")
+    for kind in AccountKind:
+        sel = kinds == kind.value
+        tables[kind.value], chosen[kind.value] = choose(p[sel], y[sel], f"{label}, {kind} accounts")
     return tables, chosen
 
 

@@ -103,6 +103,7 @@ def by_kind() -> None:
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from benchmarks.hostility_model import EXTRA, TRAIN, hostile
+    from publisher.models import AccountKind
     from publisher.rules.hostility_words import threshold
     from tests.tone_labelled import load
 
@@ -116,7 +117,7 @@ def by_kind() -> None:
     counted = np.array([c for _, _, _, c in rows])
     clean = counted & np.array([not p.expect for _, p, _, _ in rows])
     org = np.array([p.account.kind.value == "organisation" for _, p, _, _ in rows])
-    print(f"held out by set, thresholds {', '.join(f'{k}: {threshold(k)}' for k in ('organisation', 'personal'))}")
+    print(f"held out by set, thresholds {', '.join(f'{k}: {threshold(k)}' for k in AccountKind)}")
     for kind in ("ticket", "blog", "vacancy", "campaign", "note"):
         sel = np.array([p.kind.value == kind for _, p, _, _ in rows])
         c, h = sel & clean, sel & counted & (y == 1)

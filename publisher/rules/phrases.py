@@ -326,9 +326,9 @@ _PROMISE_NEXT = re.compile(r"^[^\w,;:.!?]*(?:\w+[^\w,;:.!?]+){0,1}?" + _PROMISE)
 #: système n'est disponible à 100 %", "Ningún sistema tiene un 100 %", "Ingen systemer har 100 % oppetid"): it
 #: says nothing has the claim, so it claims nothing; "no other provider offers 100 % uptime" says only we do, and
 #: "no doubt", "no matter what" negate no subject
-_NO_SUBJECT = re.compile(r"^\W*(?:no|nothing|kein\w*|nichts|aucun\w*|rien|ningun\w*|ningún|nada|ingen|intet|ingenting)"
-                         r"\s+(?!other\b|andere\w*|autres?\b|otr[oa]s?\b|andre\b|annen\b|anna\b|matter\b|doubt\b|wonder\b|"
-                         r"question\b|tvil\b|zweifel\b|wunder\b)"
+_NO_SUBJECT = re.compile(r"^\W*(?:no|nothing|kein\w*|nichts|aucun\w*|rien|ningun\w*|ningún|nada|ingen|intet|"
+                         r"ingenting)\s+(?!other\b|andere\w*|autres?\b|otr[oa]s?\b|andre\b|annen\b|anna\b|"
+                         r"matter\b|doubt\b|wonder\b|question\b|tvil\b|zweifel\b|wunder\b)"
                          r"(?:[^\W\d]+['\u2019]?\s+){0,3}" + _ONE_CLAUSE)
 
 

@@ -155,8 +155,10 @@ def is_role_mailbox(local: str, extra: frozenset[str] = frozenset(), languages: 
     pieces = [p.rstrip("0123456789") for p in _LOCAL_PIECES.split(local) if p]
     if any(p in ROLE_MAILBOXES or p in extra for p in pieces):
         return True
-    return len(pieces) == 1 and (_common_noun(pieces[0], tuple(languages)) or _words_run_together(pieces[0],
-                                                                                                 tuple(languages)))
+    if len(pieces) != 1:
+        return False
+    langs = tuple(languages)
+    return _common_noun(pieces[0], langs) or _words_run_together(pieces[0], langs)
 
 
 #: Faker's first-name lists (MIT, maintained) of the European locales a colleague's name may come from: a name
@@ -216,8 +218,8 @@ def _words_run_together(word: str, languages: tuple[str, ...]) -> bool:
 
 
 def named_in_post(local: str, doc: Doc) -> bool:
-    """A local part that is a common word the post itself writes in lower case, outside the address: "Need a visa
-    letter? Email visa@..." names the function. A name is written with its capital ("Contact Anna at anna@"), so a
+    """A local part the post itself writes as a word in lower case, outside the address: "Need a visa letter?
+    Email visa@..." names the function. A name is written with its capital ("Contact Anna at anna@"), so a
     word that is a first name too counts only where the post uses it as a word."""
     low = local.lower()
     if not low.isalpha() or low != local:
