@@ -151,6 +151,9 @@ CLAIMS: dict[str, tuple[str, tuple[str, ...]]] = {
         # Every single time." (a fragment, so it belongs to the sentence before it)
         rf"\b(?:{_GUARANTEE})\b{_SENTENCE}{{0,60}}?[.!]\s+{_SENTENCE}{{0,12}}?\b(?:{_EVERY_TIME}|{_ALWAYS})\b"
         rf"{_SENTENCE}{{0,20}}(?:[.!]|$)",
+        # the guarantee as a fragment of its own right after the absolute: "You will always find a space.
+        # Guaranteed." (the fragment belongs to the sentence before it)
+        rf"(?<!\w)(?:{_AVAILABILITY})\b{_SENTENCE}{{0,80}}[.!]\s+(?:{_GUARANTEE})\s*(?:[.!]|$)",
     )),
     "full-availability": ("a promise of 100 % availability", (
         rf"{_PCT}{_SENTENCE}{{0,25}}?\b(?:uptime|up-time|availab\w*|oppetid\w*|tilgjengelig\w*|verfügbar\w*|"
