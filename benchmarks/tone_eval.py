@@ -6,7 +6,7 @@
     python benchmarks/tone_eval.py --only-ids-below d001 # the old set's figures: posts before the first id given
     python benchmarks/tone_eval.py --only-ids-starting f # one batch of the set: the posts whose id starts so
     python benchmarks/tone_eval.py --model ...           # every profile with sentiment: {model: true}, as the
-                                                         # worker checks it (needs publisher[model]; 55-110 ms a text)
+                                                         # worker checks it (needs publisher[model]; 55-110 ms a text it scores)
 
 A rule "triggers" on a post when any of the post's channel variants produces a finding of that rule, at any
 severity. B marks rules that block for some post kind in the built-in profiles or the set's own profiles.

@@ -181,3 +181,40 @@ def test_the_mean_of_both_has_a_threshold_per_account_kind() -> None:
     person = ACCOUNT.model_copy(update={"kind": AccountKind.PERSONAL})
     assert [f for f in tone.check(text, person, kind=PostKind.NOTE, overrides=MODEL, model=True)
             if f.rule == "sentiment"] == []
+
+
+def test_the_model_runs_only_when_the_mean_can_reach_the_threshold() -> None:
+    """Even a model certain of hostility lifts the mean only to (1 + the word model's probability) / 2: below the
+    threshold, the engine is not asked, and the verdict is the one it would have given. A calm post never reaches
+    the engine; the sarcasm the word model half suspects does."""
+    calm = THANKS[0]
+    assert not hostility_model.reachable(hostility_words.score(calm), AccountKind.ORGANISATION)
+    hostility_model.score.cache_clear()
+    assert _rules(calm, overrides=MODEL, model=True) == []
+    assert hostility_model.score.cache_info().currsize == 0  # the engine was not asked
+    assert hostility_model.reachable(hostility_words.score(SARCASM), AccountKind.ORGANISATION)
+    assert _rules(SARCASM, overrides=MODEL, model=True) == [("sentiment", "block")]
+    assert hostility_model.score.cache_info().currsize == 1
+    # the word model alone is far below the threshold, and the multilingual model lifts the mean over it
+    mocking = ("Delays in Leipzig today. Our logistics partner is still learning to read a map. We sent him one, "
+               "with pictures.")
+    words, low = hostility_words.score(mocking), hostility_model.threshold(AccountKind.ORGANISATION)
+    mean = (hostility_model.score(mocking) + words) / 2
+    assert words < low <= mean, f"retrained ({words:.3f} < {low} <= {mean:.3f} no longer holds): pick another text"
+    assert _rules(mocking, overrides=MODEL, model=True) == [("sentiment", "block")]
+
+
+def test_skipping_the_model_never_changes_a_verdict() -> None:
+    """Over texts of the development set on both kinds of account, the rule's verdict is the mean of both models
+    against the kind's threshold, computed in full."""
+    posts = yaml.safe_load(PATH.read_text(encoding="utf-8"))["posts"][::10]
+    assert len(posts) >= 60
+    for kind in AccountKind:
+        account = ACCOUNT.model_copy(update={"kind": kind, "languages": ["en", "nb", "de", "fr", "es"]})
+        for raw in posts:
+            text = raw.get("text") or next(iter(raw["variants"].values()))
+            full = (hostility_model.score(text) + hostility_words.score(text)) / 2 >= hostility_model.threshold(kind)
+            found = tone.check(text, account, kind=PostKind.NOTE, overrides=MODEL, model=True)
+            by_model = any("multilingual" in f.message for f in found if f.rule == "sentiment")
+            assert by_model == (full and len(text.split()) >= hostility_words.MIN_WORDS and not any(
+                f.rule == "sentiment" and "multilingual" not in f.message for f in found)), (kind, text)

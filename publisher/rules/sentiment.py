@@ -28,7 +28,8 @@ class SentimentOptions(RuleOptions):
     #: language the labelled sets hold): a few hundredths of a millisecond a post (``publisher.rules.hostility_words``)
     words: bool = True
     #: instead of the word model alone, average its probability with a small multilingual model's: 55-110 ms of
-    #: CPU a post, run only by the worker's pre-publish check and ``publisher check``
+    #: CPU a post it scores (only posts the word model lets reach the threshold: about one in five), run only by
+    #: the worker's pre-publish check and ``publisher check``
     #: (``publisher.rules.hostility_model``; needs ``pip install 'publisher[model]'``)
     model: bool = False
     #: lowest acceptable compound score (-1..1); None = no lower bound
@@ -136,9 +137,13 @@ def _by_model(doc: Doc, ctx: Ctx, opts: SentimentOptions, severity: Severity) ->
         if ctx.defer is not None:
             ctx.defer.add("sentiment.model")
         return []  # left to the worker's check (tone.tone_key stores no key for such a profile)
+    hostility_model.engine_class()  # a missing dependency is told by every check that asks for the model
     if len(doc.words) < hostility_words.MIN_WORDS:
         return []
-    p = (hostility_model.score(doc.text) + hostility_words.score(doc.text)) / 2
+    words = hostility_words.score(doc.text)
+    if not hostility_model.reachable(words, ctx.account.kind):
+        return []  # exact: the mean could not reach the threshold whatever the model said
+    p = (hostility_model.score(doc.text) + words) / 2
     if p < hostility_model.threshold(ctx.account.kind):
         return []
     return [_whole_text(doc, ctx, opts, severity, f"hostile (the multilingual and the word model: {p:.0%})")]
