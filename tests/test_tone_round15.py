@@ -5,13 +5,23 @@ written here.
   and the guarantee were in two sentences: the guarantee was a fragment of its own, which belongs to the sentence
   before it, as the absolute after a guarantee already did ("... guaranteed to reach you. Every single time.").
   A concrete commitment followed by the fragment ("We reply within 48 hours. Guaranteed.") promises nothing
-  absolute and stays allowed."""
+  absolute and stays allowed.
+- "Wir wissen, Lesen ist anstrengend, aber versuchen Sie es doch einfach mal." and "Es vuestra comprensión lectora."
+  passed: no insult word, and the word model was below its threshold. Every blind set's writers reached for this
+  taunt, that the reader cannot read (22 posts over the labelled sets, all labelled hostile, none clean). It is a
+  construction now, in the five languages: reading said to be hard, optional or a rare skill as a clause of its
+  own, the readers' reading comprehension, a call to learn to read. "Reading is hard on a phone in bright sun"
+  describes, and "we should learn to read the contracts" is the writer's own."""
 
 from __future__ import annotations
 
 import pytest
 
+from publisher import tone
+from publisher.models import PostKind
+from publisher.rules import hostility
 from publisher.rules.phrases import claims
+from tests.tone_cases import acc
 
 KINDS = ["guarantee", "full-availability", "never-again", "zero-risk", "market-superlative"]
 
@@ -36,3 +46,49 @@ def test_a_guarantee_as_a_fragment_after_an_absolute_is_a_guarantee(text: str) -
 ])
 def test_a_concrete_commitment_or_a_guarantee_that_is_no_fragment_claims_nothing(text: str) -> None:
     assert claims(text.lower(), KINDS) == [], text
+
+
+#: the lexicon and its constructions alone: the word model, on by default, would flag some of these on its own
+LEXICON = {"sentiment": {"words": False}}
+ALL = ["en", "nb", "de", "fr", "es"]
+
+
+def _hostile(text: str, languages: list[str]) -> list[str]:
+    """What the sentiment rule points at, with the word model off (the rule's own pre-filter included)."""
+    return [text[f.start:f.end] for f in tone.check(text, acc(languages), kind=PostKind.NOTE, overrides=LEXICON)
+            if f.rule == "sentiment"]
+
+
+@pytest.mark.parametrize("text, languages, taunt", [
+    ("The IP list is on page 2 of the contract. I know reading is hard, but do try.", ["en"], "reading is hard"),
+    ("Your questions are answered in the FAQ. Reading is apparently optional.", ["en"], "Reading is apparently optional"),
+    ("Maybe learn to read the status page before you ring us again.", ["en"], "Maybe learn to read"),
+    ("Die Antworten stehen in den FAQ. Wir wissen, Lesen ist anstrengend, aber probieren Sie es.", ["de"],
+     "Lesen ist anstrengend"),
+    ("Die Zeitstempel stehen im Ticket. Lesen ist keine Raketenwissenschaft.", ["de"],
+     "Lesen ist keine Raketenwissenschaft"),
+    ("La réponse est dans la FAQ. Lire n'est pas si difficile.", ["fr"], "Lire n'est pas si difficile"),
+    ("Le problème n'est pas notre API, c'est votre compréhension écrite.", ["fr"], "votre compréhension écrite"),
+    ("El problema no es nuestra API. Es vuestra comprensión lectora.", ["es"], "vuestra comprensión lectora"),
+    ("Estaba en rojo en la página de estado: saber leer es una habilidad muy útil.", ["es"], "saber leer es"),
+    ("Svaret står i FAQ-en. Å lese er visst valgfritt.", ["nb"], "Å lese er visst valgfritt"),
+    ("Lær dere å lese statussiden før dere ringer oss.", ["nb"], "Lær dere å lese"),
+])
+def test_the_taunt_that_the_reader_cannot_read_is_hostile(text: str, languages: list[str], taunt: str) -> None:
+    assert [q for _, _, q in hostility.find(text, languages)] == [taunt]
+    assert _hostile(text, languages) == [taunt]
+
+
+@pytest.mark.parametrize("text", [
+    "Reading is hard on a phone in bright sun, so the app now has a high-contrast mode.",
+    "Lesen ist für 6,2 Millionen Erwachsene in Deutschland schwer: unsere Schilder haben deshalb Symbole.",
+    "Kids learn to read faster with audio books, says the new study.",
+    "Maybe we should learn to read the contracts before we sign them.",
+    "On va devoir apprendre à lire les conventions nous-mêmes.",
+    "Mi hijo aprende a leer con la app de la biblioteca.",
+    "Barna lærer seg å lese med appen, og det går fort.",
+    "Vi må nok lære oss å lese de nye kontraktene nøye.",
+    "We read every comment, and reading them is hard some weeks, but we do.",
+])
+def test_reading_described_or_the_writers_own_is_not_a_taunt(text: str) -> None:
+    assert hostility.find(text, ALL) == [], text

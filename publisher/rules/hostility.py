@@ -160,6 +160,41 @@ GROUPS: dict[str, str] = {
     "no": r"\b(?:for\s+(?:en|ei|et)|hvilken|dere\s+er\s+en|de\s+er\s+en|en\s+sånn|en\s+slik)"
           r"\s+(?:gjeng|bande|flokk|haug|samling)\s+(?:med\s+|av\s+)?",
 }
+#: family -> the taunt that the reader cannot read ("I know reading is hard, but ...", "Lesen ist offenbar
+#: optional.", "lire n'est pas si difficile", "Es vuestra comprensión lectora.", "lær dere å lese"): reading said
+#: to be hard, optional or a rare skill (as a clause of its own, ``_READING_END``), the readers' reading
+#: comprehension, or a call to learn to read; every blind set's writer reached for it. Not the writer's own
+#: ("we will have to learn to read the texts ourselves")
+READING: dict[str, str] = {
+    "en": r"\breading\s+(?:is|isn't|is\s+not)\s+(?:\w+\s+){0,2}?(?:hard|harder|difficult|optional|rocket\s+science)"
+          r"(?=\s*(?:[.!?;:,]|$|but\b|than\b))|\breading\s+is\s+(?:\w+\s+)?a\s+skill\b|"
+          r"\b(?:your|their)\s+reading\s+(?:comprehension|skills)\b|"
+          r"(?:^|[.!?;:,]\s*|\b(?:maybe|perhaps|just|please|should|could|must|to|go)\s+)learn\s+to\s+read\b",
+    "de": r"\blesen\s+ist\s+(?:\w+\s+){0,2}?(?:schwer|schwerer|anstrengend|anstrengender|optional|"
+          r"keine\s+raketenwissenschaft)(?=\s*(?:[.!?;:,]|$|aber\b|als\b))|\blesen\s+ist\s+(?:\w+\s+)?eine\s+"
+          r"fähigkeit\b|\b(?:euer|eure|ihr|ihre|dein|deine)\s+leseverständnis|"
+          r"\b(?:sollte\w*|müsst|müssten|mal|vielleicht)\s+(?:\w+\s+){0,2}?lesen\s+lernen\b|\blernt\s+(?:mal\s+)?lesen\b",
+    "fr": r"\blire\s+(?:n'est|est)\s+(?:\w+\s+){0,2}?(?:difficile|compliqué|optionnel|facultatif|en\s+option|"
+          r"sorcier)(?=\s*(?:[.!?;:,]|$|mais\b|que\b))|\bsavoir\s+lire\s+est\b|"
+          r"\b(?:votre|ta|leur)\s+compréhension\s+(?:écrite|de\s+(?:la\s+)?lecture|de\s+texte)|"
+          r"\b(?:peut-être|devriez|devrais|faudrait|faut|allez|essayez\s+d')\s+(?:\w+\s+){0,2}?apprendre\s+à\s+lire\b|"
+          r"\bapprenez\s+à\s+lire\b|\bapprends\s+à\s+lire\b",
+    "es": r"\bleer\s+(?:no\s+)?es\s+(?:\w+\s+){0,2}?(?:difícil|complicado|opcional)(?=\s*(?:[.!?;:,]|$|pero\b|que\b))|"
+          r"\bsaber\s+leer\s+es\b|\b(?:vuestra|tu|su)\s+comprensión\s+lectora\b|"
+          r"\b(?:podrías|podríais|podría|deberías|deberíais|debería|quizá|quizás|mejor)\s+(?:\w+\s+){0,2}?"
+          r"aprender\s+a\s+leer\b|\baprended\s+a\s+leer\b|(?:^|[.!?;:,¡¿]\s*)aprende\s+a\s+leer\b",
+    "no": r"\b(?:å\s+lese|lesing)\s+er\s+(?:\w+\s+){0,2}?(?:vanskelig|vanskeligere|valgfritt|tungt|rakettforskning)"
+          r"(?=\s*(?:[.!?;:,]|$|men\b|enn\b))|\b(?:å\s+lese|lesing)\s+er\s+(?:\w+\s+)?en\s+ferdighet\b|"
+          r"\b(?:deres|din)\s+leseforståelse\b|\blær\s+(?:deg|dere)\s+å\s+lese\b|"
+          r"\b(?:burde|bør|må)\s+(?:\w+\s+){0,2}?lære\s+(?:seg|dere|deg)\s+å\s+lese\b",
+}
+#: words before a reading taunt that make it the writer's own ("on va devoir apprendre à lire")
+_READING_SELF = frozenset("on".split())
+_LEARN = re.compile(r".*(?:learn|lern|appren|aprend|lær)")
+#: one of these words is in every reading taunt (the pre-filter's test, ``_maybe``)
+_READING_WORDS = frozenset("read reading lesen lire leer lese lesing leseverständnis compréhension comprensión "
+                           "leseforståelse".split())
+
 #: family -> words after a group exclamation that praise or count, not insult ("what a bunch of legends")
 POSITIVE: dict[str, frozenset[str]] = {
     "en": frozenset("legends legend heroes stars champions geniuses pros professionals experts wizards rockstars "
@@ -257,6 +292,8 @@ def _maybe(low: str, lower_words: frozenset[str], fams: tuple[str, ...]) -> bool
     pre-filter."""
     words, starts, tails = _gate(fams)
     if not lower_words.isdisjoint(words) or any(w[:4] in starts for w in lower_words if len(w) > 4):
+        return True
+    if not lower_words.isdisjoint(_READING_WORDS):
         return True
     if tails and any(w[-4:] in tails for w in lower_words if len(w) >= 8):
         return True
@@ -425,6 +462,32 @@ def _groups(text: str, low: str, tokens: list[tuple[int, int, str]], fam: str,
     return out
 
 
+@lru_cache(maxsize=8)
+def _reading_rx(fam: str) -> re.Pattern[str] | None:
+    rx = READING.get(fam)
+    return re.compile(rx) if rx else None
+
+
+def _reading(text: str, low: str, tokens: list[tuple[int, int, str]], fam: str,
+             subjects: frozenset[str]) -> list[tuple[int, int, str]]:
+    """The taunt that the reader cannot read (``READING``). A call to learn to read is the writer's own when a
+    first-person subject comes in the four words before it in its sentence ("we still have to learn to read the
+    new contracts"); "I know reading is hard, but ..." is no less a taunt for its "I"."""
+    rx = _reading_rx(fam)
+    if rx is None or _READING_WORDS.isdisjoint(t for _, _, t in tokens):
+        return []
+    out = []
+    for m in rx.finditer(low):
+        if _LEARN.match(m.group(0)):
+            first = next((i for i, t in enumerate(tokens) if t[1] > m.start()), len(tokens))
+            lo = max(_sentence_start(low, tokens, first) if first < len(tokens) else 0, first - 4)
+            if not (subjects | _READING_SELF).isdisjoint(t for _, _, t in tokens[lo:first]):
+                continue
+        start = m.start() + len(m.group(0)) - len(m.group(0).lstrip(".!?;:,\u00bf\u00a1 \t\n"))
+        out.append((start, m.end(), text[start:m.end()]))
+    return out
+
+
 def _verdicts(text: str, low: str, tokens: list[tuple[int, int, str]], fam: str,
               subjects: frozenset[str]) -> list[tuple[int, int, str]]:
     """A word of contempt that is a clause on its own ("Pathetic." "Kundeservicen deres er en vits. Patetisk."
@@ -479,6 +542,7 @@ def find(text: str, languages: list[str], lower_words: frozenset[str] | None = N
                 out.add((i, i + len(phrase), text[i:i + len(phrase)]))
         out.update(_groups(text, low, tokens, fam, subjects, insults | persons))
         out.update(_verdicts(text, low, tokens, fam, subjects))
+        out.update(_reading(text, low, tokens, fam, subjects))
         every = insults | persons
         audience = _AUDIENCE.get(fam, frozenset())
         for k, (start, end, tok) in enumerate(tokens):
