@@ -1,5 +1,5 @@
-"""Classes the twenty-fourth blind set showed on first look (2026-12-05), each fixed by a mechanism; the texts are
-written here.
+"""Classes the twenty-fourth and twenty-fifth blind sets showed on first look (2026-12-05), each fixed by a
+mechanism; the texts are written here.
 
 - "With Vennero you will always find a space near your destination. Guaranteed." passed. The absolute ("always")
   and the guarantee were in two sentences: the guarantee was a fragment of its own, which belongs to the sentence
@@ -11,7 +11,18 @@ written here.
   taunt, that the reader cannot read (22 posts over the labelled sets, all labelled hostile, none clean). It is a
   construction now, in the five languages: reading said to be hard, optional or a rare skill as a clause of its
   own, the readers' reading comprehension, a call to learn to read. "Reading is hard on a phone in bright sun"
-  describes, and "we should learn to read the contracts" is the writer's own."""
+  describes, and "we should learn to read the contracts" is the writer's own.
+- Set 25: "No volverá a pasar: en temporada, los cambios se harán solo de madrugada." was blocked as a promise that
+  it never happens again. "It won't happen again" is a commitment, and a concrete measure follows it; every post
+  the blind sets' writers labelled as that claim says "never" ("nunca", "jamais", "aldri"). The weak form no longer
+  claims in English, Norwegian and Spanish (German and French never took it); "never", "cannot" and "nunca" still
+  do.
+- Set 25: "el mejor congreso de tecnología de nieve del mundo" passed: the thing between "best" and "in the world"
+  was a noun with two complements ("de tecnología", "de nieve"), longer than the three words allowed. Up to two
+  complements may follow now.
+- Set 25: "Dudas a dpd@pistra.es." was blocked: the data protection officer's mailbox is dpo@ in English but dpd@
+  in Spanish (and French), dsb@ in German, personvernombud@ in Norwegian. The role list has the same role in every
+  declared language now."""
 
 from __future__ import annotations
 
@@ -21,7 +32,7 @@ from publisher import tone
 from publisher.models import PostKind
 from publisher.rules import hostility
 from publisher.rules.phrases import claims
-from tests.tone_cases import acc
+from tests.tone_cases import acc, found
 
 KINDS = ["guarantee", "full-availability", "never-again", "zero-risk", "market-superlative"]
 
@@ -92,3 +103,56 @@ def test_the_taunt_that_the_reader_cannot_read_is_hostile(text: str, languages: 
 ])
 def test_reading_described_or_the_writers_own_is_not_a_taunt(text: str) -> None:
     assert hostility.find(text, ALL) == [], text
+
+
+@pytest.mark.parametrize("text", [
+    "INC-60131 lasted 1 h 45 min because we deployed at peak time. It won't happen again: changes now go out at night.",
+    "Dette var vår feil, og det skal ikke skje igjen: endringer gjøres nå om natten.",
+    "No volverá a pasar: en temporada, los cambios se harán solo de madrugada.",
+    "Das wird nicht wieder vorkommen: Änderungen spielen wir nur noch nachts ein.",
+    "Cela ne se reproduira pas : les changements se feront de nuit.",
+])
+def test_it_wont_happen_again_is_a_commitment_not_an_absolute(text: str) -> None:
+    assert claims(text.lower(), KINDS) == [], text
+
+
+@pytest.mark.parametrize("text", [
+    "The outage is fixed, and this will never happen again.",
+    "This cannot happen again with the new design.",
+    "Esto no volverá a pasar nunca.",
+    "Esto nunca volverá a pasar.",
+    "Esto no puede volver a pasar.",
+    "Det skal aldri skje igjen.",
+    "Dette kan ikke skje igjen.",
+])
+def test_never_and_cannot_still_promise_it_never_happens_again(text: str) -> None:
+    assert [kind for _, _, kind in claims(text.lower(), KINDS)] == ["never-again"], text
+
+
+@pytest.mark.parametrize("text", [
+    "#SnowConf27: el mejor congreso de tecnología de nieve del mundo.",
+    "Le meilleur salon de la glisse de France, trois jours à Grenoble.",
+    "The best conference for ski technology in the world is back in October.",
+])
+def test_the_best_thing_with_complements_in_the_whole_market_is_a_superlative(text: str) -> None:
+    assert [kind for _, _, kind in claims(text.lower(), KINDS)] == ["market-superlative"], text
+
+
+def test_the_best_thing_with_complements_in_a_region_or_a_contest_is_no_claim() -> None:
+    for text in ("El mejor forfait de temporada de la estación, ahora con descuento.",
+                 "The best part of the new release for our customers in Bergen is the offline mode."):
+        assert claims(text.lower(), KINDS) == [], text
+
+
+@pytest.mark.parametrize("local, language, text", [
+    ("dpd", "es", "RGPD: las fotos se borran a los 30 días. Dudas a {}."),
+    ("dpd", "fr", "RGPD : les photos sont effacées après 30 jours. Questions à {}."),
+    ("dsb", "de", "DSGVO: Fotos werden nach 30 Tagen gelöscht. Fragen an {}."),
+    ("personvernombud", "nb", "GDPR: bildene slettes etter 30 dager. Spørsmål til {}."),
+    ("dpo", "en", "GDPR: photos are deleted after 30 days. Questions to {}."),
+])
+def test_the_data_protection_officers_mailbox_is_a_role_in_every_language(local: str, language: str,
+                                                                          text: str) -> None:
+    account = acc([language], own_domains=["ski.example"])
+    assert found("privacy.email", text.format(f"{local}@ski.example"), account) == []
+    assert found("privacy.email", text.format(f"{local}@gmail.com"), account) != []

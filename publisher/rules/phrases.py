@@ -175,11 +175,13 @@ CLAIMS: dict[str, tuple[str, tuple[str, ...]]] = {
         r"\bnunca\s+(?:se\s+caen?|est[áa]n?\s+ca[íi]d[oa]s?|deja\s+de\s+funcionar)\b",
     )),
     "never-again": ("a promise that it never happens again", (
-        r"\bnever\s+again\b|\b(?:never|will\s+not|won't|cannot|can't|shall\s+not)\b(?:\W+\w+){0,3}?\W+"
+        # "never" or "cannot": absolute; "this won't happen again" / "no volverá a pasar" / "det skal ikke skje
+        # igjen" is a commitment that a concrete measure usually follows, and no blind set's writer banned it
+        r"\bnever\s+again\b|\b(?:never|cannot|can't)\b(?:\W+\w+){0,3}?\W+"
         r"(?:happen|happens|occur|occurs|recur|recurs|repeat|fail|go\s+down|be\s+down|break)\b(?:\W+\w+){0,2}?"
         r"\W+again\b",  # a promise, not a report ("it did not happen again after the patch")
         r"\bnever\s+(?:goes|go|going)\s+down\b|\bnever\s+fails\b",
-        r"\baldri\s+(?:mer|igjen)\b|\b(?:aldri|ikke)\b(?:\W+\w+){0,3}?\W+(?:skje|hende|inntreffe|gjenta\w*|"
+        r"\baldri\s+(?:mer|igjen)\b|\b(?:aldri|kan\s+ikke)\b(?:\W+\w+){0,3}?\W+(?:skje|hende|inntreffe|gjenta\w*|"
         r"gå\s+ned|falle\s+ut|feile)\b(?:\W+\w+){0,2}?\W+igjen\b",
         r"\bnie(?:mals)?\s+wieder\b|\b(?:nicht|nie|niemals)\s+(?:mehr|wieder)\b(?:\W+\w+){0,2}?\W+"
         r"(?:passier|vorkomm|geschehen|auftret|ausfall)\w*",
@@ -187,7 +189,9 @@ CLAIMS: dict[str, tuple[str, tuple[str, ...]]] = {
         r"recommencera)\s+(?:plus|jamais)\b",
         # "infallible" is "never fails" in one word ("nobody is infallible" is not a claim: ``_NEGATED``)
         r"\binfallib\w*|\bufeilbar\w*|\bunfehlbar\w*|\binfaillib\w*|\binfalib\w*",
-        r"\bnunca\s+más\b|\bno\s+volver\w*\s+a\s+(?:pasar|ocurrir|suceder|repetirse|caer|fallar)|"
+        r"\bnunca\s+más\b|\bno\s+volver\w*\s+a\s+(?:pasar|ocurrir|suceder|repetirse|caer|fallar)\s+(?:nunca|jamás)\b|"
+        r"\b(?:nunca|jamás)\s+(?:\w+\s+)?volver\w*\s+a\s+(?:pasar|ocurrir|suceder|repetirse|caer|fallar)|"
+        r"\bno\s+(?:puede|podrá)\s+volver\s+a\s+(?:pasar|ocurrir|suceder|repetirse)|"
         r"\bjamás\s+(?:volverá|se\s+repetirá)",
     )),
     "zero-risk": ("a claim of zero risk or zero downtime", (
@@ -204,7 +208,9 @@ CLAIMS: dict[str, tuple[str, tuple[str, ...]]] = {
         r"evaluaci[óo]n|management|styring|appetite))",
     )),
     "market-superlative": ("a claim to be the best in the whole market", (
-        rf"\b(?:{_SUPERLATIVE})\b(?:\s+[\w'-]+){{0,3}}?\s+(?:in|of|i|im|der|de|du|en|del|d'|au|aux)\s*{_MARKET}\b",
+        # the thing may be a noun with a complement or two ("el mejor congreso de tecnología de nieve del mundo")
+        rf"\b(?:{_SUPERLATIVE})\b(?:\s+[\w'-]+){{0,3}}?(?:\s+(?:of|for|de|d'|du|des|für|til)\s*(?:[\w'-]+\s+)?[\w'-]+){{0,2}}?"
+        rf"\s+(?:in|of|i|im|der|de|du|en|del|d'|au|aux)\s*{_MARKET}\b",
         rf"\b(?:{_GENITIVE_MARKET})\s+(?:{_SUPERLATIVE})\b",
         rf"\b(?:{_SUPERLATIVE})\b(?:\s+[\w'-]+){{0,3}}?\s+(?:deutschlands|europas|norwegens|frankreichs|spaniens|"
         rf"österreichs|der\s+schweiz)\b",
