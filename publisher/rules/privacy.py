@@ -71,7 +71,7 @@ ROLE_MAILBOXES = frozenset(
     kommunikasjon rekruttering personal it web partner partners investor investors ir communication carrieres rh
     trabajo comunicacion kommunikation peering transit nic cert csirt dns ncc registry helpline hotline medlem
     members membership donations donate fundraising volunteer volunteers frivillig redaksjon redaktion redaction
-    editor editors newsroom tips tip
+    editor editors newsroom tips tip dpd dsb datenschutzbeauftragter personvernombud
     """.split()
 )
 
