@@ -52,16 +52,24 @@ PREFIX = 5
 SCARE_QUOTE_WORDS = 6
 
 
+#: a verb of display a few words before a quotation: the quotation is what a screen, a page or a sign showed ("the
+#: app displayed lifts as "open"", "l'appli a affiché des remontées « ouvertes »", "die Statusseite zeigte
+#: „alles in Ordnung“", "la página mostró «todo funciona»", "skiltet viser «stengt»"), a report, not scare quotes
+_SHOWN = re.compile(r"\b(?:show|shows|showed|shown|showing|display\w*|reads|affich\w*|indiqu\w*|zeig\w*|"
+                    r"angezeigt\w*|anzeig\w*|mostr\w*|viser|viste|vist)\b(?:\W+\w+){0,4}?\W*$", re.IGNORECASE)
+
+
 def _unquoted(text: str) -> str:
     """The text with every quotation's words taken out: an insult the post reports ('a customer called us "useless
     idiots"') is not the writer's. A short quotation's marks stay, as a sign of sarcasm (scare quotes: the
-    "upgrade"); a long one's go too (``SCARE_QUOTE_WORDS``)."""
+    "upgrade"); a long one's go too (``SCARE_QUOTE_WORDS``), and so do those of what a screen or a sign showed
+    (``_SHOWN``)."""
     spans = quotations(text)
     if not spans:
         return text
     parts, at = [], 0
     for start, end in spans:
-        if len(text[start + 1:end - 1].split()) > SCARE_QUOTE_WORDS:
+        if len(text[start + 1:end - 1].split()) > SCARE_QUOTE_WORDS or _SHOWN.search(text[max(at, start - 60):start]):
             parts += [text[at:start], " "]
             at = end
         else:
