@@ -22,7 +22,10 @@ mechanism; the texts are written here.
   complements may follow now.
 - Set 25: "Dudas a dpd@pistra.es." was blocked: the data protection officer's mailbox is dpo@ in English but dpd@
   in Spanish (and French), dsb@ in German, personvernombud@ in Norwegian. The role list has the same role in every
-  declared language now."""
+  declared language now.
+- Set 26: "Med Aurelo Link får du garantert perfekt lyd i alle situasjoner, og den svikter aldri." passed: "never
+  fails" was a claim in English only. "svikter aldri", "versagt nie", "ne plante jamais" and "nunca falla" are
+  claims now (every post of the labelled sets saying so is labelled banned)."""
 
 from __future__ import annotations
 
@@ -31,7 +34,7 @@ import pytest
 from publisher import tone
 from publisher.models import PostKind
 from publisher.rules import hostility
-from publisher.rules.phrases import claims
+from publisher.rules.phrases import _NEVER_GATES, CLAIMS, claims
 from tests.tone_cases import acc, found
 
 KINDS = ["guarantee", "full-availability", "never-again", "zero-risk", "market-superlative"]
@@ -156,3 +159,21 @@ def test_the_data_protection_officers_mailbox_is_a_role_in_every_language(local:
     account = acc([language], own_domains=["ski.example"])
     assert found("privacy.email", text.format(f"{local}@ski.example"), account) == []
     assert found("privacy.email", text.format(f"{local}@gmail.com"), account) != []
+
+
+@pytest.mark.parametrize("text", [
+    "Our hearing bridge never fails, whatever the weather.",
+    "Med Aurelo Link får du perfekt lyd, og den svikter aldri.",
+    "Et system som aldri feiler.",
+    "Die Bridge versagt nie, auch nicht im Funkloch.",
+    "L'appli ne plante jamais, même en montagne.",
+    "El puente nunca falla.",
+    "La app no falla nunca.",
+])
+def test_never_fails_is_a_claim_in_every_language(text: str) -> None:
+    assert [kind for _, _, kind in claims(text.lower(), KINDS)] == ["never-again"], text
+
+
+def test_every_never_again_construction_has_its_gate() -> None:
+    """The constructions run behind one gate each, by position: one without a gate would never run."""
+    assert len(_NEVER_GATES) == len(CLAIMS["never-again"][1])

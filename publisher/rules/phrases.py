@@ -193,6 +193,11 @@ CLAIMS: dict[str, tuple[str, tuple[str, ...]]] = {
         r"\b(?:nunca|jamás)\s+(?:\w+\s+)?volver\w*\s+a\s+(?:pasar|ocurrir|suceder|repetirse|caer|fallar)|"
         r"\bno\s+(?:puede|podrá)\s+volver\s+a\s+(?:pasar|ocurrir|suceder|repetirse)|"
         r"\bjamás\s+(?:volverá|se\s+repetirá)",
+        # "never fails" in the other languages ("svikter aldri", "versagt nie", "ne plante jamais", "nunca falla");
+        # last, as its gate in ``_NEVER_GATES`` (one gate a construction, in the same order)
+        r"\b(?:svikter|feiler)\s+aldri\b|\baldri\s+(?:svikter|feiler)\b|\bversag\w*\s+nie(?:mals)?\b|"
+        r"\bnie(?:mals)?\s+versag\w*|\b(?:ne|n')\s*(?:plante|échoue|faillit)\s+jamais\b|\bnunca\s+falla\w*|"
+        r"\bno\s+falla\w*\s+nunca\b|\bjamás\s+falla\w*",
     )),
     "zero-risk": ("a claim of zero risk or zero downtime", (
         r"\b(?:zero|z[ée]ro|null|cero)[\s-]+(?:risk|risks|downtime|outages?|interruptions?|failures?|risiko|nedetid|"
@@ -250,6 +255,7 @@ _NEVER_GATES: tuple[Callable[[str], bool], ...] = (
     lambda t: "jamais" in t or "reprodui" in t or "arrivera" in t or "produira" in t or "recommencera" in t,
     lambda t: "infal" in t or "feilbar" in t or "fehlbar" in t or "infail" in t,
     lambda t: "nunca" in t or "jamás" in t or "volver" in t,
+    lambda t: "aldri" in t or "nie" in t or "jamais" in t or "nunca" in t or "jamás" in t,
 )
 #: a negation in the few words before "infallible": "nobody is infallible", "ingen er ufeilbare", "personne n'est
 #: infaillible" admit a limit, they claim nothing
