@@ -162,9 +162,9 @@ GROUPS: dict[str, str] = {
 }
 #: family -> the taunt that the reader cannot read ("I know reading is hard, but ...", "Lesen ist offenbar
 #: optional.", "lire n'est pas si difficile", "Es vuestra comprensión lectora.", "lær dere å lese"): reading said
-#: to be hard, optional or a rare skill (as a clause of its own, ``_READING_END``), the readers' reading
-#: comprehension, or a call to learn to read; every blind set's writer reached for it. Not the writer's own
-#: ("we will have to learn to read the texts ourselves")
+#: to be hard or optional where that ends its clause (or comes before "but" or "than": "reading is hard on a phone"
+#: describes), reading called a skill, the readers' reading comprehension, or a call to learn to read; every blind
+#: set's writers reached for it. Not the writer's own ("we will have to learn to read the texts ourselves")
 READING: dict[str, str] = {
     "en": r"\breading\s+(?:is|isn't|is\s+not)\s+(?:\w+\s+){0,2}?(?:hard|harder|difficult|optional|rocket\s+science)"
           r"(?=\s*(?:[.!?;:,]|$|but\b|than\b))|\breading\s+is\s+(?:\w+\s+)?a\s+skill\b|"
@@ -190,7 +190,8 @@ READING: dict[str, str] = {
 }
 #: words before a reading taunt that make it the writer's own ("on va devoir apprendre à lire")
 _READING_SELF = frozenset("on".split())
-_LEARN = re.compile(r".*(?:learn|lern|appren|aprend|lær)")
+#: a reading taunt that is a call to learn to read (whose subject may be the writer)
+_LEARN = re.compile(r"learn|lern|appren|aprend|lær")
 #: one of these words is in every reading taunt (the pre-filter's test, ``_maybe``)
 _READING_WORDS = frozenset("read reading lesen lire leer lese lesing leseverständnis compréhension comprensión "
                            "leseforståelse".split())
@@ -478,7 +479,7 @@ def _reading(text: str, low: str, tokens: list[tuple[int, int, str]], fam: str,
         return []
     out = []
     for m in rx.finditer(low):
-        if _LEARN.match(m.group(0)):
+        if _LEARN.search(m.group(0)):
             first = next((i for i, t in enumerate(tokens) if t[1] > m.start()), len(tokens))
             lo = max(_sentence_start(low, tokens, first) if first < len(tokens) else 0, first - 4)
             if not (subjects | _READING_SELF).isdisjoint(t for _, _, t in tokens[lo:first]):
