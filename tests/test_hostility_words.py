@@ -191,3 +191,14 @@ def test_scare_quotes_after_other_verbs_keep_their_marks() -> None:
                  "Nothing says \"senior engineer\" like a review with one word.",
                  "Merci pour la « mise à jour » qui a tout cassé."):
         assert {"w:\"", "w:«"} & hostility_words.features(text), text
+
+
+def test_a_quoted_sentence_is_reported_speech_and_leaves_no_mark() -> None:
+    """A quotation of three words or more that opens with a capital letter is a quoted sentence, what someone said
+    or wrote (set 27 had a calm reply to «Dere er helt ubrukelige», four words, blocked for the marks). Scare quotes
+    hold a word or a noun and keep their marks."""
+    reported = hostility_words.features("«Dere er helt ubrukelige», skrev en kunde til oss i går. Det var for lenge.")
+    assert not {"w:«", "w:»", "w:ubrukelige"} & reported and "w:kunde" in reported
+    for scare in ("Thanks for the «seamless upgrade» that broke every export.",
+                  "Merci pour cette « mise à jour » qui a tout cassé."):
+        assert "w:«" in hostility_words.features(scare), scare

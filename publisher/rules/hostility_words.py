@@ -59,17 +59,27 @@ _SHOWN = re.compile(r"\b(?:show|shows|showed|shown|showing|display\w*|reads|affi
                     r"angezeigt\w*|anzeig\w*|mostr\w*|viser|viste|vist)\b(?:\W+\w+){0,4}?\W*$", re.IGNORECASE)
 
 
+#: a quotation of at least this many words that opens with a capital letter is a quoted sentence ("«Dere er helt
+#: ubrukelige», skrev en kunde"), reported speech; scare quotes hold a word or a noun ("the "upgrade"")
+SENTENCE_WORDS = 3
+
+
+def _sentence(words: list[str]) -> bool:
+    return len(words) >= SENTENCE_WORDS and words[0][:1].isupper()
+
+
 def _unquoted(text: str) -> str:
     """The text with every quotation's words taken out: an insult the post reports ('a customer called us "useless
     idiots"') is not the writer's. A short quotation's marks stay, as a sign of sarcasm (scare quotes: the
-    "upgrade"); a long one's go too (``SCARE_QUOTE_WORDS``), and so do those of what a screen or a sign showed
-    (``_SHOWN``)."""
+    "upgrade"); a long one's go too (``SCARE_QUOTE_WORDS``), and so do those of a quoted sentence (``_sentence``)
+    and of what a screen or a sign showed (``_SHOWN``)."""
     spans = quotations(text)
     if not spans:
         return text
     parts, at = [], 0
     for start, end in spans:
-        if len(text[start + 1:end - 1].split()) > SCARE_QUOTE_WORDS or _SHOWN.search(text[max(at, start - 60):start]):
+        inside = text[start + 1:end - 1].split()
+        if len(inside) > SCARE_QUOTE_WORDS or _SHOWN.search(text[max(at, start - 60):start]) or _sentence(inside):
             parts += [text[at:start], " "]
             at = end
         else:
