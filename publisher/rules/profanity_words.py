@@ -41,7 +41,7 @@ EXTRA: dict[str, tuple[str, ...]] = {
            "drecksau", "leck mich"),
     "fr": ("merde", "putain", "connard", "connards", "connasse", "salope", "salopes", "enculé", "encule", "enculés",
            "niquer", "nique ta", "nique sa", "nique la", "nique le", "nique les", "nique tout", "te nique", "vous nique",
-           "bordel", "ta gueule", "fils de pute", "pute", "chier", "couilles", "bordel de merde", "branleur",
+           "bordel", "ta gueule", "fils de pute", "pute", "chier", "couilles", "branleur",
            "branleurs", "foutre", "fout", "foutez", "foutent"),
     "es": ("mierda", "joder", "jodido", "jodidos", "puta", "putas", "puto", "cabrón", "cabron", "cabrones", "coño",
            "gilipollas", "pendejo", "pendejos", "cojones", "carajo", "hijo de puta", "chingada", "chingar",
