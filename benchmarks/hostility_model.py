@@ -6,8 +6,8 @@ probability ``sentiment: {model: true}`` averages with the word model's.
     PYTHONPATH=$PWD python benchmarks/hostility_model.py train      # ~4 min, +8 min to embed new texts on one core
     PYTHONPATH=$PWD python benchmarks/hostility_model.py compare    # ~8 min: other ways to score, cross-validated
 
-``TRAIN`` is the development set and the twenty-four held-out sets that have been measured (their figures were
-reported, so they no longer measure anything blind); a held-out set written after them (the twenty-fifth) is the
+``TRAIN`` is the development set and the twenty-seven held-out sets that have been measured (their figures were
+reported, so they no longer measure anything blind); a held-out set written after them (the twenty-eighth) is the
 models' measure, and is never trained on. ``EXTRA`` are two sets written only to train on (two writers, 520 posts each,
 about 45 % hostile, hard look-alikes on both sides, en/nb/de and es/fr/en). A text's label is ``hostile(post)``:
 the post expects ``sentiment`` and may be blocked (the development set's five ``block: false`` posts expecting it
@@ -47,7 +47,7 @@ from publisher.rules.hostility_words import TABLE  # noqa: E402
 from publisher.rules.hostility_words import WEIGHTS as WORDS  # noqa: E402
 from tests.tone_labelled import PATH, Post, load  # noqa: E402
 
-TRAIN = (PATH, *(PATH.parent / f"tone_heldout{n}.yaml" for n in ("", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16", "17", "18", "19", "20", "21", "22", "23", "24")))
+TRAIN = (PATH, *(PATH.parent / f"tone_heldout{n}.yaml" for n in ("", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16", "17", "18", "19", "20", "21", "22", "23", "24", "25", "26", "27")))
 #: hostility-only training sets (two writers, ~45 % hostile, hard look-alikes on both sides): fitted on, but the
 #: thresholds' cross-validated tables count only the labelled sets above, whose base rate (~20 % hostile) is the
 #: one real posts and the measuring set have (a richer share of hostile texts would flatter precision)
@@ -90,8 +90,15 @@ def embed(texts: list[str]) -> np.ndarray:
 
 
 def fit(x: np.ndarray, y: np.ndarray, c: float = C, iters: int = 3000, rate: float = 0.5) -> tuple[np.ndarray, float]:
-    """Class-balanced L2 logistic regression by gradient descent (deterministic)."""
-    x = x * 10.0  # unit-length embeddings: scaled so a few thousand steps converge
+    """Class-balanced L2 logistic regression by gradient descent (deterministic).
+
+    The embeddings are centred first. Every e5 embedding shares one large component (two texts' cosine is ~0.8), and
+    along it the uncentred problem is so steep that this step size overshoots: the fit did not converge but swung,
+    and where it stopped depended on the step count (with 27 sets, the loss at steps 2990, 2995, 3000 and 3005 was
+    2.26, 2.03, 1.33 and 0.79 against 0.17 centred, and at step 3000 it called 29 % of the hostile training texts
+    hostile). Centred, the loss falls at every step; the centre is folded into the bias."""
+    centre = x.mean(axis=0)
+    x = (x - centre) * 10.0  # unit-length embeddings: scaled so a few thousand steps converge
     w, b, n = np.zeros(x.shape[1]), 0.0, len(y)
     pos = y.mean()
     balance = np.where(y == 1, 0.5 / pos, 0.5 / (1 - pos))
@@ -99,7 +106,8 @@ def fit(x: np.ndarray, y: np.ndarray, c: float = C, iters: int = 3000, rate: flo
         g = (1 / (1 + np.exp(-(x @ w + b))) - y) * balance
         w -= rate * (x.T @ g / n + w / (c * n))
         b -= rate * g.mean()
-    return w * 10.0, b  # weights for the unscaled embedding
+    w = w * 10.0  # weights for the unscaled, uncentred embedding
+    return w, b - float(w @ centre)
 
 
 def probability(x: np.ndarray, w: np.ndarray, b: float) -> np.ndarray:

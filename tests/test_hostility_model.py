@@ -42,7 +42,7 @@ def _rules(text: str, **kw: Any) -> list[tuple[str, str]]:
 
 def test_the_weights_were_trained_on_the_labelled_sets_as_they_are_now() -> None:
     """The file names the sets it was trained on by digest: a changed set needs ``benchmarks/hostility_model.py
-    train`` again. It was never trained on the set that measures it (held-out 25). The thresholds (one per account
+    train`` again. It was never trained on the sets that measure it (held-out 28 and 29). The thresholds (one per account
     kind, for the mean of its and the word model's probabilities) follow the rule the file states, from its own
     tables, each set held out in turn (no measuring set chose them); the word model's file was trained on the same
     sets."""
@@ -50,8 +50,8 @@ def test_the_weights_were_trained_on_the_labelled_sets_as_they_are_now() -> None
     root = PATH.parent.parent.parent
     assert data["trained_on"] == {p: hashlib.sha256((root / p).read_bytes()).hexdigest() for p in data["trained_on"]}
     assert "tests/data/tone_labelled.yaml" in data["trained_on"]
-    assert not any("heldout25" in p for p in data["trained_on"])
-    assert {"tests/data/tone_heldout24.yaml", "tests/data/hostility_train1.yaml"} <= set(data["trained_on"])
+    assert not any("heldout28" in p or "heldout29" in p for p in data["trained_on"])
+    assert {"tests/data/tone_heldout27.yaml", "tests/data/hostility_train1.yaml"} <= set(data["trained_on"])
     assert len(data["weights"]) == 384
     for kind in AccountKind:
         chosen = next((r["threshold"] for r in data["cross_validated"][kind] if r["precision"] >= 0.95), 0.98)
@@ -173,7 +173,7 @@ def test_without_the_model_installed_config_check_says_so_and_the_worker_holds_v
 def test_the_mean_of_both_has_a_threshold_per_account_kind() -> None:
     """A text whose mean probability lies between the two kinds' thresholds blocks an organisation's post and is let
     through on a personal account (where the built-in profile would only warn)."""
-    text = "Release 4.2 is out. We look forward to the usual comments from people who never read release notes."
+    text = "Congratulations to our competitor on their new app. Only three years late and twice as slow as ours."
     p = (hostility_model.score(text) + hostility_words.score(text)) / 2
     low, high = hostility_model.threshold(AccountKind.ORGANISATION), hostility_model.threshold(AccountKind.PERSONAL)
     assert low <= p < high, f"retrained ({low} <= {p:.3f} < {high} no longer holds): pick a text between them"
@@ -196,7 +196,7 @@ def test_the_model_runs_only_when_the_mean_can_reach_the_threshold() -> None:
     assert _rules(SARCASM, overrides=MODEL, model=True) == [("sentiment", "block")]
     assert hostility_model.score.cache_info().currsize == 1
     # the word model alone is far below the threshold, and the multilingual model lifts the mean over it
-    mocking = ("Delays in Leipzig today. Our logistics partner is still learning to read a map. We sent him one, "
+    mocking = ("Our courier partner in Leipzig is apparently still learning to read a map. We sent him one, "
                "with pictures.")
     words, low = hostility_words.score(mocking), hostility_model.threshold(AccountKind.ORGANISATION)
     mean = (hostility_model.score(mocking) + words) / 2
@@ -218,3 +218,31 @@ def test_skipping_the_model_never_changes_a_verdict() -> None:
             by_model = any("multilingual" in f.message for f in found if f.rule == "sentiment")
             assert by_model == (full and len(text.split()) >= hostility_words.MIN_WORDS and not any(
                 f.rule == "sentiment" and "multilingual" not in f.message for f in found)), (kind, text)
+
+
+def test_the_training_fit_converges_on_embeddings_that_share_one_large_component() -> None:
+    """e5 embeddings share one large component; along it the uncentred gradient descent overshot and swung, and
+    the shipped weights were wherever step 3000 left them (the 27-set fit called 29 % of its hostile training texts
+    hostile). The fit centres the embeddings: its loss falls at every step and equals the fit of embeddings
+    centred beforehand, and its weights and bias score the raw embeddings."""
+    import numpy as np
+
+    from benchmarks import hostility_model as training
+
+    rng = np.random.default_rng(0)
+    shared = rng.normal(size=384)
+    x = shared / np.linalg.norm(shared) * 0.9 + rng.normal(size=(3000, 384)) * 0.03
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    y = ((x - x.mean(axis=0)) @ rng.normal(size=384) > 0.05).astype(float)
+    y = np.where(rng.random(len(y)) < 0.15, 1 - y, y)  # label noise: the hard examples real labels have
+    balance = np.where(y == 1, 0.5 / y.mean(), 0.5 / (1 - y.mean()))
+
+    def loss(xs: Any, w: Any, b: float) -> float:
+        z = xs @ w + b
+        return float((balance * (np.logaddexp(0, z) - y * z)).mean())
+
+    losses = [loss(x, *training.fit(x, y, iters=n)) for n in (2990, 2995, 3000, 3005)]
+    assert losses == sorted(losses, reverse=True)
+    centred = x - x.mean(axis=0)
+    assert losses[2] == pytest.approx(loss(centred, *training.fit(centred, y)), rel=1e-3)
+    assert losses[2] < 0.5  # the uncentred fit stopped at 1.14
