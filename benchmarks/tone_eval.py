@@ -3,6 +3,8 @@
     python benchmarks/tone_eval.py                       # the development set (tests/data/tone_labelled.yaml)
     python benchmarks/tone_eval.py --set PATH.yaml       # any set in the same format (e.g. the held-out set)
     python benchmarks/tone_eval.py --set A.yaml --set B.yaml   # several, side by side in one report
+    python benchmarks/tone_eval.py --together --set A.yaml --set B.yaml   # several sets as one held-out part:
+                                                         # blocking per language over all of them, against the goals
     python benchmarks/tone_eval.py --only-ids-below d001 # the old set's figures: posts before the first id given
     python benchmarks/tone_eval.py --only-ids-starting f # one batch of the set: the posts whose id starts so
     python benchmarks/tone_eval.py --model ...           # every profile with sentiment: {model: true}, as the
@@ -16,6 +18,10 @@ its `block:` label says so, else when one of its expected rules blocks for that 
 its hostility severity). Blocking precision = blocked and should / blocked; recall = blocked and should / should;
 clean blocked = clean posts (expect: []) that were blocked / clean posts. Per language: by the account's first
 declared language (nb/nn/no as "no"), or the post's `lang:`.
+
+The goals (issue 15), checked by ``--together`` in every language with at least ``MIN_CASES`` posts: blocking
+precision >= 0.95, recall >= 0.90, clean posts blocked <= 2 %. One set has ~37 clean posts a language, so a single
+wrong block there is 2.7 %; a held-out part of several blind sets measures the rate to a finer grain.
 """
 
 from __future__ import annotations
@@ -93,6 +99,48 @@ def report(path: Path, before: str | None = None, prefix: str | None = None, mod
     return summary
 
 
+#: the goals: blocking precision and recall at least, clean posts blocked at most; and the fewest posts a language
+#: needs for them to apply
+GOALS = {"precision": 0.95, "recall": 0.90, "clean_blocked": 0.02}
+MIN_CASES = 30
+
+
+def together(paths: list[Path], model: bool = False) -> dict[str, dict[str, float]]:
+    """Blocking per language over several sets taken as one held-out part, each post judged with its own set's
+    accounts and profiles; prints the table and returns each language's figures and whether it meets the goals."""
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: {"posts": 0, "tp": 0, "fp": 0, "fn": 0, "clean": 0,
+                                                             "clean_blocked": 0})
+    for path in paths:
+        posts, profiles = load(path, model=model)
+        for p in posts:
+            got, want = blocked(p, profiles), should_block(p, profiles)
+            for lang in (_lang(p), "all"):
+                c = counts[lang]
+                c["posts"] += 1
+                c["tp"] += got and want
+                c["fp"] += got and not want
+                c["fn"] += want and not got
+                c["clean"] += not p.expect
+                c["clean_blocked"] += got and not p.expect
+    print(f"## {len(paths)} sets as one held-out part{' with the hostility model (sentiment.model)' if model else ''}: "
+          + ", ".join(str(p) for p in paths) + "\n")
+    print("| language | posts | clean | block P | block R | clean blocked | goals")
+    print("|----------|-------|-------|---------|---------|---------------|------")
+    out: dict[str, dict[str, float]] = {}
+    for lang in sorted(counts, key=lambda k: (k == "all", k)):
+        c = counts[lang]
+        figures = {"precision": c["tp"] / max(1, c["tp"] + c["fp"]), "recall": c["tp"] / max(1, c["tp"] + c["fn"]),
+                   "clean_blocked": c["clean_blocked"] / max(1, c["clean"])}
+        met = (figures["precision"] >= GOALS["precision"] and figures["recall"] >= GOALS["recall"]
+               and figures["clean_blocked"] <= GOALS["clean_blocked"])
+        out[lang] = {**figures, "met": float(met), "posts": c["posts"]}
+        verdict = ("met" if met else "NOT met") if c["posts"] >= MIN_CASES else f"fewer than {MIN_CASES} posts"
+        print(f"| {lang:<8} | {c['posts']:>5} | {c['clean']:>5} | {figures['precision']:>7.3f} | "
+              f"{figures['recall']:>7.3f} | {c['clean_blocked']:>3} ({figures['clean_blocked']:.1%}) | {verdict}")
+    print()
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--set", dest="sets", action="append", type=Path,
@@ -103,10 +151,15 @@ def main() -> None:
                     help="evaluate only the posts whose id starts with this (a batch: e, f)")
     ap.add_argument("--model", action="store_true",
                     help="check with sentiment: {model: true} on every profile, as the worker would")
+    ap.add_argument("--together", action="store_true",
+                    help="take the sets as one held-out part: blocking per language over all of them, against the goals")
     ap.add_argument("--leave-out", default="",
                     help="comma-separated post ids to leave out (labels a set's brief got wrong; say why with the figure)")
     args = ap.parse_args()
     leave_out = frozenset(i.strip() for i in args.leave_out.split(",") if i.strip())
+    if args.together:
+        together(args.sets or [PATH], args.model)
+        return
     for path in args.sets or [PATH]:
         report(path, args.before, args.prefix, args.model, leave_out)
 

@@ -14,7 +14,7 @@ from publisher.rules.language import (
     detect,
     rough_sure,
 )
-from tests.tone_labelled import blocking_rules, evaluate, load
+from tests.tone_labelled import PATH, blocking_rules, evaluate, load
 
 
 def test_labelled_set_is_large_and_varied() -> None:
@@ -125,3 +125,23 @@ def test_lingua_full_models_load_only_for_a_text_the_low_accuracy_mode_leaves_op
     ranked = detect(german, codes, 40, frozenset({"en"}))
     assert ranked[0][0] == "de" and len(ranked) > 1  # the full models' ranking, every candidate
     assert language.detector.cache_info().currsize == 1
+
+
+@pytest.mark.slow  # a held-out set, three times
+def test_sets_taken_together_count_as_each_set_does_and_check_the_goals(capsys: pytest.CaptureFixture[str]) -> None:
+    """``tone_eval --together``: the blocking figures of one set taken twice are its report's (a set with wrong
+    blocks, missed blocks and clean posts blocked: each count matters), and a language meets the goals only when
+    all three hold."""
+    from benchmarks import tone_eval
+
+    path = PATH.parent / "tone_heldout28.yaml"
+    alone = tone_eval.report(path)
+    part = tone_eval.together([path, path])
+    capsys.readouterr()
+    assert 0 < alone["clean_blocked"] and alone["block_precision"] < 1 and alone["block_recall"] < 1
+    assert part["all"]["posts"] == 2 * len(load(path)[0])
+    names = {"precision": "block_precision", "recall": "block_recall", "clean_blocked": "clean_blocked"}
+    assert {key: part["all"][key] for key in names} == pytest.approx({key: alone[name] for key, name in names.items()})
+    for figures in part.values():
+        met = (figures["precision"] >= 0.95 and figures["recall"] >= 0.90 and figures["clean_blocked"] <= 0.02)
+        assert figures["met"] == float(met)
