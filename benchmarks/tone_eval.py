@@ -105,13 +105,18 @@ GOALS = {"precision": 0.95, "recall": 0.90, "clean_blocked": 0.02}
 MIN_CASES = 30
 
 
-def together(paths: list[Path], model: bool = False) -> dict[str, dict[str, float]]:
-    """Blocking per language over several sets taken as one held-out part, each post judged with its own set's
-    accounts and profiles; prints the table and returns each language's figures and whether it meets the goals."""
+def together(paths: list[Path], model: bool = False) -> tuple[dict[str, dict[str, float]], dict[str, Score]]:
+    """Each rule's precision and recall, and blocking per language, over several sets taken as one held-out part,
+    each post judged with its own set's accounts and profiles; prints both tables and returns each language's
+    blocking figures and whether it meets the goals, and each rule's counts."""
     counts: dict[str, dict[str, int]] = defaultdict(lambda: {"posts": 0, "tp": 0, "fp": 0, "fn": 0, "clean": 0,
                                                              "clean_blocked": 0})
+    rules: dict[str, Score] = {}
     for path in paths:
         posts, profiles = load(path, model=model)
+        for rule, score in evaluate(posts, profiles).items():
+            total = rules.setdefault(rule, Score())
+            total.tp, total.fp, total.fn = total.tp + score.tp, total.fp + score.fp, total.fn + score.fn
         for p in posts:
             got, want = blocked(p, profiles), should_block(p, profiles)
             for lang in (_lang(p), "all"):
@@ -124,6 +129,12 @@ def together(paths: list[Path], model: bool = False) -> dict[str, dict[str, floa
                 c["clean_blocked"] += got and not p.expect
     print(f"## {len(paths)} sets as one held-out part{' with the hostility model (sentiment.model)' if model else ''}: "
           + ", ".join(str(p) for p in paths) + "\n")
+    print(f"| {'rule':<22} | {'TP':>4} | {'FP':>4} | {'FN':>4} | precision | recall")
+    print(f"|{'-' * 24}|------|------|------|-----------|-------")
+    for rule, score in rules.items():
+        print(f"| {rule:<22} | {score.tp:>4} | {score.fp:>4} | {score.fn:>4} | {score.precision:>9.2f} | "
+              f"{score.recall:>6.2f}")
+    print()
     print("| language | posts | clean | block P | block R | clean blocked | goals")
     print("|----------|-------|-------|---------|---------|---------------|------")
     out: dict[str, dict[str, float]] = {}
@@ -138,7 +149,7 @@ def together(paths: list[Path], model: bool = False) -> dict[str, dict[str, floa
         print(f"| {lang:<8} | {c['posts']:>5} | {c['clean']:>5} | {figures['precision']:>7.3f} | "
               f"{figures['recall']:>7.3f} | {c['clean_blocked']:>3} ({figures['clean_blocked']:.1%}) | {verdict}")
     print()
-    return out
+    return out, rules
 
 
 def main() -> None:

@@ -129,17 +129,20 @@ def test_lingua_full_models_load_only_for_a_text_the_low_accuracy_mode_leaves_op
 
 @pytest.mark.slow  # a held-out set, three times
 def test_sets_taken_together_count_as_each_set_does_and_check_the_goals(capsys: pytest.CaptureFixture[str]) -> None:
-    """``tone_eval --together``: the blocking figures of one set taken twice are its report's (a set with wrong
-    blocks, missed blocks and clean posts blocked: each count matters), and a language meets the goals only when
-    all three hold."""
+    """``tone_eval --together``: the rule counts and blocking figures of one set taken twice are its own, doubled
+    (a set with wrong blocks, missed blocks and clean posts blocked: each count matters), and a language meets the
+    goals only when all three hold."""
     from benchmarks import tone_eval
 
     path = PATH.parent / "tone_heldout28.yaml"
     alone = tone_eval.report(path)
-    part = tone_eval.together([path, path])
+    part, rules = tone_eval.together([path, path])
     capsys.readouterr()
+    posts, profiles = load(path)
+    once = evaluate(posts, profiles)
+    assert {r: (s.tp, s.fp, s.fn) for r, s in rules.items()} == {r: (2 * s.tp, 2 * s.fp, 2 * s.fn) for r, s in once.items()}
     assert 0 < alone["clean_blocked"] and alone["block_precision"] < 1 and alone["block_recall"] < 1
-    assert part["all"]["posts"] == 2 * len(load(path)[0])
+    assert part["all"]["posts"] == 2 * len(posts)
     names = {"precision": "block_precision", "recall": "block_recall", "clean_blocked": "clean_blocked"}
     assert {key: part["all"][key] for key in names} == pytest.approx({key: alone[name] for key, name in names.items()})
     for figures in part.values():
