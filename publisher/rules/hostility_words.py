@@ -112,9 +112,8 @@ def features(text: str) -> set[str]:
     listed = _TOKEN.findall(folded)
     tokens = set(listed)
     found = {"w:" + t for t in tokens}
-    found.update("p:" + t[:PREFIX] for t in tokens if len(t) > PREFIX + 1 and t.isalpha())
-    words = [t for t in listed if t.isalnum()]
-    found.update("b:" + a + " " + b for a, b in pairwise(words))
+    found.update(["p:" + t[:PREFIX] for t in tokens if len(t) > PREFIX + 1 and t.isalpha()])
+    found.update([f"b:{a} {b}" for a, b in pairwise([t for t in listed if t.isalnum()])])
     if ":" in folded and _CALLOUT.search(folded):
         found.add("s:callout")
     return found
@@ -148,5 +147,6 @@ def score(text: str) -> float:
     each weighing 1/sqrt(their number)."""
     table, bias, _ = _model()
     found = features(text)
-    z = bias + (math.fsum(table[bucket(f)] for f in found) / math.sqrt(len(found)) if found else 0.0)
+    crc, mask = zlib.crc32, (1 << BITS) - 1  # ``bucket``, inlined: a post has ~100 features
+    z = bias + (math.fsum([table[crc(f.encode()) & mask] for f in found]) / math.sqrt(len(found)) if found else 0.0)
     return 1.0 / (1.0 + math.exp(-z))
