@@ -45,6 +45,16 @@ def _ratio(a: int, b: int) -> str:
     return f"{a / b:.2f}" if b else "  - "
 
 
+def _add(total: Score, score: Score) -> None:
+    total.tp, total.fp, total.fn = total.tp + score.tp, total.fp + score.fp, total.fn + score.fn
+
+
+def _blocking(tp: int, fp: int, fn: int, clean: int, clean_blocked: int) -> dict[str, float]:
+    """Blocking precision and recall, and the share of clean posts blocked (0 where nothing was counted)."""
+    return {"precision": tp / max(1, tp + fp), "recall": tp / max(1, tp + fn),
+            "clean_blocked": clean_blocked / max(1, clean)}
+
+
 def report(path: Path, before: str | None = None, prefix: str | None = None, model: bool = False,
            leave_out: frozenset[str] = frozenset()) -> dict[str, float]:
     posts, profiles = load(path, model=model)
@@ -83,7 +93,7 @@ def report(path: Path, before: str | None = None, prefix: str | None = None, mod
     for lang, group in rows:
         s = Score()
         for rule_score in evaluate(group, profiles).values():
-            s.tp, s.fp, s.fn = s.tp + rule_score.tp, s.fp + rule_score.fp, s.fn + rule_score.fn
+            _add(s, rule_score)
         bt = sum(1 for p in group if verdicts[p.id] == (True, True))
         bf = [p.id for p in group if verdicts[p.id] == (True, False)]
         bm = [p.id for p in group if verdicts[p.id] == (False, True)]
@@ -93,8 +103,7 @@ def report(path: Path, before: str | None = None, prefix: str | None = None, mod
               f"{_ratio(bt, bt + len(bf)):>7} | {_ratio(bt, bt + len(bm)):>7} | "
               f"{cb:>3} ({_ratio(cb, len(clean))}) | {' '.join([*('+' + i for i in bf), *('-' + i for i in bm)])}")
         if lang == "all":
-            summary = {"block_precision": bt / max(1, bt + len(bf)), "block_recall": bt / max(1, bt + len(bm)),
-                       "clean_blocked": cb / max(1, len(clean))}
+            summary = _blocking(bt, len(bf), len(bm), len(clean), cb)
     print()
     return summary
 
@@ -115,8 +124,7 @@ def together(paths: list[Path], model: bool = False) -> tuple[dict[str, dict[str
     for path in paths:
         posts, profiles = load(path, model=model)
         for rule, score in evaluate(posts, profiles).items():
-            total = rules.setdefault(rule, Score())
-            total.tp, total.fp, total.fn = total.tp + score.tp, total.fp + score.fp, total.fn + score.fn
+            _add(rules.setdefault(rule, Score()), score)
         for p in posts:
             got, want = blocked(p, profiles), should_block(p, profiles)
             for lang in (_lang(p), "all"):
@@ -140,8 +148,7 @@ def together(paths: list[Path], model: bool = False) -> tuple[dict[str, dict[str
     out: dict[str, dict[str, float]] = {}
     for lang in sorted(counts, key=lambda k: (k == "all", k)):
         c = counts[lang]
-        figures = {"precision": c["tp"] / max(1, c["tp"] + c["fp"]), "recall": c["tp"] / max(1, c["tp"] + c["fn"]),
-                   "clean_blocked": c["clean_blocked"] / max(1, c["clean"])}
+        figures = _blocking(c["tp"], c["fp"], c["fn"], c["clean"], c["clean_blocked"])
         met = (figures["precision"] >= GOALS["precision"] and figures["recall"] >= GOALS["recall"]
                and figures["clean_blocked"] <= GOALS["clean_blocked"])
         out[lang] = {**figures, "met": float(met), "posts": c["posts"]}
