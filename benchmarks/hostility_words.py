@@ -4,9 +4,10 @@
 
 A class-balanced logistic regression over ``publisher.rules.hostility_words.features`` (words, their first letters
 and pairs of neighbouring words; each text's features weigh 1/sqrt(their number)), L2 with C = 1000, fitted by
-full-batch Adam for 1,000 steps in numpy (deterministic). The L2 is weak: the fixed number of steps does most of the regularising (with C = 30 the figures matched
-scikit-learn's lbfgs, run to convergence, within 0.01). C was chosen with each set held out (recall at precision
-0.95 over fifteen sets, 2026-12-05: C 3: 0.38, 10: 0.52, 30: 0.58, 100: 0.60, 300: 0.64, 1000: 0.65).
+full-batch Adam for 1,000 steps in numpy (deterministic). The L2 is weak: the fixed number of steps does most of
+the regularising (with C = 30 the figures matched scikit-learn's lbfgs, run to convergence, within 0.01). C was
+chosen with each set held out (recall at precision 0.95 over fifteen sets, 2026-12-05: C 3: 0.38, 10: 0.52, 30:
+0.58, 100: 0.60, 300: 0.64, 1000: 0.65).
 Cross-validation holds out one whole set at a time: each set is one organisation's posts, so the figures say what
 the model does for an organisation it never saw, which is what a new blind set measures (folds by post let an
 organisation's names and topics leak from one post to the next).
