@@ -503,9 +503,10 @@ def test_vader_port_equals_the_library() -> None:
 
 @pytest.mark.slow  # thousands of sentences twice
 def test_exact_pre_filters_change_no_finding(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The profanity token pre-filter, the ID-pattern pre-filter, the ASCII capital count and the ASCII twins of
-    the word and token patterns only save time: with them switched off, every check of the labelled set, the
-    benchmark posts and random mixes with digits, leetspeak, IDs and capitals finds the same."""
+    """The profanity token pre-filter, the ID-pattern pre-filter, the ASCII capital count, the calm-text exit of
+    shouting and the ASCII twins of the word and token patterns only save time: with them switched off, every
+    check of the labelled set, the benchmark posts and random mixes with digits, leetspeak, IDs and capitals finds
+    the same."""
     import random
 
     from benchmarks.tone_speed import posts
@@ -522,7 +523,8 @@ def test_exact_pre_filters_change_no_finding(monkeypatch: pytest.MonkeyPatch) ->
               "12345678A", "kontonummer",
               "@noc", "#fail", "https://x.example/shit", "d1ck", "ass", "class", "Scunthorpe", "\u00e5pen",
               "jerk off", "gang bang", "strip club", "010190 10046", "15057610082", "2 girls 1 cup",
-              "STOP", "NOW", "FREE", "DNS", "TV", "\u00c6RLIG", "\u00e6rlig", "Stra\u00dfe", "\u0130stanbul"]
+              "STOP", "NOW", "FREE", "DNS", "TV", "\u00c6RLIG", "\u00e6rlig", "Stra\u00dfe", "\u0130stanbul",
+              "UNACCEPTABLEBEHAVIOUR", "Incident", "OK"]
     for _ in range(1500):
         text = " ".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 25)))
         cases.append((text, ORG, "mastodon", PostKind.NOTE, None))
@@ -537,6 +539,7 @@ def test_exact_pre_filters_change_no_finding(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(privacy, "_digit_count", lambda text: 99)
     monkeypatch.setattr(privacy, "_OWN_GATE", dict.fromkeys(privacy._OWN_GATE, lambda text, digits: True))
     monkeypatch.setattr(style, "_count_upper", lambda text: sum(map(str.isupper, text)))
+    monkeypatch.setattr(style, "_calm", lambda *_: False)
     monkeypatch.setattr(base, "_WORD_ASCII", base._WORD)
     monkeypatch.setattr(profanity, "_TOKEN_ASCII", profanity._TOKEN)
     monkeypatch.setattr(profanity, "_SPACED_ASCII", profanity._SPACED)

@@ -122,6 +122,8 @@ def shouting(doc: Doc, ctx: Ctx, opts: ShoutingOptions) -> list[Finding]:
     caps = _caps_words(doc, acronyms)
     if not caps:
         return []  # also when no letters are left outside acronyms
+    if len(caps) < opts.max_caps_words and _calm(doc, acronyms, opts.max_ratio):
+        return []  # exact: too few capitalised words for a run, too few capitals for a loud text
     names = name_like(doc, acronyms)
     rest = [w for w in doc.words if w[2] not in names and len(w[2]) > 1]
     if not rest or all(w[2].isupper() for w in rest):
@@ -160,6 +162,16 @@ def shouting(doc: Doc, ctx: Ctx, opts: ShoutingOptions) -> list[Finding]:
             ))
         run = [w] if w[2] and w in caps else []
     return out
+
+
+def _calm(doc: Doc, acronyms: frozenset[str], max_ratio: float) -> bool:
+    """True when the share of capitals stays at most ``max_ratio`` whichever words are taken for names (``names``
+    below are all-caps words or acronyms): taking them out can only lower the capitals, and takes out no more
+    letters than all such words hold. Saves learning the names (``name_like``) for a calm text with a ticket id
+    or a name in capitals ("INC-4711"). A hair of margin keeps float rounding on the safe side."""
+    words = [w for _, _, w in doc.words]
+    letters = sum(map(len, words)) - sum([len(w) for w in words if w.isupper() or w in acronyms])
+    return letters > 0 and _count_upper("".join(words)) < 0.999 * max_ratio * letters
 
 
 def _loud(run: list[tuple[int, int, str]], written_low: set[str], text: str) -> bool:
