@@ -295,7 +295,7 @@ def _quick(doc: Doc, candidates: tuple[str, ...]) -> str | None:
     and none at all for any other. Only used to confirm a text is in an expected language; every doubtful case
     goes to lingua. ``tests/test_tone_eval.py`` checks it agrees with lingua on every labelled text and prefix.
     """
-    families = {family(c) for c in candidates} & set(_STOPWORDS)
+    families = _families(candidates)
     if not families:
         return None
     hits = dict.fromkeys(families, 0)
@@ -320,11 +320,23 @@ def _quick(doc: Doc, candidates: tuple[str, ...]) -> str | None:
     return None
 
 
+@lru_cache(maxsize=64)
+def _families(candidates: tuple[str, ...]) -> tuple[str, ...]:
+    """The families of ``candidates`` that have function words (``_STOPWORDS``), in a fixed order."""
+    return tuple(sorted({family(c) for c in candidates} & set(_STOPWORDS)))
+
+
 def candidates_for(ctx: Ctx, opts: LanguageOptions | None = None) -> tuple[str, ...]:
-    base = opts.candidates if opts is not None else list(DEFAULT_CANDIDATES)
-    codes = {*base, *ctx.account.languages, *ctx.languages}
-    if opts is None or opts.neighbours:
-        codes.update(n for c in (*ctx.account.languages, *ctx.languages) for n in NEIGHBOURS.get(family(c), ()))
+    base = tuple(opts.candidates) if opts is not None else DEFAULT_CANDIDATES
+    return _candidates(base, tuple(ctx.account.languages), tuple(ctx.languages), opts is None or opts.neighbours)
+
+
+@lru_cache(maxsize=256)
+def _candidates(base: tuple[str, ...], account: tuple[str, ...], langs: tuple[str, ...],
+                neighbours: bool) -> tuple[str, ...]:
+    codes = {*base, *account, *langs}
+    if neighbours:
+        codes.update(n for c in (*account, *langs) for n in NEIGHBOURS.get(family(c), ()))
     return tuple(sorted(codes))
 
 
@@ -416,8 +428,7 @@ def short_evidence(doc: Doc, candidates: tuple[str, ...], declared: frozenset[st
     of evidence (``_quick``'s distinctive function words and letters) for one undeclared language and none for any
     other candidate ("Wir sind morgen nicht erreichbar." on an English account). Else None: short texts are
     not guessed."""
-    families = {family(c) for c in candidates} & set(_STOPWORDS)
-    hits = dict.fromkeys(families, 0)
+    hits = dict.fromkeys(_families(candidates), 0)
     for _, _, w in doc.words:
         low = w.lower()
         for lang in _WORD_LANGS.get(low, ()):
