@@ -121,7 +121,7 @@ X_SPACES = frozenset("\t\n\x0b\x0c\r \x85\xa0\u1680\u180e\u2028\u2029\u202f\u205
 _NOT_BESIDE_A_URL_DOT = X_SPACES | {"."}
 # Every character twitter-text lets into a URL is outside these, so each of its URLs lies inside one run between them.
 _RUN_BREAKS = " \t\n\r\x0b\x0c"
-_RUN_BREAK = re.compile("[ \t\n\r\x0b\x0c]")
+_RUN_BREAK = re.compile(f"[{_RUN_BREAKS}]")
 
 
 def twitter_weighted(text: str) -> int:

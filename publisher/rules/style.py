@@ -170,7 +170,7 @@ def _calm(doc: Doc, acronyms: frozenset[str], max_ratio: float) -> bool:
     letters than all such words hold. Saves learning the names (``name_like``) for a calm text with a ticket id
     or a name in capitals ("INC-4711"). A hair of margin keeps float rounding on the safe side."""
     words = [w for _, _, w in doc.words]
-    letters = sum(map(len, words)) - sum([len(w) for w in words if w.isupper() or w in acronyms])
+    letters = doc.letter_count - sum([len(w) for w in words if w.isupper() or w in acronyms])
     return letters > 0 and _count_upper("".join(words)) < 0.999 * max_ratio * letters
 
 
