@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import copy
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Select, func, select
+from sqlalchemy.sql import visitors
 
 from publisher import audit
 from publisher.channels.dryrun import ledger_rows
@@ -66,6 +66,10 @@ def snapshot(store: Store) -> Iterator[Connection]:
         yield conn
 
 
+def _unlocked(select: Any) -> None:
+    select._for_update_arg = None
+
+
 class _SelectsFrom:
     """A write connection whose SQLAlchemy SELECTs answer from ``earlier`` (how many rows each returned is
     appended to ``stale``); everything else (UPDATEs, the audit chain, raw driver SQL) runs on the connection."""
@@ -75,9 +79,9 @@ class _SelectsFrom:
 
     def execute(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
         if isinstance(statement, Select):
-            if statement._for_update_arg is not None:  # a locking read (FOR UPDATE SKIP LOCKED on PostgreSQL) cannot
-                statement = copy.copy(statement)  # be answered from a snapshot: ask the past without the lock, so
-                statement._for_update_arg = None  # only the conditional UPDATE stands between the rivals
+            # a locking read (FOR UPDATE SKIP LOCKED on PostgreSQL, also inside a CTE) cannot be answered from a
+            # snapshot: ask the past without the locks, so only the conditional UPDATE stands between the rivals
+            statement = visitors.cloned_traverse(statement, {}, {"select": _unlocked})
             frozen = self._earlier.execute(statement, *args, **kwargs).freeze()
             self._stale.append(len(frozen().all()))
             return frozen()

@@ -121,3 +121,27 @@ def test_the_sweeper_asks_once_per_message_and_answers_for_each_delivery(env: En
         assert broker_mod.missing_messages(b, items) == {"d3", "d4", "d6"}
     finally:
         b.client.delete("publisher:dryrun", "publisher:dryrun.msgs", "publisher:dryrun.DQ", "publisher:dryrun.DQ.msgs")
+
+
+
+def test_a_claim_takes_scheduled_and_retrying_deliveries_in_one_due_order(env: Env) -> None:
+    """Given two deliveries waiting to retry and two scheduled ones, due in turn, and a batch of three: the claim
+    takes the three due first, whichever state each is in. The claim reads each state on its own (an ordered walk
+    of the state index); this holds the merge to the order one query over both states gave."""
+    from publisher.models import State
+    from publisher.store import Transition, claim_due, get_deliveries, transitions
+
+    settings, store = env.settings(), env.store()
+    now = datetime.now(UTC)
+    a, b, c, d = (service.accept(settings, store, service.NewPost(text=f"order {s}", accounts=["noc"],
+                                                                  at=now - timedelta(seconds=s))).deliveries[0]["id"]
+                  for s in (50, 45, 30, 10))
+    with store.tx() as conn:
+        assert [x["id"] for x in claim_due(conn, "scheduler", now, timedelta(0), 2)] == [a, b]
+        rows = get_deliveries(conn, [a, b])
+        retry_at = {a: now - timedelta(seconds=40), b: now - timedelta(seconds=20)}
+        assert transitions(conn, "worker", [Transition(rows[i], [State.QUEUED], State.RETRY_WAIT, "retry_wait",
+                                                       {"due_at": retry_at[i]}) for i in (a, b)]) == [True, True]
+    with store.tx() as conn:
+        assert [x["id"] for x in claim_due(conn, "scheduler", now, timedelta(0), 3)] == [a, c, b]
+    assert states(store) == {"queued": 3, "scheduled": 1}

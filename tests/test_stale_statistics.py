@@ -18,8 +18,29 @@ import pytest
 from publisher import rawsql
 from publisher.models import State
 from publisher.schema import deliveries, posts
-from publisher.store import Transition, get_deliveries, prepare, transitions
+from publisher.store import Transition, claim_due, due_query, get_deliveries, prepare, transitions
 from tests.conftest import Env
+
+
+def _plan(conn: Any, sql: str, params: Any) -> Any:
+    cur = rawsql.cursor(conn)
+    cur.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+    plan = cur.fetchone()[0]
+    return json.loads(plan) if isinstance(plan, str) else plan
+
+
+def _seq_scans(plan: Any) -> list[str]:
+    """The relations a JSON plan reads from end to end."""
+    found: list[str] = []
+    if isinstance(plan, dict):
+        if plan.get("Node Type") == "Seq Scan":
+            found.append(plan["Relation Name"])
+        for v in plan.values():
+            found += _seq_scans(v)
+    elif isinstance(plan, list):
+        for v in plan:
+            found += _seq_scans(v)
+    return found
 
 
 def _indexes(plan: Any) -> set[str]:
@@ -64,3 +85,29 @@ def test_a_state_change_finds_its_row_by_id_when_the_statistics_say_no_row_is_in
         # and the statement still does its work: the claim moves the row, a second one finds it gone
         assert transitions(conn, "worker", [claim]) == [True]
         assert transitions(conn, "worker", [claim]) == [False]
+
+
+def test_an_empty_tick_walks_the_state_index_when_the_statistics_say_every_row_is_scheduled(env: Env) -> None:
+    """After an import is analysed every row is ``scheduled``; once the burst is claimed nothing is. The claim of
+    the next tick must walk ``ix_deliveries_state_due`` and stop, not read and sort the whole table."""
+    store = env.store()
+    if store.is_sqlite:
+        pytest.skip("PostgreSQL only: its planner chooses by the statistics ANALYZE took")
+    now = datetime.now(UTC)
+    n = 3000
+    with store.tx() as conn:
+        conn.execute(posts.insert(), [dict(id=f"p-{i:05d}", kind="note", text="t", variables={}, scheduled_at=now,
+                                           overrides=[], created_by="test", created_at=now) for i in range(n)])
+        conn.execute(deliveries.insert(), [dict(id=f"d-{i:05d}", post_id=f"p-{i:05d}", account="noc",
+                                                channel="dryrun", part=1, payload={"text": "t"}, state="scheduled",
+                                                attempts=0, due_at=now, updated_at=now) for i in range(n)])
+    with store.tx() as conn:
+        conn.exec_driver_sql("ANALYZE deliveries")  # every row scheduled and due
+        assert len(claim_due(conn, "scheduler", now, timedelta(seconds=1), n)) == n  # the burst is claimed
+    with store.tx() as conn:
+        compiled = due_query(now, 500, sqlite=False).compile(dialect=conn.dialect,
+                                                             compile_kwargs={"render_postcompile": True})
+        plan = _plan(conn, compiled.string, compiled.params)
+        assert _seq_scans(plan) == [], plan
+        assert "ix_deliveries_state_due" in _indexes(plan), plan
+        assert claim_due(conn, "scheduler", now, timedelta(seconds=1), 500) == []
