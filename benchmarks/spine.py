@@ -9,11 +9,15 @@
                                                `publisher scheduler` processes: deliveries/s and p50/p99 lateness
   BENCH_PG=postgresql://127.0.0.1:5432/test BENCH_REDIS=redis://127.0.0.1:6379/14 python benchmarks/spine.py procs ...
                                                the same on PostgreSQL + Redis (a fresh schema; the Redis db is flushed)
+  Every benchmark here and in scale.py / pg_statements.py removes its data directory and its PostgreSQL schema when
+  it ends; BENCH_KEEP=1 keeps them (to EXPLAIN a query on the burst's tables, say).
 """
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -27,8 +31,17 @@ import yaml
 ACCOUNTS = {"accounts": {"noc": {"channel": "dryrun", "kind": "organisation"}}, "scheduler": {"tick_seconds": 0.05, "batch": 2000}}
 
 
+def _drop_schema(url: str, schema: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
 def _home() -> tuple[Path, dict[str, str]]:
     home = Path(tempfile.mkdtemp(prefix="publisher-bench-"))
+    if os.environ.get("BENCH_KEEP") != "1":
+        atexit.register(shutil.rmtree, home, True)
     (home / "config.yaml").write_text(yaml.safe_dump(ACCOUNTS))
     env = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")}
     env["PUBLISHER_HOME"] = str(home)
@@ -38,6 +51,8 @@ def _home() -> tuple[Path, dict[str, str]]:
         schema = f"bench_{home.name.split('-')[-1].lower()}"
         with psycopg.connect(os.environ["BENCH_PG"], autocommit=True) as conn:
             conn.execute(f"CREATE SCHEMA {schema}")
+        if os.environ.get("BENCH_KEEP") != "1":
+            atexit.register(_drop_schema, os.environ["BENCH_PG"], schema)
         env["PUBLISHER_DATABASE_URL"] = f"{os.environ['BENCH_PG']}?options=-csearch_path%3D{schema}"
     if os.environ.get("BENCH_REDIS"):
         import redis
