@@ -22,6 +22,16 @@ from publisher.store import Transition, claim_due, due_query, get_deliveries, pr
 from tests.conftest import Env
 
 
+def _scheduled(store: Any, n: int, due: datetime, now: datetime) -> None:
+    """``n`` posts of one delivery each, scheduled for ``due``, as an import writes them."""
+    with store.tx() as conn:
+        conn.execute(posts.insert(), [dict(id=f"p-{i:05d}", kind="note", text="t", variables={}, scheduled_at=due,
+                                           overrides=[], created_by="test", created_at=now) for i in range(n)])
+        conn.execute(deliveries.insert(), [dict(id=f"d-{i:05d}", post_id=f"p-{i:05d}", account="noc",
+                                                channel="dryrun", part=1, payload={"text": "t"}, state="scheduled",
+                                                attempts=0, due_at=due, updated_at=now) for i in range(n)])
+
+
 def _plan(conn: Any, sql: str, params: Any) -> Any:
     cur = rawsql.cursor(conn)
     cur.execute("EXPLAIN (FORMAT JSON) " + sql, params)
@@ -64,12 +74,7 @@ def test_a_state_change_finds_its_row_by_id_when_the_statistics_say_no_row_is_in
     now = datetime.now(UTC)
     due = now + timedelta(hours=1)
     n = 3000
-    with store.tx() as conn:
-        conn.execute(posts.insert(), [dict(id=f"p-{i:05d}", kind="note", text="t", variables={}, scheduled_at=due,
-                                           overrides=[], created_by="test", created_at=now) for i in range(n)])
-        conn.execute(deliveries.insert(), [dict(id=f"d-{i:05d}", post_id=f"p-{i:05d}", account="noc",
-                                                channel="dryrun", part=1, payload={"text": "t"}, state="scheduled",
-                                                attempts=0, due_at=due, updated_at=now) for i in range(n)])
+    _scheduled(store, n, due, now)
     with store.tx() as conn:
         conn.exec_driver_sql("ANALYZE deliveries")  # every row scheduled: "no row is queued"
         conn.exec_driver_sql("UPDATE deliveries SET state = 'queued'")  # what the scheduler does at the due time
@@ -77,10 +82,7 @@ def test_a_state_change_finds_its_row_by_id_when_the_statistics_say_no_row_is_in
         d = get_deliveries(conn, ["d-01234"])["d-01234"]
         claim = Transition(d, [State.QUEUED], State.PUBLISHING, "publishing", values={"attempts": 1})
         _idx, one, _many, params, _flat = prepare("worker", [claim], sqlite=False).shapes[0]
-        cur = rawsql.cursor(conn)
-        cur.execute("EXPLAIN (FORMAT JSON) " + one, params[0])
-        plan = cur.fetchone()[0]
-        plan = json.loads(plan) if isinstance(plan, str) else plan
+        plan = _plan(conn, one, params[0])
         assert _indexes(plan) == {"deliveries_pkey"}, plan
         # and the statement still does its work: the claim moves the row, a second one finds it gone
         assert transitions(conn, "worker", [claim]) == [True]
@@ -95,12 +97,7 @@ def test_an_empty_tick_walks_the_state_index_when_the_statistics_say_every_row_i
         pytest.skip("PostgreSQL only: its planner chooses by the statistics ANALYZE took")
     now = datetime.now(UTC)
     n = 3000
-    with store.tx() as conn:
-        conn.execute(posts.insert(), [dict(id=f"p-{i:05d}", kind="note", text="t", variables={}, scheduled_at=now,
-                                           overrides=[], created_by="test", created_at=now) for i in range(n)])
-        conn.execute(deliveries.insert(), [dict(id=f"d-{i:05d}", post_id=f"p-{i:05d}", account="noc",
-                                                channel="dryrun", part=1, payload={"text": "t"}, state="scheduled",
-                                                attempts=0, due_at=now, updated_at=now) for i in range(n)])
+    _scheduled(store, n, now, now)
     with store.tx() as conn:
         conn.exec_driver_sql("ANALYZE deliveries")  # every row scheduled and due
         assert len(claim_due(conn, "scheduler", now, timedelta(seconds=1), n)) == n  # the burst is claimed
