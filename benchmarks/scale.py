@@ -359,12 +359,15 @@ def hour(accounts: int = 10_000, per: int = 5, processes: int = 2, threads: int 
     _insert(store, s, [(a, due) for a in names for _ in range(per)])
     spawned = _spawn(env, processes, threads)
     sampler = _lock_sampler(env, app)
+    usage = CpuSampler()
     try:
         time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds() - 0.5))
+        usage.start()
         if sampler:
             sampler.start()
         _wait(store, n, 900)
     finally:
+        usage.stop()
         if sampler:
             sampler.stop()
         _stop(spawned)
@@ -411,7 +414,7 @@ def hour(accounts: int = 10_000, per: int = 5, processes: int = 2, threads: int 
           f"lateness p50 {_pct(late, 0.5):.1f} s, p99 {_pct(late, 0.99):.1f} s, max {late[-1]:.1f} s; beyond the "
           f"cadence floor p99 {_pct(beyond, 0.99):.1f} s; cadence waits {sum(waits.values())} "
           f"({sum(waits.values()) / n:.2f} per delivery, at most {max(waits.values(), default=0)} for one)"
-          + (f"; {sampler.line()}" if sampler else ""))
+          + (f"; {sampler.line()}" if sampler else "") + f"; {usage.line(late[-1] + 0.5)}")
 
 
 def scaling(processes: int = 1, threads: int = 8, seconds: int = 15) -> None:
