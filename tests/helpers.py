@@ -66,8 +66,8 @@ def snapshot(store: Store) -> Iterator[Connection]:
         yield conn
 
 
-def _unlocked(select: Any) -> None:
-    select._for_update_arg = None
+def _unlocked(stmt: Any) -> None:
+    stmt._for_update_arg = None
 
 
 class _SelectsFrom:

@@ -123,7 +123,6 @@ def test_the_sweeper_asks_once_per_message_and_answers_for_each_delivery(env: En
         b.client.delete("publisher:dryrun", "publisher:dryrun.msgs", "publisher:dryrun.DQ", "publisher:dryrun.DQ.msgs")
 
 
-
 def test_a_claim_takes_scheduled_and_retrying_deliveries_in_one_due_order(env: Env) -> None:
     """Given two deliveries waiting to retry and two scheduled ones, due in turn, and a batch of three: the claim
     takes the three due first, whichever state each is in. The claim reads each state on its own (an ordered walk
@@ -133,7 +132,7 @@ def test_a_claim_takes_scheduled_and_retrying_deliveries_in_one_due_order(env: E
 
     settings, store = env.settings(), env.store()
     now = datetime.now(UTC)
-    a, b, c, d = (service.accept(settings, store, service.NewPost(text=f"order {s}", accounts=["noc"],
+    a, b, c, _last = (service.accept(settings, store, service.NewPost(text=f"order {s}", accounts=["noc"],
                                                                   at=now - timedelta(seconds=s))).deliveries[0]["id"]
                   for s in (50, 45, 30, 10))
     with store.tx() as conn:
