@@ -114,8 +114,9 @@ def test_compose_services_go_healthy_and_publish(env: Env) -> None:
 
     wait_for(lambda: len(published()) == 1, timeout=60, what="the post to publish")
     assert published()[0]["account"] == "noc" and published()[0]["channel"] == "dryrun"
-    got = scrape(ports["worker"])
-    assert got['publisher_deliveries_total{channel="dryrun",outcome="published"}'] == 1
+    # the worker counts a delivery once its result has committed, so the counter may trail the row by a moment
+    counted = 'publisher_deliveries_total{channel="dryrun",outcome="published"}'
+    wait_for(lambda: scrape(ports["worker"]).get(counted, 0) == 1, timeout=30, every=0.3, what="the publish counted")
     health = json.loads(cli(envs["worker"], *check, "--json").stdout)
     assert health["healthy"], health
     store.dispose()
