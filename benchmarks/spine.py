@@ -40,7 +40,8 @@ def _drop_schema(url: str, schema: str) -> None:
 
 def _home() -> tuple[Path, dict[str, str]]:
     home = Path(tempfile.mkdtemp(prefix="publisher-bench-"))
-    if os.environ.get("BENCH_KEEP") != "1":
+    keep = os.environ.get("BENCH_KEEP") == "1"
+    if not keep:
         atexit.register(shutil.rmtree, home, True)
     (home / "config.yaml").write_text(yaml.safe_dump(ACCOUNTS))
     env = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")}
@@ -51,7 +52,7 @@ def _home() -> tuple[Path, dict[str, str]]:
         schema = f"bench_{home.name.split('-')[-1].lower()}"
         with psycopg.connect(os.environ["BENCH_PG"], autocommit=True) as conn:
             conn.execute(f"CREATE SCHEMA {schema}")
-        if os.environ.get("BENCH_KEEP") != "1":
+        if not keep:
             atexit.register(_drop_schema, os.environ["BENCH_PG"], schema)
         env["PUBLISHER_DATABASE_URL"] = f"{os.environ['BENCH_PG']}?options=-csearch_path%3D{schema}"
     if os.environ.get("BENCH_REDIS"):

@@ -625,8 +625,8 @@ def due_query(until: datetime, batch: int, sqlite: bool) -> Select[tuple[str]]:
     when every row was scheduled (ANALYZE after an import) PostgreSQL read the whole table and sorted it on every
     tick, also once the burst had been claimed and nothing was due: 15 ms an empty tick at 100,000 rows against
     0.7 ms now, growing with the table. With many rows due in both states it sorted them all whatever the
-    statistics: 27-30 ms a claim of 2,000 from 50,000, 5 ms now (benchmarks/RESULTS-scale.md). Rows of a branch the merge leaves out stay locked only until the claim's
-    transaction ends."""
+    statistics: 27-30 ms a claim of 2,000 from 50,000, 5 ms now (benchmarks/RESULTS-scale.md). Rows of a branch
+    the merge leaves out stay locked only until the claim's transaction ends."""
     from sqlalchemy import or_, select, union_all
 
     from publisher.schema import deliveries

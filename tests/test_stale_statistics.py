@@ -10,6 +10,7 @@ after an ANALYZE spent 10.5 s of server CPU, 2.7 s with the state test kept off 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -39,32 +40,26 @@ def _plan(conn: Any, sql: str, params: Any) -> Any:
     return json.loads(plan) if isinstance(plan, str) else plan
 
 
-def _seq_scans(plan: Any) -> list[str]:
-    """The relations a JSON plan reads from end to end."""
-    found: list[str] = []
+def _nodes(plan: Any) -> Iterator[dict[str, Any]]:
+    """Every node of a JSON plan (a dict with a "Node Type"), at any depth."""
     if isinstance(plan, dict):
-        if plan.get("Node Type") == "Seq Scan":
-            found.append(plan["Relation Name"])
+        if "Node Type" in plan:
+            yield plan
         for v in plan.values():
-            found += _seq_scans(v)
+            yield from _nodes(v)
     elif isinstance(plan, list):
         for v in plan:
-            found += _seq_scans(v)
-    return found
+            yield from _nodes(v)
+
+
+def _seq_scans(plan: Any) -> list[str]:
+    """The relations a JSON plan reads from end to end."""
+    return [n["Relation Name"] for n in _nodes(plan) if n["Node Type"] == "Seq Scan"]
 
 
 def _indexes(plan: Any) -> set[str]:
     """Every index a JSON plan reads."""
-    found: set[str] = set()
-    if isinstance(plan, dict):
-        if "Index Name" in plan:
-            found.add(plan["Index Name"])
-        for v in plan.values():
-            found |= _indexes(v)
-    elif isinstance(plan, list):
-        for v in plan:
-            found |= _indexes(v)
-    return found
+    return {n["Index Name"] for n in _nodes(plan) if "Index Name" in n}
 
 
 def test_a_state_change_finds_its_row_by_id_when_the_statistics_say_no_row_is_in_that_state(env: Env) -> None:
