@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -242,3 +243,24 @@ def test_fifty_tickets_of_five_updates_publish_in_order_with_two_processes(env: 
         by_thread.setdefault(d["thread_key"], []).append(d["thread_seq"])
     assert len(by_thread) == 50
     assert all(seqs == [1, 2, 3, 4, 5] for seqs in by_thread.values()), by_thread
+
+
+def test_worker_processes_run_the_package_the_worker_command_runs(env: Env, tmp_path: Path) -> None:
+    """Dramatiq's worker processes put their --path (default: the working directory) first on ``sys.path``. Started
+    from a directory that holds another ``publisher`` folder (an older checkout, say), they imported that one; the
+    probes' before/after benchmarks measured the checkout twice that way. ``publisher worker`` names its own."""
+    other = tmp_path / "elsewhere" / "publisher"
+    other.mkdir(parents=True)
+    marker = tmp_path / "imported"
+    (other / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\nraise ImportError('not this one')\n")
+    assert env.cli("post", "--account", "andrew", "a note for the right worker").returncode == 0
+    # as the installed console script starts: the working directory is not put first on its own sys.path
+    launcher = {**env.env, "PYTHONSAFEPATH": "1"}
+    out = open(env.home / "worker.log", "ab")  # noqa: SIM115 - closed with the process
+    env.procs.append(subprocess.Popen([sys.executable, "-m", "publisher.cli", "worker", "-p", "1", "-t", "2"],
+                                      env=launcher, cwd=other.parent, stdout=out, stderr=subprocess.STDOUT,
+                                      start_new_session=True))
+    env.spawn("scheduler", log="scheduler")
+    store = env.store()
+    wait_for(lambda: states(store).get("published", 0) == 1, timeout=90, what="the note published")
+    assert not marker.exists()

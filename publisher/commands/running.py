@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import click
 
+import publisher
 from publisher.commands import app
 from publisher.settings import Settings
 
@@ -149,8 +150,12 @@ def worker(queues: tuple[str, ...], processes: int, threads: int, metrics_port: 
         from publisher.workers.broker import check_rabbitmq
 
         check_rabbitmq(s.broker_url)
-    args = [sys.executable, "-m", "dramatiq", "publisher.workers.entry", "--processes", str(processes),
-            "--threads", str(threads), "--worker-shutdown-timeout", "30000"]
+    # Dramatiq's worker processes put --path (default: the working directory) first on sys.path: started from a
+    # directory holding another `publisher` folder (an older checkout, say), they imported that code, not this one.
+    # They import the package this command runs from.
+    here = os.path.dirname(os.path.dirname(os.path.abspath(publisher.__file__)))
+    args = [sys.executable, "-m", "dramatiq", "publisher.workers.entry", "--path", here, "--processes",
+            str(processes), "--threads", str(threads), "--worker-shutdown-timeout", "30000"]
     if queues:
         args += ["--queues", *queues]
     env = dict(os.environ)
