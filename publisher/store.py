@@ -615,9 +615,11 @@ def _apply_pg(conn: Connection, prepared: Prepared, moved: list[bool]) -> list[b
     return moved
 
 
-def due_query(until: datetime, batch: int, sqlite: bool) -> Select[tuple[str]]:
-    """The ids of the first ``batch`` deliveries due by ``until`` (scheduled or waiting to retry) whose thread
-    predecessor is done, in due order; on PostgreSQL locked as they are read, skipping rows another claim holds.
+@functools.lru_cache(maxsize=8)
+def due_query(batch: int, sqlite: bool) -> Select[tuple[str]]:
+    """The ids of the first ``batch`` deliveries due by the bind parameter ``until`` (scheduled or waiting to
+    retry) whose thread predecessor is done, in due order; on PostgreSQL locked as they are read, skipping rows
+    another claim holds.
 
     Each state is read on its own, ``state = s ORDER BY due_at LIMIT batch``, and the two are merged: that is an
     ordered walk of ``ix_deliveries_state_due`` that stops after ``batch`` rows, whatever the planner's statistics
@@ -626,11 +628,15 @@ def due_query(until: datetime, batch: int, sqlite: bool) -> Select[tuple[str]]:
     tick, also once the burst had been claimed and nothing was due: 15 ms an empty tick at 100,000 rows against
     0.7 ms now, growing with the table. With many rows due in both states it sorted them all whatever the
     statistics: 27-30 ms a claim of 2,000 from 50,000, 5 ms now (benchmarks/RESULTS-scale.md). Rows of a branch
-    the merge leaves out stay locked only until the claim's transaction ends."""
-    from sqlalchemy import or_, select, union_all
+    the merge leaves out stay locked only until the claim's transaction ends.
+
+    Built once per (batch, backend) and reused: ``until`` is a bind parameter. Building it anew on every tick took
+    ~2 ms, which was most of an idle scheduler's CPU at four ticks a second (benchmarks/RESULTS-scale.md)."""
+    from sqlalchemy import bindparam, or_, select, union_all
 
     from publisher.schema import deliveries
     prev = deliveries.alias("prev")
+    until = bindparam("until", type_=deliveries.c.due_at.type)
     done = [State.PUBLISHED.value, State.CANCELLED.value, State.EXPIRED.value]
 
     def branch(state: State) -> CTE:
@@ -659,7 +665,7 @@ def claim_due(conn: Connection, actor: str, now: datetime, horizon: timedelta, b
 
     from publisher.schema import deliveries
     sqlite = rawsql.dialect_of(conn).sqlite
-    ids = [r[0] for r in conn.execute(due_query(now + horizon, batch, sqlite))]
+    ids = [r[0] for r in conn.execute(due_query(batch, sqlite), {"until": now + horizon})]
     if not ids:
         return []
     values: dict[str, Any] = dict(state=State.QUEUED.value, enqueued_at=now, updated_at=now)

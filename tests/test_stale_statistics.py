@@ -97,9 +97,8 @@ def test_an_empty_tick_walks_the_state_index_when_the_statistics_say_every_row_i
         conn.exec_driver_sql("ANALYZE deliveries")  # every row scheduled and due
         assert len(claim_due(conn, "scheduler", now, timedelta(seconds=1), n)) == n  # the burst is claimed
     with store.tx() as conn:
-        compiled = due_query(now, 500, sqlite=False).compile(dialect=conn.dialect,
-                                                             compile_kwargs={"render_postcompile": True})
-        plan = _plan(conn, compiled.string, compiled.params)
+        tick = due_query(500, sqlite=False).compile(dialect=conn.dialect).construct_expanded_state({"until": now})
+        plan = _plan(conn, tick.statement, tick.parameters)
         assert _seq_scans(plan) == [], plan
         assert "ix_deliveries_state_due" in _indexes(plan), plan
         assert claim_due(conn, "scheduler", now, timedelta(seconds=1), 500) == []
