@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pinned import pin
 
 LATENCY_MS = 50
 ACCOUNTS = 4
@@ -120,7 +121,7 @@ def _home(accounts: dict[str, Any], db_url: str | None) -> tuple[Path, dict[str,
     home = Path(tempfile.mkdtemp(prefix="publisher-bench-channels-"))
     config = {"accounts": accounts, "scheduler": {"tick_seconds": 0.05, "batch": 2000}}
     (home / "config.yaml").write_text(yaml.safe_dump(config))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")}
+    env = pin({k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")})
     env["PUBLISHER_HOME"] = str(home)
     env["PUBLISHER_LOG_LEVEL"] = "WARNING"
     if db_url:

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pinned import pin
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -100,7 +101,7 @@ class Bench:
 
         self.home = home
         home.mkdir(parents=True, exist_ok=True)
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")}
+        self.env = pin({k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")})
         self.env.update({"PUBLISHER_HOME": str(home), "PUBLISHER_LOG_LEVEL": "WARNING", **(extra_env or {})})
         config = {"accounts": accounts, "scheduler": {"tick_seconds": 0.1},
                   "delegators": [settings_mod.os_user(self.env)]}

@@ -17,6 +17,8 @@ import time
 import timeit
 from pathlib import Path
 
+from pinned import pin
+
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "publisher.cli", *args], env=env, capture_output=True, text=True)
@@ -24,7 +26,7 @@ def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 def health_seconds(runs: int) -> list[float]:
     home = Path(tempfile.mkdtemp(prefix="publisher-bench-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")} | {"PUBLISHER_HOME": str(home)}
+    env = pin({k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")}) | {"PUBLISHER_HOME": str(home)}
     procs = [subprocess.Popen([sys.executable, "-m", "publisher.cli", *args], env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, start_new_session=True)
              for args in (("worker", "-p", "1", "-t", "2"), ("scheduler",))]

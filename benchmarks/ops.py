@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pinned import pin
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -117,7 +118,7 @@ def main(n: int = 100_000, runs: int = 5, keep: Path | None = None) -> None:
     reuse = keep is not None and db.exists() and time.time() - db.stat().st_mtime < 86_400
     (home / "config.yaml").write_text(yaml.safe_dump({"accounts": {
         a: {"channel": "dryrun", "kind": "organisation", "timezone": "Europe/Oslo"} for a in ACCOUNTS}}))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")}
+    env = pin({k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")})
     env.update({"PUBLISHER_HOME": str(home), "TZ": "Europe/Oslo", "COLUMNS": "160",
                 "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
     t = time.perf_counter()

@@ -218,8 +218,10 @@ def _spawn(env: dict[str, str], processes: int, threads: int) -> list[subprocess
     spawned = []
     for args in (["worker", "-p", str(processes), "-t", str(threads)], ["scheduler"]):
         out: Any = open(Path(logs) / f"{args[0]}.log", "ab") if logs else subprocess.DEVNULL  # noqa: SIM115
+        # in the data directory: code older than ``publisher worker --path`` let Dramatiq import from the working
+        # directory (pinned.py)
         spawned.append(subprocess.Popen([sys.executable, "-m", "publisher.cli", *args], env=env, stdout=out,
-                                        stderr=out, start_new_session=True))
+                                        stderr=out, start_new_session=True, cwd=env["PUBLISHER_HOME"]))
     return spawned
 
 

@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import yaml
+from pinned import pin
 
 ACCOUNTS = {"accounts": {"noc": {"channel": "dryrun", "kind": "organisation"}}, "scheduler": {"tick_seconds": 0.05, "batch": 2000}}
 
@@ -44,7 +45,7 @@ def _home() -> tuple[Path, dict[str, str]]:
     if not keep:
         atexit.register(shutil.rmtree, home, True)
     (home / "config.yaml").write_text(yaml.safe_dump(ACCOUNTS))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")}
+    env = pin({k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")})
     env["PUBLISHER_HOME"] = str(home)
     if os.environ.get("BENCH_PG"):
         import psycopg
