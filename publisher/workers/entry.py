@@ -12,6 +12,7 @@ _settings = runtime.settings()
 _broker = broker.setup(_settings).broker
 actors.declare(_broker)
 _broker.add_middleware(heartbeat.middleware(_settings))  # type: ignore[attr-defined]
+_broker.add_middleware(runtime.warming())  # type: ignore[attr-defined]
 if _settings.metrics_port:  # `publisher worker --metrics-port` set up the shared directory before the pool started
     from dramatiq.middleware.prometheus import Prometheus
 

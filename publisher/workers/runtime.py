@@ -78,6 +78,31 @@ def publisher() -> Publisher:
         return _state["publisher"]  # type: ignore[no-any-return]
 
 
+def warm(threads: int) -> None:
+    """Build now what a worker process's first message would otherwise build when it falls due: the store (and its
+    schema check), the budget, the publisher, a pooled database connection for each worker thread, and the adapter
+    module of each configured channel. Without it, the first message of a burst on PostgreSQL opened sixteen
+    connections at its due time (benchmarks/RESULTS-scale.md, 2026-12-06). Best effort: what cannot be reached now
+    is reached when a message needs it, as before; only the error's type is logged."""
+    import logging
+
+    from publisher import channels
+
+    try:
+        store = publisher().store
+        pool = getattr(store.engine.pool, "size", None)
+        opened = [store.engine.connect() for _ in range(min(threads, pool() if callable(pool) else threads))]
+        for conn in opened:  # back to the pool, open
+            conn.close()
+        for channel in sorted({a.channel for a in settings().accounts.values()}):
+            try:
+                channels.adapter_class(channel)
+            except Exception:  # noqa: BLE001 - a missing SDK is reported when a delivery needs it, as before
+                pass
+    except Exception as e:  # noqa: BLE001 - best effort, see above
+        logging.getLogger("publisher.worker").warning("worker warm-up skipped: %s", type(e).__name__)
+
+
 def scheduler() -> Scheduler:
     with _lock:
         if "scheduler" not in _state:
@@ -86,3 +111,15 @@ def scheduler() -> Scheduler:
             broker.setup(settings())
             _state["scheduler"] = Scheduler(settings(), store(), send, missing)
         return _state["scheduler"]  # type: ignore[no-any-return]
+
+
+def warming() -> Any:
+    """Dramatiq middleware: ``warm`` in a thread of its own once the worker process has booted, so a store that
+    cannot be reached never holds up the boot."""
+    from dramatiq import Middleware
+
+    class Warming(Middleware):  # type: ignore[misc]
+        def after_worker_boot(self, broker: Any, worker: Any) -> None:
+            threading.Thread(target=warm, args=(int(worker.worker_threads),), name="warm-up", daemon=True).start()
+
+    return Warming()
