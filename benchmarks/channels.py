@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pinned import pin
+from pinned import pin, root
 
 LATENCY_MS = 50
 ACCOUNTS = 4
@@ -244,8 +244,9 @@ def _worker(env: dict[str, str], home: Path, processes: int, threads: int, tuned
         return _spawn(env, home, "worker", "-p", str(processes), "-t", str(threads))
     prefetch, timeout = tuned.split(":")
     log = open(home / "worker.log", "ab")  # noqa: SIM115 - lives as long as the process
-    return subprocess.Popen([sys.executable, "-m", "dramatiq", "publisher.workers.entry", "--processes", str(processes),
-                             "--threads", str(threads), "--worker-shutdown-timeout", "30000"],
+    return subprocess.Popen([sys.executable, "-m", "dramatiq", "publisher.workers.entry", "--path", str(root()),
+                             "--processes", str(processes), "--threads", str(threads),
+                             "--worker-shutdown-timeout", "30000"],
                             env={**env, "dramatiq_queue_prefetch": prefetch, "dramatiq_worker_timeout": timeout}, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
 
