@@ -119,8 +119,7 @@ def main(n: int = 100_000, runs: int = 5, keep: Path | None = None) -> None:
     (home / "config.yaml").write_text(yaml.safe_dump({"accounts": {
         a: {"channel": "dryrun", "kind": "organisation", "timezone": "Europe/Oslo"} for a in ACCOUNTS}}))
     env = pin({k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")})
-    env.update({"PUBLISHER_HOME": str(home), "TZ": "Europe/Oslo", "COLUMNS": "160",
-                "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    env.update({"PUBLISHER_HOME": str(home), "TZ": "Europe/Oslo", "COLUMNS": "160"})
     t = time.perf_counter()
     if reuse:
         store = Store(f"sqlite:///{db}")  # migrates a store built before a new revision

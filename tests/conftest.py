@@ -123,10 +123,12 @@ class Env:
         return subprocess.run([sys.executable, "-m", "publisher.cli", *args], env=self.env, capture_output=True,
                               text=True, input=input, timeout=timeout)
 
-    def spawn(self, *args: str, log: str = "proc") -> subprocess.Popen[bytes]:
+    def spawn(self, *args: str, log: str = "proc", cwd: Path | None = None,
+              extra: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        """``publisher ARGS`` in the background, its output in ``home/LOG.log``; ``extra`` adds to its environment."""
         out = open(self.home / f"{log}.log", "ab")  # noqa: SIM115 - closed with the process
-        p = subprocess.Popen([sys.executable, "-m", "publisher.cli", *args], env=self.env, stdout=out,
-                             stderr=subprocess.STDOUT, start_new_session=True)
+        p = subprocess.Popen([sys.executable, "-m", "publisher.cli", *args], env={**self.env, **(extra or {})},
+                             stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=cwd)
         self.procs.append(p)
         return p
 

@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -255,11 +254,7 @@ def test_worker_processes_run_the_package_the_worker_command_runs(env: Env, tmp_
     (other / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\nraise ImportError('not this one')\n")
     assert env.cli("post", "--account", "andrew", "a note for the right worker").returncode == 0
     # as the installed console script starts: the working directory is not put first on its own sys.path
-    launcher = {**env.env, "PYTHONSAFEPATH": "1"}
-    out = open(env.home / "worker.log", "ab")  # noqa: SIM115 - closed with the process
-    env.procs.append(subprocess.Popen([sys.executable, "-m", "publisher.cli", "worker", "-p", "1", "-t", "2"],
-                                      env=launcher, cwd=other.parent, stdout=out, stderr=subprocess.STDOUT,
-                                      start_new_session=True))
+    env.spawn("worker", "-p", "1", "-t", "2", log="worker", cwd=other.parent, extra={"PYTHONSAFEPATH": "1"})
     env.spawn("scheduler", log="scheduler")
     store = env.store()
     wait_for(lambda: states(store).get("published", 0) == 1, timeout=90, what="the note published")
