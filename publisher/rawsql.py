@@ -282,6 +282,17 @@ def returning_rows(conn: Conn, sql: str, params: Sequence[Mapping[str, Any]] | S
                 return out
 
 
+def raw_rows(conn: Conn, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """PostgreSQL: run ``sql``, whose parameters are numbered (``$1``...), once; the rows it returns. psycopg's
+    RawCursor sends the statement as it is: a statement of many parameters skips the placeholder parsing that
+    psycopg repeats on every execution of one with more than 50 (it caches only smaller ones)."""
+    from psycopg import RawCursor
+
+    with closing(RawCursor(conn.connection.driver_connection)) as cur:  # type: ignore[union-attr,arg-type]
+        cur.execute(sql, params)
+        return [tuple(r) for r in cur.fetchall()]
+
+
 def insert_many(conn: Conn, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
     """``INSERT INTO table (columns) VALUES ...``: one statement per 500 rows on SQLite, executemany elsewhere."""
     d = dialect_of(conn)

@@ -460,14 +460,37 @@ def _transition_sql(sqlite: bool, columns: tuple[str, ...], by_attempt: bool, fr
     return _update_sql(ref, columns, by_attempt, from_states)
 
 
+#: PostgreSQL types of the VALUES columns of ``_update_values_sql``, by the deliveries column they set (the rest
+#: are text, which every character column takes)
+_PG_TYPES = {"dt": "timestamp", "json": "json", "part": "integer", "attempts": "integer", "audit_seq": "integer"}
+
+
+def _pg_type(name: str) -> str:
+    column = name[2:] if name.startswith("v_") else name
+    kind = dict(rawsql.COLUMNS["deliveries"]).get(column, "")
+    return _PG_TYPES.get(kind) or _PG_TYPES.get(column) or "text"
+
+
 @functools.lru_cache(maxsize=256)
-def _update_values_sql(columns: tuple[str, ...], by_attempt: bool, from_states: tuple[str, ...], n: int) -> str:
-    """SQLite: the ``n`` moves of one shape as one ``UPDATE ... FROM (VALUES ...)`` statement (one step, see
-    ``rawsql.MULTI_ROW``). It must start with UPDATE: Python's sqlite3 reports a rowcount only for statements
-    that do."""
+def _update_values_sql(columns: tuple[str, ...], by_attempt: bool, from_states: tuple[str, ...], n: int,
+                       sqlite: bool = True) -> str:
+    """The ``n`` moves of one shape as one ``UPDATE ... FROM (VALUES ...)`` statement, with positional parameters
+    (``_shape_columns`` of each move in turn). On SQLite one step (see ``rawsql.MULTI_ROW``); it must start with
+    UPDATE: Python's sqlite3 reports a rowcount only for statements that do. On PostgreSQL each row takes a new
+    global audit seq as it is updated, and the first row's values are cast to their columns' types (a column of
+    NULLs or of ``unknown`` strings would otherwise be text). One statement instead of one execution per move in
+    a pipelined executemany, whose client side (a result to wait for and fetch per row) was most of a worker's
+    database time in a burst (benchmarks/RESULTS-scale.md)."""
     names = _shape_columns(columns, by_attempt)
-    values = ", ".join([f"({', '.join('?' * len(names))})"] * n)
+    if sqlite:
+        values = ", ".join([f"({', '.join('?' * len(names))})"] * n)
+    else:  # numbered parameters ($1...): psycopg's RawCursor sends them as they are (``rawsql.raw_rows``)
+        casts = [f"::{_pg_type(name)}" for name in names]
+        rows = ((f"${r * len(names) + i + 1}{casts[i] if r == 0 else ''}" for i in range(len(names))) for r in range(n))
+        values = ", ".join(f"({', '.join(row)})" for row in rows)
     ref = {name: f"v.column{i}" for i, name in enumerate(names, 1)}  # a VALUES table's columns are column1...
+    if not sqlite:
+        ref["_seq"] = "nextval('audit_global_seq')"
     return _update_sql(ref, columns, by_attempt, from_states, f" FROM (VALUES {values}) AS v")
 
 
@@ -554,6 +577,12 @@ def prepare(actor: str, moves: Sequence[Transition], sqlite: bool) -> Prepared:
         if 1 < len(idx) <= rawsql.MAX_ROWS and sqlite and rawsql.MULTI_ROW:
             names = _shape_columns(columns, by_attempt)
             many, flat = _update_values_sql(columns, by_attempt, frm, len(idx)), tuple(p[k] for p in params for k in names)
+        elif 1 < len(idx) <= rawsql.MAX_ROWS and not sqlite:
+            names = _shape_columns(columns, by_attempt)
+            # by id: transactions that move overlapping deliveries take their row locks in one order
+            rows = sorted(params, key=lambda p: str(p["_id"]))
+            many = _update_values_sql(columns, by_attempt, frm, len(idx), False)
+            flat = tuple(p[k] for p in rows for k in names)
         shapes.append((idx, _transition_sql(sqlite, columns, by_attempt, frm), many, params, flat))
     return Prepared(list(moves), shapes, [audit.pending(actor, m._event()) for m in moves])
 
@@ -597,11 +626,12 @@ def _apply_pg(conn: Connection, prepared: Prepared, moved: list[bool]) -> list[b
     holds the row's lock, and returns it; the row's audit event takes that seq (``audit.Pending.seq``). The anchor
     is then part of the state change: one row version, not two (the flush anchors only events numbered there)."""
     seqs: list[int | None] = [None] * len(prepared.moves)
-    for idx, one, _many, params, _flat in prepared.shapes:
+    for idx, one, many, params, flat in prepared.shapes:
         ids = [prepared.moves[i].delivery["id"] for i in idx]
         sql = one + _RETURNING + ", deliveries.audit_seq"
-        if len(set(ids)) == len(ids):  # one pipelined executemany; a row that moved returns its id
-            got = dict(rawsql.returning_rows(conn, sql, params))
+        if len(set(ids)) == len(ids):  # one statement for the shape; a row that moved returns its id
+            got = dict(rawsql.raw_rows(conn, many + _RETURNING + ", deliveries.audit_seq", flat)
+                       if many is not None else rawsql.returning_rows(conn, sql, params))
             for i, delivery_id in zip(idx, ids, strict=True):
                 if delivery_id in got:
                     moved[i], seqs[i] = True, int(got[delivery_id])
@@ -610,8 +640,10 @@ def _apply_pg(conn: Connection, prepared: Prepared, moved: list[bool]) -> list[b
             row = rawsql.returning_rows(conn, sql, [p])
             if row:
                 moved[i], seqs[i] = True, int(row[0][1])
-    audit.append_pending(conn, [e._replace(seq=q) for e, ok, q in zip(prepared.events, moved, seqs, strict=True) if ok],
-                         utcnow())
+    # in the order of their seqs: one statement numbers its rows in the order it updates them, not the moves' order
+    numbered = sorted(((q, e) for e, ok, q in zip(prepared.events, moved, seqs, strict=True) if ok and q is not None),
+                      key=lambda qe: qe[0])
+    audit.append_pending(conn, [e._replace(seq=q) for q, e in numbered], utcnow())
     return moved
 
 

@@ -84,6 +84,37 @@ def test_a_state_change_finds_its_row_by_id_when_the_statistics_say_no_row_is_in
         assert transitions(conn, "worker", [claim]) == [False]
 
 
+def test_a_chunk_of_state_changes_finds_each_row_by_id_when_the_statistics_say_no_row_is_in_that_state(
+        env: Env) -> None:
+    """The moves of one shape run as one ``UPDATE ... FROM (VALUES ...)`` on PostgreSQL: it must look each row up by
+    id too, not join every queued row, and still move each row only from the states it names."""
+    store = env.store()
+    if store.is_sqlite:
+        pytest.skip("PostgreSQL only: its planner chooses by the statistics ANALYZE took")
+    from psycopg import RawCursor
+
+    now = datetime.now(UTC)
+    _scheduled(store, 3000, now + timedelta(hours=1), now)
+    with store.tx() as conn:
+        conn.exec_driver_sql("ANALYZE deliveries")  # every row scheduled: "no row is queued"
+        conn.exec_driver_sql("UPDATE deliveries SET state = 'queued'")
+    with store.tx() as conn:
+        rows = get_deliveries(conn, [f"d-{i:05d}" for i in range(1000, 1025)])
+        claims = [Transition(d, [State.QUEUED], State.PUBLISHING, "publishing", values={"attempts": 1})
+                  for d in rows.values()]
+        _idx, _one, many, _params, flat = prepare("worker", claims, sqlite=False).shapes[0]
+        assert many is not None and many.count("VALUES") == 1
+        with RawCursor(conn.connection.driver_connection) as cur:
+            cur.execute("EXPLAIN (FORMAT JSON) " + many, flat)
+            plan = cur.fetchone()[0]
+        plan = json.loads(plan) if isinstance(plan, str) else plan
+        assert _seq_scans(plan) == [], plan
+        assert _indexes(plan) == {"deliveries_pkey"}, plan
+        conn.exec_driver_sql("UPDATE deliveries SET state = 'cancelled' WHERE id = 'd-01003'")
+        assert transitions(conn, "worker", claims) == [d["id"] != "d-01003" for d in rows.values()]
+        assert transitions(conn, "worker", claims) == [False] * 25
+
+
 def test_an_empty_tick_walks_the_state_index_when_the_statistics_say_every_row_is_scheduled(env: Env) -> None:
     """After an import is analysed every row is ``scheduled``; once the burst is claimed nothing is. The claim of
     the next tick must walk ``ix_deliveries_state_due`` and stop, not read and sort the whole table."""
