@@ -117,7 +117,7 @@ def alive(client: Any) -> list[dict[str, Any]]:
 
 def middleware(settings: Settings) -> Any:
     """Dramatiq middleware: a heartbeat for each worker process from its boot to its shutdown, naming the queues
-    the worker consumes (``--queues``, or all of them)."""
+    the worker consumes (``--queues``: by default those of the configured accounts' channels)."""
     from dramatiq import Middleware
 
     from publisher.workers.broker import QUEUES
