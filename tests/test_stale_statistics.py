@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from publisher import rawsql
+from publisher import audit, rawsql
 from publisher.models import State
 from publisher.schema import deliveries, posts
 from publisher.store import Transition, claim_due, due_query, get_deliveries, prepare, transitions
@@ -113,6 +113,15 @@ def test_a_chunk_of_state_changes_finds_each_row_by_id_when_the_statistics_say_n
         conn.exec_driver_sql("UPDATE deliveries SET state = 'cancelled' WHERE id = 'd-01003'")
         assert transitions(conn, "worker", claims) == [d["id"] != "d-01003" for d in rows.values()]
         assert transitions(conn, "worker", claims) == [False] * 25
+    with store.read() as conn:  # each moved row took its event's seq, and the chain holds
+        # (the rows were inserted without events, as an import outside publisher would: verify names those)
+        moved = [d for d in rows if d != "d-01003"]
+        problems = audit.verify(conn).problems
+        assert [p for p in problems if not p.startswith(("post p-", "delivery d-"))] == [], problems[:5]
+        assert [p for p in problems if any(d in p for d in moved)] == []
+        anchored = conn.exec_driver_sql("SELECT count(*) FROM deliveries d WHERE d.audit_seq = (SELECT max(seq) FROM "
+                                        "audit_events a WHERE a.delivery_id = d.id)").scalar()
+        assert anchored == 24
 
 
 def test_an_empty_tick_walks_the_state_index_when_the_statistics_say_every_row_is_scheduled(env: Env) -> None:
