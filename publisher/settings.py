@@ -270,6 +270,12 @@ class Settings:
     def valkey_dir(self) -> Path:
         return self.home / "valkey"
 
+    @property
+    def channels(self) -> set[str]:
+        """The channels the configured accounts use: the queues a worker consumes by default, and those
+        ``publisher health`` wants a live worker for."""
+        return {a.channel for a in self.accounts.values()}
+
     def account(self, name: str) -> AccountConfig:
         try:
             return self.accounts[name]

@@ -473,7 +473,7 @@ def _pg_type(name: str) -> str:
 
 @functools.lru_cache(maxsize=256)
 def _update_values_sql(columns: tuple[str, ...], by_attempt: bool, from_states: tuple[str, ...], n: int,
-                       sqlite: bool = True) -> str:
+                       sqlite: bool) -> str:
     """The ``n`` moves of one shape as one ``UPDATE ... FROM (VALUES ...)`` statement, with positional parameters
     (``_shape_columns`` of each move in turn). On SQLite one step (see ``rawsql.MULTI_ROW``); it must start with
     UPDATE: Python's sqlite3 reports a rowcount only for statements that do. On PostgreSQL each row takes a new
@@ -574,14 +574,11 @@ def prepare(actor: str, moves: Sequence[Transition], sqlite: bool) -> Prepared:
     for (columns, by_attempt, frm, _to), idx in by_shape.items():
         params = [moves[i]._params(now_db, binders) for i in idx]
         many, flat = None, ()
-        if 1 < len(idx) <= rawsql.MAX_ROWS and sqlite and rawsql.MULTI_ROW:
+        if 1 < len(idx) <= rawsql.MAX_ROWS and (rawsql.MULTI_ROW or not sqlite):
             names = _shape_columns(columns, by_attempt)
-            many, flat = _update_values_sql(columns, by_attempt, frm, len(idx)), tuple(p[k] for p in params for k in names)
-        elif 1 < len(idx) <= rawsql.MAX_ROWS and not sqlite:
-            names = _shape_columns(columns, by_attempt)
-            # by id: transactions that move overlapping deliveries take their row locks in one order
-            rows = sorted(params, key=lambda p: str(p["_id"]))
-            many = _update_values_sql(columns, by_attempt, frm, len(idx), False)
+            # on PostgreSQL by id: transactions that move overlapping deliveries take their row locks in one order
+            rows = params if sqlite else sorted(params, key=lambda p: str(p["_id"]))
+            many = _update_values_sql(columns, by_attempt, frm, len(idx), sqlite)
             flat = tuple(p[k] for p in rows for k in names)
         shapes.append((idx, _transition_sql(sqlite, columns, by_attempt, frm), many, params, flat))
     return Prepared(list(moves), shapes, [audit.pending(actor, m._event()) for m in moves])

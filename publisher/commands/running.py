@@ -161,7 +161,7 @@ def worker(queues: tuple[str, ...], processes: int, threads: int, metrics_port: 
     # queue every 0.1 s when idle (worker_timeout below), so the six channels' twelve consumers a process cost an
     # idle pool of 2 processes 11 % of a core, against 3.6 % for one channel (benchmarks/RESULTS-scale.md).
     # `publisher health` names a channel with due work that no live worker consumes.
-    queues = queues or tuple(q for q in QUEUES if q in {a.channel for a in s.accounts.values()})
+    queues = queues or tuple(q for q in QUEUES if q in s.channels)
     if queues:
         args += ["--queues", *queues]
     env = dict(os.environ)

@@ -150,7 +150,7 @@ def check_processes(settings: Settings, client: Any, store: Any, local: str | No
     now = time.time()
     workers = [b for b in beats if b.get("role") == "worker"]
     schedulers = [b for b in beats if b.get("role") == "scheduler"]
-    needed = {a.channel for a in settings.accounts.values()}
+    needed = settings.channels
     due_channels: set[str] = set()
     if store is not None:
         due_channels = _due_channels(store)

@@ -94,7 +94,7 @@ def warm(threads: int) -> None:
         opened = [store.engine.connect() for _ in range(min(threads, pool() if callable(pool) else threads))]
         for conn in opened:  # back to the pool, open
             conn.close()
-        for channel in sorted({a.channel for a in settings().accounts.values()}):
+        for channel in sorted(settings().channels):
             try:
                 channels.adapter_class(channel)
             except Exception:  # noqa: BLE001 - a missing SDK is reported when a delivery needs it, as before
