@@ -180,12 +180,30 @@ def cursor(conn: Conn) -> Any:
 
 def select_where_in(conn: Conn, table: TableRef, column: str, values: Sequence[Any],
                     order_by: str = "") -> list[dict[str, Any]]:
-    """``SELECT * FROM table WHERE column IN values [ORDER BY ...]``, converted as SQLAlchemy would."""
+    """``SELECT * FROM table WHERE column IN values [ORDER BY ...]``, converted as SQLAlchemy would. On PostgreSQL,
+    text keys are looked up one by one (``probe_sql``)."""
     if not values:
         return []
     d = dialect_of(conn)
+    if not d.sqlite and all(isinstance(v, str) for v in values):
+        with closing(cursor(conn)) as cur:
+            cur.execute(probe_sql(table, column, order_by), [list(dict.fromkeys(values))])
+            return d.rows(table, cur.fetchall())
     cond, params = in_(d, column, values)
     return select_rows(conn, table, cond, params, order_by)
+
+
+@functools.lru_cache(maxsize=32)
+def probe_sql(table: TableRef, column: str, order_by: str = "") -> str:
+    """PostgreSQL: the rows whose text ``column`` is one of the keys in the one parameter (an array), each key
+    looked up on its own (a lateral subquery per key, kept apart by ``OFFSET 0``), so each is an index probe
+    whatever the planner's statistics say. ``column = ANY(keys)`` is planned as one scan, and on a table not yet
+    analysed (an import a minute old, before autovacuum) the planner takes rows for ~2 kB each, thinks 10,000
+    posts are ~500, and reads the whole table for 50 keys: two such scans per broker message were a fifth of the
+    server's CPU in the 10,000 burst (benchmarks/RESULTS-scale.md)."""
+    cols = ", ".join(name for name, _ in columns_of(table))
+    return (f"SELECT {cols} FROM unnest(%s::text[]) AS k(v) CROSS JOIN LATERAL (SELECT {cols} FROM "
+            f"{table_name(table)} WHERE {column} = k.v OFFSET 0) AS t" + (f" ORDER BY {order_by}" if order_by else ""))
 
 
 def in_(d: Dialect, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:

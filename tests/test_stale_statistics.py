@@ -19,7 +19,16 @@ import pytest
 from publisher import audit, rawsql
 from publisher.models import State
 from publisher.schema import deliveries, posts
-from publisher.store import Transition, claim_due, due_query, get_deliveries, prepare, transitions
+from publisher.store import (
+    Transition,
+    claim_due,
+    deliveries_of_posts,
+    due_query,
+    get_deliveries,
+    get_posts,
+    prepare,
+    transitions,
+)
 from tests.conftest import Env
 
 
@@ -142,3 +151,36 @@ def test_an_empty_tick_walks_the_state_index_when_the_statistics_say_every_row_i
         assert _seq_scans(plan) == [], plan
         assert "ix_deliveries_state_due" in _indexes(plan), plan
         assert claim_due(conn, "scheduler", now, timedelta(seconds=1), 500) == []
+
+
+def test_the_reads_by_key_probe_the_index_on_tables_not_yet_analysed(env: Env) -> None:
+    """A worker reads each message's deliveries, their posts and the posts' siblings by key. On tables an import
+    filled a moment ago (never analysed: the planner takes every row for ~2 kB), ``column = ANY(keys)`` read the
+    whole table for 50 keys; each key must be an index probe. Counted by PostgreSQL itself, for this transaction
+    (``pg_stat_xact_user_tables``), on the statements the store really runs."""
+    store = env.store()
+    if store.is_sqlite:
+        pytest.skip("PostgreSQL only: its planner chooses by the statistics ANALYZE took")
+    now = datetime.now(UTC)
+    _scheduled(store, 3000, now, now)
+    keys = [f"{i:05d}" for i in range(1000, 1050)]
+    with store.read() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM pg_class WHERE relname IN ('posts', 'deliveries') "
+                                    "AND relnamespace = current_schema()::regnamespace AND reltuples >= 0").scalar() == 0
+        before = _scans(conn)
+        found = get_deliveries(conn, [f"d-{k}" for k in keys])
+        assert get_posts(conn, [f"p-{k}" for k in keys]).keys() == {f"p-{k}" for k in keys}
+        siblings = deliveries_of_posts(conn, [f"p-{k}" for k in keys] + ["p-01000"])  # a key twice: its rows once
+        assert found.keys() == {f"d-{k}" for k in keys}
+        assert {p: [d["id"] for d in ds] for p, ds in siblings.items()} == {f"p-{k}": [f"d-{k}"] for k in keys}
+        after = _scans(conn)
+    assert {t: after[t][0] - before[t][0] for t in after} == {"posts": 0, "deliveries": 0}  # no table read end to end
+    assert {t: after[t][1] - before[t][1] for t in after} == {"posts": 50, "deliveries": 100}  # a probe a key
+
+
+def _scans(conn: Any) -> dict[str, tuple[int, int]]:
+    """This backend's sequential and index scans of posts and deliveries not yet reported to the statistics: read
+    twice in one transaction, the difference is what happened in between."""
+    return {r[0]: (r[1], r[2]) for r in conn.exec_driver_sql(
+        "SELECT relname, seq_scan, idx_scan FROM pg_stat_xact_user_tables WHERE relname IN ('posts', 'deliveries') "
+        "AND schemaname = current_schema()")}
