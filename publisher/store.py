@@ -15,7 +15,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import closing, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -413,6 +413,38 @@ def get_deliveries(conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, 
 
 def get_posts(conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     return {r["id"]: r for r in rawsql.select_where_in(conn, "posts", "id", list(ids))}
+
+
+def with_siblings(conn: Connection, ids: Sequence[str]) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+    """The deliveries with these ids, by id, and every delivery of their posts, by post id in the order
+    ``deliveries_of`` gives: ``get_deliveries`` and ``deliveries_of_posts`` in one statement, which reads each
+    delivery once (a worker's read of a message; the posts' deliveries include the message's own)."""
+    if not ids:
+        return {}, {}
+    keys = list(dict.fromkeys(ids))
+    with closing(rawsql.cursor(conn)) as cur:
+        d = rawsql.dialect_of(conn)
+        cur.execute(_siblings_sql(d.sqlite, 0 if not d.sqlite else len(keys)), [keys] if not d.sqlite else keys)
+        rows = d.rows("deliveries", cur.fetchall())
+    family: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        family.setdefault(r["post_id"], []).append(r)
+    wanted = set(keys)
+    return {r["id"]: r for r in rows if r["id"] in wanted}, family
+
+
+@functools.lru_cache(maxsize=64)
+def _siblings_sql(sqlite: bool, n: int) -> str:
+    """``with_siblings``'s statement: on SQLite for ``n`` ids; on PostgreSQL each id and then each post an index
+    probe, as ``rawsql.probe_sql`` (one array parameter)."""
+    cols = ", ".join(name for name, _ in rawsql.COLUMNS["deliveries"])
+    if sqlite:
+        return (f"SELECT {cols} FROM deliveries WHERE post_id IN (SELECT post_id FROM deliveries WHERE id IN "
+                f"({', '.join('?' * n)})) ORDER BY {_BY_ACCOUNT_PART}")
+    return ("SELECT t.* FROM (SELECT DISTINCT d.post_id FROM unnest(%s::text[]) AS k(v) CROSS JOIN LATERAL "
+            "(SELECT post_id FROM deliveries WHERE id = k.v OFFSET 0) AS d) AS p CROSS JOIN LATERAL "
+            f"(SELECT {cols} FROM deliveries WHERE deliveries.post_id = p.post_id OFFSET 0) AS t "
+            "ORDER BY t.account, t.part")
 
 
 def deliveries_of_posts(conn: Connection, post_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:

@@ -13,7 +13,14 @@ from sqlalchemy import select
 from publisher import audit, rawsql
 from publisher.models import State
 from publisher.schema import audit_events, deliveries, posts
-from publisher.store import Transition, get_deliveries, get_delivery, transitions
+from publisher.store import (
+    Transition,
+    deliveries_of_posts,
+    get_deliveries,
+    get_delivery,
+    transitions,
+    with_siblings,
+)
 from tests.conftest import Env
 
 AT = datetime(2026, 3, 29, 0, 59, 59, 999_999, tzinfo=UTC)
@@ -51,6 +58,27 @@ def test_rows_written_by_sqlalchemy_read_back_equal_through_the_driver(env: Env)
     assert raw_post == orm_post
     assert raw[0]["due_at"] == AT and raw[0]["due_at"].tzinfo is UTC
     assert raw[1]["receipt"] is None and raw[0]["receipt"] == {"root": "x"}
+
+
+def test_a_message_s_deliveries_and_their_siblings_read_in_one_statement_equal_the_two_reads(env: Env) -> None:
+    """A worker reads a message's deliveries and every delivery of their posts at once: the same rows, by id and by
+    post in the order ``deliveries_of_posts`` gives, as the two reads; an id twice counts once, a missing id is
+    absent, a post none of the ids names is not read."""
+    store = env.store()
+    with store.tx() as conn:
+        conn.execute(posts.insert(), [_post("p-1"), _post("p-2"), _post("p-3")])
+        conn.execute(deliveries.insert(), [_delivery("d-1b", "p-1", account="zz", part=1),
+                                           _delivery("d-1a", "p-1", account="aa", part=2),
+                                           _delivery("d-1c", "p-1", account="aa", part=1),
+                                           _delivery("d-2", "p-2"), _delivery("d-3", "p-3")])
+    ids = ["d-1b", "d-2", "d-missing", "d-1b"]
+    with store.read() as conn:
+        rows, family = with_siblings(conn, ids)
+        assert rows == get_deliveries(conn, ids)
+        assert family == deliveries_of_posts(conn, ["p-1", "p-2"])
+        assert with_siblings(conn, []) == ({}, {})
+    assert set(rows) == {"d-1b", "d-2"}
+    assert [d["id"] for d in family["p-1"]] == ["d-1c", "d-1a", "d-1b"]
 
 
 def test_transitions_written_through_the_driver_read_back_equal_through_sqlalchemy(env: Env) -> None:

@@ -28,6 +28,7 @@ from publisher.store import (
     get_posts,
     prepare,
     transitions,
+    with_siblings,
 )
 from tests.conftest import Env
 
@@ -154,7 +155,7 @@ def test_an_empty_tick_walks_the_state_index_when_the_statistics_say_every_row_i
 
 
 def test_the_reads_by_key_probe_the_index_on_tables_not_yet_analysed(env: Env) -> None:
-    """A worker reads each message's deliveries, their posts and the posts' siblings by key. On tables an import
+    """A worker reads each message's deliveries with their posts' siblings, and the posts, by key. On tables an import
     filled a moment ago (never analysed: the planner takes every row for ~2 kB), ``column = ANY(keys)`` read the
     whole table for 50 keys; each key must be an index probe. Counted by PostgreSQL itself, for this transaction
     (``pg_stat_xact_user_tables``), on the statements the store really runs."""
@@ -171,11 +172,12 @@ def test_the_reads_by_key_probe_the_index_on_tables_not_yet_analysed(env: Env) -
         found = get_deliveries(conn, [f"d-{k}" for k in keys])
         assert get_posts(conn, [f"p-{k}" for k in keys]).keys() == {f"p-{k}" for k in keys}
         siblings = deliveries_of_posts(conn, [f"p-{k}" for k in keys] + ["p-01000"])  # a key twice: its rows once
+        assert with_siblings(conn, [f"d-{k}" for k in keys]) == (found, siblings)  # a worker's read of a message
         assert found.keys() == {f"d-{k}" for k in keys}
         assert {p: [d["id"] for d in ds] for p, ds in siblings.items()} == {f"p-{k}": [f"d-{k}"] for k in keys}
         after = _scans(conn)
     assert {t: after[t][0] - before[t][0] for t in after} == {"posts": 0, "deliveries": 0}  # no table read end to end
-    assert {t: after[t][1] - before[t][1] for t in after} == {"posts": 50, "deliveries": 100}  # a probe a key
+    assert {t: after[t][1] - before[t][1] for t in after} == {"posts": 50, "deliveries": 200}  # a probe a key
 
 
 def _scans(conn: Any) -> dict[str, tuple[int, int]]:

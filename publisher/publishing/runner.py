@@ -36,7 +36,6 @@ from publisher.store import (
     Store,
     Transition,
     apply,
-    deliveries_of_posts,
     get_deliveries,
     get_posts,
     new_id,
@@ -44,6 +43,7 @@ from publisher.store import (
     set_message_ids,
     transitions,
     utcnow,
+    with_siblings,
 )
 
 log = logging.getLogger("publisher.publishing")
@@ -136,10 +136,10 @@ class Publisher(Reconciling):
         now = utcnow()
         ids = list(dict.fromkeys(delivery_ids))
         with self.store.read() as conn:  # one read for everything the decisions need
-            rows = get_deliveries(conn, ids)
+            rows, family = with_siblings(conn, ids)
             ready = {i: d for i, d in rows.items() if decide.ready(d, now)}
             post_ids = list({d["post_id"] for d in ready.values()})
-            posts, siblings = get_posts(conn, post_ids), deliveries_of_posts(conn, post_ids)
+            posts, siblings = get_posts(conn, post_ids), {p: family[p] for p in post_ids}
             parents = {i: decide.parent(conn, d) for i, d in ready.items()}
         outcomes: dict[str, str] = {}
         moves: list[tuple[str, Transition]] = []
