@@ -256,7 +256,7 @@ def _write(conn: Connection, batches: list[tuple[list[Pending], datetime | None]
 
 #: PostgreSQL's flush: the events inserted from arrays (bound in binary: one parameter per column, not per value),
 #: ``audit_seq`` of the deliveries and posts they are about, and the stream head, in one statement. Its text never
-#: changes, so psycopg prepares it on the server after a few runs like any other statement of the hot path.
+#: changes, so psycopg prepares it on the server once a connection like any other statement (``Store``).
 _PG_TYPES = ("bigint", "timestamp", "text", "text", "text", "text", "text", "text", "text", "text", "int", "int")
 _PG_FLUSH = (
     f"WITH ev AS (INSERT INTO audit_events ({', '.join(_COLUMNS)}) SELECT * FROM unnest("

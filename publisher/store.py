@@ -151,7 +151,12 @@ class Store:
 
         if not self.is_sqlite:
             try:
-                return create_engine(self.url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+                # prepare_threshold 0: psycopg prepares a statement on its first run on a connection, not its
+                # sixth, so the server parses each of the hot path's few statements once a connection, not on each
+                # of its first six runs on each of a pool's 30 connections: 0.1 s of the server's ~1 s in the
+                # 10,000 burst (benchmarks/RESULTS-scale.md). The price: one more round trip at a first run.
+                return create_engine(self.url, pool_pre_ping=True, pool_size=10, max_overflow=20,
+                                     connect_args={"prepare_threshold": 0})
             except Exception as e:  # noqa: BLE001 - driver import or URL errors
                 raise ConfigError(f"cannot use database URL: {type(e).__name__}",
                                   hint="PUBLISHER_DATABASE_URL must look like postgresql://host:5432/db") from None

@@ -171,3 +171,15 @@ def test_a_duplicate_insert_raises_what_accept_retries_on(env: Env) -> None:
             rawsql.insert_dicts(conn, "posts", [_post(f"p-dup{n}")])
         with pytest.raises(rawsql.integrity_errors()), store.tx() as conn:
             rawsql.insert_dicts(conn, "posts", [_post(f"p-dup{n}")])
+
+
+def test_postgresql_prepares_a_statement_at_its_first_run_on_a_connection(env: Env) -> None:
+    """A worker's pool has up to 30 connections a process, and a burst runs each hot statement a few times on each:
+    prepared only after five runs (psycopg's default) most runs were parsed again. Seen from the server."""
+    store = env.store()
+    if store.is_sqlite:
+        pytest.skip("PostgreSQL only: SQLite's statements are cached by the sqlite3 module")
+    with store.read() as conn:
+        assert get_deliveries(conn, ["d-none"]) == {}
+        prepared = conn.exec_driver_sql("SELECT statement FROM pg_prepared_statements").scalars().all()
+    assert any("FROM unnest(" in s and "deliveries" in s for s in prepared), prepared
