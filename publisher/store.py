@@ -427,9 +427,10 @@ def with_siblings(conn: Connection, ids: Sequence[str]) -> tuple[dict[str, dict[
     if not ids:
         return {}, {}
     keys = list(dict.fromkeys(ids))
+    d = rawsql.dialect_of(conn)
+    sql, params = (_siblings_sql(True, len(keys)), keys) if d.sqlite else (_siblings_sql(False, 0), [keys])
     with closing(rawsql.cursor(conn)) as cur:
-        d = rawsql.dialect_of(conn)
-        cur.execute(_siblings_sql(d.sqlite, 0 if not d.sqlite else len(keys)), [keys] if not d.sqlite else keys)
+        cur.execute(sql, params)
         rows = d.rows("deliveries", cur.fetchall())
     family: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
@@ -440,8 +441,8 @@ def with_siblings(conn: Connection, ids: Sequence[str]) -> tuple[dict[str, dict[
 
 @functools.lru_cache(maxsize=64)
 def _siblings_sql(sqlite: bool, n: int) -> str:
-    """``with_siblings``'s statement: on SQLite for ``n`` ids; on PostgreSQL each id and then each post an index
-    probe, as ``rawsql.probe_sql`` (one array parameter)."""
+    """``with_siblings``'s statement: on SQLite for ``n`` ids; on PostgreSQL (any ``n``: one array parameter) each
+    id and then each post an index probe, as ``rawsql.probe_sql``."""
     cols = ", ".join(name for name, _ in rawsql.COLUMNS["deliveries"])
     if sqlite:
         return (f"SELECT {cols} FROM deliveries WHERE post_id IN (SELECT post_id FROM deliveries WHERE id IN "
