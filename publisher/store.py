@@ -442,7 +442,9 @@ def with_siblings(conn: Connection, ids: Sequence[str]) -> tuple[dict[str, dict[
 @functools.lru_cache(maxsize=64)
 def _siblings_sql(sqlite: bool, n: int) -> str:
     """``with_siblings``'s statement: on SQLite for ``n`` ids; on PostgreSQL (any ``n``: one array parameter) each
-    id and then each post an index probe, as ``rawsql.probe_sql``."""
+    id and then each post an index probe, as ``rawsql.probe_sql``. Written out, not built from ``probe_sql`` twice:
+    the first probe needs only ``post_id``, and reading whole rows there cost the server more in the 10,000 burst
+    (0.87-1.04 s against 0.83-0.89 s, three pairs)."""
     cols = ", ".join(name for name, _ in rawsql.COLUMNS["deliveries"])
     if sqlite:
         return (f"SELECT {cols} FROM deliveries WHERE post_id IN (SELECT post_id FROM deliveries WHERE id IN "
