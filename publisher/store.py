@@ -155,11 +155,12 @@ class Store:
                 # sixth, so the server parses each of the hot path's few statements once a connection, not on each
                 # of its first six runs on each of a pool's 30 connections: 0.1 s of the server's ~1 s in the
                 # 10,000 burst (benchmarks/RESULTS-scale.md). The price: one more round trip at a first run.
-                return create_engine(self.url, pool_pre_ping=True, pool_size=10, max_overflow=20,
-                                     connect_args={"prepare_threshold": 0})
+                engine = create_engine(self.url, pool_size=10, max_overflow=20, connect_args={"prepare_threshold": 0})
             except Exception as e:  # noqa: BLE001 - driver import or URL errors
                 raise ConfigError(f"cannot use database URL: {type(e).__name__}",
                                   hint="PUBLISHER_DATABASE_URL must look like postgresql://host:5432/db") from None
+            _ping_when_idle(engine)
+            return engine
         self._prepare_dir(self.url.split("///", 1)[-1])
         engine = create_engine(self.url, connect_args={"timeout": 60, "check_same_thread": False})
 
@@ -311,13 +312,64 @@ class Store:
             with lightdb.transaction(raw, readonly=True) as light:
                 yield light  # type: ignore[misc]
             return
-        with self.engine.connect().execution_options(publisher_readonly=True) as conn, conn.begin():
-            yield conn
+        if self.is_sqlite:
+            with self.engine.connect().execution_options(publisher_readonly=True) as conn, conn.begin():
+                yield conn
+            return
+        with self.engine.connect() as conn:
+            yield from _autocommit(conn)
 
     def dispose(self) -> None:
         self._close_driver()
         if self._engine_made is not None:
             self._engine_made.dispose()
+
+
+def _autocommit(conn: Connection) -> Iterator[Connection]:
+    """A PostgreSQL read's connection in autocommit: each statement is its own transaction, without the BEGIN and
+    COMMIT round trips of a transaction around it. Under READ COMMITTED (the default, which the store never
+    changes) each statement of a transaction takes a snapshot of its own anyway, so reads see what they saw before.
+    The connection goes back to the pool out of autocommit, or is discarded when it cannot be."""
+    from psycopg.pq import TransactionStatus
+
+    raw: Any = conn.connection.driver_connection
+    raw.autocommit = True
+    try:
+        yield conn
+    finally:
+        if not raw.closed and raw.info.transaction_status == TransactionStatus.IDLE:
+            raw.autocommit = False
+        else:
+            conn.invalidate()
+
+
+#: a pooled PostgreSQL connection is pinged before use only when it has sat in the pool this long (``_ping_when_idle``)
+PING_IDLE_SECONDS = 1.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection at checkout only when it has sat unused for ``PING_IDLE_SECONDS``; one that fails
+    is replaced before anyone uses it (SQLAlchemy's documented pessimistic-disconnect recipe: the pool retries the
+    checkout with a new connection). ``pool_pre_ping`` pinged on every checkout, three round trips each (autocommit
+    on, an empty statement, autocommit off): 2,400 of a 10,000-delivery run's 6,500 round trips, four a broker
+    message (benchmarks/RESULTS-scale.md, 2026-12-06 13:40). A connection used within the last second was alive
+    then; one the server dropped since fails its statement, and SQLAlchemy then discards every connection pooled
+    before the failure."""
+    from sqlalchemy import event, exc
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _taken(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < PING_IDLE_SECONDS:
+            return  # new, or used a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as e:  # noqa: BLE001 - any failure: replace the connection (the new one reports real trouble)
+            raise exc.DisconnectionError(f"pooled connection failed its ping: {type(e).__name__}") from None
 
 
 def lock_keys(conn: Connection, *keys: str) -> None:
