@@ -202,7 +202,7 @@ def probe_sql(table: TableRef, column: str, order_by: str = "") -> str:
     posts are ~500, and reads the whole table for 50 keys: two such scans per broker message were a fifth of the
     server's CPU in the 10,000 burst (benchmarks/RESULTS-scale.md)."""
     cols = ", ".join(name for name, _ in columns_of(table))
-    return (f"SELECT {cols} FROM unnest(%s::text[]) AS k(v) CROSS JOIN LATERAL (SELECT {cols} FROM "
+    return (f"SELECT {cols} FROM unnest(%b::text[]) AS k(v) CROSS JOIN LATERAL (SELECT {cols} FROM "
             f"{table_name(table)} WHERE {column} = k.v OFFSET 0) AS t" + (f" ORDER BY {order_by}" if order_by else ""))
 
 

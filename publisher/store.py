@@ -501,7 +501,7 @@ def _siblings_sql(sqlite: bool, n: int) -> str:
     if sqlite:
         return (f"SELECT {cols} FROM deliveries WHERE post_id IN (SELECT post_id FROM deliveries WHERE id IN "
                 f"({', '.join('?' * n)})) ORDER BY {_BY_ACCOUNT_PART}")
-    return ("SELECT t.* FROM (SELECT DISTINCT d.post_id FROM unnest(%s::text[]) AS k(v) CROSS JOIN LATERAL "
+    return ("SELECT t.* FROM (SELECT DISTINCT d.post_id FROM unnest(%b::text[]) AS k(v) CROSS JOIN LATERAL "
             "(SELECT post_id FROM deliveries WHERE id = k.v OFFSET 0) AS d) AS p CROSS JOIN LATERAL "
             f"(SELECT {cols} FROM deliveries WHERE deliveries.post_id = p.post_id OFFSET 0) AS t "
             "ORDER BY t.account, t.part")
