@@ -111,3 +111,21 @@ def test_a_read_whose_connection_breaks_raises_and_the_next_read_gets_a_working_
         conn.execute(posts.insert(), [_post(3)])
     with pg.read() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM posts WHERE id = 'p-pool3'").scalar() == 1
+
+
+def test_json_values_come_back_as_they_were_written_whatever_their_characters(pg: Store) -> None:
+    """The pool's JSON loader decodes what PostgreSQL sends as UTF-8 (a wrong codec mangles or rejects these)."""
+    import json
+
+    from publisher.store import get_posts
+
+    variables = {"city": "Zürich", "snow": "☃", "rocket": "🚀", "quote": 'a "b" \\ c', "rtl": "שלום"}
+    with pg.tx() as conn:
+        conn.execute(posts.insert(), [_post(4)])
+        # as written by hand or by another tool: the store's own writes escape every non-ASCII character
+        conn.exec_driver_sql("UPDATE posts SET variables = %s::json WHERE id = 'p-pool4'",
+                             (json.dumps(variables, ensure_ascii=False),))
+        assert conn.exec_driver_sql("SELECT variables::text FROM posts WHERE id = 'p-pool4'").scalar().count("ü") == 1
+    with pg.read() as conn:
+        assert get_posts(conn, ["p-pool4"])["p-pool4"]["variables"] == variables
+        assert conn.execute(posts.select().where(posts.c.id == "p-pool4")).mappings().one()["variables"] == variables
