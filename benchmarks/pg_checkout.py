@@ -28,19 +28,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
+from pg_statements import backend_cpu  # noqa: E402
 from scale import _insert  # noqa: E402
 from spine import _home  # noqa: E402
-
-
-def _backend_cpu(pids: set[int]) -> float:
-    total = 0.0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
 
 
 def main(rounds: int = 20) -> None:
@@ -75,12 +65,12 @@ def main(rounds: int = 20) -> None:
     for r in range(rounds + 1):
         for name, (read, _) in arms.items():
             b = batches[(r * 100) % len(batches):][:100] or batches[:100]
-            c0, s0 = time.process_time(), _backend_cpu(backends[name])
+            c0, s0 = time.process_time(), backend_cpu(backends[name])
             for batch in b:
                 with read() as conn:
                     rows, _family = with_siblings(conn, batch)
                     get_posts(conn, [d["post_id"] for d in rows.values()])
-            c1, s1 = time.process_time(), _backend_cpu(backends[name])
+            c1, s1 = time.process_time(), backend_cpu(backends[name])
             if r:  # the first round warms both pools and statements
                 figures[name].append(((c1 - c0) / len(b), (s1 - s0) / len(b)))
     for name, f in figures.items():

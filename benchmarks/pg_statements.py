@@ -20,6 +20,7 @@ import re
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,11 @@ def _server_cpu() -> float:
     with psycopg.connect(os.environ["BENCH_PG"], autocommit=True) as c:
         pids = [r[0] for r in c.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
                                         "AND pid <> pg_backend_pid()")]
+    return backend_cpu(pids)
+
+
+def backend_cpu(pids: Iterable[int]) -> float:
+    """CPU seconds (user + system) of these processes so far, from /proc; one that has exited counts nothing."""
     total = 0.0
     for pid in pids:
         try:
