@@ -187,7 +187,11 @@ def queued(conn: Connection) -> Iterator[None]:
         yield
         flush(conn)
     finally:
-        conn.info.pop(QUEUE_KEY, None)
+        # a connection the server dropped mid-transaction is invalidated, and touching its ``info`` then raises
+        # PendingRollbackError, which would hide the driver's error (the scheduler logged only that); the next
+        # transaction on this pool entry starts its queue afresh anyway
+        if not getattr(conn, "invalidated", False):  # the CLI's driver-only SQLite connection has no such state
+            conn.info.pop(QUEUE_KEY, None)
 
 
 def append_pending(conn: Connection, events: list[Pending], at: datetime | None = None) -> None:

@@ -129,3 +129,16 @@ def test_json_values_come_back_as_they_were_written_whatever_their_characters(pg
     with pg.read() as conn:
         assert get_posts(conn, ["p-pool4"])["p-pool4"]["variables"] == variables
         assert conn.execute(posts.select().where(posts.c.id == "p-pool4")).mappings().one()["variables"] == variables
+
+
+def test_a_transaction_whose_connection_is_dropped_raises_the_drivers_error_and_the_next_one_works(pg: Store) -> None:
+    """Not SQLAlchemy's PendingRollbackError, which the audit queue's clean-up raised on the invalidated connection
+    and which hid the cause: the scheduler logged "scheduler tick failed: PendingRollbackError"."""
+    with pytest.raises(OperationalError), pg.tx() as conn:
+        dropped = _backend(conn)
+        conn.exec_driver_sql("SELECT pg_terminate_backend(pg_backend_pid())")
+    with pg.tx() as conn:
+        assert _backend(conn) != dropped
+        conn.execute(posts.insert(), [_post(5)])
+    with pg.read() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM posts WHERE id = 'p-pool5'").scalar() == 1
