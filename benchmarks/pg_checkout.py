@@ -38,7 +38,7 @@ def main(rounds: int = 20) -> None:
 
     from publisher import settings as settings_mod
     from publisher.schema import deliveries
-    from publisher.store import Store, get_posts, with_siblings
+    from publisher.store import Store, _json_loads, get_posts, with_siblings
 
     home, env = _home()
     s = settings_mod.load(env)
@@ -47,8 +47,9 @@ def main(rounds: int = 20) -> None:
     with store.read() as conn:
         ids = [r[0] for r in conn.exec_driver_sql(f"SELECT id FROM {deliveries.name} ORDER BY id")]
     batches = [ids[i:i + 50] for i in range(0, len(ids), 50)]
+    # the store's engine but for the ping and the transaction: the same JSON loader, so only those two differ
     old = create_engine(store.engine.url, pool_pre_ping=True, pool_size=10, max_overflow=20,
-                        connect_args={"prepare_threshold": 0})
+                        connect_args={"prepare_threshold": 0}, json_deserializer=_json_loads)
 
     @contextmanager
     def old_read() -> Any:
