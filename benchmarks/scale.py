@@ -21,6 +21,9 @@
       no lock sampling on PostgreSQL (it polls from this process every 10 ms)
   taskset -c 0 python benchmarks/scale.py ...   (with benchmarks/pin_services.sh 1)
       a one-core application machine beside a database machine: see RESULTS-scale.md, 2026-12-04 11:30
+  BENCH_WINDOW=FILE python benchmarks/scale.py burst|hour ...
+      also writes the CPU line's window and each process's kind to FILE, for benchmarks/cpu_split.py (the CPU by
+      kind of process and by library, from perf)
   BENCH_ANALYZE=1 python benchmarks/scale.py ...
       on PostgreSQL, ANALYZE the tables after inserting, as autovacuum does after an import: planner statistics
       that say every delivery is scheduled (RESULTS-scale.md, 2026-12-04 15:40)
@@ -73,6 +76,7 @@ class CpuSampler:
 
     def __init__(self) -> None:
         self.first: dict[int, tuple[str, float]] = {}
+        self.started = 0.0
         self.last: dict[int, tuple[str, float]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -98,6 +102,7 @@ class CpuSampler:
 
     def start(self) -> None:
         self.first = self._snap()
+        self.started = time.monotonic()
         self._thread.start()
 
     def _run(self) -> None:
@@ -109,7 +114,13 @@ class CpuSampler:
         self._thread.join()
 
     def line(self, busy: float) -> str:
-        """``busy``: the seconds from ``start`` to the last piece of work (the capacity is that times the cores)."""
+        """``busy``: the seconds from ``start`` to the last piece of work (the capacity is that times the cores).
+        With BENCH_WINDOW=FILE, also writes that window (CLOCK_MONOTONIC) and the kind of every process to FILE,
+        for ``cpu_split.py``."""
+        if os.environ.get("BENCH_WINDOW"):
+            kinds = {pid: kind for pid, (kind, _) in {**self.first, **self.last}.items()}
+            Path(os.environ["BENCH_WINDOW"]).write_text(json.dumps(
+                {"start": self.started, "end": self.started + busy, "kinds": kinds}))
         used: Counter[str] = Counter()
         for pid, (kind, cpu) in self.last.items():
             used[kind] += max(0.0, cpu - self.first.get(pid, (kind, 0.0))[1])
