@@ -11,7 +11,7 @@ where the CPU was (the Python interpreter, SQLite, psycopg and libpq, the C libr
 binary), at 1/FREQ s of CPU a sample (``-F``; perf's software clock samples each busy core at that rate here,
 where there are no hardware counters). It answers what ``scale.py``'s CPU line cannot: how much of the embedded
 workers' CPU is SQLite's, against what the PostgreSQL server spends on the same statements (RESULTS-scale.md,
-2026-12-06 17:00). perf must run as root, or with kernel.perf_event_paranoid <= 0.
+2026-12-06 16:47). perf must run as root, or with kernel.perf_event_paranoid <= 0.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 #: where a sample's code lives, by the shared object's file name (first match); anything else is "other"
 PLACES = (("libsqlite3", "SQLite"), ("_sqlite3", "SQLite"), ("_psycopg", "psycopg"), ("libpq", "psycopg"),
@@ -34,7 +35,7 @@ def place(dso: str) -> str:
     return next((p for key, p in PLACES if key in name), "other")
 
 
-def split(window: dict, lines: list[str]) -> Counter[tuple[str, str]]:
+def split(window: dict[str, Any], lines: list[str]) -> Counter[tuple[str, str]]:
     """Samples in the window by (kind of process, place). ``lines``: ``perf script -F pid,time,ip,dso`` output
     (perf prints the shared object only beside the address)."""
     kinds = {int(pid): kind for pid, kind in window["kinds"].items()}
