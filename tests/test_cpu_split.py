@@ -5,11 +5,7 @@ the counting is checked here on perf script lines in the form perf 6 prints them
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-from types import ModuleType
-
-ROOT = Path(__file__).resolve().parent.parent
+from benchmarks.cpu_split import split
 
 LINES = """\
     0   100.000100:  ffffffff82239e48 ([kernel.kallsyms])
@@ -26,16 +22,7 @@ LINES = """\
 """
 
 
-def _module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("cpu_split", ROOT / "benchmarks" / "cpu_split.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_samples_are_counted_by_kind_and_place_inside_the_window_only() -> None:
-    split = _module().split
     window = {"start": 100.0, "end": 101.0, "kinds": {"700": "workers", "701": "database server", "702": "workers"}}
     counts = split(window, LINES.splitlines())
     assert counts == {("workers", "Python"): 1, ("workers", "SQLite"): 1, ("workers", "kernel"): 1,
